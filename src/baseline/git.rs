@@ -1,0 +1,210 @@
+//! git2 access: the state of HEAD, the base commit, blobs at a commit, and the
+//! first-parent history of one file.
+
+use std::path::{Path, PathBuf};
+
+use git2::{Commit, Oid, Repository, StatusOptions};
+
+use crate::error::{Error, Result};
+
+/// The commit being measured and whether tracked files have uncommitted changes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HeadState {
+    pub commit: Option<String>,
+    pub dirty: bool,
+}
+
+/// HEAD of the repository containing `dir`; empty when `dir` is not in git.
+pub fn head_state(dir: &Path) -> HeadState {
+    let Ok(repo) = Repository::discover(dir) else {
+        return HeadState::default();
+    };
+    let commit = repo
+        .head()
+        .ok()
+        .and_then(|h| h.peel_to_commit().ok())
+        .map(|c| c.id().to_string());
+    let mut options = StatusOptions::new();
+    options.include_untracked(false).include_ignored(false);
+    let dirty = repo
+        .statuses(Some(&mut options))
+        .map(|s| !s.is_empty())
+        .unwrap_or(false);
+    HeadState { commit, dirty }
+}
+
+/// An open repository plus where the project sits inside it.
+pub struct ProjectRepo {
+    pub repo: Repository,
+    /// The project directory relative to the work tree root, `/`-separated.
+    pub project_prefix: String,
+}
+
+impl ProjectRepo {
+    pub fn open(project_dir: &Path) -> Result<ProjectRepo> {
+        let repo = Repository::discover(project_dir).map_err(|_| Error::NotARepository {
+            path: project_dir.to_path_buf(),
+        })?;
+        let workdir = repo
+            .workdir()
+            .ok_or_else(|| Error::NotARepository {
+                path: project_dir.to_path_buf(),
+            })?
+            .canonicalize()
+            .map_err(|e| Error::io(project_dir, e))?;
+        let project = project_dir
+            .canonicalize()
+            .map_err(|e| Error::io(project_dir, e))?;
+        let relative = project.strip_prefix(&workdir).unwrap_or(Path::new(""));
+        let project_prefix = relative
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join("/");
+        Ok(ProjectRepo {
+            repo,
+            project_prefix,
+        })
+    }
+
+    /// A path inside the project as git names it from the repository root.
+    pub fn repo_path(&self, project_relative: &str) -> String {
+        if self.project_prefix.is_empty() {
+            project_relative.to_string()
+        } else {
+            format!("{}/{project_relative}", self.project_prefix)
+        }
+    }
+
+    pub fn head_commit(&self) -> Result<Commit<'_>> {
+        self.repo
+            .head()
+            .and_then(|h| h.peel_to_commit())
+            .map_err(|e| Error::git("reading HEAD (is there a commit yet?)", e))
+    }
+
+    /// Resolve a revision (`main`, `origin/main`, a SHA, `HEAD~3`) to a commit.
+    pub fn commit_at(&self, revision: &str) -> Result<Commit<'_>> {
+        self.repo
+            .revparse_single(revision)
+            .and_then(|o| o.peel_to_commit())
+            .map_err(|e| {
+                let mut message = format!(
+                    "revision `{revision}` not found ({}); fetch it (`git fetch origin {revision}`) or name another",
+                    e.message()
+                );
+                if self.repo.is_shallow() {
+                    message.push_str(
+                        ". This is a shallow clone: in GitHub Actions use actions/checkout with `fetch-depth: 0`",
+                    );
+                }
+                Error::BaseRefNotFound(message)
+            })
+    }
+
+    /// The target branch: `explicit`, or the first of origin/main, main,
+    /// origin/master, master that exists. Returns the name used.
+    pub fn target_branch(&self, explicit: Option<&str>) -> Result<(Commit<'_>, String)> {
+        if let Some(name) = explicit {
+            return Ok((self.commit_at(name)?, name.to_string()));
+        }
+        const CANDIDATES: [&str; 4] = ["origin/main", "main", "origin/master", "master"];
+        for name in CANDIDATES {
+            if let Ok(commit) = self.repo.revparse_single(name).and_then(|o| o.peel_to_commit()) {
+                return Ok((commit, name.to_string()));
+            }
+        }
+        let mut message = format!(
+            "no target branch: none of {} exists. Pass --base-ref BRANCH (the branch pull requests merge into) or --base REV",
+            CANDIDATES.join(", ")
+        );
+        if self.repo.is_shallow() {
+            message.push_str(
+                ". This is a shallow clone: in GitHub Actions use actions/checkout with `fetch-depth: 0`",
+            );
+        }
+        Err(Error::BaseRefNotFound(message))
+    }
+
+    /// The merge-base of HEAD and `target`, with the shallow-clone case named.
+    pub fn merge_base(&self, target: &Commit<'_>, target_name: &str) -> Result<Commit<'_>> {
+        let head = self.head_commit()?;
+        match self.repo.merge_base(head.id(), target.id()) {
+            Ok(oid) => self
+                .repo
+                .find_commit(oid)
+                .map_err(|e| Error::git("reading the merge-base", e)),
+            Err(_) if self.repo.is_shallow() => Err(Error::ShallowClone {
+                base_ref: target_name.to_string(),
+            }),
+            Err(_) => Err(Error::NoMergeBase {
+                base_ref: target_name.to_string(),
+            }),
+        }
+    }
+
+    /// The blob at `path` in `commit`'s tree, if the file exists there.
+    pub fn blob_at(&self, commit: &Commit<'_>, path: &str) -> Result<Option<(Oid, Vec<u8>)>> {
+        let tree = commit
+            .tree()
+            .map_err(|e| Error::git(format!("reading the tree of {}", commit.id()), e))?;
+        let Ok(entry) = tree.get_path(&PathBuf::from(path)) else {
+            return Ok(None);
+        };
+        let object = entry
+            .to_object(&self.repo)
+            .map_err(|e| Error::git(format!("reading {path} at {}", commit.id()), e))?;
+        Ok(object
+            .as_blob()
+            .map(|blob| (blob.id(), blob.content().to_vec())))
+    }
+
+    /// Earlier versions of `path` along first-parent history before `start`
+    /// (newest first, `start`'s own version excluded), at most `limit`.
+    /// Returns the versions and whether the walk was cut by a shallow clone.
+    pub fn earlier_versions(
+        &self,
+        start: &Commit<'_>,
+        path: &str,
+        limit: usize,
+    ) -> Result<(Vec<FileVersion>, bool)> {
+        // Bound the walk: history beyond this is too old to describe today's noise.
+        const MAX_COMMITS_WALKED: usize = 5_000;
+        let mut versions = Vec::new();
+        let mut last = self.blob_at(start, path)?.map(|(oid, _)| oid);
+        let mut commit = start.clone();
+        for _ in 0..MAX_COMMITS_WALKED {
+            if versions.len() >= limit {
+                break;
+            }
+            let Ok(parent) = commit.parent(0) else {
+                let cut = self.repo.is_shallow() && commit.parent_count() == 0 && is_grafted(&self.repo, &commit);
+                return Ok((versions, cut));
+            };
+            if let Some((oid, content)) = self.blob_at(&parent, path)?
+                && Some(oid) != last
+            {
+                versions.push(FileVersion {
+                    commit: parent.id().to_string(),
+                    content,
+                });
+                last = Some(oid);
+            }
+            commit = parent;
+        }
+        Ok((versions, false))
+    }
+}
+
+/// One version of a file in history.
+pub struct FileVersion {
+    pub commit: String,
+    pub content: Vec<u8>,
+}
+
+/// Whether `commit` is a shallow-clone boundary (listed in `.git/shallow`).
+fn is_grafted(repo: &Repository, commit: &Commit<'_>) -> bool {
+    std::fs::read_to_string(repo.path().join("shallow"))
+        .map(|s| s.lines().any(|l| l.trim() == commit.id().to_string()))
+        .unwrap_or(false)
+}

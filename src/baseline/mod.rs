@@ -1,0 +1,167 @@
+//! Baseline: the stored `RunRecord`s a run is compared with, read from git.
+//!
+//! Takes the project directory, the suite name and where the baseline should
+//! come from; hands on a `Baseline`: the record at the base commit (by default
+//! the merge-base of HEAD and the target branch, never the work tree), plus
+//! earlier versions of the same file along first-parent history for the noise
+//! model. Writing a baseline (`baseline update`) is the one write here.
+
+pub mod git;
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, RecordSource, Result, short_sha};
+use crate::record::{RunRecord, write_atomic};
+
+pub use git::{HeadState, head_state};
+
+/// Where the baseline comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BaseSpec {
+    /// The merge-base of HEAD and the target branch (`None`: origin/main, main, …).
+    MergeBase { target_branch: Option<String> },
+    /// The suite's baseline file at a given revision.
+    Revision(String),
+    /// A plain record file; no history.
+    File(PathBuf),
+}
+
+/// The record a run is compared with, and its history.
+#[derive(Debug, Clone)]
+pub struct Baseline {
+    pub record: RunRecord,
+    /// Where it was read from (file, or path at commit).
+    pub source: RecordSource,
+    /// The commit whose baseline this is, when read from git.
+    pub commit: Option<String>,
+    /// How the base was chosen, for the report ("merge-base of HEAD and main").
+    pub chosen_as: String,
+    /// Earlier versions of the baseline file, newest first.
+    pub history: Vec<RunRecord>,
+    /// Things the user should know (skipped versions, shallow history, fallbacks).
+    pub notes: Vec<String>,
+}
+
+/// `baselines/` relative to the project directory.
+pub const BASELINE_DIR: &str = "baselines";
+
+/// Check a suite name: it becomes a file name, so it is kept plain.
+pub fn check_suite_name(suite: &str) -> Result<()> {
+    let plain = !suite.is_empty()
+        && suite.len() <= 100
+        && !suite.starts_with('.')
+        && suite
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if plain {
+        Ok(())
+    } else {
+        Err(Error::Usage(format!(
+            "suite name `{suite}` must be 1-100 characters of A-Z, a-z, 0-9, `-`, `_`, `.` and not start with `.`"
+        )))
+    }
+}
+
+/// The project-relative path of a suite's baseline file.
+pub fn suite_file(suite: &str) -> String {
+    format!("{BASELINE_DIR}/{suite}.json")
+}
+
+/// Load the baseline for `suite` of the project in `project_dir`.
+pub fn load(
+    project_dir: &Path,
+    suite: &str,
+    spec: &BaseSpec,
+    history_limit: usize,
+) -> Result<Baseline> {
+    check_suite_name(suite)?;
+    if let BaseSpec::File(path) = spec {
+        return Ok(Baseline {
+            record: RunRecord::load(path)?,
+            source: RecordSource::File(path.clone()),
+            commit: None,
+            chosen_as: format!("file {}", path.display()),
+            history: Vec::new(),
+            notes: vec!["baseline from a file: no history, so the noise estimate comes from the run itself".into()],
+        });
+    }
+    let repo = git::ProjectRepo::open(project_dir)?;
+    let path = repo.repo_path(&suite_file(suite));
+    let mut notes = Vec::new();
+    let (commit, chosen_as) = match spec {
+        BaseSpec::Revision(rev) => (repo.commit_at(rev)?, format!("revision {rev}")),
+        BaseSpec::MergeBase { target_branch } => {
+            let (target, name) = repo.target_branch(target_branch.as_deref())?;
+            if target_branch.is_none() && name != "origin/main" {
+                notes.push(format!("origin/main not found; compared against `{name}`"));
+            }
+            let base = repo.merge_base(&target, &name)?;
+            (base, format!("merge-base of HEAD and {name}"))
+        }
+        BaseSpec::File(_) => unreachable!("handled above"),
+    };
+    let sha = commit.id().to_string();
+    let Some((_, content)) = repo.blob_at(&commit, &path)? else {
+        return Err(Error::NoBaseline {
+            path,
+            commit: short_sha(&sha).to_string(),
+            how: chosen_as,
+        });
+    };
+    let source = RecordSource::Git {
+        commit: sha.clone(),
+        path: path.clone(),
+    };
+    let record = RunRecord::from_json(&content, &source)?;
+
+    let (versions, cut_by_shallow) = repo.earlier_versions(&commit, &path, history_limit)?;
+    if cut_by_shallow {
+        notes.push(
+            "the baseline's history is cut by a shallow clone; fetch full history (`fetch-depth: 0`) for a better noise estimate"
+                .into(),
+        );
+    }
+    let mut history = Vec::new();
+    for version in versions {
+        let version_source = RecordSource::Git {
+            commit: version.commit.clone(),
+            path: path.clone(),
+        };
+        match RunRecord::from_json(&version.content, &version_source) {
+            Ok(r) => history.push(r),
+            Err(e) => notes.push(format!("skipped an earlier baseline: {e}")),
+        }
+    }
+    Ok(Baseline {
+        record,
+        source,
+        commit: Some(sha),
+        chosen_as,
+        history,
+        notes,
+    })
+}
+
+/// Write `record` as the suite's baseline in the work tree (not committed:
+/// committing it is the user's normal commit). Refuses a record measured on
+/// a dirty tree unless `force`.
+pub fn update(project_dir: &Path, suite: &str, record: &RunRecord, force: bool) -> Result<PathBuf> {
+    check_suite_name(suite)?;
+    let path = project_dir.join(BASELINE_DIR).join(format!("{suite}.json"));
+    if !force {
+        if record.dirty {
+            return Err(Error::WouldOverwrite {
+                path,
+                why: "the run was measured on a work tree with uncommitted changes, so the baseline would not describe any commit; commit first".into(),
+            });
+        }
+        if record.commit.is_none() {
+            return Err(Error::WouldOverwrite {
+                path,
+                why: "the project is not in git, so the baseline would not describe any commit".into(),
+            });
+        }
+    }
+    write_atomic(&path, record.to_json().as_bytes())?;
+    Ok(path)
+}

@@ -1,0 +1,230 @@
+//! Command-line definitions (clap derive). Raw flags only: `pipeline` turns
+//! them, with `flamegate.toml`, into checked settings.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::config::{Percent, parse_percent};
+use crate::render::Format;
+
+/// flamegate: catch pull requests that make your Rust code slower.
+///
+/// flamegate runs your project's criterion benchmarks, compares them with a
+/// baseline read from git history (the baseline file at the merge-base of
+/// HEAD and your main branch), decides with real statistics which benchmarks
+/// regressed, and exits 1 when one did.
+///
+/// First time? Run `flamegate demo` to watch the whole gate on a sample
+/// project. Then, in your project:
+///
+///   flamegate baseline update   # on main: record baselines/<suite>.json, then commit it
+///
+///   flamegate check             # on a branch: run, compare with the merge-base, gate
+///
+/// Exit codes: 0 pass, 1 regression, 2 usage or environment error.
+#[derive(Debug, Parser)]
+#[command(name = "flamegate", version, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+
+    /// Colour in terminal output (auto: when stdout is a terminal and NO_COLOR is unset).
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+
+    /// No progress output on stderr.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Gate: run the benchmarks, compare with the baseline from git, exit 1 on a regression.
+    ///
+    /// The baseline is `baselines/<suite>.json` as committed at the merge-base
+    /// of HEAD and the target branch, never the file in your work tree. Its
+    /// earlier versions on the target branch give each benchmark's noise.
+    /// Reports are written to <target-dir>/flamegate/ (report.md, report.json).
+    Check(CheckArgs),
+    /// Run the benchmarks and write a RunRecord (JSON with every raw sample).
+    Run(RunArgs),
+    /// Compare two records (files or git revisions) without running anything.
+    Compare(CompareArgs),
+    /// Manage the stored baseline in baselines/.
+    #[command(subcommand)]
+    Baseline(BaselineCommand),
+    /// The whole gate on a bundled sample project in a throw-away git repo.
+    ///
+    /// Builds a small "shop" backend (SQLite queries, duplicate detection,
+    /// a cache), records its baseline, then checks a pull request that
+    /// regresses it and one that does not. Takes a few minutes.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BaselineCommand {
+    /// Run the benchmarks (or take --record) and write baselines/<suite>.json; commit it yourself.
+    Update(UpdateArgs),
+}
+
+/// Which project, suite and config.
+#[derive(Debug, Clone, Args)]
+pub struct ProjectArgs {
+    /// The project's Cargo.toml (or its directory).
+    #[arg(long, value_name = "PATH", default_value = "Cargo.toml")]
+    pub manifest_path: PathBuf,
+
+    /// Suite name; the baseline is baselines/<suite>.json [default: from flamegate.toml, else the package name]
+    #[arg(long)]
+    pub suite: Option<String>,
+
+    /// Config file [default: flamegate.toml beside Cargo.toml, if present]
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+}
+
+/// Which benchmarks to run, and how.
+#[derive(Debug, Clone, Args)]
+pub struct BenchArgs {
+    /// Bench target to run (repeatable) [default: all bench targets]
+    #[arg(long = "bench", value_name = "NAME")]
+    pub benches: Vec<String>,
+
+    /// Only benchmarks whose id matches this regular expression (criterion's filter).
+    #[arg(long, value_name = "REGEX")]
+    pub filter: Option<String>,
+
+    /// Extra criterion arguments, after `--` (e.g. `-- --measurement-time 2`).
+    #[arg(last = true, value_name = "CRITERION_ARGS")]
+    pub criterion_args: Vec<String>,
+}
+
+/// Where the baseline comes from.
+#[derive(Debug, Clone, Args)]
+pub struct BaseArgs {
+    /// Compare with the baseline file as committed at this revision, instead of the merge-base.
+    #[arg(long, value_name = "REV", conflicts_with = "base_file")]
+    pub base: Option<String>,
+
+    /// Compare with this record file (no history: low-confidence verdicts).
+    #[arg(long, value_name = "PATH")]
+    pub base_file: Option<PathBuf>,
+
+    /// The branch pull requests merge into [default: origin/main, then main, origin/master, master]
+    #[arg(long, value_name = "BRANCH")]
+    pub base_ref: Option<String>,
+
+    /// Earlier baseline versions read from history for the noise model [default: 20]
+    #[arg(long, value_name = "N")]
+    pub history: Option<usize>,
+}
+
+fn percent(text: &str) -> Result<Percent, String> {
+    parse_percent(text)
+}
+
+/// Statistics.
+#[derive(Debug, Clone, Args)]
+pub struct StatsArgs {
+    /// Smallest slowdown worth failing for [default: 1%]
+    #[arg(long, value_name = "PERCENT", value_parser = percent)]
+    pub min_change: Option<Percent>,
+
+    /// False discovery rate across the suite (Benjamini-Hochberg) [default: 1%]
+    #[arg(long, value_name = "PERCENT", value_parser = percent)]
+    pub fdr: Option<Percent>,
+
+    /// Widest confidence half-width still called decided; wider is "noisy" [default: 10%]
+    #[arg(long, value_name = "PERCENT", value_parser = percent)]
+    pub noise_limit: Option<Percent>,
+}
+
+/// Output.
+#[derive(Debug, Clone, Args)]
+pub struct OutputArgs {
+    /// What to print on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Terminal)]
+    pub format: Format,
+
+    /// Where report.md and report.json go [default: <target-dir>/flamegate]
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    #[command(flatten)]
+    pub bench: BenchArgs,
+    #[command(flatten)]
+    pub base: BaseArgs,
+    #[command(flatten)]
+    pub stats: StatsArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// Use this RunRecord as the head instead of running the benchmarks.
+    #[arg(long, value_name = "PATH")]
+    pub record: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    #[command(flatten)]
+    pub bench: BenchArgs,
+    /// Where to write the record [default: <target-dir>/flamegate/run.json]
+    #[arg(long, value_name = "PATH")]
+    pub out: Option<PathBuf>,
+    /// Overwrite --out if it exists.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    #[command(flatten)]
+    pub base: BaseArgs,
+    #[command(flatten)]
+    pub stats: StatsArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// The head record file.
+    #[arg(long, value_name = "PATH", required_unless_present = "head", conflicts_with = "head")]
+    pub head_file: Option<PathBuf>,
+    /// The head: the suite's baseline file as committed at this revision.
+    #[arg(long, value_name = "REV")]
+    pub head: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    #[command(flatten)]
+    pub bench: BenchArgs,
+    /// Store this RunRecord instead of running the benchmarks.
+    #[arg(long, value_name = "PATH")]
+    pub record: Option<PathBuf>,
+    /// Write even if the run was measured on a dirty work tree.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Where the throw-away repository and its build cache go [default: <temp>/flamegate-demo]
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}

@@ -1,0 +1,208 @@
+//! Cargo: find the project's bench targets (`cargo metadata`) and build their
+//! executables (`cargo bench --no-run`), so flamegate runs them by name.
+//!
+//! Running targets by name, never `cargo bench -- ARGS` over everything, keeps
+//! criterion flags away from libtest harnesses (TOOLCHAIN.md).
+
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use cargo_metadata::{Message, MetadataCommand, TargetKind};
+
+use crate::error::{Error, Result};
+
+/// A bench target of the project.
+#[derive(Debug, Clone)]
+pub struct BenchTarget {
+    pub name: String,
+    pub package: String,
+    /// The package's directory: benchmarks run there, as under `cargo bench`.
+    pub package_dir: PathBuf,
+}
+
+/// What `cargo metadata` says about the project under test.
+#[derive(Debug, Clone)]
+pub struct Project {
+    pub manifest_path: PathBuf,
+    /// The directory of the manifest: `flamegate.toml` and `baselines/` live here.
+    pub dir: PathBuf,
+    pub target_dir: PathBuf,
+    /// The root package's name, or the workspace directory's name.
+    pub name: String,
+    pub bench_targets: Vec<BenchTarget>,
+}
+
+/// A built bench executable.
+#[derive(Debug, Clone)]
+pub struct BenchExecutable {
+    pub target: BenchTarget,
+    pub path: PathBuf,
+}
+
+/// Inspect the project at `manifest_path` (a `Cargo.toml` or its directory).
+pub fn inspect(manifest_path: &Path, target_dir: Option<&Path>) -> Result<Project> {
+    let manifest_path = if manifest_path.is_dir() {
+        manifest_path.join("Cargo.toml")
+    } else {
+        manifest_path.to_path_buf()
+    };
+    if !manifest_path.exists() {
+        return Err(Error::Usage(format!(
+            "no Cargo project at {}: run flamegate in the project's directory or pass --manifest-path path/to/Cargo.toml",
+            manifest_path.display()
+        )));
+    }
+    let mut command = MetadataCommand::new();
+    command.manifest_path(&manifest_path).no_deps();
+    if let Some(dir) = target_dir {
+        command.env("CARGO_TARGET_DIR", dir);
+    }
+    let metadata = command.exec().map_err(|e| Error::CargoMetadata {
+        manifest: manifest_path.clone(),
+        problem: e.to_string(),
+    })?;
+    let packages = match metadata.root_package() {
+        Some(root) => vec![root],
+        None => metadata.workspace_default_packages(),
+    };
+    let bench_targets = packages
+        .iter()
+        .flat_map(|package| {
+            let package_dir = package
+                .manifest_path
+                .parent()
+                .map(|p| p.as_std_path().to_path_buf())
+                .unwrap_or_default();
+            package
+                .targets
+                .iter()
+                .filter(|t| t.kind.contains(&TargetKind::Bench))
+                .map(move |t| BenchTarget {
+                    name: t.name.clone(),
+                    package: package.name.to_string(),
+                    package_dir: package_dir.clone(),
+                })
+        })
+        .collect();
+    let dir = manifest_path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
+    let dir = dir.canonicalize().map_err(|e| Error::io(&dir, e))?;
+    let name = metadata
+        .root_package()
+        .map(|p| p.name.to_string())
+        .or_else(|| dir.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "benches".into());
+    Ok(Project {
+        manifest_path,
+        dir,
+        target_dir: metadata.target_directory.into_std_path_buf(),
+        name,
+        bench_targets,
+    })
+}
+
+impl Project {
+    /// The bench targets named in `wanted` (all when empty), checked to exist.
+    pub fn select(&self, wanted: &[String]) -> Result<Vec<BenchTarget>> {
+        let available = || {
+            self.bench_targets
+                .iter()
+                .map(|t| t.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        if self.bench_targets.is_empty() {
+            return Err(Error::Usage(format!(
+                "{} has no bench targets. Add one with criterion, e.g. in Cargo.toml:\n  [[bench]]\n  name = \"my_bench\"\n  harness = false",
+                self.manifest_path.display()
+            )));
+        }
+        if wanted.is_empty() {
+            return Ok(self.bench_targets.clone());
+        }
+        wanted
+            .iter()
+            .map(|name| {
+                self.bench_targets
+                    .iter()
+                    .find(|t| &t.name == name)
+                    .cloned()
+                    .ok_or_else(|| {
+                        Error::Usage(format!(
+                            "no bench target `{name}` in {}; available: {}",
+                            self.manifest_path.display(),
+                            available()
+                        ))
+                    })
+            })
+            .collect()
+    }
+}
+
+/// Build the selected bench targets in the bench profile and return their
+/// executables. Cargo's own progress goes to the user's terminal.
+pub fn build(
+    project: &Project,
+    targets: &[BenchTarget],
+    extra_env: &[(String, String)],
+) -> Result<Vec<BenchExecutable>> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = Command::new(cargo);
+    command
+        .arg("bench")
+        .arg("--no-run")
+        .arg("--message-format=json-render-diagnostics")
+        .arg("--manifest-path")
+        .arg(&project.manifest_path);
+    for target in targets {
+        command.arg("--bench").arg(&target.name);
+    }
+    command
+        .env("CARGO_TARGET_DIR", &project.target_dir)
+        .envs(extra_env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    let shown = format!(
+        "cargo bench --no-run --manifest-path {}",
+        project.manifest_path.display()
+    );
+    let mut child = command.spawn().map_err(|e| Error::BuildFailed {
+        command: shown.clone(),
+        status: format!("could not start: {e}"),
+    })?;
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let mut executables = Vec::new();
+    for message in Message::parse_stream(BufReader::new(stdout)) {
+        let message = message.map_err(|e| Error::io(&project.manifest_path, e))?;
+        if let Message::CompilerArtifact(artifact) = message
+            && artifact.target.kind.contains(&TargetKind::Bench)
+            && let Some(exe) = artifact.executable
+            && let Some(target) = targets.iter().find(|t| t.name == artifact.target.name)
+        {
+            executables.push(BenchExecutable {
+                target: target.clone(),
+                path: exe.into_std_path_buf(),
+            });
+        }
+    }
+    let status = child.wait().map_err(|e| Error::io(&project.manifest_path, e))?;
+    if !status.success() {
+        return Err(Error::BuildFailed {
+            command: shown,
+            status: status.to_string(),
+        });
+    }
+    for target in targets {
+        if !executables.iter().any(|e| e.target.name == target.name) {
+            return Err(Error::BuildFailed {
+                command: shown,
+                status: format!("success, but cargo reported no executable for bench `{}`", target.name),
+            });
+        }
+    }
+    Ok(executables)
+}

@@ -1,0 +1,387 @@
+//! Compare: statistics that turn a baseline and a head run into a `Report`.
+//!
+//! Takes the head `RunRecord` and the `Baseline` (record plus history); hands
+//! on a `Report` with one `Comparison` per benchmark. Implements
+//! STATISTICS.md rule (b), stored baseline, and (c), Benjamini-Hochberg over
+//! the suite. Classification happens only in `verdict::classify`.
+
+pub mod stats;
+pub mod verdict;
+
+use std::collections::BTreeSet;
+
+use globset::{Glob, GlobMatcher};
+
+use crate::baseline::Baseline;
+use crate::error::{Error, Result};
+use crate::record::{BenchId, BenchResult, RunRecord};
+use crate::report::{
+    Change, Comparison, Mode, Outcome, REPORT_SCHEMA, Report, SettingsUsed, Side, Summary, Verdict,
+};
+use stats::{MAD_TO_SD, benjamini_hochberg, mad, median, median_standard_error};
+pub use verdict::{Evidence, Presence, Rule, classify};
+
+/// A per-benchmark threshold chosen by glob over benchmark ids.
+#[derive(Debug, Clone)]
+pub struct ThresholdOverride {
+    pub glob: String,
+    matcher: GlobMatcher,
+    pub min_change: f64,
+}
+
+impl ThresholdOverride {
+    pub fn new(glob: &str, min_change: f64) -> Result<ThresholdOverride> {
+        let matcher = Glob::new(glob)
+            .map_err(|e| Error::Usage(format!("bad benchmark glob `{glob}`: {e}")))?
+            .compile_matcher();
+        Ok(ThresholdOverride {
+            glob: glob.to_string(),
+            matcher,
+            min_change,
+        })
+    }
+}
+
+/// The statistical settings of a comparison.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Default practical threshold (0.01 = 1%).
+    pub min_change: f64,
+    /// Later overrides win.
+    pub overrides: Vec<ThresholdOverride>,
+    /// Benjamini-Hochberg false discovery rate.
+    pub fdr: f64,
+    /// Widest confidence half-width (relative) still called decided.
+    pub noise_limit: f64,
+    /// Confidence level of reported intervals.
+    pub confidence: f64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            min_change: 0.01,
+            overrides: Vec::new(),
+            fdr: 0.01,
+            noise_limit: 0.10,
+            confidence: 0.95,
+        }
+    }
+}
+
+impl Settings {
+    /// The practical threshold for one benchmark.
+    pub fn min_change_for(&self, id: &BenchId) -> f64 {
+        self.overrides
+            .iter()
+            .rev()
+            .find(|o| o.matcher.is_match(id.as_str()))
+            .map_or(self.min_change, |o| o.min_change)
+    }
+}
+
+/// Below this many shared benchmarks the common shift is not removed: a median
+/// over so few would swallow a real change.
+pub const MIN_BENCHES_FOR_SHIFT: usize = 4;
+/// Prior degrees of freedom when pooling the noise of benchmarks with short
+/// histories (moderated variance, Smyth 2004).
+const PRIOR_DF: f64 = 4.0;
+/// Pooling needs this many benchmarks with a history to estimate the prior.
+const MIN_BENCHES_FOR_POOLING: usize = 4;
+
+/// Compare a head run with a stored baseline (rule b) and classify.
+pub fn against_stored(
+    suite: &str,
+    head: &RunRecord,
+    head_chosen_as: &str,
+    baseline: &Baseline,
+    settings: &Settings,
+) -> Report {
+    let mut notes = baseline.notes.clone();
+    let same_machine = baseline.record.machine.same_fingerprint(&head.machine);
+    if !same_machine {
+        notes.push(format!(
+            "the baseline was recorded on another machine ({}, {} cores, {}) than this run ({}, {} cores, {}); \
+             verdicts are low-confidence. Same-machine baselines (or paired runs) give trustworthy verdicts",
+            baseline.record.machine.cpu_model,
+            baseline.record.machine.logical_cores,
+            baseline.record.machine.rustc,
+            head.machine.cpu_model,
+            head.machine.logical_cores,
+            head.machine.rustc
+        ));
+    }
+    // The noise model uses only records from the baseline's machine kind.
+    let (history, other_machine): (Vec<&RunRecord>, Vec<&RunRecord>) = baseline
+        .history
+        .iter()
+        .partition(|r| r.machine.same_fingerprint(&baseline.record.machine));
+    let records: Vec<&RunRecord> = std::iter::once(&baseline.record).chain(history).collect();
+    let ids: BTreeSet<&BenchId> = head
+        .benches
+        .iter()
+        .chain(&baseline.record.benches)
+        .map(|b| &b.id)
+        .collect();
+    let shared: Vec<&BenchId> = ids
+        .iter()
+        .copied()
+        .filter(|id| head.bench(id).is_some() && baseline.record.bench(id).is_some())
+        .collect();
+
+    let noise = NoiseModel::fit(&records, &shared);
+    let head_logs: Vec<f64> = shared
+        .iter()
+        .map(|id| log_median(head.bench(id).expect("shared")))
+        .collect();
+    let head_shift = if shared.len() >= MIN_BENCHES_FOR_SHIFT {
+        let offsets: Vec<f64> = head_logs
+            .iter()
+            .zip(&noise.centers)
+            .map(|(y, m)| y - m)
+            .collect();
+        median(&offsets)
+    } else {
+        notes.push(format!(
+            "fewer than {MIN_BENCHES_FOR_SHIFT} shared benchmarks: the machine's overall speed difference is not removed"
+        ));
+        0.0
+    };
+
+    let two_sided = 1.0 - (1.0 - settings.confidence) / 2.0;
+    let mut tests = Vec::with_capacity(shared.len());
+    for (index, id) in shared.iter().enumerate() {
+        let head_bench = head.bench(id).expect("shared");
+        let base_bench = baseline.record.bench(id).expect("shared");
+        let threshold = settings.min_change_for(id).ln_1p();
+        let log_change = head_logs[index] - head_shift - noise.centers[index];
+        let (scale, df, low_confidence) = match noise.scale(index) {
+            Some((sigma, df, n)) => {
+                let within = median_standard_error(&logs(head_bench));
+                (sigma.max(within).max(1e-9) * (1.0 + 1.0 / n as f64).sqrt(), df, !same_machine)
+            }
+            None => {
+                let se = median_standard_error(&logs(head_bench))
+                    .hypot(median_standard_error(&logs(base_bench)))
+                    .max(1e-9);
+                let df = head_bench.samples.len().min(base_bench.samples.len()) as f64 - 1.0;
+                (se, df, true)
+            }
+        };
+        let margin = stats::t_quantile(two_sided, df) * scale;
+        tests.push(BenchTest {
+            log_change,
+            log_ci: (log_change - margin, log_change + margin),
+            p_regressed: stats::t_sf((log_change - threshold) / scale, df),
+            p_improved: stats::t_cdf((log_change + threshold) / scale, df),
+            history: noise.history_len[index],
+            low_confidence,
+        });
+    }
+    let regressed_adjusted =
+        benjamini_hochberg(&tests.iter().map(|t| t.p_regressed).collect::<Vec<_>>());
+    let improved_adjusted =
+        benjamini_hochberg(&tests.iter().map(|t| t.p_improved).collect::<Vec<_>>());
+
+    let mut comparisons: Vec<Comparison> = ids
+        .iter()
+        .map(|id| {
+            let head_bench = head.bench(id);
+            let base_bench = baseline.record.bench(id);
+            let min_change = settings.min_change_for(id);
+            let rule = Rule {
+                min_change,
+                fdr: settings.fdr,
+                noise_limit: settings.noise_limit,
+            };
+            let (presence, change) = match shared.iter().position(|s| s == id) {
+                Some(i) => {
+                    let t = &tests[i];
+                    let evidence = Evidence {
+                        log_change: t.log_change,
+                        log_ci: t.log_ci,
+                        p_regressed_adjusted: regressed_adjusted[i],
+                        p_improved_adjusted: improved_adjusted[i],
+                    };
+                    let change = Change {
+                        estimate: t.log_change.exp_m1(),
+                        ci_low: t.log_ci.0.exp_m1(),
+                        ci_high: t.log_ci.1.exp_m1(),
+                        p_regressed: t.p_regressed,
+                        p_regressed_adjusted: regressed_adjusted[i],
+                        p_improved: t.p_improved,
+                        p_improved_adjusted: improved_adjusted[i],
+                        history: t.history,
+                        low_confidence: t.low_confidence,
+                    };
+                    (Presence::Both(evidence), Some(change))
+                }
+                None if head_bench.is_some() => (Presence::OnlyHead, None),
+                None => (Presence::OnlyBase, None),
+            };
+            Comparison {
+                id: (*id).clone(),
+                base: base_bench.map(summarize),
+                head: head_bench.map(summarize),
+                change,
+                min_change,
+                verdict: classify(presence, &rule),
+            }
+        })
+        .collect();
+    sort_for_reading(&mut comparisons);
+
+    if tests.iter().any(|t| t.low_confidence) && records.len() < 2 {
+        notes.push(
+            "the baseline has no history yet, so run-to-run noise is estimated from each run's own spread and \
+             verdicts are low-confidence; each `flamegate baseline update` commit adds history"
+                .into(),
+        );
+    }
+    let outcome = if comparisons.iter().any(|c| c.verdict == Verdict::Regressed) {
+        Outcome::Fail
+    } else {
+        Outcome::Pass
+    };
+    Report {
+        schema: REPORT_SCHEMA,
+        suite: suite.to_string(),
+        mode: Mode::StoredBaseline,
+        base: Side {
+            commit: baseline.commit.clone(),
+            dirty: baseline.record.dirty,
+            chosen_as: baseline.chosen_as.clone(),
+        },
+        head: Side {
+            commit: head.commit.clone(),
+            dirty: head.dirty,
+            chosen_as: head_chosen_as.to_string(),
+        },
+        settings: SettingsUsed {
+            min_change: settings.min_change,
+            fdr: settings.fdr,
+            noise_limit: settings.noise_limit,
+            confidence: settings.confidence,
+        },
+        machine_shift: (shared.len() >= MIN_BENCHES_FOR_SHIFT).then(|| head_shift.exp_m1()),
+        history_used: records.len(),
+        history_other_machine: other_machine.len(),
+        comparisons,
+        outcome,
+        notes,
+    }
+}
+
+/// Regressions first (largest first), then improvements, noisy, new, missing,
+/// unchanged; ties by id so output is stable.
+pub fn sort_for_reading(comparisons: &mut [Comparison]) {
+    comparisons.sort_by(|a, b| {
+        let size = |c: &Comparison| c.change.as_ref().map_or(0.0, |ch| ch.estimate.abs());
+        a.verdict
+            .cmp(&b.verdict)
+            .then(size(b).total_cmp(&size(a)))
+            .then(a.id.cmp(&b.id))
+    });
+}
+
+struct BenchTest {
+    log_change: f64,
+    log_ci: (f64, f64),
+    p_regressed: f64,
+    p_improved: f64,
+    history: usize,
+    low_confidence: bool,
+}
+
+fn logs(bench: &BenchResult) -> Vec<f64> {
+    bench.samples.iter().map(|s| s.ln()).collect()
+}
+
+fn log_median(bench: &BenchResult) -> f64 {
+    median(&bench.samples).ln()
+}
+
+/// Summary of one side's samples.
+pub fn summarize(bench: &BenchResult) -> Summary {
+    Summary {
+        median: median(&bench.samples),
+        mean: stats::mean(&bench.samples),
+        p95: stats::quantile(&bench.samples, 0.95),
+        mad: mad(&bench.samples),
+        n: bench.samples.len(),
+    }
+}
+
+/// Per-benchmark center and spread of the baseline's history, in log space,
+/// after removing each record's common shift.
+struct NoiseModel {
+    centers: Vec<f64>,
+    /// Robust standard deviation per benchmark (None with fewer than 2 records).
+    spreads: Vec<Option<f64>>,
+    history_len: Vec<usize>,
+    /// Pooled prior variance, when enough benchmarks have a history.
+    prior_variance: Option<f64>,
+}
+
+impl NoiseModel {
+    fn fit(records: &[&RunRecord], shared: &[&BenchId]) -> NoiseModel {
+        // values[r][b]: log median of benchmark b in record r.
+        let values: Vec<Vec<Option<f64>>> = records
+            .iter()
+            .map(|r| shared.iter().map(|id| r.bench(id).map(log_median)).collect())
+            .collect();
+        let column = |b: usize, vals: &[Vec<Option<f64>>]| -> Vec<f64> {
+            vals.iter().filter_map(|row| row[b]).collect()
+        };
+        let provisional: Vec<f64> = (0..shared.len()).map(|b| median(&column(b, &values))).collect();
+        let adjusted: Vec<Vec<Option<f64>>> = values
+            .iter()
+            .map(|row| {
+                let offsets: Vec<f64> = row
+                    .iter()
+                    .zip(&provisional)
+                    .filter_map(|(v, c)| v.map(|v| v - c))
+                    .collect();
+                let shift = if offsets.len() >= MIN_BENCHES_FOR_SHIFT {
+                    median(&offsets)
+                } else {
+                    0.0
+                };
+                row.iter().map(|v| v.map(|v| v - shift)).collect()
+            })
+            .collect();
+        let mut centers = Vec::new();
+        let mut spreads = Vec::new();
+        let mut history_len = Vec::new();
+        for b in 0..shared.len() {
+            let col = column(b, &adjusted);
+            centers.push(median(&col));
+            history_len.push(col.len());
+            spreads.push((col.len() >= 2).then(|| MAD_TO_SD * mad(&col)));
+        }
+        let variances: Vec<f64> = spreads.iter().flatten().map(|s| s * s).collect();
+        let prior_variance =
+            (variances.len() >= MIN_BENCHES_FOR_POOLING).then(|| median(&variances));
+        NoiseModel {
+            centers,
+            spreads,
+            history_len,
+            prior_variance,
+        }
+    }
+
+    /// (sigma, degrees of freedom, records) for benchmark `b`, moderated
+    /// toward the suite's pooled variance; None without history.
+    fn scale(&self, b: usize) -> Option<(f64, f64, usize)> {
+        let sigma = self.spreads[b]?;
+        let n = self.history_len[b];
+        let df = (n - 1) as f64;
+        Some(match self.prior_variance {
+            Some(prior) => {
+                let variance = (PRIOR_DF * prior + df * sigma * sigma) / (PRIOR_DF + df);
+                (variance.sqrt(), PRIOR_DF + df, n)
+            }
+            None => (sigma, df, n),
+        })
+    }
+}

@@ -1,0 +1,141 @@
+//! Pure statistics helpers: order statistics, robust scale, Student's t,
+//! Benjamini-Hochberg. No I/O, no flamegate types.
+
+use statrs::distribution::{ContinuousCDF, StudentsT};
+
+/// Scale factor that makes the MAD estimate a normal standard deviation.
+pub const MAD_TO_SD: f64 = 1.4826;
+
+/// Median of `values` (NaN-free, non-empty; NaN for empty input).
+pub fn median(values: &[f64]) -> f64 {
+    quantile(values, 0.5)
+}
+
+/// Quantile `q` in [0, 1], linear interpolation between order statistics
+/// (Hyndman-Fan type 7, as R and numpy default to).
+pub fn quantile(values: &[f64], q: f64) -> f64 {
+    if values.is_empty() {
+        return f64::NAN;
+    }
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let position = q.clamp(0.0, 1.0) * (sorted.len() - 1) as f64;
+    let lower = position.floor() as usize;
+    let upper = position.ceil() as usize;
+    let fraction = position - lower as f64;
+    sorted[lower] + (sorted[upper] - sorted[lower]) * fraction
+}
+
+pub fn mean(values: &[f64]) -> f64 {
+    values.iter().sum::<f64>() / values.len() as f64
+}
+
+/// Median absolute deviation from the median (unscaled).
+pub fn mad(values: &[f64]) -> f64 {
+    let center = median(values);
+    let deviations: Vec<f64> = values.iter().map(|v| (v - center).abs()).collect();
+    median(&deviations)
+}
+
+/// Robust standard error of the median of `values`: the normal-theory
+/// `1.2533 * sd / sqrt(n)` with the sd estimated from the MAD.
+pub fn median_standard_error(values: &[f64]) -> f64 {
+    1.2533 * MAD_TO_SD * mad(values) / (values.len() as f64).sqrt()
+}
+
+fn students_t(df: f64) -> StudentsT {
+    StudentsT::new(0.0, 1.0, df.max(1.0)).expect("location 0, scale 1 and df >= 1 are valid")
+}
+
+/// P(T > x) for Student's t with `df` degrees of freedom.
+pub fn t_sf(x: f64, df: f64) -> f64 {
+    students_t(df).sf(x)
+}
+
+/// P(T <= x) for Student's t with `df` degrees of freedom.
+pub fn t_cdf(x: f64, df: f64) -> f64 {
+    students_t(df).cdf(x)
+}
+
+/// The `p` quantile of Student's t with `df` degrees of freedom.
+pub fn t_quantile(p: f64, df: f64) -> f64 {
+    students_t(df).inverse_cdf(p)
+}
+
+/// Benjamini-Hochberg adjusted p-values (step-up): a test is rejected at
+/// false discovery rate `q` exactly when its adjusted value is `<= q`.
+pub fn benjamini_hochberg(p_values: &[f64]) -> Vec<f64> {
+    let m = p_values.len();
+    let mut order: Vec<usize> = (0..m).collect();
+    order.sort_by(|&a, &b| p_values[a].total_cmp(&p_values[b]));
+    let mut adjusted = vec![1.0; m];
+    let mut running_min: f64 = 1.0;
+    for (rank, &index) in order.iter().enumerate().rev() {
+        let scaled = p_values[index] * m as f64 / (rank + 1) as f64;
+        running_min = running_min.min(scaled);
+        adjusted[index] = running_min.clamp(0.0, 1.0);
+    }
+    adjusted
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn quantiles_match_reference_values() {
+        let v = [1.0, 2.0, 3.0, 4.0];
+        assert_eq!(median(&v), 2.5);
+        assert_eq!(quantile(&v, 0.0), 1.0);
+        assert_eq!(quantile(&v, 1.0), 4.0);
+        assert!((quantile(&v, 0.95) - 3.85).abs() < 1e-12);
+        assert_eq!(mad(&[1.0, 1.0, 2.0, 2.0, 4.0, 6.0, 9.0]), 1.0);
+    }
+
+    #[test]
+    fn t_distribution_matches_tables() {
+        // Two-sided 95% critical values from standard t tables.
+        assert!((t_quantile(0.975, 4.0) - 2.776).abs() < 1e-3);
+        assert!((t_quantile(0.975, 30.0) - 2.042).abs() < 1e-3);
+        assert!((t_sf(0.0, 7.0) - 0.5).abs() < 1e-12);
+    }
+
+    #[test]
+    fn bh_matches_a_worked_example() {
+        // Benjamini & Hochberg (1995) style: m = 4.
+        let adjusted = benjamini_hochberg(&[0.01, 0.04, 0.03, 0.5]);
+        let expected = [0.04, 0.0533333, 0.0533333, 0.5];
+        for (a, e) in adjusted.iter().zip(expected) {
+            assert!((a - e).abs() < 1e-6, "{adjusted:?}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn bh_never_rejects_more_than_per_test(p in prop::collection::vec(0.0f64..=1.0, 1..60), q in 0.001f64..0.2) {
+            let adjusted = benjamini_hochberg(&p);
+            for (raw, adj) in p.iter().zip(&adjusted) {
+                prop_assert!(adj >= raw);
+                if *adj <= q { prop_assert!(*raw <= q); }
+            }
+        }
+
+        #[test]
+        fn bh_preserves_order(p in prop::collection::vec(0.0f64..=1.0, 1..60)) {
+            let adjusted = benjamini_hochberg(&p);
+            for i in 0..p.len() { for j in 0..p.len() {
+                if p[i] < p[j] { prop_assert!(adjusted[i] <= adjusted[j]); }
+            }}
+        }
+
+        #[test]
+        fn median_lies_between_min_and_max(v in prop::collection::vec(-1e9f64..1e9, 1..100)) {
+            let m = median(&v);
+            let lo = v.iter().cloned().fold(f64::INFINITY, f64::min);
+            let hi = v.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+            prop_assert!(lo <= m && m <= hi);
+            prop_assert!(mad(&v) >= 0.0);
+        }
+    }
+}

@@ -1,0 +1,193 @@
+//! The checked `Config`: built once from the command line and `flamegate.toml`.
+//!
+//! Command-line values win over the file, the file over defaults. Every
+//! percentage is parsed and range-checked here, so later stages trust it.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::baseline::{BaseSpec, check_suite_name};
+use crate::compare::{Settings, ThresholdOverride};
+use crate::error::{Error, Result};
+
+/// The config file's name, looked up in the project directory.
+pub const CONFIG_FILE: &str = "flamegate.toml";
+
+/// `flamegate.toml`, as written by users.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// Suite name: the baseline is `baselines/<suite>.json`.
+    pub suite: Option<String>,
+    /// The branch pull requests merge into (default: origin/main, main, …).
+    pub target_branch: Option<String>,
+    /// Earlier baseline versions used for the noise model.
+    pub history: Option<usize>,
+    /// Bench targets to run (default: all).
+    pub benches: Option<Vec<String>>,
+    /// Extra criterion arguments for the timing pass.
+    pub criterion_args: Option<Vec<String>>,
+    #[serde(default)]
+    pub thresholds: FileThresholds,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileThresholds {
+    pub min_change: Option<Percent>,
+    pub fdr: Option<Percent>,
+    pub noise_limit: Option<Percent>,
+    #[serde(default)]
+    pub bench: Vec<FileBenchThreshold>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileBenchThreshold {
+    pub glob: String,
+    pub min_change: Percent,
+}
+
+/// A percentage written as `"5%"` or a number of percent (`5`, `0.5`).
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(try_from = "PercentInput")]
+pub struct Percent(pub f64);
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum PercentInput {
+    Number(f64),
+    Text(String),
+}
+
+impl TryFrom<PercentInput> for Percent {
+    type Error = String;
+    fn try_from(input: PercentInput) -> std::result::Result<Self, String> {
+        match input {
+            PercentInput::Number(n) => parse_percent(&n.to_string()),
+            PercentInput::Text(t) => parse_percent(&t),
+        }
+    }
+}
+
+/// Parse `"5%"`, `"5"` or `"0.5%"` into a fraction (0.05 …), within 0-1000%.
+pub fn parse_percent(text: &str) -> std::result::Result<Percent, String> {
+    let number = text.trim().trim_end_matches('%').trim();
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a percentage like `5%`"))?;
+    if !value.is_finite() || !(0.0..=1000.0).contains(&value) {
+        return Err(format!("`{text}` must be between 0% and 1000%"));
+    }
+    Ok(Percent(value / 100.0))
+}
+
+impl FileConfig {
+    /// Read `path`; a missing file is an empty config.
+    pub fn load(path: &Path, must_exist: bool) -> Result<FileConfig> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !must_exist => {
+                return Ok(FileConfig::default());
+            }
+            Err(e) => return Err(Error::io(path, e)),
+        };
+        toml::from_str(&text).map_err(|e| Error::Config {
+            path: path.to_path_buf(),
+            problem: e.to_string(),
+        })
+    }
+}
+
+/// Statistics options given on the command line.
+#[derive(Debug, Clone, Default)]
+pub struct StatsOverrides {
+    pub min_change: Option<Percent>,
+    pub fdr: Option<Percent>,
+    pub noise_limit: Option<Percent>,
+}
+
+/// Build the comparison settings: command line, then file, then defaults.
+pub fn settings(cli: &StatsOverrides, file: &FileConfig, file_path: &Path) -> Result<Settings> {
+    let defaults = Settings::default();
+    let t = &file.thresholds;
+    let fdr = cli.fdr.or(t.fdr).map_or(defaults.fdr, |p| p.0);
+    if !(fdr > 0.0 && fdr < 1.0) {
+        return Err(Error::Usage(format!(
+            "the false discovery rate must be between 0% and 100% (exclusive), got {}%",
+            fdr * 100.0
+        )));
+    }
+    let overrides = t
+        .bench
+        .iter()
+        .map(|b| {
+            ThresholdOverride::new(&b.glob, b.min_change.0).map_err(|e| Error::Config {
+                path: file_path.to_path_buf(),
+                problem: e.to_string(),
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Settings {
+        min_change: cli.min_change.or(t.min_change).map_or(defaults.min_change, |p| p.0),
+        overrides,
+        fdr,
+        noise_limit: cli.noise_limit.or(t.noise_limit).map_or(defaults.noise_limit, |p| p.0),
+        confidence: defaults.confidence,
+    })
+}
+
+/// Where the baseline comes from: `--base`, `--base-file`, or the merge-base.
+pub fn base_spec(
+    base: Option<String>,
+    base_file: Option<PathBuf>,
+    target_branch: Option<String>,
+    file: &FileConfig,
+) -> BaseSpec {
+    match (base, base_file) {
+        (_, Some(path)) => BaseSpec::File(path),
+        (Some(rev), None) => BaseSpec::Revision(rev),
+        (None, None) => BaseSpec::MergeBase {
+            target_branch: target_branch.or_else(|| file.target_branch.clone()),
+        },
+    }
+}
+
+/// The suite name: `--suite`, the file's `suite`, or the project's name.
+pub fn suite(cli: Option<String>, file: &FileConfig, project_name: &str) -> Result<String> {
+    let suite = cli
+        .or_else(|| file.suite.clone())
+        .unwrap_or_else(|| project_name.to_string());
+    check_suite_name(&suite)?;
+    Ok(suite)
+}
+
+/// Default number of earlier baseline versions read for the noise model.
+pub const DEFAULT_HISTORY: usize = 20;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentages_parse_with_and_without_sign() {
+        assert_eq!(parse_percent("5%").unwrap().0, 0.05);
+        assert_eq!(parse_percent("0.5").unwrap().0, 0.005);
+        assert!(parse_percent("-1%").is_err());
+        assert!(parse_percent("NaN").is_err());
+        assert!(parse_percent("lots").is_err());
+    }
+
+    #[test]
+    fn file_config_reads_globs_and_rejects_typos() {
+        let file: FileConfig = toml::from_str(
+            "suite = \"shop\"\n[thresholds]\nmin_change = \"2%\"\n[[thresholds.bench]]\nglob = \"orders/*\"\nmin_change = 5\n",
+        )
+        .unwrap();
+        let s = settings(&StatsOverrides::default(), &file, Path::new("f")).unwrap();
+        assert_eq!(s.min_change, 0.02);
+        assert_eq!(s.min_change_for(&crate::record::BenchId("orders/by_customer".into())), 0.05);
+        assert!(toml::from_str::<FileConfig>("suit = \"x\"").is_err());
+    }
+}

@@ -1,0 +1,237 @@
+//! `flamegate demo`: the whole gate on a bundled sample backend.
+//!
+//! Writes a throw-away git repository with a small "shop" crate (SQLite
+//! orders, a catalog cache, duplicate detection), records its baseline a few
+//! times on `main` (history for the noise model), then checks two pull
+//! requests: one that drops an index and goes O(n²), one that is neutral.
+//! Exits 0 when the gate caught the first and passed the second.
+
+use std::path::{Path, PathBuf};
+
+use git2::{IndexAddOption, Repository, RepositoryInitOptions, Signature};
+
+use crate::baseline::{self, BaseSpec};
+use crate::collect::{self, RunSelection};
+use crate::compare::Settings;
+use crate::config::{self, FileConfig};
+use crate::error::{Error, Result, exit_code};
+use crate::pipeline::{self, HeadSource, Output};
+use crate::publish;
+use crate::render::{Renderer, Terminal};
+use crate::report::{Report, Verdict};
+
+const CARGO_TOML: &str = include_str!("../../demo/shop/Cargo.toml");
+const CARGO_LOCK: &str = include_str!("../../demo/shop/Cargo.lock");
+const LIB_RS: &str = include_str!("../../demo/shop/src/lib.rs");
+const BENCH_RS: &str = include_str!("../../demo/shop/benches/shop.rs");
+const FLAMEGATE_TOML: &str = include_str!("../../demo/shop/flamegate.toml");
+
+/// Marks a directory as the demo's own, so re-running may replace it.
+const MARKER: &str = ".flamegate-demo";
+const SUITE: &str = "shop";
+/// Baseline runs recorded on main: the history the noise model needs.
+const BASELINE_RUNS: usize = 5;
+
+/// The benchmarks the regressing pull request slows down.
+pub const EXPECTED_REGRESSIONS: [&str; 2] = ["orders/for_customer", "skus/find_duplicates"];
+
+const INDEX: &str = "\n             CREATE INDEX orders_by_customer ON orders(customer_id);";
+
+const HASHED_DUPLICATES: &str = "    let mut seen = HashSet::with_capacity(skus.len());
+    let mut duplicates = HashSet::new();
+    for &sku in skus {
+        if !seen.insert(sku) {
+            duplicates.insert(sku);
+        }
+    }
+    let mut duplicates: Vec<u64> = duplicates.into_iter().collect();
+    duplicates.sort_unstable();";
+
+const QUADRATIC_DUPLICATES: &str = "    let mut duplicates = Vec::new();
+    for (i, &sku) in skus.iter().enumerate() {
+        if skus[..i].contains(&sku) && !duplicates.contains(&sku) {
+            duplicates.push(sku);
+        }
+    }
+    duplicates.sort_unstable();";
+
+/// Run the demo in `dir` (default: `<temp>/flamegate-demo`).
+pub fn run(dir: Option<PathBuf>, output: Output) -> Result<u8> {
+    let root = dir.unwrap_or_else(|| std::env::temp_dir().join("flamegate-demo"));
+    let repo_dir = root.join("repo");
+    let started = std::time::Instant::now();
+    let progress = output.progress;
+    let say = |message: &str| progress.note(&format!("demo: {message}"));
+
+    say(&format!("writing the sample shop backend to {}", repo_dir.display()));
+    let repo = create_repo(&repo_dir)?;
+    commit_all(&repo, "shop: orders in SQLite, catalog cache, duplicate detection")?;
+
+    let project = collect::cargo::inspect(&repo_dir.join("Cargo.toml"), Some(&root.join("target")))?;
+    let file = FileConfig::load(&repo_dir.join(config::CONFIG_FILE), true)?;
+    let selection = RunSelection {
+        criterion_args: file.criterion_args.clone().unwrap_or_default(),
+        ..RunSelection::default()
+    };
+    for run in 1..=BASELINE_RUNS {
+        say(&format!(
+            "main: recording baseline {run} of {BASELINE_RUNS} (each committed, so the gate learns each benchmark's noise)"
+        ));
+        let record = pipeline::measure(&project, &selection, progress)?;
+        baseline::update(&project.dir, SUITE, &record, false)?;
+        commit_all(&repo, &format!("flamegate: record {SUITE} baseline ({run})"))?;
+    }
+
+    let settings = Settings::default();
+    let spec = BaseSpec::MergeBase {
+        target_branch: Some("main".into()),
+    };
+    let check_pr = |branch: &str, title: &str, source: &str| -> Result<(Report, PathBuf)> {
+        say(&format!("pull request `{branch}`: {title}"));
+        switch_to_new_branch(&repo, branch)?;
+        std::fs::write(repo_dir.join("src/lib.rs"), source).map_err(|e| Error::io(&repo_dir, e))?;
+        commit_all(&repo, title)?;
+        let report = pipeline::gate(
+            &project,
+            SUITE,
+            &spec,
+            config::DEFAULT_HISTORY,
+            &settings,
+            HeadSource::Run(&selection),
+            progress,
+        )?;
+        let out = root.join("reports").join(branch.replace('/', "-"));
+        publish::files::write_reports(&report, &out)?;
+        print!("\n{}", String::from_utf8_lossy(&Terminal { color: output.color }.render(&report)));
+        Ok((report, out))
+    };
+
+    let regressing = patch(&patch(LIB_RS, INDEX, "")?, HASHED_DUPLICATES, QUADRATIC_DUPLICATES)?;
+    let (regressed_report, regressed_out) = check_pr(
+        "pr/drop-index",
+        "orders: drop the customer index; simpler duplicate check",
+        &regressing,
+    )?;
+    let neutral = patch(
+        LIB_RS,
+        "cart.iter().filter_map(|&id| self.lookup(id)).map(|p| p.price_cents).sum()",
+        "cart.iter()\n            .filter_map(|&id| self.lookup(id))\n            .map(|product| product.price_cents)\n            .sum()",
+    )?;
+    let (neutral_report, neutral_out) =
+        check_pr("pr/tidy-cart", "catalog: tidy cart_total", &neutral)?;
+
+    let mut problems = Vec::new();
+    let flagged: Vec<&str> = regressed_report
+        .with(Verdict::Regressed)
+        .map(|c| c.id.as_str())
+        .collect();
+    for expected in EXPECTED_REGRESSIONS {
+        if !flagged.contains(&expected) {
+            problems.push(format!("`{expected}` was not flagged in pr/drop-index"));
+        }
+    }
+    for id in flagged.iter().filter(|id| !EXPECTED_REGRESSIONS.contains(id)) {
+        problems.push(format!("`{id}` was flagged in pr/drop-index but its code did not change (a false alarm)"));
+    }
+    for c in neutral_report.with(Verdict::Regressed) {
+        problems.push(format!("`{}` was flagged in the neutral pr/tidy-cart (a false alarm)", c.id));
+    }
+
+    println!("\nflamegate demo finished in {:.0?}", started.elapsed());
+    println!("  pr/drop-index: {} -> exit {}  (reports: {})", summary(&regressed_report), exit_for(&regressed_report), regressed_out.display());
+    println!("  pr/tidy-cart:  {} -> exit {}  (reports: {})", summary(&neutral_report), exit_for(&neutral_report), neutral_out.display());
+    println!("  repository:    {} (inspect it with git log --all --graph)", repo_dir.display());
+    if problems.is_empty() {
+        println!("The gate behaved as expected: the regressions were caught and the neutral change passed.");
+        Ok(exit_code::PASS)
+    } else {
+        Err(Error::DemoUnexpected(problems.join("; ")))
+    }
+}
+
+fn summary(report: &Report) -> String {
+    let regressed: Vec<&str> = report.with(Verdict::Regressed).map(|c| c.id.as_str()).collect();
+    if regressed.is_empty() {
+        format!("pass ({} benchmarks)", report.comparisons.len())
+    } else {
+        format!("FAIL, regressed: {}", regressed.join(", "))
+    }
+}
+
+fn exit_for(report: &Report) -> u8 {
+    match report.outcome {
+        crate::report::Outcome::Pass => exit_code::PASS,
+        crate::report::Outcome::Fail => exit_code::REGRESSION,
+    }
+}
+
+/// Replace `from` (which must be present) with `to`.
+fn patch(source: &str, from: &str, to: &str) -> Result<String> {
+    if !source.contains(from) {
+        return Err(Error::DemoUnexpected(format!(
+            "the bundled shop source no longer contains the code the demo edits: {from:?}"
+        )));
+    }
+    Ok(source.replacen(from, to, 1))
+}
+
+fn create_repo(repo_dir: &Path) -> Result<Repository> {
+    if repo_dir.exists() {
+        if !repo_dir.join(MARKER).exists() {
+            return Err(Error::WouldOverwrite {
+                path: repo_dir.to_path_buf(),
+                why: "it exists and was not made by `flamegate demo`; choose another --dir".into(),
+            });
+        }
+        std::fs::remove_dir_all(repo_dir).map_err(|e| Error::io(repo_dir, e))?;
+    }
+    let files = [
+        ("Cargo.toml", CARGO_TOML),
+        ("Cargo.lock", CARGO_LOCK),
+        ("src/lib.rs", LIB_RS),
+        ("benches/shop.rs", BENCH_RS),
+        ("flamegate.toml", FLAMEGATE_TOML),
+        (".gitignore", "/target\n/.flamegate-demo\n"),
+        (MARKER, "made by `flamegate demo`; safe to delete\n"),
+    ];
+    for (name, contents) in files {
+        let path = repo_dir.join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+        }
+        std::fs::write(&path, contents).map_err(|e| Error::io(&path, e))?;
+    }
+    let mut options = RepositoryInitOptions::new();
+    options.initial_head("main");
+    Repository::init_opts(repo_dir, &options).map_err(|e| Error::git("creating the demo repository", e))
+}
+
+fn commit_all(repo: &Repository, message: &str) -> Result<()> {
+    let git = |e| Error::git(format!("committing `{message}` in the demo repository"), e);
+    let mut index = repo.index().map_err(git)?;
+    index
+        .add_all(["*"], IndexAddOption::DEFAULT, None)
+        .map_err(git)?;
+    index.write().map_err(git)?;
+    let tree = repo.find_tree(index.write_tree().map_err(git)?).map_err(git)?;
+    let signature = Signature::now("flamegate demo", "demo@flamegate.invalid").map_err(git)?;
+    let parent = repo.head().ok().and_then(|h| h.peel_to_commit().ok());
+    let parents: Vec<&git2::Commit<'_>> = parent.iter().collect();
+    repo.commit(Some("HEAD"), &signature, &signature, message, &tree, &parents)
+        .map_err(git)?;
+    Ok(())
+}
+
+/// Create `branch` at main's tip and check it out (work tree = main's).
+fn switch_to_new_branch(repo: &Repository, branch: &str) -> Result<()> {
+    let git = |e| Error::git(format!("switching the demo repository to {branch}"), e);
+    let main = repo
+        .find_branch("main", git2::BranchType::Local)
+        .and_then(|b| b.get().peel_to_commit())
+        .map_err(git)?;
+    repo.branch(branch, &main, true).map_err(git)?;
+    repo.set_head(&format!("refs/heads/{branch}")).map_err(git)?;
+    repo.checkout_head(Some(git2::build::CheckoutBuilder::new().force()))
+        .map_err(git)?;
+    Ok(())
+}

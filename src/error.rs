@@ -1,0 +1,154 @@
+//! Typed errors for every stage, and the process exit codes.
+//!
+//! Each variant carries the file, commit or command involved and, where it is
+//! known, the fix. `anyhow` is used only at the edge (`main`).
+
+use std::path::PathBuf;
+
+/// Process exit codes: documented in the README, used nowhere else as literals.
+pub mod exit_code {
+    /// The gate passed: no benchmark regressed.
+    pub const PASS: u8 = 0;
+    /// At least one benchmark regressed.
+    pub const REGRESSION: u8 = 1;
+    /// Bad usage or environment: no baseline, damaged input, a build or run failed.
+    pub const USAGE_OR_ENVIRONMENT: u8 = 2;
+}
+
+/// Where a stored record came from, for error messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordSource {
+    /// A plain file on disk.
+    File(PathBuf),
+    /// A blob read from git at a commit.
+    Git { commit: String, path: String },
+}
+
+impl std::fmt::Display for RecordSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RecordSource::File(path) => write!(f, "{}", path.display()),
+            RecordSource::Git { commit, path } => {
+                write!(f, "{path} at commit {}", short_sha(commit))
+            }
+        }
+    }
+}
+
+/// The first 10 characters of a commit id, as people quote them.
+pub fn short_sha(sha: &str) -> &str {
+    sha.get(..10).unwrap_or(sha)
+}
+
+/// Everything that can go wrong inside flamegate.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("could not read {path}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("{source_of}: not a flamegate record ({problem}); re-record it with `flamegate baseline update`")]
+    DamagedRecord {
+        source_of: RecordSource,
+        problem: String,
+    },
+
+    #[error(
+        "{source_of}: record schema {found} is not supported (this flamegate reads schema {supported}); \
+         upgrade flamegate or re-record the baseline with this version"
+    )]
+    UnknownSchema {
+        source_of: RecordSource,
+        found: u64,
+        supported: u32,
+    },
+
+    #[error("{source_of}: benchmark `{bench}` {problem}; records hold positive, finite times per iteration, re-record it")]
+    InvalidSamples {
+        source_of: RecordSource,
+        bench: String,
+        problem: String,
+    },
+
+    #[error("{path}: {problem}")]
+    Config { path: PathBuf, problem: String },
+
+    #[error("{0}")]
+    Usage(String),
+
+    #[error("`cargo metadata` failed for {manifest}: {problem}")]
+    CargoMetadata { manifest: PathBuf, problem: String },
+
+    #[error("building the benchmarks failed (`{command}` exited with {status}); fix the build error shown above")]
+    BuildFailed { command: String, status: String },
+
+    #[error("benchmark executable {exe} failed ({status}):\n{output_tail}")]
+    BenchFailed {
+        exe: PathBuf,
+        status: String,
+        output_tail: String,
+    },
+
+    #[error(
+        "criterion output at {path} is not laid out as expected: {problem}. flamegate reads criterion 0.8's \
+         <id>/new/{{benchmark,sample}}.json; check the project's criterion version with `cargo tree -i criterion`"
+    )]
+    CriterionLayout { path: PathBuf, problem: String },
+
+    #[error("{path} is not inside a git repository; flamegate reads baselines from git history, run `git init` and commit the project first")]
+    NotARepository { path: PathBuf },
+
+    #[error("git: {context}: {message}")]
+    Git { context: String, message: String },
+
+    #[error("{0}")]
+    BaseRefNotFound(String),
+
+    #[error(
+        "this is a shallow clone and the merge-base of HEAD and {base_ref} is not in it, so the baseline \
+         cannot be found. Fix: fetch the full history (`git fetch --unshallow`, or in GitHub Actions \
+         `actions/checkout` with `fetch-depth: 0`)"
+    )]
+    ShallowClone { base_ref: String },
+
+    #[error("HEAD and {base_ref} have no common ancestor; pass the baseline's revision with `--base REV` or a file with `--base-file PATH`")]
+    NoMergeBase { base_ref: String },
+
+    #[error(
+        "no baseline: {path} does not exist at commit {commit} ({how}). Record one on the base branch with \
+         `flamegate baseline update` and commit it, or pass `--base REV` / `--base-file PATH`"
+    )]
+    NoBaseline {
+        path: String,
+        commit: String,
+        how: String,
+    },
+
+    #[error("refusing to overwrite {path}: {why}. Pass --force to overwrite it")]
+    WouldOverwrite { path: PathBuf, why: String },
+
+    #[error("the demo did not behave as expected: {0}")]
+    DemoUnexpected(String),
+}
+
+impl Error {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn git(context: impl Into<String>, err: git2::Error) -> Self {
+        Error::Git {
+            context: context.into(),
+            message: err.message().to_string(),
+        }
+    }
+}
+
+/// Result with flamegate's error.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

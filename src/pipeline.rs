@@ -1,0 +1,301 @@
+//! The one place that knows the order of the stages:
+//! collect → baseline → compare → render → publish.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use crate::baseline::{self, BaseSpec, Baseline};
+use crate::cli::{
+    BaseArgs, BaselineCommand, BenchArgs, CheckArgs, Cli, ColorChoice, Command, CompareArgs,
+    OutputArgs, ProjectArgs, RunArgs, StatsArgs, UpdateArgs,
+};
+use crate::collect::{self, Progress, Project, RunSelection};
+use crate::compare::{self, Settings};
+use crate::config::{self, CONFIG_FILE, FileConfig, StatsOverrides};
+use crate::error::{Error, Result, exit_code, short_sha};
+use crate::publish;
+use crate::record::{RunRecord, write_atomic};
+use crate::render::{self, Format};
+use crate::report::{Outcome, Report};
+
+/// How output should look, decided once from the command line and terminal.
+#[derive(Debug, Clone, Copy)]
+pub struct Output {
+    pub color: bool,
+    pub progress: Progress,
+}
+
+impl Output {
+    pub fn from_cli(cli: &Cli) -> Output {
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let color = match cli.color {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => std::io::stdout().is_terminal() && !no_color,
+        };
+        Output {
+            color,
+            progress: if cli.quiet { Progress::Silent } else { Progress::Stderr },
+        }
+    }
+}
+
+/// Run the command; the returned value is the process exit code.
+pub fn execute(cli: Cli) -> Result<u8> {
+    let output = Output::from_cli(&cli);
+    match cli.command {
+        Command::Check(args) => check(args, output),
+        Command::Run(args) => run(args, output),
+        Command::Compare(args) => compare_records(args, output),
+        Command::Baseline(BaselineCommand::Update(args)) => baseline_update(args, output),
+        Command::Demo(args) => crate::demo::run(args.dir, output),
+    }
+}
+
+/// A project with its config file.
+pub struct LoadedProject {
+    pub project: Project,
+    pub file: FileConfig,
+    pub file_path: PathBuf,
+}
+
+/// Inspect the project and read its `flamegate.toml`.
+pub fn load_project(args: &ProjectArgs) -> Result<LoadedProject> {
+    let project = collect::cargo::inspect(&args.manifest_path, None)?;
+    let (file_path, must_exist) = match &args.config {
+        Some(path) => (path.clone(), true),
+        None => (project.dir.join(CONFIG_FILE), false),
+    };
+    let file = FileConfig::load(&file_path, must_exist)?;
+    Ok(LoadedProject {
+        project,
+        file,
+        file_path,
+    })
+}
+
+fn stats_overrides(args: &StatsArgs) -> StatsOverrides {
+    let StatsArgs {
+        min_change,
+        fdr,
+        noise_limit,
+    } = args.clone();
+    StatsOverrides {
+        min_change,
+        fdr,
+        noise_limit,
+    }
+}
+
+fn selection(args: &BenchArgs, file: &FileConfig) -> RunSelection {
+    let BenchArgs {
+        benches,
+        filter,
+        criterion_args,
+    } = args.clone();
+    RunSelection {
+        benches: if benches.is_empty() {
+            file.benches.clone().unwrap_or_default()
+        } else {
+            benches
+        },
+        filter,
+        criterion_args: if criterion_args.is_empty() {
+            file.criterion_args.clone().unwrap_or_default()
+        } else {
+            criterion_args
+        },
+    }
+}
+
+/// Run the project's benchmarks at the current work tree.
+pub fn measure(project: &Project, selection: &RunSelection, progress: Progress) -> Result<RunRecord> {
+    let head = baseline::head_state(&project.dir);
+    collect::run(project, selection, head.commit, head.dirty, &progress)
+}
+
+fn base_spec(args: &BaseArgs, file: &FileConfig) -> (BaseSpec, usize) {
+    let BaseArgs {
+        base,
+        base_file,
+        base_ref,
+        history,
+    } = args.clone();
+    (
+        config::base_spec(base, base_file, base_ref, file),
+        history.or(file.history).unwrap_or(config::DEFAULT_HISTORY),
+    )
+}
+
+/// The gate's core, shared by `check` and the demo: baseline first (fail
+/// fast when there is none), then the run, then the comparison.
+pub fn gate(
+    project: &Project,
+    suite: &str,
+    spec: &BaseSpec,
+    history: usize,
+    settings: &Settings,
+    head: HeadSource<'_>,
+    progress: Progress,
+) -> Result<Report> {
+    let baseline: Baseline = baseline::load(&project.dir, suite, spec, history)?;
+    progress.note(&format!(
+        "baseline: {} ({}), {} earlier version(s)",
+        baseline.source,
+        baseline.chosen_as,
+        baseline.history.len()
+    ));
+    let (record, chosen_as) = match head {
+        HeadSource::File(path) => (RunRecord::load(path)?, format!("file {}", path.display())),
+        HeadSource::Run(selection) => (measure(project, selection, progress)?, "work tree".into()),
+    };
+    Ok(compare::against_stored(suite, &record, &chosen_as, &baseline, settings))
+}
+
+/// Where the head record comes from.
+pub enum HeadSource<'a> {
+    Run(&'a RunSelection),
+    File(&'a Path),
+}
+
+fn check(args: CheckArgs, output: Output) -> Result<u8> {
+    let CheckArgs {
+        project: project_args,
+        bench,
+        base,
+        stats,
+        output: output_args,
+        record,
+    } = args;
+    let loaded = load_project(&project_args)?;
+    let suite = config::suite(project_args.suite.clone(), &loaded.file, &loaded.project.name)?;
+    let settings = config::settings(&stats_overrides(&stats), &loaded.file, &loaded.file_path)?;
+    let (spec, history) = base_spec(&base, &loaded.file);
+    let selection = selection(&bench, &loaded.file);
+    let head = match &record {
+        Some(path) => HeadSource::File(path),
+        None => HeadSource::Run(&selection),
+    };
+    let report = gate(&loaded.project, &suite, &spec, history, &settings, head, output.progress)?;
+    emit(&report, &output_args, &loaded.project.target_dir, output)
+}
+
+/// Print the report, write report.md and report.json, return the exit code.
+pub fn emit(report: &Report, args: &OutputArgs, target_dir: &Path, output: Output) -> Result<u8> {
+    let out_dir = args
+        .out_dir
+        .clone()
+        .unwrap_or_else(|| target_dir.join("flamegate"));
+    let written = publish::files::write_reports(report, &out_dir)?;
+    let bytes = render::renderer(args.format, output.color && args.format == Format::Terminal).render(report);
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(&bytes)
+        .and_then(|_| stdout.flush())
+        .map_err(|e| Error::io("stdout", e))?;
+    for path in written {
+        output.progress.note(&format!("wrote {}", path.display()));
+    }
+    Ok(match report.outcome {
+        Outcome::Pass => exit_code::PASS,
+        Outcome::Fail => exit_code::REGRESSION,
+    })
+}
+
+fn run(args: RunArgs, output: Output) -> Result<u8> {
+    let RunArgs {
+        project: project_args,
+        bench,
+        out,
+        force,
+    } = args;
+    let loaded = load_project(&project_args)?;
+    let path = match out {
+        Some(path) => {
+            if path.exists() && !force {
+                return Err(Error::WouldOverwrite {
+                    path,
+                    why: "the file exists".into(),
+                });
+            }
+            path
+        }
+        None => loaded.project.target_dir.join("flamegate").join("run.json"),
+    };
+    let record = measure(&loaded.project, &selection(&bench, &loaded.file), output.progress)?;
+    write_atomic(&path, record.to_json().as_bytes())?;
+    let samples: usize = record.benches.iter().map(|b| b.samples.len()).sum();
+    output.progress.note(&format!(
+        "wrote {} ({} benchmarks, {samples} samples)",
+        path.display(),
+        record.benches.len()
+    ));
+    Ok(exit_code::PASS)
+}
+
+fn compare_records(args: CompareArgs, output: Output) -> Result<u8> {
+    let CompareArgs {
+        project: project_args,
+        base,
+        stats,
+        output: output_args,
+        head_file,
+        head,
+    } = args;
+    let loaded = load_project(&project_args)?;
+    let suite = config::suite(project_args.suite.clone(), &loaded.file, &loaded.project.name)?;
+    let settings = config::settings(&stats_overrides(&stats), &loaded.file, &loaded.file_path)?;
+    let (spec, history) = base_spec(&base, &loaded.file);
+    let report = match (head_file, head) {
+        (Some(path), _) => gate(
+            &loaded.project,
+            &suite,
+            &spec,
+            history,
+            &settings,
+            HeadSource::File(&path),
+            output.progress,
+        )?,
+        (None, Some(rev)) => {
+            let baseline = baseline::load(&loaded.project.dir, &suite, &spec, history)?;
+            let at_rev = baseline::load(&loaded.project.dir, &suite, &BaseSpec::Revision(rev.clone()), 0)?;
+            compare::against_stored(&suite, &at_rev.record, &format!("revision {rev}"), &baseline, &settings)
+        }
+        (None, None) => return Err(Error::Usage("pass --head-file PATH or --head REV".into())),
+    };
+    emit(&report, &output_args, &loaded.project.target_dir, output)
+}
+
+fn baseline_update(args: UpdateArgs, output: Output) -> Result<u8> {
+    let UpdateArgs {
+        project: project_args,
+        bench,
+        record,
+        force,
+    } = args;
+    let loaded = load_project(&project_args)?;
+    let suite = config::suite(project_args.suite.clone(), &loaded.file, &loaded.project.name)?;
+    let record = match record {
+        Some(path) => RunRecord::load(&path)?,
+        None => {
+            // Refuse before spending minutes on a run that could not be stored.
+            let head = baseline::head_state(&loaded.project.dir);
+            if head.dirty && !force {
+                return Err(Error::WouldOverwrite {
+                    path: loaded.project.dir.join(baseline::suite_file(&suite)),
+                    why: "the work tree has uncommitted changes, so the baseline would not describe any commit; commit first".into(),
+                });
+            }
+            measure(&loaded.project, &selection(&bench, &loaded.file), output.progress)?
+        }
+    };
+    let path = baseline::update(&loaded.project.dir, &suite, &record, force)?;
+    let commit = record.commit.as_deref().map(short_sha).unwrap_or("no commit");
+    output.progress.note(&format!(
+        "wrote {} ({} benchmarks, measured at {commit}). Commit it so pull requests compare against it:\n  git add {} && git commit -m \"flamegate: update {suite} baseline\"",
+        path.display(),
+        record.benches.len(),
+        baseline::suite_file(&suite),
+    ));
+    Ok(exit_code::PASS)
+}

@@ -1,0 +1,225 @@
+//! The `RunRecord`: one benchmark run of one commit, as stored on disk and in git.
+//!
+//! Every stored JSON carries `schema`; reading checks it before anything else,
+//! then validates the samples, so no later stage sees NaN, zero or negative times.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, RecordSource, Result};
+
+/// The schema version this flamegate writes and reads.
+pub const RECORD_SCHEMA: u32 = 1;
+
+/// A benchmark's full criterion id (`group/function/parameter`).
+///
+/// Owns the one safe conversion of a benchmark name into a file name.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct BenchId(pub String);
+
+impl BenchId {
+    /// A file-name stem safe on every OS: ASCII alphanumerics, `-` and `_` kept,
+    /// everything else (`/`, `..`, spaces, control and non-ASCII characters) as `_`,
+    /// length capped, and a short hash appended so distinct ids never collide.
+    pub fn file_stem(&self) -> String {
+        let mut stem: String = self
+            .0
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .take(80)
+            .collect();
+        if stem.is_empty() {
+            stem.push('_');
+        }
+        // FNV-1a: stable across versions and platforms, unlike std's hasher.
+        let mut hash: u32 = 0x811c_9dc5;
+        for byte in self.0.bytes() {
+            hash ^= u32::from(byte);
+            hash = hash.wrapping_mul(0x0100_0193);
+        }
+        format!("{stem}-{hash:08x}")
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for BenchId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The machine a run was measured on. Records are comparable as a noise
+/// history only when their fingerprints match.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Machine {
+    pub cpu_model: String,
+    pub logical_cores: u32,
+    pub os: String,
+    pub rustc: String,
+    /// CPU frequency governor, where the OS tells it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub governor: Option<String>,
+}
+
+impl Machine {
+    /// Whether two runs come from the same kind of machine and toolchain.
+    pub fn same_fingerprint(&self, other: &Machine) -> bool {
+        self.cpu_model == other.cpu_model
+            && self.logical_cores == other.logical_cores
+            && self.os == other.os
+            && self.rustc == other.rustc
+    }
+}
+
+/// Throughput a benchmark declared, per iteration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Throughput {
+    /// criterion's unit name: `Bytes`, `BytesDecimal`, `Elements`, `Bits`.
+    pub unit: String,
+    pub per_iteration: u64,
+}
+
+/// One benchmark's measurement in a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BenchResult {
+    pub id: BenchId,
+    pub group: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub function: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameter: Option<String>,
+    /// Unit of `samples`; always `ns` (time per iteration) in schema 1.
+    pub unit: String,
+    /// Raw samples: time per iteration in nanoseconds, one per criterion sample.
+    pub samples: Vec<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub throughput: Option<Throughput>,
+}
+
+/// One benchmark run of one commit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub schema: u32,
+    /// The commit measured, if the project is in git.
+    pub commit: Option<String>,
+    /// Whether the work tree had uncommitted changes to tracked files.
+    pub dirty: bool,
+    pub machine: Machine,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created: time::OffsetDateTime,
+    pub benches: Vec<BenchResult>,
+}
+
+impl RunRecord {
+    /// Parse and validate a record from JSON text.
+    pub fn from_json(text: &[u8], source: &RecordSource) -> Result<RunRecord> {
+        let damaged = |problem: String| Error::DamagedRecord {
+            source_of: source.clone(),
+            problem,
+        };
+        let value: serde_json::Value =
+            serde_json::from_slice(text).map_err(|e| damaged(format!("invalid JSON: {e}")))?;
+        let schema = match value.get("schema") {
+            None => return Err(damaged("it has no `schema` field".into())),
+            Some(s) => s
+                .as_u64()
+                .ok_or_else(|| damaged(format!("`schema` is {s}, not a version number")))?,
+        };
+        if schema != u64::from(RECORD_SCHEMA) {
+            return Err(Error::UnknownSchema {
+                source_of: source.clone(),
+                found: schema,
+                supported: RECORD_SCHEMA,
+            });
+        }
+        let record: RunRecord = serde_json::from_value(value).map_err(|e| damaged(e.to_string()))?;
+        record.validate(source)?;
+        Ok(record)
+    }
+
+    /// Read a record from a file.
+    pub fn load(path: &Path) -> Result<RunRecord> {
+        let text = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        RunRecord::from_json(&text, &RecordSource::File(path.to_path_buf()))
+    }
+
+    /// Check the invariants every later stage relies on.
+    pub fn validate(&self, source: &RecordSource) -> Result<()> {
+        let mut seen = HashSet::new();
+        for bench in &self.benches {
+            let invalid = |problem: String| Error::InvalidSamples {
+                source_of: source.clone(),
+                bench: bench.id.to_string(),
+                problem,
+            };
+            if !seen.insert(&bench.id) {
+                return Err(invalid("appears twice".into()));
+            }
+            if bench.unit != "ns" {
+                return Err(invalid(format!("has unit `{}`, expected `ns`", bench.unit)));
+            }
+            if bench.samples.is_empty() {
+                return Err(invalid("has no samples".into()));
+            }
+            if let Some((i, t)) = bench
+                .samples
+                .iter()
+                .enumerate()
+                .find(|(_, t)| !t.is_finite() || **t <= 0.0)
+            {
+                return Err(invalid(format!("has sample {i} = {t}")));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("a RunRecord always serialises") + "\n"
+    }
+
+    pub fn bench(&self, id: &BenchId) -> Option<&BenchResult> {
+        self.benches.iter().find(|b| &b.id == id)
+    }
+}
+
+/// Write `contents` to `path` atomically: a temp file in the same directory,
+/// then rename, so a reader never sees half a file.
+pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(dir, e))?;
+    tmp.write_all(contents).map_err(|e| Error::io(path, e))?;
+    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_stem_is_safe_and_distinct() {
+        let a = BenchId("../../.git/hooks/pre-push".into()).file_stem();
+        assert!(!a.contains('/') && !a.contains(".."), "{a}");
+        let b = BenchId("a/b".into()).file_stem();
+        let c = BenchId("a_b".into()).file_stem();
+        assert_ne!(b, c);
+        assert!(BenchId("x".repeat(10_000)).file_stem().len() < 100);
+    }
+}

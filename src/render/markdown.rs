@@ -1,0 +1,155 @@
+//! Markdown: the pull-request comment. Verdict first, regressions first,
+//! unchanged benchmarks collapsed.
+
+use std::fmt::Write;
+
+use super::escape::markdown_text;
+use super::{Renderer, format_change, format_duration, format_percent, headline};
+use crate::error::short_sha;
+use crate::report::{Comparison, Outcome, Report, Side, Verdict};
+
+pub struct Markdown;
+
+/// The hidden marker that identifies flamegate's comment for a suite.
+pub fn marker(suite: &str) -> String {
+    let plain: String = suite
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') { c } else { '_' })
+        .collect();
+    format!("<!-- flamegate:{plain} -->")
+}
+
+fn side(side: &Side) -> String {
+    let commit = side
+        .commit
+        .as_deref()
+        .map_or("(no commit)".to_string(), |c| format!("`{}`", short_sha(c)));
+    let dirty = if side.dirty { " + uncommitted changes" } else { "" };
+    format!("{commit}{dirty} ({})", markdown_text(&side.chosen_as))
+}
+
+impl Renderer for Markdown {
+    fn render(&self, report: &Report) -> Vec<u8> {
+        let mut out = String::new();
+        let _ = writeln!(out, "{}", marker(&report.suite));
+        let icon = match report.outcome {
+            Outcome::Pass => "✅",
+            Outcome::Fail => "❌",
+        };
+        let _ = writeln!(
+            out,
+            "### {icon} flamegate: {} — suite `{}`\n",
+            headline(report),
+            markdown_text(&report.suite).replace("&#96;", "'")
+        );
+        let counts: Vec<String> = [
+            Verdict::Regressed,
+            Verdict::Improved,
+            Verdict::Noisy,
+            Verdict::New,
+            Verdict::Missing,
+            Verdict::Unchanged,
+        ]
+        .iter()
+        .map(|&v| {
+            let n = report.count(v);
+            if v == Verdict::Regressed && n > 0 {
+                format!("**{n} regressed**")
+            } else {
+                format!("{n} {}", v.label())
+            }
+        })
+        .collect();
+        let _ = writeln!(out, "{}\n", counts.join(" · "));
+        let _ = writeln!(
+            out,
+            "Head {} vs baseline {}. Noise model: {} baseline record{}; threshold {}; false discovery rate {}; {} intervals.\n",
+            side(&report.head),
+            side(&report.base),
+            report.history_used,
+            if report.history_used == 1 { "" } else { "s" },
+            format_percent(report.settings.min_change),
+            format_percent(report.settings.fdr),
+            format_percent(report.settings.confidence),
+        );
+
+        for (verdict, title) in [
+            (Verdict::Regressed, "Regressions"),
+            (Verdict::Improved, "Improvements"),
+            (Verdict::Noisy, "Too noisy to decide"),
+        ] {
+            let rows: Vec<&Comparison> = report.with(verdict).collect();
+            if !rows.is_empty() {
+                let _ = writeln!(out, "#### {title}\n");
+                change_table(&mut out, &rows);
+                out.push('\n');
+            }
+        }
+        for (verdict, title) in [(Verdict::New, "New benchmarks"), (Verdict::Missing, "Missing benchmarks (in the baseline, not in this run)")] {
+            let rows: Vec<&Comparison> = report.with(verdict).collect();
+            if !rows.is_empty() {
+                let _ = writeln!(out, "#### {title}\n");
+                let _ = writeln!(out, "| Benchmark | Median | p95 |\n|---|---:|---:|");
+                for c in rows {
+                    if let Some(s) = c.head.as_ref().or(c.base.as_ref()) {
+                        let _ = writeln!(
+                            out,
+                            "| {} | {} | {} |",
+                            markdown_text(c.id.as_str()),
+                            format_duration(s.median),
+                            format_duration(s.p95)
+                        );
+                    }
+                }
+                out.push('\n');
+            }
+        }
+        let unchanged: Vec<&Comparison> = report.with(Verdict::Unchanged).collect();
+        if !unchanged.is_empty() {
+            let _ = writeln!(
+                out,
+                "<details><summary>{} unchanged benchmark{}</summary>\n",
+                unchanged.len(),
+                if unchanged.len() == 1 { "" } else { "s" }
+            );
+            change_table(&mut out, &unchanged);
+            out.push_str("\n</details>\n\n");
+        }
+        if let Some(shift) = report.machine_shift {
+            let _ = writeln!(
+                out,
+                "The run as a whole was {} against the baseline (machine speed); that shift was removed before testing.\n",
+                format_change(shift)
+            );
+        }
+        for note in &report.notes {
+            let _ = writeln!(out, "> {}\n", markdown_text(note));
+        }
+        out.into_bytes()
+    }
+}
+
+fn change_table(out: &mut String, rows: &[&Comparison]) {
+    let _ = writeln!(
+        out,
+        "| Benchmark | Change | CI | Median base → head | p95 base → head |\n|---|---:|---:|---:|---:|"
+    );
+    for c in rows {
+        let (Some(change), Some(base), Some(head)) = (&c.change, &c.base, &c.head) else {
+            continue;
+        };
+        let flag = if change.low_confidence { " (low confidence)" } else { "" };
+        let _ = writeln!(
+            out,
+            "| {} | {}{flag} | {} … {} | {} → {} | {} → {} |",
+            markdown_text(c.id.as_str()),
+            format_change(change.estimate),
+            format_change(change.ci_low),
+            format_change(change.ci_high),
+            format_duration(base.median),
+            format_duration(head.median),
+            format_duration(base.p95),
+            format_duration(head.p95),
+        );
+    }
+}

@@ -1,0 +1,116 @@
+//! Render: turn a `Report` into bytes — terminal text, Markdown, JSON.
+//!
+//! Renderers read each comparison's verdict; none recomputes it. They never
+//! write files: the caller decides where bytes go.
+
+mod escape;
+mod json;
+mod markdown;
+mod terminal;
+
+pub use escape::{markdown_text, terminal_text};
+pub use json::Json;
+pub use markdown::Markdown;
+pub use terminal::Terminal;
+
+use crate::report::Report;
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// A table for people at a terminal.
+    Terminal,
+    /// The pull-request comment.
+    Markdown,
+    /// The versioned `Report`, for tools and the fork-safe publisher.
+    Json,
+}
+
+/// A report renderer.
+pub trait Renderer {
+    fn render(&self, report: &Report) -> Vec<u8>;
+}
+
+/// The renderer for a format (`color` applies to the terminal only).
+pub fn renderer(format: Format, color: bool) -> Box<dyn Renderer> {
+    match format {
+        Format::Terminal => Box::new(Terminal { color }),
+        Format::Markdown => Box::new(Markdown),
+        Format::Json => Box::new(Json),
+    }
+}
+
+/// A time per iteration in nanoseconds, with a unit people read.
+pub fn format_duration(ns: f64) -> String {
+    let (value, unit) = if ns < 1e3 {
+        (ns, "ns")
+    } else if ns < 1e6 {
+        (ns / 1e3, "µs")
+    } else if ns < 1e9 {
+        (ns / 1e6, "ms")
+    } else {
+        (ns / 1e9, "s")
+    };
+    let decimals = if value >= 100.0 {
+        1
+    } else if value >= 10.0 {
+        2
+    } else {
+        3
+    };
+    format!("{value:.decimals$} {unit}")
+}
+
+/// A relative change as a signed percentage: `+5.2%`.
+pub fn format_change(relative: f64) -> String {
+    let percent = relative * 100.0;
+    if percent.abs() >= 100.0 {
+        format!("{percent:+.0}%")
+    } else {
+        format!("{percent:+.1}%")
+    }
+}
+
+/// A relative amount as a plain percentage: `1%`, `0.5%`.
+pub fn format_percent(relative: f64) -> String {
+    let percent = relative * 100.0;
+    let text = format!("{percent:.2}");
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    format!("{text}%")
+}
+
+/// The headline both human formats open with.
+pub fn headline(report: &Report) -> String {
+    use crate::report::{Outcome, Verdict};
+    let total = report.comparisons.len();
+    match report.outcome {
+        Outcome::Fail => {
+            let n = report.count(Verdict::Regressed);
+            format!(
+                "{n} of {total} benchmark{} regressed",
+                if total == 1 { "" } else { "s" }
+            )
+        }
+        Outcome::Pass => format!(
+            "no regressions in {total} benchmark{}",
+            if total == 1 { "" } else { "s" }
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_and_changes_read_well() {
+        assert_eq!(format_duration(12.345), "12.35 ns");
+        assert_eq!(format_duration(1_234.0), "1.234 µs");
+        assert_eq!(format_duration(123_456_789.0), "123.5 ms");
+        assert_eq!(format_change(0.0523), "+5.2%");
+        assert_eq!(format_change(-0.01), "-1.0%");
+        assert_eq!(format_change(12.3), "+1230%");
+        assert_eq!(format_percent(0.01), "1%");
+        assert_eq!(format_percent(0.005), "0.5%");
+    }
+}

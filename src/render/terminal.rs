@@ -1,0 +1,106 @@
+//! Terminal: a table for people, coloured unless told not to.
+
+use comfy_table::{Cell, CellAlignment, Color, Table, presets};
+
+use super::escape::terminal_text;
+use super::{Renderer, format_change, format_duration, format_percent, headline};
+use crate::error::short_sha;
+use crate::report::{Outcome, Report, Verdict};
+
+pub struct Terminal {
+    pub color: bool,
+}
+
+impl Terminal {
+    fn verdict_cell(&self, verdict: Verdict) -> Cell {
+        let cell = Cell::new(verdict.label());
+        if !self.color {
+            return cell;
+        }
+        match verdict {
+            Verdict::Regressed => cell.fg(Color::Red),
+            Verdict::Improved => cell.fg(Color::Green),
+            Verdict::Noisy | Verdict::Missing => cell.fg(Color::Yellow),
+            Verdict::New | Verdict::Unchanged => cell,
+        }
+    }
+}
+
+impl Renderer for Terminal {
+    fn render(&self, report: &Report) -> Vec<u8> {
+        let mut table = Table::new();
+        table.load_preset(presets::UTF8_HORIZONTAL_ONLY);
+        if self.color {
+            table.enforce_styling();
+        } else {
+            table.force_no_tty();
+        }
+        table.set_header(["benchmark", "change", "interval", "median base → head", "p95 head", "verdict"]);
+        for c in &report.comparisons {
+            let (change, interval) = match &c.change {
+                Some(ch) => (
+                    format!(
+                        "{}{}",
+                        format_change(ch.estimate),
+                        if ch.low_confidence { "?" } else { "" }
+                    ),
+                    format!("{} … {}", format_change(ch.ci_low), format_change(ch.ci_high)),
+                ),
+                None => (String::new(), String::new()),
+            };
+            let medians = match (&c.base, &c.head) {
+                (Some(b), Some(h)) => format!("{} → {}", format_duration(b.median), format_duration(h.median)),
+                (Some(b), None) => format!("{} → –", format_duration(b.median)),
+                (None, Some(h)) => format!("– → {}", format_duration(h.median)),
+                (None, None) => String::new(),
+            };
+            let p95 = c.head.as_ref().map(|h| format_duration(h.p95)).unwrap_or_default();
+            table.add_row(vec![
+                Cell::new(terminal_text(c.id.as_str())),
+                Cell::new(change).set_alignment(CellAlignment::Right),
+                Cell::new(interval).set_alignment(CellAlignment::Right),
+                Cell::new(medians).set_alignment(CellAlignment::Right),
+                Cell::new(p95).set_alignment(CellAlignment::Right),
+                self.verdict_cell(c.verdict),
+            ]);
+        }
+        let mut out = String::new();
+        let status = match report.outcome {
+            Outcome::Pass => "PASS",
+            Outcome::Fail => "FAIL",
+        };
+        let status = if self.color {
+            let code = if report.outcome == Outcome::Pass { 32 } else { 31 };
+            format!("\u{1b}[1;{code}m{status}\u{1b}[0m")
+        } else {
+            status.to_string()
+        };
+        let commit = |s: &crate::report::Side| {
+            s.commit.as_deref().map_or("(no commit)".to_string(), |c| short_sha(c).to_string())
+                + if s.dirty { "+dirty" } else { "" }
+        };
+        out.push_str(&format!(
+            "flamegate {status}: {} (suite {})\nhead {} vs baseline {} ({}), {} baseline record(s), threshold {}, FDR {}\n",
+            headline(report),
+            terminal_text(&report.suite),
+            commit(&report.head),
+            commit(&report.base),
+            terminal_text(&report.base.chosen_as),
+            report.history_used,
+            format_percent(report.settings.min_change),
+            format_percent(report.settings.fdr),
+        ));
+        out.push_str(&table.to_string());
+        out.push('\n');
+        if let Some(shift) = report.machine_shift {
+            out.push_str(&format!("machine shift removed: {}\n", format_change(shift)));
+        }
+        if report.comparisons.iter().any(|c| c.change.as_ref().is_some_and(|ch| ch.low_confidence)) {
+            out.push_str("? low confidence: see the notes\n");
+        }
+        for note in &report.notes {
+            out.push_str(&format!("note: {}\n", terminal_text(note)));
+        }
+        out.into_bytes()
+    }
+}

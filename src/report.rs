@@ -1,0 +1,158 @@
+//! The `Report`: the compared suite, as rendered, published and stored.
+//!
+//! Built by `compare`, read by `render` and `publish`. Serialised to JSON it is
+//! what the fork-safe mode hands from the untrusted job to the publishing one.
+
+use serde::{Deserialize, Serialize};
+
+use crate::record::BenchId;
+
+/// The schema version of a serialised `Report`.
+pub const REPORT_SCHEMA: u32 = 1;
+
+/// What happened to one benchmark. Decided only by `compare::classify`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Verdict {
+    Regressed,
+    Improved,
+    /// The interval is too wide to decide at this budget.
+    Noisy,
+    /// Only in the head run.
+    New,
+    /// Only in the baseline.
+    Missing,
+    Unchanged,
+}
+
+impl Verdict {
+    pub fn label(self) -> &'static str {
+        match self {
+            Verdict::Regressed => "regressed",
+            Verdict::Improved => "improved",
+            Verdict::Noisy => "noisy",
+            Verdict::New => "new",
+            Verdict::Missing => "missing",
+            Verdict::Unchanged => "unchanged",
+        }
+    }
+}
+
+/// Summary statistics of one side's samples (time per iteration, ns).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    pub median: f64,
+    pub mean: f64,
+    pub p95: f64,
+    /// Median absolute deviation (unscaled).
+    pub mad: f64,
+    pub n: usize,
+}
+
+/// The estimated change of one benchmark, head relative to base.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Change {
+    /// Relative change of the typical time: 0.05 is 5% slower.
+    pub estimate: f64,
+    pub ci_low: f64,
+    pub ci_high: f64,
+    /// One-sided p-value for "slower by more than the threshold".
+    pub p_regressed: f64,
+    /// Benjamini-Hochberg adjusted, over the suite.
+    pub p_regressed_adjusted: f64,
+    /// One-sided p-value for "faster by more than the threshold".
+    pub p_improved: f64,
+    pub p_improved_adjusted: f64,
+    /// Records in this benchmark's noise model (the baseline and its history).
+    pub history: usize,
+    /// No history: the noise came from the run's own spread, which misses
+    /// run-to-run variation.
+    pub low_confidence: bool,
+}
+
+/// One benchmark, base against head.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Comparison {
+    pub id: BenchId,
+    pub base: Option<Summary>,
+    pub head: Option<Summary>,
+    pub change: Option<Change>,
+    /// The practical threshold used for this benchmark (0.01 = 1%).
+    pub min_change: f64,
+    pub verdict: Verdict,
+}
+
+/// How the comparison was made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Mode {
+    /// Against a stored baseline from git history (STATISTICS.md rule b).
+    StoredBaseline,
+}
+
+/// The suite's outcome: what the exit code says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Outcome {
+    Pass,
+    Fail,
+}
+
+/// The commit a side describes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Side {
+    pub commit: Option<String>,
+    pub dirty: bool,
+    /// How this side was chosen ("merge-base of HEAD and main", "work tree").
+    pub chosen_as: String,
+}
+
+/// The statistical settings a report was made with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SettingsUsed {
+    /// Default practical threshold (per-benchmark overrides are in each comparison).
+    pub min_change: f64,
+    /// Benjamini-Hochberg false discovery rate.
+    pub fdr: f64,
+    /// Widest confidence half-width still called decided.
+    pub noise_limit: f64,
+    /// Confidence level of the reported intervals.
+    pub confidence: f64,
+}
+
+/// The compared suite.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub schema: u32,
+    pub suite: String,
+    pub mode: Mode,
+    pub base: Side,
+    pub head: Side,
+    pub settings: SettingsUsed,
+    /// The change common to all benchmarks, removed before testing (the machine
+    /// was simply faster or slower), as a relative change.
+    pub machine_shift: Option<f64>,
+    /// Baseline records used for the noise model, and those left out because
+    /// they came from another machine.
+    pub history_used: usize,
+    pub history_other_machine: usize,
+    /// Regressions first, then improvements, noisy, new, missing, unchanged.
+    pub comparisons: Vec<Comparison>,
+    pub outcome: Outcome,
+    pub notes: Vec<String>,
+}
+
+impl Report {
+    /// How many benchmarks got `verdict`.
+    pub fn count(&self, verdict: Verdict) -> usize {
+        self.comparisons
+            .iter()
+            .filter(|c| c.verdict == verdict)
+            .count()
+    }
+
+    pub fn with(&self, verdict: Verdict) -> impl Iterator<Item = &Comparison> {
+        self.comparisons.iter().filter(move |c| c.verdict == verdict)
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("a Report always serialises") + "\n"
+    }
+}
