@@ -201,7 +201,12 @@ pub struct CompareArgs {
     #[command(flatten)]
     pub output: OutputArgs,
     /// The head record file.
-    #[arg(long, value_name = "PATH", required_unless_present = "head", conflicts_with = "head")]
+    #[arg(
+        long,
+        value_name = "PATH",
+        required_unless_present = "head",
+        conflicts_with = "head"
+    )]
     pub head_file: Option<PathBuf>,
     /// The head: the suite's baseline file as committed at this revision.
     #[arg(long, value_name = "REV")]

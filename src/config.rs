@@ -130,10 +130,16 @@ pub fn settings(cli: &StatsOverrides, file: &FileConfig, file_path: &Path) -> Re
         })
         .collect::<Result<Vec<_>>>()?;
     Ok(Settings {
-        min_change: cli.min_change.or(t.min_change).map_or(defaults.min_change, |p| p.0),
+        min_change: cli
+            .min_change
+            .or(t.min_change)
+            .map_or(defaults.min_change, |p| p.0),
         overrides,
         fdr,
-        noise_limit: cli.noise_limit.or(t.noise_limit).map_or(defaults.noise_limit, |p| p.0),
+        noise_limit: cli
+            .noise_limit
+            .or(t.noise_limit)
+            .map_or(defaults.noise_limit, |p| p.0),
         confidence: defaults.confidence,
     })
 }
@@ -187,7 +193,10 @@ mod tests {
         .unwrap();
         let s = settings(&StatsOverrides::default(), &file, Path::new("f")).unwrap();
         assert_eq!(s.min_change, 0.02);
-        assert_eq!(s.min_change_for(&crate::record::BenchId("orders/by_customer".into())), 0.05);
+        assert_eq!(
+            s.min_change_for(&crate::record::BenchId("orders/by_customer".into())),
+            0.05
+        );
         assert!(toml::from_str::<FileConfig>("suit = \"x\"").is_err());
     }
 }

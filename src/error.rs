@@ -50,7 +50,9 @@ pub enum Error {
         source: std::io::Error,
     },
 
-    #[error("{source_of}: not a flamegate record ({problem}); re-record it with `flamegate baseline update`")]
+    #[error(
+        "{source_of}: not a flamegate record ({problem}); re-record it with `flamegate baseline update`"
+    )]
     DamagedRecord {
         source_of: RecordSource,
         problem: String,
@@ -66,7 +68,9 @@ pub enum Error {
         supported: u32,
     },
 
-    #[error("{source_of}: benchmark `{bench}` {problem}; records hold positive, finite times per iteration, re-record it")]
+    #[error(
+        "{source_of}: benchmark `{bench}` {problem}; records hold positive, finite times per iteration, re-record it"
+    )]
     InvalidSamples {
         source_of: RecordSource,
         bench: String,
@@ -82,7 +86,9 @@ pub enum Error {
     #[error("`cargo metadata` failed for {manifest}: {problem}")]
     CargoMetadata { manifest: PathBuf, problem: String },
 
-    #[error("building the benchmarks failed (`{command}` exited with {status}); fix the build error shown above")]
+    #[error(
+        "building the benchmarks failed (`{command}` exited with {status}); fix the build error shown above"
+    )]
     BuildFailed { command: String, status: String },
 
     #[error("benchmark executable {exe} failed ({status}):\n{output_tail}")]
@@ -98,7 +104,9 @@ pub enum Error {
     )]
     CriterionLayout { path: PathBuf, problem: String },
 
-    #[error("{path} is not inside a git repository; flamegate reads baselines from git history, run `git init` and commit the project first")]
+    #[error(
+        "{path} is not inside a git repository; flamegate reads baselines from git history, run `git init` and commit the project first"
+    )]
     NotARepository { path: PathBuf },
 
     #[error("git: {context}: {message}")]
@@ -114,7 +122,9 @@ pub enum Error {
     )]
     ShallowClone { base_ref: String },
 
-    #[error("HEAD and {base_ref} have no common ancestor; pass the baseline's revision with `--base REV` or a file with `--base-file PATH`")]
+    #[error(
+        "HEAD and {base_ref} have no common ancestor; pass the baseline's revision with `--base REV` or a file with `--base-file PATH`"
+    )]
     NoMergeBase { base_ref: String },
 
     #[error(

@@ -15,12 +15,12 @@ pub mod config;
 pub mod error;
 pub mod record;
 
-pub mod collect;
 pub mod baseline;
+pub mod collect;
 pub mod compare;
-pub mod report;
-pub mod render;
 pub mod publish;
+pub mod render;
+pub mod report;
 
 pub mod demo;
 pub mod pipeline;

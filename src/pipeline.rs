@@ -35,7 +35,11 @@ impl Output {
         };
         Output {
             color,
-            progress: if cli.quiet { Progress::Silent } else { Progress::Stderr },
+            progress: if cli.quiet {
+                Progress::Silent
+            } else {
+                Progress::Stderr
+            },
         }
     }
 }
@@ -109,7 +113,11 @@ fn selection(args: &BenchArgs, file: &FileConfig) -> RunSelection {
 }
 
 /// Run the project's benchmarks at the current work tree.
-pub fn measure(project: &Project, selection: &RunSelection, progress: Progress) -> Result<RunRecord> {
+pub fn measure(
+    project: &Project,
+    selection: &RunSelection,
+    progress: Progress,
+) -> Result<RunRecord> {
     let head = baseline::head_state(&project.dir);
     collect::run(project, selection, head.commit, head.dirty, &progress)
 }
@@ -149,7 +157,9 @@ pub fn gate(
         HeadSource::File(path) => (RunRecord::load(path)?, format!("file {}", path.display())),
         HeadSource::Run(selection) => (measure(project, selection, progress)?, "work tree".into()),
     };
-    Ok(compare::against_stored(suite, &record, &chosen_as, &baseline, settings))
+    Ok(compare::against_stored(
+        suite, &record, &chosen_as, &baseline, settings,
+    ))
 }
 
 /// Where the head record comes from.
@@ -168,7 +178,11 @@ fn check(args: CheckArgs, output: Output) -> Result<u8> {
         record,
     } = args;
     let loaded = load_project(&project_args)?;
-    let suite = config::suite(project_args.suite.clone(), &loaded.file, &loaded.project.name)?;
+    let suite = config::suite(
+        project_args.suite.clone(),
+        &loaded.file,
+        &loaded.project.name,
+    )?;
     let settings = config::settings(&stats_overrides(&stats), &loaded.file, &loaded.file_path)?;
     let (spec, history) = base_spec(&base, &loaded.file);
     let selection = selection(&bench, &loaded.file);
@@ -176,7 +190,15 @@ fn check(args: CheckArgs, output: Output) -> Result<u8> {
         Some(path) => HeadSource::File(path),
         None => HeadSource::Run(&selection),
     };
-    let report = gate(&loaded.project, &suite, &spec, history, &settings, head, output.progress)?;
+    let report = gate(
+        &loaded.project,
+        &suite,
+        &spec,
+        history,
+        &settings,
+        head,
+        output.progress,
+    )?;
     emit(&report, &output_args, &loaded.project.target_dir, output)
 }
 
@@ -187,7 +209,8 @@ pub fn emit(report: &Report, args: &OutputArgs, target_dir: &Path, output: Outpu
         .clone()
         .unwrap_or_else(|| target_dir.join("flamegate"));
     let written = publish::files::write_reports(report, &out_dir)?;
-    let bytes = render::renderer(args.format, output.color && args.format == Format::Terminal).render(report);
+    let bytes = render::renderer(args.format, output.color && args.format == Format::Terminal)
+        .render(report);
     let mut stdout = std::io::stdout().lock();
     stdout
         .write_all(&bytes)
@@ -222,7 +245,11 @@ fn run(args: RunArgs, output: Output) -> Result<u8> {
         }
         None => loaded.project.target_dir.join("flamegate").join("run.json"),
     };
-    let record = measure(&loaded.project, &selection(&bench, &loaded.file), output.progress)?;
+    let record = measure(
+        &loaded.project,
+        &selection(&bench, &loaded.file),
+        output.progress,
+    )?;
     write_atomic(&path, record.to_json().as_bytes())?;
     let samples: usize = record.benches.iter().map(|b| b.samples.len()).sum();
     output.progress.note(&format!(
@@ -243,7 +270,11 @@ fn compare_records(args: CompareArgs, output: Output) -> Result<u8> {
         head,
     } = args;
     let loaded = load_project(&project_args)?;
-    let suite = config::suite(project_args.suite.clone(), &loaded.file, &loaded.project.name)?;
+    let suite = config::suite(
+        project_args.suite.clone(),
+        &loaded.file,
+        &loaded.project.name,
+    )?;
     let settings = config::settings(&stats_overrides(&stats), &loaded.file, &loaded.file_path)?;
     let (spec, history) = base_spec(&base, &loaded.file);
     let report = match (head_file, head) {
@@ -258,8 +289,19 @@ fn compare_records(args: CompareArgs, output: Output) -> Result<u8> {
         )?,
         (None, Some(rev)) => {
             let baseline = baseline::load(&loaded.project.dir, &suite, &spec, history)?;
-            let at_rev = baseline::load(&loaded.project.dir, &suite, &BaseSpec::Revision(rev.clone()), 0)?;
-            compare::against_stored(&suite, &at_rev.record, &format!("revision {rev}"), &baseline, &settings)
+            let at_rev = baseline::load(
+                &loaded.project.dir,
+                &suite,
+                &BaseSpec::Revision(rev.clone()),
+                0,
+            )?;
+            compare::against_stored(
+                &suite,
+                &at_rev.record,
+                &format!("revision {rev}"),
+                &baseline,
+                &settings,
+            )
         }
         (None, None) => return Err(Error::Usage("pass --head-file PATH or --head REV".into())),
     };
@@ -274,7 +316,11 @@ fn baseline_update(args: UpdateArgs, output: Output) -> Result<u8> {
         force,
     } = args;
     let loaded = load_project(&project_args)?;
-    let suite = config::suite(project_args.suite.clone(), &loaded.file, &loaded.project.name)?;
+    let suite = config::suite(
+        project_args.suite.clone(),
+        &loaded.file,
+        &loaded.project.name,
+    )?;
     let record = match record {
         Some(path) => RunRecord::load(&path)?,
         None => {
@@ -286,11 +332,19 @@ fn baseline_update(args: UpdateArgs, output: Output) -> Result<u8> {
                     why: "the work tree has uncommitted changes, so the baseline would not describe any commit; commit first".into(),
                 });
             }
-            measure(&loaded.project, &selection(&bench, &loaded.file), output.progress)?
+            measure(
+                &loaded.project,
+                &selection(&bench, &loaded.file),
+                output.progress,
+            )?
         }
     };
     let path = baseline::update(&loaded.project.dir, &suite, &record, force)?;
-    let commit = record.commit.as_deref().map(short_sha).unwrap_or("no commit");
+    let commit = record
+        .commit
+        .as_deref()
+        .map(short_sha)
+        .unwrap_or("no commit");
     output.progress.note(&format!(
         "wrote {} ({} benchmarks, measured at {commit}). Commit it so pull requests compare against it:\n  git add {} && git commit -m \"flamegate: update {suite} baseline\"",
         path.display(),

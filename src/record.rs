@@ -144,7 +144,8 @@ impl RunRecord {
                 supported: RECORD_SCHEMA,
             });
         }
-        let record: RunRecord = serde_json::from_value(value).map_err(|e| damaged(e.to_string()))?;
+        let record: RunRecord =
+            serde_json::from_value(value).map_err(|e| damaged(e.to_string()))?;
         record.validate(source)?;
         Ok(record)
     }

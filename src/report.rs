@@ -51,7 +51,10 @@ pub struct Summary {
 /// The estimated change of one benchmark, head relative to base.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Change {
-    /// Relative change of the typical time: 0.05 is 5% slower.
+    /// The baseline's typical median (ns): the center of its history, which
+    /// the change is measured against.
+    pub base_typical: f64,
+    /// Relative change of the typical time, the machine shift removed: 0.05 is 5% slower.
     pub estimate: f64,
     pub ci_low: f64,
     pub ci_high: f64,
@@ -149,7 +152,9 @@ impl Report {
     }
 
     pub fn with(&self, verdict: Verdict) -> impl Iterator<Item = &Comparison> {
-        self.comparisons.iter().filter(move |c| c.verdict == verdict)
+        self.comparisons
+            .iter()
+            .filter(move |c| c.verdict == verdict)
     }
 
     pub fn to_json(&self) -> String {

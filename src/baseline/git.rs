@@ -110,7 +110,11 @@ impl ProjectRepo {
         }
         const CANDIDATES: [&str; 4] = ["origin/main", "main", "origin/master", "master"];
         for name in CANDIDATES {
-            if let Ok(commit) = self.repo.revparse_single(name).and_then(|o| o.peel_to_commit()) {
+            if let Ok(commit) = self
+                .repo
+                .revparse_single(name)
+                .and_then(|o| o.peel_to_commit())
+            {
                 return Ok((commit, name.to_string()));
             }
         }
@@ -178,7 +182,9 @@ impl ProjectRepo {
                 break;
             }
             let Ok(parent) = commit.parent(0) else {
-                let cut = self.repo.is_shallow() && commit.parent_count() == 0 && is_grafted(&self.repo, &commit);
+                let cut = self.repo.is_shallow()
+                    && commit.parent_count() == 0
+                    && is_grafted(&self.repo, &commit);
                 return Ok((versions, cut));
             };
             if let Some((oid, content)) = self.blob_at(&parent, path)?

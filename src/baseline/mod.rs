@@ -82,7 +82,10 @@ pub fn load(
             commit: None,
             chosen_as: format!("file {}", path.display()),
             history: Vec::new(),
-            notes: vec!["baseline from a file: no history, so the noise estimate comes from the run itself".into()],
+            notes: vec![
+                "baseline from a file: no history, so the noise estimate comes from the run itself"
+                    .into(),
+            ],
         });
     }
     let repo = git::ProjectRepo::open(project_dir)?;
@@ -158,7 +161,8 @@ pub fn update(project_dir: &Path, suite: &str, record: &RunRecord, force: bool) 
         if record.commit.is_none() {
             return Err(Error::WouldOverwrite {
                 path,
-                why: "the project is not in git, so the baseline would not describe any commit".into(),
+                why: "the project is not in git, so the baseline would not describe any commit"
+                    .into(),
             });
         }
     }

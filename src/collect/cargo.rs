@@ -85,10 +85,10 @@ pub fn inspect(manifest_path: &Path, target_dir: Option<&Path>) -> Result<Projec
                 })
         })
         .collect();
-    let dir = manifest_path
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."));
+    let dir = match manifest_path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
     let dir = dir.canonicalize().map_err(|e| Error::io(&dir, e))?;
     let name = metadata
         .root_package()
@@ -189,7 +189,9 @@ pub fn build(
             });
         }
     }
-    let status = child.wait().map_err(|e| Error::io(&project.manifest_path, e))?;
+    let status = child
+        .wait()
+        .map_err(|e| Error::io(&project.manifest_path, e))?;
     if !status.success() {
         return Err(Error::BuildFailed {
             command: shown,
@@ -200,7 +202,10 @@ pub fn build(
         if !executables.iter().any(|e| e.target.name == target.name) {
             return Err(Error::BuildFailed {
                 command: shown,
-                status: format!("success, but cargo reported no executable for bench `{}`", target.name),
+                status: format!(
+                    "success, but cargo reported no executable for bench `{}`",
+                    target.name
+                ),
             });
         }
     }

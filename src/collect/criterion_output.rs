@@ -83,7 +83,9 @@ pub fn read_bench_dir(new_dir: &Path) -> Result<BenchResult> {
             if iters > 0.0 && time.is_finite() && time > 0.0 {
                 Ok(time / iters)
             } else {
-                Err(layout(format!("a sample of {time} ns over {iters} iterations")))
+                Err(layout(format!(
+                    "a sample of {time} ns over {iters} iterations"
+                )))
             }
         })
         .collect::<Result<Vec<f64>>>()?;

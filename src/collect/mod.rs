@@ -76,7 +76,9 @@ pub fn run(
     let total: usize = listed.iter().map(|(_, ids)| ids.len()).sum();
     if total == 0 {
         return Err(Error::Usage(match &selection.filter {
-            Some(f) => format!("the filter `{f}` matched no benchmark; `flamegate run --list` shows the ids"),
+            Some(f) => format!(
+                "the filter `{f}` matched no benchmark; `flamegate run --list` shows the ids"
+            ),
             None => "the bench targets define no criterion benchmarks".into(),
         }));
     }

@@ -158,7 +158,11 @@ pub fn against_stored(
         let (scale, df, low_confidence) = match noise.scale(index) {
             Some((sigma, df, n)) => {
                 let within = median_standard_error(&logs(head_bench));
-                (sigma.max(within).max(1e-9) * (1.0 + 1.0 / n as f64).sqrt(), df, !same_machine)
+                (
+                    sigma.max(within).max(1e-9) * (1.0 + 1.0 / n as f64).sqrt(),
+                    df,
+                    !same_machine,
+                )
             }
             None => {
                 let se = median_standard_error(&logs(head_bench))
@@ -170,6 +174,7 @@ pub fn against_stored(
         };
         let margin = stats::t_quantile(two_sided, df) * scale;
         tests.push(BenchTest {
+            log_center: noise.centers[index],
             log_change,
             log_ci: (log_change - margin, log_change + margin),
             p_regressed: stats::t_sf((log_change - threshold) / scale, df),
@@ -204,6 +209,7 @@ pub fn against_stored(
                         p_improved_adjusted: improved_adjusted[i],
                     };
                     let change = Change {
+                        base_typical: t.log_center.exp(),
                         estimate: t.log_change.exp_m1(),
                         ci_low: t.log_ci.0.exp_m1(),
                         ci_high: t.log_ci.1.exp_m1(),
@@ -285,6 +291,7 @@ pub fn sort_for_reading(comparisons: &mut [Comparison]) {
 }
 
 struct BenchTest {
+    log_center: f64,
     log_change: f64,
     log_ci: (f64, f64),
     p_regressed: f64,
@@ -328,12 +335,19 @@ impl NoiseModel {
         // values[r][b]: log median of benchmark b in record r.
         let values: Vec<Vec<Option<f64>>> = records
             .iter()
-            .map(|r| shared.iter().map(|id| r.bench(id).map(log_median)).collect())
+            .map(|r| {
+                shared
+                    .iter()
+                    .map(|id| r.bench(id).map(log_median))
+                    .collect()
+            })
             .collect();
         let column = |b: usize, vals: &[Vec<Option<f64>>]| -> Vec<f64> {
             vals.iter().filter_map(|row| row[b]).collect()
         };
-        let provisional: Vec<f64> = (0..shared.len()).map(|b| median(&column(b, &values))).collect();
+        let provisional: Vec<f64> = (0..shared.len())
+            .map(|b| median(&column(b, &values)))
+            .collect();
         let adjusted: Vec<Vec<Option<f64>>> = values
             .iter()
             .map(|row| {

@@ -71,7 +71,8 @@ pub fn benjamini_hochberg(p_values: &[f64]) -> Vec<f64> {
     let mut adjusted = vec![1.0; m];
     let mut running_min: f64 = 1.0;
     for (rank, &index) in order.iter().enumerate().rev() {
-        let scaled = p_values[index] * m as f64 / (rank + 1) as f64;
+        // m / rank first: exactly 1.0 at the largest rank, so no rounding below p.
+        let scaled = p_values[index] * (m as f64 / (rank + 1) as f64);
         running_min = running_min.min(scaled);
         adjusted[index] = running_min.clamp(0.0, 1.0);
     }

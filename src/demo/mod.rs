@@ -63,11 +63,18 @@ pub fn run(dir: Option<PathBuf>, output: Output) -> Result<u8> {
     let progress = output.progress;
     let say = |message: &str| progress.note(&format!("demo: {message}"));
 
-    say(&format!("writing the sample shop backend to {}", repo_dir.display()));
+    say(&format!(
+        "writing the sample shop backend to {}",
+        repo_dir.display()
+    ));
     let repo = create_repo(&repo_dir)?;
-    commit_all(&repo, "shop: orders in SQLite, catalog cache, duplicate detection")?;
+    commit_all(
+        &repo,
+        "shop: orders in SQLite, catalog cache, duplicate detection",
+    )?;
 
-    let project = collect::cargo::inspect(&repo_dir.join("Cargo.toml"), Some(&root.join("target")))?;
+    let project =
+        collect::cargo::inspect(&repo_dir.join("Cargo.toml"), Some(&root.join("target")))?;
     let file = FileConfig::load(&repo_dir.join(config::CONFIG_FILE), true)?;
     let selection = RunSelection {
         criterion_args: file.criterion_args.clone().unwrap_or_default(),
@@ -79,7 +86,10 @@ pub fn run(dir: Option<PathBuf>, output: Output) -> Result<u8> {
         ));
         let record = pipeline::measure(&project, &selection, progress)?;
         baseline::update(&project.dir, SUITE, &record, false)?;
-        commit_all(&repo, &format!("flamegate: record {SUITE} baseline ({run})"))?;
+        commit_all(
+            &repo,
+            &format!("flamegate: record {SUITE} baseline ({run})"),
+        )?;
     }
 
     let settings = Settings::default();
@@ -102,11 +112,23 @@ pub fn run(dir: Option<PathBuf>, output: Output) -> Result<u8> {
         )?;
         let out = root.join("reports").join(branch.replace('/', "-"));
         publish::files::write_reports(&report, &out)?;
-        print!("\n{}", String::from_utf8_lossy(&Terminal { color: output.color }.render(&report)));
+        print!(
+            "\n{}",
+            String::from_utf8_lossy(
+                &Terminal {
+                    color: output.color
+                }
+                .render(&report)
+            )
+        );
         Ok((report, out))
     };
 
-    let regressing = patch(&patch(LIB_RS, INDEX, "")?, HASHED_DUPLICATES, QUADRATIC_DUPLICATES)?;
+    let regressing = patch(
+        &patch(LIB_RS, INDEX, "")?,
+        HASHED_DUPLICATES,
+        QUADRATIC_DUPLICATES,
+    )?;
     let (regressed_report, regressed_out) = check_pr(
         "pr/drop-index",
         "orders: drop the customer index; simpler duplicate check",
@@ -130,19 +152,42 @@ pub fn run(dir: Option<PathBuf>, output: Output) -> Result<u8> {
             problems.push(format!("`{expected}` was not flagged in pr/drop-index"));
         }
     }
-    for id in flagged.iter().filter(|id| !EXPECTED_REGRESSIONS.contains(id)) {
-        problems.push(format!("`{id}` was flagged in pr/drop-index but its code did not change (a false alarm)"));
+    for id in flagged
+        .iter()
+        .filter(|id| !EXPECTED_REGRESSIONS.contains(id))
+    {
+        problems.push(format!(
+            "`{id}` was flagged in pr/drop-index but its code did not change (a false alarm)"
+        ));
     }
     for c in neutral_report.with(Verdict::Regressed) {
-        problems.push(format!("`{}` was flagged in the neutral pr/tidy-cart (a false alarm)", c.id));
+        problems.push(format!(
+            "`{}` was flagged in the neutral pr/tidy-cart (a false alarm)",
+            c.id
+        ));
     }
 
     println!("\nflamegate demo finished in {:.0?}", started.elapsed());
-    println!("  pr/drop-index: {} -> exit {}  (reports: {})", summary(&regressed_report), exit_for(&regressed_report), regressed_out.display());
-    println!("  pr/tidy-cart:  {} -> exit {}  (reports: {})", summary(&neutral_report), exit_for(&neutral_report), neutral_out.display());
-    println!("  repository:    {} (inspect it with git log --all --graph)", repo_dir.display());
+    println!(
+        "  pr/drop-index: {} -> exit {}  (reports: {})",
+        summary(&regressed_report),
+        exit_for(&regressed_report),
+        regressed_out.display()
+    );
+    println!(
+        "  pr/tidy-cart:  {} -> exit {}  (reports: {})",
+        summary(&neutral_report),
+        exit_for(&neutral_report),
+        neutral_out.display()
+    );
+    println!(
+        "  repository:    {} (inspect it with git log --all --graph)",
+        repo_dir.display()
+    );
     if problems.is_empty() {
-        println!("The gate behaved as expected: the regressions were caught and the neutral change passed.");
+        println!(
+            "The gate behaved as expected: the regressions were caught and the neutral change passed."
+        );
         Ok(exit_code::PASS)
     } else {
         Err(Error::DemoUnexpected(problems.join("; ")))
@@ -150,7 +195,10 @@ pub fn run(dir: Option<PathBuf>, output: Output) -> Result<u8> {
 }
 
 fn summary(report: &Report) -> String {
-    let regressed: Vec<&str> = report.with(Verdict::Regressed).map(|c| c.id.as_str()).collect();
+    let regressed: Vec<&str> = report
+        .with(Verdict::Regressed)
+        .map(|c| c.id.as_str())
+        .collect();
     if regressed.is_empty() {
         format!("pass ({} benchmarks)", report.comparisons.len())
     } else {
@@ -203,7 +251,8 @@ fn create_repo(repo_dir: &Path) -> Result<Repository> {
     }
     let mut options = RepositoryInitOptions::new();
     options.initial_head("main");
-    Repository::init_opts(repo_dir, &options).map_err(|e| Error::git("creating the demo repository", e))
+    Repository::init_opts(repo_dir, &options)
+        .map_err(|e| Error::git("creating the demo repository", e))
 }
 
 fn commit_all(repo: &Repository, message: &str) -> Result<()> {
@@ -213,12 +262,21 @@ fn commit_all(repo: &Repository, message: &str) -> Result<()> {
         .add_all(["*"], IndexAddOption::DEFAULT, None)
         .map_err(git)?;
     index.write().map_err(git)?;
-    let tree = repo.find_tree(index.write_tree().map_err(git)?).map_err(git)?;
+    let tree = repo
+        .find_tree(index.write_tree().map_err(git)?)
+        .map_err(git)?;
     let signature = Signature::now("flamegate demo", "demo@flamegate.invalid").map_err(git)?;
     let parent = repo.head().ok().and_then(|h| h.peel_to_commit().ok());
     let parents: Vec<&git2::Commit<'_>> = parent.iter().collect();
-    repo.commit(Some("HEAD"), &signature, &signature, message, &tree, &parents)
-        .map_err(git)?;
+    repo.commit(
+        Some("HEAD"),
+        &signature,
+        &signature,
+        message,
+        &tree,
+        &parents,
+    )
+    .map_err(git)?;
     Ok(())
 }
 
@@ -230,7 +288,8 @@ fn switch_to_new_branch(repo: &Repository, branch: &str) -> Result<()> {
         .and_then(|b| b.get().peel_to_commit())
         .map_err(git)?;
     repo.branch(branch, &main, true).map_err(git)?;
-    repo.set_head(&format!("refs/heads/{branch}")).map_err(git)?;
+    repo.set_head(&format!("refs/heads/{branch}"))
+        .map_err(git)?;
     repo.checkout_head(Some(git2::build::CheckoutBuilder::new().force()))
         .map_err(git)?;
     Ok(())

@@ -53,7 +53,8 @@ mod tests {
     #[test]
     fn markdown_neutralises_hostile_names() {
         let hostile = "@org/team [x](http://evil) <img src=x onerror=alert(1)> |a|b| --> `x`\n## PASS \u{202E}";
-        let escaped = markdown_text(hostile);
+        // The mention breaker is the one comment we write ourselves.
+        let escaped = markdown_text(hostile).replace("@<!-- -->", "@ ");
         for bad in ["<img", "](", "|a", "-->", "`x`", "\n", "@org", "\u{202E}"] {
             assert!(!escaped.contains(bad), "{bad:?} survived in {escaped}");
         }

@@ -14,7 +14,13 @@ pub struct Markdown;
 pub fn marker(suite: &str) -> String {
     let plain: String = suite
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     format!("<!-- flamegate:{plain} -->")
 }
@@ -24,7 +30,11 @@ fn side(side: &Side) -> String {
         .commit
         .as_deref()
         .map_or("(no commit)".to_string(), |c| format!("`{}`", short_sha(c)));
-    let dirty = if side.dirty { " + uncommitted changes" } else { "" };
+    let dirty = if side.dirty {
+        " + uncommitted changes"
+    } else {
+        ""
+    };
     format!("{commit}{dirty} ({})", markdown_text(&side.chosen_as))
 }
 
@@ -85,7 +95,13 @@ impl Renderer for Markdown {
                 out.push('\n');
             }
         }
-        for (verdict, title) in [(Verdict::New, "New benchmarks"), (Verdict::Missing, "Missing benchmarks (in the baseline, not in this run)")] {
+        for (verdict, title) in [
+            (Verdict::New, "New benchmarks"),
+            (
+                Verdict::Missing,
+                "Missing benchmarks (in the baseline, not in this run)",
+            ),
+        ] {
             let rows: Vec<&Comparison> = report.with(verdict).collect();
             if !rows.is_empty() {
                 let _ = writeln!(out, "#### {title}\n");
@@ -138,7 +154,11 @@ fn change_table(out: &mut String, rows: &[&Comparison]) {
         let (Some(change), Some(base), Some(head)) = (&c.change, &c.base, &c.head) else {
             continue;
         };
-        let flag = if change.low_confidence { " (low confidence)" } else { "" };
+        let flag = if change.low_confidence {
+            " (low confidence)"
+        } else {
+            ""
+        };
         let _ = writeln!(
             out,
             "| {} | {}{flag} | {} … {} | {} → {} | {} → {} |",
@@ -146,7 +166,7 @@ fn change_table(out: &mut String, rows: &[&Comparison]) {
             format_change(change.estimate),
             format_change(change.ci_low),
             format_change(change.ci_high),
-            format_duration(base.median),
+            format_duration(change.base_typical),
             format_duration(head.median),
             format_duration(base.p95),
             format_duration(head.p95),

@@ -1,6 +1,9 @@
 //! Terminal: a table for people, coloured unless told not to.
 
-use comfy_table::{Cell, CellAlignment, Color, Table, presets};
+use comfy_table::{Cell, CellAlignment, Color, Table};
+
+/// comfy-table's UTF8_HORIZONTAL_ONLY without the lines between rows.
+const TABLE_STYLE: &str = "  ── ══             ";
 
 use super::escape::terminal_text;
 use super::{Renderer, format_change, format_duration, format_percent, headline};
@@ -29,13 +32,20 @@ impl Terminal {
 impl Renderer for Terminal {
     fn render(&self, report: &Report) -> Vec<u8> {
         let mut table = Table::new();
-        table.load_preset(presets::UTF8_HORIZONTAL_ONLY);
+        table.load_preset(TABLE_STYLE);
         if self.color {
             table.enforce_styling();
         } else {
             table.force_no_tty();
         }
-        table.set_header(["benchmark", "change", "interval", "median base → head", "p95 head", "verdict"]);
+        table.set_header([
+            "benchmark",
+            "change",
+            "interval",
+            "median base → head",
+            "p95 head",
+            "verdict",
+        ]);
         for c in &report.comparisons {
             let (change, interval) = match &c.change {
                 Some(ch) => (
@@ -44,17 +54,33 @@ impl Renderer for Terminal {
                         format_change(ch.estimate),
                         if ch.low_confidence { "?" } else { "" }
                     ),
-                    format!("{} … {}", format_change(ch.ci_low), format_change(ch.ci_high)),
+                    format!(
+                        "{} … {}",
+                        format_change(ch.ci_low),
+                        format_change(ch.ci_high)
+                    ),
                 ),
                 None => (String::new(), String::new()),
             };
             let medians = match (&c.base, &c.head) {
-                (Some(b), Some(h)) => format!("{} → {}", format_duration(b.median), format_duration(h.median)),
+                (Some(_), Some(h)) if c.change.is_some() => {
+                    let base = c.change.as_ref().map_or(0.0, |ch| ch.base_typical);
+                    format!("{} → {}", format_duration(base), format_duration(h.median))
+                }
+                (Some(b), Some(h)) => format!(
+                    "{} → {}",
+                    format_duration(b.median),
+                    format_duration(h.median)
+                ),
                 (Some(b), None) => format!("{} → –", format_duration(b.median)),
                 (None, Some(h)) => format!("– → {}", format_duration(h.median)),
                 (None, None) => String::new(),
             };
-            let p95 = c.head.as_ref().map(|h| format_duration(h.p95)).unwrap_or_default();
+            let p95 = c
+                .head
+                .as_ref()
+                .map(|h| format_duration(h.p95))
+                .unwrap_or_default();
             table.add_row(vec![
                 Cell::new(terminal_text(c.id.as_str())),
                 Cell::new(change).set_alignment(CellAlignment::Right),
@@ -70,13 +96,19 @@ impl Renderer for Terminal {
             Outcome::Fail => "FAIL",
         };
         let status = if self.color {
-            let code = if report.outcome == Outcome::Pass { 32 } else { 31 };
+            let code = if report.outcome == Outcome::Pass {
+                32
+            } else {
+                31
+            };
             format!("\u{1b}[1;{code}m{status}\u{1b}[0m")
         } else {
             status.to_string()
         };
         let commit = |s: &crate::report::Side| {
-            s.commit.as_deref().map_or("(no commit)".to_string(), |c| short_sha(c).to_string())
+            s.commit
+                .as_deref()
+                .map_or("(no commit)".to_string(), |c| short_sha(c).to_string())
                 + if s.dirty { "+dirty" } else { "" }
         };
         out.push_str(&format!(
@@ -93,9 +125,16 @@ impl Renderer for Terminal {
         out.push_str(&table.to_string());
         out.push('\n');
         if let Some(shift) = report.machine_shift {
-            out.push_str(&format!("machine shift removed: {}\n", format_change(shift)));
+            out.push_str(&format!(
+                "machine shift removed: {}\n",
+                format_change(shift)
+            ));
         }
-        if report.comparisons.iter().any(|c| c.change.as_ref().is_some_and(|ch| ch.low_confidence)) {
+        if report
+            .comparisons
+            .iter()
+            .any(|c| c.change.as_ref().is_some_and(|ch| ch.low_confidence))
+        {
             out.push_str("? low confidence: see the notes\n");
         }
         for note in &report.notes {

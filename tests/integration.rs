@@ -1,0 +1,13 @@
+//! flamegate's one integration test binary.
+
+#[path = "integration/support.rs"]
+mod support;
+
+#[path = "integration/baseline_git.rs"]
+mod baseline_git;
+#[path = "integration/criterion_reader.rs"]
+mod criterion_reader;
+#[path = "integration/real_bench.rs"]
+mod real_bench;
+#[path = "integration/render_snapshots.rs"]
+mod render_snapshots;

@@ -1,0 +1,323 @@
+//! The baseline read from git, through the real binary (`flamegate compare`).
+
+use flamegate::error::exit_code;
+
+use crate::support::*;
+
+fn history(n: u64) -> Vec<flamegate::record::RunRecord> {
+    (0..n).map(|seed| suite_record(seed, 0.01, &[])).collect()
+}
+
+fn compare(
+    repo: &Repo,
+    head: &flamegate::record::RunRecord,
+    extra: &[&str],
+) -> (std::process::Output, tempfile::TempDir) {
+    let out = tempfile::tempdir().unwrap();
+    let head_path = out.path().join("head.json");
+    std::fs::write(&head_path, head.to_json()).unwrap();
+    let output = run(flamegate(repo.path())
+        .args([
+            "compare",
+            "--suite",
+            "suite",
+            "--base-ref",
+            "main",
+            "--head-file",
+        ])
+        .arg(&head_path)
+        .arg("--out-dir")
+        .arg(out.path())
+        .args(extra));
+    (output, out)
+}
+
+#[test]
+fn baseline_is_read_at_the_merge_base_not_from_the_work_tree() {
+    let repo = Repo::with_history(&history(6));
+    let main_tip = repo.git(&["rev-parse", "main"]).trim().to_string();
+    // A later baseline on main, after the branch point, must not be used either.
+    repo.git(&["checkout", "-q", "main"]);
+    repo.write_record("baselines/suite.json", &suite_record(99, 0.0, &[(0, 3.0)]));
+    repo.commit_all("newer baseline on main");
+    repo.git(&["checkout", "-q", "feature"]);
+    // An uncommitted, broken baseline in the work tree is ignored.
+    repo.write("baselines/suite.json", "{ this is not json");
+
+    let (output, out) = compare(&repo, &suite_record(100, 0.01, &[]), &[]);
+    assert_eq!(
+        output.status.code(),
+        Some(i32::from(exit_code::PASS)),
+        "{}",
+        stderr(&output)
+    );
+    let report = report(out.path());
+    assert_eq!(report["base"]["commit"], main_tip.as_str());
+    assert_eq!(report["history_used"], 6);
+    assert_eq!(report["outcome"], "Pass");
+    assert!(stdout(&output).contains("no regressions in 5 benchmarks"));
+}
+
+#[test]
+fn a_slower_benchmark_is_flagged_and_exits_1() {
+    let repo = Repo::with_history(&history(6));
+    let (output, out) = compare(&repo, &suite_record(100, 0.01, &[(2, 1.2)]), &[]);
+    assert_eq!(
+        output.status.code(),
+        Some(i32::from(exit_code::REGRESSION)),
+        "{}",
+        stderr(&output)
+    );
+    let report = report(out.path());
+    assert_eq!(verdict_of(&report, "query/indexed"), "Regressed");
+    for other in ["parse/small", "parse/large", "query/scan", "render/page"] {
+        assert_eq!(verdict_of(&report, other), "Unchanged", "{other}");
+    }
+    let markdown = std::fs::read_to_string(out.path().join("report.md")).unwrap();
+    assert!(
+        markdown
+            .starts_with("<!-- flamegate:suite -->\n### ❌ flamegate: 1 of 5 benchmarks regressed"),
+        "{markdown}"
+    );
+}
+
+#[test]
+fn a_missing_baseline_is_an_error_that_says_how_to_record_one() {
+    let repo = Repo::new();
+    repo.git(&["checkout", "-q", "-b", "feature"]);
+    let (output, _out) = compare(&repo, &suite_record(1, 0.01, &[]), &[]);
+    assert_eq!(
+        output.status.code(),
+        Some(i32::from(exit_code::USAGE_OR_ENVIRONMENT))
+    );
+    let err = stderr(&output);
+    assert!(
+        err.contains("no baseline: baselines/suite.json does not exist at commit"),
+        "{err}"
+    );
+    assert!(err.contains("flamegate baseline update"), "{err}");
+}
+
+#[test]
+fn a_shallow_clone_that_hides_the_merge_base_names_the_fix() {
+    let origin = Repo::with_history(&history(3));
+    origin.git(&["checkout", "-q", "main"]);
+    origin.write("src/lib.rs", "pub fn on_main() {}\n");
+    origin.commit_all("main moves on");
+    let clone_parent = tempfile::tempdir().unwrap();
+    let url = format!("file://{}", origin.path().display());
+    git_in(
+        clone_parent.path(),
+        &[
+            "clone",
+            "-q",
+            "--depth",
+            "1",
+            "--no-single-branch",
+            "--branch",
+            "feature",
+            &url,
+            "clone",
+        ],
+    );
+    let clone = clone_parent.path().join("clone");
+    let out = tempfile::tempdir().unwrap();
+    let head = out.path().join("head.json");
+    std::fs::write(&head, suite_record(5, 0.01, &[]).to_json()).unwrap();
+    let output = run(flamegate(&clone)
+        .args(["compare", "--suite", "suite", "--head-file"])
+        .arg(&head)
+        .arg("--out-dir")
+        .arg(out.path()));
+    assert_eq!(
+        output.status.code(),
+        Some(i32::from(exit_code::USAGE_OR_ENVIRONMENT))
+    );
+    let err = stderr(&output);
+    assert!(
+        err.contains("shallow clone") && err.contains("fetch-depth: 0"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_damaged_baseline_names_the_file_and_commit() {
+    let repo = Repo::new();
+    repo.write("baselines/suite.json", "{ \"schema\": 1, \"benches\": [");
+    let sha = repo.commit_all("broken baseline");
+    repo.git(&["checkout", "-q", "-b", "feature"]);
+    let (output, _out) = compare(&repo, &suite_record(1, 0.01, &[]), &[]);
+    assert_eq!(
+        output.status.code(),
+        Some(i32::from(exit_code::USAGE_OR_ENVIRONMENT))
+    );
+    let err = stderr(&output);
+    assert!(
+        err.contains(&format!("baselines/suite.json at commit {}", &sha[..10])),
+        "{err}"
+    );
+    assert!(err.contains("not a flamegate record"), "{err}");
+}
+
+#[test]
+fn an_unknown_schema_says_which_versions_are_supported() {
+    let repo = Repo::new();
+    let mut value: serde_json::Value =
+        serde_json::from_str(&suite_record(1, 0.0, &[]).to_json()).unwrap();
+    value["schema"] = 99.into();
+    repo.write("baselines/suite.json", &value.to_string());
+    repo.commit_all("future baseline");
+    repo.git(&["checkout", "-q", "-b", "feature"]);
+    let (output, _out) = compare(&repo, &suite_record(1, 0.01, &[]), &[]);
+    assert_eq!(
+        output.status.code(),
+        Some(i32::from(exit_code::USAGE_OR_ENVIRONMENT))
+    );
+    let err = stderr(&output);
+    assert!(
+        err.contains("record schema 99 is not supported") && err.contains("schema 1"),
+        "{err}"
+    );
+}
+
+#[test]
+fn benchmarks_on_one_side_only_are_new_or_missing() {
+    let repo = Repo::with_history(&history(4));
+    let mut head = suite_record(50, 0.01, &[]);
+    head.benches.retain(|b| b.id.as_str() != "render/page");
+    let mut extra = record(&[("render/new_page", 90_000.0)], 7).benches;
+    head.benches.append(&mut extra);
+    let (output, out) = compare(&repo, &head, &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let report = report(out.path());
+    assert_eq!(verdict_of(&report, "render/page"), "Missing");
+    assert_eq!(verdict_of(&report, "render/new_page"), "New");
+}
+
+#[test]
+fn nan_zero_and_negative_times_are_rejected_with_the_benchmark_named() {
+    let repo = Repo::with_history(&history(2));
+    for (bad, expect) in [
+        ("0.0", "sample 1 = 0"),
+        ("-5.0", "sample 1 = -5"),
+        ("null", "not a flamegate record"),
+        ("1e999", "not a flamegate record"),
+    ] {
+        let mut text = suite_record(3, 0.01, &[]).to_json();
+        let first = text.find("\"samples\": [").unwrap() + "\"samples\": [".len();
+        let second_sample = first + text[first..].find(',').unwrap() + 1;
+        let end = second_sample + text[second_sample..].find(',').unwrap();
+        text.replace_range(second_sample..end, bad);
+        let out = tempfile::tempdir().unwrap();
+        let head = out.path().join("head.json");
+        std::fs::write(&head, &text).unwrap();
+        let output = run(flamegate(repo.path())
+            .args([
+                "compare",
+                "--suite",
+                "suite",
+                "--base-ref",
+                "main",
+                "--head-file",
+            ])
+            .arg(&head)
+            .arg("--out-dir")
+            .arg(out.path()));
+        assert_eq!(
+            output.status.code(),
+            Some(i32::from(exit_code::USAGE_OR_ENVIRONMENT)),
+            "{bad}"
+        );
+        let err = stderr(&output);
+        assert!(err.contains(expect), "{bad}: {err}");
+        assert!(err.contains("head.json"), "{bad}: {err}");
+    }
+}
+
+#[test]
+fn a_base_revision_and_a_base_file_can_be_named() {
+    let repo = Repo::with_history(&history(3));
+    let first = repo
+        .git(&["rev-list", "--reverse", "main"])
+        .lines()
+        .nth(1)
+        .unwrap()
+        .to_string();
+    let (output, out) = compare(&repo, &suite_record(9, 0.01, &[]), &["--base", &first]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(report(out.path())["base"]["commit"], first.as_str());
+
+    let file_dir = tempfile::tempdir().unwrap();
+    let base_file = file_dir.path().join("base.json");
+    std::fs::write(&base_file, suite_record(1, 0.01, &[]).to_json()).unwrap();
+    let (output, out) = compare(
+        &repo,
+        &suite_record(1, 0.01, &[(0, 2.0)]),
+        &["--base-file", base_file.to_str().unwrap()],
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let report = report(out.path());
+    assert_eq!(verdict_of(&report, "parse/small"), "Regressed");
+    assert!(
+        report["notes"].to_string().contains("no history"),
+        "{}",
+        report["notes"]
+    );
+}
+
+#[test]
+fn usage_errors_exit_2_and_a_missing_base_ref_is_explained() {
+    let repo = Repo::with_history(&history(2));
+    let output = run(flamegate(repo.path()).args(["check", "--min-change", "lots"]));
+    assert_eq!(output.status.code(), Some(2));
+    let out = tempfile::tempdir().unwrap();
+    let head = out.path().join("head.json");
+    std::fs::write(&head, suite_record(1, 0.01, &[]).to_json()).unwrap();
+    let output = run(flamegate(repo.path())
+        .args([
+            "compare",
+            "--suite",
+            "suite",
+            "--base-ref",
+            "release-9",
+            "--head-file",
+        ])
+        .arg(&head));
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("revision `release-9` not found"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn baseline_update_refuses_a_dirty_record_unless_forced() {
+    let repo = Repo::new();
+    let dir = tempfile::tempdir().unwrap();
+    let record_path = dir.path().join("run.json");
+    let mut dirty = suite_record(1, 0.01, &[]);
+    dirty.dirty = true;
+    std::fs::write(&record_path, dirty.to_json()).unwrap();
+    let update = |force: bool| {
+        let mut command = flamegate(repo.path());
+        command
+            .args(["baseline", "update", "--suite", "suite", "--record"])
+            .arg(&record_path);
+        if force {
+            command.arg("--force");
+        }
+        run(&mut command)
+    };
+    let refused = update(false);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        stderr(&refused).contains("uncommitted changes") && stderr(&refused).contains("--force")
+    );
+    assert!(!repo.path().join("baselines/suite.json").exists());
+    let forced = update(true);
+    assert_eq!(forced.status.code(), Some(0), "{}", stderr(&forced));
+    let written =
+        flamegate::record::RunRecord::load(&repo.path().join("baselines/suite.json")).unwrap();
+    assert_eq!(written, dirty);
+}

@@ -1,0 +1,134 @@
+//! The real binary on a real criterion project (real `cargo bench`).
+
+use std::path::Path;
+
+use flamegate::record::RunRecord;
+
+use crate::support::*;
+
+/// Short criterion windows: these tests check plumbing, not precision.
+const QUICK: [&str; 7] = [
+    "--",
+    "--warm-up-time",
+    "0.1",
+    "--measurement-time",
+    "0.3",
+    "--sample-size",
+    "10",
+];
+
+fn copy_tiny(to: &Path) {
+    for file in ["Cargo.toml", "Cargo.lock", "src/lib.rs", "benches/tiny.rs"] {
+        let dest = to.join(file);
+        std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+        std::fs::copy(fixture("tiny").join(file), dest).unwrap();
+    }
+    std::fs::write(to.join(".gitignore"), "/target\n").unwrap();
+}
+
+fn in_fixture_target(command: &mut std::process::Command) -> &mut std::process::Command {
+    command.env("CARGO_TARGET_DIR", fixture_target_dir())
+}
+
+#[test]
+fn run_records_raw_samples_for_every_benchmark() {
+    let out = tempfile::tempdir().unwrap();
+    let record_path = out.path().join("run.json");
+    let output = run(in_fixture_target(
+        flamegate(&fixture("tiny"))
+            .args(["run", "--out"])
+            .arg(&record_path)
+            .args(QUICK),
+    ));
+    assert!(output.status.success(), "{}", stderr(&output));
+    let record = RunRecord::load(&record_path).unwrap();
+    let ids: Vec<&str> = record.benches.iter().map(|b| b.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        ["work/xorshift/1000", "work/xorshift/4000", "work_small"]
+    );
+    for bench in &record.benches {
+        assert_eq!(bench.samples.len(), 10, "{}", bench.id);
+        assert!(bench.samples.iter().all(|s| s.is_finite() && *s > 0.0));
+    }
+    assert_eq!(
+        record.benches[0].throughput.as_ref().unwrap().per_iteration,
+        1000
+    );
+    // 4x the work takes clearly longer per iteration.
+    let median = |i: usize| flamegate::compare::stats::median(&record.benches[i].samples);
+    assert!(
+        median(1) > 2.0 * median(0),
+        "{} vs {}",
+        median(1),
+        median(0)
+    );
+    assert!(!record.machine.rustc.is_empty() && record.machine.logical_cores > 0);
+    let progress = stderr(&output);
+    assert!(
+        progress.contains("[3/3]") && progress.contains("wrote"),
+        "{progress}"
+    );
+
+    // An existing --out is not overwritten without --force.
+    let again = run(in_fixture_target(
+        flamegate(&fixture("tiny"))
+            .args(["run", "--out"])
+            .arg(&record_path)
+            .args(QUICK),
+    ));
+    assert_eq!(again.status.code(), Some(2));
+    assert!(stderr(&again).contains("--force"), "{}", stderr(&again));
+}
+
+#[test]
+fn check_gates_a_real_slowdown_end_to_end() {
+    let repo_dir = tempfile::tempdir().unwrap();
+    let repo = repo_dir.path();
+    copy_tiny(repo);
+    git_in(repo, &["init", "-q", "-b", "main"]);
+    git_in(repo, &["add", "-A"]);
+    git_in(repo, &["commit", "-q", "-m", "tiny"]);
+    for i in 0..3 {
+        let output = run(in_fixture_target(
+            flamegate(repo).args(["baseline", "update"]).args(QUICK),
+        ));
+        assert!(output.status.success(), "{}", stderr(&output));
+        assert!(
+            stderr(&output).contains("git add baselines/tiny.json"),
+            "{}",
+            stderr(&output)
+        );
+        git_in(repo, &["add", "-A"]);
+        git_in(repo, &["commit", "-q", "-m", &format!("baseline {i}")]);
+    }
+    git_in(repo, &["checkout", "-q", "-b", "slower"]);
+    let lib = std::fs::read_to_string(repo.join("src/lib.rs")).unwrap();
+    std::fs::write(
+        repo.join("src/lib.rs"),
+        lib.replace("for i in 0..n {", "for i in 0..n * 4 {"),
+    )
+    .unwrap();
+    git_in(repo, &["commit", "-q", "-am", "four times the work"]);
+
+    let out = tempfile::tempdir().unwrap();
+    let output = run(in_fixture_target(
+        flamegate(repo)
+            .args(["check", "--out-dir"])
+            .arg(out.path())
+            .args(QUICK),
+    ));
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}\n{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    let report = report(out.path());
+    for id in ["work/xorshift/1000", "work/xorshift/4000"] {
+        assert_eq!(verdict_of(&report, id), "Regressed", "{id}");
+    }
+    assert_eq!(report["history_used"], 3);
+    assert!(stdout(&output).contains("FAIL"), "{}", stdout(&output));
+}

@@ -1,0 +1,103 @@
+//! Snapshots of every renderer on a fixed report, and hostile names.
+
+use flamegate::baseline::Baseline;
+use flamegate::compare::{self, Settings};
+use flamegate::error::RecordSource;
+use flamegate::record::RunRecord;
+use flamegate::render::{Json, Markdown, Renderer, Terminal};
+use flamegate::report::Report;
+
+use crate::support::*;
+
+fn baseline(history: Vec<RunRecord>) -> Baseline {
+    let mut history = history.into_iter();
+    let record = history.next().unwrap();
+    Baseline {
+        record,
+        source: RecordSource::Git {
+            commit: "fedcba9876543210fedcba9876543210fedcba98".into(),
+            path: "baselines/suite.json".into(),
+        },
+        commit: Some("fedcba9876543210fedcba9876543210fedcba98".into()),
+        chosen_as: "merge-base of HEAD and main".into(),
+        history: history.collect(),
+        notes: Vec::new(),
+    }
+}
+
+fn fixed_report() -> Report {
+    let versions: Vec<RunRecord> = (0..6).map(|seed| suite_record(seed, 0.01, &[])).collect();
+    let mut head = suite_record(100, 0.01, &[(1, 1.25), (3, 0.7)]);
+    head.benches.retain(|b| b.id.as_str() != "render/page");
+    head.benches
+        .append(&mut record(&[("render/new_page", 90_000.0)], 3).benches);
+    compare::against_stored(
+        "suite",
+        &head,
+        "work tree",
+        &baseline(versions),
+        &Settings::default(),
+    )
+}
+
+#[test]
+fn markdown_comment() {
+    insta::assert_snapshot!(String::from_utf8(Markdown.render(&fixed_report())).unwrap());
+}
+
+#[test]
+fn terminal_table() {
+    insta::assert_snapshot!(
+        String::from_utf8(Terminal { color: false }.render(&fixed_report())).unwrap()
+    );
+}
+
+#[test]
+fn json_report() {
+    let json: serde_json::Value = serde_json::from_slice(&Json.render(&fixed_report())).unwrap();
+    insta::assert_json_snapshot!(json);
+}
+
+#[test]
+fn hostile_benchmark_names_are_escaped_in_markdown_and_terminal() {
+    let names = [
+        "@org/team",
+        "[x](http://evil)",
+        "<img src=x onerror=alert(1)>",
+        "|a|b|",
+        "--> <!-- flamegate:suite -->",
+        "x\n## PASS",
+        "bidi\u{202E}txet",
+        "::add-mask::x",
+        "\u{1b}[31mred",
+    ];
+    let benches: Vec<(&str, f64)> = names.iter().map(|n| (*n, 1000.0)).collect();
+    let versions: Vec<RunRecord> = (0..3).map(|seed| record(&benches, seed)).collect();
+    let report = compare::against_stored(
+        "suite",
+        &record(&benches, 9),
+        "work tree",
+        &baseline(versions),
+        &Settings::default(),
+    );
+    let markdown = String::from_utf8(Markdown.render(&report)).unwrap();
+    // The only HTML comments are the marker and the @-mention breakers.
+    assert_eq!(markdown.matches("<!--").count(), 2, "{markdown}");
+    for bad in [
+        "<img",
+        "](http",
+        "|a|",
+        "\n## PASS",
+        "@org",
+        "\u{202E}",
+        "http:",
+    ] {
+        assert!(!markdown.contains(bad), "{bad:?} survived:\n{markdown}");
+    }
+    let terminal = String::from_utf8(Terminal { color: false }.render(&report)).unwrap();
+    assert!(
+        !terminal.contains('\u{1b}') && !terminal.contains('\u{202E}'),
+        "{terminal}"
+    );
+    insta::assert_snapshot!(markdown);
+}

@@ -1,0 +1,211 @@
+//! Helpers: hand-made records, temporary git repositories, the real binary.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use flamegate::record::{BenchId, BenchResult, Machine, RECORD_SCHEMA, RunRecord};
+
+pub fn machine() -> Machine {
+    Machine {
+        cpu_model: "Test CPU".into(),
+        logical_cores: 2,
+        os: "Test OS".into(),
+        rustc: "rustc 1.95.0".into(),
+        governor: None,
+    }
+}
+
+/// Deterministic samples around `median_ns` with a relative spread `spread`.
+pub fn samples(median_ns: f64, spread: f64, seed: u64, n: usize) -> Vec<f64> {
+    let mut state = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    (0..n)
+        .map(|_| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let unit = (state >> 11) as f64 / (1u64 << 53) as f64; // [0, 1)
+            median_ns * (1.0 + spread * (2.0 * unit - 1.0))
+        })
+        .collect()
+}
+
+/// A record with benchmarks `(id, median_ns)`, seeded noise.
+pub fn record(benches: &[(&str, f64)], seed: u64) -> RunRecord {
+    RunRecord {
+        schema: RECORD_SCHEMA,
+        commit: Some("0123456789abcdef0123456789abcdef01234567".into()),
+        dirty: false,
+        machine: machine(),
+        created: time::macros::datetime!(2026-11-01 12:00 UTC),
+        benches: benches
+            .iter()
+            .enumerate()
+            .map(|(i, (id, median))| BenchResult {
+                id: BenchId(id.to_string()),
+                group: id.split('/').next().unwrap_or(id).to_string(),
+                function: None,
+                parameter: None,
+                unit: "ns".into(),
+                samples: samples(*median, 0.02, seed * 1000 + i as u64, 30),
+                throughput: None,
+            })
+            .collect(),
+    }
+}
+
+/// The standard five-benchmark suite used by the git tests.
+pub const SUITE: [(&str, f64); 5] = [
+    ("parse/small", 1_000.0),
+    ("parse/large", 50_000.0),
+    ("query/indexed", 8_000.0),
+    ("query/scan", 400_000.0),
+    ("render/page", 120_000.0),
+];
+
+/// A suite scaled per benchmark: `(index, factor)` pairs applied to `SUITE`,
+/// plus a small per-record wobble so history has noise.
+pub fn suite_record(seed: u64, wobble: f64, scale: &[(usize, f64)]) -> RunRecord {
+    let benches: Vec<(&str, f64)> = SUITE
+        .iter()
+        .enumerate()
+        .map(|(i, (id, m))| {
+            let factor = scale.iter().find(|(j, _)| *j == i).map_or(1.0, |(_, f)| *f);
+            let jitter = samples(1.0, wobble, seed * 97 + i as u64, 1)[0];
+            (*id, m * factor * jitter)
+        })
+        .collect();
+    record(&benches, seed)
+}
+
+/// A temporary git repository holding a minimal Cargo project.
+pub struct Repo {
+    pub dir: tempfile::TempDir,
+}
+
+impl Repo {
+    pub fn new() -> Repo {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repo { dir };
+        repo.write(
+            "Cargo.toml",
+            "[package]\nname = \"suite\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+        );
+        repo.write("src/lib.rs", "");
+        repo.write(".gitignore", "/target\n");
+        repo.git(&["init", "-q", "-b", "main"]);
+        repo.commit_all("project");
+        repo
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn write(&self, name: &str, contents: &str) {
+        let path = self.path().join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, contents).unwrap();
+    }
+
+    pub fn write_record(&self, name: &str, record: &RunRecord) {
+        self.write(name, &record.to_json());
+    }
+
+    pub fn git(&self, args: &[&str]) -> String {
+        git_in(self.path(), args)
+    }
+
+    pub fn commit_all(&self, message: &str) -> String {
+        self.git(&["add", "-A"]);
+        self.git(&["commit", "-q", "--allow-empty", "-m", message]);
+        self.git(&["rev-parse", "HEAD"]).trim().to_string()
+    }
+
+    /// main with `versions` baseline commits (newest last), then a feature branch.
+    pub fn with_history(versions: &[RunRecord]) -> Repo {
+        let repo = Repo::new();
+        for (i, record) in versions.iter().enumerate() {
+            repo.write_record("baselines/suite.json", record);
+            repo.commit_all(&format!("baseline {i}"));
+        }
+        repo.git(&["checkout", "-q", "-b", "feature"]);
+        repo.write("src/lib.rs", "pub fn feature() {}\n");
+        repo.commit_all("feature work");
+        repo
+    }
+}
+
+pub fn git_in(dir: &Path, args: &[&str]) -> String {
+    let output = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "test")
+        .env("GIT_AUTHOR_EMAIL", "test@example.invalid")
+        .env("GIT_COMMITTER_NAME", "test")
+        .env("GIT_COMMITTER_EMAIL", "test@example.invalid")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("HOME", dir)
+        .output()
+        .expect("git runs");
+    assert!(
+        output.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// The real flamegate binary.
+pub fn flamegate(dir: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_flamegate"));
+    command
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("CARGO_TARGET_DIR");
+    command
+}
+
+pub fn run(command: &mut Command) -> Output {
+    command.output().expect("flamegate runs")
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// The report.json a check wrote.
+pub fn report(out_dir: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(out_dir.join("report.json")).expect("report.json written");
+    serde_json::from_str(&text).unwrap()
+}
+
+pub fn verdict_of(report: &serde_json::Value, id: &str) -> String {
+    report["comparisons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == id)
+        .unwrap_or_else(|| panic!("{id} not in report"))["verdict"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// Where fixture projects build, shared by all tests of this binary.
+pub fn fixture_target_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("fixture-target")
+}
+
+pub fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
