@@ -399,3 +399,133 @@ impl NoiseModel {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::RecordSource;
+    use crate::record::{Machine, RECORD_SCHEMA};
+    use proptest::prelude::*;
+
+    fn record(medians: &[f64], spread: f64, seed: u64) -> RunRecord {
+        let mut state = seed;
+        let mut next = move || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
+        };
+        RunRecord {
+            schema: RECORD_SCHEMA,
+            commit: None,
+            dirty: false,
+            machine: Machine {
+                cpu_model: "cpu".into(),
+                logical_cores: 2,
+                os: "os".into(),
+                rustc: "rustc".into(),
+                governor: None,
+            },
+            created: time::OffsetDateTime::UNIX_EPOCH,
+            benches: medians
+                .iter()
+                .enumerate()
+                .map(|(i, m)| BenchResult {
+                    id: BenchId(format!("bench/{i}")),
+                    group: "bench".into(),
+                    function: None,
+                    parameter: None,
+                    unit: "ns".into(),
+                    samples: (0..20).map(|_| m * (1.0 + spread * next())).collect(),
+                    throughput: None,
+                })
+                .collect(),
+        }
+    }
+
+    fn baseline(history: Vec<RunRecord>) -> Baseline {
+        let mut history = history.into_iter();
+        Baseline {
+            record: history.next().expect("at least one record"),
+            source: RecordSource::File("base.json".into()),
+            commit: None,
+            chosen_as: "test".into(),
+            history: history.collect(),
+            notes: Vec::new(),
+        }
+    }
+
+    /// Per-record wobble of each benchmark's median, as between runs.
+    fn wobbled(medians: &[f64], wobble: &[f64]) -> Vec<f64> {
+        medians
+            .iter()
+            .zip(wobble.iter().cycle())
+            .map(|(m, w)| m * (1.0 + w))
+            .collect()
+    }
+
+    proptest! {
+        #[test]
+        fn identical_inputs_never_regress(
+            medians in prop::collection::vec(10.0f64..1e7, 1..12),
+            history_len in 1usize..8,
+            spread in 0.0f64..0.3,
+            seed in any::<u64>(),
+        ) {
+            let history: Vec<RunRecord> = (0..history_len).map(|i| record(&medians, spread, seed ^ i as u64)).collect();
+            let head = history[0].clone();
+            let report = against_stored("s", &head, "head", &baseline(history), &Settings::default());
+            prop_assert_eq!(report.count(Verdict::Regressed), 0);
+            prop_assert_eq!(report.outcome, Outcome::Pass);
+        }
+
+        #[test]
+        fn a_uniform_twenty_percent_slowdown_is_always_flagged(
+            medians in prop::collection::vec(10.0f64..1e7, 5..12),
+            wobble in prop::collection::vec(-0.02f64..0.02, 1..8),
+            victim in any::<prop::sample::Index>(),
+            seed in any::<u64>(),
+        ) {
+            // Six baseline versions whose medians wobble by up to 2% between runs.
+            let history: Vec<RunRecord> = (0..6)
+                .map(|i| {
+                    let shifted: Vec<f64> = wobble.iter().cycle().skip(i).take(1).copied().collect();
+                    record(&wobbled(&medians, &[shifted[0], -shifted[0] / 2.0]), 0.02, seed ^ i as u64)
+                })
+                .collect();
+            let victim = victim.index(medians.len());
+            let mut slower = medians.clone();
+            slower[victim] *= 1.2;
+            let head = record(&slower, 0.02, seed ^ 99);
+            let report = against_stored("s", &head, "head", &baseline(history), &Settings::default());
+            let id = format!("bench/{victim}");
+            let verdict = report.comparisons.iter().find(|c| c.id.as_str() == id).map(|c| c.verdict);
+            prop_assert_eq!(verdict, Some(Verdict::Regressed));
+            prop_assert_eq!(report.outcome, Outcome::Fail);
+        }
+
+        #[test]
+        fn verdicts_come_only_from_classify(
+            medians in prop::collection::vec(10.0f64..1e7, 1..10),
+            factor in 0.5f64..2.0,
+            seed in any::<u64>(),
+        ) {
+            let history: Vec<RunRecord> = (0..3).map(|i| record(&medians, 0.05, seed ^ i)).collect();
+            let head = record(&medians.iter().map(|m| m * factor).collect::<Vec<_>>(), 0.05, seed ^ 7);
+            let settings = Settings::default();
+            let report = against_stored("s", &head, "head", &baseline(history), &settings);
+            for c in &report.comparisons {
+                let ch = c.change.as_ref().expect("both sides present");
+                let evidence = Evidence {
+                    log_change: ch.estimate.ln_1p(),
+                    log_ci: (ch.ci_low.ln_1p(), ch.ci_high.ln_1p()),
+                    p_regressed_adjusted: ch.p_regressed_adjusted,
+                    p_improved_adjusted: ch.p_improved_adjusted,
+                };
+                let rule = Rule { min_change: c.min_change, fdr: settings.fdr, noise_limit: settings.noise_limit };
+                prop_assert_eq!(classify(Presence::Both(evidence), &rule), c.verdict);
+                prop_assert!(ch.ci_low <= ch.estimate && ch.estimate <= ch.ci_high);
+            }
+        }
+    }
+}
