@@ -13,9 +13,18 @@ fn compare(
     head: &flamegate::record::RunRecord,
     extra: &[&str],
 ) -> (std::process::Output, tempfile::TempDir) {
+    compare_json(repo, &head.to_json(), extra)
+}
+
+/// `flamegate compare` against main with `head_json` as the head record file.
+fn compare_json(
+    repo: &Repo,
+    head_json: &str,
+    extra: &[&str],
+) -> (std::process::Output, tempfile::TempDir) {
     let out = tempfile::tempdir().unwrap();
     let head_path = out.path().join("head.json");
-    std::fs::write(&head_path, head.to_json()).unwrap();
+    std::fs::write(&head_path, head_json).unwrap();
     let output = run(flamegate(repo.path())
         .args([
             "compare",
@@ -86,11 +95,7 @@ fn a_missing_baseline_is_an_error_that_says_how_to_record_one() {
     let repo = Repo::new();
     repo.git(&["checkout", "-q", "-b", "feature"]);
     let (output, _out) = compare(&repo, &suite_record(1, 0.01, &[]), &[]);
-    assert_eq!(
-        output.status.code(),
-        Some(i32::from(exit_code::USAGE_OR_ENVIRONMENT))
-    );
-    let err = stderr(&output);
+    let err = usage_error(&output);
     assert!(
         err.contains("no baseline: baselines/suite.json does not exist at commit"),
         "{err}"
@@ -129,29 +134,27 @@ fn a_shallow_clone_that_hides_the_merge_base_names_the_fix() {
         .arg(&head)
         .arg("--out-dir")
         .arg(out.path()));
-    assert_eq!(
-        output.status.code(),
-        Some(i32::from(exit_code::USAGE_OR_ENVIRONMENT))
-    );
-    let err = stderr(&output);
+    let err = usage_error(&output);
     assert!(
         err.contains("shallow clone") && err.contains("fetch-depth: 0"),
         "{err}"
     );
 }
 
-#[test]
-fn a_damaged_baseline_names_the_file_and_commit() {
+/// Commit `baseline` on main, branch, compare: it must fail with exit 2.
+/// Returns the baseline's commit and stderr.
+fn compare_with_committed_baseline(baseline: &str) -> (String, String) {
     let repo = Repo::new();
-    repo.write("baselines/suite.json", "{ \"schema\": 1, \"benches\": [");
-    let sha = repo.commit_all("broken baseline");
+    repo.write("baselines/suite.json", baseline);
+    let sha = repo.commit_all("baseline");
     repo.git(&["checkout", "-q", "-b", "feature"]);
     let (output, _out) = compare(&repo, &suite_record(1, 0.01, &[]), &[]);
-    assert_eq!(
-        output.status.code(),
-        Some(i32::from(exit_code::USAGE_OR_ENVIRONMENT))
-    );
-    let err = stderr(&output);
+    (sha, usage_error(&output))
+}
+
+#[test]
+fn a_damaged_baseline_names_the_file_and_commit() {
+    let (sha, err) = compare_with_committed_baseline("{ \"schema\": 1, \"benches\": [");
     assert!(
         err.contains(&format!("baselines/suite.json at commit {}", &sha[..10])),
         "{err}"
@@ -161,19 +164,10 @@ fn a_damaged_baseline_names_the_file_and_commit() {
 
 #[test]
 fn an_unknown_schema_says_which_versions_are_supported() {
-    let repo = Repo::new();
     let mut value: serde_json::Value =
         serde_json::from_str(&suite_record(1, 0.0, &[]).to_json()).unwrap();
     value["schema"] = 99.into();
-    repo.write("baselines/suite.json", &value.to_string());
-    repo.commit_all("future baseline");
-    repo.git(&["checkout", "-q", "-b", "feature"]);
-    let (output, _out) = compare(&repo, &suite_record(1, 0.01, &[]), &[]);
-    assert_eq!(
-        output.status.code(),
-        Some(i32::from(exit_code::USAGE_OR_ENVIRONMENT))
-    );
-    let err = stderr(&output);
+    let (_sha, err) = compare_with_committed_baseline(&value.to_string());
     assert!(
         err.contains("record schema 99 is not supported") && err.contains("schema 1"),
         "{err}"
@@ -208,21 +202,7 @@ fn nan_zero_and_negative_times_are_rejected_with_the_benchmark_named() {
         let second_sample = first + text[first..].find(',').unwrap() + 1;
         let end = second_sample + text[second_sample..].find(',').unwrap();
         text.replace_range(second_sample..end, bad);
-        let out = tempfile::tempdir().unwrap();
-        let head = out.path().join("head.json");
-        std::fs::write(&head, &text).unwrap();
-        let output = run(flamegate(repo.path())
-            .args([
-                "compare",
-                "--suite",
-                "suite",
-                "--base-ref",
-                "main",
-                "--head-file",
-            ])
-            .arg(&head)
-            .arg("--out-dir")
-            .arg(out.path()));
+        let (output, _out) = compare_json(&repo, &text, &[]);
         assert_eq!(
             output.status.code(),
             Some(i32::from(exit_code::USAGE_OR_ENVIRONMENT)),

@@ -177,6 +177,17 @@ pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
+/// Assert the run failed with the usage/environment exit code; its stderr.
+pub fn usage_error(output: &Output) -> String {
+    let err = stderr(output);
+    assert_eq!(
+        output.status.code(),
+        Some(i32::from(flamegate::error::exit_code::USAGE_OR_ENVIRONMENT)),
+        "{err}"
+    );
+    err
+}
+
 pub fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
