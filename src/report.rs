@@ -65,6 +65,10 @@ pub struct Change {
     /// One-sided p-value for "faster by more than the threshold".
     pub p_improved: f64,
     pub p_improved_adjusted: f64,
+    /// Standard error of the log change: the benchmark's run-to-run noise
+    /// (from history when there is one), widened for the uncertainty of the
+    /// baseline's center. About a relative spread: 0.02 is ±2%.
+    pub standard_error: f64,
     /// Records in this benchmark's noise model (the baseline and its history).
     pub history: usize,
     /// No history: the noise came from the run's own spread, which misses

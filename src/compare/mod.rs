@@ -158,11 +158,8 @@ pub fn against_stored(
         let (scale, df, low_confidence) = match noise.scale(index) {
             Some((sigma, df, n)) => {
                 let within = median_standard_error(&logs(head_bench));
-                (
-                    sigma.max(within).max(1e-9) * (1.0 + 1.0 / n as f64).sqrt(),
-                    df,
-                    !same_machine,
-                )
+                let sigma = sigma.max(within).max(1e-9);
+                (sigma * (1.0 + 1.0 / n as f64).sqrt(), df, !same_machine)
             }
             None => {
                 let se = median_standard_error(&logs(head_bench))
@@ -174,6 +171,7 @@ pub fn against_stored(
         };
         let margin = stats::t_quantile(two_sided, df) * scale;
         tests.push(BenchTest {
+            standard_error: scale,
             log_center: noise.centers[index],
             log_change,
             log_ci: (log_change - margin, log_change + margin),
@@ -217,6 +215,7 @@ pub fn against_stored(
                         p_regressed_adjusted: regressed_adjusted[i],
                         p_improved: t.p_improved,
                         p_improved_adjusted: improved_adjusted[i],
+                        standard_error: t.standard_error,
                         history: t.history,
                         low_confidence: t.low_confidence,
                     };
@@ -291,6 +290,7 @@ pub fn sort_for_reading(comparisons: &mut [Comparison]) {
 }
 
 struct BenchTest {
+    standard_error: f64,
     log_center: f64,
     log_change: f64,
     log_ci: (f64, f64),

@@ -29,8 +29,36 @@ const FLAMEGATE_TOML: &str = include_str!("../../demo/shop/flamegate.toml");
 /// Marks a directory as the demo's own, so re-running may replace it.
 const MARKER: &str = ".flamegate-demo";
 const SUITE: &str = "shop";
-/// Baseline runs recorded on main: the history the noise model needs.
-const BASELINE_RUNS: usize = 5;
+/// main's commits before the pull requests: (message, from, to) edits of
+/// `src/lib.rs`, applied in turn (the first is the initial commit). Each is
+/// followed by a baseline record, so the history spans five builds.
+const MAIN_HISTORY: [(&str, &str, &str); 5] = [
+    (
+        "shop: orders in SQLite, catalog cache, duplicate detection",
+        "",
+        "",
+    ),
+    (
+        "orders: revenue per customer",
+        "        rows.map(|r| r.expect(\"row\")).collect()\n    }\n",
+        "        rows.map(|r| r.expect(\"row\")).collect()\n    }\n\n    /// Total spent by one customer, in cents.\n    pub fn revenue_of(&self, customer_id: i64) -> i64 {\n        self.conn\n            .query_row(\n                \"SELECT COALESCE(SUM(total_cents), 0) FROM orders WHERE customer_id = ?1\",\n                params![customer_id],\n                |row| row.get(0),\n            )\n            .expect(\"revenue query\")\n    }\n",
+    ),
+    (
+        "catalog: search by name prefix",
+        "    /// The total of a cart of product ids.\n",
+        "    /// Products whose name starts with `prefix`.\n    pub fn search(&self, prefix: &str) -> Vec<&Product> {\n        self.products.iter().filter(|p| p.name.starts_with(prefix)).collect()\n    }\n\n    /// The total of a cart of product ids.\n",
+    ),
+    (
+        "skus: say what counts as a duplicate",
+        "/// SKUs that appear more than once in an import batch.\n",
+        "/// SKUs that appear more than once in an import batch, each reported once,\n/// in ascending order.\n",
+    ),
+    (
+        "catalog: price lookup helper",
+        "    /// The total of a cart of product ids.\n",
+        "    /// The price of one product, in cents.\n    pub fn price_of(&self, id: u32) -> Option<u64> {\n        self.lookup(id).map(|p| p.price_cents)\n    }\n\n    /// The total of a cart of product ids.\n",
+    ),
+];
 
 /// The benchmarks the regressing pull request slows down.
 pub const EXPECTED_REGRESSIONS: [&str; 2] = ["orders/for_customer", "skus/find_duplicates"];
@@ -68,10 +96,7 @@ pub fn run(dir: Option<PathBuf>, output: Output) -> Result<u8> {
         repo_dir.display()
     ));
     let repo = create_repo(&repo_dir)?;
-    commit_all(
-        &repo,
-        "shop: orders in SQLite, catalog cache, duplicate detection",
-    )?;
+    commit_all(&repo, MAIN_HISTORY[0].0)?;
 
     let project =
         collect::cargo::inspect(&repo_dir.join("Cargo.toml"), Some(&root.join("target")))?;
@@ -80,15 +105,27 @@ pub fn run(dir: Option<PathBuf>, output: Output) -> Result<u8> {
         criterion_args: file.criterion_args.clone().unwrap_or_default(),
         ..RunSelection::default()
     };
-    for run in 1..=BASELINE_RUNS {
+    // main's history: each commit changes the code and is followed by a
+    // baseline record, as CI does on every push to main. Records of different
+    // builds teach the noise model code-layout effects too, not only
+    // run-to-run noise (records of one build would understate it).
+    let mut main_source = LIB_RS.to_string();
+    for (step, (message, from, to)) in MAIN_HISTORY.iter().enumerate() {
+        if step > 0 {
+            main_source = patch(&main_source, from, to)?;
+            write_file(&repo_dir.join("src/lib.rs"), &main_source)?;
+            commit_all(&repo, message)?;
+        }
         say(&format!(
-            "main: recording baseline {run} of {BASELINE_RUNS} (each committed, so the gate learns each benchmark's noise)"
+            "main: \"{message}\", then baseline record {} of {}",
+            step + 1,
+            MAIN_HISTORY.len()
         ));
         let record = pipeline::measure(&project, &selection, progress)?;
         baseline::update(&project.dir, SUITE, &record, false)?;
         commit_all(
             &repo,
-            &format!("flamegate: record {SUITE} baseline ({run})"),
+            &format!("flamegate: record {SUITE} baseline ({})", step + 1),
         )?;
     }
 
@@ -99,7 +136,7 @@ pub fn run(dir: Option<PathBuf>, output: Output) -> Result<u8> {
     let check_pr = |branch: &str, title: &str, source: &str| -> Result<(Report, PathBuf)> {
         say(&format!("pull request `{branch}`: {title}"));
         switch_to_new_branch(&repo, branch)?;
-        std::fs::write(repo_dir.join("src/lib.rs"), source).map_err(|e| Error::io(&repo_dir, e))?;
+        write_file(&repo_dir.join("src/lib.rs"), source)?;
         commit_all(&repo, title)?;
         let report = pipeline::gate(
             &project,
@@ -135,7 +172,7 @@ pub fn run(dir: Option<PathBuf>, output: Output) -> Result<u8> {
         &regressing,
     )?;
     let neutral = patch(
-        LIB_RS,
+        &main_source,
         "cart.iter().filter_map(|&id| self.lookup(id)).map(|p| p.price_cents).sum()",
         "cart.iter()\n            .filter_map(|&id| self.lookup(id))\n            .map(|product| product.price_cents)\n            .sum()",
     )?;
@@ -221,6 +258,10 @@ fn patch(source: &str, from: &str, to: &str) -> Result<String> {
         )));
     }
     Ok(source.replacen(from, to, 1))
+}
+
+fn write_file(path: &Path, contents: &str) -> Result<()> {
+    std::fs::write(path, contents).map_err(|e| Error::io(path, e))
 }
 
 fn create_repo(repo_dir: &Path) -> Result<Repository> {
