@@ -142,7 +142,7 @@ pub struct StatsArgs {
     #[arg(long, value_name = "PERCENT", value_parser = percent)]
     pub fdr: Option<Percent>,
 
-    /// Widest confidence half-width still called decided; wider is "noisy" [default: 10%]
+    /// A benchmark is "unchanged" only if its interval excludes changes beyond this; else "noisy" [default: 10%]
     #[arg(long, value_name = "PERCENT", value_parser = percent)]
     pub noise_limit: Option<Percent>,
 }

@@ -51,10 +51,11 @@ pub struct Summary {
 /// The estimated change of one benchmark, head relative to base.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Change {
-    /// The baseline's typical median (ns): the center of its history, which
-    /// the change is measured against.
-    pub base_typical: f64,
-    /// Relative change of the typical time, the machine shift removed: 0.05 is 5% slower.
+    /// The baseline's level (ns): the median of the baseline record's median
+    /// and the earlier records that agree with it.
+    pub base_level: f64,
+    /// Relative change of the head's median against the baseline's level,
+    /// the machine shift removed: 0.05 is 5% slower.
     pub estimate: f64,
     pub ci_low: f64,
     pub ci_high: f64,
@@ -67,7 +68,7 @@ pub struct Change {
     pub p_improved_adjusted: f64,
     /// Standard error of the log change: the benchmark's run-to-run noise
     /// (from history when there is one), widened for the uncertainty of the
-    /// baseline's center. About a relative spread: 0.02 is ±2%.
+    /// baseline's level. About a relative spread: 0.02 is ±2%.
     pub standard_error: f64,
     /// Records in this benchmark's noise model (the baseline and its history).
     pub history: usize,
@@ -118,7 +119,7 @@ pub struct SettingsUsed {
     pub min_change: f64,
     /// Benjamini-Hochberg false discovery rate.
     pub fdr: f64,
-    /// Widest confidence half-width still called decided.
+    /// Largest change an interval may include for "unchanged".
     pub noise_limit: f64,
     /// Confidence level of the reported intervals.
     pub confidence: f64,
@@ -134,7 +135,8 @@ pub struct Report {
     pub head: Side,
     pub settings: SettingsUsed,
     /// The change common to all benchmarks, removed before testing (the machine
-    /// was simply faster or slower), as a relative change.
+    /// was simply faster or slower), as a relative change; None when there was
+    /// no clear common change to remove.
     pub machine_shift: Option<f64>,
     /// Baseline records used for the noise model, and those left out because
     /// they came from another machine.

@@ -51,7 +51,7 @@ pub struct Settings {
     pub overrides: Vec<ThresholdOverride>,
     /// Benjamini-Hochberg false discovery rate.
     pub fdr: f64,
-    /// Widest confidence half-width (relative) still called decided.
+    /// Largest change an interval may include for "unchanged" (0.10 = 10%).
     pub noise_limit: f64,
     /// Confidence level of reported intervals.
     pub confidence: f64,
@@ -83,9 +83,25 @@ impl Settings {
 /// Below this many shared benchmarks the common shift is not removed: a median
 /// over so few would swallow a real change.
 pub const MIN_BENCHES_FOR_SHIFT: usize = 4;
+/// The shift common to all benchmarks of a run (log space), when it is
+/// clearly there: the median offset, kept only when larger than twice its
+/// standard error. With few or scattered benchmarks a median would add noise
+/// rather than remove it (seen in the demo: two huge regressions and layout
+/// effects made a same-machine run look 22% "faster").
+pub fn common_shift(offsets: &[f64]) -> Option<f64> {
+    if offsets.len() < MIN_BENCHES_FOR_SHIFT {
+        return None;
+    }
+    let shift = median(offsets);
+    (shift.abs() > 2.0 * median_standard_error(offsets)).then_some(shift)
+}
+
 /// Prior degrees of freedom when pooling the noise of benchmarks with short
 /// histories (moderated variance, Smyth 2004).
 const PRIOR_DF: f64 = 4.0;
+/// How many standard deviations of a two-run difference an earlier record
+/// may sit from the baseline record and still describe the same level.
+const LEVEL_BREAK: f64 = 3.0;
 /// Pooling needs this many benchmarks with a history to estimate the prior.
 const MIN_BENCHES_FOR_POOLING: usize = 4;
 
@@ -134,19 +150,18 @@ pub fn against_stored(
         .iter()
         .map(|id| log_median(head.bench(id).expect("shared")))
         .collect();
-    let head_shift = if shared.len() >= MIN_BENCHES_FOR_SHIFT {
-        let offsets: Vec<f64> = head_logs
-            .iter()
-            .zip(&noise.centers)
-            .map(|(y, m)| y - m)
-            .collect();
-        median(&offsets)
-    } else {
+    let offsets: Vec<f64> = head_logs
+        .iter()
+        .zip(&noise.centers)
+        .map(|(y, c)| y - c)
+        .collect();
+    let head_shift = common_shift(&offsets);
+    if shared.len() < MIN_BENCHES_FOR_SHIFT {
         notes.push(format!(
             "fewer than {MIN_BENCHES_FOR_SHIFT} shared benchmarks: the machine's overall speed difference is not removed"
         ));
-        0.0
-    };
+    }
+    let head_shift_removed = head_shift.unwrap_or(0.0);
 
     let two_sided = 1.0 - (1.0 - settings.confidence) / 2.0;
     let mut tests = Vec::with_capacity(shared.len());
@@ -154,12 +169,14 @@ pub fn against_stored(
         let head_bench = head.bench(id).expect("shared");
         let base_bench = baseline.record.bench(id).expect("shared");
         let threshold = settings.min_change_for(id).ln_1p();
-        let log_change = head_logs[index] - head_shift - noise.centers[index];
+        let log_change = offsets[index] - head_shift_removed;
         let (scale, df, low_confidence) = match noise.scale(index) {
-            Some((sigma, df, n)) => {
+            Some((sigma, df)) => {
+                // One head run against a level averaged over n baseline runs.
                 let within = median_standard_error(&logs(head_bench));
                 let sigma = sigma.max(within).max(1e-9);
-                (sigma * (1.0 + 1.0 / n as f64).sqrt(), df, !same_machine)
+                let n = noise.center_len[index] as f64;
+                (sigma * (1.0 + 1.0 / n).sqrt(), df, !same_machine)
             }
             None => {
                 let se = median_standard_error(&logs(head_bench))
@@ -171,8 +188,8 @@ pub fn against_stored(
         };
         let margin = stats::t_quantile(two_sided, df) * scale;
         tests.push(BenchTest {
+            base_level: noise.centers[index].exp(),
             standard_error: scale,
-            log_center: noise.centers[index],
             log_change,
             log_ci: (log_change - margin, log_change + margin),
             p_regressed: stats::t_sf((log_change - threshold) / scale, df),
@@ -207,7 +224,7 @@ pub fn against_stored(
                         p_improved_adjusted: improved_adjusted[i],
                     };
                     let change = Change {
-                        base_typical: t.log_center.exp(),
+                        base_level: t.base_level,
                         estimate: t.log_change.exp_m1(),
                         ci_low: t.log_ci.0.exp_m1(),
                         ci_high: t.log_ci.1.exp_m1(),
@@ -268,7 +285,7 @@ pub fn against_stored(
             noise_limit: settings.noise_limit,
             confidence: settings.confidence,
         },
-        machine_shift: (shared.len() >= MIN_BENCHES_FOR_SHIFT).then(|| head_shift.exp_m1()),
+        machine_shift: head_shift.map(f64::exp_m1),
         history_used: records.len(),
         history_other_machine: other_machine.len(),
         comparisons,
@@ -290,8 +307,8 @@ pub fn sort_for_reading(comparisons: &mut [Comparison]) {
 }
 
 struct BenchTest {
+    base_level: f64,
     standard_error: f64,
-    log_center: f64,
     log_change: f64,
     log_ci: (f64, f64),
     p_regressed: f64,
@@ -319,12 +336,28 @@ pub fn summarize(bench: &BenchResult) -> Summary {
     }
 }
 
-/// Per-benchmark center and spread of the baseline's history, in log space,
-/// after removing each record's common shift.
+/// Each benchmark's level and run-to-run noise, from the baseline's history.
+///
+/// The spread comes from differences between consecutive records (newest
+/// first), not from deviations around a center: main's history holds real
+/// changes too, and a level shift spoils one difference but every deviation
+/// after it. Each pair's common shift (machine speed) is removed first.
+///
+/// The level is the median of the baseline record and the earlier records
+/// that agree with it, walking back until the first that does not (more than
+/// `LEVEL_BREAK` standard deviations of a difference away): after a change
+/// was accepted on main, older records no longer describe the base.
 struct NoiseModel {
+    /// Log-space level of each benchmark at the base.
     centers: Vec<f64>,
-    /// Robust standard deviation per benchmark (None with fewer than 2 records).
+    /// Records averaged into each level.
+    center_len: Vec<usize>,
+    /// Robust standard deviation of one run's log median, per benchmark
+    /// (None without at least one pair of records).
     spreads: Vec<Option<f64>>,
+    /// Consecutive differences behind each spread.
+    differences: Vec<usize>,
+    /// Records holding each benchmark.
     history_len: Vec<usize>,
     /// Pooled prior variance, when enough benchmarks have a history.
     prior_variance: Option<f64>,
@@ -342,60 +375,87 @@ impl NoiseModel {
                     .collect()
             })
             .collect();
-        let column = |b: usize, vals: &[Vec<Option<f64>>]| -> Vec<f64> {
-            vals.iter().filter_map(|row| row[b]).collect()
-        };
-        let provisional: Vec<f64> = (0..shared.len())
-            .map(|b| median(&column(b, &values)))
+        let mut differences: Vec<Vec<f64>> = vec![Vec::new(); shared.len()];
+        for pair in values.windows(2) {
+            let diffs: Vec<Option<f64>> = pair[0]
+                .iter()
+                .zip(&pair[1])
+                .map(|(newer, older)| Some(newer.as_ref()? - older.as_ref()?))
+                .collect();
+            let present: Vec<f64> = diffs.iter().flatten().copied().collect();
+            let shift = common_shift(&present).unwrap_or(0.0);
+            for (b, d) in diffs.iter().enumerate() {
+                if let Some(d) = d {
+                    differences[b].push(d - shift);
+                }
+            }
+        }
+        // A difference of two runs has sqrt(2) times a run's spread; its
+        // center is zero for a stable benchmark.
+        let spreads: Vec<Option<f64>> = differences
+            .iter()
+            .map(|d| {
+                let absolute: Vec<f64> = d.iter().map(|x| x.abs()).collect();
+                (!d.is_empty()).then(|| MAD_TO_SD * median(&absolute) / std::f64::consts::SQRT_2)
+            })
             .collect();
-        let adjusted: Vec<Vec<Option<f64>>> = values
+        let variances: Vec<f64> = spreads.iter().flatten().map(|s| s * s).collect();
+        let prior_variance =
+            (variances.len() >= MIN_BENCHES_FOR_POOLING).then(|| median(&variances));
+        let mut model = NoiseModel {
+            centers: Vec::new(),
+            center_len: Vec::new(),
+            spreads,
+            differences: differences.iter().map(Vec::len).collect(),
+            history_len: (0..shared.len())
+                .map(|b| values.iter().filter(|row| row[b].is_some()).count())
+                .collect(),
+            prior_variance,
+        };
+        // Align each record with the baseline record (machine speed), then
+        // take each benchmark's level from the records that agree with it.
+        let aligned: Vec<Vec<Option<f64>>> = values
             .iter()
             .map(|row| {
                 let offsets: Vec<f64> = row
                     .iter()
-                    .zip(&provisional)
-                    .filter_map(|(v, c)| v.map(|v| v - c))
+                    .zip(&values[0])
+                    .filter_map(|(v, base)| Some(v.as_ref()? - base.as_ref()?))
                     .collect();
-                let shift = if offsets.len() >= MIN_BENCHES_FOR_SHIFT {
-                    median(&offsets)
-                } else {
-                    0.0
-                };
+                let shift = common_shift(&offsets).unwrap_or(0.0);
                 row.iter().map(|v| v.map(|v| v - shift)).collect()
             })
             .collect();
-        let mut centers = Vec::new();
-        let mut spreads = Vec::new();
-        let mut history_len = Vec::new();
         for b in 0..shared.len() {
-            let col = column(b, &adjusted);
-            centers.push(median(&col));
-            history_len.push(col.len());
-            spreads.push((col.len() >= 2).then(|| MAD_TO_SD * mad(&col)));
+            let base = values[0][b].expect("shared benchmarks are in the baseline record");
+            let limit = model
+                .scale(b)
+                .map(|(sigma, _)| LEVEL_BREAK * sigma * std::f64::consts::SQRT_2);
+            let mut level = vec![base];
+            for row in aligned.iter().skip(1) {
+                let Some(value) = row[b] else { continue };
+                match limit {
+                    Some(limit) if (value - base).abs() <= limit => level.push(value),
+                    _ => break,
+                }
+            }
+            model.centers.push(median(&level));
+            model.center_len.push(level.len());
         }
-        let variances: Vec<f64> = spreads.iter().flatten().map(|s| s * s).collect();
-        let prior_variance =
-            (variances.len() >= MIN_BENCHES_FOR_POOLING).then(|| median(&variances));
-        NoiseModel {
-            centers,
-            spreads,
-            history_len,
-            prior_variance,
-        }
+        model
     }
 
-    /// (sigma, degrees of freedom, records) for benchmark `b`, moderated
-    /// toward the suite's pooled variance; None without history.
-    fn scale(&self, b: usize) -> Option<(f64, f64, usize)> {
+    /// (sigma, degrees of freedom) for benchmark `b`, moderated toward the
+    /// suite's pooled variance; None without history.
+    fn scale(&self, b: usize) -> Option<(f64, f64)> {
         let sigma = self.spreads[b]?;
-        let n = self.history_len[b];
-        let df = (n - 1) as f64;
+        let df = self.differences[b] as f64;
         Some(match self.prior_variance {
             Some(prior) => {
                 let variance = (PRIOR_DF * prior + df * sigma * sigma) / (PRIOR_DF + df);
-                (variance.sqrt(), PRIOR_DF + df, n)
+                (variance.sqrt(), PRIOR_DF + df)
             }
-            None => (sigma, df, n),
+            None => (sigma, df),
         })
     }
 }
@@ -464,6 +524,16 @@ mod tests {
             .collect()
     }
 
+    #[test]
+    fn a_common_shift_is_removed_only_when_clear() {
+        let slower_machine = [0.18, 0.19, 0.20, 0.21, 0.22, 0.185];
+        let shift = common_shift(&slower_machine).expect("a clear shift");
+        assert!((shift - 0.1975).abs() < 0.01, "{shift}");
+        // The demo's case: two large regressions, three scattered layout effects.
+        assert_eq!(common_shift(&[4.4, 2.5, -0.52, -0.30, -0.25]), None);
+        assert_eq!(common_shift(&[0.2, 0.2, 0.2]), None, "too few benchmarks");
+    }
+
     proptest! {
         #[test]
         fn identical_inputs_never_regress(
@@ -482,16 +552,14 @@ mod tests {
         #[test]
         fn a_uniform_twenty_percent_slowdown_is_always_flagged(
             medians in prop::collection::vec(10.0f64..1e7, 5..12),
-            wobble in prop::collection::vec(-0.02f64..0.02, 1..8),
+            wobble in prop::collection::vec(-0.02f64..0.02, 6 * 12),
             victim in any::<prop::sample::Index>(),
             seed in any::<u64>(),
         ) {
-            // Six baseline versions whose medians wobble by up to 2% between runs.
+            // Six baseline versions; each benchmark's median wobbles
+            // independently by up to ±2% between runs (sd about 1.2%).
             let history: Vec<RunRecord> = (0..6)
-                .map(|i| {
-                    let shifted: Vec<f64> = wobble.iter().cycle().skip(i).take(1).copied().collect();
-                    record(&wobbled(&medians, &[shifted[0], -shifted[0] / 2.0]), 0.02, seed ^ i as u64)
-                })
+                .map(|i| record(&wobbled(&medians, &wobble[i * 12..(i + 1) * 12]), 0.02, seed ^ i as u64))
                 .collect();
             let victim = victim.index(medians.len());
             let mut slower = medians.clone();

@@ -22,7 +22,8 @@ pub struct Rule {
     pub min_change: f64,
     /// False discovery rate across the suite.
     pub fdr: f64,
-    /// Widest confidence half-width (relative) still called decided.
+    /// Largest change (relative) an interval may still include for a
+    /// benchmark to be called unchanged; beyond it, the benchmark is noisy.
     pub noise_limit: f64,
 }
 
@@ -42,11 +43,14 @@ pub fn classify(presence: Presence, rule: &Rule) -> Verdict {
         Presence::Both(evidence) => evidence,
     };
     let threshold = rule.min_change.ln_1p();
+    let limit = rule.noise_limit.ln_1p();
     if evidence.p_regressed_adjusted <= rule.fdr && evidence.log_change > threshold {
         Verdict::Regressed
     } else if evidence.p_improved_adjusted <= rule.fdr && evidence.log_change < -threshold {
         Verdict::Improved
-    } else if (evidence.log_ci.1 - evidence.log_ci.0) / 2.0 > rule.noise_limit.ln_1p() {
+    } else if evidence.log_ci.0 < -limit || evidence.log_ci.1 > limit {
+        // Not shown to have moved, but a move beyond the noise limit is not
+        // ruled out either: "unchanged" would claim too much.
         Verdict::Noisy
     } else {
         Verdict::Unchanged

@@ -166,7 +166,7 @@ fn change_table(out: &mut String, rows: &[&Comparison]) {
             format_change(change.estimate),
             format_change(change.ci_low),
             format_change(change.ci_high),
-            format_duration(change.base_typical),
+            format_duration(change.base_level),
             format_duration(head.median),
             format_duration(base.p95),
             format_duration(head.p95),

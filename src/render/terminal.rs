@@ -64,7 +64,7 @@ impl Renderer for Terminal {
             };
             let medians = match (&c.base, &c.head) {
                 (Some(_), Some(h)) if c.change.is_some() => {
-                    let base = c.change.as_ref().map_or(0.0, |ch| ch.base_typical);
+                    let base = c.change.as_ref().map_or(0.0, |ch| ch.base_level);
                     format!("{} → {}", format_duration(base), format_duration(h.median))
                 }
                 (Some(b), Some(h)) => format!(
