@@ -44,6 +44,7 @@ fn suite(benches: usize, seed: u64) -> RunRecord {
                     .map(|_| (1000.0 + i as f64 * 10.0) * (0.98 + 0.04 * next()))
                     .collect(),
                 throughput: None,
+                profile: None,
             })
             .collect(),
     }

@@ -102,6 +102,15 @@ pub struct BenchArgs {
     #[arg(long, value_name = "REGEX")]
     pub filter: Option<String>,
 
+    /// Seconds of sampling per benchmark in the profiling pass, which runs
+    /// after the timing pass (benches that install `flamegate::criterion()`) [default: 3]
+    #[arg(long, value_name = "SECONDS", conflicts_with = "no_profile")]
+    pub profile_time: Option<f64>,
+
+    /// Skip the profiling pass: timing verdicts only, no flamegraphs or hotspots.
+    #[arg(long)]
+    pub no_profile: bool,
+
     /// Extra criterion arguments, after `--` (e.g. `-- --measurement-time 2`).
     #[arg(last = true, value_name = "CRITERION_ARGS")]
     pub criterion_args: Vec<String>,

@@ -28,6 +28,8 @@ pub struct FileConfig {
     pub benches: Option<Vec<String>>,
     /// Extra criterion arguments for the timing pass.
     pub criterion_args: Option<Vec<String>>,
+    /// Seconds of sampling per benchmark in the profiling pass.
+    pub profile_time: Option<f64>,
     #[serde(default)]
     pub thresholds: FileThresholds,
 }

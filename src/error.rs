@@ -104,6 +104,9 @@ pub enum Error {
     )]
     CriterionLayout { path: PathBuf, problem: String },
 
+    #[error("profile {path} cannot be read: {problem}")]
+    Profile { path: PathBuf, problem: String },
+
     #[error(
         "{path} is not inside a git repository; flamegate reads baselines from git history, run `git init` and commit the project first"
     )]

@@ -91,13 +91,26 @@ fn stats_overrides(args: &StatsArgs) -> StatsOverrides {
     }
 }
 
-fn selection(args: &BenchArgs, file: &FileConfig) -> RunSelection {
+fn selection(args: &BenchArgs, file: &FileConfig) -> Result<RunSelection> {
     let BenchArgs {
         benches,
         filter,
+        profile_time,
+        no_profile,
         criterion_args,
     } = args.clone();
-    RunSelection {
+    let profile_time = match (no_profile, profile_time.or(file.profile_time)) {
+        (true, _) => None,
+        // criterion refuses shorter profiling runs.
+        (false, Some(s)) if !(s.is_finite() && s >= 1.0) => {
+            return Err(Error::Usage(format!(
+                "--profile-time must be at least 1 second (criterion's minimum), got {s}"
+            )));
+        }
+        (false, seconds) => Some(seconds.unwrap_or(collect::DEFAULT_PROFILE_SECONDS)),
+    };
+    Ok(RunSelection {
+        profile_time,
         benches: if benches.is_empty() {
             file.benches.clone().unwrap_or_default()
         } else {
@@ -109,7 +122,7 @@ fn selection(args: &BenchArgs, file: &FileConfig) -> RunSelection {
         } else {
             criterion_args
         },
-    }
+    })
 }
 
 /// Run the project's benchmarks at the current work tree.
@@ -145,7 +158,7 @@ pub fn gate(
     settings: &Settings,
     head: HeadSource<'_>,
     progress: Progress,
-) -> Result<Report> {
+) -> Result<Gated> {
     let baseline: Baseline = baseline::load(&project.dir, suite, spec, history)?;
     progress.note(&format!(
         "baseline: {} ({}), {} earlier version(s)",
@@ -157,9 +170,30 @@ pub fn gate(
         HeadSource::File(path) => (RunRecord::load(path)?, format!("file {}", path.display())),
         HeadSource::Run(selection) => (measure(project, selection, progress)?, "work tree".into()),
     };
-    Ok(compare::against_stored(
-        suite, &record, &chosen_as, &baseline, settings,
-    ))
+    let report = compare::against_stored(suite, &record, &chosen_as, &baseline, settings);
+    Ok(Gated {
+        report,
+        head: record,
+        base: baseline.record,
+    })
+}
+
+/// A comparison with the records behind it (their profiles feed the flamegraphs).
+pub struct Gated {
+    pub report: Report,
+    pub head: RunRecord,
+    pub base: RunRecord,
+}
+
+/// Write flamegraphs, report.md and report.json into `out_dir`.
+pub fn write_outputs(gated: &mut Gated, out_dir: &Path) -> Result<Vec<PathBuf>> {
+    let flamegraphs =
+        publish::files::write_flamegraphs(&mut gated.report, &gated.head, &gated.base, out_dir)?;
+    let mut written = publish::files::write_reports(&gated.report, out_dir)?;
+    if flamegraphs > 0 {
+        written.push(out_dir.join(publish::files::FLAMEGRAPH_DIR));
+    }
+    Ok(written)
 }
 
 /// Where the head record comes from.
@@ -185,12 +219,12 @@ fn check(args: CheckArgs, output: Output) -> Result<u8> {
     )?;
     let settings = config::settings(&stats_overrides(&stats), &loaded.file, &loaded.file_path)?;
     let (spec, history) = base_spec(&base, &loaded.file);
-    let selection = selection(&bench, &loaded.file);
+    let selection = selection(&bench, &loaded.file)?;
     let head = match &record {
         Some(path) => HeadSource::File(path),
         None => HeadSource::Run(&selection),
     };
-    let report = gate(
+    let gated = gate(
         &loaded.project,
         &suite,
         &spec,
@@ -199,16 +233,17 @@ fn check(args: CheckArgs, output: Output) -> Result<u8> {
         head,
         output.progress,
     )?;
-    emit(&report, &output_args, &loaded.project.target_dir, output)
+    emit(gated, &output_args, &loaded.project.target_dir, output)
 }
 
-/// Print the report, write report.md and report.json, return the exit code.
-pub fn emit(report: &Report, args: &OutputArgs, target_dir: &Path, output: Output) -> Result<u8> {
+/// Write the outputs, print the report, return the exit code.
+pub fn emit(mut gated: Gated, args: &OutputArgs, target_dir: &Path, output: Output) -> Result<u8> {
     let out_dir = args
         .out_dir
         .clone()
         .unwrap_or_else(|| target_dir.join("flamegate"));
-    let written = publish::files::write_reports(report, &out_dir)?;
+    let written = write_outputs(&mut gated, &out_dir)?;
+    let report = &gated.report;
     let bytes = render::renderer(args.format, output.color && args.format == Format::Terminal)
         .render(report);
     let mut stdout = std::io::stdout().lock();
@@ -247,7 +282,7 @@ fn run(args: RunArgs, output: Output) -> Result<u8> {
     };
     let record = measure(
         &loaded.project,
-        &selection(&bench, &loaded.file),
+        &selection(&bench, &loaded.file)?,
         output.progress,
     )?;
     write_atomic(&path, record.to_json().as_bytes())?;
@@ -277,7 +312,7 @@ fn compare_records(args: CompareArgs, output: Output) -> Result<u8> {
     )?;
     let settings = config::settings(&stats_overrides(&stats), &loaded.file, &loaded.file_path)?;
     let (spec, history) = base_spec(&base, &loaded.file);
-    let report = match (head_file, head) {
+    let gated = match (head_file, head) {
         (Some(path), _) => gate(
             &loaded.project,
             &suite,
@@ -295,17 +330,22 @@ fn compare_records(args: CompareArgs, output: Output) -> Result<u8> {
                 &BaseSpec::Revision(rev.clone()),
                 0,
             )?;
-            compare::against_stored(
+            let report = compare::against_stored(
                 &suite,
                 &at_rev.record,
                 &format!("revision {rev}"),
                 &baseline,
                 &settings,
-            )
+            );
+            Gated {
+                report,
+                head: at_rev.record,
+                base: baseline.record,
+            }
         }
         (None, None) => return Err(Error::Usage("pass --head-file PATH or --head REV".into())),
     };
-    emit(&report, &output_args, &loaded.project.target_dir, output)
+    emit(gated, &output_args, &loaded.project.target_dir, output)
 }
 
 fn baseline_update(args: UpdateArgs, output: Output) -> Result<u8> {
@@ -334,7 +374,7 @@ fn baseline_update(args: UpdateArgs, output: Output) -> Result<u8> {
             }
             measure(
                 &loaded.project,
-                &selection(&bench, &loaded.file),
+                &selection(&bench, &loaded.file)?,
                 output.progress,
             )?
         }

@@ -3,7 +3,7 @@
 //! Every stored JSON carries `schema`; reading checks it before anything else,
 //! then validates the samples, so no later stage sees NaN, zero or negative times.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -91,6 +91,44 @@ pub struct Throughput {
     pub per_iteration: u64,
 }
 
+/// Collapsed stacks: `root;caller;leaf` → sample count. The one profile
+/// format downstream (flamegraphs, differential flamegraphs, hotspots).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct FoldedStacks(BTreeMap<String, u64>);
+
+impl FoldedStacks {
+    /// Add `count` samples of the stack `frames` (root first).
+    pub fn add(&mut self, frames: &[&str], count: u64) {
+        *self.0.entry(frames.join(";")).or_default() += count;
+    }
+
+    pub fn total(&self) -> u64 {
+        self.0.values().sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// (stack, count) pairs in stack order.
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &u64)> {
+        self.0.iter()
+    }
+
+    /// Folded text, one `stack count` line each, as inferno reads it.
+    pub fn to_folded_text(&self) -> String {
+        let mut text = String::new();
+        for (stack, count) in &self.0 {
+            text.push_str(stack);
+            text.push(' ');
+            text.push_str(&count.to_string());
+            text.push('\n');
+        }
+        text
+    }
+}
+
 /// One benchmark's measurement in a run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BenchResult {
@@ -106,6 +144,10 @@ pub struct BenchResult {
     pub samples: Vec<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub throughput: Option<Throughput>,
+    /// Where the time went, from the profiling pass (when the bench installs
+    /// `flamegate::criterion()`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<FoldedStacks>,
 }
 
 /// One benchmark run of one commit.

@@ -5,6 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::profile::hotspots::Hotspots;
 use crate::record::BenchId;
 
 /// The schema version of a serialised `Report`.
@@ -87,6 +88,12 @@ pub struct Comparison {
     /// The practical threshold used for this benchmark (0.01 = 1%).
     pub min_change: f64,
     pub verdict: Verdict,
+    /// Where the time went, for regressed benchmarks with a head profile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hotspots: Option<Hotspots>,
+    /// Flamegraph files written beside the report (paths relative to it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flamegraphs: Vec<String>,
 }
 
 /// How the comparison was made.

@@ -29,13 +29,29 @@ struct SampleJson {
 
 /// Read every benchmark under `criterion_home`, sorted by id.
 pub fn read_criterion_home(criterion_home: &Path) -> Result<Vec<BenchResult>> {
+    Ok(read_criterion_dirs(criterion_home)?
+        .into_iter()
+        .map(|(_, result)| result)
+        .collect())
+}
+
+/// Every benchmark under `criterion_home` with its directory there (the
+/// same directory criterion's profiling mode writes into), sorted by id.
+pub fn read_criterion_dirs(criterion_home: &Path) -> Result<Vec<(PathBuf, BenchResult)>> {
     let mut found = Vec::new();
     find_new_dirs(criterion_home, &mut found)?;
     let mut results = found
         .iter()
-        .map(|dir| read_bench_dir(dir))
+        .map(|dir| {
+            let relative = dir
+                .parent()
+                .and_then(|p| p.strip_prefix(criterion_home).ok())
+                .map(Path::to_path_buf)
+                .unwrap_or_default();
+            Ok((relative, read_bench_dir(dir)?))
+        })
         .collect::<Result<Vec<_>>>()?;
-    results.sort_by(|a, b| a.id.cmp(&b.id));
+    results.sort_by(|a, b| a.1.id.cmp(&b.1.id));
     Ok(results)
 }
 
@@ -102,6 +118,7 @@ pub fn read_bench_dir(new_dir: &Path) -> Result<BenchResult> {
         unit: "ns".into(),
         samples,
         throughput,
+        profile: None,
     })
 }
 

@@ -12,7 +12,7 @@ mod progress;
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use crate::error::{Error, Result};
@@ -30,7 +30,19 @@ pub struct RunSelection {
     pub filter: Option<String>,
     /// Extra criterion arguments, e.g. `--measurement-time 2`.
     pub criterion_args: Vec<String>,
+    /// Seconds of pprof sampling per benchmark in the profiling pass; None
+    /// skips the pass.
+    pub profile_time: Option<f64>,
 }
+
+/// Default seconds of sampling per benchmark: at the ~250 Hz the kernel
+/// allows, a few hundred samples.
+pub const DEFAULT_PROFILE_SECONDS: f64 = 3.0;
+
+/// Environment for the one build both passes use: full debug info gives the
+/// profiler qualified names of inlined frames (line tables alone name them
+/// `work`, `iter<...>`); code generation is unchanged.
+const BUILD_ENV: [(&str, &str); 1] = [("CARGO_PROFILE_BENCH_DEBUG", "true")];
 
 /// Flags that would make criterion do something other than a timing run.
 const FORBIDDEN_ARGS: &[&str] = &[
@@ -65,7 +77,11 @@ pub fn run(
         targets.len(),
         project.name
     ));
-    let executables = cargo::build(project, &targets, &[])?;
+    let build_env: Vec<(String, String)> = BUILD_ENV
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let executables = cargo::build(project, &targets, &build_env)?;
     let machine = machine::fingerprint(&project.dir);
 
     let mut listed = Vec::new();
@@ -87,25 +103,56 @@ pub fn run(
         .prefix("flamegate-criterion-")
         .tempdir_in(ensure_dir(&project.target_dir.join("flamegate"))?)
         .map_err(|e| Error::io(&project.target_dir, e))?;
-    let mut benches: Vec<BenchResult> = Vec::new();
+    let mut timing_args = selection.filter.iter().cloned().collect::<Vec<_>>();
+    if !selection.criterion_args.iter().any(|a| a == "--noplot") {
+        timing_args.push("--noplot".into());
+    }
+    timing_args.extend(selection.criterion_args.iter().cloned());
+    let mut measured: Vec<(usize, PathBuf, BenchResult)> = Vec::new();
     for (index, (exe, ids)) in listed.iter().enumerate() {
         if ids.is_empty() {
             continue;
         }
-        let home = scratch.path().join(index.to_string());
-        run_executable(exe, selection, &home, &bar)?;
-        let results = criterion_output::read_criterion_home(&home)?;
+        let home = scratch.path().join(format!("timing-{index}"));
+        run_executable(exe, &timing_args, &home, &bar)?;
+        let results = criterion_output::read_criterion_dirs(&home)?;
         for id in ids {
-            if !results.iter().any(|r| r.id.as_str() == id) {
+            if !results.iter().any(|(_, r)| r.id.as_str() == id) {
                 return Err(Error::CriterionLayout {
                     path: home.clone(),
                     problem: format!("benchmark `{id}` was listed but wrote no results"),
                 });
             }
         }
-        benches.extend(results);
+        measured.extend(results.into_iter().map(|(dir, r)| (index, dir, r)));
     }
     bar.finish();
+
+    if let Some(seconds) = selection.profile_time {
+        // A separate pass, so sampling never distorts the timings.
+        let bar = progress.bar(total as u64, "profiling");
+        let mut profile_args = selection.filter.iter().cloned().collect::<Vec<_>>();
+        profile_args.extend(["--profile-time".to_string(), seconds.to_string()]);
+        for (index, (exe, ids)) in listed.iter().enumerate() {
+            if ids.is_empty() {
+                continue;
+            }
+            let home = scratch.path().join(format!("profile-{index}"));
+            run_executable(exe, &profile_args, &home, &bar)?;
+            for (_, dir, result) in measured.iter_mut().filter(|(i, _, _)| *i == index) {
+                let file = home
+                    .join(&*dir)
+                    .join("profile")
+                    .join(crate::profile::hook::PROFILE_FILE);
+                if file.exists() {
+                    let stacks = crate::profile::fold::fold_file(&file)?;
+                    result.profile = (!stacks.is_empty()).then_some(stacks);
+                }
+            }
+        }
+        bar.finish();
+    }
+    let mut benches: Vec<BenchResult> = measured.into_iter().map(|(_, _, r)| r).collect();
     benches.sort_by(|a, b| a.id.cmp(&b.id));
     let record = RunRecord {
         schema: RECORD_SCHEMA,
@@ -165,49 +212,67 @@ const OUTPUT_TAIL_LINES: usize = 40;
 
 fn run_executable(
     exe: &BenchExecutable,
-    selection: &RunSelection,
+    args: &[String],
     criterion_home: &Path,
     bar: &progress::Bar,
 ) -> Result<()> {
     let mut command = bench_command(exe);
-    if let Some(filter) = &selection.filter {
-        command.arg(filter);
-    }
-    if !selection.criterion_args.iter().any(|a| a == "--noplot") {
-        command.arg("--noplot");
-    }
     command
-        .args(&selection.criterion_args)
+        .args(args)
         .env("CRITERION_HOME", criterion_home)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut child = command.spawn().map_err(|e| Error::io(&exe.path, e))?;
+    // criterion reports progress as "Benchmarking ID: STATUS" lines, on
+    // stderr while timing and on stdout while profiling: read both.
+    let (lines, received) = std::sync::mpsc::channel::<String>();
     let stdout = child.stdout.take().expect("stdout is piped");
-    let stdout_tail = std::thread::spawn(move || tail_of(stdout));
-    // criterion reports progress on stderr: "Benchmarking ID: Analyzing" ends one.
+    let stderr = child.stderr.take().expect("stderr is piped");
+    let readers = [
+        forward_lines(Box::new(stdout), lines.clone()),
+        forward_lines(Box::new(stderr), lines),
+    ];
     let mut tail = VecDeque::new();
-    for line in BufReader::new(child.stderr.take().expect("stderr is piped")).lines() {
-        let Ok(line) = line else { break };
+    for line in received {
         if let Some(rest) = line.strip_prefix("Benchmarking ") {
             match rest.rsplit_once(": ") {
-                Some((id, "Analyzing")) => bar.finished_one(id),
+                // "Analyzing" ends a timing run, "Complete (...)" a profiling run.
+                Some((id, status)) if status == "Analyzing" || status.starts_with("Complete") => {
+                    bar.finished_one(id)
+                }
                 Some((id, _)) => bar.working_on(id),
                 None => bar.working_on(rest),
             }
         }
         push_tail(&mut tail, line);
     }
+    for reader in readers {
+        let _ = reader.join();
+    }
     let status = child.wait().map_err(|e| Error::io(&exe.path, e))?;
     if !status.success() {
-        let mut output: Vec<String> = stdout_tail.join().unwrap_or_default().into();
-        output.extend(tail);
         return Err(Error::BenchFailed {
             exe: exe.path.clone(),
             status: status.to_string(),
-            output_tail: output.join("\n"),
+            output_tail: Vec::from(tail).join("\n"),
         });
     }
     Ok(())
+}
+
+/// Send each line of `reader` to `lines` until it closes.
+fn forward_lines(
+    reader: Box<dyn Read + Send>,
+    lines: std::sync::mpsc::Sender<String>,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        for line in BufReader::new(reader).lines() {
+            let Ok(line) = line else { break };
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    })
 }
 
 fn push_tail(tail: &mut VecDeque<String>, line: String) {
@@ -215,13 +280,4 @@ fn push_tail(tail: &mut VecDeque<String>, line: String) {
         tail.pop_front();
     }
     tail.push_back(line);
-}
-
-fn tail_of(reader: impl Read) -> VecDeque<String> {
-    let mut tail = VecDeque::new();
-    for line in BufReader::new(reader).lines() {
-        let Ok(line) = line else { break };
-        push_tail(&mut tail, line);
-    }
-    tail
 }

@@ -14,6 +14,7 @@ use globset::{Glob, GlobMatcher};
 
 use crate::baseline::Baseline;
 use crate::error::{Error, Result};
+use crate::profile::hotspots;
 use crate::record::{BenchId, BenchResult, RunRecord};
 use crate::report::{
     Change, Comparison, Mode, Outcome, REPORT_SCHEMA, Report, SettingsUsed, Side, Summary, Verdict,
@@ -243,17 +244,38 @@ pub fn against_stored(
                 None if head_bench.is_some() => (Presence::OnlyHead, None),
                 None => (Presence::OnlyBase, None),
             };
+            let verdict = classify(presence, &rule);
+            let head_profile = head_bench.and_then(|b| b.profile.as_ref());
+            let hotspots = match (verdict, head_profile) {
+                (Verdict::Regressed, Some(profile)) => Some(hotspots::hotspots(
+                    base_bench.and_then(|b| b.profile.as_ref()),
+                    profile,
+                )),
+                _ => None,
+            };
             Comparison {
                 id: (*id).clone(),
                 base: base_bench.map(summarize),
                 head: head_bench.map(summarize),
                 change,
                 min_change,
-                verdict: classify(presence, &rule),
+                verdict,
+                hotspots,
+                flamegraphs: Vec::new(),
             }
         })
         .collect();
     sort_for_reading(&mut comparisons);
+    if comparisons
+        .iter()
+        .any(|c| c.verdict == Verdict::Regressed && c.hotspots.is_none())
+    {
+        notes.push(
+            "to see where the time went (hotspots and flamegraphs), install flamegate's profiler in your benches: \
+             `criterion_group! { name = benches; config = flamegate::criterion(); targets = ... }`"
+                .into(),
+        );
+    }
 
     if tests.iter().any(|t| t.low_confidence) && records.len() < 2 {
         notes.push(
@@ -500,6 +522,7 @@ mod tests {
                     unit: "ns".into(),
                     samples: (0..20).map(|_| m * (1.0 + spread * next())).collect(),
                     throughput: None,
+                    profile: None,
                 })
                 .collect(),
         }
@@ -532,7 +555,10 @@ mod tests {
         let shift = common_shift(&slower_machine).expect("a clear shift");
         assert!((shift - 0.1975).abs() < 0.01, "{shift}");
         // Two large regressions among scattered layout effects.
-        assert_eq!(common_shift(&[4.4, 2.5, -0.52, -0.30, -0.25, 0.1, 0.3, -0.1]), None);
+        assert_eq!(
+            common_shift(&[4.4, 2.5, -0.52, -0.30, -0.25, 0.1, 0.3, -0.1]),
+            None
+        );
         // The demo's case: too few benchmarks to tell a machine from layout.
         assert_eq!(common_shift(&[4.6, 2.6, -0.30, -0.31, -0.32]), None);
     }

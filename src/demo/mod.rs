@@ -16,7 +16,6 @@ use crate::compare::Settings;
 use crate::config::{self, FileConfig};
 use crate::error::{Error, Result, exit_code};
 use crate::pipeline::{self, HeadSource, Output};
-use crate::publish;
 use crate::render::{Renderer, Terminal};
 use crate::report::{Report, Verdict};
 
@@ -29,6 +28,8 @@ const FLAMEGATE_TOML: &str = include_str!("../../demo/shop/flamegate.toml");
 /// Marks a directory as the demo's own, so re-running may replace it.
 const MARKER: &str = ".flamegate-demo";
 const SUITE: &str = "shop";
+/// Seconds of sampling per benchmark in the demo's profiling passes.
+const DEMO_PROFILE_SECONDS: f64 = 2.0;
 /// main's commits before the pull requests: (message, from, to) edits of
 /// `src/lib.rs`, applied in turn (the first is the initial commit). Each is
 /// followed by a baseline record, so the history spans five builds.
@@ -101,9 +102,15 @@ pub fn run(dir: Option<PathBuf>, output: Output) -> Result<u8> {
     let project =
         collect::cargo::inspect(&repo_dir.join("Cargo.toml"), Some(&root.join("target")))?;
     let file = FileConfig::load(&repo_dir.join(config::CONFIG_FILE), true)?;
-    let selection = RunSelection {
+    let timing_only = RunSelection {
         criterion_args: file.criterion_args.clone().unwrap_or_default(),
         ..RunSelection::default()
+    };
+    // Profiles matter for the baseline the pull requests compare with (the
+    // last one on main) and for the pull requests themselves.
+    let selection = RunSelection {
+        profile_time: Some(DEMO_PROFILE_SECONDS),
+        ..timing_only.clone()
     };
     // main's history: each commit changes the code and is followed by a
     // baseline record, as CI does on every push to main. Records of different
@@ -121,7 +128,9 @@ pub fn run(dir: Option<PathBuf>, output: Output) -> Result<u8> {
             step + 1,
             MAIN_HISTORY.len()
         ));
-        let record = pipeline::measure(&project, &selection, progress)?;
+        let last = step + 1 == MAIN_HISTORY.len();
+        let run = if last { &selection } else { &timing_only };
+        let record = pipeline::measure(&project, run, progress)?;
         baseline::update(&project.dir, SUITE, &record, false)?;
         commit_all(
             &repo,
@@ -138,7 +147,7 @@ pub fn run(dir: Option<PathBuf>, output: Output) -> Result<u8> {
         switch_to_new_branch(&repo, branch)?;
         write_file(&repo_dir.join("src/lib.rs"), source)?;
         commit_all(&repo, title)?;
-        let report = pipeline::gate(
+        let mut gated = pipeline::gate(
             &project,
             SUITE,
             &spec,
@@ -148,7 +157,8 @@ pub fn run(dir: Option<PathBuf>, output: Output) -> Result<u8> {
             progress,
         )?;
         let out = root.join("reports").join(branch.replace('/', "-"));
-        publish::files::write_reports(&report, &out)?;
+        pipeline::write_outputs(&mut gated, &out)?;
+        let report = gated.report;
         print!(
             "\n{}",
             String::from_utf8_lossy(
@@ -260,6 +270,21 @@ fn patch(source: &str, from: &str, to: &str) -> Result<String> {
     Ok(source.replacen(from, to, 1))
 }
 
+/// The shop's Cargo.toml with its flamegate dependency pointed at the
+/// flamegate source this binary was built from (the hook lives there).
+fn demo_cargo_toml() -> Result<String> {
+    let source = Path::new(env!("CARGO_MANIFEST_DIR"));
+    if !source.join("src/profile/hook.rs").exists() {
+        return Err(Error::Usage(format!(
+            "the demo builds its sample with flamegate's profiler hook from flamegate's source, which is no longer at {}; \
+             run the demo from a flamegate checkout: `cargo run --release -- demo`",
+            source.display()
+        )));
+    }
+    let path = source.display().to_string().replace('\\', "/");
+    patch(CARGO_TOML, "path = \"../..\"", &format!("path = {path:?}"))
+}
+
 fn write_file(path: &Path, contents: &str) -> Result<()> {
     std::fs::write(path, contents).map_err(|e| Error::io(path, e))
 }
@@ -274,8 +299,9 @@ fn create_repo(repo_dir: &Path) -> Result<Repository> {
         }
         std::fs::remove_dir_all(repo_dir).map_err(|e| Error::io(repo_dir, e))?;
     }
+    let cargo_toml = demo_cargo_toml()?;
     let files = [
-        ("Cargo.toml", CARGO_TOML),
+        ("Cargo.toml", cargo_toml.as_str()),
         ("Cargo.lock", CARGO_LOCK),
         ("src/lib.rs", LIB_RS),
         ("benches/shop.rs", BENCH_RS),

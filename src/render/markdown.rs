@@ -6,6 +6,7 @@ use std::fmt::Write;
 use super::escape::markdown_text;
 use super::{Renderer, format_change, format_duration, format_percent, headline};
 use crate::error::short_sha;
+use crate::profile::hotspots::percent;
 use crate::report::{Comparison, Outcome, Report, Side, Verdict};
 
 pub struct Markdown;
@@ -93,6 +94,9 @@ impl Renderer for Markdown {
                 let _ = writeln!(out, "#### {title}\n");
                 change_table(&mut out, &rows);
                 out.push('\n');
+                if verdict == Verdict::Regressed {
+                    hotspot_notes(&mut out, &rows);
+                }
             }
         }
         for (verdict, title) in [
@@ -143,6 +147,66 @@ impl Renderer for Markdown {
         }
         out.into_bytes()
     }
+}
+
+/// "Where the time went" under the regressions: one list item a benchmark.
+fn hotspot_notes(out: &mut String, rows: &[&Comparison]) {
+    let noted: Vec<&Comparison> = rows
+        .iter()
+        .copied()
+        .filter(|c| c.hotspots.is_some() || !c.flamegraphs.is_empty())
+        .collect();
+    if noted.is_empty() {
+        return;
+    }
+    out.push_str("**Where the time went** (shares of profile samples, base → head)\n\n");
+    for c in noted {
+        let _ = write!(out, "- **{}**", markdown_text(c.id.as_str()));
+        if let Some(h) = &c.hotspots {
+            let _ = writeln!(out, ": {}", markdown_text(&h.summary));
+            let list =
+                |functions: &[crate::profile::hotspots::FunctionShare], own: bool| -> String {
+                    functions
+                        .iter()
+                        .map(|f| {
+                            let (base, head) = if own {
+                                (f.self_base, f.self_head)
+                            } else {
+                                (f.inclusive_base, f.inclusive_head)
+                            };
+                            format!(
+                                "{} {} → {}",
+                                markdown_text(&f.name),
+                                percent(base),
+                                percent(head)
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                        .join(" · ")
+                };
+            if !h.by_self.is_empty() {
+                let _ = writeln!(out, "  - self time: {}", list(&h.by_self, true));
+            }
+            if !h.by_inclusive.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "  - including callees: {}",
+                    list(&h.by_inclusive, false)
+                );
+            }
+            if !h.new_functions.is_empty() {
+                let names: Vec<String> = h.new_functions.iter().map(|n| markdown_text(n)).collect();
+                let _ = writeln!(out, "  - new in the profile: {}", names.join(" · "));
+            }
+        } else {
+            out.push('\n');
+        }
+        if !c.flamegraphs.is_empty() {
+            let files: Vec<String> = c.flamegraphs.iter().map(|f| markdown_text(f)).collect();
+            let _ = writeln!(out, "  - flamegraphs: {}", files.join(" · "));
+        }
+    }
+    out.push('\n');
 }
 
 fn change_table(out: &mut String, rows: &[&Comparison]) {

@@ -4,6 +4,7 @@
 //! write files: the caller decides where bytes go.
 
 mod escape;
+pub mod flamegraph;
 mod json;
 mod markdown;
 mod terminal;

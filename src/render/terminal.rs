@@ -124,6 +124,15 @@ impl Renderer for Terminal {
         ));
         out.push_str(&table.to_string());
         out.push('\n');
+        for c in &report.comparisons {
+            if let Some(h) = &c.hotspots {
+                out.push_str(&format!(
+                    "hotspot {}: {}\n",
+                    terminal_text(c.id.as_str()),
+                    terminal_text(&h.summary)
+                ));
+            }
+        }
         if let Some(shift) = report.machine_shift {
             out.push_str(&format!(
                 "machine shift removed: {}\n",

@@ -6,8 +6,10 @@ use flamegate::record::RunRecord;
 
 use crate::support::*;
 
-/// Short criterion windows: these tests check plumbing, not precision.
-const QUICK: [&str; 7] = [
+/// Short criterion windows and profiles: these tests check plumbing, not precision.
+const QUICK: [&str; 9] = [
+    "--profile-time",
+    "1",
     "--",
     "--warm-up-time",
     "0.1",
@@ -18,11 +20,16 @@ const QUICK: [&str; 7] = [
 ];
 
 fn copy_tiny(to: &Path) {
-    for file in ["Cargo.toml", "Cargo.lock", "src/lib.rs", "benches/tiny.rs"] {
+    for file in ["Cargo.lock", "src/lib.rs", "benches/tiny.rs"] {
         let dest = to.join(file);
         std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
         std::fs::copy(fixture("tiny").join(file), dest).unwrap();
     }
+    // The fixture finds flamegate's hook by a relative path; point it home.
+    let manifest = std::fs::read_to_string(fixture("tiny").join("Cargo.toml")).unwrap();
+    let flamegate_dir = env!("CARGO_MANIFEST_DIR");
+    let manifest = manifest.replace("path = \"../../..\"", &format!("path = {flamegate_dir:?}"));
+    std::fs::write(to.join("Cargo.toml"), manifest).unwrap();
     std::fs::write(to.join(".gitignore"), "/target\n").unwrap();
 }
 
@@ -131,4 +138,33 @@ fn check_gates_a_real_slowdown_end_to_end() {
     }
     assert_eq!(report["history_used"], 3);
     assert!(stdout(&output).contains("FAIL"), "{}", stdout(&output));
+    // Where the time went: a hotspot note, a flamegraph and a differential one.
+    let regressed = report["comparisons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "work/xorshift/4000")
+        .unwrap();
+    assert!(
+        regressed["hotspots"]["summary"]
+            .as_str()
+            .unwrap()
+            .contains("tiny::work"),
+        "{}",
+        regressed["hotspots"]
+    );
+    let files: Vec<&str> = regressed["flamegraphs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap())
+        .collect();
+    assert_eq!(files.len(), 2, "{files:?}");
+    for file in files {
+        let svg = std::fs::read_to_string(out.path().join(file)).unwrap();
+        parse_svg(&svg).unwrap_or_else(|e| panic!("{file} is not XML: {e}"));
+        assert!(svg.contains("tiny::work"), "{file}");
+    }
+    let markdown = std::fs::read_to_string(out.path().join("report.md")).unwrap();
+    assert!(markdown.contains("**Where the time went**"), "{markdown}");
 }

@@ -52,6 +52,7 @@ pub fn record(benches: &[(&str, f64)], seed: u64) -> RunRecord {
                 unit: "ns".into(),
                 samples: samples(*median, 0.02, seed * 1000 + i as u64, 30),
                 throughput: None,
+                profile: None,
             })
             .collect(),
     }
@@ -219,4 +220,13 @@ pub fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
         .join(name)
+}
+
+/// Parse an SVG as XML (inferno writes a DOCTYPE, which must be allowed).
+pub fn parse_svg(svg: &str) -> Result<roxmltree::Document<'_>, roxmltree::Error> {
+    let options = roxmltree::ParsingOptions {
+        allow_dtd: true,
+        ..roxmltree::ParsingOptions::default()
+    };
+    roxmltree::Document::parse_with_options(svg, options)
 }

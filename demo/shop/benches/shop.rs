@@ -19,5 +19,9 @@ fn catalog(c: &mut Criterion) {
     c.bench_function("catalog/cart_total", |b| b.iter(|| catalog.cart_total(black_box(&cart))));
 }
 
-criterion_group!(benches, orders, skus, catalog);
+criterion_group! {
+    name = benches;
+    config = flamegate::criterion();
+    targets = orders, skus, catalog
+}
 criterion_main!(benches);

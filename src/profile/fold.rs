@@ -1,0 +1,132 @@
+//! Decode a pprof protobuf profile into folded stacks.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use pprof::protos::{Message, Profile};
+
+use crate::error::{Error, Result};
+use crate::record::FoldedStacks;
+
+/// Frames at or above the benchmark's body: criterion's harness and the
+/// process start-up. The body is what criterion's routine calls.
+const HARNESS_PREFIX: &str = "criterion::";
+/// Frames of the sampler itself that can sit at the leaf.
+const SAMPLER_PREFIXES: [&str; 3] = ["pprof::", "backtrace::", "__restore_rt"];
+
+/// Read and fold `path` (a `profile.pb`).
+pub fn fold_file(path: &Path) -> Result<FoldedStacks> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    fold(&bytes).map_err(|problem| Error::Profile {
+        path: path.to_path_buf(),
+        problem,
+    })
+}
+
+/// Fold a pprof protobuf: one line per distinct stack (root first), its
+/// sample count, with names cleaned and harness frames removed. Samples
+/// outside any benchmark body (criterion's own bookkeeping) are dropped.
+pub fn fold(bytes: &[u8]) -> std::result::Result<FoldedStacks, String> {
+    let profile = Profile::decode(bytes).map_err(|e| format!("not a pprof protobuf: {e}"))?;
+    let string = |index: i64| -> &str {
+        usize::try_from(index)
+            .ok()
+            .and_then(|i| profile.string_table.get(i))
+            .map_or("?", String::as_str)
+    };
+    let functions: HashMap<u64, &str> = profile
+        .function
+        .iter()
+        .map(|f| (f.id, string(f.name)))
+        .collect();
+    // A location's lines run from the inlined callee to its caller.
+    let locations: HashMap<u64, Vec<String>> = profile
+        .location
+        .iter()
+        .map(|l| {
+            let names = l
+                .line
+                .iter()
+                .map(|line| clean_name(functions.get(&line.function_id).copied().unwrap_or("?")))
+                .collect();
+            (l.id, names)
+        })
+        .collect();
+    let mut folded = FoldedStacks::default();
+    for sample in &profile.sample {
+        let count = sample.value.first().copied().unwrap_or(0);
+        let Ok(count) = u64::try_from(count) else {
+            continue;
+        };
+        if count == 0 {
+            continue;
+        }
+        // location_id[0] is the leaf; build the stack root first.
+        let mut frames: Vec<&str> = Vec::new();
+        for id in sample.location_id.iter().rev() {
+            if let Some(names) = locations.get(id) {
+                frames.extend(names.iter().rev().map(String::as_str));
+            }
+        }
+        if let Some(body) = benchmark_body(&frames) {
+            folded.add(body, count);
+        }
+    }
+    Ok(folded)
+}
+
+/// The frames below criterion's routine, without sampler frames at the leaf.
+fn benchmark_body<'a>(frames: &'a [&'a str]) -> Option<&'a [&'a str]> {
+    let harness_end = frames.iter().rposition(|f| f.starts_with(HARNESS_PREFIX))?;
+    let mut body = &frames[harness_end + 1..];
+    while let Some(leaf) = body.last() {
+        if SAMPLER_PREFIXES.iter().any(|p| leaf.starts_with(p)) {
+            body = &body[..body.len() - 1];
+        } else {
+            break;
+        }
+    }
+    (!body.is_empty()).then_some(body)
+}
+
+/// A demangled name without its `::h0123456789abcdef` hash; `;` (the folded
+/// format's separator, which appears in array types) becomes `,`.
+pub fn clean_name(name: &str) -> String {
+    let name = match name.rfind("::h") {
+        Some(at)
+            if name.len() - at == 19 && name[at + 3..].chars().all(|c| c.is_ascii_hexdigit()) =>
+        {
+            &name[..at]
+        }
+        _ => name,
+    };
+    name.replace(';', ",")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_lose_their_hash_and_separators() {
+        assert_eq!(
+            clean_name("shop::find_duplicate_skus::h0123456789abcdef"),
+            "shop::find_duplicate_skus"
+        );
+        assert_eq!(clean_name("<[u8; 4] as Foo>::bar"), "<[u8, 4] as Foo>::bar");
+        assert_eq!(clean_name("a::h12"), "a::h12");
+    }
+
+    #[test]
+    fn the_body_starts_below_criterion_and_ends_above_the_sampler() {
+        let frames = [
+            "main",
+            "criterion::Bencher::iter",
+            "bench::{{closure}}",
+            "shop::work",
+            "pprof::profiler::perf_signal_handler",
+        ];
+        assert_eq!(benchmark_body(&frames), Some(&frames[2..4]));
+        assert_eq!(benchmark_body(&["main", "other"]), None);
+    }
+}

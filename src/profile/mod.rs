@@ -1,0 +1,13 @@
+//! Profile: pprof protobuf → folded stacks → hotspot notes; and the
+//! bench-side hook that writes the protobuf.
+//!
+//! Takes the `profile.pb` files of criterion's profiling pass; hands on
+//! `FoldedStacks` (the one profile format downstream: flamegraphs, diffs,
+//! hotspots) with the profiler's and criterion's own frames removed.
+
+pub mod hook;
+
+#[cfg(feature = "cli")]
+pub mod fold;
+#[cfg(feature = "cli")]
+pub mod hotspots;

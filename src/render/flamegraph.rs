@@ -1,0 +1,43 @@
+//! Flamegraph and differential flamegraph SVGs (inferno) from folded stacks.
+
+use std::io::Cursor;
+
+use crate::record::FoldedStacks;
+
+/// A flamegraph of one profile.
+pub fn flamegraph_svg(title: &str, stacks: &FoldedStacks) -> std::io::Result<Vec<u8>> {
+    let text = stacks.to_folded_text();
+    let mut options = inferno::flamegraph::Options::default();
+    options.title = title.to_string();
+    options.count_name = "samples".into();
+    let mut svg = Vec::new();
+    inferno::flamegraph::from_lines(&mut options, text.lines(), &mut svg)?;
+    Ok(svg)
+}
+
+/// A differential flamegraph, base → head: frame widths from the head,
+/// red where a function's share grew, blue where it shrank. The base is
+/// normalised to the head's sample count, so runs of different length compare.
+pub fn differential_svg(
+    title: &str,
+    base: &FoldedStacks,
+    head: &FoldedStacks,
+) -> std::io::Result<Vec<u8>> {
+    let mut diff = Vec::new();
+    inferno::differential::from_readers(
+        inferno::differential::Options {
+            normalize: true,
+            strip_hex: true,
+        },
+        Cursor::new(base.to_folded_text()),
+        Cursor::new(head.to_folded_text()),
+        &mut diff,
+    )?;
+    let diff = String::from_utf8_lossy(&diff);
+    let mut options = inferno::flamegraph::Options::default();
+    options.title = title.to_string();
+    options.count_name = "samples".into();
+    let mut svg = Vec::new();
+    inferno::flamegraph::from_lines(&mut options, diff.lines(), &mut svg)?;
+    Ok(svg)
+}
