@@ -9,7 +9,10 @@ use flamegate::baseline::Baseline;
 use flamegate::collect::criterion_output::read_criterion_home;
 use flamegate::compare::{Settings, against_stored};
 use flamegate::error::RecordSource;
+use flamegate::profile::fold::fold;
+use flamegate::profile::hotspots::hotspots;
 use flamegate::record::{BenchId, BenchResult, Machine, RECORD_SCHEMA, RunRecord};
+use flamegate::render::flamegraph::differential_svg;
 use flamegate::render::{Markdown, Renderer};
 
 /// A synthetic suite record: `benches` benchmarks of 100 samples each.
@@ -88,5 +91,88 @@ fn pipeline(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, pipeline);
+/// A synthetic pprof profile: `samples` samples over distinct stacks 30 to
+/// 60 frames deep, drawn from 400 function names, below criterion's routine.
+fn synthetic_profile(samples: u64, seed: u64) -> Vec<u8> {
+    use pprof::protos::{Function, Line, Location, Message, Profile, Sample};
+    let mut state = seed.wrapping_add(7);
+    let mut next = move |bound: u64| {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (state >> 33) % bound
+    };
+    let mut strings = vec![
+        String::new(),
+        "criterion::bencher::Bencher::iter".to_string(),
+    ];
+    strings.extend(
+        (0..400).map(|i| format!("app::module{}::function_{i}::h0123456789abcdef", i % 17)),
+    );
+    let functions: Vec<Function> = (1..strings.len() as u64)
+        .map(|id| Function {
+            id,
+            name: id as i64,
+            ..Function::default()
+        })
+        .collect();
+    let location = functions
+        .iter()
+        .map(|f| Location {
+            id: f.id,
+            line: vec![Line {
+                function_id: f.id,
+                ..Line::default()
+            }],
+            ..Location::default()
+        })
+        .collect();
+    let mut sample = Vec::new();
+    let mut left = samples;
+    while left > 0 {
+        let depth = 30 + next(31);
+        // Leaf first; the root is criterion's routine (location 1).
+        let mut stack: Vec<u64> = (0..depth).map(|_| 2 + next(400)).collect();
+        stack.push(1);
+        let count = (1 + next(20)).min(left);
+        left -= count;
+        sample.push(Sample {
+            location_id: stack,
+            value: vec![count as i64, 0],
+            ..Sample::default()
+        });
+    }
+    let profile = Profile {
+        sample,
+        location,
+        function: functions,
+        string_table: strings,
+        ..Profile::default()
+    };
+    let mut bytes = Vec::new();
+    profile
+        .encode(&mut bytes)
+        .expect("encoding to a Vec cannot fail");
+    bytes
+}
+
+fn profiles(c: &mut Criterion) {
+    let base_bytes = synthetic_profile(100_000, 1);
+    let head_bytes = synthetic_profile(100_000, 2);
+    c.bench_function("profile/fold_100k_samples", |b| {
+        b.iter(|| fold(black_box(&base_bytes)).expect("synthetic profile folds"))
+    });
+    let base = fold(&base_bytes).expect("synthetic profile folds");
+    let head = fold(&head_bytes).expect("synthetic profile folds");
+    c.bench_function("profile/hotspots_100k_samples", |b| {
+        b.iter(|| hotspots(Some(black_box(&base)), black_box(&head)))
+    });
+    c.bench_function("profile/differential_svg_100k_samples", |b| {
+        b.iter(|| {
+            differential_svg("bench", black_box(&base), black_box(&head)).expect("svg renders")
+        })
+    });
+}
+
+criterion_group!(benches, pipeline, profiles);
 criterion_main!(benches);

@@ -16,6 +16,7 @@ pub fn markdown_text(text: &str) -> String {
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
             '|' => out.push_str("&#124;"),
             '`' => out.push_str("&#96;"),
             '[' => out.push_str("&#91;"),

@@ -41,3 +41,23 @@ pub fn differential_svg(
     inferno::flamegraph::from_lines(&mut options, diff.lines(), &mut svg)?;
     Ok(svg)
 }
+
+/// The differential folded text (`stack base_count head_count` lines), the
+/// base normalised to the head's total.
+pub fn differential_folded(base: &FoldedStacks, head: &FoldedStacks) -> std::io::Result<String> {
+    let mut diff = Vec::new();
+    inferno::differential::from_readers(
+        inferno::differential::Options {
+            normalize: true,
+            strip_hex: true,
+        },
+        Cursor::new(base.to_folded_text()),
+        Cursor::new(head.to_folded_text()),
+        &mut diff,
+    )?;
+    // inferno emits stacks in hash-map order; sort for stable output.
+    let text = String::from_utf8_lossy(&diff);
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines.sort_unstable();
+    Ok(lines.iter().map(|l| format!("{l}\n")).collect())
+}

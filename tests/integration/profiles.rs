@@ -1,0 +1,182 @@
+//! Profiles: pprof protobuf fixtures from real runs of the demo's
+//! `skus/find_duplicates` (hash set vs nested loop), and hostile symbols.
+
+use flamegate::baseline::Baseline;
+use flamegate::compare::{self, Settings};
+use flamegate::error::RecordSource;
+use flamegate::profile::fold::{fold, fold_file};
+use flamegate::profile::hotspots::hotspots;
+use flamegate::record::FoldedStacks;
+use flamegate::render::flamegraph::{differential_folded, differential_svg, flamegraph_svg};
+use flamegate::render::{Markdown, Renderer};
+use pprof::protos::{Function, Line, Location, Message, Profile, Sample};
+
+use crate::support::*;
+
+fn hashed() -> FoldedStacks {
+    fold_file(&fixture("pprof/find_duplicates_hashed.pb")).unwrap()
+}
+
+fn quadratic() -> FoldedStacks {
+    fold_file(&fixture("pprof/find_duplicates_quadratic.pb")).unwrap()
+}
+
+/// The `<title>` of every frame in an SVG: its structure, without geometry.
+fn frame_titles(svg: &str) -> Vec<String> {
+    let document = parse_svg(svg).expect("the SVG is well-formed XML");
+    document
+        .descendants()
+        .filter(|n| n.has_tag_name("title"))
+        .filter_map(|n| n.text().map(str::to_string))
+        .collect()
+}
+
+#[test]
+fn pprof_fixtures_fold_to_the_benchmarks_own_frames() {
+    let folded = quadratic();
+    assert!(folded.total() > 100, "{}", folded.total());
+    // The body: the bench closure, plus dropping its output inside
+    // criterion's loop (measured time too).
+    let in_closure: u64 = folded
+        .iter()
+        .filter(|(s, _)| s.starts_with("shop::skus::{{closure}}"))
+        .map(|(_, c)| *c)
+        .sum();
+    assert!(
+        in_closure * 10 > folded.total() * 9,
+        "{}",
+        folded.to_folded_text()
+    );
+    for (stack, _) in folded.iter() {
+        assert!(
+            !stack.contains("criterion::") && !stack.contains("pprof::"),
+            "{stack}"
+        );
+    }
+    insta::assert_snapshot!("folded_quadratic", folded.to_folded_text());
+    insta::assert_snapshot!("folded_hashed", hashed().to_folded_text());
+}
+
+#[test]
+fn the_differential_shows_the_nested_loop_growing() {
+    let diff = differential_folded(&hashed(), &quadratic()).unwrap();
+    insta::assert_snapshot!("differential_folded", diff);
+    let svg = String::from_utf8(
+        differential_svg("skus/find_duplicates", &hashed(), &quadratic()).unwrap(),
+    )
+    .unwrap();
+    let titles = frame_titles(&svg);
+    assert!(titles.iter().any(|t| t.contains("contains")), "{titles:?}");
+    insta::assert_debug_snapshot!("differential_svg_frames", titles);
+}
+
+#[test]
+fn hotspots_name_the_nested_loop_function() {
+    let h = hotspots(Some(&hashed()), &quadratic());
+    assert!(
+        h.summary.starts_with("shop::find_duplicate_skus self"),
+        "{}",
+        h.summary
+    );
+    assert_eq!(h.by_self[0].name, "shop::find_duplicate_skus");
+    assert!(h.by_self[0].self_head > 0.9, "{:?}", h.by_self[0]);
+    assert!(
+        h.new_functions.iter().any(|f| f.contains("contains")),
+        "{:?}",
+        h.new_functions
+    );
+    insta::assert_json_snapshot!("hotspots_find_duplicates", h);
+}
+
+/// A pprof profile with one stack: criterion's routine, then `names`, leaf last.
+fn profile_with(names: &[&str]) -> Vec<u8> {
+    let mut strings = vec![
+        String::new(),
+        "criterion::bencher::Bencher::iter".to_string(),
+    ];
+    strings.extend(names.iter().map(|n| n.to_string()));
+    let functions: Vec<Function> = (1..strings.len())
+        .map(|i| Function {
+            id: i as u64,
+            name: i as i64,
+            ..Function::default()
+        })
+        .collect();
+    let locations: Vec<Location> = functions
+        .iter()
+        .map(|f| Location {
+            id: f.id,
+            line: vec![Line {
+                function_id: f.id,
+                ..Line::default()
+            }],
+            ..Location::default()
+        })
+        .collect();
+    // Leaf first, as pprof stores it.
+    let stack: Vec<u64> = locations.iter().rev().map(|l| l.id).collect();
+    let profile = Profile {
+        sample: vec![Sample {
+            location_id: stack,
+            value: vec![10, 10_000_000],
+            ..Sample::default()
+        }],
+        location: locations,
+        function: functions,
+        string_table: strings,
+        ..Profile::default()
+    };
+    let mut bytes = Vec::new();
+    profile.encode(&mut bytes).unwrap();
+    bytes
+}
+
+#[test]
+fn hostile_symbols_are_escaped_in_svg_and_markdown() {
+    let hostile = [
+        "<script>alert(1)</script>",
+        "a&b",
+        "say \"hi\"",
+        "x|y",
+        "`tick`",
+        "@org/team",
+        "::error::forged",
+    ];
+    let folded = fold(&profile_with(&hostile)).unwrap();
+    assert_eq!(folded.total(), 10);
+    let svg = String::from_utf8(flamegraph_svg("<b>title</b>", &folded).unwrap()).unwrap();
+    let titles = frame_titles(&svg);
+    assert!(
+        titles
+            .iter()
+            .any(|t| t.contains("<script>alert(1)</script>")),
+        "the name survives as text: {titles:?}"
+    );
+    assert!(!svg.contains("<script>alert"), "raw markup in the SVG");
+
+    // The same names as a regressed benchmark's hotspots, in the PR comment.
+    let mut base = record(&[("bench/x", 1000.0), ("bench/y", 1000.0)], 1);
+    let mut head = record(&[("bench/x", 5000.0), ("bench/y", 1000.0)], 2);
+    base.benches[0].profile = Some(FoldedStacks::default());
+    head.benches[0].profile = Some(folded);
+    let baseline = Baseline {
+        record: base,
+        source: RecordSource::File("base.json".into()),
+        commit: None,
+        chosen_as: "test".into(),
+        history: vec![record(&[("bench/x", 1010.0), ("bench/y", 990.0)], 3)],
+        notes: Vec::new(),
+    };
+    let report = compare::against_stored("suite", &head, "head", &baseline, &Settings::default());
+    assert!(
+        report.comparisons[0].hotspots.is_some(),
+        "{:?}",
+        report.comparisons[0]
+    );
+    let markdown = String::from_utf8(Markdown.render(&report)).unwrap();
+    for bad in [
+        "<script", "`tick`", "x|y", "@org", "\"hi\"", "a&b", "::error",
+    ] {
+        assert!(!markdown.contains(bad), "{bad:?} survived:\n{markdown}");
+    }
+}
