@@ -174,5 +174,9 @@ fn profiles(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, pipeline, profiles);
+criterion_group! {
+    name = benches;
+    config = flamegate::criterion();
+    targets = pipeline, profiles
+}
 criterion_main!(benches);
