@@ -9,7 +9,7 @@ use flamegate::baseline::Baseline;
 use flamegate::collect::criterion_output::read_criterion_home;
 use flamegate::compare::{Settings, against_stored};
 use flamegate::error::RecordSource;
-use flamegate::profile::fold::fold;
+use flamegate::profile::fold::{encode_as_pprof, fold};
 use flamegate::profile::hotspots::hotspots;
 use flamegate::record::{BenchId, BenchResult, Machine, RECORD_SCHEMA, RunRecord};
 use flamegate::render::flamegraph::differential_svg;
@@ -92,9 +92,8 @@ fn pipeline(c: &mut Criterion) {
 }
 
 /// A synthetic pprof profile: `samples` samples over distinct stacks 30 to
-/// 60 frames deep, drawn from 400 function names, below criterion's routine.
+/// 60 frames deep, drawn from 400 function names.
 fn synthetic_profile(samples: u64, seed: u64) -> Vec<u8> {
-    use pprof::protos::{Function, Line, Location, Message, Profile, Sample};
     let mut state = seed.wrapping_add(7);
     let mut next = move |bound: u64| {
         state = state
@@ -102,58 +101,21 @@ fn synthetic_profile(samples: u64, seed: u64) -> Vec<u8> {
             .wrapping_add(1442695040888963407);
         (state >> 33) % bound
     };
-    let mut strings = vec![
-        String::new(),
-        "criterion::bencher::Bencher::iter".to_string(),
-    ];
-    strings.extend(
-        (0..400).map(|i| format!("app::module{}::function_{i}::h0123456789abcdef", i % 17)),
-    );
-    let functions: Vec<Function> = (1..strings.len() as u64)
-        .map(|id| Function {
-            id,
-            name: id as i64,
-            ..Function::default()
-        })
+    let names: Vec<String> = (0..400)
+        .map(|i| format!("app::module{}::function_{i}::h0123456789abcdef", i % 17))
         .collect();
-    let location = functions
-        .iter()
-        .map(|f| Location {
-            id: f.id,
-            line: vec![Line {
-                function_id: f.id,
-                ..Line::default()
-            }],
-            ..Location::default()
-        })
-        .collect();
-    let mut sample = Vec::new();
+    let mut stacks = Vec::new();
     let mut left = samples;
     while left > 0 {
         let depth = 30 + next(31);
-        // Leaf first; the root is criterion's routine (location 1).
-        let mut stack: Vec<u64> = (0..depth).map(|_| 2 + next(400)).collect();
-        stack.push(1);
+        let frames: Vec<String> = (0..depth)
+            .map(|_| names[next(400) as usize].clone())
+            .collect();
         let count = (1 + next(20)).min(left);
         left -= count;
-        sample.push(Sample {
-            location_id: stack,
-            value: vec![count as i64, 0],
-            ..Sample::default()
-        });
+        stacks.push((frames, count));
     }
-    let profile = Profile {
-        sample,
-        location,
-        function: functions,
-        string_table: strings,
-        ..Profile::default()
-    };
-    let mut bytes = Vec::new();
-    profile
-        .encode(&mut bytes)
-        .expect("encoding to a Vec cannot fail");
-    bytes
+    encode_as_pprof(&stacks)
 }
 
 fn profiles(c: &mut Criterion) {

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use pprof::protos::{Message, Profile};
+use pprof::protos::{Function, Line, Location, Message, Profile, Sample};
 
 use crate::error::{Error, Result};
 use crate::record::FoldedStacks;
@@ -73,6 +73,67 @@ pub fn fold(bytes: &[u8]) -> std::result::Result<FoldedStacks, String> {
         }
     }
     Ok(folded)
+}
+
+/// Encode stacks (frame names root first, sample count) as a pprof protobuf
+/// profile, each below a criterion routine frame: the inverse of [`fold`],
+/// for building profiles in tests and benchmarks.
+pub fn encode_as_pprof(stacks: &[(Vec<String>, u64)]) -> Vec<u8> {
+    let mut strings = vec![String::new()];
+    let mut ids: HashMap<String, u64> = HashMap::new();
+    let mut id_of = |name: &str, strings: &mut Vec<String>| -> u64 {
+        *ids.entry(name.to_string()).or_insert_with(|| {
+            strings.push(name.to_string());
+            (strings.len() - 1) as u64
+        })
+    };
+    let root = id_of("criterion::bencher::Bencher::iter", &mut strings);
+    let mut sample = Vec::new();
+    for (frames, count) in stacks {
+        // Leaf first, as pprof stores a stack.
+        let mut location_id: Vec<u64> = frames
+            .iter()
+            .rev()
+            .map(|f| id_of(f, &mut strings))
+            .collect();
+        location_id.push(root);
+        sample.push(Sample {
+            location_id,
+            value: vec![*count as i64, 0],
+            ..Sample::default()
+        });
+    }
+    // One function and one location per name, sharing its string index as id.
+    let function: Vec<Function> = (1..strings.len() as u64)
+        .map(|id| Function {
+            id,
+            name: id as i64,
+            ..Function::default()
+        })
+        .collect();
+    let location = function
+        .iter()
+        .map(|f| Location {
+            id: f.id,
+            line: vec![Line {
+                function_id: f.id,
+                ..Line::default()
+            }],
+            ..Location::default()
+        })
+        .collect();
+    let profile = Profile {
+        sample,
+        location,
+        function,
+        string_table: strings,
+        ..Profile::default()
+    };
+    let mut bytes = Vec::new();
+    profile
+        .encode(&mut bytes)
+        .expect("encoding into a Vec cannot fail");
+    bytes
 }
 
 /// The frames below criterion's routine, without sampler frames at the leaf.

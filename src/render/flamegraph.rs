@@ -6,13 +6,7 @@ use crate::record::FoldedStacks;
 
 /// A flamegraph of one profile.
 pub fn flamegraph_svg(title: &str, stacks: &FoldedStacks) -> std::io::Result<Vec<u8>> {
-    let text = stacks.to_folded_text();
-    let mut options = inferno::flamegraph::Options::default();
-    options.title = title.to_string();
-    options.count_name = "samples".into();
-    let mut svg = Vec::new();
-    inferno::flamegraph::from_lines(&mut options, text.lines(), &mut svg)?;
-    Ok(svg)
+    svg_from_folded(title, &stacks.to_folded_text())
 }
 
 /// A differential flamegraph, base → head: frame widths from the head,
@@ -23,23 +17,7 @@ pub fn differential_svg(
     base: &FoldedStacks,
     head: &FoldedStacks,
 ) -> std::io::Result<Vec<u8>> {
-    let mut diff = Vec::new();
-    inferno::differential::from_readers(
-        inferno::differential::Options {
-            normalize: true,
-            strip_hex: true,
-        },
-        Cursor::new(base.to_folded_text()),
-        Cursor::new(head.to_folded_text()),
-        &mut diff,
-    )?;
-    let diff = String::from_utf8_lossy(&diff);
-    let mut options = inferno::flamegraph::Options::default();
-    options.title = title.to_string();
-    options.count_name = "samples".into();
-    let mut svg = Vec::new();
-    inferno::flamegraph::from_lines(&mut options, diff.lines(), &mut svg)?;
-    Ok(svg)
+    svg_from_folded(title, &differential_folded(base, head)?)
 }
 
 /// The differential folded text (`stack base_count head_count` lines), the
@@ -60,4 +38,13 @@ pub fn differential_folded(base: &FoldedStacks, head: &FoldedStacks) -> std::io:
     let mut lines: Vec<&str> = text.lines().collect();
     lines.sort_unstable();
     Ok(lines.iter().map(|l| format!("{l}\n")).collect())
+}
+
+fn svg_from_folded(title: &str, folded: &str) -> std::io::Result<Vec<u8>> {
+    let mut options = inferno::flamegraph::Options::default();
+    options.title = title.to_string();
+    options.count_name = "samples".into();
+    let mut svg = Vec::new();
+    inferno::flamegraph::from_lines(&mut options, folded.lines(), &mut svg)?;
+    Ok(svg)
 }

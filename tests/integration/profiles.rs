@@ -4,12 +4,11 @@
 use flamegate::baseline::Baseline;
 use flamegate::compare::{self, Settings};
 use flamegate::error::RecordSource;
-use flamegate::profile::fold::{fold, fold_file};
+use flamegate::profile::fold::{encode_as_pprof, fold, fold_file};
 use flamegate::profile::hotspots::hotspots;
 use flamegate::record::FoldedStacks;
 use flamegate::render::flamegraph::{differential_folded, differential_svg, flamegraph_svg};
 use flamegate::render::{Markdown, Renderer};
-use pprof::protos::{Function, Line, Location, Message, Profile, Sample};
 
 use crate::support::*;
 
@@ -88,47 +87,9 @@ fn hotspots_name_the_nested_loop_function() {
     insta::assert_json_snapshot!("hotspots_find_duplicates", h);
 }
 
-/// A pprof profile with one stack: criterion's routine, then `names`, leaf last.
+/// A pprof profile with one stack of `names` (leaf last), 10 samples.
 fn profile_with(names: &[&str]) -> Vec<u8> {
-    let mut strings = vec![
-        String::new(),
-        "criterion::bencher::Bencher::iter".to_string(),
-    ];
-    strings.extend(names.iter().map(|n| n.to_string()));
-    let functions: Vec<Function> = (1..strings.len())
-        .map(|i| Function {
-            id: i as u64,
-            name: i as i64,
-            ..Function::default()
-        })
-        .collect();
-    let locations: Vec<Location> = functions
-        .iter()
-        .map(|f| Location {
-            id: f.id,
-            line: vec![Line {
-                function_id: f.id,
-                ..Line::default()
-            }],
-            ..Location::default()
-        })
-        .collect();
-    // Leaf first, as pprof stores it.
-    let stack: Vec<u64> = locations.iter().rev().map(|l| l.id).collect();
-    let profile = Profile {
-        sample: vec![Sample {
-            location_id: stack,
-            value: vec![10, 10_000_000],
-            ..Sample::default()
-        }],
-        location: locations,
-        function: functions,
-        string_table: strings,
-        ..Profile::default()
-    };
-    let mut bytes = Vec::new();
-    profile.encode(&mut bytes).unwrap();
-    bytes
+    encode_as_pprof(&[(names.iter().map(|n| n.to_string()).collect(), 10)])
 }
 
 #[test]
