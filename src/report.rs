@@ -73,6 +73,9 @@ pub struct Change {
     pub standard_error: f64,
     /// Records in this benchmark's noise model (the baseline and its history).
     pub history: usize,
+    /// Rounds behind the estimate in paired mode (0 in stored-baseline mode).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub rounds: usize,
     /// No history: the noise came from the run's own spread, which misses
     /// run-to-run variation.
     pub low_confidence: bool,
@@ -101,6 +104,9 @@ pub struct Comparison {
 pub enum Mode {
     /// Against a stored baseline from git history (STATISTICS.md rule b).
     StoredBaseline,
+    /// Base and head built and run in alternating rounds in the same job
+    /// (STATISTICS.md rule a).
+    Paired,
 }
 
 /// The suite's outcome: what the exit code says.
@@ -173,4 +179,8 @@ impl Report {
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("a Report always serialises") + "\n"
     }
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }

@@ -163,6 +163,25 @@ impl ProjectRepo {
             .map(|blob| (blob.id(), blob.content().to_vec())))
     }
 
+    /// Write `commit`'s files into `target` (an empty directory), leaving the
+    /// repository's HEAD, index and work tree as they are.
+    pub fn export_tree(&self, commit: &Commit<'_>, target: &Path) -> Result<()> {
+        let mut checkout = git2::build::CheckoutBuilder::new();
+        checkout
+            .target_dir(target)
+            .force()
+            .recreate_missing(true)
+            .update_index(false);
+        self.repo
+            .checkout_tree(commit.as_object(), Some(&mut checkout))
+            .map_err(|e| {
+                Error::git(
+                    format!("checking out {} into {}", commit.id(), target.display()),
+                    e,
+                )
+            })
+    }
+
     /// Earlier versions of `path` along first-parent history before `start`
     /// (newest first, `start`'s own version excluded), at most `limit`.
     /// Returns the versions and whether the walk was cut by a shallow clone.

@@ -91,18 +91,7 @@ pub fn load(
     let repo = git::ProjectRepo::open(project_dir)?;
     let path = repo.repo_path(&suite_file(suite));
     let mut notes = Vec::new();
-    let (commit, chosen_as) = match spec {
-        BaseSpec::Revision(rev) => (repo.commit_at(rev)?, format!("revision {rev}")),
-        BaseSpec::MergeBase { target_branch } => {
-            let (target, name) = repo.target_branch(target_branch.as_deref())?;
-            if target_branch.is_none() && name != "origin/main" {
-                notes.push(format!("origin/main not found; compared against `{name}`"));
-            }
-            let base = repo.merge_base(&target, &name)?;
-            (base, format!("merge-base of HEAD and {name}"))
-        }
-        BaseSpec::File(_) => unreachable!("handled above"),
-    };
+    let (commit, chosen_as) = base_commit(&repo, spec, &mut notes)?;
     let sha = commit.id().to_string();
     let Some((_, content)) = repo.blob_at(&commit, &path)? else {
         return Err(Error::NoBaseline {
@@ -141,6 +130,68 @@ pub fn load(
         commit: Some(sha),
         chosen_as,
         history,
+        notes,
+    })
+}
+
+/// The base commit a spec names: a revision, or the merge-base of HEAD and
+/// the target branch. A file names no commit: a usage error here.
+fn base_commit<'r>(
+    repo: &'r git::ProjectRepo,
+    spec: &BaseSpec,
+    notes: &mut Vec<String>,
+) -> Result<(git2::Commit<'r>, String)> {
+    match spec {
+        BaseSpec::Revision(rev) => Ok((repo.commit_at(rev)?, format!("revision {rev}"))),
+        BaseSpec::MergeBase { target_branch } => {
+            let (target, name) = repo.target_branch(target_branch.as_deref())?;
+            if target_branch.is_none() && name != "origin/main" {
+                notes.push(format!("origin/main not found; compared against `{name}`"));
+            }
+            let base = repo.merge_base(&target, &name)?;
+            Ok((base, format!("merge-base of HEAD and {name}")))
+        }
+        BaseSpec::File(path) => Err(Error::Usage(format!(
+            "a base record file ({}) holds no source to build; paired runs need a revision (--base REV) or the merge-base",
+            path.display()
+        ))),
+    }
+}
+
+/// The base commit's source, checked out into a temporary directory for a
+/// paired run; removed when dropped, also on error. The user's work tree,
+/// index and HEAD are not touched.
+pub struct BaseCheckout {
+    /// Holds the directory alive; deleting it on drop is the cleanup.
+    _root: tempfile::TempDir,
+    /// The project directory inside the checkout.
+    pub project_dir: PathBuf,
+    pub commit: String,
+    pub chosen_as: String,
+    pub notes: Vec<String>,
+}
+
+/// Check out the base commit of `spec` into a new directory under `under`.
+pub fn checkout_base(project_dir: &Path, spec: &BaseSpec, under: &Path) -> Result<BaseCheckout> {
+    let repo = git::ProjectRepo::open(project_dir)?;
+    let mut notes = Vec::new();
+    let (commit, chosen_as) = base_commit(&repo, spec, &mut notes)?;
+    std::fs::create_dir_all(under).map_err(|e| Error::io(under, e))?;
+    let root = tempfile::Builder::new()
+        .prefix("base-")
+        .tempdir_in(under)
+        .map_err(|e| Error::io(under, e))?;
+    repo.export_tree(&commit, root.path())?;
+    let project_dir = if repo.project_prefix.is_empty() {
+        root.path().to_path_buf()
+    } else {
+        root.path().join(&repo.project_prefix)
+    };
+    Ok(BaseCheckout {
+        commit: commit.id().to_string(),
+        _root: root,
+        project_dir,
+        chosen_as,
         notes,
     })
 }

@@ -8,6 +8,7 @@
 pub mod cargo;
 pub mod criterion_output;
 pub mod machine;
+pub mod paired;
 mod progress;
 
 use std::collections::VecDeque;
@@ -54,14 +55,13 @@ const FORBIDDEN_ARGS: &[&str] = &[
     "--load-baseline",
 ];
 
-/// Build and run the selected benchmarks of `project`; return the run's record.
-pub fn run(
+/// Check the selection, build the selected bench targets and list the
+/// benchmark ids each executable defines (at least one in all).
+pub(crate) fn build_and_list(
     project: &Project,
     selection: &RunSelection,
-    commit: Option<String>,
-    dirty: bool,
     progress: &Progress,
-) -> Result<RunRecord> {
+) -> Result<Vec<(BenchExecutable, Vec<String>)>> {
     if let Some(bad) = selection
         .criterion_args
         .iter()
@@ -82,15 +82,12 @@ pub fn run(
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
     let executables = cargo::build(project, &targets, &build_env)?;
-    let machine = machine::fingerprint(&project.dir);
-
     let mut listed = Vec::new();
-    for exe in &executables {
-        let ids = list_benchmarks(exe, selection.filter.as_deref())?;
+    for exe in executables {
+        let ids = list_benchmarks(&exe, selection.filter.as_deref())?;
         listed.push((exe, ids));
     }
-    let total: usize = listed.iter().map(|(_, ids)| ids.len()).sum();
-    if total == 0 {
+    if listed.iter().all(|(_, ids)| ids.is_empty()) {
         return Err(Error::Usage(match &selection.filter {
             Some(f) => format!(
                 "the filter `{f}` matched no benchmark; `flamegate run --list` shows the ids"
@@ -98,16 +95,46 @@ pub fn run(
             None => "the bench targets define no criterion benchmarks".into(),
         }));
     }
-    let bar = progress.bar(total as u64, "benchmarking");
-    let scratch = tempfile::Builder::new()
+    Ok(listed)
+}
+
+/// criterion's arguments for a timing run: the filter, `--noplot`, then
+/// the user's arguments (or `defaults` when there are none).
+pub(crate) fn timing_args(selection: &RunSelection, defaults: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = selection.filter.iter().cloned().collect();
+    if !selection.criterion_args.iter().any(|a| a == "--noplot") {
+        args.push("--noplot".into());
+    }
+    if selection.criterion_args.is_empty() {
+        args.extend(defaults.iter().map(|a| a.to_string()));
+    } else {
+        args.extend(selection.criterion_args.iter().cloned());
+    }
+    args
+}
+
+/// A scratch directory for criterion's output, under the target dir.
+pub(crate) fn scratch_dir(project: &Project) -> Result<tempfile::TempDir> {
+    tempfile::Builder::new()
         .prefix("flamegate-criterion-")
         .tempdir_in(ensure_dir(&project.target_dir.join("flamegate"))?)
-        .map_err(|e| Error::io(&project.target_dir, e))?;
-    let mut timing_args = selection.filter.iter().cloned().collect::<Vec<_>>();
-    if !selection.criterion_args.iter().any(|a| a == "--noplot") {
-        timing_args.push("--noplot".into());
-    }
-    timing_args.extend(selection.criterion_args.iter().cloned());
+        .map_err(|e| Error::io(&project.target_dir, e))
+}
+
+/// Build and run the selected benchmarks of `project`; return the run's record.
+pub fn run(
+    project: &Project,
+    selection: &RunSelection,
+    commit: Option<String>,
+    dirty: bool,
+    progress: &Progress,
+) -> Result<RunRecord> {
+    let listed = build_and_list(project, selection, progress)?;
+    let machine = machine::fingerprint(&project.dir);
+    let total: usize = listed.iter().map(|(_, ids)| ids.len()).sum();
+    let bar = progress.bar(total as u64, "benchmarking");
+    let scratch = scratch_dir(project)?;
+    let timing_args = timing_args(selection, &[]);
     let mut measured: Vec<(usize, PathBuf, BenchResult)> = Vec::new();
     for (index, (exe, ids)) in listed.iter().enumerate() {
         if ids.is_empty() {
@@ -210,7 +237,7 @@ fn bench_command(exe: &BenchExecutable) -> Command {
 
 const OUTPUT_TAIL_LINES: usize = 40;
 
-fn run_executable(
+pub(crate) fn run_executable(
     exe: &BenchExecutable,
     args: &[String],
     criterion_home: &Path,

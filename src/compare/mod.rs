@@ -198,28 +198,83 @@ pub fn against_stored(
             p_regressed: stats::t_sf((log_change - threshold) / scale, df),
             p_improved: stats::t_cdf((log_change + threshold) / scale, df),
             history: noise.history_len[index],
+            rounds: 0,
             low_confidence,
         });
     }
+    if tests.iter().any(|t| t.low_confidence) && records.len() < 2 {
+        notes.push(
+            "the baseline has no history yet, so run-to-run noise is estimated from each run's own spread and \
+             verdicts are low-confidence; each `flamegate baseline update` commit adds history"
+                .into(),
+        );
+    }
+    let tests: Vec<(BenchId, BenchTest)> =
+        shared.iter().map(|id| (*id).clone()).zip(tests).collect();
+    let (comparisons, outcome) = judge(&baseline.record, head, tests, settings, &mut notes);
+    Report {
+        schema: REPORT_SCHEMA,
+        suite: suite.to_string(),
+        mode: Mode::StoredBaseline,
+        base: Side {
+            commit: baseline.commit.clone(),
+            dirty: baseline.record.dirty,
+            chosen_as: baseline.chosen_as.clone(),
+        },
+        head: Side {
+            commit: head.commit.clone(),
+            dirty: head.dirty,
+            chosen_as: head_chosen_as.to_string(),
+        },
+        settings: SettingsUsed {
+            min_change: settings.min_change,
+            fdr: settings.fdr,
+            noise_limit: settings.noise_limit,
+            confidence: settings.confidence,
+        },
+        machine_shift: head_shift.map(f64::exp_m1),
+        history_used: records.len(),
+        history_other_machine: other_machine.len(),
+        comparisons,
+        outcome,
+        notes,
+    }
+}
+
+/// Classify every benchmark of either side from its test (benchmarks on
+/// both sides) and assemble the comparisons, regressions first.
+pub(crate) fn judge(
+    base: &RunRecord,
+    head: &RunRecord,
+    tests: Vec<(BenchId, BenchTest)>,
+    settings: &Settings,
+    notes: &mut Vec<String>,
+) -> (Vec<Comparison>, Outcome) {
+    let ids: BTreeSet<&BenchId> = head
+        .benches
+        .iter()
+        .chain(&base.benches)
+        .map(|b| &b.id)
+        .collect();
     let regressed_adjusted =
-        benjamini_hochberg(&tests.iter().map(|t| t.p_regressed).collect::<Vec<_>>());
+        benjamini_hochberg(&tests.iter().map(|(_, t)| t.p_regressed).collect::<Vec<_>>());
     let improved_adjusted =
-        benjamini_hochberg(&tests.iter().map(|t| t.p_improved).collect::<Vec<_>>());
+        benjamini_hochberg(&tests.iter().map(|(_, t)| t.p_improved).collect::<Vec<_>>());
 
     let mut comparisons: Vec<Comparison> = ids
         .iter()
         .map(|id| {
             let head_bench = head.bench(id);
-            let base_bench = baseline.record.bench(id);
+            let base_bench = base.bench(id);
             let min_change = settings.min_change_for(id);
             let rule = Rule {
                 min_change,
                 fdr: settings.fdr,
                 noise_limit: settings.noise_limit,
             };
-            let (presence, change) = match shared.iter().position(|s| s == id) {
+            let (presence, change) = match tests.iter().position(|(s, _)| &s == id) {
                 Some(i) => {
-                    let t = &tests[i];
+                    let t = &tests[i].1;
                     let evidence = Evidence {
                         log_change: t.log_change,
                         log_ci: t.log_ci,
@@ -237,6 +292,7 @@ pub fn against_stored(
                         p_improved_adjusted: improved_adjusted[i],
                         standard_error: t.standard_error,
                         history: t.history,
+                        rounds: t.rounds,
                         low_confidence: t.low_confidence,
                     };
                     (Presence::Both(evidence), Some(change))
@@ -277,45 +333,12 @@ pub fn against_stored(
         );
     }
 
-    if tests.iter().any(|t| t.low_confidence) && records.len() < 2 {
-        notes.push(
-            "the baseline has no history yet, so run-to-run noise is estimated from each run's own spread and \
-             verdicts are low-confidence; each `flamegate baseline update` commit adds history"
-                .into(),
-        );
-    }
     let outcome = if comparisons.iter().any(|c| c.verdict == Verdict::Regressed) {
         Outcome::Fail
     } else {
         Outcome::Pass
     };
-    Report {
-        schema: REPORT_SCHEMA,
-        suite: suite.to_string(),
-        mode: Mode::StoredBaseline,
-        base: Side {
-            commit: baseline.commit.clone(),
-            dirty: baseline.record.dirty,
-            chosen_as: baseline.chosen_as.clone(),
-        },
-        head: Side {
-            commit: head.commit.clone(),
-            dirty: head.dirty,
-            chosen_as: head_chosen_as.to_string(),
-        },
-        settings: SettingsUsed {
-            min_change: settings.min_change,
-            fdr: settings.fdr,
-            noise_limit: settings.noise_limit,
-            confidence: settings.confidence,
-        },
-        machine_shift: head_shift.map(f64::exp_m1),
-        history_used: records.len(),
-        history_other_machine: other_machine.len(),
-        comparisons,
-        outcome,
-        notes,
-    }
+    (comparisons, outcome)
 }
 
 /// Regressions first (largest first), then improvements, noisy, new, missing,
@@ -330,7 +353,7 @@ pub fn sort_for_reading(comparisons: &mut [Comparison]) {
     });
 }
 
-struct BenchTest {
+pub(crate) struct BenchTest {
     base_level: f64,
     standard_error: f64,
     log_change: f64,
@@ -338,6 +361,7 @@ struct BenchTest {
     p_regressed: f64,
     p_improved: f64,
     history: usize,
+    rounds: usize,
     low_confidence: bool,
 }
 

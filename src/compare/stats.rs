@@ -62,6 +62,34 @@ pub fn t_quantile(p: f64, df: f64) -> f64 {
     students_t(df).inverse_cdf(p)
 }
 
+/// Walsh averages `(x_i + x_j) / 2` for `i <= j`, sorted.
+fn walsh_averages(values: &[f64]) -> Vec<f64> {
+    let mut averages = Vec::with_capacity(values.len() * (values.len() + 1) / 2);
+    for (i, a) in values.iter().enumerate() {
+        for b in &values[i..] {
+            averages.push((a + b) / 2.0);
+        }
+    }
+    averages.sort_by(f64::total_cmp);
+    averages
+}
+
+/// Hodges-Lehmann estimate of the center of `values` (the median of the
+/// Walsh averages) and its confidence interval at `confidence`, from the
+/// signed-rank distribution (normal approximation): the k-th smallest and
+/// largest Walsh averages.
+pub fn hodges_lehmann(values: &[f64], confidence: f64) -> (f64, (f64, f64)) {
+    let averages = walsh_averages(values);
+    let estimate = median(&averages);
+    let n = values.len() as f64;
+    let total = averages.len();
+    let z = statrs::distribution::Normal::standard().inverse_cdf(1.0 - (1.0 - confidence) / 2.0);
+    let k = (n * (n + 1.0) / 4.0 - z * (n * (n + 1.0) * (2.0 * n + 1.0) / 24.0).sqrt()).floor();
+    let k = if k < 0.0 { 0 } else { k as usize };
+    let k = k.min(total.saturating_sub(1) / 2);
+    (estimate, (averages[k], averages[total - 1 - k]))
+}
+
 /// Benjamini-Hochberg adjusted p-values (step-up): a test is rejected at
 /// false discovery rate `q` exactly when its adjusted value is `<= q`.
 pub fn benjamini_hochberg(p_values: &[f64]) -> Vec<f64> {
@@ -103,6 +131,14 @@ mod tests {
     }
 
     #[test]
+    fn hodges_lehmann_matches_a_worked_example() {
+        // Walsh averages of [1, 2, 4]: 1, 1.5, 2, 2.5, 3, 4 -> median 2.25.
+        let (estimate, (low, high)) = hodges_lehmann(&[1.0, 2.0, 4.0], 0.95);
+        assert_eq!(estimate, 2.25);
+        assert_eq!((low, high), (1.0, 4.0), "too few values: the full range");
+    }
+
+    #[test]
     fn bh_matches_a_worked_example() {
         // Benjamini & Hochberg (1995) style: m = 4.
         let adjusted = benjamini_hochberg(&[0.01, 0.04, 0.03, 0.5]);
@@ -128,6 +164,16 @@ mod tests {
             for i in 0..p.len() { for j in 0..p.len() {
                 if p[i] < p[j] { prop_assert!(adjusted[i] <= adjusted[j]); }
             }}
+        }
+
+        #[test]
+        fn hodges_lehmann_interval_contains_its_estimate(v in prop::collection::vec(-1.0f64..1.0, 1..40), shift in -1.0f64..1.0) {
+            let (estimate, (low, high)) = hodges_lehmann(&v, 0.95);
+            prop_assert!(low <= estimate && estimate <= high);
+            // Equivariant under shifts.
+            let shifted: Vec<f64> = v.iter().map(|x| x + shift).collect();
+            let (moved, _) = hodges_lehmann(&shifted, 0.95);
+            prop_assert!((moved - estimate - shift).abs() < 1e-9);
         }
 
         #[test]

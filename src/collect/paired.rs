@@ -1,0 +1,147 @@
+//! Paired runs: base and head built side by side and run in alternating
+//! rounds in the same job (STATISTICS.md rule a).
+//!
+//! Takes the head project and the base project (a checkout of the base
+//! commit); hands on a `PairedRun`: each side's samples pooled over rounds,
+//! and each benchmark's per-round medians for both sides.
+
+use std::collections::BTreeMap;
+
+use crate::error::Result;
+use crate::record::{BenchId, BenchResult, RECORD_SCHEMA, RunRecord};
+
+use super::{Progress, Project, RunSelection, build_and_list, criterion_output, machine};
+
+/// criterion windows for a round when the user gives none: short, because
+/// rounds, not long windows, average out drift between the sides.
+pub const ROUND_ARGS: [&str; 4] = ["--warm-up-time", "0.5", "--measurement-time", "1"];
+
+/// Default number of rounds.
+pub const DEFAULT_ROUNDS: usize = 6;
+
+/// One benchmark's medians in one round.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RoundMedians {
+    pub base: f64,
+    pub head: f64,
+}
+
+/// The outcome of a paired run.
+#[derive(Debug, Clone)]
+pub struct PairedRun {
+    pub rounds: usize,
+    /// Each side's samples, pooled over all rounds.
+    pub base: RunRecord,
+    pub head: RunRecord,
+    /// Benchmarks on both sides: their medians, round by round.
+    pub round_medians: BTreeMap<BenchId, Vec<RoundMedians>>,
+}
+
+/// Which side a run belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Base,
+    Head,
+}
+
+/// Build both sides, then run `rounds` rounds, alternating which side goes
+/// first (base-head, head-base, …) so drift hits both equally.
+#[allow(clippy::too_many_arguments)]
+pub fn run_paired(
+    head: &Project,
+    base: &Project,
+    selection: &RunSelection,
+    rounds: usize,
+    head_commit: (Option<String>, bool),
+    base_commit: String,
+    progress: &Progress,
+) -> Result<PairedRun> {
+    let head_listed = build_and_list(head, selection, progress)?;
+    let base_listed = build_and_list(base, selection, progress)?;
+    let per_round: usize = head_listed
+        .iter()
+        .chain(&base_listed)
+        .map(|(_, ids)| ids.len())
+        .sum();
+    let bar = progress.bar((per_round * rounds) as u64, "paired rounds");
+    let scratch = super::scratch_dir(head)?;
+    let args = super::timing_args(selection, &ROUND_ARGS);
+    // results[side][round]: every benchmark's samples in that round.
+    let mut results: BTreeMap<(u8, usize), Vec<BenchResult>> = BTreeMap::new();
+    for round in 0..rounds {
+        let order = if round % 2 == 0 {
+            [Side::Base, Side::Head]
+        } else {
+            [Side::Head, Side::Base]
+        };
+        for side in order {
+            let listed = match side {
+                Side::Base => &base_listed,
+                Side::Head => &head_listed,
+            };
+            for (index, (exe, ids)) in listed.iter().enumerate() {
+                if ids.is_empty() {
+                    continue;
+                }
+                let home = scratch.path().join(format!("{side:?}-{round}-{index}"));
+                super::run_executable(exe, &args, &home, &bar)?;
+                results
+                    .entry((side as u8, round))
+                    .or_default()
+                    .extend(criterion_output::read_criterion_home(&home)?);
+            }
+        }
+    }
+    bar.finish();
+
+    let pooled = |side: Side| -> Vec<BenchResult> {
+        let mut by_id: BTreeMap<BenchId, BenchResult> = BTreeMap::new();
+        for round in 0..rounds {
+            for result in results.get(&(side as u8, round)).into_iter().flatten() {
+                by_id
+                    .entry(result.id.clone())
+                    .and_modify(|r| r.samples.extend(&result.samples))
+                    .or_insert_with(|| result.clone());
+            }
+        }
+        by_id.into_values().collect()
+    };
+    let median_in = |side: Side, round: usize, id: &BenchId| -> Option<f64> {
+        results
+            .get(&(side as u8, round))?
+            .iter()
+            .find(|r| &r.id == id)
+            .map(|r| crate::compare::stats::median(&r.samples))
+    };
+    let base_benches = pooled(Side::Base);
+    let head_benches = pooled(Side::Head);
+    let mut round_medians = BTreeMap::new();
+    for bench in &head_benches {
+        let medians: Vec<RoundMedians> = (0..rounds)
+            .filter_map(|round| {
+                Some(RoundMedians {
+                    base: median_in(Side::Base, round, &bench.id)?,
+                    head: median_in(Side::Head, round, &bench.id)?,
+                })
+            })
+            .collect();
+        if !medians.is_empty() {
+            round_medians.insert(bench.id.clone(), medians);
+        }
+    }
+    let machine = machine::fingerprint(&head.dir);
+    let record = |benches: Vec<BenchResult>, commit: Option<String>, dirty: bool| RunRecord {
+        schema: RECORD_SCHEMA,
+        commit,
+        dirty,
+        machine: machine.clone(),
+        created: time::OffsetDateTime::now_utc(),
+        benches,
+    };
+    Ok(PairedRun {
+        rounds,
+        base: record(base_benches, Some(base_commit), false),
+        head: record(head_benches, head_commit.0, head_commit.1),
+        round_medians,
+    })
+}
