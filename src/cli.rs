@@ -181,8 +181,18 @@ pub struct CheckArgs {
     #[command(flatten)]
     pub output: OutputArgs,
     /// Use this RunRecord as the head instead of running the benchmarks.
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", conflicts_with = "paired")]
     pub record: Option<PathBuf>,
+
+    /// Build the base revision too and run both in alternating rounds in
+    /// this job, instead of comparing with the stored baseline. Slower, but
+    /// machine differences cancel out: the trustworthy mode for CI.
+    #[arg(long, conflicts_with = "base_file")]
+    pub paired: bool,
+
+    /// Rounds of a paired run; each runs every benchmark once per side [default: 6]
+    #[arg(long, value_name = "N", requires = "paired")]
+    pub rounds: Option<usize>,
 }
 
 #[derive(Debug, Args)]

@@ -178,6 +178,73 @@ pub fn gate(
     })
 }
 
+/// The paired gate: check the base revision out, build both sides in their
+/// own target directories, run them in alternating rounds, compare.
+pub fn gate_paired(
+    project: &Project,
+    suite: &str,
+    spec: &BaseSpec,
+    settings: &Settings,
+    selection: &RunSelection,
+    rounds: usize,
+    progress: Progress,
+) -> Result<Gated> {
+    let under = project.target_dir.join("flamegate").join("paired");
+    let checkout = baseline::checkout_base(&project.dir, spec, &under)?;
+    progress.note(&format!(
+        "base: {} ({}), checked out beside the work tree",
+        checkout.chosen_as,
+        crate::error::short_sha(&checkout.commit)
+    ));
+    // One lock for both sides where the base has none: same dependencies.
+    let head_lock = project.dir.join("Cargo.lock");
+    let base_lock = checkout.project_dir.join("Cargo.lock");
+    if head_lock.exists() && !base_lock.exists() {
+        std::fs::copy(&head_lock, &base_lock).map_err(|e| Error::io(&base_lock, e))?;
+    }
+    let manifest_name = project
+        .manifest_path
+        .file_name()
+        .map_or_else(|| "Cargo.toml".into(), |n| n.to_os_string());
+    let base_project = collect::cargo::inspect(
+        &checkout.project_dir.join(manifest_name),
+        Some(&under.join("base-target")),
+    )?;
+    let head_project =
+        collect::cargo::inspect(&project.manifest_path, Some(&under.join("head-target")))?;
+    let head = baseline::head_state(&project.dir);
+    let run = collect::paired::run_paired(
+        &head_project,
+        &base_project,
+        selection,
+        rounds,
+        (head.commit.clone(), head.dirty),
+        checkout.commit.clone(),
+        &progress,
+    )?;
+    let mut report = compare::paired::against_paired(
+        suite,
+        &run,
+        crate::report::Side {
+            commit: head.commit,
+            dirty: head.dirty,
+            chosen_as: "work tree".into(),
+        },
+        crate::report::Side {
+            commit: Some(checkout.commit.clone()),
+            dirty: false,
+            chosen_as: format!("{}, built and run in this job", checkout.chosen_as),
+        },
+        settings,
+    );
+    report.notes.splice(0..0, checkout.notes.iter().cloned());
+    Ok(Gated {
+        report,
+        head: run.head,
+        base: run.base,
+    })
+}
+
 /// A comparison with the records behind it (their profiles feed the flamegraphs).
 pub struct Gated {
     pub report: Report,
@@ -210,6 +277,8 @@ fn check(args: CheckArgs, output: Output) -> Result<u8> {
         stats,
         output: output_args,
         record,
+        paired,
+        rounds,
     } = args;
     let loaded = load_project(&project_args)?;
     let suite = config::suite(
@@ -220,6 +289,24 @@ fn check(args: CheckArgs, output: Output) -> Result<u8> {
     let settings = config::settings(&stats_overrides(&stats), &loaded.file, &loaded.file_path)?;
     let (spec, history) = base_spec(&base, &loaded.file);
     let selection = selection(&bench, &loaded.file)?;
+    if paired {
+        let rounds = rounds.unwrap_or(collect::paired::DEFAULT_ROUNDS);
+        if rounds < 2 {
+            return Err(Error::Usage(
+                "--rounds must be at least 2: one round cannot separate a change from noise".into(),
+            ));
+        }
+        let gated = gate_paired(
+            &loaded.project,
+            &suite,
+            &spec,
+            &settings,
+            &selection,
+            rounds,
+            output.progress,
+        )?;
+        return emit(gated, &output_args, &loaded.project.target_dir, output);
+    }
     let head = match &record {
         Some(path) => HeadSource::File(path),
         None => HeadSource::Run(&selection),

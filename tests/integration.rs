@@ -7,6 +7,8 @@ mod support;
 mod baseline_git;
 #[path = "integration/criterion_reader.rs"]
 mod criterion_reader;
+#[path = "integration/paired.rs"]
+mod paired;
 #[path = "integration/profiles.rs"]
 mod profiles;
 #[path = "integration/real_bench.rs"]

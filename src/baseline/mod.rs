@@ -162,8 +162,7 @@ fn base_commit<'r>(
 /// paired run; removed when dropped, also on error. The user's work tree,
 /// index and HEAD are not touched.
 pub struct BaseCheckout {
-    /// Holds the directory alive; deleting it on drop is the cleanup.
-    _root: tempfile::TempDir,
+    root: PathBuf,
     /// The project directory inside the checkout.
     pub project_dir: PathBuf,
     pub commit: String,
@@ -171,29 +170,42 @@ pub struct BaseCheckout {
     pub notes: Vec<String>,
 }
 
-/// Check out the base commit of `spec` into a new directory under `under`.
+impl Drop for BaseCheckout {
+    fn drop(&mut self) {
+        // Best effort: a leftover is removed by the next paired run anyway.
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+/// The checkout's directory name under `under`. It is always the same, so
+/// the base's build (whose flags name this path) stays cached between runs.
+pub const CHECKOUT_DIR: &str = "checkout";
+
+/// Check out the base commit of `spec` into `under/checkout`, replacing
+/// what an earlier run left there.
 pub fn checkout_base(project_dir: &Path, spec: &BaseSpec, under: &Path) -> Result<BaseCheckout> {
     let repo = git::ProjectRepo::open(project_dir)?;
     let mut notes = Vec::new();
     let (commit, chosen_as) = base_commit(&repo, spec, &mut notes)?;
-    std::fs::create_dir_all(under).map_err(|e| Error::io(under, e))?;
-    let root = tempfile::Builder::new()
-        .prefix("base-")
-        .tempdir_in(under)
-        .map_err(|e| Error::io(under, e))?;
-    repo.export_tree(&commit, root.path())?;
-    let project_dir = if repo.project_prefix.is_empty() {
-        root.path().to_path_buf()
-    } else {
-        root.path().join(&repo.project_prefix)
-    };
-    Ok(BaseCheckout {
+    let root = under.join(CHECKOUT_DIR);
+    if root.exists() {
+        std::fs::remove_dir_all(&root).map_err(|e| Error::io(&root, e))?;
+    }
+    std::fs::create_dir_all(&root).map_err(|e| Error::io(&root, e))?;
+    let checkout = BaseCheckout {
         commit: commit.id().to_string(),
-        _root: root,
-        project_dir,
+        project_dir: if repo.project_prefix.is_empty() {
+            root.clone()
+        } else {
+            root.join(&repo.project_prefix)
+        },
+        root,
         chosen_as,
         notes,
-    })
+    };
+    // From here on, dropping `checkout` (also on error) removes the files.
+    repo.export_tree(&commit, &checkout.root)?;
+    Ok(checkout)
 }
 
 /// Write `record` as the suite's baseline in the work tree (not committed:

@@ -60,6 +60,7 @@ const FORBIDDEN_ARGS: &[&str] = &[
 pub(crate) fn build_and_list(
     project: &Project,
     selection: &RunSelection,
+    extra_env: &[(String, String)],
     progress: &Progress,
 ) -> Result<Vec<(BenchExecutable, Vec<String>)>> {
     if let Some(bad) = selection
@@ -80,6 +81,7 @@ pub(crate) fn build_and_list(
     let build_env: Vec<(String, String)> = BUILD_ENV
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
+        .chain(extra_env.iter().cloned())
         .collect();
     let executables = cargo::build(project, &targets, &build_env)?;
     let mut listed = Vec::new();
@@ -129,7 +131,7 @@ pub fn run(
     dirty: bool,
     progress: &Progress,
 ) -> Result<RunRecord> {
-    let listed = build_and_list(project, selection, progress)?;
+    let listed = build_and_list(project, selection, &[], progress)?;
     let machine = machine::fingerprint(&project.dir);
     let total: usize = listed.iter().map(|(_, ids)| ids.len()).sum();
     let bar = progress.bar(total as u64, "benchmarking");

@@ -56,8 +56,18 @@ pub fn run_paired(
     base_commit: String,
     progress: &Progress,
 ) -> Result<PairedRun> {
-    let head_listed = build_and_list(head, selection, progress)?;
-    let base_listed = build_and_list(base, selection, progress)?;
+    let head_listed = build_and_list(head, selection, &[], progress)?;
+    // The base builds from another directory; mapping its paths onto the
+    // head's keeps embedded file names (panic locations) identical, so
+    // identical code gives an identical binary layout on both sides.
+    let mut rustflags = std::env::var("RUSTFLAGS").unwrap_or_default();
+    rustflags.push_str(&format!(
+        " --remap-path-prefix={}={}",
+        base.dir.display(),
+        head.dir.display()
+    ));
+    let base_env = [("RUSTFLAGS".to_string(), rustflags.trim().to_string())];
+    let base_listed = build_and_list(base, selection, &base_env, progress)?;
     let per_round: usize = head_listed
         .iter()
         .chain(&base_listed)

@@ -5,6 +5,7 @@
 //! STATISTICS.md rule (b), stored baseline, and (c), Benjamini-Hochberg over
 //! the suite. Classification happens only in `verdict::classify`.
 
+pub mod paired;
 pub mod stats;
 pub mod verdict;
 
@@ -211,7 +212,7 @@ pub fn against_stored(
     }
     let tests: Vec<(BenchId, BenchTest)> =
         shared.iter().map(|id| (*id).clone()).zip(tests).collect();
-    let (comparisons, outcome) = judge(&baseline.record, head, tests, settings, &mut notes);
+    let (comparisons, outcome) = judge(&baseline.record, head, tests, settings, true, &mut notes);
     Report {
         schema: REPORT_SCHEMA,
         suite: suite.to_string(),
@@ -248,6 +249,7 @@ pub(crate) fn judge(
     head: &RunRecord,
     tests: Vec<(BenchId, BenchTest)>,
     settings: &Settings,
+    profiled: bool,
     notes: &mut Vec<String>,
 ) -> (Vec<Comparison>, Outcome) {
     let ids: BTreeSet<&BenchId> = head
@@ -322,9 +324,10 @@ pub(crate) fn judge(
         })
         .collect();
     sort_for_reading(&mut comparisons);
-    if comparisons
-        .iter()
-        .any(|c| c.verdict == Verdict::Regressed && c.hotspots.is_none())
+    if profiled
+        && comparisons
+            .iter()
+            .any(|c| c.verdict == Verdict::Regressed && c.hotspots.is_none())
     {
         notes.push(
             "to see where the time went (hotspots and flamegraphs), install flamegate's profiler in your benches: \

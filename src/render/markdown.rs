@@ -4,12 +4,20 @@
 use std::fmt::Write;
 
 use super::escape::markdown_text;
-use super::{Renderer, format_change, format_duration, format_percent, headline};
+use super::{Renderer, evidence, format_change, format_duration, format_percent, headline};
 use crate::error::short_sha;
 use crate::profile::hotspots::percent;
 use crate::report::{Comparison, Outcome, Report, Side, Verdict};
 
 pub struct Markdown;
+
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
 
 /// The hidden marker that identifies flamegate's comment for a suite.
 pub fn marker(suite: &str) -> String {
@@ -74,11 +82,10 @@ impl Renderer for Markdown {
         let _ = writeln!(out, "{}\n", counts.join(" · "));
         let _ = writeln!(
             out,
-            "Head {} vs baseline {}. Noise model: {} baseline record{}; threshold {}; false discovery rate {}; {} intervals.\n",
+            "Head {} vs baseline {}. {}; threshold {}; false discovery rate {}; {} intervals.\n",
             side(&report.head),
             side(&report.base),
-            report.history_used,
-            if report.history_used == 1 { "" } else { "s" },
+            capitalized(&evidence(report)),
             format_percent(report.settings.min_change),
             format_percent(report.settings.fdr),
             format_percent(report.settings.confidence),

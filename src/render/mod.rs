@@ -80,6 +80,27 @@ pub fn format_percent(relative: f64) -> String {
     format!("{text}%")
 }
 
+/// What the verdicts rest on, for both human formats.
+pub fn evidence(report: &Report) -> String {
+    use crate::report::Mode;
+    match report.mode {
+        Mode::StoredBaseline => format!(
+            "noise model: {} baseline record{}",
+            report.history_used,
+            if report.history_used == 1 { "" } else { "s" }
+        ),
+        Mode::Paired => {
+            let rounds = report
+                .comparisons
+                .iter()
+                .filter_map(|c| c.change.as_ref().map(|ch| ch.rounds))
+                .max()
+                .unwrap_or(0);
+            format!("paired: {rounds} rounds in this job, base and head alternating")
+        }
+    }
+}
+
 /// The headline both human formats open with.
 pub fn headline(report: &Report) -> String {
     use crate::report::{Outcome, Verdict};

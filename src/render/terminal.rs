@@ -6,7 +6,7 @@ use comfy_table::{Cell, CellAlignment, Color, Table};
 const TABLE_STYLE: &str = "  ── ══             ";
 
 use super::escape::terminal_text;
-use super::{Renderer, format_change, format_duration, format_percent, headline};
+use super::{Renderer, evidence, format_change, format_duration, format_percent, headline};
 use crate::error::short_sha;
 use crate::report::{Outcome, Report, Verdict};
 
@@ -112,13 +112,13 @@ impl Renderer for Terminal {
                 + if s.dirty { "+dirty" } else { "" }
         };
         out.push_str(&format!(
-            "flamegate {status}: {} (suite {})\nhead {} vs baseline {} ({}), {} baseline record(s), threshold {}, FDR {}\n",
+            "flamegate {status}: {} (suite {})\nhead {} vs baseline {} ({}), {}, threshold {}, FDR {}\n",
             headline(report),
             terminal_text(&report.suite),
             commit(&report.head),
             commit(&report.base),
             terminal_text(&report.base.chosen_as),
-            report.history_used,
+            evidence(report),
             format_percent(report.settings.min_change),
             format_percent(report.settings.fdr),
         ));

@@ -1,7 +1,5 @@
 //! The real binary on a real criterion project (real `cargo bench`).
 
-use std::path::Path;
-
 use flamegate::record::RunRecord;
 
 use crate::support::*;
@@ -18,20 +16,6 @@ const QUICK: [&str; 9] = [
     "--sample-size",
     "10",
 ];
-
-fn copy_tiny(to: &Path) {
-    for file in ["Cargo.lock", "src/lib.rs", "benches/tiny.rs"] {
-        let dest = to.join(file);
-        std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
-        std::fs::copy(fixture("tiny").join(file), dest).unwrap();
-    }
-    // The fixture finds flamegate's hook by a relative path; point it home.
-    let manifest = std::fs::read_to_string(fixture("tiny").join("Cargo.toml")).unwrap();
-    let flamegate_dir = env!("CARGO_MANIFEST_DIR");
-    let manifest = manifest.replace("path = \"../../..\"", &format!("path = {flamegate_dir:?}"));
-    std::fs::write(to.join("Cargo.toml"), manifest).unwrap();
-    std::fs::write(to.join(".gitignore"), "/target\n").unwrap();
-}
 
 fn in_fixture_target(command: &mut std::process::Command) -> &mut std::process::Command {
     command.env("CARGO_TARGET_DIR", fixture_target_dir())

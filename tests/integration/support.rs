@@ -230,3 +230,18 @@ pub fn parse_svg(svg: &str) -> Result<roxmltree::Document<'_>, roxmltree::Error>
     };
     roxmltree::Document::parse_with_options(svg, options)
 }
+
+/// Copy the tiny criterion fixture (with flamegate's hook) into `to`.
+pub fn copy_tiny(to: &Path) {
+    for file in ["Cargo.lock", "src/lib.rs", "benches/tiny.rs"] {
+        let dest = to.join(file);
+        std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+        std::fs::copy(fixture("tiny").join(file), dest).unwrap();
+    }
+    // The fixture finds flamegate's hook by a relative path; point it home.
+    let manifest = std::fs::read_to_string(fixture("tiny").join("Cargo.toml")).unwrap();
+    let flamegate_dir = env!("CARGO_MANIFEST_DIR");
+    let manifest = manifest.replace("path = \"../../..\"", &format!("path = {flamegate_dir:?}"));
+    std::fs::write(to.join("Cargo.toml"), manifest).unwrap();
+    std::fs::write(to.join(".gitignore"), "/target\n").unwrap();
+}

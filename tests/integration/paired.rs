@@ -1,0 +1,180 @@
+//! `check --paired` on two commits of a real criterion project.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::support::*;
+
+/// Short windows: plumbing and large effects, not precision.
+const QUICK: [&str; 7] = [
+    "--",
+    "--warm-up-time",
+    "0.1",
+    "--measurement-time",
+    "0.3",
+    "--sample-size",
+    "10",
+];
+
+/// Every file under `dir` except flamegate's own folder, with its contents.
+fn snapshot_files(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut files = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(current) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&current) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path
+                .file_name()
+                .is_some_and(|n| n == "flamegate" || n == ".git")
+            {
+                continue;
+            }
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                files.insert(path.clone(), std::fs::read(&path).unwrap_or_default());
+            }
+        }
+    }
+    files
+}
+
+fn leftover_checkouts(target: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(target.join("flamegate/paired"))
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| {
+                    p.file_name()
+                        .is_some_and(|n| n.to_string_lossy().starts_with("checkout-"))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn paired_check_flags_a_slowdown_passes_an_identical_commit_and_leaves_the_tree_alone() {
+    // A fixed place: the base build's flags name the project's path, so a
+    // stable path keeps that build cached between test runs.
+    let repo_dir = fixture_target_dir().join("paired-repo");
+    let _ = std::fs::remove_dir_all(&repo_dir);
+    std::fs::create_dir_all(&repo_dir).unwrap();
+    let repo = repo_dir.as_path();
+    copy_tiny(repo);
+    git_in(repo, &["init", "-q", "-b", "main"]);
+    git_in(repo, &["add", "-A"]);
+    git_in(repo, &["commit", "-q", "-m", "tiny"]);
+    // The user's own target dir, kept across tests so builds are reused.
+    let target = fixture_target_dir().join("paired-user");
+    std::fs::create_dir_all(target.join("release")).unwrap();
+    std::fs::write(target.join("release/marker"), "the user's build").unwrap();
+    let paired = |out: &Path| {
+        run(flamegate(repo)
+            .env("CARGO_TARGET_DIR", &target)
+            .args([
+                "check",
+                "--paired",
+                "--rounds",
+                "4",
+                "--base-ref",
+                "main",
+                "--out-dir",
+            ])
+            .arg(out)
+            .args(QUICK))
+    };
+
+    // An identical commit passes.
+    git_in(repo, &["checkout", "-q", "-b", "same"]);
+    git_in(repo, &["commit", "-q", "--allow-empty", "-m", "nothing"]);
+    let tree_before = snapshot_files(repo);
+    let target_before = snapshot_files(&target);
+    let status_before = git_in(repo, &["status", "--porcelain"]);
+    let out = tempfile::tempdir().unwrap();
+    let output = paired(out.path());
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}\n{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    let same = report(out.path());
+    assert_eq!(same["mode"], "Paired");
+    for c in same["comparisons"].as_array().unwrap() {
+        assert_eq!(c["change"]["rounds"], 4, "{c}");
+        assert_ne!(c["verdict"], "Regressed", "{c}");
+    }
+    assert!(
+        stdout(&output).contains("paired: 4 rounds"),
+        "{}",
+        stdout(&output)
+    );
+    assert_eq!(git_in(repo, &["status", "--porcelain"]), status_before);
+    assert_eq!(
+        git_in(repo, &["rev-parse", "--abbrev-ref", "HEAD"]).trim(),
+        "same"
+    );
+    assert!(snapshot_files(repo) == tree_before, "the work tree changed");
+    assert!(
+        snapshot_files(&target) == target_before,
+        "the user's target dir changed"
+    );
+    assert_eq!(leftover_checkouts(&target), Vec::<PathBuf>::new());
+
+    // Four times the work is flagged.
+    git_in(repo, &["checkout", "-q", "-b", "slower", "main"]);
+    let lib = std::fs::read_to_string(repo.join("src/lib.rs")).unwrap();
+    std::fs::write(
+        repo.join("src/lib.rs"),
+        lib.replace("for i in 0..n {", "for i in 0..n * 4 {"),
+    )
+    .unwrap();
+    git_in(repo, &["commit", "-q", "-am", "four times the work"]);
+    let out = tempfile::tempdir().unwrap();
+    let output = paired(out.path());
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}\n{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    let slower = report(out.path());
+    for id in ["work/xorshift/1000", "work/xorshift/4000", "work_small"] {
+        assert_eq!(verdict_of(&slower, id), "Regressed", "{id}");
+    }
+    assert_eq!(leftover_checkouts(&target), Vec::<PathBuf>::new());
+
+    // A base that does not build: an error, and the checkout is gone.
+    git_in(repo, &["checkout", "-q", "main"]);
+    std::fs::write(
+        repo.join("src/lib.rs"),
+        "pub fn work(n: u64) -> u64 { this does not compile }\n",
+    )
+    .unwrap();
+    git_in(repo, &["commit", "-q", "-am", "broken"]);
+    git_in(repo, &["checkout", "-q", "slower"]);
+    let out = tempfile::tempdir().unwrap();
+    let output = run(flamegate(repo)
+        .env("CARGO_TARGET_DIR", &target)
+        .args([
+            "check",
+            "--paired",
+            "--rounds",
+            "2",
+            "--base",
+            "main",
+            "--out-dir",
+        ])
+        .arg(out.path())
+        .args(QUICK));
+    let err = usage_error(&output);
+    assert!(err.contains("building the benchmarks failed"), "{err}");
+    assert_eq!(leftover_checkouts(&target), Vec::<PathBuf>::new());
+}
