@@ -83,3 +83,81 @@ pub fn against_paired(
         notes,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::collect::paired::RoundMedians;
+    use crate::record::{BenchResult, Machine, RECORD_SCHEMA, RunRecord};
+    use crate::report::Verdict;
+    use proptest::prelude::*;
+
+    fn run(ratios: &[f64]) -> PairedRun {
+        let id = BenchId("bench/x".into());
+        let bench = |samples: Vec<f64>| BenchResult {
+            id: id.clone(),
+            group: "bench".into(),
+            function: None,
+            parameter: None,
+            unit: "ns".into(),
+            samples,
+            throughput: None,
+            profile: None,
+        };
+        let record = |samples: Vec<f64>| RunRecord {
+            schema: RECORD_SCHEMA,
+            commit: None,
+            dirty: false,
+            machine: Machine {
+                cpu_model: "cpu".into(),
+                logical_cores: 2,
+                os: "os".into(),
+                rustc: "rustc".into(),
+                governor: None,
+            },
+            created: time::OffsetDateTime::UNIX_EPOCH,
+            benches: vec![bench(samples)],
+        };
+        let rounds: Vec<RoundMedians> = ratios
+            .iter()
+            .map(|r| RoundMedians {
+                base: 1000.0,
+                head: 1000.0 * r,
+            })
+            .collect();
+        PairedRun {
+            rounds: ratios.len(),
+            base: record(vec![1000.0; ratios.len()]),
+            head: record(ratios.iter().map(|r| 1000.0 * r).collect()),
+            round_medians: [(id, rounds)].into_iter().collect(),
+        }
+    }
+
+    fn verdict(ratios: &[f64]) -> Verdict {
+        let side = || Side {
+            commit: None,
+            dirty: false,
+            chosen_as: "test".into(),
+        };
+        against_paired("s", &run(ratios), side(), side(), &Settings::default()).comparisons[0]
+            .verdict
+    }
+
+    #[test]
+    fn a_consistent_slowdown_is_flagged_and_no_change_is_not() {
+        assert_eq!(
+            verdict(&[1.19, 1.21, 1.20, 1.18, 1.22, 1.20]),
+            Verdict::Regressed
+        );
+        assert_eq!(verdict(&[1.0; 6]), Verdict::Unchanged);
+    }
+
+    proptest! {
+        #[test]
+        fn identical_rounds_never_regress(noise in prop::collection::vec(-0.005f64..0.005, 2..12)) {
+            // Round ratios within ±0.5% of 1: never slower by the 1% threshold.
+            let ratios: Vec<f64> = noise.iter().map(|n| 1.0 + n).collect();
+            prop_assert_ne!(verdict(&ratios), Verdict::Regressed);
+        }
+    }
+}
