@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use crate::error::{Error, Result};
-use crate::record::{BenchResult, RECORD_SCHEMA, RunRecord};
+use crate::record::{BenchId, BenchResult, RECORD_SCHEMA, RunRecord};
 
 pub use cargo::{BenchExecutable, BenchTarget, Project};
 pub use progress::Progress;
@@ -115,6 +115,47 @@ pub(crate) fn timing_args(selection: &RunSelection, defaults: &[&str]) -> Vec<St
     args
 }
 
+/// The profiling pass, separate from timing so sampling never distorts it:
+/// each executable once in criterion's `--profile-time` mode; the profiles
+/// of the benchmarks in `dirs` (executable index, criterion directory, id)
+/// folded. Benchmarks without the hook have no profile.
+pub(crate) fn profile_pass(
+    listed: &[(BenchExecutable, Vec<String>)],
+    dirs: &[(usize, PathBuf, BenchId)],
+    selection: &RunSelection,
+    seconds: f64,
+    scratch: &Path,
+    tag: &str,
+    progress: &Progress,
+) -> Result<std::collections::BTreeMap<BenchId, crate::record::FoldedStacks>> {
+    let total: usize = listed.iter().map(|(_, ids)| ids.len()).sum();
+    let bar = progress.bar(total as u64, &format!("profiling{tag}"));
+    let mut args: Vec<String> = selection.filter.iter().cloned().collect();
+    args.extend(["--profile-time".to_string(), seconds.to_string()]);
+    let mut profiles = std::collections::BTreeMap::new();
+    for (index, (exe, ids)) in listed.iter().enumerate() {
+        if ids.is_empty() {
+            continue;
+        }
+        let home = scratch.join(format!("profile{tag}-{index}"));
+        run_executable(exe, &args, &home, &bar)?;
+        for (_, dir, id) in dirs.iter().filter(|(i, _, _)| *i == index) {
+            let file = home
+                .join(dir)
+                .join("profile")
+                .join(crate::profile::hook::PROFILE_FILE);
+            if file.exists() {
+                let stacks = crate::profile::fold::fold_file(&file)?;
+                if !stacks.is_empty() {
+                    profiles.insert(id.clone(), stacks);
+                }
+            }
+        }
+    }
+    bar.finish();
+    Ok(profiles)
+}
+
 /// A scratch directory for criterion's output, under the target dir.
 pub(crate) fn scratch_dir(project: &Project) -> Result<tempfile::TempDir> {
     tempfile::Builder::new()
@@ -158,28 +199,22 @@ pub fn run(
     bar.finish();
 
     if let Some(seconds) = selection.profile_time {
-        // A separate pass, so sampling never distorts the timings.
-        let bar = progress.bar(total as u64, "profiling");
-        let mut profile_args = selection.filter.iter().cloned().collect::<Vec<_>>();
-        profile_args.extend(["--profile-time".to_string(), seconds.to_string()]);
-        for (index, (exe, ids)) in listed.iter().enumerate() {
-            if ids.is_empty() {
-                continue;
-            }
-            let home = scratch.path().join(format!("profile-{index}"));
-            run_executable(exe, &profile_args, &home, &bar)?;
-            for (_, dir, result) in measured.iter_mut().filter(|(i, _, _)| *i == index) {
-                let file = home
-                    .join(&*dir)
-                    .join("profile")
-                    .join(crate::profile::hook::PROFILE_FILE);
-                if file.exists() {
-                    let stacks = crate::profile::fold::fold_file(&file)?;
-                    result.profile = (!stacks.is_empty()).then_some(stacks);
-                }
-            }
+        let dirs: Vec<(usize, PathBuf, BenchId)> = measured
+            .iter()
+            .map(|(index, dir, result)| (*index, dir.clone(), result.id.clone()))
+            .collect();
+        let mut profiles = profile_pass(
+            &listed,
+            &dirs,
+            selection,
+            seconds,
+            scratch.path(),
+            "",
+            progress,
+        )?;
+        for (_, _, result) in &mut measured {
+            result.profile = profiles.remove(&result.id);
         }
-        bar.finish();
     }
     let mut benches: Vec<BenchResult> = measured.into_iter().map(|(_, _, r)| r).collect();
     benches.sort_by(|a, b| a.id.cmp(&b.id));

@@ -6,6 +6,7 @@
 //! and each benchmark's per-round medians for both sides.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use crate::error::Result;
 use crate::record::{BenchId, BenchResult, RECORD_SCHEMA, RunRecord};
@@ -78,6 +79,8 @@ pub fn run_paired(
     let args = super::timing_args(selection, &ROUND_ARGS);
     // results[side][round]: every benchmark's samples in that round.
     let mut results: BTreeMap<(u8, usize), Vec<BenchResult>> = BTreeMap::new();
+    // Each side's criterion directories, from its first round (for profiles).
+    let mut dirs: BTreeMap<u8, Vec<(usize, PathBuf, BenchId)>> = BTreeMap::new();
     for round in 0..rounds {
         let order = if round % 2 == 0 {
             [Side::Base, Side::Head]
@@ -95,10 +98,14 @@ pub fn run_paired(
                 }
                 let home = scratch.path().join(format!("{side:?}-{round}-{index}"));
                 super::run_executable(exe, &args, &home, &bar)?;
-                results
-                    .entry((side as u8, round))
-                    .or_default()
-                    .extend(criterion_output::read_criterion_home(&home)?);
+                for (dir, result) in criterion_output::read_criterion_dirs(&home)? {
+                    if round == 0 {
+                        dirs.entry(side as u8)
+                            .or_default()
+                            .push((index, dir, result.id.clone()));
+                    }
+                    results.entry((side as u8, round)).or_default().push(result);
+                }
             }
         }
     }
@@ -123,8 +130,31 @@ pub fn run_paired(
             .find(|r| &r.id == id)
             .map(|r| crate::compare::stats::median(&r.samples))
     };
-    let base_benches = pooled(Side::Base);
-    let head_benches = pooled(Side::Head);
+    let mut base_benches = pooled(Side::Base);
+    let mut head_benches = pooled(Side::Head);
+    if let Some(seconds) = selection.profile_time {
+        // Both sides profiled the same way, so differential flamegraphs
+        // compare like with like.
+        for (side, listed, benches) in [
+            (Side::Base, &base_listed, &mut base_benches),
+            (Side::Head, &head_listed, &mut head_benches),
+        ] {
+            let side_dirs = dirs.remove(&(side as u8)).unwrap_or_default();
+            let tag = format!(" {side:?}").to_lowercase();
+            let mut profiles = super::profile_pass(
+                listed,
+                &side_dirs,
+                selection,
+                seconds,
+                scratch.path(),
+                &tag,
+                progress,
+            )?;
+            for bench in benches.iter_mut() {
+                bench.profile = profiles.remove(&bench.id);
+            }
+        }
+    }
     let mut round_medians = BTreeMap::new();
     for bench in &head_benches {
         let medians: Vec<RoundMedians> = (0..rounds)

@@ -212,7 +212,7 @@ pub fn against_stored(
     }
     let tests: Vec<(BenchId, BenchTest)> =
         shared.iter().map(|id| (*id).clone()).zip(tests).collect();
-    let (comparisons, outcome) = judge(&baseline.record, head, tests, settings, true, &mut notes);
+    let (comparisons, outcome) = judge(&baseline.record, head, tests, settings, &mut notes);
     Report {
         schema: REPORT_SCHEMA,
         suite: suite.to_string(),
@@ -249,7 +249,6 @@ pub(crate) fn judge(
     head: &RunRecord,
     tests: Vec<(BenchId, BenchTest)>,
     settings: &Settings,
-    profiled: bool,
     notes: &mut Vec<String>,
 ) -> (Vec<Comparison>, Outcome) {
     let ids: BTreeSet<&BenchId> = head
@@ -324,10 +323,9 @@ pub(crate) fn judge(
         })
         .collect();
     sort_for_reading(&mut comparisons);
-    if profiled
-        && comparisons
-            .iter()
-            .any(|c| c.verdict == Verdict::Regressed && c.hotspots.is_none())
+    if comparisons
+        .iter()
+        .any(|c| c.verdict == Verdict::Regressed && c.hotspots.is_none())
     {
         notes.push(
             "to see where the time went (hotspots and flamegraphs), install flamegate's profiler in your benches: \
@@ -590,6 +588,53 @@ mod tests {
         assert_eq!(common_shift(&[4.6, 2.6, -0.30, -0.31, -0.32]), None);
     }
 
+    /// Random ±2% run-to-run movement: a 20% slowdown is caught in (nearly)
+    /// every trial; deterministic seeds, so this guards the rule's power.
+    #[test]
+    fn a_twenty_percent_slowdown_is_caught_at_two_percent_noise() {
+        let mut state = 12345u64;
+        let mut uniform = move || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let (mut caught, trials) = (0, 2000);
+        for trial in 0..trials {
+            let medians: Vec<f64> = (0..10).map(|_| 10.0 + uniform() * 1e6).collect();
+            let wobble: Vec<f64> = (0..72).map(|_| (uniform() * 2.0 - 1.0) * 0.02).collect();
+            let history: Vec<RunRecord> = (0..6)
+                .map(|i| {
+                    record(
+                        &wobbled(&medians, &wobble[i * 12..(i + 1) * 12]),
+                        0.02,
+                        trial * 7 + i as u64,
+                    )
+                })
+                .collect();
+            let victim = trial as usize % 10;
+            let mut slower = medians.clone();
+            slower[victim] *= 1.2;
+            let report = against_stored(
+                "s",
+                &record(&slower, 0.02, trial * 7 + 99),
+                "head",
+                &baseline(history),
+                &Settings::default(),
+            );
+            let id = format!("bench/{victim}");
+            if report
+                .comparisons
+                .iter()
+                .any(|c| c.id.as_str() == id && c.verdict == Verdict::Regressed)
+            {
+                caught += 1;
+            }
+        }
+        // Measured when written: 2000 of 2000.
+        assert!(caught >= 1990, "caught {caught} of {trials}");
+    }
+
     proptest! {
         #[test]
         fn identical_inputs_never_regress(
@@ -608,12 +653,15 @@ mod tests {
         #[test]
         fn a_uniform_twenty_percent_slowdown_is_always_flagged(
             medians in prop::collection::vec(10.0f64..1e7, 5..12),
-            wobble in prop::collection::vec(-0.02f64..0.02, 6 * 12),
+            wobble in prop::collection::vec(-0.01f64..0.01, 6 * 12),
             victim in any::<prop::sample::Index>(),
             seed in any::<u64>(),
         ) {
-            // Six baseline versions; each benchmark's median wobbles
-            // independently by up to ±2% between runs (sd about 1.2%).
+            // Six baseline versions; each benchmark's median wobbles by up
+            // to ±1% between runs, in any arrangement proptest can find. At
+            // ±2%, alternating extremes (+1.9%, -1.8%, …) on the slowed
+            // benchmark give a 3.7% noise estimate and p_adj 0.0104: caught
+            // in random arrangements (see the next test), not always.
             let history: Vec<RunRecord> = (0..6)
                 .map(|i| record(&wobbled(&medians, &wobble[i * 12..(i + 1) * 12]), 0.02, seed ^ i as u64))
                 .collect();

@@ -53,16 +53,12 @@ pub fn against_paired(
             },
         ));
     }
-    notes.push(
-        "paired runs do not collect profiles yet: for hotspots and flamegraphs, run `flamegate check` against the stored baseline"
-            .into(),
-    );
     if run.rounds < 2 {
         notes.push(
             "a single round cannot separate change from noise; use --rounds 2 or more".into(),
         );
     }
-    let (comparisons, outcome) = judge(&run.base, &run.head, tests, settings, false, &mut notes);
+    let (comparisons, outcome) = judge(&run.base, &run.head, tests, settings, &mut notes);
     Report {
         schema: REPORT_SCHEMA,
         suite: suite.to_string(),

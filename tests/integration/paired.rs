@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use crate::support::*;
 
 /// Short windows: plumbing and large effects, not precision.
-const QUICK: [&str; 7] = [
+const QUICK: [&str; 9] = [
+    "--profile-time",
+    "1",
     "--",
     "--warm-up-time",
     "0.1",
@@ -149,6 +151,28 @@ fn paired_check_flags_a_slowdown_passes_an_identical_commit_and_leaves_the_tree_
     for id in ["work/xorshift/1000", "work/xorshift/4000", "work_small"] {
         assert_eq!(verdict_of(&slower, id), "Regressed", "{id}");
     }
+    // Both sides were profiled: hotspots and a like-for-like differential.
+    let regressed = slower["comparisons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "work/xorshift/4000")
+        .unwrap();
+    assert!(
+        regressed["hotspots"]["summary"]
+            .as_str()
+            .unwrap()
+            .contains("tiny::work"),
+        "{}",
+        regressed["hotspots"]
+    );
+    let files: Vec<&str> = regressed["flamegraphs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap())
+        .collect();
+    assert!(files.iter().any(|f| f.ends_with(".diff.svg")), "{files:?}");
     assert_eq!(leftover_checkouts(&target), Vec::<PathBuf>::new());
 
     // A base that does not build: an error, and the checkout is gone.
