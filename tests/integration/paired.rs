@@ -61,6 +61,7 @@ fn leftover_checkouts(target: &Path) -> Vec<PathBuf> {
 
 #[test]
 fn paired_check_flags_a_slowdown_passes_an_identical_commit_and_leaves_the_tree_alone() {
+    let _machine = exclusive_benchmarking();
     // A fixed place: the base build's flags name the project's path, so a
     // stable path keeps that build cached between test runs.
     let repo_dir = fixture_target_dir().join("paired-repo");
@@ -152,27 +153,7 @@ fn paired_check_flags_a_slowdown_passes_an_identical_commit_and_leaves_the_tree_
         assert_eq!(verdict_of(&slower, id), "Regressed", "{id}");
     }
     // Both sides were profiled: hotspots and a like-for-like differential.
-    let regressed = slower["comparisons"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["id"] == "work/xorshift/4000")
-        .unwrap();
-    assert!(
-        regressed["hotspots"]["summary"]
-            .as_str()
-            .unwrap()
-            .contains("tiny::work"),
-        "{}",
-        regressed["hotspots"]
-    );
-    let files: Vec<&str> = regressed["flamegraphs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f.as_str().unwrap())
-        .collect();
-    assert!(files.iter().any(|f| f.ends_with(".diff.svg")), "{files:?}");
+    assert_profiled_regression(out.path(), "work/xorshift/4000", "tiny::work");
     assert_eq!(leftover_checkouts(&target), Vec::<PathBuf>::new());
 
     // A base that does not build: an error, and the checkout is gone.

@@ -23,6 +23,7 @@ fn in_fixture_target(command: &mut std::process::Command) -> &mut std::process::
 
 #[test]
 fn run_records_raw_samples_for_every_benchmark() {
+    let _machine = exclusive_benchmarking();
     let out = tempfile::tempdir().unwrap();
     let record_path = out.path().join("run.json");
     let output = run(in_fixture_target(
@@ -74,6 +75,7 @@ fn run_records_raw_samples_for_every_benchmark() {
 
 #[test]
 fn check_gates_a_real_slowdown_end_to_end() {
+    let _machine = exclusive_benchmarking();
     let repo_dir = tempfile::tempdir().unwrap();
     let repo = repo_dir.path();
     copy_tiny(repo);
@@ -121,37 +123,17 @@ fn check_gates_a_real_slowdown_end_to_end() {
     );
     let report = report(out.path());
     for id in ["work/xorshift/1000", "work/xorshift/4000"] {
-        assert_eq!(verdict_of(&report, id), "Regressed", "{id}");
+        assert_eq!(
+            verdict_of(&report, id),
+            "Regressed",
+            "{id}: {}",
+            report["comparisons"]
+        );
     }
     assert_eq!(report["history_used"], 5);
     assert!(stdout(&output).contains("FAIL"), "{}", stdout(&output));
     // Where the time went: a hotspot note, a flamegraph and a differential one.
-    let regressed = report["comparisons"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["id"] == "work/xorshift/4000")
-        .unwrap();
-    assert!(
-        regressed["hotspots"]["summary"]
-            .as_str()
-            .unwrap()
-            .contains("tiny::work"),
-        "{}",
-        regressed["hotspots"]
-    );
-    let files: Vec<&str> = regressed["flamegraphs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f.as_str().unwrap())
-        .collect();
-    assert_eq!(files.len(), 2, "{files:?}");
-    for file in files {
-        let svg = std::fs::read_to_string(out.path().join(file)).unwrap();
-        parse_svg(&svg).unwrap_or_else(|e| panic!("{file} is not XML: {e}"));
-        assert!(svg.contains("tiny::work"), "{file}");
-    }
+    assert_profiled_regression(out.path(), "work/xorshift/4000", "tiny::work");
     let markdown = std::fs::read_to_string(out.path().join("report.md")).unwrap();
     assert!(markdown.contains("**Where the time went**"), "{markdown}");
 }

@@ -245,3 +245,43 @@ pub fn copy_tiny(to: &Path) {
     std::fs::write(to.join("Cargo.toml"), manifest).unwrap();
     std::fs::write(to.join(".gitignore"), "/target\n").unwrap();
 }
+
+/// Assert that `id` in the report written to `out_dir` has a hotspot note
+/// naming `function` and a flamegraph plus a differential flamegraph, both
+/// well-formed SVG mentioning it.
+pub fn assert_profiled_regression(out_dir: &Path, id: &str, function: &str) {
+    let report = report(out_dir);
+    let comparison = report["comparisons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == id)
+        .unwrap_or_else(|| panic!("{id} not in the report"));
+    let summary = comparison["hotspots"]["summary"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(summary.contains(function), "{}", comparison["hotspots"]);
+    let files: Vec<&str> = comparison["flamegraphs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap())
+        .collect();
+    assert_eq!(files.len(), 2, "{files:?}");
+    assert!(files.iter().any(|f| f.ends_with(".diff.svg")), "{files:?}");
+    for file in files {
+        let svg = std::fs::read_to_string(out_dir.join(file)).unwrap();
+        parse_svg(&svg).unwrap_or_else(|e| panic!("{file} is not XML: {e}"));
+        assert!(svg.contains(function), "{file}");
+    }
+}
+
+/// Tests that run real benchmarks take this first: on 2 cores, two of them
+/// timing at once turn each other's runs into noise (a 4x slowdown once read
+/// "noisy" with a neighbour building and benchmarking beside it).
+pub fn exclusive_benchmarking() -> std::sync::MutexGuard<'static, ()> {
+    static MACHINE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    MACHINE
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
