@@ -5,19 +5,6 @@ use std::path::{Path, PathBuf};
 
 use crate::support::*;
 
-/// Short windows: plumbing and large effects, not precision.
-const QUICK: [&str; 9] = [
-    "--profile-time",
-    "1",
-    "--",
-    "--warm-up-time",
-    "0.1",
-    "--measurement-time",
-    "0.3",
-    "--sample-size",
-    "10",
-];
-
 /// Every file under `dir` except flamegate's own folder, with its contents.
 fn snapshot_files(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     let mut files = BTreeMap::new();

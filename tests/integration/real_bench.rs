@@ -4,19 +4,6 @@ use flamegate::record::RunRecord;
 
 use crate::support::*;
 
-/// Short criterion windows and profiles: these tests check plumbing, not precision.
-const QUICK: [&str; 9] = [
-    "--profile-time",
-    "1",
-    "--",
-    "--warm-up-time",
-    "0.1",
-    "--measurement-time",
-    "0.3",
-    "--sample-size",
-    "10",
-];
-
 fn in_fixture_target(command: &mut std::process::Command) -> &mut std::process::Command {
     command.env("CARGO_TARGET_DIR", fixture_target_dir())
 }

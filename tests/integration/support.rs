@@ -285,3 +285,17 @@ pub fn exclusive_benchmarking() -> std::sync::MutexGuard<'static, ()> {
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
+
+/// Short criterion windows and profiles for tests that run real benchmarks:
+/// they check plumbing and large effects, not precision.
+pub const QUICK: [&str; 9] = [
+    "--profile-time",
+    "1",
+    "--",
+    "--warm-up-time",
+    "0.1",
+    "--measurement-time",
+    "0.3",
+    "--sample-size",
+    "10",
+];
