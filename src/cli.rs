@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::config::{Percent, parse_percent};
+use crate::publish::github::comment::CommentMode;
 use crate::render::Format;
 
 /// flamegate: catch pull requests that make your Rust code slower.
@@ -61,6 +62,21 @@ pub enum Command {
     /// Manage the stored baseline in baselines/.
     #[command(subcommand)]
     Baseline(BaselineCommand),
+    /// Publish a report to GitHub: sticky pull-request comment, check run, job summary, annotations.
+    ///
+    /// Reads GITHUB_TOKEN, GITHUB_REPOSITORY, GITHUB_API_URL (GitHub
+    /// Enterprise works) and the event payload from the environment, as
+    /// GitHub Actions sets them. The token needs `pull-requests: write` for
+    /// the comment and `checks: write` for --check-run.
+    ///
+    /// Fork-safe setup: `flamegate check` runs in the untrusted
+    /// `pull_request` workflow and uploads report.json; a `workflow_run`
+    /// workflow downloads it and runs `flamegate publish --report report.json
+    /// --from-workflow-run`, which takes the pull request from the event,
+    /// never from the report, and refuses a report for another commit.
+    ///
+    /// Exit codes: 0 published, 2 refused or not (fully) published.
+    Publish(PublishArgs),
     /// The whole gate on a bundled sample project in a throw-away git repo.
     ///
     /// Builds a small "shop" backend (SQLite queries, duplicate detection,
@@ -184,6 +200,14 @@ pub struct CheckArgs {
     #[arg(long, value_name = "PATH", conflicts_with = "paired")]
     pub record: Option<PathBuf>,
 
+    /// Also publish to GitHub (in GitHub Actions): the comment, summary and
+    /// annotations. The exit code stays the gate's verdict whatever
+    /// publishing does; its problems are printed as warnings.
+    #[arg(long)]
+    pub publish: bool,
+    #[command(flatten)]
+    pub github: GithubArgs,
+
     /// Build the base revision too and run both in alternating rounds in
     /// this job, instead of comparing with the stored baseline. Slower, but
     /// machine differences cancel out: the trustworthy mode for CI.
@@ -193,6 +217,58 @@ pub struct CheckArgs {
     /// Rounds of a paired run; each runs every benchmark once per side [default: 6]
     #[arg(long, value_name = "N", requires = "paired")]
     pub rounds: Option<usize>,
+}
+
+/// How to publish to GitHub.
+#[derive(Debug, Clone, Args)]
+pub struct GithubArgs {
+    /// When to write the sticky pull-request comment: always, only when a
+    /// benchmark regressed, improved, appeared or disappeared (an existing
+    /// comment is still updated), or never.
+    #[arg(long, value_enum, default_value_t = CommentMode::Always)]
+    pub comment: CommentMode,
+
+    /// Also create a check run on the pull request's head commit, with an
+    /// annotation per regression (needs `checks: write`).
+    #[arg(long)]
+    pub check_run: bool,
+
+    /// The login the sticky comment is written as [default: the token's user;
+    /// github-actions[bot] for the workflow's GITHUB_TOKEN]
+    #[arg(long, value_name = "LOGIN")]
+    pub comment_author: Option<String>,
+
+    /// Seconds each GitHub request may take.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    pub request_timeout: u64,
+
+    /// Seconds all of publishing may take, waits for rate limits included.
+    #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+    pub publish_deadline: u64,
+
+    /// First backoff after a GitHub server error, doubling each retry (tests shorten it).
+    #[arg(
+        long,
+        hide = true,
+        env = "FLAMEGATE_GITHUB_BACKOFF_MS",
+        default_value_t = 1000
+    )]
+    pub retry_backoff_ms: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct PublishArgs {
+    /// The report to publish: report.json as `flamegate check` wrote it.
+    #[arg(long, value_name = "PATH")]
+    pub report: PathBuf,
+
+    /// Fork-safe mode: this is a `workflow_run` job publishing the results
+    /// of a `pull_request` run; the report is untrusted.
+    #[arg(long)]
+    pub from_workflow_run: bool,
+
+    #[command(flatten)]
+    pub github: GithubArgs,
 }
 
 #[derive(Debug, Args)]

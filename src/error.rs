@@ -143,6 +143,14 @@ pub enum Error {
     #[error("refusing to overwrite {path}: {why}. Pass --force to overwrite it")]
     WouldOverwrite { path: PathBuf, why: String },
 
+    #[error(
+        "{path}: not a flamegate report ({problem}); publish the report.json that `flamegate check` wrote"
+    )]
+    DamagedReport { path: PathBuf, problem: String },
+
+    #[error("not publishing: {0}")]
+    PublishRefused(String),
+
     #[error("the demo did not behave as expected: {0}")]
     DemoUnexpected(String),
 }

@@ -3,17 +3,23 @@
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use crate::baseline::{self, BaseSpec, Baseline};
 use crate::cli::{
     BaseArgs, BaselineCommand, BenchArgs, CheckArgs, Cli, ColorChoice, Command, CompareArgs,
-    OutputArgs, ProjectArgs, RunArgs, StatsArgs, UpdateArgs,
+    GithubArgs, OutputArgs, ProjectArgs, PublishArgs, RunArgs, StatsArgs, UpdateArgs,
 };
 use crate::collect::{self, Progress, Project, RunSelection};
 use crate::compare::{self, Settings};
 use crate::config::{self, CONFIG_FILE, FileConfig, StatsOverrides};
 use crate::error::{Error, Result, exit_code, short_sha};
 use crate::publish;
+use crate::publish::github::PublishOptions;
+use crate::publish::github::client::RetryPolicy;
+use crate::publish::github::env::ActionsEnv;
+use crate::publish::github::event::{Origin, read_origin};
+use crate::publish::github::workflow::StopCommands;
 use crate::record::{RunRecord, write_atomic};
 use crate::render::{self, Format};
 use crate::report::{Outcome, Report};
@@ -52,6 +58,7 @@ pub fn execute(cli: Cli) -> Result<u8> {
         Command::Run(args) => run(args, output),
         Command::Compare(args) => compare_records(args, output),
         Command::Baseline(BaselineCommand::Update(args)) => baseline_update(args, output),
+        Command::Publish(args) => publish_report(args, output),
         Command::Demo(args) => crate::demo::run(args.dir, output),
     }
 }
@@ -279,7 +286,13 @@ fn check(args: CheckArgs, output: Output) -> Result<u8> {
         record,
         paired,
         rounds,
+        publish,
+        github,
     } = args;
+    let actions = ActionsEnv::from_process();
+    // Benchmark output and names are untrusted: while they are printed, the
+    // runner must not read workflow commands from stdout.
+    let stop_commands = actions.in_actions.then(StopCommands::begin);
     let loaded = load_project(&project_args)?;
     let suite = config::suite(
         project_args.suite.clone(),
@@ -305,7 +318,17 @@ fn check(args: CheckArgs, output: Output) -> Result<u8> {
             rounds,
             output.progress,
         )?;
-        return emit(gated, &output_args, &loaded.project.target_dir, output);
+        return finish_check(
+            gated,
+            &output_args,
+            &loaded.project.target_dir,
+            output,
+            CheckPublish {
+                actions: &actions,
+                stop_commands,
+                publish: publish.then_some(&github),
+            },
+        );
     }
     let head = match &record {
         Some(path) => HeadSource::File(path),
@@ -320,11 +343,114 @@ fn check(args: CheckArgs, output: Output) -> Result<u8> {
         head,
         output.progress,
     )?;
-    emit(gated, &output_args, &loaded.project.target_dir, output)
+    finish_check(
+        gated,
+        &output_args,
+        &loaded.project.target_dir,
+        output,
+        CheckPublish {
+            actions: &actions,
+            stop_commands,
+            publish: publish.then_some(&github),
+        },
+    )
 }
 
-/// Write the outputs, print the report, return the exit code.
-pub fn emit(mut gated: Gated, args: &OutputArgs, target_dir: &Path, output: Output) -> Result<u8> {
+/// What `check` does with GitHub after the comparison.
+struct CheckPublish<'a> {
+    actions: &'a ActionsEnv,
+    stop_commands: Option<StopCommands>,
+    publish: Option<&'a GithubArgs>,
+}
+
+/// Record the pull request's head (GitHub checks out a merge commit), write
+/// and print the report, publish it if asked. The exit code is the gate's.
+fn finish_check(
+    mut gated: Gated,
+    args: &OutputArgs,
+    target_dir: &Path,
+    output: Output,
+    github: CheckPublish<'_>,
+) -> Result<u8> {
+    if let Ok(Origin::PullRequest { head_sha, .. }) = read_origin(github.actions, false)
+        && gated.report.head.commit.as_deref() != Some(head_sha.as_str())
+    {
+        gated.report.pull_request_head = Some(head_sha);
+    }
+    let (code, report) = emit(gated, args, target_dir, output)?;
+    drop(github.stop_commands);
+    if let Some(args) = github.publish {
+        let options = publish_options(args, false);
+        let lines =
+            match publish::github::publish(&report, &options, github.actions, output.progress) {
+                Ok(published) => published,
+                Err(refused) => publish::github::Published {
+                    done: Vec::new(),
+                    problems: vec![refused.to_string()],
+                },
+            };
+        for line in &lines.done {
+            output.progress.note(line);
+        }
+        for problem in &lines.problems {
+            warn(github.actions, &format!("publishing to GitHub: {problem}"));
+        }
+    }
+    Ok(code)
+}
+
+/// A warning that must be seen: an annotation in Actions, stderr elsewhere.
+fn warn(actions: &ActionsEnv, text: &str) {
+    if actions.in_actions {
+        println!(
+            "::warning title=flamegate::{}",
+            publish::github::workflow::escape_data(text)
+        );
+    }
+    eprintln!("flamegate: warning: {text}");
+}
+
+fn publish_options(args: &GithubArgs, from_workflow_run: bool) -> PublishOptions {
+    PublishOptions {
+        comment: args.comment,
+        check_run: args.check_run,
+        from_workflow_run,
+        comment_author: args.comment_author.clone(),
+        policy: RetryPolicy {
+            backoff_base: Duration::from_millis(args.retry_backoff_ms),
+            request_timeout: Duration::from_secs(args.request_timeout.max(1)),
+            deadline: Duration::from_secs(args.publish_deadline.max(1)),
+            ..RetryPolicy::default()
+        },
+    }
+}
+
+/// `flamegate publish`: exit 0 when everything asked was published.
+fn publish_report(args: PublishArgs, output: Output) -> Result<u8> {
+    let report = Report::load(&args.report)?;
+    let actions = ActionsEnv::from_process();
+    let options = publish_options(&args.github, args.from_workflow_run);
+    let published = publish::github::publish(&report, &options, &actions, output.progress)?;
+    for line in &published.done {
+        output.progress.note(line);
+    }
+    for problem in &published.problems {
+        eprintln!("flamegate: error: {problem}");
+    }
+    Ok(if published.problems.is_empty() {
+        exit_code::PASS
+    } else {
+        exit_code::USAGE_OR_ENVIRONMENT
+    })
+}
+
+/// Write the outputs, print the report, return the exit code and the report.
+pub fn emit(
+    mut gated: Gated,
+    args: &OutputArgs,
+    target_dir: &Path,
+    output: Output,
+) -> Result<(u8, Report)> {
     let out_dir = args
         .out_dir
         .clone()
@@ -341,10 +467,11 @@ pub fn emit(mut gated: Gated, args: &OutputArgs, target_dir: &Path, output: Outp
     for path in written {
         output.progress.note(&format!("wrote {}", path.display()));
     }
-    Ok(match report.outcome {
+    let code = match report.outcome {
         Outcome::Pass => exit_code::PASS,
         Outcome::Fail => exit_code::REGRESSION,
-    })
+    };
+    Ok((code, gated.report))
 }
 
 fn run(args: RunArgs, output: Output) -> Result<u8> {
@@ -432,7 +559,7 @@ fn compare_records(args: CompareArgs, output: Output) -> Result<u8> {
         }
         (None, None) => return Err(Error::Usage("pass --head-file PATH or --head REV".into())),
     };
-    emit(gated, &output_args, &loaded.project.target_dir, output)
+    Ok(emit(gated, &output_args, &loaded.project.target_dir, output)?.0)
 }
 
 fn baseline_update(args: UpdateArgs, output: Output) -> Result<u8> {

@@ -3,7 +3,11 @@
 //! Built by `compare`, read by `render` and `publish`. Serialised to JSON it is
 //! what the fork-safe mode hands from the untrusted job to the publishing one.
 
+use std::path::Path;
+
 use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
 
 use crate::profile::hotspots::Hotspots;
 use crate::record::BenchId;
@@ -159,6 +163,11 @@ pub struct Report {
     pub comparisons: Vec<Comparison>,
     pub outcome: Outcome,
     pub notes: Vec<String>,
+    /// The pull request's head commit when the run measured GitHub's merge
+    /// commit of it (`head.commit`): what a publisher checks the report
+    /// against, since checks and comments belong to the head.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pull_request_head: Option<String>,
 }
 
 impl Report {
@@ -174,6 +183,28 @@ impl Report {
         self.comparisons
             .iter()
             .filter(move |c| c.verdict == verdict)
+    }
+
+    /// Read a `report.json`, schema first. In fork-safe mode it comes from
+    /// an untrusted artifact: it is only read as data, never acted upon.
+    pub fn load(path: &Path) -> Result<Report> {
+        let damaged = |problem: String| Error::DamagedReport {
+            path: path.to_path_buf(),
+            problem,
+        };
+        let text = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let value: serde_json::Value =
+            serde_json::from_slice(&text).map_err(|e| damaged(format!("not JSON: {e}")))?;
+        match value.get("schema").and_then(serde_json::Value::as_u64) {
+            Some(schema) if schema == u64::from(REPORT_SCHEMA) => {}
+            Some(schema) => {
+                return Err(damaged(format!(
+                    "report schema {schema}, this flamegate reads schema {REPORT_SCHEMA}; use the same flamegate version in both jobs"
+                )));
+            }
+            None => return Err(damaged("no `schema` field".into())),
+        }
+        serde_json::from_value(value).map_err(|e| damaged(e.to_string()))
     }
 
     pub fn to_json(&self) -> String {

@@ -239,6 +239,7 @@ pub fn against_stored(
         comparisons,
         outcome,
         notes,
+        pull_request_head: None,
     }
 }
 

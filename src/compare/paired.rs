@@ -77,6 +77,7 @@ pub fn against_paired(
         comparisons,
         outcome,
         notes,
+        pull_request_head: None,
     }
 }
 

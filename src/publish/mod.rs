@@ -1,4 +1,5 @@
-//! Publish: where a rendered report goes. Today, report files in the output
-//! directory; GitHub (sticky comment, check run, summary) builds on this.
+//! Publish: where a rendered report goes: report files in the output
+//! directory, and GitHub (sticky comment, check run, job summary, annotations).
 
 pub mod files;
+pub mod github;

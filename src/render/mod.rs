@@ -11,7 +11,7 @@ mod terminal;
 
 pub use escape::{markdown_text, terminal_text};
 pub use json::Json;
-pub use markdown::Markdown;
+pub use markdown::{Markdown, marker};
 pub use terminal::Terminal;
 
 use crate::report::Report;
