@@ -7,10 +7,14 @@ mod support;
 mod baseline_git;
 #[path = "integration/criterion_reader.rs"]
 mod criterion_reader;
+#[path = "integration/github_fake.rs"]
+mod github_fake;
 #[path = "integration/paired.rs"]
 mod paired;
 #[path = "integration/profiles.rs"]
 mod profiles;
+#[path = "integration/publish_github.rs"]
+mod publish_github;
 #[path = "integration/real_bench.rs"]
 mod real_bench;
 #[path = "integration/render_snapshots.rs"]

@@ -1,29 +1,11 @@
 //! Snapshots of every renderer on a fixed report, and hostile names.
 
-use flamegate::baseline::Baseline;
 use flamegate::compare::{self, Settings};
-use flamegate::error::RecordSource;
 use flamegate::record::RunRecord;
 use flamegate::render::{Json, Markdown, Renderer, Terminal};
 use flamegate::report::Report;
 
 use crate::support::*;
-
-fn baseline(history: Vec<RunRecord>) -> Baseline {
-    let mut history = history.into_iter();
-    let record = history.next().unwrap();
-    Baseline {
-        record,
-        source: RecordSource::Git {
-            commit: "fedcba9876543210fedcba9876543210fedcba98".into(),
-            path: "baselines/suite.json".into(),
-        },
-        commit: Some("fedcba9876543210fedcba9876543210fedcba98".into()),
-        chosen_as: "merge-base of HEAD and main".into(),
-        history: history.collect(),
-        notes: Vec::new(),
-    }
-}
 
 fn fixed_report() -> Report {
     let versions: Vec<RunRecord> = (0..6).map(|seed| suite_record(seed, 0.01, &[])).collect();

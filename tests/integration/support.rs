@@ -299,3 +299,20 @@ pub const QUICK: [&str; 9] = [
     "--sample-size",
     "10",
 ];
+
+/// A stored baseline from git: `history[0]` is the record at the merge-base.
+pub fn baseline(history: Vec<RunRecord>) -> flamegate::baseline::Baseline {
+    let mut history = history.into_iter();
+    let record = history.next().unwrap();
+    flamegate::baseline::Baseline {
+        record,
+        source: flamegate::error::RecordSource::Git {
+            commit: "fedcba9876543210fedcba9876543210fedcba98".into(),
+            path: "baselines/suite.json".into(),
+        },
+        commit: Some("fedcba9876543210fedcba9876543210fedcba98".into()),
+        chosen_as: "merge-base of HEAD and main".into(),
+        history: history.collect(),
+        notes: Vec::new(),
+    }
+}

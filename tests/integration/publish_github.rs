@@ -1,0 +1,808 @@
+//! `flamegate publish` and `check --publish` through the real binary against
+//! the fake GitHub (every request also checked by Prism against GitHub's
+//! OpenAPI description), and once against Prism alone. The cases are
+//! GITHUB.md's "Adversarial cases" 1-4, 6 and 7.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use axum::http::Method;
+use flamegate::compare::{self, Settings};
+use flamegate::record::RunRecord;
+use flamegate::report::Report;
+
+use crate::github_fake::{FakeGithub, Fault};
+use crate::support::*;
+
+const HEAD: &str = "1111111111111111111111111111111111111111";
+const NEWER_HEAD: &str = "2222222222222222222222222222222222222222";
+const MERGE_COMMIT: &str = "3333333333333333333333333333333333333333";
+const TOKEN: &str = "ghs_TESTTOKENdoNotLeak0123456789abcdef";
+const MARKER: &str = "<!-- flamegate:suite -->";
+
+/// A report of `ids`: those in `slower` regressed by 30%, others unchanged.
+/// Its head is GitHub's merge commit of pull request head `head`.
+fn report_of(ids: &[String], slower: &[usize], head: &str) -> Report {
+    let base: Vec<(&str, f64)> = ids.iter().map(|id| (id.as_str(), 10_000.0)).collect();
+    let versions: Vec<RunRecord> = (0..5).map(|seed| record(&base, seed)).collect();
+    let scaled: Vec<(&str, f64)> = base
+        .iter()
+        .enumerate()
+        .map(|(i, (id, ns))| (*id, if slower.contains(&i) { ns * 1.3 } else { *ns }))
+        .collect();
+    let mut head_record = record(&scaled, 99);
+    head_record.commit = Some(MERGE_COMMIT.into());
+    let mut report = compare::against_stored(
+        "suite",
+        &head_record,
+        "work tree",
+        &baseline(versions),
+        &Settings::default(),
+    );
+    report.pull_request_head = Some(head.into());
+    report
+}
+
+fn suite_ids() -> Vec<String> {
+    SUITE.iter().map(|(id, _)| id.to_string()).collect()
+}
+
+/// One regression (parse/large) in the standard suite.
+fn regressed(head: &str) -> Report {
+    report_of(&suite_ids(), &[1], head)
+}
+
+fn write_report(dir: &Path, name: &str, report: &Report) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, report.to_json()).unwrap();
+    path
+}
+
+fn write_event(dir: &Path, name: &str, event: serde_json::Value) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, event.to_string()).unwrap();
+    path
+}
+
+fn pull_request_event(number: u64, head: &str) -> serde_json::Value {
+    serde_json::json!({
+        "action": "synchronize",
+        "number": number,
+        "pull_request": { "number": number, "head": { "sha": head, "ref": "feature" } },
+    })
+}
+
+fn workflow_run_event(head: &str, conclusion: &str, pulls: serde_json::Value) -> serde_json::Value {
+    serde_json::json!({
+        "action": "completed",
+        "workflow_run": {
+            "id": 555,
+            "event": "pull_request",
+            "conclusion": conclusion,
+            "head_sha": head,
+            "head_branch": "feature",
+            "head_repository": { "owner": { "login": "contributor" } },
+            "pull_requests": pulls,
+        },
+    })
+}
+
+/// A job's environment: GitHub Actions variables pointing at the fake.
+struct Job {
+    dir: tempfile::TempDir,
+    api_url: String,
+    event_name: String,
+    event: PathBuf,
+}
+
+impl Job {
+    fn pull_request(fake: &FakeGithub, head: &str) -> Job {
+        Job {
+            api_url: fake.url.clone(),
+            ..Job::pull_request_dir(head)
+        }
+    }
+
+    fn workflow_run(fake: &FakeGithub, event: serde_json::Value) -> Job {
+        let dir = tempfile::tempdir().unwrap();
+        let event = write_event(dir.path(), "event.json", event);
+        Job {
+            dir,
+            api_url: fake.url.clone(),
+            event_name: "workflow_run".into(),
+            event,
+        }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn summary(&self) -> String {
+        std::fs::read_to_string(self.path().join("summary.md")).unwrap_or_default()
+    }
+
+    /// The real binary with the job's environment (and nothing inherited
+    /// from a real GitHub Actions run of this test suite).
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = flamegate(self.path());
+        for (name, _) in std::env::vars() {
+            if name.starts_with("GITHUB_") || name.starts_with("FLAMEGATE_") || name == "CI" {
+                command.env_remove(name);
+            }
+        }
+        command
+            .args(args)
+            .env("GITHUB_ACTIONS", "true")
+            .env("GITHUB_API_URL", &self.api_url)
+            .env("GITHUB_SERVER_URL", "https://github.example")
+            .env("GITHUB_TOKEN", TOKEN)
+            .env("GITHUB_REPOSITORY", "octo/shop")
+            .env("GITHUB_EVENT_NAME", &self.event_name)
+            .env("GITHUB_EVENT_PATH", &self.event)
+            .env("GITHUB_RUN_ID", "4242")
+            .env("GITHUB_STEP_SUMMARY", self.path().join("summary.md"))
+            .env("FLAMEGATE_GITHUB_BACKOFF_MS", "10");
+        command
+    }
+
+    fn publish(&self, report: &Report, extra: &[&str]) -> Output {
+        let path = write_report(self.path(), "report.json", report);
+        let mut args = vec!["publish", "--report", path.to_str().unwrap()];
+        if self.event_name == "workflow_run" {
+            args.push("--from-workflow-run");
+        }
+        args.extend_from_slice(extra);
+        run(&mut self.command(&args))
+    }
+}
+
+fn succeeded(output: &Output) -> String {
+    let err = stderr(output);
+    assert_eq!(output.status.code(), Some(0), "{err}\n{}", stdout(output));
+    err
+}
+
+fn ours(fake: &FakeGithub) -> Vec<crate::github_fake::Comment> {
+    fake.state()
+        .comments
+        .iter()
+        .filter(|c| c.body.starts_with(MARKER))
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn publishing_twice_leaves_one_comment_updated_in_place() {
+    let fake = FakeGithub::start(HEAD);
+    let job = Job::pull_request(&fake, HEAD);
+    let err = succeeded(&job.publish(&regressed(HEAD), &[]));
+    assert!(err.contains("created comment"), "{err}");
+    let first = ours(&fake);
+    assert_eq!(first.len(), 1);
+    let body = &first[0].body;
+    assert!(body.starts_with(&format!("{MARKER}\n<!-- flamegate-head: {HEAD} -->\n")));
+    assert!(body.contains("1 of 5 benchmarks regressed"), "{body}");
+    assert!(body.contains("parse/large"));
+    assert!(body.contains("https://github.example/octo/shop/actions/runs/4242"));
+
+    // A new run with other results: the same comment, new body.
+    let err = succeeded(&job.publish(&report_of(&suite_ids(), &[], HEAD), &[]));
+    assert!(err.contains("updated comment"), "{err}");
+    let second = ours(&fake);
+    assert_eq!(second.len(), 1);
+    assert_eq!(second[0].id, first[0].id);
+    assert!(second[0].body.contains("no regressions"));
+
+    // The same report again: nothing to write.
+    let writes = fake.state().writes();
+    let err = succeeded(&job.publish(&report_of(&suite_ids(), &[], HEAD), &[]));
+    assert!(err.contains("already up to date"), "{err}");
+    assert_eq!(
+        fake.state().writes(),
+        writes,
+        "an unchanged body is not rewritten"
+    );
+    fake.assert_conformant();
+}
+
+#[test]
+fn comment_changed_mode_creates_only_when_something_changed() {
+    let fake = FakeGithub::start(HEAD);
+    let job = Job::pull_request(&fake, HEAD);
+    let quiet = report_of(&suite_ids(), &[], HEAD);
+    succeeded(&job.publish(&quiet, &["--comment", "changed"]));
+    assert!(ours(&fake).is_empty(), "nothing changed: no new comment");
+    succeeded(&job.publish(&regressed(HEAD), &["--comment", "changed"]));
+    assert_eq!(ours(&fake).len(), 1);
+    // Once there is a comment it is kept current, so a fixed regression shows.
+    succeeded(&job.publish(&quiet, &["--comment", "changed"]));
+    assert!(ours(&fake)[0].body.contains("no regressions"));
+    succeeded(&job.publish(&regressed(HEAD), &["--comment", "never"]));
+    assert!(
+        ours(&fake)[0].body.contains("no regressions"),
+        "never: untouched"
+    );
+    fake.assert_conformant();
+}
+
+#[test]
+fn hostile_benchmark_names_are_neutralised_everywhere() {
+    let hostile: Vec<String> = [
+        "@org/team",
+        "[x](http://evil)",
+        "<img src=x onerror=alert(1)>",
+        "|a|b|",
+        "-->",
+        MARKER,
+        "\n## PASS",
+        "bidi\u{202E}txet\u{200B}",
+        "../../.git/hooks/pre-push",
+        "::add-mask::x",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain([format!("long{}", "x".repeat(10_000))])
+    .collect();
+    let all: Vec<usize> = (0..hostile.len()).collect();
+    let fake = FakeGithub::start(HEAD);
+    let job = Job::pull_request(&fake, HEAD);
+    let output = job.publish(&report_of(&hostile, &all, HEAD), &["--check-run"]);
+    succeeded(&output);
+    let comments = ours(&fake);
+    assert_eq!(comments.len(), 1);
+    let body = &comments[0].body;
+    assert_eq!(
+        body.matches(MARKER).count(),
+        1,
+        "the marker only as line one"
+    );
+    for bad in [
+        "<img",
+        "](http://evil",
+        "|a|b|",
+        "\n## PASS",
+        "\u{202E}",
+        "\u{200B}",
+        "@org",
+        "`../",
+    ] {
+        assert!(!body.contains(bad), "{bad:?} survived in the comment");
+    }
+    // The only `-->` are the ends of flamegate's own comments.
+    assert_eq!(
+        body.matches("-->").count(),
+        body.matches("<!--").count(),
+        "an id closed an HTML comment"
+    );
+    // Workflow commands: every `::` line on stdout is one of flamegate's.
+    for line in stdout(&output).lines().filter(|l| l.starts_with("::")) {
+        assert!(
+            line.starts_with("::error title=flamegate")
+                || line.starts_with("::warning title=flamegate"),
+            "{line}"
+        );
+    }
+    assert!(!stdout(&output).contains("\n::add-mask::"));
+    assert!(!job.summary().contains("<img"));
+    fake.assert_conformant();
+}
+
+#[test]
+fn five_thousand_benchmarks_are_cut_at_the_comment_limit_on_a_character_boundary() {
+    let ids: Vec<String> = (0..5000)
+        .map(|i| format!("groupé/bench_ü_{i:05}"))
+        .collect();
+    let fake = FakeGithub::start(HEAD);
+    let job = Job::pull_request(&fake, HEAD);
+    succeeded(&job.publish(&report_of(&ids, &[0, 4999], HEAD), &[]));
+    let comments = ours(&fake);
+    assert_eq!(comments.len(), 1);
+    let body = &comments[0].body;
+    assert!(body.len() <= 65_536, "{} bytes", body.len());
+    assert!(
+        body.len() > 60_000,
+        "the budget is used: {} bytes",
+        body.len()
+    );
+    assert!(body.starts_with(MARKER));
+    assert!(
+        body.contains("did not fit GitHub's limit"),
+        "a note says what was cut"
+    );
+    assert!(body.contains("report.md in the run's artifacts"));
+    // Regressions come first, so they survive the cut.
+    assert!(body.contains(r"groupé/bench\_ü\_04999"), "{body}");
+    fake.assert_conformant();
+}
+
+#[test]
+fn the_job_summary_near_its_limit_stays_within_one_mebibyte() {
+    let fake = FakeGithub::start(HEAD);
+    let job = Job::pull_request(&fake, HEAD);
+    let summary = job.path().join("summary.md");
+    std::fs::write(&summary, "x".repeat(1024 * 1024 - 3000)).unwrap();
+    let ids: Vec<String> = (0..300).map(|i| format!("bench/{i}")).collect();
+    succeeded(&job.publish(&report_of(&ids, &[3], HEAD), &["--comment", "never"]));
+    let size = std::fs::metadata(&summary).unwrap().len();
+    assert!(size <= 1024 * 1024, "{size}");
+    assert!(size > 1024 * 1024 - 3000, "something was appended");
+    assert!(job.summary().contains("did not fit"));
+}
+
+#[test]
+fn over_fifty_annotations_go_in_batches_and_the_check_run_completes() {
+    let ids: Vec<String> = (0..120).map(|i| format!("bench/{i}")).collect();
+    // Under half: a slowdown of all would be the machine, not the code.
+    let slower: Vec<usize> = (0..55).collect();
+    let fake = FakeGithub::start(HEAD);
+    let job = Job::pull_request(&fake, HEAD);
+    let output = job.publish(&report_of(&ids, &slower, HEAD), &["--check-run"]);
+    let err = succeeded(&output);
+    assert!(err.contains("55 annotations"), "{err}");
+    let state = fake.state();
+    assert_eq!(state.check_runs.len(), 1);
+    let run = &state.check_runs[0];
+    assert_eq!(
+        run.head_sha, HEAD,
+        "on the pull request's head, not the merge commit"
+    );
+    assert_eq!(run.status, "completed");
+    assert_eq!(run.conclusion.as_deref(), Some("failure"));
+    assert_eq!(run.annotations.len(), 55);
+    assert!(run.largest_batch <= 50);
+    drop(state);
+    // The runner shows 10 errors per step: 9 worst, then a count.
+    let errors: Vec<String> = stdout(&output)
+        .lines()
+        .filter(|l| l.starts_with("::error"))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(errors.len(), 10, "{errors:?}");
+    assert!(errors[9].contains("46 more regressed"));
+    fake.assert_conformant();
+}
+
+#[test]
+fn odd_values_in_a_report_are_rendered_or_refused_never_a_panic() {
+    let fake = FakeGithub::start(HEAD);
+    let job = Job::pull_request(&fake, HEAD);
+    // Benchmarks on one side only, duplicate ids, zero and negative medians.
+    let mut report = regressed(HEAD);
+    let mut extra = report.comparisons[0].clone();
+    extra.verdict = flamegate::report::Verdict::Missing;
+    extra.change = None;
+    extra.head = None;
+    if let Some(base) = extra.base.as_mut() {
+        base.median = 0.0;
+        base.p95 = -5.0;
+    }
+    report.comparisons.push(extra.clone());
+    report.comparisons.push(extra);
+    succeeded(&job.publish(&report, &[]));
+    assert!(ours(&fake)[0].body.contains("Missing benchmarks"));
+
+    // NaN and infinity cannot be JSON numbers: such a report is refused.
+    let text = regressed(HEAD).to_json();
+    for (from, to) in [
+        ("\"estimate\": ", "\"estimate\": null, \"x\": "),
+        ("\"median\": ", "\"median\": 1e999, \"y\": "),
+    ] {
+        let broken = text.replacen(from, to, 1);
+        std::fs::write(job.path().join("broken.json"), broken).unwrap();
+        let output = run(&mut job.command(&["publish", "--report", "broken.json"]));
+        let err = usage_error(&output);
+        assert!(err.contains("not a flamegate report"), "{err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}
+
+#[test]
+fn a_fork_pull_request_with_a_read_only_token_still_gates_and_writes_the_summary() {
+    let fake = FakeGithub::start(HEAD);
+    fake.state().read_only = true;
+    let versions: Vec<RunRecord> = (0..4).map(|seed| suite_record(seed, 0.01, &[])).collect();
+    let repo = Repo::with_history(&versions);
+    let job = Job::pull_request(&fake, HEAD);
+    repo.write_record("head.json", &suite_record(50, 0.01, &[(1, 1.5)]));
+    let output = run(job
+        .command(&["check", "--record", "head.json", "--publish", "--check-run"])
+        .current_dir(repo.path()));
+    let err = stderr(&output);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "the verdict, whatever publishing did: {err}"
+    );
+    assert!(err.contains("permissions: pull-requests: write"), "{err}");
+    assert!(err.contains("permissions: checks: write"), "{err}");
+    assert!(err.contains("fork-safe"), "{err}");
+    assert!(stdout(&output).contains("::warning title=flamegate::publishing to GitHub"));
+    assert!(
+        job.summary().contains("parse/large"),
+        "the summary is written anyway"
+    );
+    assert!(fake.state().comments.is_empty());
+    // The report records the pull request's head for a later publish job.
+    let report = report(&repo.path().join("target/flamegate"));
+    assert_eq!(report["pull_request_head"], HEAD);
+}
+
+#[test]
+fn workflow_run_with_empty_pull_requests_finds_the_fork_by_its_branch() {
+    let fake = FakeGithub::start(HEAD);
+    let job = Job::workflow_run(
+        &fake,
+        workflow_run_event(HEAD, "failure", serde_json::json!([])),
+    );
+    let err = succeeded(&job.publish(&regressed(HEAD), &[]));
+    assert!(err.contains("pull request #7: created comment"), "{err}");
+    let body = &ours(&fake)[0].body;
+    assert!(
+        body.contains("the pull request's own workflow run [555]"),
+        "{body}"
+    );
+    assert!(body.contains("/octo/shop/actions/runs/555"));
+    fake.assert_conformant();
+}
+
+#[test]
+fn a_forged_pull_request_number_in_the_artifact_is_never_used() {
+    let fake = FakeGithub::start(HEAD);
+    let job = Job::workflow_run(
+        &fake,
+        workflow_run_event(
+            HEAD,
+            "success",
+            serde_json::json!([{"number": 7, "head": {"sha": HEAD}}]),
+        ),
+    );
+    // The untrusted job's artifact claims pull request #1.
+    write_event(
+        job.path(),
+        "artifact-event.json",
+        pull_request_event(1, HEAD),
+    );
+    succeeded(&job.publish(&regressed(HEAD), &[]));
+    let state = fake.state();
+    assert!(
+        state
+            .requests
+            .iter()
+            .all(|r| !r.path.contains("/issues/1/"))
+    );
+    assert!(
+        state
+            .requests
+            .iter()
+            .any(|r| r.path.contains("/issues/7/comments"))
+    );
+}
+
+#[test]
+fn a_report_for_another_head_is_refused() {
+    let fake = FakeGithub::start(HEAD);
+    let job = Job::workflow_run(
+        &fake,
+        workflow_run_event(HEAD, "success", serde_json::json!([{"number": 7}])),
+    );
+    let err = usage_error(&job.publish(&regressed(NEWER_HEAD), &[]));
+    assert!(err.contains("refusing to publish a report"), "{err}");
+    assert_eq!(fake.state().requests.len(), 0, "nothing was sent");
+}
+
+#[test]
+fn cancelled_runs_are_refused_and_failed_gates_are_published() {
+    let fake = FakeGithub::start(HEAD);
+    let job = Job::workflow_run(
+        &fake,
+        workflow_run_event(HEAD, "cancelled", serde_json::json!([{"number": 7}])),
+    );
+    let err = usage_error(&job.publish(&regressed(HEAD), &[]));
+    assert!(err.contains("conclusion is `cancelled`"), "{err}");
+    assert!(fake.state().requests.is_empty());
+    let job = Job::workflow_run(
+        &fake,
+        workflow_run_event(HEAD, "failure", serde_json::json!([{"number": 7}])),
+    );
+    succeeded(&job.publish(&regressed(HEAD), &[]));
+    assert_eq!(ours(&fake).len(), 1);
+}
+
+#[test]
+fn a_missing_or_malformed_event_file_is_a_clear_error() {
+    let fake = FakeGithub::start(HEAD);
+    let mut job = Job::pull_request(&fake, HEAD);
+    job.event = job.path().join("no-such-event.json");
+    let err = usage_error(&job.publish(&regressed(HEAD), &[]));
+    assert!(err.contains("cannot read the event file"), "{err}");
+    std::fs::write(job.path().join("bad.json"), "{not json").unwrap();
+    job.event = job.path().join("bad.json");
+    let err = usage_error(&job.publish(&regressed(HEAD), &[]));
+    assert!(err.contains("is not JSON"), "{err}");
+    assert!(fake.state().requests.is_empty());
+}
+
+#[test]
+fn a_403_names_the_permission_github_wants() {
+    let fake = FakeGithub::start(HEAD);
+    fake.state().inject(
+        Method::POST,
+        "/comments",
+        Fault::Respond(
+            403,
+            vec![(
+                "x-accepted-github-permissions",
+                "pull_requests=write".into(),
+            )],
+            r#"{"message":"Resource not accessible by integration"}"#.into(),
+        ),
+    );
+    let job = Job::pull_request(&fake, HEAD);
+    let err = usage_error(&job.publish(&regressed(HEAD), &[]));
+    assert!(err.contains("permissions: pull-requests: write"), "{err}");
+    assert!(
+        err.contains("GitHub asked for pull_requests=write"),
+        "{err}"
+    );
+    assert!(job.summary().contains("parse/large"));
+}
+
+/// Publish once with `fault` injected; it must end with exactly one comment.
+fn survives(method: Method, path_part: &'static str, fault: Fault, extra: &[&str]) -> String {
+    let fake = FakeGithub::start(HEAD);
+    fake.state().inject(method, path_part, fault);
+    let job = Job::pull_request(&fake, HEAD);
+    let err = succeeded(&job.publish(&regressed(HEAD), extra));
+    assert_eq!(ours(&fake).len(), 1, "{err}");
+    fake.assert_conformant();
+    err
+}
+
+#[test]
+fn a_secondary_rate_limit_403_with_retry_after_is_waited_out() {
+    let err = survives(
+        Method::GET,
+        "/comments",
+        Fault::Respond(
+            403,
+            vec![("retry-after", "1".into())],
+            r#"{"message":"You have exceeded a secondary rate limit"}"#.into(),
+        ),
+        &[],
+    );
+    assert!(err.contains("retry-after 1s"), "{err}");
+}
+
+#[test]
+fn a_secondary_rate_limit_429_without_retry_after_backs_off() {
+    let err = survives(
+        Method::GET,
+        "/comments",
+        Fault::Respond(429, vec![], r#"{"message":"secondary rate limit"}"#.into()),
+        &[],
+    );
+    assert!(err.contains("secondary rate limit (HTTP 429)"), "{err}");
+}
+
+#[test]
+fn a_429_with_retry_after_is_waited_out() {
+    let err = survives(
+        Method::POST,
+        "/comments",
+        Fault::Respond(429, vec![("retry-after", "1".into())], "{}".into()),
+        &[],
+    );
+    assert!(err.contains("HTTP 429, retry-after 1s"), "{err}");
+}
+
+#[test]
+fn a_used_up_rate_limit_waits_for_the_reset() {
+    let reset = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 1;
+    let err = survives(
+        Method::GET,
+        "/pulls/",
+        Fault::Respond(
+            403,
+            vec![
+                ("x-ratelimit-remaining", "0".into()),
+                ("x-ratelimit-reset", reset.to_string()),
+            ],
+            r#"{"message":"API rate limit exceeded"}"#.into(),
+        ),
+        &[],
+    );
+    assert!(err.contains("rate limit used up"), "{err}");
+}
+
+#[test]
+fn server_errors_are_retried() {
+    let err = survives(
+        Method::GET,
+        "/comments",
+        Fault::Respond(503, vec![], r#"{"message":"Service Unavailable"}"#.into()),
+        &[],
+    );
+    assert!(err.contains("HTTP 503"), "{err}");
+}
+
+#[test]
+fn a_reset_connection_is_retried() {
+    let err = survives(Method::GET, "/comments", Fault::Reset, &[]);
+    assert!(err.contains("connection failed"), "{err}");
+}
+
+#[test]
+fn a_hanging_request_times_out_and_is_retried() {
+    let err = survives(
+        Method::GET,
+        "/comments",
+        Fault::Hang,
+        &["--request-timeout", "1"],
+    );
+    assert!(err.contains("no answer within 1s"), "{err}");
+}
+
+#[test]
+fn a_502_on_a_create_that_did_create_leaves_one_comment() {
+    let err = survives(Method::POST, "/comments", Fault::ActThen502, &[]);
+    // It listed again, found its comment, and did not post a second one.
+    assert!(err.contains("already up to date"), "{err}");
+}
+
+#[test]
+fn a_422_body_too_long_is_reported() {
+    let fake = FakeGithub::start(HEAD);
+    fake.state().inject(
+        Method::POST,
+        "/comments",
+        Fault::Respond(
+            422,
+            vec![],
+            r#"{"message":"Validation Failed","errors":[{"code":"custom","field":"body","message":"body is too long (maximum is 65536 characters)"}]}"#.into(),
+        ),
+    );
+    let job = Job::pull_request(&fake, HEAD);
+    let err = usage_error(&job.publish(&regressed(HEAD), &[]));
+    assert!(err.contains("HTTP 422: Validation Failed"), "{err}");
+    assert!(err.contains("body is too long"), "{err}");
+}
+
+#[test]
+fn the_marker_comment_on_page_three_is_found() {
+    let fake = FakeGithub::start(HEAD);
+    let id = {
+        let mut state = fake.state();
+        for i in 0..249 {
+            state.add_comment("someone", &format!("comment {i}"));
+        }
+        state.add_comment("github-actions[bot]", &format!("{MARKER}\nold results"))
+    };
+    let job = Job::pull_request(&fake, HEAD);
+    let err = succeeded(&job.publish(&regressed(HEAD), &[]));
+    assert!(err.contains(&format!("updated comment {id}")), "{err}");
+    assert_eq!(ours(&fake).len(), 1);
+    let state = fake.state();
+    assert!(state.requests.iter().any(|r| r.path.contains("page=3")));
+    drop(state);
+    fake.assert_conformant();
+}
+
+#[test]
+fn another_users_marker_comment_is_never_touched() {
+    let fake = FakeGithub::start(HEAD);
+    let quote = format!("{MARKER}\nI quote flamegate here");
+    let theirs = fake.state().add_comment("mallory", &quote);
+    let job = Job::pull_request(&fake, HEAD);
+    succeeded(&job.publish(&regressed(HEAD), &[]));
+    let state = fake.state();
+    let kept = state.comments.iter().find(|c| c.id == theirs).unwrap();
+    assert_eq!(kept.body, quote);
+    assert_eq!(
+        state
+            .comments
+            .iter()
+            .filter(|c| c.author == "github-actions[bot]")
+            .count(),
+        1
+    );
+}
+
+#[test]
+fn two_marker_comments_from_a_race_are_reconciled_keeping_the_oldest() {
+    let fake = FakeGithub::start(HEAD);
+    let (oldest, newer) = {
+        let mut state = fake.state();
+        let oldest = state.add_comment("github-actions[bot]", &format!("{MARKER}\nrun A"));
+        let newer = state.add_comment("github-actions[bot]", &format!("{MARKER}\nrun B"));
+        (oldest, newer)
+    };
+    let job = Job::pull_request(&fake, HEAD);
+    let err = succeeded(&job.publish(&regressed(HEAD), &[]));
+    assert!(err.contains("deleted 1 duplicate comment"), "{err}");
+    let left = ours(&fake);
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].id, oldest);
+    assert_ne!(left[0].id, newer);
+    assert!(left[0].body.contains("parse/large"));
+    fake.assert_conformant();
+}
+
+#[test]
+fn an_older_head_finishing_last_does_not_overwrite_the_newer() {
+    // The pull request has moved on to NEWER_HEAD, whose results are published.
+    let fake = FakeGithub::start(NEWER_HEAD);
+    let newer = Job::pull_request(&fake, NEWER_HEAD);
+    succeeded(&newer.publish(&report_of(&suite_ids(), &[], NEWER_HEAD), &[]));
+    let published = ours(&fake)[0].body.clone();
+    // The run for the older head finishes last.
+    let older = Job::pull_request(&fake, HEAD);
+    let err = succeeded(&older.publish(&regressed(HEAD), &[]));
+    assert!(err.contains("left comment"), "{err}");
+    assert_eq!(ours(&fake)[0].body, published);
+}
+
+#[test]
+fn the_token_appears_nowhere_but_the_authorization_header() {
+    let fake = FakeGithub::start(HEAD);
+    fake.state().inject(
+        Method::POST,
+        "/check-runs",
+        Fault::Respond(403, vec![], format!(r#"{{"message":"bad token {TOKEN}"}}"#)),
+    );
+    fake.state().inject(
+        Method::GET,
+        "/comments",
+        Fault::Respond(500, vec![], "{}".into()),
+    );
+    let job = Job::pull_request(&fake, HEAD);
+    let output = job.publish(&regressed(HEAD), &["--check-run"]);
+    for (what, text) in [
+        ("stdout", stdout(&output)),
+        ("stderr", stderr(&output)),
+        ("summary", job.summary()),
+        ("comment", ours(&fake)[0].body.clone()),
+    ] {
+        assert!(!text.contains(TOKEN), "the token leaked into {what}");
+    }
+    assert!(stderr(&output).contains("bad token ***"));
+    let state = fake.state();
+    assert!(
+        state
+            .requests
+            .iter()
+            .all(|r| r.authorization == format!("Bearer {TOKEN}")),
+        "every request carried the token"
+    );
+}
+
+/// Straight to Prism: GitHub's own examples as responses, every request
+/// validated. Exit 0 means GitHub's description accepted each one.
+#[test]
+fn requests_conform_to_githubs_openapi_description() {
+    let prism = crate::github_fake::prism();
+    let job = Job {
+        api_url: prism.url.clone(),
+        ..Job::pull_request_dir(HEAD)
+    };
+    let err = succeeded(&job.publish(&regressed(HEAD), &["--check-run"]));
+    assert!(err.contains("created comment"), "{err}");
+    assert!(err.contains("completed check run"), "{err}");
+}
+
+impl Job {
+    fn pull_request_dir(head: &str) -> Job {
+        let dir = tempfile::tempdir().unwrap();
+        let event = write_event(dir.path(), "event.json", pull_request_event(7, head));
+        Job {
+            dir,
+            api_url: String::new(),
+            event_name: "pull_request".into(),
+            event,
+        }
+    }
+}
