@@ -327,4 +327,10 @@ pub struct DemoArgs {
     /// Where the throw-away repository and its build cache go [default: <temp>/flamegate-demo]
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
+
+    /// Also write the pull-request comment flamegate would post for the
+    /// regressing pull request to this file (publish its report.json with
+    /// `flamegate publish`).
+    #[arg(long, value_name = "PATH")]
+    pub markdown_out: Option<PathBuf>,
 }

@@ -59,7 +59,7 @@ pub fn execute(cli: Cli) -> Result<u8> {
         Command::Compare(args) => compare_records(args, output),
         Command::Baseline(BaselineCommand::Update(args)) => baseline_update(args, output),
         Command::Publish(args) => publish_report(args, output),
-        Command::Demo(args) => crate::demo::run(args.dir, output),
+        Command::Demo(args) => crate::demo::run(args.dir, args.markdown_out, output),
     }
 }
 
@@ -291,8 +291,10 @@ fn check(args: CheckArgs, output: Output) -> Result<u8> {
     } = args;
     let actions = ActionsEnv::from_process();
     // Benchmark output and names are untrusted: while they are printed, the
-    // runner must not read workflow commands from stdout.
-    let stop_commands = actions.in_actions.then(StopCommands::begin);
+    // runner must not read workflow commands from stdout. (JSON on stdout
+    // stays pure JSON; names in it are escaped strings, never a line start.)
+    let stop_commands =
+        (actions.in_actions && output_args.format != Format::Json).then(StopCommands::begin);
     let loaded = load_project(&project_args)?;
     let suite = config::suite(
         project_args.suite.clone(),

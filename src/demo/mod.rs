@@ -16,6 +16,7 @@ use crate::compare::Settings;
 use crate::config::{self, FileConfig};
 use crate::error::{Error, Result, exit_code};
 use crate::pipeline::{self, HeadSource, Output};
+use crate::publish::github::body::{COMMENT_LIMIT, comment_body};
 use crate::render::{Renderer, Terminal};
 use crate::report::{Report, Verdict};
 
@@ -85,7 +86,14 @@ const QUADRATIC_DUPLICATES: &str = "    let mut duplicates = Vec::new();
     duplicates.sort_unstable();";
 
 /// Run the demo in `dir` (default: `<temp>/flamegate-demo`).
-pub fn run(dir: Option<PathBuf>, output: Output) -> Result<u8> {
+pub fn run(dir: Option<PathBuf>, markdown_out: Option<PathBuf>, output: Output) -> Result<u8> {
+    // Refuse before minutes of work, not after.
+    if let Some(path) = markdown_out.as_ref().filter(|p| p.exists()) {
+        return Err(Error::WouldOverwrite {
+            path: path.clone(),
+            why: "--markdown-out names an existing file".into(),
+        });
+    }
     let root = dir.unwrap_or_else(|| std::env::temp_dir().join("flamegate-demo"));
     let repo_dir = root.join("repo");
     let started = std::time::Instant::now();
@@ -181,6 +189,16 @@ pub fn run(dir: Option<PathBuf>, output: Output) -> Result<u8> {
         "orders: drop the customer index; simpler duplicate check",
         &regressing,
     )?;
+    if let Some(path) = &markdown_out {
+        let head = regressed_report.head.commit.clone().unwrap_or_default();
+        let body = comment_body(&regressed_report, &head, None, COMMENT_LIMIT);
+        crate::record::write_atomic(path, body.as_bytes())?;
+        say(&format!(
+            "wrote the pr/drop-index comment to {} (to post it: flamegate publish --report {})",
+            path.display(),
+            regressed_out.join("report.json").display()
+        ));
+    }
     let neutral = patch(
         &main_source,
         "cart.iter().filter_map(|&id| self.lookup(id)).map(|p| p.price_cents).sum()",

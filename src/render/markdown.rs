@@ -80,10 +80,17 @@ impl Renderer for Markdown {
         })
         .collect();
         let _ = writeln!(out, "{}\n", counts.join(" · "));
+        let head = match &report.pull_request_head {
+            Some(pr_head) => format!(
+                "`{}` (measured as GitHub's merge commit {})",
+                short_sha(pr_head),
+                side(&report.head)
+            ),
+            None => side(&report.head),
+        };
         let _ = writeln!(
             out,
-            "Head {} vs baseline {}. {}; threshold {}; false discovery rate {}; {} intervals.\n",
-            side(&report.head),
+            "Head {head} vs baseline {}. {}; threshold {}; false discovery rate {}; {} intervals.\n",
             side(&report.base),
             capitalized(&evidence(report)),
             format_percent(report.settings.min_change),

@@ -417,7 +417,21 @@ fn a_fork_pull_request_with_a_read_only_token_still_gates_and_writes_the_summary
     assert!(err.contains("permissions: pull-requests: write"), "{err}");
     assert!(err.contains("permissions: checks: write"), "{err}");
     assert!(err.contains("fork-safe"), "{err}");
-    assert!(stdout(&output).contains("::warning title=flamegate::publishing to GitHub"));
+    let out = stdout(&output);
+    assert!(out.contains("::warning title=flamegate::publishing to GitHub"));
+    // While benchmark names and output are printed, workflow commands are off;
+    // flamegate's own annotations come after they are back on.
+    let token = out
+        .lines()
+        .find_map(|l| l.strip_prefix("::stop-commands::"))
+        .expect("commands stopped first");
+    let resumed = out
+        .find(&format!("\n::{token}::"))
+        .expect("commands resumed");
+    let table = out.find("parse/large").unwrap();
+    let annotation = out.find("::error title=flamegate").unwrap();
+    assert!(out.find("::stop-commands::").unwrap() < table && table < resumed);
+    assert!(resumed < annotation);
     assert!(
         job.summary().contains("parse/large"),
         "the summary is written anyway"

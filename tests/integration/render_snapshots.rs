@@ -83,3 +83,21 @@ fn hostile_benchmark_names_are_escaped_in_markdown_and_terminal() {
     );
     insta::assert_snapshot!(markdown);
 }
+
+#[test]
+fn pull_request_comment_body() {
+    use flamegate::publish::github::body::{COMMENT_LIMIT, RunLink, comment_body};
+    let mut report = fixed_report();
+    report.pull_request_head = Some("abcdef0123456789abcdef0123456789abcdef01".into());
+    let link = RunLink {
+        url: "https://github.com/octo/shop/actions/runs/42".into(),
+        run_id: 42,
+        from_pull_request_run: true,
+    };
+    insta::assert_snapshot!(comment_body(
+        &report,
+        "abcdef0123456789abcdef0123456789abcdef01",
+        Some(&link),
+        COMMENT_LIMIT
+    ));
+}
