@@ -555,6 +555,21 @@ fn act(state: &Mutex<GithubState>, method: &Method, uri: &Uri, body: &Bytes) -> 
         }
         ("PATCH", ["repos", _, _, "check-runs", id]) => {
             let id: u64 = id.parse().unwrap_or(0);
+            // GitHub's own limits, which Prism does not enforce.
+            let annotations = input
+                .pointer("/output/annotations")
+                .and_then(Value::as_array)
+                .map_or(0, Vec::len);
+            let summary = input
+                .pointer("/output/summary")
+                .and_then(Value::as_str)
+                .map_or(0, |t| t.chars().count());
+            if annotations > 50 || summary > 65_535 {
+                return json_response(
+                    422,
+                    json!({"message": "Validation Failed", "errors": [format!("{annotations} annotations (at most 50), summary of {summary} characters (at most 65535)")]}),
+                );
+            }
             let Some(run) = s.check_runs.iter_mut().find(|r| r.id == id) else {
                 return json_response(404, json!({"message": "Not Found"}));
             };

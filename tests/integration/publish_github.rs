@@ -172,11 +172,32 @@ fn ours(fake: &FakeGithub) -> Vec<crate::github_fake::Comment> {
         .collect()
 }
 
+/// `flamegate check` in the job writes report.json (no publishing), as the
+/// untrusted job of the fork-safe setup does; returns its path.
+fn checked_report(job: &Job, repo: &Repo, head: &RunRecord, out: &str) -> PathBuf {
+    repo.write_record("head.json", head);
+    let output = run(job
+        .command(&["check", "--record", "head.json", "--out-dir", out])
+        .current_dir(repo.path()));
+    assert!(
+        matches!(output.status.code(), Some(0 | 1)),
+        "{}",
+        stderr(&output)
+    );
+    repo.path().join(out).join("report.json")
+}
+
 #[test]
 fn publishing_twice_leaves_one_comment_updated_in_place() {
     let fake = FakeGithub::start(HEAD);
     let job = Job::pull_request(&fake, HEAD);
-    let err = succeeded(&job.publish(&regressed(HEAD), &[]));
+    let versions: Vec<RunRecord> = (0..4).map(|seed| suite_record(seed, 0.01, &[])).collect();
+    let repo = Repo::with_history(&versions);
+    let publish =
+        |report: &Path| run(&mut job.command(&["publish", "--report", report.to_str().unwrap()]));
+
+    let slower = checked_report(&job, &repo, &suite_record(50, 0.01, &[(1, 1.5)]), "first");
+    let err = succeeded(&publish(&slower));
     assert!(err.contains("created comment"), "{err}");
     let first = ours(&fake);
     assert_eq!(first.len(), 1);
@@ -184,19 +205,24 @@ fn publishing_twice_leaves_one_comment_updated_in_place() {
     assert!(body.starts_with(&format!("{MARKER}\n<!-- flamegate-head: {HEAD} -->\n")));
     assert!(body.contains("1 of 5 benchmarks regressed"), "{body}");
     assert!(body.contains("parse/large"));
+    assert!(
+        body.contains(&format!("Head `{}`", &HEAD[..10])),
+        "the PR head, not the merge commit"
+    );
     assert!(body.contains("https://github.example/octo/shop/actions/runs/4242"));
 
     // A new run with other results: the same comment, new body.
-    let err = succeeded(&job.publish(&report_of(&suite_ids(), &[], HEAD), &[]));
+    let fixed = checked_report(&job, &repo, &suite_record(51, 0.01, &[]), "second");
+    let err = succeeded(&publish(&fixed));
     assert!(err.contains("updated comment"), "{err}");
     let second = ours(&fake);
     assert_eq!(second.len(), 1);
     assert_eq!(second[0].id, first[0].id);
     assert!(second[0].body.contains("no regressions"));
 
-    // The same report again: nothing to write.
+    // The same report again (a re-run of the publishing job): nothing written.
     let writes = fake.state().writes();
-    let err = succeeded(&job.publish(&report_of(&suite_ids(), &[], HEAD), &[]));
+    let err = succeeded(&publish(&fixed));
     assert!(err.contains("already up to date"), "{err}");
     assert_eq!(
         fake.state().writes(),
