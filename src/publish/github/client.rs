@@ -154,9 +154,12 @@ impl GithubClient {
             .base_uri(api_url)
             .map_err(|e| format!("GITHUB_API_URL `{api_url}` is not a URL: {e}"))?
             .personal_token(token.expose().to_string())
-            .set_connect_timeout(Some(policy.request_timeout))
-            .set_read_timeout(Some(policy.request_timeout))
-            .set_write_timeout(Some(policy.request_timeout))
+            // The per-attempt timeout is flamegate's own (around the whole
+            // exchange, body included); the transport's are a backstop that
+            // must not race it, or a hang reads as a connection error.
+            .set_connect_timeout(Some(policy.request_timeout * 2))
+            .set_read_timeout(Some(policy.request_timeout * 2))
+            .set_write_timeout(Some(policy.request_timeout * 2))
             .add_header(
                 http::header::USER_AGENT,
                 format!("flamegate/{}", env!("CARGO_PKG_VERSION")),
