@@ -77,12 +77,65 @@ pub enum Command {
     ///
     /// Exit codes: 0 published, 2 refused or not (fully) published.
     Publish(PublishArgs),
+    /// A local check before `git push`: install or remove the pre-push hook.
+    ///
+    /// The hook runs a quick gate (short criterion windows, no profiling)
+    /// against the stored baseline at the merge-base with the target branch
+    /// and blocks a push that makes a benchmark slower. Skip it once with
+    /// `git push --no-verify` or `FLAMEGATE_SKIP=1 git push`.
+    #[command(subcommand)]
+    Hook(HookCommand),
     /// The whole gate on a bundled sample project in a throw-away git repo.
     ///
     /// Builds a small "shop" backend (SQLite queries, duplicate detection,
     /// a cache), records its baseline, then checks a pull request that
     /// regresses it and one that does not. Takes a few minutes.
     Demo(DemoArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HookCommand {
+    /// Write the repository's pre-push hook (core.hooksPath honoured).
+    Install(HookInstallArgs),
+    /// Remove flamegate's pre-push hook; a chained earlier hook is put back.
+    Uninstall(HookUninstallArgs),
+    /// What the installed hook runs: git passes the remote's name and URL,
+    /// and the pushed refs on stdin.
+    #[command(hide = true)]
+    PrePush(PrePushArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct HookInstallArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    /// Overwrite a pre-push hook that is not flamegate's.
+    #[arg(long, conflicts_with = "chain")]
+    pub force: bool,
+    /// Keep an existing pre-push hook and run it first (it can still block the push).
+    #[arg(long)]
+    pub chain: bool,
+    /// Criterion arguments for the quick gate, after `--` [default: --warm-up-time 0.5 --measurement-time 1]
+    #[arg(last = true, value_name = "CRITERION_ARGS")]
+    pub criterion_args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct HookUninstallArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct PrePushArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    /// The remote's name, as git passes it.
+    pub remote: Option<String>,
+    /// The remote's URL, as git passes it.
+    pub url: Option<String>,
+    #[arg(last = true, value_name = "CRITERION_ARGS")]
+    pub criterion_args: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -120,10 +120,14 @@ pub enum Error {
 
     #[error(
         "this is a shallow clone and the merge-base of HEAD and {base_ref} is not in it, so the baseline \
-         cannot be found. Fix: fetch the full history (`git fetch --unshallow`, or in GitHub Actions \
+         cannot be found{tried}. Fix: fetch the full history (`git fetch --unshallow`, or in GitHub Actions \
          `actions/checkout` with `fetch-depth: 0`)"
     )]
-    ShallowClone { base_ref: String },
+    ShallowClone {
+        base_ref: String,
+        /// Why flamegate's own fetch did not help ("; flamegate's fetch failed: …"), or empty.
+        tried: String,
+    },
 
     #[error(
         "HEAD and {base_ref} have no common ancestor; pass the baseline's revision with `--base REV` or a file with `--base-file PATH`"

@@ -42,4 +42,6 @@ pub mod report;
 #[cfg(feature = "cli")]
 pub mod demo;
 #[cfg(feature = "cli")]
+pub mod hook;
+#[cfg(feature = "cli")]
 pub mod pipeline;

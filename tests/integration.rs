@@ -9,6 +9,8 @@ mod baseline_git;
 mod criterion_reader;
 #[path = "integration/github_fake.rs"]
 mod github_fake;
+#[path = "integration/hook_and_actions.rs"]
+mod hook_and_actions;
 #[path = "integration/paired.rs"]
 mod paired;
 #[path = "integration/profiles.rs"]

@@ -140,6 +140,7 @@ impl ProjectRepo {
                 .map_err(|e| Error::git("reading the merge-base", e)),
             Err(_) if self.repo.is_shallow() => Err(Error::ShallowClone {
                 base_ref: target_name.to_string(),
+                tried: String::new(),
             }),
             Err(_) => Err(Error::NoMergeBase {
                 base_ref: target_name.to_string(),
@@ -219,6 +220,57 @@ impl ProjectRepo {
         }
         Ok((versions, false))
     }
+}
+
+/// Turn a shallow clone into a full one, so the merge-base and the
+/// baseline's history are there: fetch the target branch (or main and
+/// master) from its remote with `--unshallow`. The git command line is used
+/// because it sees the credentials `actions/checkout` configures
+/// (`http.extraheader`), which libgit2 does not. Returns what was fetched,
+/// or why it could not be.
+pub fn unshallow(workdir: &Path, target: Option<&str>) -> std::result::Result<String, String> {
+    let (remote, branches): (&str, Vec<&str>) = match target {
+        Some(name) => match name.split_once('/') {
+            Some((remote, branch)) => (remote, vec![branch]),
+            None => ("origin", vec![name]),
+        },
+        None => ("origin", vec!["main", "master"]),
+    };
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .arg("-C")
+            .arg(workdir)
+            .args(args)
+            .output()
+            .map_err(|e| format!("cannot run git: {e}"))
+    };
+    let mut fetched = Vec::new();
+    let mut problems = Vec::new();
+    for branch in &branches {
+        let refspec = format!("+refs/heads/{branch}:refs/remotes/{remote}/{branch}");
+        let mut args = vec!["fetch", "--quiet", "--no-tags"];
+        if fetched.is_empty() {
+            args.push("--unshallow");
+        }
+        args.extend([remote, refspec.as_str()]);
+        let output = git(&args)?;
+        if output.status.success() {
+            fetched.push(format!("{remote}/{branch}"));
+        } else {
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            problems.push(stderr.lines().next().unwrap_or("failed").trim().to_string());
+        }
+    }
+    if fetched.is_empty() {
+        return Err(format!(
+            "`git fetch --unshallow {remote}` failed: {}",
+            problems.join("; ")
+        ));
+    }
+    Ok(format!(
+        "this was a shallow clone: fetched the full history of HEAD and {} from {remote}",
+        fetched.join(", ")
+    ))
 }
 
 /// One version of a file in history.

@@ -88,10 +88,11 @@ pub fn load(
             ],
         });
     }
-    let repo = git::ProjectRepo::open(project_dir)?;
-    let path = repo.repo_path(&suite_file(suite));
     let mut notes = Vec::new();
-    let (commit, chosen_as) = base_commit(&repo, spec, &mut notes)?;
+    let repo = open_complete(project_dir, spec, &mut notes)?;
+    let path = repo.repo_path(&suite_file(suite));
+    let (commit, chosen_as) =
+        base_commit(&repo, spec, &mut notes).map_err(|e| with_fetch_problem(e, &notes))?;
     let sha = commit.id().to_string();
     let Some((_, content)) = repo.blob_at(&commit, &path)? else {
         return Err(Error::NoBaseline {
@@ -132,6 +133,55 @@ pub fn load(
         history,
         notes,
     })
+}
+
+/// Open the repository; if it is a shallow clone, fetch the history the
+/// baseline needs first (see `git::unshallow`). When that fails, the
+/// shallow-clone errors further on name the fix, and a note says why.
+fn open_complete(
+    project_dir: &Path,
+    spec: &BaseSpec,
+    notes: &mut Vec<String>,
+) -> Result<git::ProjectRepo> {
+    let repo = git::ProjectRepo::open(project_dir)?;
+    if !repo.repo.is_shallow() {
+        return Ok(repo);
+    }
+    let target = match spec {
+        BaseSpec::MergeBase { target_branch } => target_branch.as_deref(),
+        _ => None,
+    };
+    let workdir = repo
+        .repo
+        .workdir()
+        .map_or_else(|| project_dir.to_path_buf(), Path::to_path_buf);
+    match git::unshallow(&workdir, target) {
+        Ok(note) => {
+            notes.push(note);
+            // Reopen: the object database and refs changed under libgit2.
+            git::ProjectRepo::open(project_dir)
+        }
+        Err(problem) => {
+            notes.push(format!("{NOT_DEEPENED}{problem}"));
+            Ok(repo)
+        }
+    }
+}
+
+const NOT_DEEPENED: &str = "shallow clone, not deepened: ";
+
+/// A shallow-clone error that also says why flamegate's fetch did not help.
+fn with_fetch_problem(error: Error, notes: &[String]) -> Error {
+    let tried = notes
+        .iter()
+        .find_map(|n| n.strip_prefix(NOT_DEEPENED))
+        .map(|problem| format!("; flamegate tried to fetch it: {problem}"))
+        .unwrap_or_default();
+    match error {
+        Error::ShallowClone { base_ref, .. } => Error::ShallowClone { base_ref, tried },
+        Error::BaseRefNotFound(message) => Error::BaseRefNotFound(message + &tried),
+        other => other,
+    }
 }
 
 /// The base commit a spec names: a revision, or the merge-base of HEAD and
@@ -184,9 +234,10 @@ pub const CHECKOUT_DIR: &str = "checkout";
 /// Check out the base commit of `spec` into `under/checkout`, replacing
 /// what an earlier run left there.
 pub fn checkout_base(project_dir: &Path, spec: &BaseSpec, under: &Path) -> Result<BaseCheckout> {
-    let repo = git::ProjectRepo::open(project_dir)?;
     let mut notes = Vec::new();
-    let (commit, chosen_as) = base_commit(&repo, spec, &mut notes)?;
+    let repo = open_complete(project_dir, spec, &mut notes)?;
+    let (commit, chosen_as) =
+        base_commit(&repo, spec, &mut notes).map_err(|e| with_fetch_problem(e, &notes))?;
     let root = under.join(CHECKOUT_DIR);
     if root.exists() {
         std::fs::remove_dir_all(&root).map_err(|e| Error::io(&root, e))?;

@@ -103,8 +103,9 @@ fn a_missing_baseline_is_an_error_that_says_how_to_record_one() {
     assert!(err.contains("flamegate baseline update"), "{err}");
 }
 
-#[test]
-fn a_shallow_clone_that_hides_the_merge_base_names_the_fix() {
+/// A clone of a repository with baseline history, `depth` commits deep
+/// (as actions/checkout makes them), of the feature branch; main has moved on.
+fn shallow_clone(depth: &str) -> (Repo, tempfile::TempDir, std::path::PathBuf) {
     let origin = Repo::with_history(&history(3));
     origin.git(&["checkout", "-q", "main"]);
     origin.write("src/lib.rs", "pub fn on_main() {}\n");
@@ -114,31 +115,67 @@ fn a_shallow_clone_that_hides_the_merge_base_names_the_fix() {
     git_in(
         clone_parent.path(),
         &[
-            "clone",
-            "-q",
-            "--depth",
-            "1",
-            "--no-single-branch",
-            "--branch",
-            "feature",
-            &url,
-            "clone",
+            "clone", "-q", "--depth", depth, "--branch", "feature", &url, "clone",
         ],
     );
     let clone = clone_parent.path().join("clone");
+    (origin, clone_parent, clone)
+}
+
+fn compare_in(clone: &std::path::Path) -> (std::process::Output, tempfile::TempDir) {
     let out = tempfile::tempdir().unwrap();
     let head = out.path().join("head.json");
     std::fs::write(&head, suite_record(5, 0.01, &[]).to_json()).unwrap();
-    let output = run(flamegate(&clone)
+    let output = run(flamegate(clone)
         .args(["compare", "--suite", "suite", "--head-file"])
         .arg(&head)
         .arg("--out-dir")
         .arg(out.path()));
+    (output, out)
+}
+
+#[test]
+fn depth_one_and_depth_two_clones_are_deepened_from_their_origin() {
+    for depth in ["1", "2"] {
+        let (_origin, _parent, clone) = shallow_clone(depth);
+        let (output, out) = compare_in(&clone);
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "depth {depth}: {}",
+            stderr(&output)
+        );
+        let report = report(out.path());
+        assert_eq!(
+            report["history_used"], 3,
+            "depth {depth}: the whole history"
+        );
+        assert!(
+            report["notes"].to_string().contains(
+                "this was a shallow clone: fetched the full history of HEAD and origin/main"
+            ),
+            "{}",
+            report["notes"]
+        );
+        let shallow = clone.join(".git/shallow");
+        assert!(!shallow.exists(), "depth {depth}: still shallow");
+    }
+}
+
+#[test]
+fn a_shallow_clone_that_cannot_be_deepened_names_the_fix() {
+    let (origin, _parent, clone) = shallow_clone("1");
+    // The remote is gone (or needs credentials this job does not have).
+    let moved = origin.path().with_extension("moved");
+    std::fs::rename(origin.path(), &moved).unwrap();
+    let (output, _out) = compare_in(&clone);
+    std::fs::rename(&moved, origin.path()).unwrap();
     let err = usage_error(&output);
     assert!(
         err.contains("shallow clone") && err.contains("fetch-depth: 0"),
         "{err}"
     );
+    assert!(err.contains("flamegate tried to fetch it"), "{err}");
 }
 
 /// Commit `baseline` on main, branch, compare: it must fail with exit 2.

@@ -846,3 +846,36 @@ impl Job {
         }
     }
 }
+
+#[test]
+fn a_fork_pull_request_leaves_the_comment_to_the_workflow_run_publisher() {
+    let fake = FakeGithub::start(HEAD);
+    let job = Job::pull_request(&fake, HEAD);
+    let mut event = pull_request_event(7, HEAD);
+    event["pull_request"]["head"]["repo"] = serde_json::json!({ "full_name": "contributor/shop" });
+    event["pull_request"]["base"] = serde_json::json!({ "repo": { "full_name": "octo/shop" } });
+    std::fs::write(&job.event, event.to_string()).unwrap();
+    let err = succeeded(&job.publish(&regressed(HEAD), &["--check-run"]));
+    assert!(err.contains("pull request from a fork"), "{err}");
+    assert!(
+        fake.state().requests.is_empty(),
+        "no request from the untrusted job"
+    );
+    assert!(
+        job.summary().contains("parse/large"),
+        "the summary is still written"
+    );
+}
+
+#[test]
+fn outside_github_actions_nothing_is_posted() {
+    let fake = FakeGithub::start(HEAD);
+    let job = Job::pull_request(&fake, HEAD);
+    let path = write_report(job.path(), "report.json", &regressed(HEAD));
+    let output = run(job
+        .command(&["publish", "--report", path.to_str().unwrap()])
+        .env_remove("GITHUB_ACTIONS"));
+    let err = usage_error(&output);
+    assert!(err.contains("not running in GitHub Actions"), "{err}");
+    assert!(fake.state().requests.is_empty());
+}

@@ -10,7 +10,13 @@ use super::env::ActionsEnv;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Origin {
     /// A `pull_request` (or `pull_request_target`) job publishing its own results.
-    PullRequest { number: u64, head_sha: String },
+    PullRequest {
+        number: u64,
+        head_sha: String,
+        /// The head is in another repository: the job's token is read-only,
+        /// and the `workflow_run` publisher posts instead.
+        from_fork: bool,
+    },
     /// A `workflow_run` job publishing the results of a `pull_request` run.
     WorkflowRun {
         /// The run that measured (its artifacts hold the report).
@@ -92,9 +98,13 @@ pub fn read_origin(env: &ActionsEnv, from_workflow_run: bool) -> Result<Origin, 
             let head_sha = str_at(&payload, &["pull_request", "head", "sha"])
                 .filter(|s| is_commit_sha(s))
                 .ok_or("the pull_request event has no head commit (pull_request.head.sha)")?;
+            let head_repo = str_at(&payload, &["pull_request", "head", "repo", "full_name"]);
+            let base_repo = str_at(&payload, &["pull_request", "base", "repo", "full_name"])
+                .or(env.repository.as_deref());
             Ok(Origin::PullRequest {
                 number,
                 head_sha: head_sha.to_string(),
+                from_fork: matches!((head_repo, base_repo), (Some(h), Some(b)) if h != b),
             })
         }
         _ => Ok(Origin::Commit {
@@ -203,7 +213,8 @@ mod tests {
             read_origin(&env, false).unwrap(),
             Origin::PullRequest {
                 number: 7,
-                head_sha: SHA.into()
+                head_sha: SHA.into(),
+                from_fork: false,
             }
         );
     }

@@ -167,6 +167,25 @@ pub fn publish(
     if !wants_api {
         return Ok(published);
     }
+    // Outside Actions a stray GITHUB_TOKEN must not make a local run post.
+    if !env.in_actions {
+        published.problems.push(
+            "not running in GitHub Actions (GITHUB_ACTIONS is not `true`), so nothing was posted to GitHub"
+                .into(),
+        );
+        return Ok(published);
+    }
+    if let Origin::PullRequest {
+        from_fork: true, ..
+    } = origin
+    {
+        published.done.push(
+            "pull request from a fork: its token is read-only, so the comment is left to the \
+             `workflow_run` publisher (README, \"Pull requests from forks\")"
+                .into(),
+        );
+        return Ok(published);
+    }
     let Some(token) = env.token.clone() else {
         published.problems.push(
             "GITHUB_TOKEN is not set, so nothing was posted to GitHub; pass it to the step \

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# The gate step of action.yml, and exactly what the Actions end-to-end test
+# runs. Inputs arrive as FLAMEGATE_INPUT_* environment variables (set by
+# action.yml's `env:`), never spliced into shell code.
+set -uo pipefail
+
+input() { local name="FLAMEGATE_INPUT_$1"; printf '%s' "${!name:-}"; }
+
+out_dir=$(input OUT_DIR)
+out_dir=${out_dir:-flamegate-report}
+args=(check --publish --out-dir "$out_dir" --comment "$(input COMMENT)")
+manifest=$(input MANIFEST_PATH)
+[ -n "$manifest" ] && args+=(--manifest-path "$manifest")
+config=$(input CONFIG)
+[ -n "$config" ] && args+=(--config "$config")
+base_ref=$(input BASE_REF)
+[ -n "$base_ref" ] && args+=(--base-ref "$base_ref")
+for bench in $(input BENCHES); do
+  args+=(--bench "$bench")
+done
+case "$(input MODE)" in
+  paired)
+    args+=(--paired)
+    rounds=$(input ROUNDS)
+    [ -n "$rounds" ] && args+=(--rounds "$rounds")
+    ;;
+  stored | "") ;;
+  *)
+    echo "::error title=flamegate::input mode must be 'stored' or 'paired'"
+    exit 2
+    ;;
+esac
+[ "$(input CHECK_RUN)" = true ] && args+=(--check-run)
+
+flamegate "${args[@]}"
+code=$?
+
+# The fork-safe publisher (workflow_run) reads the event from the artifact
+# only to show it; it takes the pull request from its own event.
+if [ -n "${GITHUB_EVENT_PATH:-}" ] && [ -d "$out_dir" ]; then
+  cp "$GITHUB_EVENT_PATH" "$out_dir/event.json" 2>/dev/null || true
+fi
+if [ -n "${GITHUB_OUTPUT:-}" ]; then
+  {
+    echo "exit-code=$code"
+    echo "report=$out_dir/report.json"
+  } >>"$GITHUB_OUTPUT"
+fi
+if [ "$code" = 1 ] && [ "$(input FAIL_ON_REGRESSION)" = false ]; then
+  echo "flamegate: a benchmark regressed; not failing the job (fail-on-regression: false)"
+  exit 0
+fi
+exit "$code"

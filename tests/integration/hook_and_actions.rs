@@ -1,0 +1,331 @@
+//! The local pre-push hook and a whole GitHub Actions run, through the real
+//! binary, real `git push` and real benchmarks of the tiny fixture.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::github_fake::FakeGithub;
+use crate::support::*;
+
+fn hook_path(repo: &Path) -> PathBuf {
+    repo.join(".git/hooks/pre-push")
+}
+
+#[test]
+fn hook_install_refuses_a_foreign_hook_chains_it_and_uninstalls_cleanly() {
+    let repo = Repo::new();
+    let hook = hook_path(repo.path());
+    let install = |args: &[&str]| run(flamegate(repo.path()).args(["hook", "install"]).args(args));
+
+    let output = install(&[]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = std::fs::read_to_string(&hook).unwrap();
+    assert!(text.contains("# flamegate pre-push hook"), "{text}");
+    assert!(
+        text.contains("--measurement-time 1"),
+        "quick windows by default: {text}"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&hook).unwrap().permissions().mode();
+        assert_eq!(mode & 0o111, 0o111, "executable");
+    }
+    assert!(
+        install(&[]).status.success(),
+        "reinstalling our own hook is fine"
+    );
+    let output = run(flamegate(repo.path()).args(["hook", "uninstall"]));
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(!hook.exists());
+
+    // Somebody else's hook: refused, chained, put back.
+    let theirs = "#!/bin/sh\necho their checks\n";
+    std::fs::write(&hook, theirs).unwrap();
+    let err = usage_error(&install(&[]));
+    assert!(err.contains("--chain") && err.contains("--force"), "{err}");
+    assert_eq!(std::fs::read_to_string(&hook).unwrap(), theirs);
+    assert!(install(&["--chain"]).status.success());
+    let chained = repo.path().join(".git/hooks/pre-push.flamegate-chained");
+    assert_eq!(std::fs::read_to_string(&chained).unwrap(), theirs);
+    assert!(
+        std::fs::read_to_string(&hook)
+            .unwrap()
+            .contains("flamegate")
+    );
+    assert!(
+        run(flamegate(repo.path()).args(["hook", "uninstall"]))
+            .status
+            .success()
+    );
+    assert_eq!(std::fs::read_to_string(&hook).unwrap(), theirs, "put back");
+    assert!(!chained.exists());
+    let err = usage_error(&run(flamegate(repo.path()).args(["hook", "uninstall"])));
+    assert!(err.contains("not flamegate's"), "{err}");
+    assert!(install(&["--force"]).status.success());
+    assert!(
+        std::fs::read_to_string(&hook)
+            .unwrap()
+            .contains("flamegate")
+    );
+
+    // core.hooksPath is where git looks, so that is where the hook goes.
+    repo.git(&["config", "core.hooksPath", ".githooks"]);
+    assert!(install(&[]).status.success());
+    assert!(repo.path().join(".githooks/pre-push").exists());
+}
+
+#[test]
+fn pre_push_without_anything_to_measure_lets_the_push_through() {
+    let repo = Repo::new();
+    let head = repo.git(&["rev-parse", "HEAD"]).trim().to_string();
+    let zero = "0".repeat(40);
+    let other = "1".repeat(40);
+    for (stdin, expect) in [
+        (String::new(), ""),
+        (
+            format!("(delete) {zero} refs/heads/old {head}\n"),
+            "deleted",
+        ),
+        (
+            format!("refs/heads/other {other} refs/heads/other {zero}\n"),
+            "not checked out",
+        ),
+    ] {
+        let mut child = flamegate(repo.path())
+            .args(["hook", "pre-push", "origin", "file:///remote"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        let output = child.wait_with_output().unwrap();
+        assert!(output.status.success(), "{stdin}: {}", stderr(&output));
+        assert!(stderr(&output).contains(expect), "{}", stderr(&output));
+    }
+}
+
+/// The tiny fixture in a repository with `records` baselines on main
+/// (QUICK windows, a flamegate.toml with the same), pushed to a bare
+/// `origin` next to it. Returns (work dir, origin dir) in one temp dir.
+fn tiny_repo_with_baselines(root: &Path, records: usize) -> (PathBuf, PathBuf) {
+    let work = root.join("work");
+    let origin = root.join("origin.git");
+    std::fs::create_dir_all(&work).unwrap();
+    copy_tiny(&work);
+    // What the Action runs reads its criterion windows from here.
+    std::fs::write(
+        work.join("flamegate.toml"),
+        "profile_time = 1.0\ncriterion_args = [\"--warm-up-time\", \"0.1\", \"--measurement-time\", \"0.3\", \"--sample-size\", \"10\"]\n",
+    )
+    .unwrap();
+    git_in(&work, &["init", "-q", "-b", "main"]);
+    git_in(&work, &["add", "-A"]);
+    git_in(&work, &["commit", "-q", "-m", "tiny"]);
+    for i in 0..records {
+        let output = run(flamegate(&work)
+            .env("CARGO_TARGET_DIR", fixture_target_dir())
+            .args(["baseline", "update"]));
+        assert!(output.status.success(), "{}", stderr(&output));
+        git_in(&work, &["add", "-A"]);
+        git_in(&work, &["commit", "-q", "-m", &format!("baseline {i}")]);
+    }
+    git_in(root, &["init", "-q", "--bare", "origin.git"]);
+    git_in(
+        &work,
+        &["remote", "add", "origin", origin.to_str().unwrap()],
+    );
+    git_in(&work, &["push", "-q", "origin", "main"]);
+    git_in(&work, &["fetch", "-q", "origin"]);
+    (work, origin)
+}
+
+/// Four times the work in `tiny::work`, committed on a new branch.
+fn slow_branch(work: &Path, branch: &str) -> String {
+    git_in(work, &["checkout", "-q", "-b", branch, "main"]);
+    let lib = std::fs::read_to_string(work.join("src/lib.rs")).unwrap();
+    std::fs::write(
+        work.join("src/lib.rs"),
+        lib.replace("for i in 0..n {", "for i in 0..n * 4 {"),
+    )
+    .unwrap();
+    git_in(work, &["commit", "-q", "-am", "four times the work"]);
+    git_in(work, &["rev-parse", "HEAD"]).trim().to_string()
+}
+
+fn git_push(work: &Path, args: &[&str], skip: bool) -> std::process::Output {
+    let mut command = Command::new("git");
+    command
+        .current_dir(work)
+        .arg("push")
+        .args(args)
+        .env("CARGO_TARGET_DIR", fixture_target_dir())
+        .env("NO_COLOR", "1");
+    if skip {
+        command.env("FLAMEGATE_SKIP", "1");
+    } else {
+        command.env_remove("FLAMEGATE_SKIP");
+    }
+    command.output().unwrap()
+}
+
+#[test]
+fn a_regression_blocks_a_real_git_push_and_a_clean_change_passes() {
+    let _machine = exclusive_benchmarking();
+    let root = tempfile::tempdir().unwrap();
+    let (work, origin) = tiny_repo_with_baselines(root.path(), 4);
+    let output = run(flamegate(&work).args([
+        "hook",
+        "install",
+        "--",
+        "--warm-up-time",
+        "0.1",
+        "--measurement-time",
+        "0.3",
+        "--sample-size",
+        "10",
+    ]));
+    assert!(output.status.success(), "{}", stderr(&output));
+
+    slow_branch(&work, "slower");
+    let push = git_push(&work, &["origin", "slower"], false);
+    let err = stderr(&push);
+    assert!(!push.status.success(), "the push went through: {err}");
+    assert!(err.contains("push blocked"), "{err}");
+    assert!(err.contains("git push --no-verify"), "{err}");
+    let branches = git_in(&origin, &["branch", "--list"]);
+    assert!(!branches.contains("slower"), "{branches}");
+
+    // Skipping is one variable away.
+    let push = git_push(&work, &["origin", "slower"], true);
+    assert!(push.status.success(), "{}", stderr(&push));
+
+    // A change that does not touch the benchmarked code passes the gate.
+    git_in(&work, &["checkout", "-q", "-b", "docs", "main"]);
+    std::fs::write(work.join("NOTES.md"), "notes\n").unwrap();
+    git_in(&work, &["add", "-A"]);
+    git_in(&work, &["commit", "-q", "-m", "notes"]);
+    let push = git_push(&work, &["origin", "docs"], false);
+    assert!(push.status.success(), "{}", stderr(&push));
+    assert!(
+        stderr(&push).contains("no regressions"),
+        "{}",
+        stderr(&push)
+    );
+}
+
+#[test]
+fn an_actions_run_end_to_end_in_a_shallow_clone() {
+    let _machine = exclusive_benchmarking();
+    let root = tempfile::tempdir().unwrap();
+    let (work, origin) = tiny_repo_with_baselines(root.path(), 4);
+    let head = slow_branch(&work, "slower");
+    git_in(&work, &["push", "-q", "origin", "slower"]);
+
+    // actions/checkout's default: depth 1, one branch.
+    let url = format!("file://{}", origin.display());
+    git_in(
+        root.path(),
+        &[
+            "clone", "-q", "--depth", "1", "--branch", "slower", &url, "checkout",
+        ],
+    );
+    let checkout = root.path().join("checkout");
+    let fake = FakeGithub::start(&head);
+    let event = root.path().join("event.json");
+    std::fs::write(
+        &event,
+        serde_json::json!({
+            "number": 7,
+            "pull_request": {
+                "number": 7,
+                "head": { "sha": head, "ref": "slower", "repo": { "full_name": "octo/tiny" } },
+                "base": { "ref": "main", "repo": { "full_name": "octo/tiny" } },
+            },
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let github_output = root.path().join("github_output");
+    let summary = root.path().join("summary.md");
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_flamegate")).parent().unwrap();
+    let mut command = Command::new("bash");
+    for (name, _) in std::env::vars() {
+        if name.starts_with("GITHUB_") || name.starts_with("FLAMEGATE_") {
+            command.env_remove(name);
+        }
+    }
+    let output = command
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("action/run.sh"))
+        .current_dir(&checkout)
+        .env(
+            "PATH",
+            format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap()),
+        )
+        .env("CARGO_TARGET_DIR", fixture_target_dir())
+        .env("NO_COLOR", "1")
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_API_URL", &fake.url)
+        .env("GITHUB_SERVER_URL", "https://github.example")
+        .env("GITHUB_TOKEN", "ghs_actions_e2e_token")
+        .env("GITHUB_REPOSITORY", "octo/tiny")
+        .env("GITHUB_EVENT_NAME", "pull_request")
+        .env("GITHUB_EVENT_PATH", &event)
+        .env("GITHUB_RUN_ID", "99")
+        .env("GITHUB_SHA", &head)
+        .env("GITHUB_OUTPUT", &github_output)
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .env("FLAMEGATE_GITHUB_BACKOFF_MS", "10")
+        .env("FLAMEGATE_INPUT_MANIFEST_PATH", "Cargo.toml")
+        .env("FLAMEGATE_INPUT_MODE", "stored")
+        .env("FLAMEGATE_INPUT_COMMENT", "always")
+        .env("FLAMEGATE_INPUT_CHECK_RUN", "true")
+        .env("FLAMEGATE_INPUT_FAIL_ON_REGRESSION", "true")
+        .env("FLAMEGATE_INPUT_OUT_DIR", "flamegate-report")
+        .output()
+        .unwrap();
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{err}\n{}", stdout(&output));
+    let outputs = std::fs::read_to_string(&github_output).unwrap();
+    assert!(outputs.contains("exit-code=1"), "{outputs}");
+    assert!(checkout.join("flamegate-report/report.json").exists());
+    assert!(checkout.join("flamegate-report/event.json").exists());
+    let report = report(&checkout.join("flamegate-report"));
+    assert_eq!(report["history_used"], 4, "the fetched history is used");
+    assert!(
+        report["notes"]
+            .to_string()
+            .contains("this was a shallow clone: fetched"),
+        "{}",
+        report["notes"]
+    );
+    let state = fake.state();
+    let comments: Vec<_> = state
+        .comments
+        .iter()
+        .filter(|c| c.body.starts_with("<!-- flamegate:tiny -->"))
+        .collect();
+    assert_eq!(comments.len(), 1);
+    assert!(
+        comments[0].body.contains("work/xorshift/4000"),
+        "{}",
+        comments[0].body
+    );
+    assert_eq!(state.check_runs.len(), 1);
+    assert_eq!(state.check_runs[0].head_sha, head);
+    assert_eq!(state.check_runs[0].conclusion.as_deref(), Some("failure"));
+    drop(state);
+    fake.assert_conformant();
+    assert!(
+        std::fs::read_to_string(&summary)
+            .unwrap()
+            .contains("regressed")
+    );
+}
