@@ -75,6 +75,57 @@ fn hook_install_refuses_a_foreign_hook_chains_it_and_uninstalls_cleanly() {
     assert!(repo.path().join(".githooks/pre-push").exists());
 }
 
+/// `flamegate hook pre-push` as git runs it, with `stdin` as the pushed refs.
+fn pre_push(repo: &Path, stdin: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut child = flamegate(repo)
+        .args(["hook", "pre-push", "origin", "file:///remote"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn a_chained_hook_runs_first_with_the_same_input_and_can_block() {
+    let repo = Repo::new();
+    let hook = hook_path(repo.path());
+    let seen = repo.path().join("seen.txt");
+    std::fs::write(
+        &hook,
+        format!(
+            "#!/bin/sh\necho \"$1 $2\" > '{0}'\ncat >> '{0}'\nexit 3\n",
+            seen.display()
+        ),
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let output = run(flamegate(repo.path()).args(["hook", "install", "--chain"]));
+    assert!(output.status.success(), "{}", stderr(&output));
+    let line = format!(
+        "(delete) {} refs/heads/old {}\n",
+        "0".repeat(40),
+        "1".repeat(40)
+    );
+    let output = pre_push(repo.path(), &line);
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    assert!(stderr(&output).contains("chained pre-push hook exited 3"));
+    let seen = std::fs::read_to_string(&seen).unwrap();
+    assert_eq!(seen, format!("origin file:///remote\n{line}"));
+}
+
 #[test]
 fn pre_push_without_anything_to_measure_lets_the_push_through() {
     let repo = Repo::new();
@@ -92,21 +143,7 @@ fn pre_push_without_anything_to_measure_lets_the_push_through() {
             "not checked out",
         ),
     ] {
-        let mut child = flamegate(repo.path())
-            .args(["hook", "pre-push", "origin", "file:///remote"])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        use std::io::Write;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.as_bytes())
-            .unwrap();
-        let output = child.wait_with_output().unwrap();
+        let output = pre_push(repo.path(), &stdin);
         assert!(output.status.success(), "{stdin}: {}", stderr(&output));
         assert!(stderr(&output).contains(expect), "{}", stderr(&output));
     }
