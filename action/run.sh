@@ -32,6 +32,38 @@ case "$(input MODE)" in
 esac
 [ "$(input CHECK_RUN)" = true ] && args+=(--check-run)
 
+shard=$(input SHARD)
+merge_from=$(input MERGE_FROM)
+if [ -n "$shard" ] && [ -n "$merge_from" ]; then
+  echo "::error title=flamegate::inputs shard and merge-from exclude each other"
+  exit 2
+fi
+if [ -n "$shard" ]; then
+  # A shard job measures and uploads; the merge job gives the verdict.
+  args=(check --shard "$shard" --out-dir "$out_dir")
+  [ -n "$manifest" ] && args+=(--manifest-path "$manifest")
+  [ -n "$config" ] && args+=(--config "$config")
+  [ -n "$base_ref" ] && args+=(--base-ref "$base_ref")
+  for bench in $(input BENCHES); do
+    args+=(--bench "$bench")
+  done
+  [ -n "${GITHUB_OUTPUT:-}" ] && echo "shard-index=${shard%%/*}" >>"$GITHUB_OUTPUT"
+elif [ -n "$merge_from" ]; then
+  shopt -s nullglob
+  records=("$merge_from"/shard-*.json)
+  if [ ${#records[@]} = 0 ]; then
+    echo "::error title=flamegate::no shard records (shard-*.json) in $merge_from"
+    exit 2
+  fi
+  # Same flags as the gate, with the records instead of a benchmark run.
+  merge_args=(merge "${records[@]}" --publish --out-dir "$out_dir" --comment "$(input COMMENT)")
+  [ -n "$manifest" ] && merge_args+=(--manifest-path "$manifest")
+  [ -n "$config" ] && merge_args+=(--config "$config")
+  [ -n "$base_ref" ] && merge_args+=(--base-ref "$base_ref")
+  [ "$(input CHECK_RUN)" = true ] && merge_args+=(--check-run)
+  args=("${merge_args[@]}")
+fi
+
 flamegate "${args[@]}"
 code=$?
 

@@ -7,6 +7,7 @@ use std::path::Path;
 use criterion::{Criterion, criterion_group, criterion_main};
 use flamegate::baseline::Baseline;
 use flamegate::collect::criterion_output::read_criterion_home;
+use flamegate::collect::shard::{ShardInfo, ShardSpec, assign, merge_records};
 use flamegate::compare::{Settings, against_stored};
 use flamegate::error::RecordSource;
 use flamegate::profile::fold::{encode_as_pprof, fold};
@@ -36,6 +37,7 @@ fn suite(benches: usize, seed: u64) -> RunRecord {
             governor: None,
         },
         created: time::OffsetDateTime::UNIX_EPOCH,
+        shard: None,
         benches: (0..benches)
             .map(|i| BenchResult {
                 id: BenchId(format!("group{}/bench{i}", i % 10)),
@@ -48,6 +50,7 @@ fn suite(benches: usize, seed: u64) -> RunRecord {
                     .collect(),
                 throughput: None,
                 profile: None,
+                seconds: None,
             })
             .collect(),
     }
@@ -89,6 +92,49 @@ fn pipeline(c: &mut Criterion) {
     c.bench_function("render/markdown_200", |b| {
         b.iter(|| Markdown.render(black_box(&report)))
     });
+}
+
+/// The merge job of a sharded suite: 5,000 benchmarks in 16 shard records,
+/// merged, compared (one false-discovery control over all) and rendered.
+fn shards(c: &mut Criterion) {
+    const BENCHES: usize = 5_000;
+    const SHARDS: usize = 16;
+    let base = baseline(BENCHES);
+    let head = suite(BENCHES, 42);
+    let ids: Vec<BenchId> = head.benches.iter().map(|b| b.id.clone()).collect();
+    let (assignment, _) = assign(&ids, &Default::default(), SHARDS);
+    let records: Vec<RunRecord> = (1..=SHARDS)
+        .map(|index| RunRecord {
+            benches: head
+                .benches
+                .iter()
+                .filter(|b| assignment[&b.id] == index)
+                .cloned()
+                .collect(),
+            shard: Some(ShardInfo {
+                spec: ShardSpec {
+                    index,
+                    count: SHARDS,
+                },
+                suite: "bench".into(),
+                assignment: assignment.clone(),
+                balanced: false,
+            }),
+            ..head.clone()
+        })
+        .collect();
+    let labels: Vec<String> = (1..=SHARDS).map(|k| format!("shard-{k}")).collect();
+    let settings = Settings::default();
+    let mut group = c.benchmark_group("shards");
+    group.sample_size(10);
+    group.bench_function("merge_compare_render_5000_in_16", |b| {
+        b.iter(|| {
+            let merged = merge_records(black_box(records.clone()), &labels).expect("shards merge");
+            let report = against_stored("bench", &merged.record, "merged", &base, &settings);
+            Markdown.render(&report)
+        })
+    });
+    group.finish();
 }
 
 /// A synthetic pprof profile: `samples` samples over distinct stacks 30 to
@@ -139,6 +185,6 @@ fn profiles(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = flamegate::criterion();
-    targets = pipeline, profiles
+    targets = pipeline, profiles, shards
 }
 criterion_main!(benches);

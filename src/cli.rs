@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::collect::shard::ShardSpec;
 use crate::config::{Percent, parse_percent};
 use crate::publish::github::comment::CommentMode;
 use crate::render::Format;
@@ -62,6 +63,16 @@ pub enum Command {
     /// Manage the stored baseline in baselines/.
     #[command(subcommand)]
     Baseline(BaselineCommand),
+    /// Merge the records of a suite split into shards, compare once, gate once.
+    ///
+    /// A suite too big for one CI job runs as a matrix: each job runs
+    /// `flamegate run --shard K/N --out shard-K.json` (or `check --shard K/N`)
+    /// and uploads the record; one job downloads them all and runs
+    /// `flamegate merge shard-*.json [--publish]`. The shards must all be
+    /// there (else exit 2, or --allow-incomplete) and belong together (same
+    /// commit, suite and split). The false discovery rate is controlled once,
+    /// over the whole suite.
+    Merge(MergeArgs),
     /// Publish a report to GitHub: sticky pull-request comment, check run, job summary, annotations.
     ///
     /// Reads GITHUB_TOKEN, GITHUB_REPOSITORY, GITHUB_API_URL (GitHub
@@ -270,6 +281,11 @@ pub struct CheckArgs {
     /// Rounds of a paired run; each runs every benchmark once per side [default: 6]
     #[arg(long, value_name = "N", requires = "paired")]
     pub rounds: Option<usize>,
+
+    /// Run only shard K of N of the suite and write its record to
+    /// <out-dir>/shard-K-of-N.json for `flamegate merge` (no verdict here).
+    #[arg(long, value_name = "K/N", value_parser = shard_spec)]
+    pub shard: Option<ShardSpec>,
 }
 
 /// How to publish to GitHub.
@@ -309,6 +325,33 @@ pub struct GithubArgs {
     pub retry_backoff_ms: u64,
 }
 
+fn shard_spec(text: &str) -> Result<ShardSpec, String> {
+    ShardSpec::parse(text)
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The shards' record files.
+    #[arg(required = true, value_name = "SHARD_RECORD")]
+    pub records: Vec<PathBuf>,
+    /// Report the benchmarks of missing shards as missing instead of refusing.
+    #[arg(long)]
+    pub allow_incomplete: bool,
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    #[command(flatten)]
+    pub base: BaseArgs,
+    #[command(flatten)]
+    pub stats: StatsArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// Also publish to GitHub (as `check --publish`).
+    #[arg(long)]
+    pub publish: bool,
+    #[command(flatten)]
+    pub github: GithubArgs,
+}
+
 #[derive(Debug, Args)]
 pub struct PublishArgs {
     /// The report to publish: report.json as `flamegate check` wrote it.
@@ -336,6 +379,13 @@ pub struct RunArgs {
     /// Overwrite --out if it exists.
     #[arg(long)]
     pub force: bool,
+    /// Run only shard K of N of the suite (split balanced by the baseline's
+    /// measured durations, the same in every job); merge with `flamegate merge`.
+    #[arg(long, value_name = "K/N", value_parser = shard_spec)]
+    pub shard: Option<ShardSpec>,
+    /// Where the baseline that balances --shard comes from.
+    #[command(flatten)]
+    pub base: BaseArgs,
 }
 
 #[derive(Debug, Args)]

@@ -152,6 +152,9 @@ pub enum Error {
     )]
     DamagedReport { path: PathBuf, problem: String },
 
+    #[error("these shard records do not belong together: {0}")]
+    ShardMismatch(String),
+
     #[error("not publishing: {0}")]
     PublishRefused(String),
 

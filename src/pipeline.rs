@@ -8,9 +8,10 @@ use std::time::Duration;
 use crate::baseline::{self, BaseSpec, Baseline};
 use crate::cli::{
     BaseArgs, BaselineCommand, BenchArgs, CheckArgs, Cli, ColorChoice, Command, CompareArgs,
-    GithubArgs, HookCommand, HookInstallArgs, OutputArgs, PrePushArgs, ProjectArgs, PublishArgs,
-    RunArgs, StatsArgs, UpdateArgs,
+    GithubArgs, HookCommand, HookInstallArgs, MergeArgs, OutputArgs, PrePushArgs, ProjectArgs,
+    PublishArgs, RunArgs, StatsArgs, UpdateArgs,
 };
+use crate::collect::shard::{ShardPlan, ShardSpec};
 use crate::collect::{self, Progress, Project, RunSelection};
 use crate::compare::{self, Settings};
 use crate::config::{self, CONFIG_FILE, FileConfig, StatsOverrides};
@@ -60,6 +61,7 @@ pub fn execute(cli: Cli) -> Result<u8> {
         Command::Compare(args) => compare_records(args, output),
         Command::Baseline(BaselineCommand::Update(args)) => baseline_update(args, output),
         Command::Publish(args) => publish_report(args, output),
+        Command::Merge(args) => merge_shards(args, output),
         Command::Hook(HookCommand::Install(args)) => hook_install(args, output),
         Command::Hook(HookCommand::Uninstall(args)) => {
             let loaded = load_project(&args.project)?;
@@ -127,6 +129,7 @@ fn selection(args: &BenchArgs, file: &FileConfig) -> Result<RunSelection> {
         (false, seconds) => Some(seconds.unwrap_or(collect::DEFAULT_PROFILE_SECONDS)),
     };
     Ok(RunSelection {
+        shard: None,
         profile_time,
         benches: if benches.is_empty() {
             file.benches.clone().unwrap_or_default()
@@ -185,6 +188,7 @@ pub fn gate(
     ));
     let (record, chosen_as) = match head {
         HeadSource::File(path) => (RunRecord::load(path)?, format!("file {}", path.display())),
+        HeadSource::Record(record, chosen_as) => (*record, chosen_as),
         HeadSource::Run(selection) => (measure(project, selection, progress)?, "work tree".into()),
     };
     let report = compare::against_stored(suite, &record, &chosen_as, &baseline, settings);
@@ -284,6 +288,8 @@ pub fn write_outputs(gated: &mut Gated, out_dir: &Path) -> Result<Vec<PathBuf>> 
 pub enum HeadSource<'a> {
     Run(&'a RunSelection),
     File(&'a Path),
+    /// A record already in memory (merged shards), and how it was made.
+    Record(Box<RunRecord>, String),
 }
 
 fn check(args: CheckArgs, output: Output) -> Result<u8> {
@@ -298,7 +304,39 @@ fn check(args: CheckArgs, output: Output) -> Result<u8> {
         rounds,
         publish,
         github,
+        shard,
     } = args;
+    if let Some(spec) = shard {
+        if paired || publish || record.is_some() {
+            return Err(Error::Usage(
+                "--shard measures one part of the suite for `flamegate merge`, which compares and publishes once; \
+                 it cannot be combined with --paired (not supported yet), --publish or --record"
+                    .into(),
+            ));
+        }
+        let loaded = load_project(&project_args)?;
+        let suite = config::suite(
+            project_args.suite.clone(),
+            &loaded.file,
+            &loaded.project.name,
+        )?;
+        let mut selection = selection(&bench, &loaded.file)?;
+        selection.shard = Some(shard_plan(spec, &loaded, &suite, &base, output.progress));
+        let record = measure(&loaded.project, &selection, output.progress)?;
+        let out_dir = output_args
+            .out_dir
+            .clone()
+            .unwrap_or_else(|| loaded.project.target_dir.join("flamegate"));
+        let path = out_dir.join(format!("shard-{}-of-{}.json", spec.index, spec.count));
+        write_atomic(&path, record.to_json().as_bytes())?;
+        output.progress.note(&format!(
+            "shard {spec}: wrote {} ({} benchmarks). The verdict comes from `flamegate merge` over all {} shard records",
+            path.display(),
+            record.benches.len(),
+            spec.count
+        ));
+        return Ok(exit_code::PASS);
+    }
     let actions = ActionsEnv::from_process();
     // Benchmark output and names are untrusted: while they are printed, the
     // runner must not read workflow commands from stdout. (JSON on stdout
@@ -486,12 +524,46 @@ pub fn emit(
     Ok((code, gated.report))
 }
 
+/// The shard plan for `--shard K/N`: durations from the stored baseline at
+/// the merge-base (the same file in every job of the matrix, so every job
+/// splits alike); without one, the split falls back to the id hash.
+fn shard_plan(
+    spec: ShardSpec,
+    loaded: &LoadedProject,
+    suite: &str,
+    base: &BaseArgs,
+    progress: Progress,
+) -> ShardPlan {
+    let (base_spec, _) = base_spec(base, &loaded.file);
+    let durations = match baseline::load(&loaded.project.dir, suite, &base_spec, 0) {
+        Ok(baseline) => baseline
+            .record
+            .benches
+            .iter()
+            .filter_map(|b| Some((b.id.clone(), b.seconds?)))
+            .collect(),
+        Err(error) => {
+            progress.note(&format!(
+                "shard {spec}: no baseline durations to balance the split ({error}); splitting by id hash"
+            ));
+            Default::default()
+        }
+    };
+    ShardPlan {
+        spec,
+        suite: suite.to_string(),
+        durations,
+    }
+}
+
 fn run(args: RunArgs, output: Output) -> Result<u8> {
     let RunArgs {
         project: project_args,
         bench,
         out,
         force,
+        shard,
+        base,
     } = args;
     let loaded = load_project(&project_args)?;
     let path = match out {
@@ -506,11 +578,16 @@ fn run(args: RunArgs, output: Output) -> Result<u8> {
         }
         None => loaded.project.target_dir.join("flamegate").join("run.json"),
     };
-    let record = measure(
-        &loaded.project,
-        &selection(&bench, &loaded.file)?,
-        output.progress,
-    )?;
+    let mut selection = selection(&bench, &loaded.file)?;
+    if let Some(spec) = shard {
+        let suite = config::suite(
+            project_args.suite.clone(),
+            &loaded.file,
+            &loaded.project.name,
+        )?;
+        selection.shard = Some(shard_plan(spec, &loaded, &suite, &base, output.progress));
+    }
+    let record = measure(&loaded.project, &selection, output.progress)?;
     write_atomic(&path, record.to_json().as_bytes())?;
     let samples: usize = record.benches.iter().map(|b| b.samples.len()).sum();
     output.progress.note(&format!(
@@ -702,6 +779,7 @@ fn hook_pre_push(args: PrePushArgs, output: Output) -> Result<u8> {
             benches: loaded.file.benches.clone().unwrap_or_default(),
             filter: None,
             criterion_args: criterion_args.clone(),
+            shard: None,
         };
         gate(
             &loaded.project,
@@ -738,4 +816,88 @@ fn hook_pre_push(args: PrePushArgs, output: Output) -> Result<u8> {
             Ok(exit_code::REGRESSION)
         }
     }
+}
+
+/// `flamegate merge`: shard records into one record, compared once (so the
+/// suite-wide false discovery rate applies once, over the whole suite),
+/// one report, one exit code, and with --publish one comment.
+fn merge_shards(args: MergeArgs, output: Output) -> Result<u8> {
+    let MergeArgs {
+        records,
+        allow_incomplete,
+        project: project_args,
+        base,
+        stats,
+        output: output_args,
+        publish,
+        github,
+    } = args;
+    let shards: Vec<RunRecord> = records
+        .iter()
+        .map(|path| RunRecord::load(path))
+        .collect::<Result<_>>()?;
+    let labels: Vec<String> = records.iter().map(|p| p.display().to_string()).collect();
+    let merged = crate::collect::shard::merge_records(shards, &labels)?;
+    if !merged.missing.is_empty() && !allow_incomplete {
+        return Err(Error::ShardMismatch(format!(
+            "shard {} missing (given {} of {}); pass every shard record, or --allow-incomplete to report \
+             the missing benchmarks as missing",
+            merged.missing_list(),
+            merged.given,
+            merged.count
+        )));
+    }
+    let suite_of_shards = merged.suite.clone();
+    let missing_list = merged.missing_list();
+    let loaded = load_project(&project_args)?;
+    let suite = config::suite(
+        project_args.suite.clone(),
+        &loaded.file,
+        &loaded.project.name,
+    )?;
+    if suite != suite_of_shards {
+        return Err(Error::ShardMismatch(format!(
+            "the shards measured suite `{suite_of_shards}`, this project's suite is `{suite}`"
+        )));
+    }
+    let settings = config::settings(&stats_overrides(&stats), &loaded.file, &loaded.file_path)?;
+    let (spec, history) = base_spec(&base, &loaded.file);
+    let mut gated = gate(
+        &loaded.project,
+        &suite,
+        &spec,
+        history,
+        &settings,
+        HeadSource::Record(
+            Box::new(merged.record),
+            format!("{} shards merged", merged.given),
+        ),
+        output.progress,
+    )?;
+    if merged.machines_differ {
+        gated.report.notes.push(
+            "the shards ran on different kinds of machine: their benchmarks carry those machines' differences".into(),
+        );
+    }
+    if !merged.missing.is_empty() {
+        gated.report.notes.insert(
+            0,
+            format!(
+                "INCOMPLETE: shard {missing_list} missing, so {} benchmark(s) were not measured (shown as missing)",
+                merged.missing_ids
+            ),
+        );
+    }
+    let actions = ActionsEnv::from_process();
+    finish_check(
+        gated,
+        &output_args,
+        &loaded.project.target_dir,
+        output,
+        CheckPublish {
+            actions: &actions,
+            stop_commands: None,
+            publish: publish.then_some(&github),
+        },
+    )
 }

@@ -148,6 +148,10 @@ pub struct BenchResult {
     /// `flamegate::criterion()`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile: Option<FoldedStacks>,
+    /// Wall-clock seconds the timing pass spent on it (warm-up included):
+    /// what balances a suite split into shards.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seconds: Option<f64>,
 }
 
 /// One benchmark run of one commit.
@@ -162,6 +166,9 @@ pub struct RunRecord {
     #[serde(with = "time::serde::rfc3339")]
     pub created: time::OffsetDateTime,
     pub benches: Vec<BenchResult>,
+    /// Set when this run measured one shard of a split suite.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<crate::collect::shard::ShardInfo>,
 }
 
 impl RunRecord {

@@ -21,3 +21,5 @@ mod publish_github;
 mod real_bench;
 #[path = "integration/render_snapshots.rs"]
 mod render_snapshots;
+#[path = "integration/shards.rs"]
+mod shards;

@@ -119,6 +119,7 @@ pub fn read_bench_dir(new_dir: &Path) -> Result<BenchResult> {
         samples,
         throughput,
         profile: None,
+        seconds: None,
     })
 }
 

@@ -10,8 +10,9 @@ pub mod criterion_output;
 pub mod machine;
 pub mod paired;
 mod progress;
+pub mod shard;
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -34,6 +35,8 @@ pub struct RunSelection {
     /// Seconds of pprof sampling per benchmark in the profiling pass; None
     /// skips the pass.
     pub profile_time: Option<f64>,
+    /// Run only one shard of the suite.
+    pub shard: Option<shard::ShardPlan>,
 }
 
 /// Default seconds of sampling per benchmark: at the ~250 Hz the kernel
@@ -98,6 +101,63 @@ pub(crate) fn build_and_list(
         }));
     }
     Ok(listed)
+}
+
+/// Each bench executable with the benchmark ids it runs.
+pub(crate) type Listed = Vec<(BenchExecutable, Vec<String>)>;
+
+/// Restrict the listed benchmarks to one shard (see `shard`): the split is
+/// made over every listed id, printed, and returned with the criterion
+/// filter that selects exactly this shard's ids.
+pub(crate) fn apply_shard(
+    listed: Listed,
+    plan: &shard::ShardPlan,
+    progress: &Progress,
+) -> Result<(Listed, Option<String>, shard::ShardInfo)> {
+    let all: Vec<BenchId> = listed
+        .iter()
+        .flat_map(|(_, ids)| ids.iter().map(|id| BenchId(id.clone())))
+        .collect();
+    let (assignment, balanced) = shard::assign(&all, &plan.durations, plan.spec.count);
+    let info = shard::ShardInfo {
+        spec: plan.spec,
+        suite: plan.suite.clone(),
+        assignment,
+        balanced,
+    };
+    let mine: Vec<&BenchId> = info.ids().collect();
+    let estimate: f64 = mine.iter().filter_map(|id| plan.durations.get(*id)).sum();
+    progress.note(&format!(
+        "shard {}: {} of {} benchmarks ({}){}",
+        plan.spec,
+        mine.len(),
+        all.len(),
+        if balanced {
+            "split by the baseline's measured durations"
+        } else {
+            "split by id hash: no durations in the baseline"
+        },
+        if balanced {
+            format!(", about {estimate:.0}s of timing")
+        } else {
+            String::new()
+        }
+    ));
+    for id in &mine {
+        progress.note(&format!("  shard {}: {id}", plan.spec));
+    }
+    let filter = shard::exact_filter(mine.iter().copied());
+    let listed = listed
+        .into_iter()
+        .map(|(exe, ids)| {
+            let ids = ids
+                .into_iter()
+                .filter(|id| info.assignment.get(&BenchId(id.clone())) == Some(&plan.spec.index))
+                .collect();
+            (exe, ids)
+        })
+        .collect();
+    Ok((listed, filter, info))
 }
 
 /// criterion's arguments for a timing run: the filter, `--noplot`, then
@@ -173,6 +233,18 @@ pub fn run(
     progress: &Progress,
 ) -> Result<RunRecord> {
     let listed = build_and_list(project, selection, &[], progress)?;
+    let (listed, selection, shard) = match &selection.shard {
+        Some(plan) => {
+            let (listed, filter, info) = apply_shard(listed, plan, progress)?;
+            let selection = RunSelection {
+                filter,
+                ..selection.clone()
+            };
+            (listed, std::borrow::Cow::Owned(selection), Some(info))
+        }
+        None => (listed, std::borrow::Cow::Borrowed(selection), None),
+    };
+    let selection = selection.as_ref();
     let machine = machine::fingerprint(&project.dir);
     let total: usize = listed.iter().map(|(_, ids)| ids.len()).sum();
     let bar = progress.bar(total as u64, "benchmarking");
@@ -184,8 +256,11 @@ pub fn run(
             continue;
         }
         let home = scratch.path().join(format!("timing-{index}"));
-        run_executable(exe, &timing_args, &home, &bar)?;
-        let results = criterion_output::read_criterion_dirs(&home)?;
+        let seconds = run_executable(exe, &timing_args, &home, &bar)?;
+        let mut results = criterion_output::read_criterion_dirs(&home)?;
+        for (_, result) in &mut results {
+            result.seconds = seconds.get(result.id.as_str()).copied();
+        }
         for id in ids {
             if !results.iter().any(|(_, r)| r.id.as_str() == id) {
                 return Err(Error::CriterionLayout {
@@ -224,6 +299,7 @@ pub fn run(
         dirty,
         machine,
         created: time::OffsetDateTime::now_utc(),
+        shard,
         benches,
     };
     record.validate(&crate::error::RecordSource::File(home_label(project)))?;
@@ -274,12 +350,14 @@ fn bench_command(exe: &BenchExecutable) -> Command {
 
 const OUTPUT_TAIL_LINES: usize = 40;
 
+/// Run a bench executable, showing progress; returns the wall-clock seconds
+/// each benchmark took (from its first progress line to "Analyzing").
 pub(crate) fn run_executable(
     exe: &BenchExecutable,
     args: &[String],
     criterion_home: &Path,
     bar: &progress::Bar,
-) -> Result<()> {
+) -> Result<BTreeMap<String, f64>> {
     let mut command = bench_command(exe);
     command
         .args(args)
@@ -297,14 +375,24 @@ pub(crate) fn run_executable(
         forward_lines(Box::new(stderr), lines),
     ];
     let mut tail = VecDeque::new();
+    let mut started: BTreeMap<String, std::time::Instant> = BTreeMap::new();
+    let mut seconds = BTreeMap::new();
     for line in received {
         if let Some(rest) = line.strip_prefix("Benchmarking ") {
             match rest.rsplit_once(": ") {
                 // "Analyzing" ends a timing run, "Complete (...)" a profiling run.
                 Some((id, status)) if status == "Analyzing" || status.starts_with("Complete") => {
+                    if let Some(start) = started.get(id) {
+                        seconds.insert(id.to_string(), start.elapsed().as_secs_f64());
+                    }
                     bar.finished_one(id)
                 }
-                Some((id, _)) => bar.working_on(id),
+                Some((id, _)) => {
+                    started
+                        .entry(id.to_string())
+                        .or_insert_with(std::time::Instant::now);
+                    bar.working_on(id)
+                }
                 None => bar.working_on(rest),
             }
         }
@@ -321,7 +409,7 @@ pub(crate) fn run_executable(
             output_tail: Vec::from(tail).join("\n"),
         });
     }
-    Ok(())
+    Ok(seconds)
 }
 
 /// Send each line of `reader` to `lines` until it closes.

@@ -176,6 +176,7 @@ pub fn run_paired(
         dirty,
         machine: machine.clone(),
         created: time::OffsetDateTime::now_utc(),
+        shard: None,
         benches,
     };
     Ok(PairedRun {

@@ -537,6 +537,7 @@ mod tests {
                 governor: None,
             },
             created: time::OffsetDateTime::UNIX_EPOCH,
+            shard: None,
             benches: medians
                 .iter()
                 .enumerate()
@@ -549,6 +550,7 @@ mod tests {
                     samples: (0..20).map(|_| m * (1.0 + spread * next())).collect(),
                     throughput: None,
                     profile: None,
+                    seconds: None,
                 })
                 .collect(),
         }

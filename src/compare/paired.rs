@@ -100,6 +100,7 @@ mod tests {
             samples,
             throughput: None,
             profile: None,
+            seconds: None,
         };
         let record = |samples: Vec<f64>| RunRecord {
             schema: RECORD_SCHEMA,
@@ -113,6 +114,7 @@ mod tests {
                 governor: None,
             },
             created: time::OffsetDateTime::UNIX_EPOCH,
+            shard: None,
             benches: vec![bench(samples)],
         };
         let rounds: Vec<RoundMedians> = ratios

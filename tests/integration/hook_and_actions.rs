@@ -149,54 +149,6 @@ fn pre_push_without_anything_to_measure_lets_the_push_through() {
     }
 }
 
-/// The tiny fixture in a repository with `records` baselines on main
-/// (QUICK windows, a flamegate.toml with the same), pushed to a bare
-/// `origin` next to it. Returns (work dir, origin dir) in one temp dir.
-fn tiny_repo_with_baselines(root: &Path, records: usize) -> (PathBuf, PathBuf) {
-    let work = root.join("work");
-    let origin = root.join("origin.git");
-    std::fs::create_dir_all(&work).unwrap();
-    copy_tiny(&work);
-    // What the Action runs reads its criterion windows from here.
-    std::fs::write(
-        work.join("flamegate.toml"),
-        "profile_time = 1.0\ncriterion_args = [\"--warm-up-time\", \"0.1\", \"--measurement-time\", \"0.3\", \"--sample-size\", \"10\"]\n",
-    )
-    .unwrap();
-    git_in(&work, &["init", "-q", "-b", "main"]);
-    git_in(&work, &["add", "-A"]);
-    git_in(&work, &["commit", "-q", "-m", "tiny"]);
-    for i in 0..records {
-        let output = run(flamegate(&work)
-            .env("CARGO_TARGET_DIR", fixture_target_dir())
-            .args(["baseline", "update"]));
-        assert!(output.status.success(), "{}", stderr(&output));
-        git_in(&work, &["add", "-A"]);
-        git_in(&work, &["commit", "-q", "-m", &format!("baseline {i}")]);
-    }
-    git_in(root, &["init", "-q", "--bare", "origin.git"]);
-    git_in(
-        &work,
-        &["remote", "add", "origin", origin.to_str().unwrap()],
-    );
-    git_in(&work, &["push", "-q", "origin", "main"]);
-    git_in(&work, &["fetch", "-q", "origin"]);
-    (work, origin)
-}
-
-/// Four times the work in `tiny::work`, committed on a new branch.
-fn slow_branch(work: &Path, branch: &str) -> String {
-    git_in(work, &["checkout", "-q", "-b", branch, "main"]);
-    let lib = std::fs::read_to_string(work.join("src/lib.rs")).unwrap();
-    std::fs::write(
-        work.join("src/lib.rs"),
-        lib.replace("for i in 0..n {", "for i in 0..n * 4 {"),
-    )
-    .unwrap();
-    git_in(work, &["commit", "-q", "-am", "four times the work"]);
-    git_in(work, &["rev-parse", "HEAD"]).trim().to_string()
-}
-
 fn git_push(work: &Path, args: &[&str], skip: bool) -> std::process::Output {
     let mut command = Command::new("git");
     command

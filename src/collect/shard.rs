@@ -1,0 +1,367 @@
+//! Splitting a suite across CI jobs: which benchmarks shard K of N runs.
+//!
+//! The split must come out the same in every job of the matrix, so it is a
+//! pure function of the benchmark ids and the baseline's measured durations,
+//! both the same everywhere: longest durations first, each to the shard with
+//! the least work so far (greedy LPT: the largest shard is at most the
+//! ideal, total / N, plus one benchmark's duration). Without any durations,
+//! a stable hash of the id decides.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::record::{BenchId, RunRecord};
+
+/// `K/N`: this job runs shard K (1-based) of N.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShardSpec {
+    pub index: usize,
+    pub count: usize,
+}
+
+/// More shards than this is a typo, not a matrix.
+pub const MAX_SHARDS: usize = 256;
+
+impl ShardSpec {
+    pub fn parse(text: &str) -> std::result::Result<ShardSpec, String> {
+        let bad = || {
+            format!("`{text}` is not a shard: write K/N with 1 <= K <= N <= {MAX_SHARDS}, e.g. 2/4")
+        };
+        let (k, n) = text.split_once('/').ok_or_else(bad)?;
+        let index: usize = k.trim().parse().map_err(|_| bad())?;
+        let count: usize = n.trim().parse().map_err(|_| bad())?;
+        if index == 0 || index > count || count > MAX_SHARDS {
+            return Err(bad());
+        }
+        Ok(ShardSpec { index, count })
+    }
+}
+
+impl std::fmt::Display for ShardSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+/// What a sharded run needs: which shard, the suite (recorded so a merge
+/// can check it), and the baseline's durations that balance the split.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShardPlan {
+    pub spec: ShardSpec,
+    pub suite: String,
+    pub durations: BTreeMap<BenchId, f64>,
+}
+
+/// What a shard's record says about the split, so a merge can check that
+/// the shards belong together and none is missing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShardInfo {
+    pub spec: ShardSpec,
+    pub suite: String,
+    /// The whole suite's split: benchmark id → shard (1-based). The same in
+    /// every shard of one matrix.
+    pub assignment: BTreeMap<BenchId, usize>,
+    /// Whether measured durations balanced the split (else the id hash).
+    pub balanced: bool,
+}
+
+impl ShardInfo {
+    /// The ids this shard runs.
+    pub fn ids(&self) -> impl Iterator<Item = &BenchId> {
+        self.assignment
+            .iter()
+            .filter(move |(_, shard)| **shard == self.spec.index)
+            .map(|(id, _)| id)
+    }
+}
+
+/// FNV-1a: stable across versions and platforms, unlike std's hasher.
+fn stable_hash(text: &str) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in text.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash
+}
+
+/// Split `ids` into `count` shards (1-based numbers). Durations (seconds)
+/// balance the split; ids without one count as the median known duration.
+/// Returns the assignment and whether durations were used.
+pub fn assign(
+    ids: &[BenchId],
+    durations: &BTreeMap<BenchId, f64>,
+    count: usize,
+) -> (BTreeMap<BenchId, usize>, bool) {
+    let count = count.max(1);
+    let mut known: Vec<f64> = ids
+        .iter()
+        .filter_map(|id| durations.get(id).copied())
+        .filter(|d| d.is_finite() && *d > 0.0)
+        .collect();
+    if known.is_empty() {
+        let assignment = ids
+            .iter()
+            .map(|id| {
+                (
+                    id.clone(),
+                    (stable_hash(id.as_str()) % count as u64) as usize + 1,
+                )
+            })
+            .collect();
+        return (assignment, false);
+    }
+    known.sort_by(f64::total_cmp);
+    let typical = known[known.len() / 2];
+    let mut work: Vec<(f64, &BenchId)> = ids
+        .iter()
+        .map(|id| {
+            let d = durations
+                .get(id)
+                .copied()
+                .filter(|d| d.is_finite() && *d > 0.0)
+                .unwrap_or(typical);
+            (d, id)
+        })
+        .collect();
+    // Longest first; ties by id so every job sorts alike.
+    work.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(b.1)));
+    let mut load = vec![0.0_f64; count];
+    let mut assignment = BTreeMap::new();
+    for (duration, id) in work {
+        let lightest = (0..count)
+            .min_by(|&a, &b| load[a].total_cmp(&load[b]).then(a.cmp(&b)))
+            .expect("at least one shard");
+        load[lightest] += duration;
+        assignment.insert(id.clone(), lightest + 1);
+    }
+    (assignment, true)
+}
+
+/// A criterion filter that selects exactly `ids` (criterion matches its
+/// filter as a regular expression against each full id).
+pub fn exact_filter<'a>(ids: impl IntoIterator<Item = &'a BenchId>) -> Option<String> {
+    let alternatives: Vec<String> = ids
+        .into_iter()
+        .map(|id| regex::escape(id.as_str()))
+        .collect();
+    (!alternatives.is_empty()).then(|| format!("^(?:{})$", alternatives.join("|")))
+}
+
+/// Check that shard records belong together and cover the suite: same
+/// suite, same split, distinct shards. Returns the missing shard numbers.
+pub fn check_shards(shards: &[&ShardInfo]) -> Result<Vec<usize>> {
+    let Some(first) = shards.first() else {
+        return Err(Error::Usage("no shard records to merge".into()));
+    };
+    let mut seen = BTreeMap::new();
+    for shard in shards {
+        if shard.suite != first.suite {
+            return Err(Error::ShardMismatch(format!(
+                "suite `{}` and suite `{}` are different suites",
+                first.suite, shard.suite
+            )));
+        }
+        if shard.spec.count != first.spec.count || shard.assignment != first.assignment {
+            return Err(Error::ShardMismatch(format!(
+                "shard {} and shard {} were split differently (different benchmarks, counts or baselines); \
+                 run every shard of one matrix from the same commit and baseline",
+                first.spec, shard.spec
+            )));
+        }
+        if seen.insert(shard.spec.index, ()).is_some() {
+            return Err(Error::ShardMismatch(format!(
+                "shard {} is given twice",
+                shard.spec
+            )));
+        }
+    }
+    Ok((1..=first.spec.count)
+        .filter(|k| !seen.contains_key(k))
+        .collect())
+}
+
+/// Shard records merged into one record of the whole suite.
+#[derive(Debug)]
+pub struct Merged {
+    pub record: RunRecord,
+    pub suite: String,
+    pub count: usize,
+    pub given: usize,
+    /// Shard numbers not given, and how many benchmarks they had.
+    pub missing: Vec<usize>,
+    pub missing_ids: usize,
+    pub machines_differ: bool,
+}
+
+impl Merged {
+    /// `2/3, 3/3`.
+    pub fn missing_list(&self) -> String {
+        self.missing
+            .iter()
+            .map(|k| format!("{k}/{}", self.count))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// Merge shard records (`labels` name them in errors): they must be shards
+/// of one split of one commit, each at most once, no benchmark twice.
+pub fn merge_records(shards: Vec<RunRecord>, labels: &[String]) -> Result<Merged> {
+    let infos: Vec<&ShardInfo> = shards
+        .iter()
+        .zip(labels)
+        .map(|(record, label)| {
+            record.shard.as_ref().ok_or_else(|| {
+                Error::ShardMismatch(format!(
+                    "{label} is not a shard record (written by `flamegate run --shard K/N` or `check --shard K/N`)"
+                ))
+            })
+        })
+        .collect::<Result<_>>()?;
+    let missing = check_shards(&infos)?;
+    let first_info = infos[0];
+    let missing_ids = first_info
+        .assignment
+        .values()
+        .filter(|k| missing.contains(k))
+        .count();
+    let (suite, count, given) = (first_info.suite.clone(), first_info.spec.count, infos.len());
+    let first = &shards[0];
+    for (record, label) in shards.iter().zip(labels).skip(1) {
+        if record.commit != first.commit || record.dirty != first.dirty {
+            let describe = |r: &RunRecord| {
+                format!(
+                    "{}{}",
+                    r.commit
+                        .as_deref()
+                        .map_or("(none)", crate::error::short_sha),
+                    if r.dirty { " (dirty)" } else { "" }
+                )
+            };
+            return Err(Error::ShardMismatch(format!(
+                "{label} measured commit {} but the first shard measured {}",
+                describe(record),
+                describe(first)
+            )));
+        }
+    }
+    let machines_differ = shards
+        .iter()
+        .any(|r| !r.machine.same_fingerprint(&first.machine));
+    let mut seen = std::collections::BTreeSet::new();
+    let mut benches = Vec::new();
+    for record in &shards {
+        for bench in &record.benches {
+            if !seen.insert(bench.id.clone()) {
+                return Err(Error::ShardMismatch(format!(
+                    "benchmark `{}` is in two shards",
+                    bench.id
+                )));
+            }
+            benches.push(bench.clone());
+        }
+    }
+    benches.sort_by(|a, b| a.id.cmp(&b.id));
+    let record = RunRecord {
+        shard: None,
+        benches,
+        ..first.clone()
+    };
+    Ok(Merged {
+        record,
+        suite,
+        count,
+        given,
+        missing,
+        missing_ids,
+        machines_differ,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids(n: usize, prefix: &str) -> Vec<BenchId> {
+        (0..n).map(|i| BenchId(format!("{prefix}/{i}"))).collect()
+    }
+
+    #[test]
+    fn every_benchmark_lands_in_exactly_one_shard() {
+        for (n_ids, prefix) in [(1, "a"), (7, "group/fn"), (100, "x"), (333, "deep/er/id")] {
+            let ids = ids(n_ids, prefix);
+            let half: BTreeMap<BenchId, f64> = ids
+                .iter()
+                .step_by(2)
+                .enumerate()
+                .map(|(i, id)| (id.clone(), 0.5 + i as f64 % 7.0))
+                .collect();
+            for durations in [BTreeMap::new(), half] {
+                for count in 1..=16 {
+                    let (assignment, _) = assign(&ids, &durations, count);
+                    assert_eq!(assignment.len(), ids.len());
+                    for id in &ids {
+                        let shard = assignment[id];
+                        assert!((1..=count).contains(&shard), "{id} → {shard} of {count}");
+                    }
+                    // The same inputs give the same split (every job agrees).
+                    assert_eq!(assign(&ids, &durations, count).0, assignment);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn balancing_keeps_the_largest_shard_near_the_ideal() {
+        // 500 benchmarks, 0.1 s to 10 s, log-uniform (deterministic).
+        let ids = ids(500, "bench");
+        let durations: BTreeMap<BenchId, f64> = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| {
+                let u = ((i as u64 * 2_654_435_761) % 1000) as f64 / 1000.0;
+                (id.clone(), 0.1 * 100f64.powf(u))
+            })
+            .collect();
+        let total: f64 = durations.values().sum();
+        let largest = durations.values().copied().fold(0.0, f64::max);
+        for count in [2, 3, 8, 16] {
+            let (assignment, balanced) = assign(&ids, &durations, count);
+            assert!(balanced);
+            let mut load = vec![0.0; count];
+            for (id, shard) in &assignment {
+                load[shard - 1] += durations[id];
+            }
+            let max = load.iter().copied().fold(0.0, f64::max);
+            let ideal = total / count as f64;
+            assert!(max <= ideal + largest, "{count}: {max} vs {ideal}");
+            assert!(
+                max <= ideal * 1.02,
+                "{count} shards: largest {max:.1}s, ideal {ideal:.1}s"
+            );
+        }
+    }
+
+    #[test]
+    fn shard_specs_are_checked() {
+        assert_eq!(
+            ShardSpec::parse("2/4"),
+            Ok(ShardSpec { index: 2, count: 4 })
+        );
+        for bad in ["0/4", "5/4", "4", "a/b", "1/0", "1/1000"] {
+            assert!(ShardSpec::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_filter_matches_exactly_the_ids() {
+        let ids = vec![BenchId("a/b(1)".into()), BenchId("c.d".into())];
+        let filter = exact_filter(&ids).unwrap();
+        let re = regex::Regex::new(&filter).unwrap();
+        assert!(re.is_match("a/b(1)") && re.is_match("c.d"));
+        assert!(!re.is_match("a/b(1)x") && !re.is_match("cxd") && !re.is_match("xc.d"));
+    }
+}
