@@ -16,8 +16,15 @@ use flamegate::record::{BenchId, BenchResult, Machine, RECORD_SCHEMA, RunRecord}
 use flamegate::render::flamegraph::differential_svg;
 use flamegate::render::{Markdown, Renderer};
 
-/// A synthetic suite record: `benches` benchmarks of 100 samples each.
+/// A synthetic suite record: `benches` benchmarks of 100 samples each,
+/// sorted by id as records read from disk are.
 fn suite(benches: usize, seed: u64) -> RunRecord {
+    let mut record = unsorted_suite(benches, seed);
+    record.benches.sort_by(|a, b| a.id.cmp(&b.id));
+    record
+}
+
+fn unsorted_suite(benches: usize, seed: u64) -> RunRecord {
     let mut state = seed.wrapping_add(1);
     let mut next = move || {
         state = state
@@ -127,6 +134,9 @@ fn shards(c: &mut Criterion) {
     let settings = Settings::default();
     let mut group = c.benchmark_group("shards");
     group.sample_size(10);
+    group.bench_function("merge_5000_in_16", |b| {
+        b.iter(|| merge_records(black_box(records.clone()), &labels).expect("shards merge"))
+    });
     group.bench_function("merge_compare_render_5000_in_16", |b| {
         b.iter(|| {
             let merged = merge_records(black_box(records.clone()), &labels).expect("shards merge");

@@ -263,6 +263,11 @@ pub(crate) fn judge(
     let improved_adjusted =
         benjamini_hochberg(&tests.iter().map(|(_, t)| t.p_improved).collect::<Vec<_>>());
 
+    let test_index: std::collections::BTreeMap<&BenchId, usize> = tests
+        .iter()
+        .enumerate()
+        .map(|(i, (id, _))| (id, i))
+        .collect();
     let mut comparisons: Vec<Comparison> = ids
         .iter()
         .map(|id| {
@@ -274,7 +279,7 @@ pub(crate) fn judge(
                 fdr: settings.fdr,
                 noise_limit: settings.noise_limit,
             };
-            let (presence, change) = match tests.iter().position(|(s, _)| &s == id) {
+            let (presence, change) = match test_index.get(id).copied() {
                 Some(i) => {
                     let t = &tests[i].1;
                     let evidence = Evidence {
