@@ -210,6 +210,37 @@ pub fn gate_paired(
     rounds: usize,
     progress: Progress,
 ) -> Result<Gated> {
+    let measured = measure_paired(project, spec, selection, rounds, progress)?;
+    Ok(judge_paired(suite, measured, settings))
+}
+
+/// Compare a paired run (measured here, or merged from shards).
+fn judge_paired(suite: &str, measured: collect::paired::PairedShard, settings: &Settings) -> Gated {
+    let collect::paired::PairedShard {
+        run,
+        head_side,
+        base_side,
+        notes,
+        ..
+    } = measured;
+    let mut report = compare::paired::against_paired(suite, &run, head_side, base_side, settings);
+    report.notes.splice(0..0, notes);
+    Gated {
+        report,
+        head: run.head,
+        base: run.base,
+    }
+}
+
+/// Check the base revision out, build both sides in their own target
+/// directories, run them in alternating rounds.
+fn measure_paired(
+    project: &Project,
+    spec: &BaseSpec,
+    selection: &RunSelection,
+    rounds: usize,
+    progress: Progress,
+) -> Result<collect::paired::PairedShard> {
     let under = project.target_dir.join("flamegate").join("paired");
     let checkout = baseline::checkout_base(&project.dir, spec, &under)?;
     progress.note(&format!(
@@ -243,26 +274,20 @@ pub fn gate_paired(
         checkout.commit.clone(),
         &progress,
     )?;
-    let mut report = compare::paired::against_paired(
-        suite,
-        &run,
-        crate::report::Side {
+    Ok(collect::paired::PairedShard {
+        paired_shard: collect::paired::PAIRED_SHARD_FORMAT,
+        run,
+        head_side: crate::report::Side {
             commit: head.commit,
             dirty: head.dirty,
             chosen_as: "work tree".into(),
         },
-        crate::report::Side {
+        base_side: crate::report::Side {
             commit: Some(checkout.commit.clone()),
             dirty: false,
             chosen_as: format!("{}, built and run in this job", checkout.chosen_as),
         },
-        settings,
-    );
-    report.notes.splice(0..0, checkout.notes.iter().cloned());
-    Ok(Gated {
-        report,
-        head: run.head,
-        base: run.base,
+        notes: checkout.notes.clone(),
     })
 }
 
@@ -307,10 +332,10 @@ fn check(args: CheckArgs, output: Output) -> Result<u8> {
         shard,
     } = args;
     if let Some(spec) = shard {
-        if paired || publish || record.is_some() {
+        if publish || record.is_some() {
             return Err(Error::Usage(
                 "--shard measures one part of the suite for `flamegate merge`, which compares and publishes once; \
-                 it cannot be combined with --paired (not supported yet), --publish or --record"
+                 it cannot be combined with --publish or --record"
                     .into(),
             ));
         }
@@ -322,17 +347,32 @@ fn check(args: CheckArgs, output: Output) -> Result<u8> {
         )?;
         let mut selection = selection(&bench, &loaded.file)?;
         selection.shard = Some(shard_plan(spec, &loaded, &suite, &base, output.progress));
-        let record = measure(&loaded.project, &selection, output.progress)?;
         let out_dir = output_args
             .out_dir
             .clone()
             .unwrap_or_else(|| loaded.project.target_dir.join("flamegate"));
         let path = out_dir.join(format!("shard-{}-of-{}.json", spec.index, spec.count));
-        write_atomic(&path, record.to_json().as_bytes())?;
+        let (json, measured) = if paired {
+            let (spec_base, _) = base_spec(&base, &loaded.file);
+            let rounds = rounds.unwrap_or(collect::paired::DEFAULT_ROUNDS);
+            let shard = measure_paired(
+                &loaded.project,
+                &spec_base,
+                &selection,
+                rounds,
+                output.progress,
+            )?;
+            let count = shard.run.head.benches.len();
+            let json = serde_json::to_string(&shard).expect("a paired shard serialises") + "\n";
+            (json, count)
+        } else {
+            let record = measure(&loaded.project, &selection, output.progress)?;
+            (record.to_json(), record.benches.len())
+        };
+        write_atomic(&path, json.as_bytes())?;
         output.progress.note(&format!(
-            "shard {spec}: wrote {} ({} benchmarks). The verdict comes from `flamegate merge` over all {} shard records",
+            "shard {spec}: wrote {} ({measured} benchmarks). The verdict comes from `flamegate merge` over all {} shard records",
             path.display(),
-            record.benches.len(),
             spec.count
         ));
         return Ok(exit_code::PASS);
@@ -832,12 +872,20 @@ fn merge_shards(args: MergeArgs, output: Output) -> Result<u8> {
         publish,
         github,
     } = args;
-    let shards: Vec<RunRecord> = records
-        .iter()
-        .map(|path| RunRecord::load(path))
-        .collect::<Result<_>>()?;
     let labels: Vec<String> = records.iter().map(|p| p.display().to_string()).collect();
-    let merged = crate::collect::shard::merge_records(shards, &labels)?;
+    let (merged, paired_run) = match read_paired_shards(&records)? {
+        Some(shards) => {
+            let (run, merged) = crate::collect::shard::merge_paired(shards, &labels)?;
+            (merged, Some(run))
+        }
+        None => {
+            let shards: Vec<RunRecord> = records
+                .iter()
+                .map(|path| RunRecord::load(path))
+                .collect::<Result<_>>()?;
+            (crate::collect::shard::merge_records(shards, &labels)?, None)
+        }
+    };
     if !merged.missing.is_empty() && !allow_incomplete {
         return Err(Error::ShardMismatch(format!(
             "shard {} missing (given {} of {}); pass every shard record, or --allow-incomplete to report \
@@ -862,18 +910,21 @@ fn merge_shards(args: MergeArgs, output: Output) -> Result<u8> {
     }
     let settings = config::settings(&stats_overrides(&stats), &loaded.file, &loaded.file_path)?;
     let (spec, history) = base_spec(&base, &loaded.file);
-    let mut gated = gate(
-        &loaded.project,
-        &suite,
-        &spec,
-        history,
-        &settings,
-        HeadSource::Record(
-            Box::new(merged.record),
-            format!("{} shards merged", merged.given),
-        ),
-        output.progress,
-    )?;
+    let mut gated = match paired_run {
+        Some(run) => judge_paired(&suite, run, &settings),
+        None => gate(
+            &loaded.project,
+            &suite,
+            &spec,
+            history,
+            &settings,
+            HeadSource::Record(
+                Box::new(merged.record),
+                format!("{} shards merged", merged.given),
+            ),
+            output.progress,
+        )?,
+    };
     if merged.machines_differ {
         gated.report.notes.push(
             "the shards ran on different kinds of machine: their benchmarks carry those machines' differences".into(),
@@ -900,4 +951,41 @@ fn merge_shards(args: MergeArgs, output: Output) -> Result<u8> {
             publish: publish.then_some(&github),
         },
     )
+}
+
+/// The paired shards among `paths`, if they are paired shards (all or none).
+fn read_paired_shards(paths: &[PathBuf]) -> Result<Option<Vec<collect::paired::PairedShard>>> {
+    let mut shards = Vec::new();
+    for path in paths {
+        let text = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let value: serde_json::Value = serde_json::from_slice(&text)
+            .map_err(|e| Error::ShardMismatch(format!("{}: not JSON: {e}", path.display())))?;
+        match value
+            .get("paired_shard")
+            .and_then(serde_json::Value::as_u64)
+        {
+            Some(version) if version == u64::from(collect::paired::PAIRED_SHARD_FORMAT) => {
+                let shard: collect::paired::PairedShard =
+                    serde_json::from_value(value).map_err(|e| {
+                        Error::ShardMismatch(format!("{}: not a paired shard: {e}", path.display()))
+                    })?;
+                shards.push(shard);
+            }
+            Some(version) => {
+                return Err(Error::ShardMismatch(format!(
+                    "{}: paired shard format {version}, this flamegate reads {}",
+                    path.display(),
+                    collect::paired::PAIRED_SHARD_FORMAT
+                )));
+            }
+            None => {}
+        }
+    }
+    match shards.len() {
+        0 => Ok(None),
+        n if n == paths.len() => Ok(Some(shards)),
+        _ => Err(Error::ShardMismatch(
+            "some shards are paired runs and some are not: merge the shards of one matrix".into(),
+        )),
+    }
 }

@@ -114,9 +114,23 @@ pub(crate) fn apply_shard(
     plan: &shard::ShardPlan,
     progress: &Progress,
 ) -> Result<(Listed, Option<String>, shard::ShardInfo)> {
-    let all: Vec<BenchId> = listed
+    let (mut lists, filter, info) = shard_lists(vec![listed], plan, progress)?;
+    Ok((lists.pop().expect("one list"), filter, info))
+}
+
+/// `apply_shard` over several listings at once (both sides of a paired
+/// run): one split over the union of their ids.
+pub(crate) fn shard_lists(
+    lists: Vec<Listed>,
+    plan: &shard::ShardPlan,
+    progress: &Progress,
+) -> Result<(Vec<Listed>, Option<String>, shard::ShardInfo)> {
+    let all: Vec<BenchId> = lists
         .iter()
+        .flatten()
         .flat_map(|(_, ids)| ids.iter().map(|id| BenchId(id.clone())))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
         .collect();
     let (assignment, balanced) = shard::assign(&all, &plan.durations, plan.spec.count);
     let info = shard::ShardInfo {
@@ -147,17 +161,24 @@ pub(crate) fn apply_shard(
         progress.note(&format!("  shard {}: {id}", plan.spec));
     }
     let filter = shard::exact_filter(mine.iter().copied());
-    let listed = listed
+    let lists = lists
         .into_iter()
-        .map(|(exe, ids)| {
-            let ids = ids
+        .map(|listed| {
+            listed
                 .into_iter()
-                .filter(|id| info.assignment.get(&BenchId(id.clone())) == Some(&plan.spec.index))
-                .collect();
-            (exe, ids)
+                .map(|(exe, ids)| {
+                    let ids = ids
+                        .into_iter()
+                        .filter(|id| {
+                            info.assignment.get(&BenchId(id.clone())) == Some(&plan.spec.index)
+                        })
+                        .collect();
+                    (exe, ids)
+                })
+                .collect()
         })
         .collect();
-    Ok((listed, filter, info))
+    Ok((lists, filter, info))
 }
 
 /// criterion's arguments for a timing run: the filter, `--noplot`, then

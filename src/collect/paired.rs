@@ -21,14 +21,14 @@ pub const ROUND_ARGS: [&str; 4] = ["--warm-up-time", "0.5", "--measurement-time"
 pub const DEFAULT_ROUNDS: usize = 6;
 
 /// One benchmark's medians in one round.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RoundMedians {
     pub base: f64,
     pub head: f64,
 }
 
-/// The outcome of a paired run.
-#[derive(Debug, Clone)]
+/// The outcome of a paired run (also what a paired shard hands to `merge`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PairedRun {
     pub rounds: usize,
     /// Each side's samples, pooled over all rounds.
@@ -37,6 +37,21 @@ pub struct PairedRun {
     /// Benchmarks on both sides: their medians, round by round.
     pub round_medians: BTreeMap<BenchId, Vec<RoundMedians>>,
 }
+
+/// A paired run of one shard, as `check --paired --shard K/N` writes it
+/// for `flamegate merge`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PairedShard {
+    /// Format version; also what tells a paired shard from a record.
+    pub paired_shard: u32,
+    pub run: PairedRun,
+    pub head_side: crate::report::Side,
+    pub base_side: crate::report::Side,
+    pub notes: Vec<String>,
+}
+
+/// The version of `PairedShard` this flamegate writes and reads.
+pub const PAIRED_SHARD_FORMAT: u32 = 1;
 
 /// Which side a run belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,6 +84,33 @@ pub fn run_paired(
     ));
     let base_env = [("RUSTFLAGS".to_string(), rustflags.trim().to_string())];
     let base_listed = build_and_list(base, selection, &base_env, progress)?;
+    // A shard of a paired run: the split is made over both sides' ids, and
+    // both sides run exactly the shard's benchmarks.
+    let (head_listed, base_listed, selection, shard) = match &selection.shard {
+        Some(plan) => {
+            let (mut lists, filter, info) =
+                super::shard_lists(vec![head_listed, base_listed], plan, progress)?;
+            let base_listed = lists.pop().expect("two lists");
+            let head_listed = lists.pop().expect("two lists");
+            let selection = RunSelection {
+                filter,
+                ..selection.clone()
+            };
+            (
+                head_listed,
+                base_listed,
+                std::borrow::Cow::Owned(selection),
+                Some(info),
+            )
+        }
+        None => (
+            head_listed,
+            base_listed,
+            std::borrow::Cow::Borrowed(selection),
+            None,
+        ),
+    };
+    let selection = selection.as_ref();
     let per_round: usize = head_listed
         .iter()
         .chain(&base_listed)
@@ -179,10 +221,12 @@ pub fn run_paired(
         shard: None,
         benches,
     };
+    let mut head_record = record(head_benches, head_commit.0, head_commit.1);
+    head_record.shard = shard;
     Ok(PairedRun {
         rounds,
         base: record(base_benches, Some(base_commit), false),
-        head: record(head_benches, head_commit.0, head_commit.1),
+        head: head_record,
         round_medians,
     })
 }

@@ -281,6 +281,63 @@ pub fn merge_records(shards: Vec<RunRecord>, labels: &[String]) -> Result<Merged
     })
 }
 
+/// Paired shards merged: the rounds of every benchmark, one paired run.
+pub fn merge_paired(
+    shards: Vec<super::paired::PairedShard>,
+    labels: &[String],
+) -> Result<(super::paired::PairedShard, Merged)> {
+    let first = shards
+        .first()
+        .cloned()
+        .ok_or_else(|| Error::Usage("no shard records to merge".into()))?;
+    for (shard, label) in shards.iter().zip(labels).skip(1) {
+        if shard.run.rounds != first.run.rounds {
+            return Err(Error::ShardMismatch(format!(
+                "{label} ran {} rounds, the first shard {}",
+                shard.run.rounds, first.run.rounds
+            )));
+        }
+        if shard.run.base.commit != first.run.base.commit {
+            return Err(Error::ShardMismatch(format!(
+                "{label} compared against base {} but the first shard against {}",
+                shard
+                    .run
+                    .base
+                    .commit
+                    .as_deref()
+                    .map_or("(none)", crate::error::short_sha),
+                first
+                    .run
+                    .base
+                    .commit
+                    .as_deref()
+                    .map_or("(none)", crate::error::short_sha),
+            )));
+        }
+    }
+    let mut round_medians = BTreeMap::new();
+    let mut base_benches = Vec::new();
+    let mut heads = Vec::new();
+    for shard in shards {
+        round_medians.extend(shard.run.round_medians);
+        base_benches.extend(shard.run.base.benches);
+        heads.push(shard.run.head);
+    }
+    // The head records carry the shard info and are checked like records.
+    let merged = merge_records(heads, labels)?;
+    base_benches.sort_by(|a, b| a.id.cmp(&b.id));
+    let run = super::paired::PairedRun {
+        rounds: first.run.rounds,
+        base: RunRecord {
+            benches: base_benches,
+            ..first.run.base.clone()
+        },
+        head: merged.record.clone(),
+        round_medians,
+    };
+    Ok((super::paired::PairedShard { run, ..first }, merged))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

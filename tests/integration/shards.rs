@@ -99,6 +99,40 @@ fn merge(
     (output, out)
 }
 
+/// Merge `files`: exit 1 and the same comparisons as `unsharded` (verdicts,
+/// estimates and the BH-adjusted p-values, adjusted over the whole suite,
+/// not per shard), with `regressed` regressions.
+fn assert_merge_matches(
+    repo: &Repo,
+    files: &[PathBuf],
+    unsharded: &serde_json::Value,
+    regressed: usize,
+) {
+    let (output, out) = merge(repo, files, &[]);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{} shards: {}",
+        files.len(),
+        stderr(&output)
+    );
+    let merged = report(out.path());
+    assert_eq!(
+        merged["comparisons"],
+        unsharded["comparisons"],
+        "{} shards",
+        files.len()
+    );
+    assert_eq!(merged["outcome"], "Fail");
+    let found = merged["comparisons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["verdict"] == "Regressed")
+        .count();
+    assert_eq!(found, regressed);
+}
+
 fn history() -> Vec<RunRecord> {
     (0..5).map(|seed| suite(seed, &[])).collect()
 }
@@ -132,29 +166,7 @@ fn merging_shards_gives_the_unsharded_verdicts_with_one_false_discovery_control(
     for count in [2, 3, 7] {
         let shards = split(&head, &versions[0], count);
         let files = write_all(files_dir.path(), &shards);
-        let (output, out) = merge(&repo, &files, &[]);
-        assert_eq!(
-            output.status.code(),
-            Some(1),
-            "{count}: {}",
-            stderr(&output)
-        );
-        let merged = report(out.path());
-        // Same comparisons: verdicts, estimates and the BH-adjusted p-values
-        // (adjusted over the whole suite, not per shard).
-        assert_eq!(
-            merged["comparisons"], unsharded["comparisons"],
-            "{count} shards"
-        );
-        assert_eq!(merged["outcome"], "Fail");
-        let regressed: Vec<String> = merged["comparisons"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|c| c["verdict"] == "Regressed")
-            .map(|c| c["id"].as_str().unwrap().to_string())
-            .collect();
-        assert_eq!(regressed.len(), 3, "{regressed:?}");
+        assert_merge_matches(&repo, &files, &unsharded, 3);
     }
 }
 
@@ -291,4 +303,95 @@ fn a_real_project_gated_in_three_shards_matches_the_unsharded_verdicts() {
     };
     assert_eq!(verdicts(&merged), verdicts(&unsharded));
     assert_eq!(verdict_of(&merged, "work/xorshift/4000"), "Regressed");
+}
+
+/// A paired run of the 24-benchmark suite, three of them 30% slower, split
+/// into `count` paired shard files as `check --paired --shard` writes them.
+fn paired_shards(dir: &Path, count: usize) -> Vec<PathBuf> {
+    use flamegate::collect::paired::{PAIRED_SHARD_FORMAT, PairedRun, PairedShard, RoundMedians};
+    use flamegate::report::Side;
+    let base = suite(1, &[]);
+    let head = suite(2, &[2, 9, 17]);
+    let rounds = 6;
+    let round_medians: BTreeMap<BenchId, Vec<RoundMedians>> = base
+        .benches
+        .iter()
+        .zip(&head.benches)
+        .enumerate()
+        .map(|(i, (b, h))| {
+            let base_median = flamegate::compare::stats::median(&b.samples);
+            let head_median = flamegate::compare::stats::median(&h.samples);
+            let medians = (0..rounds)
+                .map(|r| {
+                    let wobble = samples(1.0, 0.01, (i * 10 + r) as u64, 2);
+                    RoundMedians {
+                        base: base_median * wobble[0],
+                        head: head_median * wobble[1],
+                    }
+                })
+                .collect();
+            (b.id.clone(), medians)
+        })
+        .collect();
+    let heads = split(&head, &base, count);
+    let side = |commit: &str, chosen_as: &str| Side {
+        commit: Some(commit.into()),
+        dirty: false,
+        chosen_as: chosen_as.into(),
+    };
+    heads
+        .into_iter()
+        .enumerate()
+        .map(|(k, head_part)| {
+            let ids: Vec<BenchId> = head_part.benches.iter().map(|b| b.id.clone()).collect();
+            let shard = PairedShard {
+                paired_shard: PAIRED_SHARD_FORMAT,
+                run: PairedRun {
+                    rounds,
+                    base: RunRecord {
+                        benches: base
+                            .benches
+                            .iter()
+                            .filter(|b| ids.contains(&b.id))
+                            .cloned()
+                            .collect(),
+                        ..base.clone()
+                    },
+                    round_medians: round_medians
+                        .iter()
+                        .filter(|(id, _)| ids.contains(id))
+                        .map(|(id, m)| (id.clone(), m.clone()))
+                        .collect(),
+                    head: head_part,
+                },
+                head_side: side("1111111111111111111111111111111111111111", "work tree"),
+                base_side: side("2222222222222222222222222222222222222222", "merge-base"),
+                notes: Vec::new(),
+            };
+            let path = dir.join(format!("paired-{count}-{}.json", k + 1));
+            std::fs::write(&path, serde_json::to_string(&shard).unwrap()).unwrap();
+            path
+        })
+        .collect()
+}
+
+#[test]
+fn paired_shards_merge_into_the_unsharded_paired_verdicts() {
+    let repo = Repo::new();
+    let dir = tempfile::tempdir().unwrap();
+    let whole = paired_shards(dir.path(), 1);
+    let (output, out) = merge(&repo, &whole, &[]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let unsharded = report(out.path());
+    assert_eq!(unsharded["mode"], "Paired");
+    for count in [3, 5] {
+        let files = paired_shards(dir.path(), count);
+        assert_merge_matches(&repo, &files, &unsharded, 3);
+    }
+    // Paired and stored shards never mix.
+    let mut mixed = paired_shards(dir.path(), 3);
+    let stored = split(&suite(7, &[]), &suite(1, &[]), 3);
+    mixed[2] = write_all(dir.path(), &stored)[2].clone();
+    let err = usage_error(&merge(&repo, &mixed, &[]).0);
+    assert!(err.contains("some shards are paired runs"), "{err}");
 }
