@@ -31,6 +31,8 @@ case "$(input MODE)" in
     ;;
 esac
 [ "$(input CHECK_RUN)" = true ] && args+=(--check-run)
+measure=$(input MEASURE)
+[ -n "$measure" ] && args+=(--measure "$measure")
 
 shard=$(input SHARD)
 merge_from=$(input MERGE_FROM)
@@ -47,6 +49,8 @@ if [ -n "$shard" ]; then
   for bench in $(input BENCHES); do
     args+=(--bench "$bench")
   done
+  [ -n "$measure" ] && args+=(--measure "$measure")
+  [ "$(input MODE)" = paired ] && args+=(--paired)
   [ -n "${GITHUB_OUTPUT:-}" ] && echo "shard-index=${shard%%/*}" >>"$GITHUB_OUTPUT"
 elif [ -n "$merge_from" ]; then
   shopt -s nullglob

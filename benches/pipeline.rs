@@ -42,6 +42,7 @@ fn unsorted_suite(benches: usize, seed: u64) -> RunRecord {
             os: "bench".into(),
             rustc: "rustc".into(),
             governor: None,
+            valgrind: None,
         },
         created: time::OffsetDateTime::UNIX_EPOCH,
         shard: None,
@@ -58,6 +59,7 @@ fn unsorted_suite(benches: usize, seed: u64) -> RunRecord {
                 throughput: None,
                 profile: None,
                 seconds: None,
+                functions: None,
             })
             .collect(),
     }

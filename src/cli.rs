@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::collect::Measure;
 use crate::collect::shard::ShardSpec;
 use crate::config::{Percent, parse_percent};
 use crate::publish::github::comment::CommentMode;
@@ -190,6 +191,13 @@ pub struct BenchArgs {
     /// Skip the profiling pass: timing verdicts only, no flamegraphs or hotspots.
     #[arg(long)]
     pub no_profile: bool,
+
+    /// What to measure: wall-clock time (criterion), or instructions per
+    /// iteration under valgrind's callgrind: exact, immune to noisy runners,
+    /// with exact per-function hotspots; blind to cache and IPC effects.
+    /// Instruction baselines are baselines/<suite>.instructions.json.
+    #[arg(long, value_enum, default_value_t = Measure::Time)]
+    pub measure: Measure,
 
     /// Extra criterion arguments, after `--` (e.g. `-- --measurement-time 2`).
     #[arg(last = true, value_name = "CRITERION_ARGS")]
@@ -430,6 +438,11 @@ pub struct DemoArgs {
     /// Where the throw-away repository and its build cache go [default: <temp>/flamegate-demo]
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
+
+    /// What to measure: time, or instruction counts under callgrind (exact;
+    /// needs valgrind).
+    #[arg(long, value_enum, default_value_t = Measure::Time)]
+    pub measure: Measure,
 
     /// Also write the pull-request comment flamegate would post for the
     /// regressing pull request to this file (publish its report.json with

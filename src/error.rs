@@ -155,6 +155,13 @@ pub enum Error {
     #[error("these shard records do not belong together: {0}")]
     ShardMismatch(String),
 
+    #[error(
+        "valgrind is not installed, and instruction counting (`--measure instructions`) runs the benchmarks under \
+         its callgrind tool. Install it: `apt-get install valgrind` (Debian/Ubuntu), `dnf install valgrind`, \
+         or run without --measure instructions"
+    )]
+    ValgrindMissing,
+
     #[error("not publishing: {0}")]
     PublishRefused(String),
 

@@ -71,7 +71,7 @@ pub fn execute(cli: Cli) -> Result<u8> {
             Ok(exit_code::PASS)
         }
         Command::Hook(HookCommand::PrePush(args)) => hook_pre_push(args, output),
-        Command::Demo(args) => crate::demo::run(args.dir, args.markdown_out, output),
+        Command::Demo(args) => crate::demo::run(args.dir, args.markdown_out, args.measure, output),
     }
 }
 
@@ -117,6 +117,7 @@ fn selection(args: &BenchArgs, file: &FileConfig) -> Result<RunSelection> {
         profile_time,
         no_profile,
         criterion_args,
+        measure,
     } = args.clone();
     let profile_time = match (no_profile, profile_time.or(file.profile_time)) {
         (true, _) => None,
@@ -130,6 +131,7 @@ fn selection(args: &BenchArgs, file: &FileConfig) -> Result<RunSelection> {
     };
     Ok(RunSelection {
         shard: None,
+        measure,
         profile_time,
         benches: if benches.is_empty() {
             file.benches.clone().unwrap_or_default()
@@ -191,7 +193,28 @@ pub fn gate(
         HeadSource::Record(record, chosen_as) => (*record, chosen_as),
         HeadSource::Run(selection) => (measure(project, selection, progress)?, "work tree".into()),
     };
-    let report = compare::against_stored(suite, &record, &chosen_as, &baseline, settings);
+    let report = match (record.is_instructions(), baseline.record.is_instructions()) {
+        (false, false) => compare::against_stored(suite, &record, &chosen_as, &baseline, settings),
+        (true, true) => compare::instructions::against_instructions(
+            suite, &record, &chosen_as, &baseline, settings,
+        ),
+        (head_counts, _) => {
+            let kind = |counts: bool| {
+                if counts {
+                    "instruction counts"
+                } else {
+                    "times"
+                }
+            };
+            return Err(Error::Usage(format!(
+                "the baseline ({}) holds {} but this run holds {}; compare like with like \
+                 (instruction baselines are baselines/<suite>.instructions.json)",
+                baseline.source,
+                kind(!head_counts),
+                kind(head_counts)
+            )));
+        }
+    };
     Ok(Gated {
         report,
         head: record,
@@ -346,6 +369,7 @@ fn check(args: CheckArgs, output: Output) -> Result<u8> {
             &loaded.project.name,
         )?;
         let mut selection = selection(&bench, &loaded.file)?;
+        let suite = selection.measure.suite(&suite);
         selection.shard = Some(shard_plan(spec, &loaded, &suite, &base, output.progress));
         let out_dir = output_args
             .out_dir
@@ -392,6 +416,14 @@ fn check(args: CheckArgs, output: Output) -> Result<u8> {
     let settings = config::settings(&stats_overrides(&stats), &loaded.file, &loaded.file_path)?;
     let (spec, history) = base_spec(&base, &loaded.file);
     let selection = selection(&bench, &loaded.file)?;
+    let suite = selection.measure.suite(&suite);
+    if paired && selection.measure == collect::Measure::Instructions {
+        return Err(Error::Usage(
+            "--paired with --measure instructions is not supported: instruction counts are exact, so the \
+             stored baseline at the merge-base gives the same answer without building the base"
+                .into(),
+        ));
+    }
     if paired {
         let rounds = rounds.unwrap_or(collect::paired::DEFAULT_ROUNDS);
         if rounds < 2 {
@@ -625,6 +657,7 @@ fn run(args: RunArgs, output: Output) -> Result<u8> {
             &loaded.file,
             &loaded.project.name,
         )?;
+        let suite = selection.measure.suite(&suite);
         selection.shard = Some(shard_plan(spec, &loaded, &suite, &base, output.progress));
     }
     let record = measure(&loaded.project, &selection, output.progress)?;
@@ -704,6 +737,10 @@ fn baseline_update(args: UpdateArgs, output: Output) -> Result<u8> {
         &loaded.file,
         &loaded.project.name,
     )?;
+    let suite = match &record {
+        Some(_) => suite,
+        None => bench.measure.suite(&suite),
+    };
     let record = match record {
         Some(path) => RunRecord::load(&path)?,
         None => {
@@ -721,6 +758,12 @@ fn baseline_update(args: UpdateArgs, output: Output) -> Result<u8> {
                 output.progress,
             )?
         }
+    };
+    // A record of instruction counts is the instruction suite's baseline.
+    let suite = if record.is_instructions() && !suite.ends_with(".instructions") {
+        collect::Measure::Instructions.suite(&suite)
+    } else {
+        suite
     };
     let path = baseline::update(&loaded.project.dir, &suite, &record, force)?;
     let commit = record
@@ -820,6 +863,7 @@ fn hook_pre_push(args: PrePushArgs, output: Output) -> Result<u8> {
             filter: None,
             criterion_args: criterion_args.clone(),
             shard: None,
+            measure: collect::Measure::Time,
         };
         gate(
             &loaded.project,
@@ -903,6 +947,11 @@ fn merge_shards(args: MergeArgs, output: Output) -> Result<u8> {
         &loaded.file,
         &loaded.project.name,
     )?;
+    let suite = if merged.record.is_instructions() {
+        collect::Measure::Instructions.suite(&suite)
+    } else {
+        suite
+    };
     if suite != suite_of_shards {
         return Err(Error::ShardMismatch(format!(
             "the shards measured suite `{suite_of_shards}`, this project's suite is `{suite}`"

@@ -10,6 +10,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, RecordSource, Result};
 
+/// Samples in nanoseconds per iteration (timing mode).
+pub const UNIT_NS: &str = "ns";
+/// Samples in instructions per iteration (instruction mode, callgrind).
+pub const UNIT_INSTRUCTIONS: &str = "instructions";
+
 /// The schema version this flamegate writes and reads.
 pub const RECORD_SCHEMA: u32 = 1;
 
@@ -71,6 +76,9 @@ pub struct Machine {
     /// CPU frequency governor, where the OS tells it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub governor: Option<String>,
+    /// valgrind's version, for instruction counts (they depend on it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valgrind: Option<String>,
 }
 
 impl Machine {
@@ -80,6 +88,7 @@ impl Machine {
             && self.logical_cores == other.logical_cores
             && self.os == other.os
             && self.rustc == other.rustc
+            && self.valgrind == other.valgrind
     }
 }
 
@@ -138,7 +147,8 @@ pub struct BenchResult {
     pub function: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameter: Option<String>,
-    /// Unit of `samples`; always `ns` (time per iteration) in schema 1.
+    /// Unit of `samples`: `ns` (time per iteration), or `instructions` (per
+    /// iteration, one exact sample) in instruction mode.
     pub unit: String,
     /// Raw samples: time per iteration in nanoseconds, one per criterion sample.
     pub samples: Vec<f64>,
@@ -152,6 +162,10 @@ pub struct BenchResult {
     /// what balances a suite split into shards.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seconds: Option<f64>,
+    /// Instruction mode: each function's instructions in one iteration
+    /// (callgrind), for exact hotspot notes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub functions: Option<BTreeMap<String, crate::collect::callgrind::FunctionCost>>,
 }
 
 /// One benchmark run of one commit.
@@ -217,8 +231,17 @@ impl RunRecord {
             if !seen.insert(&bench.id) {
                 return Err(invalid("appears twice".into()));
             }
-            if bench.unit != "ns" {
-                return Err(invalid(format!("has unit `{}`, expected `ns`", bench.unit)));
+            if bench.unit != UNIT_NS && bench.unit != UNIT_INSTRUCTIONS {
+                return Err(invalid(format!(
+                    "has unit `{}`, expected `{UNIT_NS}` or `{UNIT_INSTRUCTIONS}`",
+                    bench.unit
+                )));
+            }
+            if bench.unit != self.benches[0].unit {
+                return Err(invalid(format!(
+                    "has unit `{}` but `{}` has `{}`: one record holds one kind of measurement",
+                    bench.unit, self.benches[0].id, self.benches[0].unit
+                )));
             }
             if bench.samples.is_empty() {
                 return Err(invalid("has no samples".into()));
@@ -237,6 +260,13 @@ impl RunRecord {
 
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("a RunRecord always serialises") + "\n"
+    }
+
+    /// Whether this record holds instruction counts (instruction mode).
+    pub fn is_instructions(&self) -> bool {
+        self.benches
+            .first()
+            .is_some_and(|b| b.unit == UNIT_INSTRUCTIONS)
     }
 
     /// The benchmark `id`. flamegate writes `benches` sorted by id (runs

@@ -111,6 +111,8 @@ pub enum Mode {
     /// Base and head built and run in alternating rounds in the same job
     /// (STATISTICS.md rule a).
     Paired,
+    /// Exact instruction counts under callgrind (STATISTICS.md rule d).
+    Instructions,
 }
 
 /// The suite's outcome: what the exit code says.

@@ -11,6 +11,8 @@ mod criterion_reader;
 mod github_fake;
 #[path = "integration/hook_and_actions.rs"]
 mod hook_and_actions;
+#[path = "integration/instructions.rs"]
+mod instructions;
 #[path = "integration/paired.rs"]
 mod paired;
 #[path = "integration/profiles.rs"]

@@ -120,6 +120,7 @@ pub fn read_bench_dir(new_dir: &Path) -> Result<BenchResult> {
         throughput,
         profile: None,
         seconds: None,
+        functions: None,
     })
 }
 

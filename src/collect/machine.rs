@@ -19,6 +19,7 @@ pub fn fingerprint(project_dir: &Path) -> Machine {
             .ok()
             .map(|s| s.trim().to_string())
             .filter(|s| !s.is_empty()),
+        valgrind: None,
     }
 }
 

@@ -5,6 +5,7 @@
 //! leftover criterion baseline can leak in), and hands on the benchmarks'
 //! `BenchResult`s plus the machine fingerprint, assembled into a `RunRecord`.
 
+pub mod callgrind;
 pub mod cargo;
 pub mod criterion_output;
 pub mod machine;
@@ -23,6 +24,28 @@ use crate::record::{BenchId, BenchResult, RECORD_SCHEMA, RunRecord};
 pub use cargo::{BenchExecutable, BenchTarget, Project};
 pub use progress::Progress;
 
+/// What a run measures.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Measure {
+    /// Wall-clock time per iteration (criterion's timing).
+    #[default]
+    Time,
+    /// Instructions per iteration under valgrind's callgrind: exact, immune
+    /// to noisy machines, blind to cache and IPC effects.
+    Instructions,
+}
+
+impl Measure {
+    /// The suite whose baseline holds this kind of measurement: instruction
+    /// counts live in `baselines/<suite>.instructions.json`.
+    pub fn suite(self, suite: &str) -> String {
+        match self {
+            Measure::Time => suite.to_string(),
+            Measure::Instructions => format!("{suite}.instructions"),
+        }
+    }
+}
+
 /// What to run.
 #[derive(Debug, Clone, Default)]
 pub struct RunSelection {
@@ -37,6 +60,8 @@ pub struct RunSelection {
     pub profile_time: Option<f64>,
     /// Run only one shard of the suite.
     pub shard: Option<shard::ShardPlan>,
+    /// Time (criterion) or instructions (callgrind).
+    pub measure: Measure,
 }
 
 /// Default seconds of sampling per benchmark: at the ~250 Hz the kernel
@@ -266,7 +291,22 @@ pub fn run(
         None => (listed, std::borrow::Cow::Borrowed(selection), None),
     };
     let selection = selection.as_ref();
-    let machine = machine::fingerprint(&project.dir);
+    let mut machine = machine::fingerprint(&project.dir);
+    if selection.measure == Measure::Instructions {
+        machine.valgrind = Some(callgrind::valgrind_version()?);
+        let benches = count_instructions(project, &listed, progress)?;
+        let record = RunRecord {
+            schema: RECORD_SCHEMA,
+            commit,
+            dirty,
+            machine,
+            created: time::OffsetDateTime::now_utc(),
+            shard,
+            benches,
+        };
+        record.validate(&crate::error::RecordSource::File(home_label(project)))?;
+        return Ok(record);
+    }
     let total: usize = listed.iter().map(|(_, ids)| ids.len()).sum();
     let bar = progress.bar(total as u64, "benchmarking");
     let scratch = scratch_dir(project)?;
@@ -325,6 +365,41 @@ pub fn run(
     };
     record.validate(&crate::error::RecordSource::File(home_label(project)))?;
     Ok(record)
+}
+
+/// Each listed benchmark once under callgrind (instruction mode).
+fn count_instructions(
+    project: &Project,
+    listed: &Listed,
+    progress: &Progress,
+) -> Result<Vec<BenchResult>> {
+    let total: usize = listed.iter().map(|(_, ids)| ids.len()).sum();
+    let bar = progress.bar(total as u64, "counting instructions");
+    let scratch = scratch_dir(project)?;
+    let mut benches = Vec::new();
+    for (index, (exe, ids)) in listed.iter().enumerate() {
+        for (n, id) in ids.iter().enumerate() {
+            bar.working_on(id);
+            let out = scratch.path().join(format!("callgrind-{index}-{n}.out"));
+            let counted = callgrind::count(exe, id, &out)?;
+            benches.push(BenchResult {
+                id: BenchId(id.clone()),
+                group: id.split('/').next().unwrap_or(id).to_string(),
+                function: None,
+                parameter: None,
+                unit: crate::record::UNIT_INSTRUCTIONS.into(),
+                samples: vec![counted.instructions as f64],
+                throughput: None,
+                profile: None,
+                seconds: None,
+                functions: Some(counted.functions),
+            });
+            bar.finished_one(id);
+        }
+    }
+    bar.finish();
+    benches.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(benches)
 }
 
 fn home_label(project: &Project) -> std::path::PathBuf {

@@ -5,6 +5,7 @@
 //! STATISTICS.md rule (b), stored baseline, and (c), Benjamini-Hochberg over
 //! the suite. Classification happens only in `verdict::classify`.
 
+pub mod instructions;
 pub mod paired;
 pub mod stats;
 pub mod verdict;
@@ -540,6 +541,7 @@ mod tests {
                 os: "os".into(),
                 rustc: "rustc".into(),
                 governor: None,
+                valgrind: None,
             },
             created: time::OffsetDateTime::UNIX_EPOCH,
             shard: None,
@@ -556,6 +558,7 @@ mod tests {
                     throughput: None,
                     profile: None,
                     seconds: None,
+                    functions: None,
                 })
                 .collect(),
         }

@@ -101,6 +101,7 @@ mod tests {
             throughput: None,
             profile: None,
             seconds: None,
+            functions: None,
         };
         let record = |samples: Vec<f64>| RunRecord {
             schema: RECORD_SCHEMA,
@@ -112,6 +113,7 @@ mod tests {
                 os: "os".into(),
                 rustc: "rustc".into(),
                 governor: None,
+                valgrind: None,
             },
             created: time::OffsetDateTime::UNIX_EPOCH,
             shard: None,

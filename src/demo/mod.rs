@@ -86,7 +86,14 @@ const QUADRATIC_DUPLICATES: &str = "    let mut duplicates = Vec::new();
     duplicates.sort_unstable();";
 
 /// Run the demo in `dir` (default: `<temp>/flamegate-demo`).
-pub fn run(dir: Option<PathBuf>, markdown_out: Option<PathBuf>, output: Output) -> Result<u8> {
+pub fn run(
+    dir: Option<PathBuf>,
+    markdown_out: Option<PathBuf>,
+    measure: collect::Measure,
+    output: Output,
+) -> Result<u8> {
+    let suite = measure.suite(SUITE);
+    let suite = suite.as_str();
     // Refuse before minutes of work, not after.
     if let Some(path) = markdown_out.as_ref().filter(|p| p.exists()) {
         return Err(Error::WouldOverwrite {
@@ -112,12 +119,14 @@ pub fn run(dir: Option<PathBuf>, markdown_out: Option<PathBuf>, output: Output) 
     let file = FileConfig::load(&repo_dir.join(config::CONFIG_FILE), true)?;
     let timing_only = RunSelection {
         criterion_args: file.criterion_args.clone().unwrap_or_default(),
+        measure,
         ..RunSelection::default()
     };
     // Profiles matter for the baseline the pull requests compare with (the
-    // last one on main) and for the pull requests themselves.
+    // last one on main) and for the pull requests themselves. Instruction
+    // counts bring their exact per-function costs instead.
     let selection = RunSelection {
-        profile_time: Some(DEMO_PROFILE_SECONDS),
+        profile_time: (measure == collect::Measure::Time).then_some(DEMO_PROFILE_SECONDS),
         ..timing_only.clone()
     };
     // main's history: each commit changes the code and is followed by a
@@ -131,18 +140,23 @@ pub fn run(dir: Option<PathBuf>, markdown_out: Option<PathBuf>, output: Output) 
             write_file(&repo_dir.join("src/lib.rs"), &main_source)?;
             commit_all(&repo, message)?;
         }
+        let last = step + 1 == MAIN_HISTORY.len();
+        // Counts are exact: one baseline (on main's last commit) is enough.
+        if measure == collect::Measure::Instructions && !last {
+            say(&format!("main: \"{message}\""));
+            continue;
+        }
         say(&format!(
             "main: \"{message}\", then baseline record {} of {}",
             step + 1,
             MAIN_HISTORY.len()
         ));
-        let last = step + 1 == MAIN_HISTORY.len();
         let run = if last { &selection } else { &timing_only };
         let record = pipeline::measure(&project, run, progress)?;
-        baseline::update(&project.dir, SUITE, &record, false)?;
+        baseline::update(&project.dir, suite, &record, false)?;
         commit_all(
             &repo,
-            &format!("flamegate: record {SUITE} baseline ({})", step + 1),
+            &format!("flamegate: record {suite} baseline ({})", step + 1),
         )?;
     }
 
@@ -157,7 +171,7 @@ pub fn run(dir: Option<PathBuf>, markdown_out: Option<PathBuf>, output: Output) 
         commit_all(&repo, title)?;
         let mut gated = pipeline::gate(
             &project,
-            SUITE,
+            suite,
             &spec,
             config::DEFAULT_HISTORY,
             &settings,

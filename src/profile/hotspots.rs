@@ -201,6 +201,118 @@ pub fn hotspots(base: Option<&FoldedStacks>, head: &FoldedStacks) -> Hotspots {
     }
 }
 
+/// An instruction count people read: `4.2M`, `830k`, `512`.
+pub fn format_count(count: f64) -> String {
+    let magnitude = count.abs();
+    if magnitude >= 1e9 {
+        format!("{:.2}G", count / 1e9)
+    } else if magnitude >= 1e6 {
+        format!("{:.2}M", count / 1e6)
+    } else if magnitude >= 1e4 {
+        format!("{:.1}k", count / 1e3)
+    } else {
+        format!("{count:.0}")
+    }
+}
+
+/// Where the instructions went, exactly: per-function instruction counts of
+/// one iteration (callgrind) for base and head. Functions ranked by how many
+/// more instructions they execute themselves; criterion's `iter` wrapper,
+/// which holds everything, is left out of the inclusive ranking.
+pub fn exact_hotspots(
+    base: Option<&BTreeMap<String, crate::collect::callgrind::FunctionCost>>,
+    head: &BTreeMap<String, crate::collect::callgrind::FunctionCost>,
+    base_total: u64,
+    head_total: u64,
+) -> Hotspots {
+    let empty = BTreeMap::new();
+    let base_functions = base.unwrap_or(&empty);
+    let share = |count: u64, total: u64| {
+        if total == 0 {
+            0.0
+        } else {
+            count as f64 / total as f64
+        }
+    };
+    let names: BTreeSet<&String> = head.keys().chain(base_functions.keys()).collect();
+    let growth: Vec<(i128, i128, FunctionShare)> = names
+        .into_iter()
+        .map(|name| {
+            let b = base_functions.get(name).copied().unwrap_or_default();
+            let h = head.get(name).copied().unwrap_or_default();
+            (
+                i128::from(h.own) - i128::from(b.own),
+                i128::from(h.inclusive) - i128::from(b.inclusive),
+                FunctionShare {
+                    name: name.clone(),
+                    self_base: share(b.own, base_total),
+                    self_head: share(h.own, head_total),
+                    inclusive_base: share(b.inclusive, base_total),
+                    inclusive_head: share(h.inclusive, head_total),
+                },
+            )
+        })
+        .collect();
+    // Callers of the counted region (criterion's `iter`, its callers up to
+    // `main`) hold all of it on both sides: they say nothing.
+    let wrapper = |f: &FunctionShare| {
+        f.name.starts_with("criterion::")
+            || (f.inclusive_base >= 0.999 && f.inclusive_head >= 0.999)
+    };
+    let mut by_own: Vec<&(i128, i128, FunctionShare)> =
+        growth.iter().filter(|(own, _, _)| *own > 0).collect();
+    by_own.sort_by(|a, b| b.0.cmp(&a.0).then(a.2.name.cmp(&b.2.name)));
+    let mut by_inclusive: Vec<&(i128, i128, FunctionShare)> = growth
+        .iter()
+        .filter(|(_, inclusive, f)| *inclusive > 0 && !wrapper(f))
+        .collect();
+    by_inclusive.sort_by(|a, b| b.1.cmp(&a.1).then(a.2.name.cmp(&b.2.name)));
+    let new_functions: Vec<String> = if base.is_some() {
+        let mut new: Vec<(&String, u64)> = head
+            .iter()
+            .filter(|(name, cost)| cost.inclusive > 0 && !base_functions.contains_key(*name))
+            .map(|(name, cost)| (name, cost.inclusive))
+            .collect();
+        new.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        new.into_iter()
+            .take(TOP_FUNCTIONS)
+            .map(|(n, _)| n.clone())
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let summary = match by_own.first() {
+        Some((own, _, f)) => format!(
+            "{} +{} instructions per iteration in its own code, {} → {} of the total",
+            f.name,
+            format_count(*own as f64),
+            percent(f.self_base),
+            percent(f.self_head)
+        ),
+        None => format!(
+            "no function executes more instructions of its own ({} → {} per iteration in all)",
+            format_count(base_total as f64),
+            format_count(head_total as f64)
+        ),
+    };
+    Hotspots {
+        base_samples: base_total,
+        head_samples: head_total,
+        by_self: by_own
+            .into_iter()
+            .take(TOP_FUNCTIONS)
+            .map(|(_, _, f)| f.clone())
+            .collect(),
+        by_inclusive: by_inclusive
+            .into_iter()
+            .take(TOP_FUNCTIONS)
+            .map(|(_, _, f)| f.clone())
+            .collect(),
+        new_functions,
+        summary,
+    }
+}
+
 /// A share as a whole percentage: `71%`, `<1%`.
 pub fn percent(share: f64) -> String {
     let p = share * 100.0;

@@ -4,10 +4,10 @@
 use std::fmt::Write;
 
 use super::escape::markdown_text;
-use super::{Renderer, evidence, format_change, format_duration, format_percent, headline};
+use super::{Renderer, evidence, format_change, format_level, format_percent, headline};
 use crate::error::short_sha;
 use crate::profile::hotspots::percent;
-use crate::report::{Comparison, Outcome, Report, Side, Verdict};
+use crate::report::{Comparison, Mode, Outcome, Report, Side, Verdict};
 
 pub struct Markdown;
 
@@ -49,6 +49,7 @@ fn side(side: &Side) -> String {
 
 impl Renderer for Markdown {
     fn render(&self, report: &Report) -> Vec<u8> {
+        let format_duration = |value: f64| format_level(report.mode, value);
         let mut out = String::new();
         let _ = writeln!(out, "{}", marker(&report.suite));
         let icon = match report.outcome {
@@ -106,10 +107,10 @@ impl Renderer for Markdown {
             let rows: Vec<&Comparison> = report.with(verdict).collect();
             if !rows.is_empty() {
                 let _ = writeln!(out, "#### {title}\n");
-                change_table(&mut out, &rows);
+                change_table(&mut out, &rows, report.mode);
                 out.push('\n');
                 if verdict == Verdict::Regressed {
-                    hotspot_notes(&mut out, &rows);
+                    hotspot_notes(&mut out, &rows, report.mode);
                 }
             }
         }
@@ -146,7 +147,7 @@ impl Renderer for Markdown {
                 unchanged.len(),
                 if unchanged.len() == 1 { "" } else { "s" }
             );
-            change_table(&mut out, &unchanged);
+            change_table(&mut out, &unchanged, report.mode);
             out.push_str("\n</details>\n\n");
         }
         if let Some(shift) = report.machine_shift {
@@ -164,7 +165,7 @@ impl Renderer for Markdown {
 }
 
 /// "Where the time went" under the regressions: one list item a benchmark.
-fn hotspot_notes(out: &mut String, rows: &[&Comparison]) {
+fn hotspot_notes(out: &mut String, rows: &[&Comparison], mode: Mode) {
     let noted: Vec<&Comparison> = rows
         .iter()
         .copied()
@@ -173,7 +174,12 @@ fn hotspot_notes(out: &mut String, rows: &[&Comparison]) {
     if noted.is_empty() {
         return;
     }
-    out.push_str("**Where the time went** (shares of profile samples, base → head)\n\n");
+    out.push_str(match mode {
+        Mode::Instructions => {
+            "**Where the instructions went** (shares of all instructions, base → head)\n\n"
+        }
+        _ => "**Where the time went** (shares of profile samples, base → head)\n\n",
+    });
     for c in noted {
         let _ = write!(out, "- **{}**", markdown_text(c.id.as_str()));
         if let Some(h) = &c.hotspots {
@@ -223,7 +229,8 @@ fn hotspot_notes(out: &mut String, rows: &[&Comparison]) {
     out.push('\n');
 }
 
-fn change_table(out: &mut String, rows: &[&Comparison]) {
+fn change_table(out: &mut String, rows: &[&Comparison], mode: Mode) {
+    let format_duration = |value: f64| format_level(mode, value);
     let _ = writeln!(
         out,
         "| Benchmark | Change | CI | Median base → head | p95 base → head |\n|---|---:|---:|---:|---:|"

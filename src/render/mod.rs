@@ -62,6 +62,17 @@ pub fn format_duration(ns: f64) -> String {
     format!("{value:.decimals$} {unit}")
 }
 
+/// A benchmark's level in the report's unit: a time per iteration, or in
+/// instruction mode an instruction count per iteration.
+pub fn format_level(mode: crate::report::Mode, value: f64) -> String {
+    match mode {
+        crate::report::Mode::Instructions => {
+            format!("{} instr", crate::profile::hotspots::format_count(value))
+        }
+        _ => format_duration(value),
+    }
+}
+
 /// A relative change as a signed percentage: `+5.2%`.
 pub fn format_change(relative: f64) -> String {
     let percent = relative * 100.0;
@@ -88,6 +99,10 @@ pub fn evidence(report: &Report) -> String {
             "noise model: {} baseline record{}",
             report.history_used,
             if report.history_used == 1 { "" } else { "s" }
+        ),
+        Mode::Instructions => format!(
+            "instruction counts (callgrind), exact: changes within ±{} count as none",
+            format_percent(crate::compare::instructions::TOLERANCE)
         ),
         Mode::Paired => {
             let rounds = report

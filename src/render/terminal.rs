@@ -6,7 +6,7 @@ use comfy_table::{Cell, CellAlignment, Color, Table};
 const TABLE_STYLE: &str = "  ── ══             ";
 
 use super::escape::terminal_text;
-use super::{Renderer, evidence, format_change, format_duration, format_percent, headline};
+use super::{Renderer, evidence, format_change, format_level, format_percent, headline};
 use crate::error::short_sha;
 use crate::report::{Outcome, Report, Verdict};
 
@@ -31,6 +31,7 @@ impl Terminal {
 
 impl Renderer for Terminal {
     fn render(&self, report: &Report) -> Vec<u8> {
+        let format_duration = |value: f64| format_level(report.mode, value);
         let mut table = Table::new();
         table.load_preset(TABLE_STYLE);
         if self.color {

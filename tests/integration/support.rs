@@ -14,6 +14,7 @@ pub fn machine() -> Machine {
         os: "Test OS".into(),
         rustc: "rustc 1.95.0".into(),
         governor: None,
+        valgrind: None,
     }
 }
 
@@ -55,6 +56,7 @@ pub fn record(benches: &[(&str, f64)], seed: u64) -> RunRecord {
                 throughput: None,
                 profile: None,
                 seconds: None,
+                functions: None,
             })
             .collect(),
     }

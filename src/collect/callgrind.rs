@@ -1,0 +1,268 @@
+//! Instruction counts: each benchmark once, alone, under valgrind's
+//! callgrind, in criterion's single-iteration test mode.
+//!
+//! What is counted: only instructions executed inside criterion's
+//! `Bencher::iter*` (callgrind's `--toggle-collect`, which also starts with
+//! collection off), so process start-up, the benchmark's own set-up outside
+//! `b.iter(...)` and criterion's machinery are not. In `--test` mode
+//! criterion calls the routine exactly once (`iters = 1`), so the count is
+//! instructions per iteration plus `iter`'s own few dozen instructions of
+//! bookkeeping, the same on both sides of a comparison.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+use serde::{Deserialize, Serialize};
+
+use super::BenchExecutable;
+use crate::error::{Error, Result};
+
+/// The functions whose execution is counted (callgrind pattern).
+pub const COUNTED_FUNCTIONS: &str = "criterion::bencher::Bencher*::iter*";
+
+/// One function's instructions in one iteration.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FunctionCost {
+    /// Instructions executed in the function itself.
+    pub own: u64,
+    /// Instructions executed in it and everything it called.
+    pub inclusive: u64,
+}
+
+/// A benchmark's count.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Counted {
+    pub instructions: u64,
+    pub functions: BTreeMap<String, FunctionCost>,
+}
+
+/// `valgrind --version` ("valgrind-3.19.0"), or how to install it.
+pub fn valgrind_version() -> Result<String> {
+    let output = Command::new("valgrind")
+        .arg("--version")
+        .output()
+        .map_err(|_| Error::ValgrindMissing)?;
+    if !output.status.success() {
+        return Err(Error::ValgrindMissing);
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).trim().to_string())
+}
+
+/// Count one benchmark (`id`, exactly) of `exe`; callgrind's output goes to
+/// `out_file`.
+pub fn count(exe: &BenchExecutable, id: &str, out_file: &Path) -> Result<Counted> {
+    let filter = format!("^{}$", regex::escape(id));
+    let mut command = Command::new("valgrind");
+    command
+        .arg("--tool=callgrind")
+        .arg(format!("--callgrind-out-file={}", out_file.display()))
+        .arg(format!("--toggle-collect={COUNTED_FUNCTIONS}"))
+        .arg(&exe.path)
+        .args(["--bench", "--test"])
+        .arg(&filter)
+        .current_dir(&exe.target.package_dir)
+        .env("CARGO_MANIFEST_DIR", &exe.target.package_dir)
+        .env("CARGO_PKG_NAME", &exe.target.package)
+        .stdin(std::process::Stdio::null());
+    let output = command.output().map_err(|_| Error::ValgrindMissing)?;
+    if !output.status.success() {
+        let mut tail: Vec<String> = String::from_utf8_lossy(&output.stderr)
+            .lines()
+            .rev()
+            .take(30)
+            .map(str::to_string)
+            .collect();
+        tail.reverse();
+        return Err(Error::BenchFailed {
+            exe: exe.path.clone(),
+            status: format!("{} under callgrind", output.status),
+            output_tail: tail.join("\n"),
+        });
+    }
+    let text = std::fs::read_to_string(out_file).map_err(|e| Error::io(out_file, e))?;
+    let instructions = total(&text).ok_or_else(|| Error::Profile {
+        path: out_file.to_path_buf(),
+        problem: "callgrind wrote no instruction total".into(),
+    })?;
+    if instructions == 0 {
+        return Err(Error::Usage(format!(
+            "callgrind counted no instructions in `{COUNTED_FUNCTIONS}` for benchmark `{id}`: its timing loop was \
+             inlined away or it does not use `b.iter(...)`; instruction mode needs criterion's `iter` family"
+        )));
+    }
+    let own = annotate(out_file, false)?;
+    let inclusive = annotate(out_file, true)?;
+    let names: std::collections::BTreeSet<&String> = own.keys().chain(inclusive.keys()).collect();
+    let functions = names
+        .into_iter()
+        .map(|name| {
+            let own_cost = own.get(name).copied().unwrap_or(0);
+            // Inlined code has no entry of its own: its own cost is all of it.
+            let inclusive_cost = inclusive.get(name).copied().unwrap_or(own_cost);
+            (
+                name.clone(),
+                FunctionCost {
+                    own: own_cost,
+                    inclusive: inclusive_cost,
+                },
+            )
+        })
+        .collect();
+    Ok(Counted {
+        instructions,
+        functions,
+    })
+}
+
+/// The `summary:` (or `totals:`) line of a callgrind output file.
+fn total(text: &str) -> Option<u64> {
+    text.lines()
+        .find_map(|l| {
+            l.strip_prefix("summary:")
+                .or_else(|| l.strip_prefix("totals:"))
+        })
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+}
+
+/// Per-function costs from `callgrind_annotate` (self, or inclusive).
+fn annotate(out_file: &Path, inclusive: bool) -> Result<BTreeMap<String, u64>> {
+    let output = Command::new("callgrind_annotate")
+        .arg(format!(
+            "--inclusive={}",
+            if inclusive { "yes" } else { "no" }
+        ))
+        .arg("--threshold=100")
+        .arg(out_file)
+        .output()
+        .map_err(|_| Error::ValgrindMissing)?;
+    if !output.status.success() {
+        return Err(Error::Profile {
+            path: out_file.to_path_buf(),
+            problem: format!(
+                "callgrind_annotate failed: {}",
+                String::from_utf8_lossy(&output.stderr).trim()
+            ),
+        });
+    }
+    Ok(parse_annotate(
+        &String::from_utf8_lossy(&output.stdout),
+        inclusive,
+    ))
+}
+
+/// Lines like `  1,234 (45.6%)  /src/lib.rs:tiny::work [/path/exe]`.
+/// Own costs of one function in several files (its code and code inlined
+/// into it) add up; inclusive costs are per function, so the largest is kept.
+/// Code inlined into criterion's `iter` (the benchmark's own routine, most
+/// often) is named by its source file, which is what says whose code it is.
+fn parse_annotate(text: &str, inclusive: bool) -> BTreeMap<String, u64> {
+    let mut costs = BTreeMap::new();
+    for line in text.lines() {
+        let trimmed = line.trim_start();
+        let Some((count, rest)) = trimmed.split_once(' ') else {
+            continue;
+        };
+        let Ok(count) = count.replace(',', "").parse::<u64>() else {
+            continue;
+        };
+        let rest = rest.trim_start();
+        let rest = match rest.strip_prefix('(') {
+            Some(after) => after.split_once(')').map_or(after, |(_, r)| r).trim_start(),
+            None => rest,
+        };
+        if rest.starts_with("PROGRAM TOTALS") || rest.is_empty() {
+            continue;
+        }
+        let Some((file, function)) = split_location(rest) else {
+            continue;
+        };
+        let name =
+            if function.starts_with("criterion::") && !file.contains("criterion") && !inclusive {
+                format!("{} (inlined into criterion's iter)", short_file(file))
+            } else {
+                function
+            };
+        let entry = costs.entry(name).or_insert(0);
+        *entry = if inclusive {
+            (*entry).max(count)
+        } else {
+            *entry + count
+        };
+    }
+    costs
+}
+
+/// `/home/me/shop/src/lib.rs` → `shop/src/lib.rs`; std's
+/// `…/library/core/src/num/mod.rs` → `core/src/num/mod.rs`.
+fn short_file(file: &str) -> &str {
+    let Some(at) = file.find("/src/") else {
+        return file;
+    };
+    let start = file[..at].rfind('/').map_or(0, |slash| slash + 1);
+    &file[start..]
+}
+
+/// `file:function [object]` → (`file`, `function`): the file ends at the
+/// first single `:` (function paths use `::`); callgrind_annotate's call
+/// counts (`(1x)`) and the object are dropped.
+fn split_location(location: &str) -> Option<(&str, String)> {
+    let location = match location.rfind(" [") {
+        Some(at) if location.ends_with(']') => &location[..at],
+        _ => location,
+    };
+    let bytes = location.as_bytes();
+    let colon = (0..bytes.len()).find(|&i| {
+        bytes[i] == b':' && bytes.get(i + 1) != Some(&b':') && (i == 0 || bytes[i - 1] != b':')
+    })?;
+    let mut name = location[colon + 1..].trim();
+    if let Some(at) = name.rfind(" (")
+        && name.ends_with("x)")
+        && name[at + 2..name.len() - 2]
+            .chars()
+            .all(|c| c.is_ascii_digit())
+    {
+        name = &name[..at];
+    }
+    (!name.is_empty()).then(|| (&location[..colon], crate::profile::fold::clean_name(name)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn annotate_output_is_parsed() {
+        let text = "\
+--------------------------------------------------------------------------------
+Ir
+--------------------------------------------------------------------------------
+12,000 (100.0%)  PROGRAM TOTALS
+
+--------------------------------------------------------------------------------
+Ir               file:function
+--------------------------------------------------------------------------------
+ 9,000 (75.00%)  /work/src/lib.rs:tiny::work [/t/tiny-1234]
+ 2,000 (16.67%)  /c/criterion-0.8.2/src/bencher.rs:criterion::bencher::Bencher<M>::iter [/t/tiny-1234]
+ 1,500 (12.50%)  /work/tiny/src/lib.rs:criterion::bencher::Bencher<M>::iter (1x) [/t/tiny-1234]
+ 1,000 ( 8.33%)  /rustc/x/library/core/src/hash/mod.rs:<u64 as core::hash::Hash>::hash [/t/tiny-1234]
+";
+        let own = parse_annotate(text, false);
+        assert_eq!(own["tiny::work"], 9_000);
+        assert_eq!(own["criterion::bencher::Bencher<M>::iter"], 2_000);
+        assert_eq!(
+            own["tiny/src/lib.rs (inlined into criterion's iter)"],
+            1_500
+        );
+        assert_eq!(own["<u64 as core::hash::Hash>::hash"], 1_000);
+        assert_eq!(own.len(), 4);
+        let inclusive = parse_annotate(text, true);
+        assert_eq!(
+            inclusive["criterion::bencher::Bencher<M>::iter"], 2_000,
+            "the largest, not a sum"
+        );
+        assert_eq!(total("events: Ir\nsummary: 12000\n"), Some(12_000));
+        assert_eq!(total("totals: 7\n"), Some(7));
+    }
+}

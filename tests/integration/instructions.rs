@@ -1,0 +1,102 @@
+//! Instruction mode (`--measure instructions`): exact counts under callgrind,
+//! through the real binary on the tiny criterion project.
+
+use crate::support::*;
+
+fn in_fixture_target(command: &mut std::process::Command) -> &mut std::process::Command {
+    command.env("CARGO_TARGET_DIR", fixture_target_dir())
+}
+
+#[test]
+fn five_percent_more_iterations_read_as_five_percent_and_a_a_reads_zero() {
+    let _machine = exclusive_benchmarking();
+    let repo_dir = tempfile::tempdir().unwrap();
+    let repo = repo_dir.path();
+    copy_tiny(repo);
+    git_in(repo, &["init", "-q", "-b", "main"]);
+    git_in(repo, &["add", "-A"]);
+    git_in(repo, &["commit", "-q", "-m", "tiny"]);
+    let output = run(in_fixture_target(flamegate(repo).args([
+        "baseline",
+        "update",
+        "--measure",
+        "instructions",
+    ])));
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(repo.join("baselines/tiny.instructions.json").exists());
+    git_in(repo, &["add", "-A"]);
+    git_in(repo, &["commit", "-q", "-m", "instruction baseline"]);
+
+    // A/A: the same code counted again changes by exactly nothing.
+    let out = tempfile::tempdir().unwrap();
+    let output = run(in_fixture_target(
+        flamegate(repo)
+            .args([
+                "check",
+                "--measure",
+                "instructions",
+                "--base",
+                "HEAD",
+                "--out-dir",
+            ])
+            .arg(out.path()),
+    ));
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let same = report(out.path());
+    assert_eq!(same["mode"], "Instructions");
+    for c in same["comparisons"].as_array().unwrap() {
+        assert_eq!(c["verdict"], "Unchanged", "{c}");
+        assert_eq!(c["change"]["estimate"], 0.0, "{c}");
+    }
+
+    // Head: exactly 5% more loop iterations in `work`.
+    git_in(repo, &["checkout", "-q", "-b", "more"]);
+    let lib = std::fs::read_to_string(repo.join("src/lib.rs")).unwrap();
+    std::fs::write(
+        repo.join("src/lib.rs"),
+        lib.replace("for i in 0..n {", "for i in 0..n + n / 20 {"),
+    )
+    .unwrap();
+    git_in(repo, &["commit", "-q", "-am", "5% more work"]);
+    let out = tempfile::tempdir().unwrap();
+    let output = run(in_fixture_target(
+        flamegate(repo)
+            .args(["check", "--measure", "instructions", "--out-dir"])
+            .arg(out.path()),
+    ));
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let more = report(out.path());
+    for id in ["work/xorshift/1000", "work/xorshift/4000"] {
+        assert_eq!(
+            verdict_of(&more, id),
+            "Regressed",
+            "{}",
+            more["comparisons"]
+        );
+        let estimate = more["comparisons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == id)
+            .unwrap()["change"]["estimate"]
+            .as_f64()
+            .unwrap();
+        // The loop is the work; criterion's few hundred instructions of
+        // bookkeeping inside `iter` dilute it slightly.
+        let tolerance = flamegate::compare::instructions::TOLERANCE;
+        assert!(
+            (estimate - 0.05).abs() <= tolerance,
+            "{id}: {estimate} is not 5% within ±{tolerance}"
+        );
+    }
+    let markdown = std::fs::read_to_string(out.path().join("report.md")).unwrap();
+    assert!(
+        markdown.contains("instructions per iteration"),
+        "{markdown}"
+    );
+    assert!(
+        markdown.contains("src/lib.rs"),
+        "the hotspot names the code: {markdown}"
+    );
+    assert!(markdown.contains("instr"), "{markdown}");
+}
