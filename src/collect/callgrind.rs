@@ -37,6 +37,55 @@ pub struct Counted {
     pub functions: BTreeMap<String, FunctionCost>,
 }
 
+/// Longest one benchmark may run under callgrind (its set-up included) before
+/// flamegate stops it: a benchmark that slow would make the suite take hours.
+pub const TIME_LIMIT: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Run `command` to completion, or kill it after `limit`.
+fn run_with_limit(
+    mut command: Command,
+    limit: std::time::Duration,
+    id: &str,
+) -> Result<std::process::Output> {
+    let mut child = command
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|_| Error::ValgrindMissing)?;
+    // Drain the pipes on threads so a chatty benchmark cannot block.
+    let mut stdout = child.stdout.take().expect("piped");
+    let mut stderr = child.stderr.take().expect("piped");
+    let out = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        std::io::Read::read_to_end(&mut stdout, &mut buf).map(|_| buf)
+    });
+    let err = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        std::io::Read::read_to_end(&mut stderr, &mut buf).map(|_| buf)
+    });
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().map_err(|e| Error::io("valgrind", e))? {
+            break status;
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(Error::Usage(format!(
+                "benchmark `{id}` ran for more than {}s under callgrind and was stopped; instruction mode \
+                 runs each benchmark once but about 50 times slower, set-up included. Leave it out with --filter",
+                limit.as_secs()
+            )));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    Ok(std::process::Output {
+        status,
+        stdout: out.join().ok().and_then(|r| r.ok()).unwrap_or_default(),
+        stderr: err.join().ok().and_then(|r| r.ok()).unwrap_or_default(),
+    })
+}
+
 /// `valgrind --version` ("valgrind-3.19.0"), or how to install it.
 pub fn valgrind_version() -> Result<String> {
     let output = Command::new("valgrind")
@@ -65,7 +114,7 @@ pub fn count(exe: &BenchExecutable, id: &str, out_file: &Path) -> Result<Counted
         .env("CARGO_MANIFEST_DIR", &exe.target.package_dir)
         .env("CARGO_PKG_NAME", &exe.target.package)
         .stdin(std::process::Stdio::null());
-    let output = command.output().map_err(|_| Error::ValgrindMissing)?;
+    let output = run_with_limit(command, TIME_LIMIT, id)?;
     if !output.status.success() {
         let mut tail: Vec<String> = String::from_utf8_lossy(&output.stderr)
             .lines()

@@ -278,6 +278,11 @@ pub fn run(
     dirty: bool,
     progress: &Progress,
 ) -> Result<RunRecord> {
+    // Fail before minutes of building when valgrind is missing.
+    let valgrind = match selection.measure {
+        Measure::Instructions => Some(callgrind::valgrind_version()?),
+        Measure::Time => None,
+    };
     let listed = build_and_list(project, selection, &[], progress)?;
     let (listed, selection, shard) = match &selection.shard {
         Some(plan) => {
@@ -293,7 +298,7 @@ pub fn run(
     let selection = selection.as_ref();
     let mut machine = machine::fingerprint(&project.dir);
     if selection.measure == Measure::Instructions {
-        machine.valgrind = Some(callgrind::valgrind_version()?);
+        machine.valgrind = valgrind;
         let benches = count_instructions(project, &listed, progress)?;
         let record = RunRecord {
             schema: RECORD_SCHEMA,

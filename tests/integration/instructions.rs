@@ -100,3 +100,25 @@ fn five_percent_more_iterations_read_as_five_percent_and_a_a_reads_zero() {
     );
     assert!(markdown.contains("instr"), "{markdown}");
 }
+
+#[test]
+fn without_valgrind_the_error_says_how_to_install_it_before_building() {
+    let repo = tempfile::tempdir().unwrap();
+    copy_tiny(repo.path());
+    // cargo and rustc stay reachable; valgrind (in /usr/bin) does not.
+    let cargo_bin = std::path::Path::new(&std::env::var("CARGO").unwrap())
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let output = run(flamegate(repo.path())
+        .env("PATH", &cargo_bin)
+        .env("CARGO_TARGET_DIR", repo.path().join("target"))
+        .args(["run", "--measure", "instructions"]));
+    let err = usage_error(&output);
+    assert!(err.contains("valgrind is not installed"), "{err}");
+    assert!(err.contains("apt-get install valgrind"), "{err}");
+    assert!(
+        !repo.path().join("target/release").exists(),
+        "nothing was built first"
+    );
+}
