@@ -183,6 +183,9 @@ fn annotate(out_file: &Path, inclusive: bool) -> Result<BTreeMap<String, u64>> {
             if inclusive { "yes" } else { "no" }
         ))
         .arg("--threshold=100")
+        // Only the function list: annotated source lines look like cost
+        // lines too and would be counted twice.
+        .arg("--auto=no")
         .arg(out_file)
         .output()
         .map_err(|_| Error::ValgrindMissing)?;
@@ -270,7 +273,7 @@ fn split_location(location: &str) -> Option<(&str, String)> {
         && name.ends_with("x)")
         && name[at + 2..name.len() - 2]
             .chars()
-            .all(|c| c.is_ascii_digit())
+            .all(|c| c.is_ascii_digit() || c == ',')
     {
         name = &name[..at];
     }
@@ -294,7 +297,7 @@ Ir               file:function
 --------------------------------------------------------------------------------
  9,000 (75.00%)  /work/src/lib.rs:tiny::work [/t/tiny-1234]
  2,000 (16.67%)  /c/criterion-0.8.2/src/bencher.rs:criterion::bencher::Bencher<M>::iter [/t/tiny-1234]
- 1,500 (12.50%)  /work/tiny/src/lib.rs:criterion::bencher::Bencher<M>::iter (1x) [/t/tiny-1234]
+ 1,500 (12.50%)  /work/tiny/src/lib.rs:criterion::bencher::Bencher<M>::iter (20,045x) [/t/tiny-1234]
  1,000 ( 8.33%)  /rustc/x/library/core/src/hash/mod.rs:<u64 as core::hash::Hash>::hash [/t/tiny-1234]
 ";
         let own = parse_annotate(text, false);

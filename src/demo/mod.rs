@@ -193,8 +193,11 @@ pub fn run(
         Ok((report, out))
     };
 
+    // Both pull requests branch from main's tip and change only what their
+    // titles say (an earlier version started from the first commit and so
+    // also undid main's later changes).
     let regressing = patch(
-        &patch(LIB_RS, INDEX, "")?,
+        &patch(&main_source, INDEX, "")?,
         HASHED_DUPLICATES,
         QUADRATIC_DUPLICATES,
     )?;
