@@ -18,6 +18,10 @@ use serde::{Deserialize, Serialize};
 use super::BenchExecutable;
 use crate::error::{Error, Result};
 
+/// Counts per benchmark: deterministic code gives the same count each time;
+/// a spread between them is the benchmark's own jitter.
+pub const REPEATS: usize = 3;
+
 /// The functions whose execution is counted (callgrind pattern).
 pub const COUNTED_FUNCTIONS: &str = "criterion::bencher::Bencher*::iter*";
 

@@ -100,10 +100,7 @@ pub fn evidence(report: &Report) -> String {
             report.history_used,
             if report.history_used == 1 { "" } else { "s" }
         ),
-        Mode::Instructions => format!(
-            "instruction counts (callgrind), exact: changes within ±{} count as none",
-            format_percent(crate::compare::instructions::TOLERANCE)
-        ),
+        Mode::Instructions => "instruction counts (callgrind), exact: a change within 3 times a benchmark's own A/A spread counts as none".to_string(),
         Mode::Paired => {
             let rounds = report
                 .comparisons

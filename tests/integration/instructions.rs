@@ -82,11 +82,10 @@ fn five_percent_more_iterations_read_as_five_percent_and_a_a_reads_zero() {
             .as_f64()
             .unwrap();
         // The loop is the work; criterion's few hundred instructions of
-        // bookkeeping inside `iter` dilute it slightly.
-        let tolerance = flamegate::compare::instructions::TOLERANCE;
+        // bookkeeping inside `iter` dilute it slightly (to +4.9% at n=1000).
         assert!(
-            (estimate - 0.05).abs() <= tolerance,
-            "{id}: {estimate} is not 5% within ±{tolerance}"
+            (estimate - 0.05).abs() <= 0.002,
+            "{id}: {estimate} is not 5% within ±0.2 points"
         );
     }
     let markdown = std::fs::read_to_string(out.path().join("report.md")).unwrap();
