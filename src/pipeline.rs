@@ -424,14 +424,14 @@ fn check(args: CheckArgs, output: Output) -> Result<u8> {
                 .into(),
         ));
     }
-    if paired {
+    let gated = if paired {
         let rounds = rounds.unwrap_or(collect::paired::DEFAULT_ROUNDS);
         if rounds < 2 {
             return Err(Error::Usage(
                 "--rounds must be at least 2: one round cannot separate a change from noise".into(),
             ));
         }
-        let gated = gate_paired(
+        gate_paired(
             &loaded.project,
             &suite,
             &spec,
@@ -439,32 +439,22 @@ fn check(args: CheckArgs, output: Output) -> Result<u8> {
             &selection,
             rounds,
             output.progress,
-        )?;
-        return finish_check(
-            gated,
-            &output_args,
-            &loaded.project.target_dir,
-            output,
-            CheckPublish {
-                actions: &actions,
-                stop_commands,
-                publish: publish.then_some(&github),
-            },
-        );
-    }
-    let head = match &record {
-        Some(path) => HeadSource::File(path),
-        None => HeadSource::Run(&selection),
+        )?
+    } else {
+        let head = match &record {
+            Some(path) => HeadSource::File(path),
+            None => HeadSource::Run(&selection),
+        };
+        gate(
+            &loaded.project,
+            &suite,
+            &spec,
+            history,
+            &settings,
+            head,
+            output.progress,
+        )?
     };
-    let gated = gate(
-        &loaded.project,
-        &suite,
-        &spec,
-        history,
-        &settings,
-        head,
-        output.progress,
-    )?;
     finish_check(
         gated,
         &output_args,

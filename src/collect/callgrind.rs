@@ -34,13 +34,6 @@ pub struct FunctionCost {
     pub inclusive: u64,
 }
 
-/// A benchmark's count.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Counted {
-    pub instructions: u64,
-    pub functions: BTreeMap<String, FunctionCost>,
-}
-
 /// Longest one benchmark may run under callgrind (its set-up included) before
 /// flamegate stops it: a benchmark that slow would make the suite take hours.
 pub const TIME_LIMIT: std::time::Duration = std::time::Duration::from_secs(600);
@@ -102,9 +95,9 @@ pub fn valgrind_version() -> Result<String> {
     Ok(String::from_utf8_lossy(&output.stdout).trim().to_string())
 }
 
-/// Count one benchmark (`id`, exactly) of `exe`; callgrind's output goes to
-/// `out_file`.
-pub fn count(exe: &BenchExecutable, id: &str, out_file: &Path) -> Result<Counted> {
+/// Count one benchmark (`id`, exactly) of `exe`: instructions per
+/// iteration. callgrind's output goes to `out_file` (see `functions`).
+pub fn count(exe: &BenchExecutable, id: &str, out_file: &Path) -> Result<u64> {
     let filter = format!("^{}$", regex::escape(id));
     let mut command = Command::new("valgrind");
     command
@@ -144,10 +137,15 @@ pub fn count(exe: &BenchExecutable, id: &str, out_file: &Path) -> Result<Counted
              inlined away or it does not use `b.iter(...)`; instruction mode needs criterion's `iter` family"
         )));
     }
+    Ok(instructions)
+}
+
+/// Each function's own and inclusive instructions in a callgrind output file.
+pub fn functions(out_file: &Path) -> Result<BTreeMap<String, FunctionCost>> {
     let own = annotate(out_file, false)?;
     let inclusive = annotate(out_file, true)?;
     let names: std::collections::BTreeSet<&String> = own.keys().chain(inclusive.keys()).collect();
-    let functions = names
+    Ok(names
         .into_iter()
         .map(|name| {
             let own_cost = own.get(name).copied().unwrap_or(0);
@@ -161,11 +159,7 @@ pub fn count(exe: &BenchExecutable, id: &str, out_file: &Path) -> Result<Counted
                 },
             )
         })
-        .collect();
-    Ok(Counted {
-        instructions,
-        functions,
-    })
+        .collect())
 }
 
 /// The `summary:` (or `totals:`) line of a callgrind output file.

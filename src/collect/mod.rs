@@ -297,21 +297,32 @@ pub fn run(
     };
     let selection = selection.as_ref();
     let mut machine = machine::fingerprint(&project.dir);
-    if selection.measure == Measure::Instructions {
-        machine.valgrind = valgrind;
-        let benches = count_instructions(project, &listed, progress)?;
-        let record = RunRecord {
-            schema: RECORD_SCHEMA,
-            commit,
-            dirty,
-            machine,
-            created: time::OffsetDateTime::now_utc(),
-            shard,
-            benches,
-        };
-        record.validate(&crate::error::RecordSource::File(home_label(project)))?;
-        return Ok(record);
-    }
+    machine.valgrind = valgrind;
+    let mut benches = match selection.measure {
+        Measure::Instructions => count_instructions(project, &listed, progress)?,
+        Measure::Time => time_benchmarks(project, &listed, selection, progress)?,
+    };
+    benches.sort_by(|a, b| a.id.cmp(&b.id));
+    let record = RunRecord {
+        schema: RECORD_SCHEMA,
+        commit,
+        dirty,
+        machine,
+        created: time::OffsetDateTime::now_utc(),
+        shard,
+        benches,
+    };
+    record.validate(&crate::error::RecordSource::File(home_label(project)))?;
+    Ok(record)
+}
+
+/// The timing pass over the listed benchmarks, then the profiling pass.
+fn time_benchmarks(
+    project: &Project,
+    listed: &Listed,
+    selection: &RunSelection,
+    progress: &Progress,
+) -> Result<Vec<BenchResult>> {
     let total: usize = listed.iter().map(|(_, ids)| ids.len()).sum();
     let bar = progress.bar(total as u64, "benchmarking");
     let scratch = scratch_dir(project)?;
@@ -345,7 +356,7 @@ pub fn run(
             .map(|(index, dir, result)| (*index, dir.clone(), result.id.clone()))
             .collect();
         let mut profiles = profile_pass(
-            &listed,
+            listed,
             &dirs,
             selection,
             seconds,
@@ -357,19 +368,7 @@ pub fn run(
             result.profile = profiles.remove(&result.id);
         }
     }
-    let mut benches: Vec<BenchResult> = measured.into_iter().map(|(_, _, r)| r).collect();
-    benches.sort_by(|a, b| a.id.cmp(&b.id));
-    let record = RunRecord {
-        schema: RECORD_SCHEMA,
-        commit,
-        dirty,
-        machine,
-        created: time::OffsetDateTime::now_utc(),
-        shard,
-        benches,
-    };
-    record.validate(&crate::error::RecordSource::File(home_label(project)))?;
-    Ok(record)
+    Ok(measured.into_iter().map(|(_, _, r)| r).collect())
 }
 
 /// Each listed benchmark `callgrind::REPEATS` times under callgrind
@@ -389,15 +388,20 @@ fn count_instructions(
         for (n, id) in ids.iter().enumerate() {
             bar.working_on(id);
             let mut counts = Vec::new();
-            let mut functions = None;
+            let mut first_out = None;
             for repeat in 0..callgrind::REPEATS {
                 let out = scratch
                     .path()
                     .join(format!("callgrind-{index}-{n}-{repeat}.out"));
-                let counted = callgrind::count(exe, id, &out)?;
-                counts.push(counted.instructions as f64);
-                functions.get_or_insert(counted.functions);
+                counts.push(callgrind::count(exe, id, &out)? as f64);
+                first_out.get_or_insert(out);
             }
+            // Per-function costs from one of the repeats: the others differ
+            // at most by their jitter, and annotating is the slow part.
+            let functions = match &first_out {
+                Some(out) => Some(callgrind::functions(out)?),
+                None => None,
+            };
             benches.push(BenchResult {
                 id: BenchId(id.clone()),
                 group: id.split('/').next().unwrap_or(id).to_string(),
@@ -414,7 +418,6 @@ fn count_instructions(
         }
     }
     bar.finish();
-    benches.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(benches)
 }
 

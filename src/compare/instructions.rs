@@ -9,7 +9,7 @@
 use crate::baseline::Baseline;
 use crate::profile::hotspots::exact_hotspots;
 use crate::record::{BenchId, RunRecord};
-use crate::report::{Mode, REPORT_SCHEMA, Report, SettingsUsed, Side, Verdict};
+use crate::report::{Mode, REPORT_SCHEMA, Report, Side, Verdict};
 
 use super::{BenchTest, Settings, judge};
 
@@ -116,12 +116,7 @@ pub fn against_instructions(
             dirty: head.dirty,
             chosen_as: head_chosen_as.to_string(),
         },
-        settings: SettingsUsed {
-            min_change: settings.min_change,
-            fdr: settings.fdr,
-            noise_limit: settings.noise_limit,
-            confidence: settings.confidence,
-        },
+        settings: settings.used(),
         machine_shift: None,
         history_used: 1,
         history_other_machine: 0,

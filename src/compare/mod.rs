@@ -60,6 +60,18 @@ pub struct Settings {
     pub confidence: f64,
 }
 
+impl Settings {
+    /// What a report records of the settings it was made with.
+    pub fn used(&self) -> SettingsUsed {
+        SettingsUsed {
+            min_change: self.min_change,
+            fdr: self.fdr,
+            noise_limit: self.noise_limit,
+            confidence: self.confidence,
+        }
+    }
+}
+
 impl Default for Settings {
     fn default() -> Self {
         Settings {
@@ -228,12 +240,7 @@ pub fn against_stored(
             dirty: head.dirty,
             chosen_as: head_chosen_as.to_string(),
         },
-        settings: SettingsUsed {
-            min_change: settings.min_change,
-            fdr: settings.fdr,
-            noise_limit: settings.noise_limit,
-            confidence: settings.confidence,
-        },
+        settings: settings.used(),
         machine_shift: head_shift.map(f64::exp_m1),
         history_used: records.len(),
         history_other_machine: other_machine.len(),

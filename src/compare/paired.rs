@@ -6,7 +6,7 @@
 
 use crate::collect::paired::PairedRun;
 use crate::record::BenchId;
-use crate::report::{Mode, REPORT_SCHEMA, Report, SettingsUsed, Side};
+use crate::report::{Mode, REPORT_SCHEMA, Report, Side};
 
 use super::stats::{self, hodges_lehmann};
 use super::{BenchTest, Settings, judge};
@@ -65,12 +65,7 @@ pub fn against_paired(
         mode: Mode::Paired,
         base: base_side,
         head: head_side,
-        settings: SettingsUsed {
-            min_change: settings.min_change,
-            fdr: settings.fdr,
-            noise_limit: settings.noise_limit,
-            confidence: settings.confidence,
-        },
+        settings: settings.used(),
         machine_shift: None,
         history_used: 0,
         history_other_machine: 0,
