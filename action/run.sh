@@ -23,6 +23,8 @@ case "$(input MODE)" in
     args+=(--paired)
     rounds=$(input ROUNDS)
     [ -n "$rounds" ] && args+=(--rounds "$rounds")
+    budget=$(input BUDGET)
+    [ -n "$budget" ] && args+=(--budget "$budget")
     ;;
   stored | "") ;;
   *)

@@ -103,6 +103,56 @@ pub enum Command {
     /// a cache), records its baseline, then checks a pull request that
     /// regresses it and one that does not. Takes a few minutes.
     Demo(DemoArgs),
+    /// flamegate's own verification: false alarms and power, measured.
+    ///
+    /// `eval collect` runs the synthetic suite in eval/suite in paired trials
+    /// (A/A, or +1/2/5/10% of real work injected into one benchmark) and
+    /// appends raw samples to a corpus; `eval score` replays flamegate's
+    /// paired and stored-baseline rules and criterion's own rule on it.
+    /// See docs/verdict-quality.md.
+    #[command(subcommand)]
+    Eval(EvalCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EvalCommand {
+    /// Run trials and append them to the corpus (resumable: stop any time).
+    Collect(EvalCollectArgs),
+    /// Score every rule on the corpus: suite false-alarm rate, per-benchmark
+    /// false positives and power, with Clopper-Pearson 95% intervals.
+    Score(EvalScoreArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct EvalCollectArgs {
+    /// The evaluation suite's Cargo.toml.
+    #[arg(long, value_name = "PATH", default_value = "eval/suite/Cargo.toml")]
+    pub suite: PathBuf,
+    /// The corpus directory (created if missing; trials are appended).
+    #[arg(long, value_name = "DIR", default_value = "eval/corpus")]
+    pub corpus: PathBuf,
+    /// Stop when the corpus holds this many trials.
+    #[arg(long, value_name = "N", default_value_t = 500)]
+    pub trials: usize,
+    /// Start no new trial after this many minutes.
+    #[arg(long, value_name = "MINUTES", default_value_t = 60.0)]
+    pub minutes: f64,
+}
+
+#[derive(Debug, Args)]
+pub struct EvalScoreArgs {
+    /// The corpus directory.
+    #[arg(long, value_name = "DIR", default_value = "eval/corpus")]
+    pub corpus: PathBuf,
+    /// text (a table) or json.
+    #[arg(long, value_enum, default_value_t = EvalFormat::Text)]
+    pub format: EvalFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EvalFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -286,9 +336,17 @@ pub struct CheckArgs {
     #[arg(long, conflicts_with = "base_file")]
     pub paired: bool,
 
-    /// Rounds of a paired run; each runs every benchmark once per side [default: 6]
-    #[arg(long, value_name = "N", requires = "paired")]
+    /// Fixed rounds for every benchmark of a paired run (each round runs
+    /// it once per side) instead of the adaptive plan
+    #[arg(long, value_name = "N", requires = "paired", conflicts_with = "budget")]
     pub rounds: Option<usize>,
+
+    /// Seconds a paired run may spend in rounds. Every benchmark gets 4
+    /// rounds; benchmarks whose verdict is still open get more (up to 20)
+    /// while the budget lasts, and end "noisy" if it runs out
+    /// [default: 10 s per benchmark]
+    #[arg(long, value_name = "SECONDS", requires = "paired")]
+    pub budget: Option<f64>,
 
     /// Run only shard K of N of the suite and write its record to
     /// <out-dir>/shard-K-of-N.json for `flamegate merge` (no verdict here).

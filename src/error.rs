@@ -80,6 +80,9 @@ pub enum Error {
     #[error("{path}: {problem}")]
     Config { path: PathBuf, problem: String },
 
+    #[error("evaluation corpus {path}: {problem}")]
+    Corpus { path: PathBuf, problem: String },
+
     #[error("{0}")]
     Usage(String),
 

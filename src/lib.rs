@@ -42,6 +42,8 @@ pub mod report;
 #[cfg(feature = "cli")]
 pub mod demo;
 #[cfg(feature = "cli")]
+pub mod eval;
+#[cfg(feature = "cli")]
 pub mod hook;
 #[cfg(feature = "cli")]
 pub mod pipeline;

@@ -8,8 +8,8 @@ use std::time::Duration;
 use crate::baseline::{self, BaseSpec, Baseline};
 use crate::cli::{
     BaseArgs, BaselineCommand, BenchArgs, CheckArgs, Cli, ColorChoice, Command, CompareArgs,
-    GithubArgs, HookCommand, HookInstallArgs, MergeArgs, OutputArgs, PrePushArgs, ProjectArgs,
-    PublishArgs, RunArgs, StatsArgs, UpdateArgs,
+    EvalCommand, EvalFormat, GithubArgs, HookCommand, HookInstallArgs, MergeArgs, OutputArgs,
+    PrePushArgs, ProjectArgs, PublishArgs, RunArgs, StatsArgs, UpdateArgs,
 };
 use crate::collect::shard::{ShardPlan, ShardSpec};
 use crate::collect::{self, Progress, Project, RunSelection};
@@ -72,6 +72,29 @@ pub fn execute(cli: Cli) -> Result<u8> {
         }
         Command::Hook(HookCommand::PrePush(args)) => hook_pre_push(args, output),
         Command::Demo(args) => crate::demo::run(args.dir, args.markdown_out, args.measure, output),
+        Command::Eval(EvalCommand::Collect(args)) => {
+            if !(args.minutes > 0.0 && args.minutes.is_finite()) {
+                return Err(Error::Usage("--minutes must be a positive number".into()));
+            }
+            let limits = crate::eval::collect::Limits {
+                trials: args.trials,
+                time: Duration::from_secs_f64(args.minutes * 60.0),
+            };
+            crate::eval::collect::collect(&args.suite, &args.corpus, limits, &output.progress)?;
+            Ok(exit_code::PASS)
+        }
+        Command::Eval(EvalCommand::Score(args)) => {
+            let corpus = crate::eval::corpus::Corpus::load(&args.corpus)?;
+            let scores = crate::eval::score::score(&corpus, &output.progress);
+            let text = match args.format {
+                EvalFormat::Text => crate::eval::score::table(&scores),
+                EvalFormat::Json => {
+                    serde_json::to_string_pretty(&scores).expect("scores serialize") + "\n"
+                }
+            };
+            print!("{text}");
+            Ok(exit_code::PASS)
+        }
     }
 }
 
@@ -230,10 +253,10 @@ pub fn gate_paired(
     spec: &BaseSpec,
     settings: &Settings,
     selection: &RunSelection,
-    rounds: usize,
+    plan: collect::paired::RoundPlan,
     progress: Progress,
 ) -> Result<Gated> {
-    let measured = measure_paired(project, spec, selection, rounds, progress)?;
+    let measured = measure_paired(project, spec, selection, plan, settings, progress)?;
     Ok(judge_paired(suite, measured, settings))
 }
 
@@ -261,7 +284,8 @@ fn measure_paired(
     project: &Project,
     spec: &BaseSpec,
     selection: &RunSelection,
-    rounds: usize,
+    plan: collect::paired::RoundPlan,
+    settings: &Settings,
     progress: Progress,
 ) -> Result<collect::paired::PairedShard> {
     let under = project.target_dir.join("flamegate").join("paired");
@@ -292,9 +316,10 @@ fn measure_paired(
         &head_project,
         &base_project,
         selection,
-        rounds,
+        plan,
         (head.commit.clone(), head.dirty),
         checkout.commit.clone(),
+        settings,
         &progress,
     )?;
     Ok(collect::paired::PairedShard {
@@ -312,6 +337,23 @@ fn measure_paired(
         },
         notes: checkout.notes.clone(),
     })
+}
+
+/// The paired run's rounds from `--rounds` (fixed) or `--budget` (adaptive).
+fn round_plan(rounds: Option<usize>, budget: Option<f64>) -> Result<collect::paired::RoundPlan> {
+    use collect::paired::RoundPlan;
+    match (rounds, budget) {
+        (Some(n), _) if n < 2 => Err(Error::Usage(
+            "--rounds must be at least 2: one round cannot separate a change from noise".into(),
+        )),
+        (Some(n), _) => Ok(RoundPlan::Fixed(n)),
+        (None, Some(seconds)) if !(seconds > 0.0 && seconds.is_finite()) => Err(Error::Usage(
+            "--budget must be a positive number of seconds".into(),
+        )),
+        (None, budget) => Ok(RoundPlan::Adaptive {
+            budget: budget.map(Duration::from_secs_f64),
+        }),
+    }
 }
 
 /// A comparison with the records behind it (their profiles feed the flamegraphs).
@@ -350,6 +392,7 @@ fn check(args: CheckArgs, output: Output) -> Result<u8> {
         record,
         paired,
         rounds,
+        budget,
         publish,
         github,
         shard,
@@ -378,12 +421,14 @@ fn check(args: CheckArgs, output: Output) -> Result<u8> {
         let path = out_dir.join(format!("shard-{}-of-{}.json", spec.index, spec.count));
         let (json, measured) = if paired {
             let (spec_base, _) = base_spec(&base, &loaded.file);
-            let rounds = rounds.unwrap_or(collect::paired::DEFAULT_ROUNDS);
+            let settings =
+                config::settings(&stats_overrides(&stats), &loaded.file, &loaded.file_path)?;
             let shard = measure_paired(
                 &loaded.project,
                 &spec_base,
                 &selection,
-                rounds,
+                round_plan(rounds, budget)?,
+                &settings,
                 output.progress,
             )?;
             let count = shard.run.head.benches.len();
@@ -425,19 +470,13 @@ fn check(args: CheckArgs, output: Output) -> Result<u8> {
         ));
     }
     let gated = if paired {
-        let rounds = rounds.unwrap_or(collect::paired::DEFAULT_ROUNDS);
-        if rounds < 2 {
-            return Err(Error::Usage(
-                "--rounds must be at least 2: one round cannot separate a change from noise".into(),
-            ));
-        }
         gate_paired(
             &loaded.project,
             &suite,
             &spec,
             &settings,
             &selection,
-            rounds,
+            round_plan(rounds, budget)?,
             output.progress,
         )?
     } else {

@@ -7,6 +7,8 @@ mod support;
 mod baseline_git;
 #[path = "integration/criterion_reader.rs"]
 mod criterion_reader;
+#[path = "integration/eval.rs"]
+mod eval;
 #[path = "integration/github_fake.rs"]
 mod github_fake;
 #[path = "integration/hook_and_actions.rs"]

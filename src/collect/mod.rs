@@ -244,7 +244,7 @@ pub(crate) fn profile_pass(
             continue;
         }
         let home = scratch.join(format!("profile{tag}-{index}"));
-        run_executable(exe, &args, &home, &bar)?;
+        run_executable(exe, &args, &home, &[], &bar)?;
         for (_, dir, id) in dirs.iter().filter(|(i, _, _)| *i == index) {
             let file = home
                 .join(dir)
@@ -333,7 +333,7 @@ fn time_benchmarks(
             continue;
         }
         let home = scratch.path().join(format!("timing-{index}"));
-        let seconds = run_executable(exe, &timing_args, &home, &bar)?;
+        let seconds = run_executable(exe, &timing_args, &home, &[], &bar)?;
         let mut results = criterion_output::read_criterion_dirs(&home)?;
         for (_, result) in &mut results {
             result.seconds = seconds.get(result.id.as_str()).copied();
@@ -471,11 +471,13 @@ pub(crate) fn run_executable(
     exe: &BenchExecutable,
     args: &[String],
     criterion_home: &Path,
+    env: &[(String, String)],
     bar: &progress::Bar,
 ) -> Result<BTreeMap<String, f64>> {
     let mut command = bench_command(exe);
     command
         .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .env("CRITERION_HOME", criterion_home)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());

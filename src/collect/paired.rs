@@ -5,8 +5,9 @@
 //! commit); hands on a `PairedRun`: each side's samples pooled over rounds,
 //! and each benchmark's per-round medians for both sides.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use crate::error::Result;
 use crate::record::{BenchId, BenchResult, RECORD_SCHEMA, RunRecord};
@@ -14,11 +15,55 @@ use crate::record::{BenchId, BenchResult, RECORD_SCHEMA, RunRecord};
 use super::{Progress, Project, RunSelection, build_and_list, criterion_output, machine};
 
 /// criterion windows for a round when the user gives none: short, because
-/// rounds, not long windows, average out drift between the sides.
-pub const ROUND_ARGS: [&str; 4] = ["--warm-up-time", "0.5", "--measurement-time", "1"];
+/// rounds, not long windows, average out drift between the sides. Ten
+/// samples keep a 10 ms benchmark's round near half a second (criterion's
+/// linear sampling needs 55 iterations for ten samples); six rounds of both
+/// sides then take about criterion's default time for one side.
+pub const ROUND_ARGS: [&str; 6] = [
+    "--warm-up-time",
+    "0.1",
+    "--measurement-time",
+    "0.3",
+    "--sample-size",
+    "10",
+];
 
-/// Default number of rounds.
-pub const DEFAULT_ROUNDS: usize = 6;
+/// Rounds every benchmark gets before the adaptive plan may stop it.
+pub const MIN_ROUNDS: usize = 4;
+/// Rounds an undecided benchmark may get at most (adaptive plan).
+pub const MAX_ROUNDS: usize = 20;
+/// The adaptive plan's default budget per benchmark, both sides and all
+/// rounds together: about criterion's default time for one benchmark (3 s
+/// warm-up + 5 s measurement) plus process starts.
+pub const BUDGET_PER_BENCHMARK: Duration = Duration::from_secs(10);
+
+/// How many rounds a paired run makes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum RoundPlan {
+    /// Exactly this many rounds for every benchmark (`--rounds N`).
+    Fixed(usize),
+    /// `MIN_ROUNDS` for every benchmark, then more rounds only for the
+    /// benchmarks whose verdict is still open, until each is decided, has
+    /// had `MAX_ROUNDS`, or the time spent in rounds would pass the budget
+    /// (None: `BUDGET_PER_BENCHMARK` for each benchmark).
+    Adaptive { budget: Option<Duration> },
+}
+
+impl RoundPlan {
+    fn min(self) -> usize {
+        match self {
+            RoundPlan::Fixed(n) => n,
+            RoundPlan::Adaptive { .. } => MIN_ROUNDS,
+        }
+    }
+
+    fn max(self) -> usize {
+        match self {
+            RoundPlan::Fixed(n) => n,
+            RoundPlan::Adaptive { .. } => MAX_ROUNDS,
+        }
+    }
+}
 
 /// One benchmark's medians in one round.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -53,6 +98,27 @@ pub struct PairedShard {
 /// The version of `PairedShard` this flamegate writes and reads.
 pub const PAIRED_SHARD_FORMAT: u32 = 1;
 
+/// A benchmark's round log ratios `ln(head median / base median)` over the
+/// first `rounds` rounds (rounds it did not run in are skipped).
+fn round_log_ratios(
+    results: &BTreeMap<(u8, usize), Vec<BenchResult>>,
+    rounds: usize,
+    id: &BenchId,
+) -> Vec<f64> {
+    let median_in = |side: Side, round: usize| -> Option<f64> {
+        results
+            .get(&(side as u8, round))?
+            .iter()
+            .find(|r| &r.id == id)
+            .map(|r| crate::compare::stats::median(&r.samples))
+    };
+    (0..rounds)
+        .filter_map(|round| {
+            Some((median_in(Side::Head, round)? / median_in(Side::Base, round)?).ln())
+        })
+        .collect()
+}
+
 /// Which side a run belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Side {
@@ -60,16 +126,17 @@ enum Side {
     Head,
 }
 
-/// Build both sides, then run `rounds` rounds, alternating which side goes
-/// first (base-head, head-base, …) so drift hits both equally.
+/// Build both sides, then run rounds as `plan` says, alternating which side
+/// goes first (base-head, head-base, …) so drift hits both equally.
 #[allow(clippy::too_many_arguments)]
 pub fn run_paired(
     head: &Project,
     base: &Project,
     selection: &RunSelection,
-    rounds: usize,
+    plan: RoundPlan,
     head_commit: (Option<String>, bool),
     base_commit: String,
+    settings: &crate::compare::Settings,
     progress: &Progress,
 ) -> Result<PairedRun> {
     let head_listed = build_and_list(head, selection, &[], progress)?;
@@ -87,9 +154,9 @@ pub fn run_paired(
     // A shard of a paired run: the split is made over both sides' ids, and
     // both sides run exactly the shard's benchmarks.
     let (head_listed, base_listed, selection, shard) = match &selection.shard {
-        Some(plan) => {
+        Some(shard_plan) => {
             let (mut lists, filter, info) =
-                super::shard_lists(vec![head_listed, base_listed], plan, progress)?;
+                super::shard_lists(vec![head_listed, base_listed], shard_plan, progress)?;
             let base_listed = lists.pop().expect("two lists");
             let head_listed = lists.pop().expect("two lists");
             let selection = RunSelection {
@@ -111,35 +178,111 @@ pub fn run_paired(
         ),
     };
     let selection = selection.as_ref();
-    let per_round: usize = head_listed
-        .iter()
-        .chain(&base_listed)
-        .map(|(_, ids)| ids.len())
-        .sum();
-    let bar = progress.bar((per_round * rounds) as u64, "paired rounds");
+    let on_both: BTreeSet<BenchId> = {
+        let ids = |listed: &super::Listed| -> BTreeSet<BenchId> {
+            listed
+                .iter()
+                .flat_map(|(_, ids)| ids.iter().map(|id| BenchId(id.clone())))
+                .collect()
+        };
+        ids(&head_listed)
+            .intersection(&ids(&base_listed))
+            .cloned()
+            .collect()
+    };
+    let budget = match plan {
+        RoundPlan::Adaptive { budget } => {
+            Some(budget.unwrap_or(BUDGET_PER_BENCHMARK * on_both.len().max(1) as u32))
+        }
+        RoundPlan::Fixed(_) => None,
+    };
     let scratch = super::scratch_dir(head)?;
-    let args = super::timing_args(selection, &ROUND_ARGS);
     // results[side][round]: every benchmark's samples in that round.
     let mut results: BTreeMap<(u8, usize), Vec<BenchResult>> = BTreeMap::new();
     // Each side's criterion directories, from its first round (for profiles).
     let mut dirs: BTreeMap<u8, Vec<(usize, PathBuf, BenchId)>> = BTreeMap::new();
-    for round in 0..rounds {
+    // None: every listed benchmark; Some: only these (adaptive rounds).
+    let mut running: Option<BTreeSet<BenchId>> = None;
+    let started = Instant::now();
+    let mut rounds = 0;
+    while rounds < plan.max() {
+        if rounds >= plan.min() {
+            let Some(budget) = budget else { break };
+            let open: BTreeSet<BenchId> = on_both
+                .iter()
+                .filter(|id| running.as_ref().is_none_or(|r| r.contains(*id)))
+                .filter(|id| {
+                    let thetas = round_log_ratios(&results, rounds, id);
+                    let threshold = settings.min_change_for(id).ln_1p();
+                    !crate::compare::paired::decided(&thetas, threshold, settings.confidence)
+                })
+                .cloned()
+                .collect();
+            // A round of the open benchmarks costs about what their share
+            // of the rounds so far cost.
+            let per_round = started.elapsed() / rounds as u32;
+            let next = per_round.mul_f64(open.len() as f64 / on_both.len().max(1) as f64);
+            if open.is_empty() || started.elapsed() + next > budget {
+                if !open.is_empty() {
+                    progress.note(&format!(
+                        "paired: the time budget ({:.0} s) ends with {} benchmark(s) undecided after {rounds} rounds",
+                        budget.as_secs_f64(),
+                        open.len()
+                    ));
+                }
+                break;
+            }
+            progress.note(&format!(
+                "paired: {} of {} benchmark(s) still undecided after {rounds} rounds; running another",
+                open.len(),
+                on_both.len()
+            ));
+            running = Some(open);
+        }
+        let round = rounds;
         let order = if round % 2 == 0 {
             [Side::Base, Side::Head]
         } else {
             [Side::Head, Side::Base]
         };
+        let planned: usize = [&base_listed, &head_listed]
+            .iter()
+            .flat_map(|listed| listed.iter())
+            .map(|(_, ids)| match &running {
+                Some(r) => ids
+                    .iter()
+                    .filter(|id| r.contains(&BenchId((*id).clone())))
+                    .count(),
+                None => ids.len(),
+            })
+            .sum();
+        let bar = progress.bar(planned as u64, &format!("paired round {}", round + 1));
         for side in order {
             let listed = match side {
                 Side::Base => &base_listed,
                 Side::Head => &head_listed,
             };
             for (index, (exe, ids)) in listed.iter().enumerate() {
-                if ids.is_empty() {
+                let round_selection = match &running {
+                    None => std::borrow::Cow::Borrowed(selection),
+                    Some(open) => {
+                        let mine: Vec<BenchId> = ids
+                            .iter()
+                            .map(|id| BenchId(id.clone()))
+                            .filter(|id| open.contains(id))
+                            .collect();
+                        std::borrow::Cow::Owned(RunSelection {
+                            filter: super::shard::exact_filter(&mine),
+                            ..selection.clone()
+                        })
+                    }
+                };
+                if ids.is_empty() || round_selection.filter.is_none() && running.is_some() {
                     continue;
                 }
+                let args = super::timing_args(&round_selection, &ROUND_ARGS);
                 let home = scratch.path().join(format!("{side:?}-{round}-{index}"));
-                super::run_executable(exe, &args, &home, &bar)?;
+                super::run_executable(exe, &args, &home, &[], &bar)?;
                 for (dir, result) in criterion_output::read_criterion_dirs(&home)? {
                     if round == 0 {
                         dirs.entry(side as u8)
@@ -150,8 +293,9 @@ pub fn run_paired(
                 }
             }
         }
+        bar.finish();
+        rounds += 1;
     }
-    bar.finish();
 
     let pooled = |side: Side| -> Vec<BenchResult> {
         let mut by_id: BTreeMap<BenchId, BenchResult> = BTreeMap::new();

@@ -78,7 +78,7 @@ impl ShardInfo {
 }
 
 /// FNV-1a: stable across versions and platforms, unlike std's hasher.
-fn stable_hash(text: &str) -> u64 {
+pub(crate) fn stable_hash(text: &str) -> u64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for byte in text.bytes() {
         hash ^= u64::from(byte);

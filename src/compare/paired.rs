@@ -11,6 +11,24 @@ use crate::report::{Mode, REPORT_SCHEMA, Report, Side};
 use super::stats::{self, hodges_lehmann};
 use super::{BenchTest, Settings, judge};
 
+/// Whether a benchmark's rounds so far answer the gate's question: the
+/// two-sided t interval of its mean round log ratio lies wholly above or
+/// wholly below the practical threshold `ln(1 + min_change)`. While the
+/// interval contains the threshold, more rounds are worth their time (the
+/// adaptive plan in `collect::paired`). The final verdict still comes from
+/// `against_paired` and the suite-wide correction, on all rounds.
+pub fn decided(thetas: &[f64], threshold: f64, confidence: f64) -> bool {
+    let n = thetas.len();
+    if n < 2 {
+        return false;
+    }
+    let mean = stats::mean(thetas);
+    let variance = thetas.iter().map(|t| (t - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
+    let margin = stats::t_quantile(1.0 - (1.0 - confidence) / 2.0, (n - 1) as f64)
+        * (variance / n as f64).sqrt();
+    (mean - threshold).abs() > margin
+}
+
 /// Compare the two sides of a paired run and classify.
 pub fn against_paired(
     suite: &str,
@@ -137,6 +155,18 @@ mod tests {
         };
         against_paired("s", &run(ratios), side(), side(), &Settings::default()).comparisons[0]
             .verdict
+    }
+
+    #[test]
+    fn rounds_are_decided_once_the_interval_leaves_the_threshold() {
+        let threshold = 0.01f64.ln_1p();
+        // Clearly unchanged, clearly slower: decided.
+        assert!(decided(&[0.001, -0.002, 0.0, 0.001], threshold, 0.95));
+        assert!(decided(&[0.10, 0.11, 0.09, 0.10], threshold, 0.95));
+        // Scattered around the threshold: open.
+        assert!(!decided(&[0.0, 0.02, -0.005, 0.025], threshold, 0.95));
+        // One round says nothing.
+        assert!(!decided(&[0.5], threshold, 0.95));
     }
 
     #[test]

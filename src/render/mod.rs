@@ -102,13 +102,20 @@ pub fn evidence(report: &Report) -> String {
         ),
         Mode::Instructions => "instruction counts (callgrind), exact: a change within 3 times a benchmark's own A/A spread counts as none".to_string(),
         Mode::Paired => {
-            let rounds = report
+            let rounds: Vec<usize> = report
                 .comparisons
                 .iter()
                 .filter_map(|c| c.change.as_ref().map(|ch| ch.rounds))
-                .max()
-                .unwrap_or(0);
-            format!("paired: {rounds} rounds in this job, base and head alternating")
+                .collect();
+            let least = rounds.iter().min().copied().unwrap_or(0);
+            let most = rounds.iter().max().copied().unwrap_or(0);
+            if least == most {
+                format!("paired: {most} rounds in this job, base and head alternating")
+            } else {
+                format!(
+                    "paired: {least} to {most} rounds per benchmark in this job (more where the verdict was open), base and head alternating"
+                )
+            }
         }
     }
 }

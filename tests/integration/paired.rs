@@ -117,6 +117,40 @@ fn paired_check_flags_a_slowdown_passes_an_identical_commit_and_leaves_the_tree_
     );
     assert_eq!(leftover_checkouts(&target), Vec::<PathBuf>::new());
 
+    // The adaptive plan (no --rounds): with a zero threshold an identical
+    // commit's verdict stays open, so rounds are added past the minimum of
+    // four while the budget lasts.
+    let out = tempfile::tempdir().unwrap();
+    let output = run(flamegate(repo)
+        .env("CARGO_TARGET_DIR", &target)
+        .args([
+            "check",
+            "--paired",
+            "--min-change",
+            "0%",
+            "--budget",
+            "25",
+            "--base-ref",
+            "main",
+            "--out-dir",
+        ])
+        .arg(out.path()));
+    assert!(
+        stderr(&output).contains("still undecided after 4 rounds; running another"),
+        "{}",
+        stderr(&output)
+    );
+    let adaptive = report(out.path());
+    let rounds: Vec<u64> = adaptive["comparisons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["change"]["rounds"].as_u64().unwrap())
+        .collect();
+    assert!(rounds.iter().all(|r| (4..=20).contains(r)), "{rounds:?}");
+    assert!(rounds.iter().any(|r| *r > 4), "{rounds:?}");
+    assert_eq!(leftover_checkouts(&target), Vec::<PathBuf>::new());
+
     // Four times the work is flagged.
     git_in(repo, &["checkout", "-q", "-b", "slower", "main"]);
     let lib = std::fs::read_to_string(repo.join("src/lib.rs")).unwrap();
@@ -142,6 +176,35 @@ fn paired_check_flags_a_slowdown_passes_an_identical_commit_and_leaves_the_tree_
     // Both sides were profiled: hotspots and a like-for-like differential.
     assert_profiled_regression(out.path(), "work/xorshift/4000", "tiny::work");
     assert_eq!(leftover_checkouts(&target), Vec::<PathBuf>::new());
+
+    // Adaptive: a fourfold slowdown is decided in the minimum four rounds,
+    // and a budget already spent adds none.
+    let out = tempfile::tempdir().unwrap();
+    let output = run(flamegate(repo)
+        .env("CARGO_TARGET_DIR", &target)
+        .args([
+            "check",
+            "--paired",
+            "--budget",
+            "1",
+            "--base-ref",
+            "main",
+            "--out-dir",
+        ])
+        .arg(out.path()));
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let adaptive = report(out.path());
+    for id in ["work/xorshift/1000", "work/xorshift/4000", "work_small"] {
+        assert_eq!(verdict_of(&adaptive, id), "Regressed", "{id}");
+    }
+    for c in adaptive["comparisons"].as_array().unwrap() {
+        assert_eq!(c["change"]["rounds"], 4, "{c}");
+    }
+    assert!(
+        stdout(&output).contains("paired: 4 rounds"),
+        "{}",
+        stdout(&output)
+    );
 
     // A base that does not build: an error, and the checkout is gone.
     git_in(repo, &["checkout", "-q", "main"]);

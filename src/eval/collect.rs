@@ -1,0 +1,182 @@
+//! Collect a corpus: the synthetic suite run in paired trials on this
+//! machine, exactly as `check --paired` runs rounds (same criterion windows,
+//! alternating order, one process per side and round).
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use crate::collect::{self, Progress, RunSelection, paired::ROUND_ARGS};
+use crate::error::{Error, Result};
+
+use super::corpus::{CORPUS_FORMAT, Corpus, First, Header, Round, Trial, compact, plan};
+
+/// Rounds per trial. Scoring replays the paired rule on the first `R` of
+/// them, so fixed and adaptive round counts up to this are both scored.
+pub const ROUNDS_PER_TRIAL: usize = 6;
+
+/// When to stop collecting.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Stop once the corpus holds this many trials.
+    pub trials: usize,
+    /// Start no new trial after this long.
+    pub time: Duration,
+}
+
+/// Append trials to the corpus in `corpus_dir` until a limit is reached.
+/// Returns how many trials this call added.
+pub fn collect(
+    suite_manifest: &Path,
+    corpus_dir: &Path,
+    limits: Limits,
+    progress: &Progress,
+) -> Result<usize> {
+    let project = collect::cargo::inspect(suite_manifest, None)?;
+    let listed = collect::build_and_list(&project, &RunSelection::default(), &[], progress)?;
+    let [(exe, ids)] = listed.as_slice() else {
+        return Err(Error::Usage(format!(
+            "{}: the evaluation suite must have exactly one bench target",
+            suite_manifest.display()
+        )));
+    };
+    let header = Header {
+        format: CORPUS_FORMAT,
+        machine: collect::machine::fingerprint(&project.dir),
+        round_args: ROUND_ARGS.iter().map(|a| a.to_string()).collect(),
+        rounds_per_trial: ROUNDS_PER_TRIAL,
+        benchmarks: ids.clone(),
+        suite_source: suite_source(&project.dir)?,
+    };
+    let mut corpus = Corpus::open_or_create(corpus_dir, header)?;
+    progress.note(&format!(
+        "corpus {}: {} trial(s) so far; collecting up to {} trial(s) or {} minute(s)",
+        corpus_dir.display(),
+        corpus.trials.len(),
+        limits.trials,
+        limits.time.as_secs() / 60
+    ));
+    let args = collect::timing_args(&RunSelection::default(), &ROUND_ARGS);
+    let scratch = collect::scratch_dir(&project)?;
+    let started = Instant::now();
+    let mut added = 0;
+    while corpus.trials.len() < limits.trials && started.elapsed() < limits.time {
+        let index = corpus.trials.len();
+        let injected = plan(index, ids);
+        let trial_started = Instant::now();
+        let label = match &injected {
+            Some(i) => format!("trial {index}: +{}% in {}", i.percent, i.bench),
+            None => format!("trial {index}: A/A"),
+        };
+        let bar = progress.bar((2 * ROUNDS_PER_TRIAL * ids.len()) as u64, &label);
+        let mut rounds = Vec::with_capacity(ROUNDS_PER_TRIAL);
+        for round in 0..ROUNDS_PER_TRIAL {
+            // Alternate within a trial and between trials, so neither side
+            // is systematically first.
+            let first = if (round + index) % 2 == 0 {
+                First::Base
+            } else {
+                First::Head
+            };
+            let load = load_average();
+            let mut base = Default::default();
+            let mut head = Default::default();
+            let order = match first {
+                First::Base => [First::Base, First::Head],
+                First::Head => [First::Head, First::Base],
+            };
+            for side in order {
+                // Both sides set the variable, padded to the same length.
+                let value = match (side, &injected) {
+                    (First::Head, Some(i)) => injection_value(&i.bench, i.percent),
+                    _ => injection_value("none", 0),
+                };
+                let home = scratch.path().join(format!("{index}-{round}-{side:?}"));
+                let env = [(flamegate_eval_var().to_string(), value)];
+                collect::run_executable(exe, &args, &home, &env, &bar)?;
+                let samples = collect::criterion_output::read_criterion_dirs(&home)?
+                    .into_iter()
+                    .map(|(_, result)| (result.id.as_str().to_string(), compact(&result.samples)))
+                    .collect();
+                std::fs::remove_dir_all(&home).map_err(|e| Error::io(&home, e))?;
+                match side {
+                    First::Base => base = samples,
+                    First::Head => head = samples,
+                }
+            }
+            rounds.push(Round {
+                first,
+                load,
+                base,
+                head,
+            });
+        }
+        bar.finish();
+        corpus.append(Trial {
+            trial: index,
+            started: time::OffsetDateTime::now_utc() - trial_started.elapsed(),
+            injected,
+            seconds: trial_started.elapsed().as_secs_f64(),
+            rounds,
+        })?;
+        added += 1;
+    }
+    progress.note(&format!(
+        "added {added} trial(s) in {:.0} s; the corpus holds {}",
+        started.elapsed().as_secs_f64(),
+        corpus.trials.len()
+    ));
+    Ok(added)
+}
+
+/// The suite's injection variable (the suite crate defines the same name).
+fn flamegate_eval_var() -> &'static str {
+    "FLAMEGATE_EVAL_INJECT"
+}
+
+/// `<id>@<percent>`, padded so every value has the same length.
+fn injection_value(bench: &str, percent: u32) -> String {
+    format!("{bench:<40}@{percent:03}")
+}
+
+fn load_average() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// A stable hash of the suite's sources (Cargo.toml, src/, benches/).
+fn suite_source(dir: &Path) -> Result<String> {
+    let mut files = Vec::new();
+    for sub in ["src", "benches"] {
+        let path = dir.join(sub);
+        let entries = std::fs::read_dir(&path).map_err(|e| Error::io(&path, e))?;
+        for entry in entries {
+            files.push(entry.map_err(|e| Error::io(&path, e))?.path());
+        }
+    }
+    files.sort();
+    files.insert(0, dir.join("Cargo.toml"));
+    let mut text = String::new();
+    for file in files {
+        text.push_str(&std::fs::read_to_string(&file).map_err(|e| Error::io(&file, e))?);
+    }
+    Ok(format!("{:016x}", collect::shard::stable_hash(&text)))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn injection_values_have_one_length() {
+        assert_eq!(
+            super::injection_value("none", 0).len(),
+            super::injection_value("branch/unpredictable", 10).len()
+        );
+        assert_eq!(
+            super::injection_value("a/b", 5).trim_end(),
+            "a/b                                     @005"
+        );
+    }
+}

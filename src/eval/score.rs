@@ -1,0 +1,634 @@
+//! Score the rules on a corpus, offline and deterministically.
+//!
+//! Every trial is one pull request: base and head measured in the same
+//! rounds, with a known slowdown in one head benchmark (or none). Each rule
+//! sees the same samples:
+//! - **paired**: flamegate's rule (a) on the trial's rounds (`compare::paired`);
+//! - **paired, adaptive**: the same, each benchmark stopped after the first
+//!   round count (from the minimum) at which `paired::decided` holds;
+//! - **stored**: flamegate's rule (b): the head's samples (pooled over its
+//!   rounds) against the base of the previous trial as the stored baseline,
+//!   with the bases of the trials before it as history (`compare::against_stored`);
+//! - **criterion**: criterion 0.8's own verdict recomputed on the pooled
+//!   samples of both sides (bootstrapped Welch t, p < 0.05, and the 95%
+//!   interval of the change in mean above its +1% noise threshold).
+//!
+//! A benchmark without an injection is a null: flagging it is a false
+//! alarm. The suite false-alarm rate counts trials with any flagged null.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use statrs::distribution::{Beta, ContinuousCDF};
+
+use crate::baseline::Baseline;
+use crate::collect::Progress;
+use crate::collect::paired::{self, PairedRun, RoundMedians};
+use crate::compare::{self, Settings, stats};
+use crate::error::RecordSource;
+use crate::record::{BenchId, BenchResult, RECORD_SCHEMA, RunRecord};
+use crate::report::{Side, Verdict};
+
+use super::corpus::{Corpus, LEVELS, Trial};
+
+/// Stored-baseline history: the baseline record and this many before it
+/// (the demo's `baseline update` history is as long).
+pub const STORED_HISTORY: usize = 5;
+/// criterion's bootstrap resamples (criterion uses 100,000; 2,000 keeps
+/// scoring fast and moves p-values by well under 0.01).
+const CRITERION_RESAMPLES: usize = 2_000;
+const CRITERION_SIGNIFICANCE: f64 = 0.05;
+const CRITERION_NOISE_THRESHOLD: f64 = 0.01;
+
+/// A proportion with its Clopper-Pearson 95% interval.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Rate {
+    pub hits: usize,
+    pub n: usize,
+    pub rate: f64,
+    pub low: f64,
+    pub high: f64,
+}
+
+impl Rate {
+    pub fn new(hits: usize, n: usize) -> Rate {
+        let (low, high) = clopper_pearson(hits, n, 0.95);
+        Rate {
+            hits,
+            n,
+            rate: if n == 0 {
+                f64::NAN
+            } else {
+                hits as f64 / n as f64
+            },
+            low,
+            high,
+        }
+    }
+}
+
+/// Exact binomial interval: Beta quantiles of the hits.
+pub fn clopper_pearson(hits: usize, n: usize, confidence: f64) -> (f64, f64) {
+    if n == 0 {
+        return (0.0, 1.0);
+    }
+    let alpha = 1.0 - confidence;
+    let (k, n) = (hits as f64, n as f64);
+    let low = if hits == 0 {
+        0.0
+    } else {
+        Beta::new(k, n - k + 1.0)
+            .expect("positive shapes")
+            .inverse_cdf(alpha / 2.0)
+    };
+    let high = if hits as f64 == n {
+        1.0
+    } else {
+        Beta::new(k + 1.0, n - k)
+            .expect("positive shapes")
+            .inverse_cdf(1.0 - alpha / 2.0)
+    };
+    (low, high)
+}
+
+/// One rule's scores.
+#[derive(Debug, Clone, Serialize)]
+pub struct RuleScore {
+    pub rule: String,
+    /// Trials scored (the stored rule needs earlier trials as its history).
+    pub suites: usize,
+    /// Share of trials with any null benchmark flagged.
+    pub suite_false_alarms: Rate,
+    /// Share of null benchmark comparisons flagged.
+    pub false_positives: Rate,
+    /// Injected percent → share of injected benchmarks flagged.
+    pub power: BTreeMap<u32, Rate>,
+    /// The same, for CPU-bound benchmarks of 1 µs or more.
+    pub power_cpu_1us: BTreeMap<u32, Rate>,
+    /// Average rounds per benchmark (paired rules).
+    pub mean_rounds: Option<f64>,
+    /// Benchmark → flagged nulls (where the false alarms come from).
+    pub false_positives_by_bench: BTreeMap<String, Rate>,
+    /// Benchmark → injected percent → detected.
+    pub power_by_bench: BTreeMap<String, BTreeMap<u32, Rate>>,
+}
+
+/// Everything `eval score` reports.
+#[derive(Debug, Clone, Serialize)]
+pub struct Scores {
+    pub trials: usize,
+    pub trials_by_level: BTreeMap<u32, usize>,
+    pub benchmarks: Vec<String>,
+    /// Median per-iteration time of each benchmark (ns), over all bases.
+    pub bench_medians_ns: BTreeMap<String, f64>,
+    /// Average seconds of one trial per benchmark, both sides together.
+    pub seconds_per_benchmark: f64,
+    /// Median one-minute load average at round starts.
+    pub median_load: Option<f64>,
+    pub machine: String,
+    pub rules: Vec<RuleScore>,
+}
+
+/// Verdicts of one rule on one trial: flagged benchmarks, and the rounds
+/// each benchmark got (paired rules).
+struct Outcome {
+    flagged: Vec<String>,
+    rounds: Vec<usize>,
+}
+
+/// Score every rule on the corpus.
+pub fn score(corpus: &Corpus, progress: &Progress) -> Scores {
+    let ids = &corpus.header.benchmarks;
+    let settings = Settings::default();
+    let bar = progress.bar(corpus.trials.len() as u64, "scoring");
+    let mut outcomes: BTreeMap<&str, Vec<(usize, Outcome)>> = BTreeMap::new();
+    for trial in &corpus.trials {
+        bar.working_on(&format!("trial {}", trial.trial));
+        let run = paired_run(corpus, trial, |_, _| trial.rounds.len());
+        outcomes
+            .entry("flamegate paired")
+            .or_default()
+            .push((trial.trial, paired_outcome(&run, &settings)));
+        let adaptive = paired_run(corpus, trial, |id, thetas| {
+            adaptive_rounds(id, thetas, &settings)
+        });
+        outcomes
+            .entry("flamegate paired, adaptive")
+            .or_default()
+            .push((trial.trial, paired_outcome(&adaptive, &settings)));
+        if trial.trial >= STORED_HISTORY {
+            outcomes
+                .entry("flamegate stored baseline")
+                .or_default()
+                .push((trial.trial, stored_outcome(corpus, trial, &settings)));
+        }
+        outcomes
+            .entry("criterion")
+            .or_default()
+            .push((trial.trial, criterion_outcome(corpus, trial)));
+        bar.finished_one(&format!("trial {}", trial.trial));
+    }
+    bar.finish();
+
+    let medians: BTreeMap<String, f64> = ids
+        .iter()
+        .map(|id| {
+            let all: Vec<f64> = corpus
+                .trials
+                .iter()
+                .flat_map(|t| t.rounds.iter())
+                .filter_map(|r| r.base.get(id))
+                .map(|s| stats::median(s))
+                .collect();
+            (id.clone(), stats::median(&all))
+        })
+        .collect();
+    let cpu_1us =
+        |id: &str| id.starts_with("cpu/") && medians.get(id).is_some_and(|m| *m >= 1_000.0);
+
+    let order = [
+        "flamegate paired",
+        "flamegate paired, adaptive",
+        "flamegate stored baseline",
+        "criterion",
+    ];
+    let rules = order
+        .iter()
+        .filter_map(|name| Some((name, outcomes.get(name)?)))
+        .map(|(name, results)| rule_score(name, results, corpus, &cpu_1us))
+        .collect();
+    let loads: Vec<f64> = corpus
+        .trials
+        .iter()
+        .flat_map(|t| t.rounds.iter().filter_map(|r| r.load))
+        .collect();
+    let mut trials_by_level = BTreeMap::new();
+    for trial in &corpus.trials {
+        *trials_by_level
+            .entry(trial.injected.as_ref().map_or(0, |i| i.percent))
+            .or_insert(0) += 1;
+    }
+    let seconds: f64 = corpus.trials.iter().map(|t| t.seconds).sum();
+    let m = corpus.header.machine.clone();
+    Scores {
+        trials: corpus.trials.len(),
+        trials_by_level,
+        benchmarks: ids.clone(),
+        bench_medians_ns: medians,
+        seconds_per_benchmark: seconds / (corpus.trials.len().max(1) * ids.len().max(1)) as f64,
+        median_load: (!loads.is_empty()).then(|| stats::median(&loads)),
+        machine: format!(
+            "{}, {} logical cores, {}, {}",
+            m.cpu_model, m.logical_cores, m.os, m.rustc
+        ),
+        rules,
+    }
+}
+
+fn rule_score(
+    name: &str,
+    results: &[(usize, Outcome)],
+    corpus: &Corpus,
+    cpu_1us: &dyn Fn(&str) -> bool,
+) -> RuleScore {
+    let ids = &corpus.header.benchmarks;
+    let mut suite_alarms = 0;
+    let (mut null_hits, mut nulls) = (0, 0);
+    let mut fp_by_bench: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    let mut power: BTreeMap<u32, (usize, usize)> =
+        LEVELS[1..].iter().map(|k| (*k, (0, 0))).collect();
+    let mut power_cpu = power.clone();
+    let mut power_by_bench: BTreeMap<String, BTreeMap<u32, (usize, usize)>> = BTreeMap::new();
+    let mut rounds = Vec::new();
+    for (index, outcome) in results {
+        let trial = &corpus.trials[*index];
+        let injected = trial.injected.as_ref();
+        let mut alarm = false;
+        for id in ids {
+            let flagged = outcome.flagged.contains(id);
+            match injected {
+                Some(i) if &i.bench == id => {
+                    let count = |map: &mut BTreeMap<u32, (usize, usize)>| {
+                        let entry = map.entry(i.percent).or_insert((0, 0));
+                        entry.0 += flagged as usize;
+                        entry.1 += 1;
+                    };
+                    count(&mut power);
+                    if cpu_1us(id) {
+                        count(&mut power_cpu);
+                    }
+                    count(power_by_bench.entry(id.clone()).or_default());
+                }
+                _ => {
+                    nulls += 1;
+                    null_hits += flagged as usize;
+                    alarm |= flagged;
+                    let entry = fp_by_bench.entry(id.clone()).or_insert((0, 0));
+                    entry.0 += flagged as usize;
+                    entry.1 += 1;
+                }
+            }
+        }
+        suite_alarms += alarm as usize;
+        rounds.extend(&outcome.rounds);
+    }
+    let rates = |map: BTreeMap<u32, (usize, usize)>| -> BTreeMap<u32, Rate> {
+        map.into_iter()
+            .map(|(k, (h, n))| (k, Rate::new(h, n)))
+            .collect()
+    };
+    RuleScore {
+        rule: name.to_string(),
+        suites: results.len(),
+        suite_false_alarms: Rate::new(suite_alarms, results.len()),
+        false_positives: Rate::new(null_hits, nulls),
+        power: rates(power),
+        power_cpu_1us: rates(power_cpu),
+        mean_rounds: (!rounds.is_empty())
+            .then(|| rounds.iter().sum::<usize>() as f64 / rounds.len() as f64),
+        false_positives_by_bench: fp_by_bench
+            .into_iter()
+            .map(|(id, (h, n))| (id, Rate::new(h, n)))
+            .collect(),
+        power_by_bench: power_by_bench
+            .into_iter()
+            .map(|(id, m)| (id, rates(m)))
+            .collect(),
+    }
+}
+
+/// A trial as the paired mode would have collected it, each benchmark
+/// keeping the first `rounds_for(id, round log ratios)` rounds.
+fn paired_run(
+    corpus: &Corpus,
+    trial: &Trial,
+    rounds_for: impl Fn(&BenchId, &[f64]) -> usize,
+) -> PairedRun {
+    let mut round_medians = BTreeMap::new();
+    let mut base = Vec::new();
+    let mut head = Vec::new();
+    for id in &corpus.header.benchmarks {
+        let bench_id = BenchId(id.clone());
+        let medians: Vec<RoundMedians> = trial
+            .rounds
+            .iter()
+            .filter_map(|r| {
+                Some(RoundMedians {
+                    base: stats::median(r.base.get(id)?),
+                    head: stats::median(r.head.get(id)?),
+                })
+            })
+            .collect();
+        let thetas: Vec<f64> = medians.iter().map(|r| (r.head / r.base).ln()).collect();
+        let kept = rounds_for(&bench_id, &thetas).min(medians.len());
+        let pool = |side: &dyn Fn(&super::corpus::Round) -> Option<&Vec<f64>>| -> Vec<f64> {
+            trial.rounds[..kept]
+                .iter()
+                .filter_map(side)
+                .flatten()
+                .copied()
+                .collect()
+        };
+        base.push(bench_result(&bench_id, pool(&|r| r.base.get(id))));
+        head.push(bench_result(&bench_id, pool(&|r| r.head.get(id))));
+        round_medians.insert(bench_id, medians[..kept].to_vec());
+    }
+    PairedRun {
+        rounds: trial.rounds.len(),
+        base: record(corpus, base),
+        head: record(corpus, head),
+        round_medians,
+    }
+}
+
+/// Rounds the adaptive paired mode gives a benchmark: the minimum, then one
+/// more at a time until its verdict is decided (or the trial's rounds end).
+fn adaptive_rounds(id: &BenchId, thetas: &[f64], settings: &Settings) -> usize {
+    let threshold = settings.min_change_for(id).ln_1p();
+    (paired::MIN_ROUNDS..thetas.len())
+        .find(|&n| compare::paired::decided(&thetas[..n], threshold, settings.confidence))
+        .unwrap_or(thetas.len())
+}
+
+fn paired_outcome(run: &PairedRun, settings: &Settings) -> Outcome {
+    let side = || Side {
+        commit: None,
+        dirty: false,
+        chosen_as: "eval".into(),
+    };
+    let report = compare::paired::against_paired("eval", run, side(), side(), settings);
+    Outcome {
+        flagged: flagged(&report.comparisons),
+        rounds: run.round_medians.values().map(Vec::len).collect(),
+    }
+}
+
+fn stored_outcome(corpus: &Corpus, trial: &Trial, settings: &Settings) -> Outcome {
+    let pooled = |t: &Trial, head: bool| -> RunRecord {
+        let benches = corpus
+            .header
+            .benchmarks
+            .iter()
+            .map(|id| {
+                let samples = t
+                    .rounds
+                    .iter()
+                    .filter_map(|r| if head { r.head.get(id) } else { r.base.get(id) })
+                    .flatten()
+                    .copied()
+                    .collect();
+                bench_result(&BenchId(id.clone()), samples)
+            })
+            .collect();
+        record(corpus, benches)
+    };
+    let earlier = &corpus.trials[trial.trial - STORED_HISTORY..trial.trial];
+    let baseline = Baseline {
+        record: pooled(&earlier[STORED_HISTORY - 1], false),
+        source: RecordSource::File("eval".into()),
+        commit: None,
+        chosen_as: "previous trial's base".into(),
+        history: earlier[..STORED_HISTORY - 1]
+            .iter()
+            .rev()
+            .map(|t| pooled(t, false))
+            .collect(),
+        notes: Vec::new(),
+    };
+    let report = compare::against_stored("eval", &pooled(trial, true), "head", &baseline, settings);
+    Outcome {
+        flagged: flagged(&report.comparisons),
+        rounds: Vec::new(),
+    }
+}
+
+fn flagged(comparisons: &[crate::report::Comparison]) -> Vec<String> {
+    comparisons
+        .iter()
+        .filter(|c| c.verdict == Verdict::Regressed)
+        .map(|c| c.id.as_str().to_string())
+        .collect()
+}
+
+fn criterion_outcome(corpus: &Corpus, trial: &Trial) -> Outcome {
+    let mut flagged = Vec::new();
+    for (index, id) in corpus.header.benchmarks.iter().enumerate() {
+        let pool = |head: bool| -> Vec<f64> {
+            trial
+                .rounds
+                .iter()
+                .filter_map(|r| if head { r.head.get(id) } else { r.base.get(id) })
+                .flatten()
+                .copied()
+                .collect()
+        };
+        let seed = (trial.trial as u64) << 16 | index as u64;
+        if criterion_regressed(&pool(false), &pool(true), seed) {
+            flagged.push(id.clone());
+        }
+    }
+    Outcome {
+        flagged,
+        rounds: Vec::new(),
+    }
+}
+
+/// criterion 0.8's verdict (analysis/compare.rs): the two-tailed p-value of
+/// Welch's t from a bootstrap of both samples joined (the null), and the
+/// bootstrapped 95% interval of the relative change in mean; "regressed"
+/// when p < 0.05 and the whole interval lies above the noise threshold.
+pub fn criterion_regressed(base: &[f64], head: &[f64], seed: u64) -> bool {
+    if base.len() < 2 || head.len() < 2 {
+        return false;
+    }
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let t = welch_t(head, base);
+    let joined: Vec<f64> = base.iter().chain(head).copied().collect();
+    let mut below = 0usize;
+    let resample = |from: &[f64], n: usize, rng: &mut fastrand::Rng| -> Vec<f64> {
+        (0..n).map(|_| from[rng.usize(..from.len())]).collect()
+    };
+    for _ in 0..CRITERION_RESAMPLES {
+        let a = resample(&joined, head.len(), &mut rng);
+        let b = resample(&joined, base.len(), &mut rng);
+        if welch_t(&a, &b) < t {
+            below += 1;
+        }
+    }
+    let share = below as f64 / CRITERION_RESAMPLES as f64;
+    let p = 2.0 * share.min(1.0 - share);
+    if p >= CRITERION_SIGNIFICANCE {
+        return false;
+    }
+    let mut changes: Vec<f64> = (0..CRITERION_RESAMPLES)
+        .map(|_| {
+            let a = resample(head, head.len(), &mut rng);
+            let b = resample(base, base.len(), &mut rng);
+            stats::mean(&a) / stats::mean(&b) - 1.0
+        })
+        .collect();
+    changes.sort_by(f64::total_cmp);
+    let low = stats::quantile(&changes, 0.025);
+    low > CRITERION_NOISE_THRESHOLD
+}
+
+fn welch_t(a: &[f64], b: &[f64]) -> f64 {
+    let variance = |v: &[f64]| {
+        let m = stats::mean(v);
+        v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (v.len() - 1) as f64
+    };
+    let se = (variance(a) / a.len() as f64 + variance(b) / b.len() as f64).sqrt();
+    if se == 0.0 {
+        return 0.0;
+    }
+    (stats::mean(a) - stats::mean(b)) / se
+}
+
+fn bench_result(id: &BenchId, samples: Vec<f64>) -> BenchResult {
+    BenchResult {
+        id: id.clone(),
+        group: id
+            .as_str()
+            .split('/')
+            .next()
+            .unwrap_or_default()
+            .to_string(),
+        function: None,
+        parameter: None,
+        unit: crate::record::UNIT_NS.into(),
+        samples,
+        throughput: None,
+        profile: None,
+        seconds: None,
+        functions: None,
+    }
+}
+
+fn record(corpus: &Corpus, benches: Vec<BenchResult>) -> RunRecord {
+    RunRecord {
+        schema: RECORD_SCHEMA,
+        commit: None,
+        dirty: false,
+        machine: corpus.header.machine.clone(),
+        created: time::OffsetDateTime::UNIX_EPOCH,
+        shard: None,
+        benches,
+    }
+}
+
+/// The scores as a plain-text table.
+pub fn table(scores: &Scores) -> String {
+    use std::fmt::Write;
+    let pct = |r: &Rate| -> String {
+        if r.n == 0 {
+            return "—".into();
+        }
+        format!(
+            "{:.1}% [{:.1}, {:.1}] ({}/{})",
+            100.0 * r.rate,
+            100.0 * r.low,
+            100.0 * r.high,
+            r.hits,
+            r.n
+        )
+    };
+    let mut out = String::new();
+    let levels: String = scores
+        .trials_by_level
+        .iter()
+        .map(|(k, n)| {
+            if *k == 0 {
+                format!("{n} A/A")
+            } else {
+                format!("{n} at +{k}%")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let _ = writeln!(
+        out,
+        "corpus: {} trials ({levels}); {} benchmarks",
+        scores.trials,
+        scores.benchmarks.len()
+    );
+    let _ = writeln!(out, "machine: {}", scores.machine);
+    let _ = writeln!(
+        out,
+        "time: {:.1} s per benchmark and trial, both sides together{}",
+        scores.seconds_per_benchmark,
+        scores
+            .median_load
+            .map(|l| format!("; median load average {l:.2}"))
+            .unwrap_or_default()
+    );
+    let _ = writeln!(
+        out,
+        "rates with Clopper-Pearson 95% intervals, in percent (hits/n)\n"
+    );
+    for rule in &scores.rules {
+        let _ = writeln!(
+            out,
+            "{}{}",
+            rule.rule,
+            rule.mean_rounds
+                .map(|r| format!(" ({r:.1} rounds per benchmark on average)"))
+                .unwrap_or_default()
+        );
+        let _ = writeln!(
+            out,
+            "  suite false alarms      {}",
+            pct(&rule.suite_false_alarms)
+        );
+        let _ = writeln!(
+            out,
+            "  per-benchmark false pos {}",
+            pct(&rule.false_positives)
+        );
+        for (k, rate) in &rule.power {
+            let cpu = rule.power_cpu_1us.get(k).map(pct).unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "  power at +{k:<2}%          {}   CPU ≥1 µs: {cpu}",
+                pct(rate)
+            );
+        }
+        let noisy: Vec<String> = rule
+            .false_positives_by_bench
+            .iter()
+            .filter(|(_, r)| r.hits > 0)
+            .map(|(id, r)| format!("{id} {}/{}", r.hits, r.n))
+            .collect();
+        if !noisy.is_empty() {
+            let _ = writeln!(out, "  false positives in      {}", noisy.join(", "));
+        }
+        let _ = writeln!(out);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clopper_pearson_matches_reference_values() {
+        // R: binom.test(0, 299)$conf.int, binom.test(5, 20)$conf.int
+        let (low, high) = clopper_pearson(0, 299, 0.95);
+        assert_eq!(low, 0.0);
+        assert!((high - 0.012_261).abs() < 1e-5, "{high}");
+        let (low, high) = clopper_pearson(5, 20, 0.95);
+        assert!((low - 0.086_57).abs() < 1e-4, "{low}");
+        assert!((high - 0.491_04).abs() < 1e-4, "{high}");
+    }
+
+    #[test]
+    fn criterions_rule_flags_a_clear_slowdown_and_not_identical_samples() {
+        let base: Vec<f64> = (0..60).map(|i| 100.0 + (i % 7) as f64 * 0.1).collect();
+        let slow: Vec<f64> = base.iter().map(|v| v * 1.05).collect();
+        assert!(criterion_regressed(&base, &slow, 1));
+        assert!(!criterion_regressed(&base, &base, 1));
+        // Slower, but by less than criterion's 1% noise threshold.
+        let slight: Vec<f64> = base.iter().map(|v| v * 1.005).collect();
+        assert!(!criterion_regressed(&base, &slight, 1));
+    }
+}

@@ -1,0 +1,113 @@
+//! `flamegate eval`: collecting a corpus of paired trials of the synthetic
+//! suite, and scoring the committed corpus (the verdict-quality numbers in
+//! docs/verdict-quality.md are guarded here).
+
+use std::path::{Path, PathBuf};
+
+use crate::support::*;
+
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn score(corpus: &Path) -> serde_json::Value {
+    let output = run(flamegate(&repo_root())
+        .args(["eval", "score", "--format", "json", "--corpus"])
+        .arg(corpus));
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    serde_json::from_str(&stdout(&output)).unwrap()
+}
+
+fn rule<'a>(scores: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    scores["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["rule"] == name)
+        .unwrap_or_else(|| panic!("no rule {name} in {scores}"))
+}
+
+#[test]
+fn eval_collects_a_trial_resumes_after_an_interrupted_write_and_scores_it() {
+    let _machine = exclusive_benchmarking();
+    let corpus = tempfile::tempdir().unwrap();
+    let collect = |trials: &str| {
+        run(flamegate(&repo_root())
+            .args(["eval", "collect", "--trials", trials, "--corpus"])
+            .arg(corpus.path()))
+    };
+    let output = collect("1");
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let trials = corpus.path().join("trials.jsonl");
+    let text = std::fs::read_to_string(&trials).unwrap();
+    assert_eq!(text.lines().count(), 1);
+    let trial: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    assert_eq!(trial["trial"], 0);
+    assert_eq!(trial["injected"], serde_json::Value::Null, "trial 0 is A/A");
+    let rounds = trial["rounds"].as_array().unwrap();
+    assert_eq!(rounds.len(), 6);
+    assert_eq!(rounds[0]["first"], "base");
+    assert_eq!(rounds[1]["first"], "head");
+    for side in ["base", "head"] {
+        let benches = rounds[0][side].as_object().unwrap();
+        assert_eq!(benches.len(), 8, "{benches:?}");
+        assert!(benches.values().all(|s| s.as_array().unwrap().len() == 10));
+    }
+
+    // A write cut short by an interrupted collection is dropped on resume;
+    // the corpus already holds the trials asked for, so none is added.
+    std::fs::write(&trials, format!("{text}{{\"trial\":1,\"sta")).unwrap();
+    let output = collect("1");
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("added 0 trial(s)"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(std::fs::read_to_string(&trials).unwrap(), text);
+
+    let scores = score(corpus.path());
+    assert_eq!(scores["trials"], 1);
+    for name in [
+        "flamegate paired",
+        "flamegate paired, adaptive",
+        "criterion",
+    ] {
+        let r = rule(&scores, name);
+        assert_eq!(r["suites"], 1, "{r}");
+        assert_eq!(r["false_positives"]["n"], 8, "{r}");
+    }
+    // The stored rule needs earlier trials as its history.
+    assert!(
+        scores["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["rule"] != "flamegate stored baseline")
+    );
+
+    // Trials of another suite version never mix into this corpus.
+    let header_path = corpus.path().join("header.json");
+    let header = std::fs::read_to_string(&header_path).unwrap();
+    let mut value: serde_json::Value = serde_json::from_str(&header).unwrap();
+    value["suite_source"] = "0000000000000000".into();
+    std::fs::write(&header_path, value.to_string()).unwrap();
+    let err = usage_error(&collect("2"));
+    assert!(err.contains("another version of the suite"), "{err}");
+    assert!(err.contains("collect into a new directory"), "{err}");
+}
+
+#[test]
+fn a_damaged_corpus_is_refused_with_the_line_named() {
+    let corpus = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        repo_root().join("eval/corpus/header.json"),
+        corpus.path().join("header.json"),
+    )
+    .unwrap();
+    std::fs::write(corpus.path().join("trials.jsonl"), "{\"trial\": 0}\n{}\n").unwrap();
+    let err = usage_error(&run(flamegate(&repo_root())
+        .args(["eval", "score", "--corpus"])
+        .arg(corpus.path())));
+    assert!(err.contains("trials.jsonl: line 1"), "{err}");
+}
