@@ -214,7 +214,8 @@ pub fn run_paired(
                 .filter(|id| {
                     let thetas = round_log_ratios(&results, rounds, id);
                     let threshold = settings.min_change_for(id).ln_1p();
-                    !crate::compare::paired::decided(&thetas, threshold, settings.confidence)
+                    let alpha = settings.fdr / on_both.len().max(1) as f64;
+                    !crate::compare::paired::decided(&thetas, threshold, alpha, settings.confidence)
                 })
                 .cloned()
                 .collect();

@@ -150,7 +150,7 @@ pub fn score(corpus: &Corpus, progress: &Progress) -> Scores {
             .or_default()
             .push((trial.trial, paired_outcome(&run, &settings)));
         let adaptive = paired_run(corpus, trial, |id, thetas| {
-            adaptive_rounds(id, thetas, &settings)
+            adaptive_rounds(id, thetas, ids.len(), &settings)
         });
         outcomes
             .entry("flamegate paired, adaptive")
@@ -343,10 +343,11 @@ fn paired_run(
 
 /// Rounds the adaptive paired mode gives a benchmark: the minimum, then one
 /// more at a time until its verdict is decided (or the trial's rounds end).
-fn adaptive_rounds(id: &BenchId, thetas: &[f64], settings: &Settings) -> usize {
+fn adaptive_rounds(id: &BenchId, thetas: &[f64], benchmarks: usize, settings: &Settings) -> usize {
     let threshold = settings.min_change_for(id).ln_1p();
+    let alpha = settings.fdr / benchmarks.max(1) as f64;
     (paired::MIN_ROUNDS..thetas.len())
-        .find(|&n| compare::paired::decided(&thetas[..n], threshold, settings.confidence))
+        .find(|&n| compare::paired::decided(&thetas[..n], threshold, alpha, settings.confidence))
         .unwrap_or(thetas.len())
 }
 

@@ -177,8 +177,8 @@ fn paired_check_flags_a_slowdown_passes_an_identical_commit_and_leaves_the_tree_
     assert_profiled_regression(out.path(), "work/xorshift/4000", "tiny::work");
     assert_eq!(leftover_checkouts(&target), Vec::<PathBuf>::new());
 
-    // Adaptive: a fourfold slowdown is decided in the minimum four rounds,
-    // and a budget already spent adds none.
+    // Adaptive with a budget already spent after the minimum four rounds:
+    // no more rounds, and those four flag a fourfold slowdown.
     let out = tempfile::tempdir().unwrap();
     let output = run(flamegate(repo)
         .env("CARGO_TARGET_DIR", &target)
@@ -204,6 +204,12 @@ fn paired_check_flags_a_slowdown_passes_an_identical_commit_and_leaves_the_tree_
         stdout(&output).contains("paired: 4 rounds"),
         "{}",
         stdout(&output)
+    );
+    assert!(
+        stderr(&output)
+            .contains("the time budget (1 s) ends with 3 benchmark(s) undecided after 4 rounds"),
+        "{}",
+        stderr(&output)
     );
 
     // A base that does not build: an error, and the checkout is gone.
