@@ -129,7 +129,7 @@ pub struct EvalCollectArgs {
     #[arg(long, value_name = "PATH", default_value = "eval/suite/Cargo.toml")]
     pub suite: PathBuf,
     /// The corpus directory (created if missing; trials are appended).
-    #[arg(long, value_name = "DIR", default_value = "eval/corpus")]
+    #[arg(long, value_name = "DIR", default_value = "eval/corpus/rounds-12")]
     pub corpus: PathBuf,
     /// Stop when the corpus holds this many trials.
     #[arg(long, value_name = "N", default_value_t = 500)]
@@ -137,12 +137,16 @@ pub struct EvalCollectArgs {
     /// Start no new trial after this many minutes.
     #[arg(long, value_name = "MINUTES", default_value_t = 60.0)]
     pub minutes: f64,
+    /// Rounds per trial (scoring replays fixed plans and the adaptive plan
+    /// on the first rounds of each trial).
+    #[arg(long, value_name = "N", default_value_t = crate::eval::collect::DEFAULT_ROUNDS_PER_TRIAL)]
+    pub rounds: usize,
 }
 
 #[derive(Debug, Args)]
 pub struct EvalScoreArgs {
     /// The corpus directory.
-    #[arg(long, value_name = "DIR", default_value = "eval/corpus")]
+    #[arg(long, value_name = "DIR", default_value = "eval/corpus/rounds-12")]
     pub corpus: PathBuf,
     /// text (a table) or json.
     #[arg(long, value_enum, default_value_t = EvalFormat::Text)]

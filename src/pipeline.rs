@@ -76,9 +76,13 @@ pub fn execute(cli: Cli) -> Result<u8> {
             if !(args.minutes > 0.0 && args.minutes.is_finite()) {
                 return Err(Error::Usage("--minutes must be a positive number".into()));
             }
+            if args.rounds < 2 {
+                return Err(Error::Usage("--rounds must be at least 2".into()));
+            }
             let limits = crate::eval::collect::Limits {
                 trials: args.trials,
                 time: Duration::from_secs_f64(args.minutes * 60.0),
+                rounds: args.rounds,
             };
             crate::eval::collect::collect(&args.suite, &args.corpus, limits, &output.progress)?;
             Ok(exit_code::PASS)
@@ -177,7 +181,7 @@ pub fn measure(
     progress: Progress,
 ) -> Result<RunRecord> {
     let head = baseline::head_state(&project.dir);
-    collect::run(project, selection, head.commit, head.dirty, &progress)
+    collect::run(project, selection, &[], head.commit, head.dirty, &progress)
 }
 
 fn base_spec(args: &BaseArgs, file: &FileConfig) -> (BaseSpec, usize) {
@@ -278,6 +282,69 @@ fn judge_paired(suite: &str, measured: collect::paired::PairedShard, settings: &
     }
 }
 
+/// Both sides of a paired run: the base revision checked out beside the work
+/// tree (removed when this is dropped) and each side's project with its own
+/// target directory.
+struct PairedSides {
+    checkout: baseline::BaseCheckout,
+    head: Project,
+    base: Project,
+}
+
+impl PairedSides {
+    fn prepare(project: &Project, spec: &BaseSpec, progress: Progress) -> Result<PairedSides> {
+        let under = project.target_dir.join("flamegate").join("paired");
+        let checkout = baseline::checkout_base(&project.dir, spec, &under)?;
+        progress.note(&format!(
+            "base: {} ({}), checked out beside the work tree",
+            checkout.chosen_as,
+            crate::error::short_sha(&checkout.commit)
+        ));
+        // One lock for both sides where the base has none: same dependencies.
+        let head_lock = project.dir.join("Cargo.lock");
+        let base_lock = checkout.project_dir.join("Cargo.lock");
+        if head_lock.exists() && !base_lock.exists() {
+            std::fs::copy(&head_lock, &base_lock).map_err(|e| Error::io(&base_lock, e))?;
+        }
+        let manifest_name = project
+            .manifest_path
+            .file_name()
+            .map_or_else(|| "Cargo.toml".into(), |n| n.to_os_string());
+        // A target directory per side, apart from the user's own: cargo names
+        // a workspace member's artifacts from its path relative to the
+        // workspace, so in one shared directory the base's bench executable
+        // replaced the head's (both sides then ran the base's code; the
+        // paired tests caught it).
+        let base = collect::cargo::inspect(
+            &checkout.project_dir.join(manifest_name),
+            Some(&under.join("base-target")),
+        )?;
+        let head =
+            collect::cargo::inspect(&project.manifest_path, Some(&under.join("head-target")))?;
+        Ok(PairedSides {
+            checkout,
+            head,
+            base,
+        })
+    }
+
+    fn base_side(&self, how: &str) -> crate::report::Side {
+        crate::report::Side {
+            commit: Some(self.checkout.commit.clone()),
+            dirty: false,
+            chosen_as: format!("{}, {how}", self.checkout.chosen_as),
+        }
+    }
+}
+
+fn work_tree_side(head: &baseline::HeadState) -> crate::report::Side {
+    crate::report::Side {
+        commit: head.commit.clone(),
+        dirty: head.dirty,
+        chosen_as: "work tree".into(),
+    }
+}
+
 /// Check the base revision out, build both sides in their own target
 /// directories, run them in alternating rounds.
 fn measure_paired(
@@ -288,54 +355,75 @@ fn measure_paired(
     settings: &Settings,
     progress: Progress,
 ) -> Result<collect::paired::PairedShard> {
-    let under = project.target_dir.join("flamegate").join("paired");
-    let checkout = baseline::checkout_base(&project.dir, spec, &under)?;
-    progress.note(&format!(
-        "base: {} ({}), checked out beside the work tree",
-        checkout.chosen_as,
-        crate::error::short_sha(&checkout.commit)
-    ));
-    // One lock for both sides where the base has none: same dependencies.
-    let head_lock = project.dir.join("Cargo.lock");
-    let base_lock = checkout.project_dir.join("Cargo.lock");
-    if head_lock.exists() && !base_lock.exists() {
-        std::fs::copy(&head_lock, &base_lock).map_err(|e| Error::io(&base_lock, e))?;
-    }
-    let manifest_name = project
-        .manifest_path
-        .file_name()
-        .map_or_else(|| "Cargo.toml".into(), |n| n.to_os_string());
-    let base_project = collect::cargo::inspect(
-        &checkout.project_dir.join(manifest_name),
-        Some(&under.join("base-target")),
-    )?;
-    let head_project =
-        collect::cargo::inspect(&project.manifest_path, Some(&under.join("head-target")))?;
+    let sides = PairedSides::prepare(project, spec, progress)?;
     let head = baseline::head_state(&project.dir);
     let run = collect::paired::run_paired(
-        &head_project,
-        &base_project,
+        &sides.head,
+        &sides.base,
         selection,
         plan,
         (head.commit.clone(), head.dirty),
-        checkout.commit.clone(),
+        sides.checkout.commit.clone(),
         settings,
         &progress,
     )?;
     Ok(collect::paired::PairedShard {
         paired_shard: collect::paired::PAIRED_SHARD_FORMAT,
         run,
-        head_side: crate::report::Side {
-            commit: head.commit,
-            dirty: head.dirty,
-            chosen_as: "work tree".into(),
+        head_side: work_tree_side(&head),
+        base_side: sides.base_side("built and run in this job"),
+        notes: sides.checkout.notes.clone(),
+    })
+}
+
+/// Instruction counts of both sides, built and counted in this job: exact,
+/// so no rounds; the base needs no stored baseline (and no other machine's).
+fn gate_paired_instructions(
+    project: &Project,
+    suite: &str,
+    spec: &BaseSpec,
+    settings: &Settings,
+    selection: &RunSelection,
+    progress: Progress,
+) -> Result<Gated> {
+    let sides = PairedSides::prepare(project, spec, progress)?;
+    let head_state = baseline::head_state(&project.dir);
+    let env = collect::paired::build_env(&sides.base, &sides.head);
+    let head = collect::run(
+        &sides.head,
+        selection,
+        &env,
+        head_state.commit.clone(),
+        head_state.dirty,
+        &progress,
+    )?;
+    let base = collect::run(
+        &sides.base,
+        selection,
+        &env,
+        Some(sides.checkout.commit.clone()),
+        false,
+        &progress,
+    )?;
+    let base_side = sides.base_side("built and counted in this job");
+    let baseline = Baseline {
+        record: base,
+        source: crate::error::RecordSource::Git {
+            commit: sides.checkout.commit.clone(),
+            path: "(built and counted in this job)".into(),
         },
-        base_side: crate::report::Side {
-            commit: Some(checkout.commit.clone()),
-            dirty: false,
-            chosen_as: format!("{}, built and run in this job", checkout.chosen_as),
-        },
-        notes: checkout.notes.clone(),
+        commit: base_side.commit.clone(),
+        chosen_as: base_side.chosen_as.clone(),
+        history: Vec::new(),
+        notes: sides.checkout.notes.clone(),
+    };
+    let mut report =
+        compare::instructions::against_instructions(suite, &head, "work tree", &baseline, settings);
+    report.head = work_tree_side(&head_state);
+    Ok(Gated {
+        report,
+        head,
+        base: baseline.record,
     })
 }
 
@@ -419,6 +507,14 @@ fn check(args: CheckArgs, output: Output) -> Result<u8> {
             .clone()
             .unwrap_or_else(|| loaded.project.target_dir.join("flamegate"));
         let path = out_dir.join(format!("shard-{}-of-{}.json", spec.index, spec.count));
+        if paired && selection.measure == collect::Measure::Instructions {
+            return Err(Error::Usage(
+                "--paired --shard with --measure instructions is not supported: shard instruction counts with \
+                 `check --shard K/N --measure instructions` against the stored baseline (counts are exact, so \
+                 a baseline from this machine kind gives the same answer)"
+                    .into(),
+            ));
+        }
         let (json, measured) = if paired {
             let (spec_base, _) = base_spec(&base, &loaded.file);
             let settings =
@@ -462,14 +558,21 @@ fn check(args: CheckArgs, output: Output) -> Result<u8> {
     let (spec, history) = base_spec(&base, &loaded.file);
     let selection = selection(&bench, &loaded.file)?;
     let suite = selection.measure.suite(&suite);
-    if paired && selection.measure == collect::Measure::Instructions {
-        return Err(Error::Usage(
-            "--paired with --measure instructions is not supported: instruction counts are exact, so the \
-             stored baseline at the merge-base gives the same answer without building the base"
-                .into(),
-        ));
-    }
-    let gated = if paired {
+    let gated = if paired && selection.measure == collect::Measure::Instructions {
+        if rounds.is_some() || budget.is_some() {
+            return Err(Error::Usage(
+                "--rounds and --budget do not apply to instruction counts: they are exact, each side is counted once".into(),
+            ));
+        }
+        gate_paired_instructions(
+            &loaded.project,
+            &suite,
+            &spec,
+            &settings,
+            &selection,
+            output.progress,
+        )?
+    } else if paired {
         gate_paired(
             &loaded.project,
             &suite,

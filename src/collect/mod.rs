@@ -274,6 +274,7 @@ pub(crate) fn scratch_dir(project: &Project) -> Result<tempfile::TempDir> {
 pub fn run(
     project: &Project,
     selection: &RunSelection,
+    build_env: &[(String, String)],
     commit: Option<String>,
     dirty: bool,
     progress: &Progress,
@@ -283,7 +284,7 @@ pub fn run(
         Measure::Instructions => Some(callgrind::valgrind_version()?),
         Measure::Time => None,
     };
-    let listed = build_and_list(project, selection, &[], progress)?;
+    let listed = build_and_list(project, selection, build_env, progress)?;
     let (listed, selection, shard) = match &selection.shard {
         Some(plan) => {
             let (listed, filter, info) = apply_shard(listed, plan, progress)?;

@@ -98,6 +98,22 @@ pub struct PairedShard {
 /// The version of `PairedShard` this flamegate writes and reads.
 pub const PAIRED_SHARD_FORMAT: u32 = 1;
 
+/// The build environment of both sides. The base builds from another
+/// directory; mapping both sides' paths onto the head's keeps embedded file
+/// names (panic locations) identical, so identical code gives an identical
+/// binary layout on both sides; both sides get the same flags.
+pub fn build_env(base: &Project, head: &Project) -> Vec<(String, String)> {
+    let mut rustflags = std::env::var("RUSTFLAGS").unwrap_or_default();
+    for dir in [&base.dir, &head.dir] {
+        rustflags.push_str(&format!(
+            " --remap-path-prefix={}={}",
+            dir.display(),
+            head.dir.display()
+        ));
+    }
+    vec![("RUSTFLAGS".to_string(), rustflags.trim().to_string())]
+}
+
 /// A benchmark's round log ratios `ln(head median / base median)` over the
 /// first `rounds` rounds (rounds it did not run in are skipped).
 fn round_log_ratios(
@@ -139,18 +155,9 @@ pub fn run_paired(
     settings: &crate::compare::Settings,
     progress: &Progress,
 ) -> Result<PairedRun> {
-    let head_listed = build_and_list(head, selection, &[], progress)?;
-    // The base builds from another directory; mapping its paths onto the
-    // head's keeps embedded file names (panic locations) identical, so
-    // identical code gives an identical binary layout on both sides.
-    let mut rustflags = std::env::var("RUSTFLAGS").unwrap_or_default();
-    rustflags.push_str(&format!(
-        " --remap-path-prefix={}={}",
-        base.dir.display(),
-        head.dir.display()
-    ));
-    let base_env = [("RUSTFLAGS".to_string(), rustflags.trim().to_string())];
-    let base_listed = build_and_list(base, selection, &base_env, progress)?;
+    let env = build_env(base, head);
+    let head_listed = build_and_list(head, selection, &env, progress)?;
+    let base_listed = build_and_list(base, selection, &env, progress)?;
     // A shard of a paired run: the split is made over both sides' ids, and
     // both sides run exactly the shard's benchmarks.
     let (head_listed, base_listed, selection, shard) = match &selection.shard {

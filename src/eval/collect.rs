@@ -10,9 +10,11 @@ use crate::error::{Error, Result};
 
 use super::corpus::{CORPUS_FORMAT, Corpus, First, Header, Round, Trial, compact, plan};
 
-/// Rounds per trial. Scoring replays the paired rule on the first `R` of
-/// them, so fixed and adaptive round counts up to this are both scored.
-pub const ROUNDS_PER_TRIAL: usize = 6;
+/// Rounds per trial by default. Scoring replays the paired rule on the
+/// first `R` of them, so fixed plans and the adaptive plan up to this many
+/// rounds are scored on the same trials (12 rounds of both sides take
+/// about criterion's default time for one benchmark on one side).
+pub const DEFAULT_ROUNDS_PER_TRIAL: usize = 12;
 
 /// When to stop collecting.
 #[derive(Debug, Clone, Copy)]
@@ -21,6 +23,8 @@ pub struct Limits {
     pub trials: usize,
     /// Start no new trial after this long.
     pub time: Duration,
+    /// Rounds per trial (a corpus keeps one value).
+    pub rounds: usize,
 }
 
 /// Append trials to the corpus in `corpus_dir` until a limit is reached.
@@ -43,7 +47,7 @@ pub fn collect(
         format: CORPUS_FORMAT,
         machine: collect::machine::fingerprint(&project.dir),
         round_args: ROUND_ARGS.iter().map(|a| a.to_string()).collect(),
-        rounds_per_trial: ROUNDS_PER_TRIAL,
+        rounds_per_trial: limits.rounds,
         benchmarks: ids.clone(),
         suite_source: suite_source(&project.dir)?,
     };
@@ -67,9 +71,9 @@ pub fn collect(
             Some(i) => format!("trial {index}: +{}% in {}", i.percent, i.bench),
             None => format!("trial {index}: A/A"),
         };
-        let bar = progress.bar((2 * ROUNDS_PER_TRIAL * ids.len()) as u64, &label);
-        let mut rounds = Vec::with_capacity(ROUNDS_PER_TRIAL);
-        for round in 0..ROUNDS_PER_TRIAL {
+        let bar = progress.bar((2 * limits.rounds * ids.len()) as u64, &label);
+        let mut rounds = Vec::with_capacity(limits.rounds);
+        for round in 0..limits.rounds {
             // Alternate within a trial and between trials, so neither side
             // is systematically first.
             let first = if (round + index) % 2 == 0 {

@@ -31,6 +31,9 @@ use crate::report::{Side, Verdict};
 
 use super::corpus::{Corpus, LEVELS, Trial};
 
+/// The fixed plan scored beside the corpus's full rounds: the rounds of
+/// `check --paired --rounds 6`.
+pub const FIXED_ROUNDS: usize = 6;
 /// Stored-baseline history: the baseline record and this many before it
 /// (the demo's `baseline update` history is as long).
 pub const STORED_HISTORY: usize = 5;
@@ -141,29 +144,53 @@ pub fn score(corpus: &Corpus, progress: &Progress) -> Scores {
     let ids = &corpus.header.benchmarks;
     let settings = Settings::default();
     let bar = progress.bar(corpus.trials.len() as u64, "scoring");
-    let mut outcomes: BTreeMap<&str, Vec<(usize, Outcome)>> = BTreeMap::new();
+    let rounds = corpus.header.rounds_per_trial;
+    // (rule, rounds each benchmark keeps): fixed plans on the first rounds.
+    let mut fixed: Vec<(String, usize)> = Vec::new();
+    if rounds >= FIXED_ROUNDS {
+        fixed.push((
+            format!("flamegate paired, {FIXED_ROUNDS} rounds"),
+            FIXED_ROUNDS,
+        ));
+    }
+    if rounds != FIXED_ROUNDS {
+        fixed.push((format!("flamegate paired, {rounds} rounds"), rounds));
+    }
+    let adaptive_name = format!(
+        "flamegate paired, adaptive ({} to {rounds} rounds)",
+        paired::MIN_ROUNDS.min(rounds)
+    );
+    let mut order: Vec<String> = fixed.iter().map(|(name, _)| name.clone()).collect();
+    order.extend([
+        adaptive_name.clone(),
+        "flamegate stored baseline".to_string(),
+        "criterion".to_string(),
+    ]);
+    let mut outcomes: BTreeMap<String, Vec<(usize, Outcome)>> = BTreeMap::new();
     for trial in &corpus.trials {
         bar.working_on(&format!("trial {}", trial.trial));
-        let run = paired_run(corpus, trial, |_, _| trial.rounds.len());
-        outcomes
-            .entry("flamegate paired")
-            .or_default()
-            .push((trial.trial, paired_outcome(&run, &settings)));
+        for (name, keep) in &fixed {
+            let run = paired_run(corpus, trial, |_, _| *keep);
+            outcomes
+                .entry(name.clone())
+                .or_default()
+                .push((trial.trial, paired_outcome(&run, &settings)));
+        }
         let adaptive = paired_run(corpus, trial, |id, thetas| {
             adaptive_rounds(id, thetas, ids.len(), &settings)
         });
         outcomes
-            .entry("flamegate paired, adaptive")
+            .entry(adaptive_name.clone())
             .or_default()
             .push((trial.trial, paired_outcome(&adaptive, &settings)));
         if trial.trial >= STORED_HISTORY {
             outcomes
-                .entry("flamegate stored baseline")
+                .entry("flamegate stored baseline".to_string())
                 .or_default()
                 .push((trial.trial, stored_outcome(corpus, trial, &settings)));
         }
         outcomes
-            .entry("criterion")
+            .entry("criterion".to_string())
             .or_default()
             .push((trial.trial, criterion_outcome(corpus, trial)));
         bar.finished_one(&format!("trial {}", trial.trial));
@@ -186,15 +213,9 @@ pub fn score(corpus: &Corpus, progress: &Progress) -> Scores {
     let cpu_1us =
         |id: &str| id.starts_with("cpu/") && medians.get(id).is_some_and(|m| *m >= 1_000.0);
 
-    let order = [
-        "flamegate paired",
-        "flamegate paired, adaptive",
-        "flamegate stored baseline",
-        "criterion",
-    ];
     let rules = order
         .iter()
-        .filter_map(|name| Some((name, outcomes.get(name)?)))
+        .filter_map(|name| Some((name, outcomes.get(name.as_str())?)))
         .map(|(name, results)| rule_score(name, results, corpus, &cpu_1us))
         .collect();
     let loads: Vec<f64> = corpus

@@ -98,6 +98,74 @@ fn five_percent_more_iterations_read_as_five_percent_and_a_a_reads_zero() {
         "the hotspot names the code: {markdown}"
     );
     assert!(markdown.contains("instr"), "{markdown}");
+
+    // Paired: main built and counted in this job, no stored baseline used;
+    // the same exact change.
+    let out = tempfile::tempdir().unwrap();
+    let output = run(in_fixture_target(
+        flamegate(repo)
+            .args([
+                "check",
+                "--paired",
+                "--measure",
+                "instructions",
+                "--base-ref",
+                "main",
+                "--out-dir",
+            ])
+            .arg(out.path()),
+    ));
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let paired = report(out.path());
+    assert_eq!(paired["mode"], "Instructions");
+    assert!(
+        paired["base"]["chosen_as"]
+            .as_str()
+            .unwrap()
+            .ends_with("built and counted in this job"),
+        "{}",
+        paired["base"]
+    );
+    for id in ["work/xorshift/1000", "work/xorshift/4000"] {
+        let estimate = paired["comparisons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == id)
+            .unwrap()["change"]["estimate"]
+            .as_f64()
+            .unwrap();
+        assert!((estimate - 0.05).abs() <= 0.002, "{id}: {estimate}");
+    }
+
+    // Paired A/A: the head's own commit built again beside it counts the same.
+    let out = tempfile::tempdir().unwrap();
+    let output = run(in_fixture_target(
+        flamegate(repo)
+            .args([
+                "check",
+                "--paired",
+                "--measure",
+                "instructions",
+                "--base",
+                "HEAD",
+                "--out-dir",
+            ])
+            .arg(out.path()),
+    ));
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    for c in report(out.path())["comparisons"].as_array().unwrap() {
+        assert_eq!(c["change"]["estimate"], 0.0, "{c}");
+    }
+    let err = usage_error(&run(in_fixture_target(flamegate(repo).args([
+        "check",
+        "--paired",
+        "--measure",
+        "instructions",
+        "--rounds",
+        "4",
+    ]))));
+    assert!(err.contains("do not apply to instruction counts"), "{err}");
 }
 
 #[test]
