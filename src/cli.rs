@@ -101,7 +101,8 @@ pub enum Command {
     ///
     /// Builds a small "shop" backend (SQLite queries, duplicate detection,
     /// a cache), records its baseline, then checks a pull request that
-    /// regresses it and one that does not. Takes a few minutes.
+    /// regresses it and one that does not, the second also in paired mode.
+    /// Takes about ten minutes on two cores, mostly building.
     Demo(DemoArgs),
     /// flamegate's own verification: false alarms and power, measured.
     ///
