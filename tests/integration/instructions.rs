@@ -73,14 +73,7 @@ fn five_percent_more_iterations_read_as_five_percent_and_a_a_reads_zero() {
             "{}",
             more["comparisons"]
         );
-        let estimate = more["comparisons"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["id"] == id)
-            .unwrap()["change"]["estimate"]
-            .as_f64()
-            .unwrap();
+        let estimate = estimate_of(&more, id);
         // The loop is the work; criterion's few hundred instructions of
         // bookkeeping inside `iter` dilute it slightly (to +4.9% at n=1000).
         assert!(
@@ -101,20 +94,18 @@ fn five_percent_more_iterations_read_as_five_percent_and_a_a_reads_zero() {
 
     // Paired: main built and counted in this job, no stored baseline used;
     // the same exact change.
-    let out = tempfile::tempdir().unwrap();
-    let output = run(in_fixture_target(
-        flamegate(repo)
-            .args([
-                "check",
-                "--paired",
-                "--measure",
-                "instructions",
-                "--base-ref",
-                "main",
-                "--out-dir",
-            ])
-            .arg(out.path()),
-    ));
+    let paired_counts = |base: [&str; 2]| {
+        let out = tempfile::tempdir().unwrap();
+        let output = run(in_fixture_target(
+            flamegate(repo)
+                .args(["check", "--paired", "--measure", "instructions"])
+                .args(base)
+                .arg("--out-dir")
+                .arg(out.path()),
+        ));
+        (output, out)
+    };
+    let (output, out) = paired_counts(["--base-ref", "main"]);
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     let paired = report(out.path());
     assert_eq!(paired["mode"], "Instructions");
@@ -127,32 +118,12 @@ fn five_percent_more_iterations_read_as_five_percent_and_a_a_reads_zero() {
         paired["base"]
     );
     for id in ["work/xorshift/1000", "work/xorshift/4000"] {
-        let estimate = paired["comparisons"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["id"] == id)
-            .unwrap()["change"]["estimate"]
-            .as_f64()
-            .unwrap();
+        let estimate = estimate_of(&paired, id);
         assert!((estimate - 0.05).abs() <= 0.002, "{id}: {estimate}");
     }
 
     // Paired A/A: the head's own commit built again beside it counts the same.
-    let out = tempfile::tempdir().unwrap();
-    let output = run(in_fixture_target(
-        flamegate(repo)
-            .args([
-                "check",
-                "--paired",
-                "--measure",
-                "instructions",
-                "--base",
-                "HEAD",
-                "--out-dir",
-            ])
-            .arg(out.path()),
-    ));
+    let (output, out) = paired_counts(["--base", "HEAD"]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     for c in report(out.path())["comparisons"].as_array().unwrap() {
         assert_eq!(c["change"]["estimate"], 0.0, "{c}");

@@ -120,21 +120,17 @@ fn paired_check_flags_a_slowdown_passes_an_identical_commit_and_leaves_the_tree_
     // The adaptive plan (no --rounds): with a zero threshold an identical
     // commit's verdict stays open, so rounds are added past the minimum of
     // four while the budget lasts.
-    let out = tempfile::tempdir().unwrap();
-    let output = run(flamegate(repo)
-        .env("CARGO_TARGET_DIR", &target)
-        .args([
-            "check",
-            "--paired",
-            "--min-change",
-            "0%",
-            "--budget",
-            "25",
-            "--base-ref",
-            "main",
-            "--out-dir",
-        ])
-        .arg(out.path()));
+    let adaptive_run = |extra: &[&str]| {
+        let out = tempfile::tempdir().unwrap();
+        let output = run(flamegate(repo)
+            .env("CARGO_TARGET_DIR", &target)
+            .args(["check", "--paired", "--base-ref", "main"])
+            .args(extra)
+            .arg("--out-dir")
+            .arg(out.path()));
+        (output, out)
+    };
+    let (output, out) = adaptive_run(&["--min-change", "0%", "--budget", "25"]);
     assert!(
         stderr(&output).contains("still undecided after 4 rounds; running another"),
         "{}",
@@ -179,19 +175,7 @@ fn paired_check_flags_a_slowdown_passes_an_identical_commit_and_leaves_the_tree_
 
     // Adaptive with a budget already spent after the minimum four rounds:
     // no more rounds, and those four flag a fourfold slowdown.
-    let out = tempfile::tempdir().unwrap();
-    let output = run(flamegate(repo)
-        .env("CARGO_TARGET_DIR", &target)
-        .args([
-            "check",
-            "--paired",
-            "--budget",
-            "1",
-            "--base-ref",
-            "main",
-            "--out-dir",
-        ])
-        .arg(out.path()));
+    let (output, out) = adaptive_run(&["--budget", "1"]);
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     let adaptive = report(out.path());
     for id in ["work/xorshift/1000", "work/xorshift/4000", "work_small"] {

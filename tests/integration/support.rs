@@ -204,15 +204,26 @@ pub fn report(out_dir: &Path) -> serde_json::Value {
 }
 
 pub fn verdict_of(report: &serde_json::Value, id: &str) -> String {
+    comparison_of(report, id)["verdict"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// A benchmark's estimated relative change in a report.json.
+pub fn estimate_of(report: &serde_json::Value, id: &str) -> f64 {
+    comparison_of(report, id)["change"]["estimate"]
+        .as_f64()
+        .unwrap_or_else(|| panic!("{id} has no estimate"))
+}
+
+fn comparison_of<'a>(report: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
     report["comparisons"]
         .as_array()
         .unwrap()
         .iter()
         .find(|c| c["id"] == id)
-        .unwrap_or_else(|| panic!("{id} not in report"))["verdict"]
-        .as_str()
-        .unwrap()
-        .to_string()
+        .unwrap_or_else(|| panic!("{id} not in report"))
 }
 
 /// Where fixture projects build, shared by all tests of this binary.
