@@ -60,6 +60,7 @@ fn unsorted_suite(benches: usize, seed: u64) -> RunRecord {
                 profile: None,
                 seconds: None,
                 functions: None,
+                simulated: None,
             })
             .collect(),
     }

@@ -166,6 +166,10 @@ pub struct BenchResult {
     /// (callgrind), for exact hotspot notes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub functions: Option<BTreeMap<String, crate::collect::callgrind::FunctionCost>>,
+    /// Instruction mode: callgrind's simulated cache misses and branch
+    /// mispredictions per iteration (advisory).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub simulated: Option<crate::collect::callgrind::Simulated>,
 }
 
 /// One benchmark run of one commit.

@@ -34,6 +34,22 @@ pub struct FunctionCost {
     pub inclusive: u64,
 }
 
+/// What callgrind's cache and branch simulation estimates for one
+/// iteration. Advisory: a model of a generic cache hierarchy and branch
+/// predictor, not this machine's; it hints at effects instruction counts
+/// cannot see (a change that misses the cache more, or mispredicts more).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Simulated {
+    /// First-level misses, instruction and data (I1mr + D1mr + D1mw).
+    pub l1_misses: u64,
+    /// Last-level misses, instruction and data (ILmr + DLmr + DLmw).
+    pub ll_misses: u64,
+    /// Conditional and indirect branches executed (Bc + Bi).
+    pub branches: u64,
+    /// Of those, mispredicted (Bcm + Bim).
+    pub mispredicts: u64,
+}
+
 /// Longest one benchmark may run under callgrind (its set-up included) before
 /// flamegate stops it: a benchmark that slow would make the suite take hours.
 pub const TIME_LIMIT: std::time::Duration = std::time::Duration::from_secs(600);
@@ -96,14 +112,24 @@ pub fn valgrind_version() -> Result<String> {
 }
 
 /// Count one benchmark (`id`, exactly) of `exe`: instructions per
-/// iteration. callgrind's output goes to `out_file` (see `functions`).
-pub fn count(exe: &BenchExecutable, id: &str, out_file: &Path) -> Result<u64> {
+/// iteration, and with `simulate` callgrind's cache and branch estimates
+/// (slower). callgrind's output goes to `out_file` (see `functions`).
+pub fn count(
+    exe: &BenchExecutable,
+    id: &str,
+    out_file: &Path,
+    simulate: bool,
+) -> Result<(u64, Option<Simulated>)> {
     let filter = format!("^{}$", regex::escape(id));
     let mut command = Command::new("valgrind");
     command
         .arg("--tool=callgrind")
         .arg(format!("--callgrind-out-file={}", out_file.display()))
-        .arg(format!("--toggle-collect={COUNTED_FUNCTIONS}"))
+        .arg(format!("--toggle-collect={COUNTED_FUNCTIONS}"));
+    if simulate {
+        command.args(["--cache-sim=yes", "--branch-sim=yes"]);
+    }
+    command
         .arg(&exe.path)
         .args(["--bench", "--test"])
         .arg(&filter)
@@ -127,17 +153,30 @@ pub fn count(exe: &BenchExecutable, id: &str, out_file: &Path) -> Result<u64> {
         });
     }
     let text = std::fs::read_to_string(out_file).map_err(|e| Error::io(out_file, e))?;
-    let instructions = total(&text).ok_or_else(|| Error::Profile {
+    let totals = totals(&text);
+    let instructions = totals.get("Ir").copied().ok_or_else(|| Error::Profile {
         path: out_file.to_path_buf(),
         problem: "callgrind wrote no instruction total".into(),
     })?;
+    let event =
+        |names: &[&str]| -> Option<u64> { names.iter().map(|n| totals.get(*n).copied()).sum() };
+    let simulated = simulate
+        .then(|| {
+            Some(Simulated {
+                l1_misses: event(&["I1mr", "D1mr", "D1mw"])?,
+                ll_misses: event(&["ILmr", "DLmr", "DLmw"])?,
+                branches: event(&["Bc", "Bi"])?,
+                mispredicts: event(&["Bcm", "Bim"])?,
+            })
+        })
+        .flatten();
     if instructions == 0 {
         return Err(Error::Usage(format!(
             "callgrind counted no instructions in `{COUNTED_FUNCTIONS}` for benchmark `{id}`: its timing loop was \
              inlined away or it does not use `b.iter(...)`; instruction mode needs criterion's `iter` family"
         )));
     }
-    Ok(instructions)
+    Ok((instructions, simulated))
 }
 
 /// Each function's own and inclusive instructions in a callgrind output file.
@@ -162,15 +201,26 @@ pub fn functions(out_file: &Path) -> Result<BTreeMap<String, FunctionCost>> {
         .collect())
 }
 
-/// The `summary:` (or `totals:`) line of a callgrind output file.
-fn total(text: &str) -> Option<u64> {
-    text.lines()
-        .find_map(|l| {
-            l.strip_prefix("summary:")
-                .or_else(|| l.strip_prefix("totals:"))
-        })
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
+/// Each event's total from a callgrind output file: the names on its
+/// `events:` line, the values on its `summary:` (or `totals:`) line.
+fn totals(text: &str) -> BTreeMap<String, u64> {
+    let names: Vec<&str> = text
+        .lines()
+        .find_map(|l| l.strip_prefix("events:"))
+        .map(|v| v.split_whitespace().collect())
+        .unwrap_or_default();
+    let values = text.lines().find_map(|l| {
+        l.strip_prefix("summary:")
+            .or_else(|| l.strip_prefix("totals:"))
+    });
+    let Some(values) = values else {
+        return BTreeMap::new();
+    };
+    names
+        .iter()
+        .zip(values.split_whitespace())
+        .filter_map(|(name, value)| Some((name.to_string(), value.parse().ok()?)))
+        .collect()
 }
 
 /// Per-function costs from `callgrind_annotate` (self, or inclusive).
@@ -181,6 +231,9 @@ fn annotate(out_file: &Path, inclusive: bool) -> Result<BTreeMap<String, u64>> {
             if inclusive { "yes" } else { "no" }
         ))
         .arg("--threshold=100")
+        // Instructions only: with the cache and branch simulation the file
+        // holds more events, which would add columns to every line.
+        .arg("--show=Ir")
         // Only the function list: annotated source lines look like cost
         // lines too and would be counted twice.
         .arg("--auto=no")
@@ -312,7 +365,18 @@ Ir               file:function
             inclusive["criterion::bencher::Bencher<M>::iter"], 2_000,
             "the largest, not a sum"
         );
-        assert_eq!(total("events: Ir\nsummary: 12000\n"), Some(12_000));
-        assert_eq!(total("totals: 7\n"), Some(7));
+        assert_eq!(totals("events: Ir\nsummary: 12000\n")["Ir"], 12_000);
+        assert_eq!(totals("events: Ir\ntotals: 7\n")["Ir"], 7);
+    }
+
+    #[test]
+    fn simulated_events_are_read_by_name() {
+        let text = "events: Ir Dr Dw I1mr D1mr D1mw ILmr DLmr DLmw Bc Bcm Bi Bim\n\
+                    summary: 1000 300 100 2 10 5 1 3 2 150 7 4 1\n";
+        let totals = totals(text);
+        assert_eq!(totals["Ir"], 1_000);
+        assert_eq!(totals["DLmr"], 3);
+        assert_eq!(totals["Bim"], 1);
+        assert_eq!(totals.len(), 13);
     }
 }

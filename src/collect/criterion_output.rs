@@ -121,6 +121,7 @@ pub fn read_bench_dir(new_dir: &Path) -> Result<BenchResult> {
         profile: None,
         seconds: None,
         functions: None,
+        simulated: None,
     })
 }
 

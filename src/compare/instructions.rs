@@ -7,6 +7,7 @@
 //! The verdict still comes from `classify`, fed p-values of 0 or 1.
 
 use crate::baseline::Baseline;
+use crate::collect::callgrind::Simulated;
 use crate::profile::hotspots::exact_hotspots;
 use crate::record::{BenchId, RunRecord};
 use crate::report::{Mode, REPORT_SCHEMA, Report, Side, Verdict};
@@ -28,6 +29,22 @@ fn count(record: &RunRecord, id: &BenchId) -> Option<(f64, f64)> {
 /// of the two sides' spreads.
 pub fn tolerance(base_spread: f64, head_spread: f64) -> f64 {
     JITTER_MULTIPLE * base_spread.max(head_spread)
+}
+
+/// callgrind's simulated cache and branch behaviour of both sides, per
+/// iteration, marked as the estimate it is.
+pub fn simulated_note(base: &Simulated, head: &Simulated) -> String {
+    format!(
+        "simulated (advisory): L1 misses {} → {}, last-level misses {} → {}, mispredicted branches {} → {} of {} → {}",
+        base.l1_misses,
+        head.l1_misses,
+        base.ll_misses,
+        head.ll_misses,
+        base.mispredicts,
+        head.mispredicts,
+        base.branches,
+        head.branches
+    )
 }
 
 /// Compare instruction counts of the head with the stored baseline's.
@@ -86,14 +103,21 @@ pub fn against_instructions(
         if let Some(head_bench) = head.bench(&c.id)
             && let Some(functions) = &head_bench.functions
         {
-            c.hotspots = Some(exact_hotspots(
+            let mut hotspots = exact_hotspots(
                 base_bench.and_then(|b| b.functions.as_ref()),
                 functions,
                 base_bench
                     .and_then(|b| b.samples.first())
                     .map_or(0, |v| *v as u64),
                 head_bench.samples.first().map_or(0, |v| *v as u64),
-            ));
+            );
+            if let (Some(base), Some(head)) =
+                (base_bench.and_then(|b| b.simulated), head_bench.simulated)
+            {
+                hotspots.summary =
+                    format!("{}; {}", hotspots.summary, simulated_note(&base, &head));
+            }
+            c.hotspots = Some(hotspots);
         }
     }
     if comparisons
@@ -161,6 +185,7 @@ mod tests {
                     profile: None,
                     seconds: None,
                     functions: None,
+                    simulated: None,
                 })
                 .collect(),
         }

@@ -566,6 +566,7 @@ mod tests {
                     profile: None,
                     seconds: None,
                     functions: None,
+                    simulated: None,
                 })
                 .collect(),
         }

@@ -146,6 +146,7 @@ mod tests {
             profile: None,
             seconds: None,
             functions: None,
+            simulated: None,
         };
         let record = |samples: Vec<f64>| RunRecord {
             schema: RECORD_SCHEMA,

@@ -523,6 +523,7 @@ fn bench_result(id: &BenchId, samples: Vec<f64>) -> BenchResult {
         profile: None,
         seconds: None,
         functions: None,
+        simulated: None,
     }
 }
 

@@ -91,6 +91,21 @@ fn five_percent_more_iterations_read_as_five_percent_and_a_a_reads_zero() {
         "the hotspot names the code: {markdown}"
     );
     assert!(markdown.contains("instr"), "{markdown}");
+    // callgrind's cache and branch simulation, once per benchmark, marked advisory.
+    assert!(
+        markdown.contains("simulated (advisory)") && markdown.contains("last-level misses"),
+        "{markdown}"
+    );
+    let record: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(repo.join("baselines/tiny.instructions.json")).unwrap(),
+    )
+    .unwrap();
+    for bench in record["benches"].as_array().unwrap() {
+        assert!(
+            bench["simulated"]["branches"].as_u64().unwrap() > 0,
+            "{bench}"
+        );
+    }
 
     // Paired: main built and counted in this job, no stored baseline used;
     // the same exact change.

@@ -57,6 +57,7 @@ pub fn record(benches: &[(&str, f64)], seed: u64) -> RunRecord {
                 profile: None,
                 seconds: None,
                 functions: None,
+                simulated: None,
             })
             .collect(),
     }
