@@ -60,6 +60,46 @@ fn below_threshold(thetas: &[f64], threshold: f64, confidence: f64) -> bool {
     mean + margin < threshold
 }
 
+/// The test on a benchmark's round log ratios.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoundTest {
+    /// Student's t on the mean (STATISTICS.md rule a; what `check` uses).
+    Mean,
+    /// Yuen's t on the 20% trimmed mean, with the winsorized spread: a
+    /// candidate scored by `eval` only, because one preempted round can
+    /// swamp a mean over few rounds.
+    Trimmed,
+}
+
+/// Location, standard error and degrees of freedom of the round log ratios
+/// under `test`.
+fn location(thetas: &[f64], test: RoundTest) -> (f64, f64, f64) {
+    let n = thetas.len();
+    if n < 2 {
+        return (stats::mean(thetas), f64::INFINITY, 1.0);
+    }
+    let g = match test {
+        RoundTest::Mean => 0,
+        RoundTest::Trimmed => (0.2 * n as f64).floor() as usize,
+    };
+    let mut sorted = thetas.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let kept = &sorted[g..n - g];
+    let center = stats::mean(kept);
+    // Winsorized: the trimmed values replaced by the nearest kept ones.
+    let winsorized: Vec<f64> = sorted
+        .iter()
+        .map(|v| v.clamp(kept[0], kept[kept.len() - 1]))
+        .collect();
+    let w_mean = stats::mean(&winsorized);
+    let w_variance = winsorized.iter().map(|v| (v - w_mean).powi(2)).sum::<f64>() / (n - 1) as f64;
+    // Guard against a zero spread (identical rounds): a tiny floor keeps
+    // the statistic finite and the decision on the threshold's side.
+    let standard_error =
+        (w_variance.sqrt() / ((1.0 - 2.0 * g as f64 / n as f64) * (n as f64).sqrt())).max(1e-9);
+    (center, standard_error, (n - 2 * g - 1).max(1) as f64)
+}
+
 /// Compare the two sides of a paired run and classify.
 pub fn against_paired(
     suite: &str,
@@ -68,6 +108,18 @@ pub fn against_paired(
     base_side: Side,
     settings: &Settings,
 ) -> Report {
+    against_paired_with(suite, run, head_side, base_side, settings, RoundTest::Mean)
+}
+
+/// `against_paired` with a choice of test (`eval` scores candidates).
+pub fn against_paired_with(
+    suite: &str,
+    run: &PairedRun,
+    head_side: Side,
+    base_side: Side,
+    settings: &Settings,
+    test: RoundTest,
+) -> Report {
     let mut notes = Vec::new();
     let mut tests: Vec<(BenchId, BenchTest)> = Vec::new();
     for (id, rounds) in &run.round_medians {
@@ -75,17 +127,7 @@ pub fn against_paired(
         let n = thetas.len();
         let threshold = settings.min_change_for(id).ln_1p();
         let (estimate, ci) = hodges_lehmann(&thetas, settings.confidence);
-        let mean = stats::mean(&thetas);
-        // Guard against a zero spread (identical rounds): a tiny floor keeps
-        // the statistic finite and the decision on the threshold's side.
-        let spread = if n > 1 {
-            let variance = thetas.iter().map(|t| (t - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
-            variance.sqrt().max(1e-9)
-        } else {
-            f64::INFINITY
-        };
-        let standard_error = spread / (n as f64).sqrt();
-        let df = (n.max(2) - 1) as f64;
+        let (mean, standard_error, df) = location(&thetas, test);
         let base_level = stats::median(&rounds.iter().map(|r| r.base).collect::<Vec<_>>());
         tests.push((
             id.clone(),

@@ -24,6 +24,7 @@ use statrs::distribution::{Beta, ContinuousCDF};
 use crate::baseline::Baseline;
 use crate::collect::Progress;
 use crate::collect::paired::{self, PairedRun, RoundMedians};
+use crate::compare::paired::RoundTest;
 use crate::compare::{self, Settings, stats};
 use crate::error::RecordSource;
 use crate::record::{BenchId, BenchResult, RECORD_SCHEMA, RunRecord};
@@ -160,9 +161,12 @@ pub fn score(corpus: &Corpus, progress: &Progress) -> Scores {
         "flamegate paired, adaptive ({} to {rounds} rounds)",
         paired::MIN_ROUNDS.min(rounds)
     );
+    let trimmed_name =
+        format!("candidate: paired, {rounds} rounds, 20% trimmed t (not used by check)");
     let mut order: Vec<String> = fixed.iter().map(|(name, _)| name.clone()).collect();
     order.extend([
         adaptive_name.clone(),
+        trimmed_name.clone(),
         "flamegate stored baseline".to_string(),
         "criterion".to_string(),
     ]);
@@ -183,6 +187,11 @@ pub fn score(corpus: &Corpus, progress: &Progress) -> Scores {
             .entry(adaptive_name.clone())
             .or_default()
             .push((trial.trial, paired_outcome(&adaptive, &settings)));
+        let all = paired_run(corpus, trial, |_, _| rounds);
+        outcomes.entry(trimmed_name.clone()).or_default().push((
+            trial.trial,
+            paired_outcome_with(&all, &settings, RoundTest::Trimmed),
+        ));
         if trial.trial >= STORED_HISTORY {
             outcomes
                 .entry("flamegate stored baseline".to_string())
@@ -373,12 +382,16 @@ fn adaptive_rounds(id: &BenchId, thetas: &[f64], benchmarks: usize, settings: &S
 }
 
 fn paired_outcome(run: &PairedRun, settings: &Settings) -> Outcome {
+    paired_outcome_with(run, settings, RoundTest::Mean)
+}
+
+fn paired_outcome_with(run: &PairedRun, settings: &Settings, test: RoundTest) -> Outcome {
     let side = || Side {
         commit: None,
         dirty: false,
         chosen_as: "eval".into(),
     };
-    let report = compare::paired::against_paired("eval", run, side(), side(), settings);
+    let report = compare::paired::against_paired_with("eval", run, side(), side(), settings, test);
     Outcome {
         flagged: flagged(&report.comparisons),
         rounds: run.round_medians.values().map(Vec::len).collect(),
