@@ -102,7 +102,7 @@ pub enum Command {
     /// Builds a small "shop" backend (SQLite queries, duplicate detection,
     /// a cache), records its baseline, then checks a pull request that
     /// regresses it and one that does not, the second also in paired mode.
-    /// Takes about ten minutes on two cores, mostly building.
+    /// Takes 10 to 20 minutes on two cores, most of it compiling.
     Demo(DemoArgs),
     /// flamegate's own verification: false alarms and power, measured.
     ///
