@@ -144,3 +144,26 @@ fn the_committed_six_round_corpus_scores_as_documented() {
     let criterion = rule(&scores, "criterion");
     assert_eq!(hits(&criterion["false_positives"]), (43, 425));
 }
+
+/// The committed 12-round corpus (fixed 6 and 12 rounds, and the adaptive
+/// plan between, on the same trials), as docs/verdict-quality.md reports.
+#[test]
+fn the_committed_twelve_round_corpus_scores_as_documented() {
+    let scores = score(&repo_root().join("eval/corpus/rounds-12"));
+    assert_eq!(scores["trials"], 37);
+    for name in [
+        "flamegate paired, 6 rounds",
+        "flamegate paired, 12 rounds",
+        "flamegate paired, adaptive (4 to 12 rounds)",
+    ] {
+        let paired = rule(&scores, name);
+        assert_eq!(hits(&paired["suite_false_alarms"]), (0, 37), "{name}");
+        assert_eq!(hits(&paired["false_positives"]), (0, 267), "{name}");
+    }
+    let twelve = rule(&scores, "flamegate paired, 12 rounds");
+    assert_eq!(hits(&twelve["power"]["5"]), (2, 7));
+    let stored = rule(&scores, "flamegate stored baseline");
+    assert!(hits(&stored["suite_false_alarms"]).0 <= 3, "{stored}");
+    let criterion = rule(&scores, "criterion");
+    assert_eq!(hits(&criterion["false_positives"]), (27, 267));
+}
