@@ -72,6 +72,13 @@ pub struct RoundMedians {
     pub head: f64,
 }
 
+impl RoundMedians {
+    /// `ln(head / base)`: the round's change, in log space.
+    pub fn log_ratio(&self) -> f64 {
+        (self.head / self.base).ln()
+    }
+}
+
 /// The outcome of a paired run (also what a paired shard hands to `merge`).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PairedRun {
@@ -114,13 +121,13 @@ pub fn build_env(base: &Project, head: &Project) -> Vec<(String, String)> {
     vec![("RUSTFLAGS".to_string(), rustflags.trim().to_string())]
 }
 
-/// A benchmark's round log ratios `ln(head median / base median)` over the
-/// first `rounds` rounds (rounds it did not run in are skipped).
-fn round_log_ratios(
+/// A benchmark's medians in each of the first `rounds` rounds that ran it
+/// on both sides.
+fn round_medians_of(
     results: &BTreeMap<(u8, usize), Vec<BenchResult>>,
     rounds: usize,
     id: &BenchId,
-) -> Vec<f64> {
+) -> Vec<RoundMedians> {
     let median_in = |side: Side, round: usize| -> Option<f64> {
         results
             .get(&(side as u8, round))?
@@ -130,7 +137,10 @@ fn round_log_ratios(
     };
     (0..rounds)
         .filter_map(|round| {
-            Some((median_in(Side::Head, round)? / median_in(Side::Base, round)?).ln())
+            Some(RoundMedians {
+                base: median_in(Side::Base, round)?,
+                head: median_in(Side::Head, round)?,
+            })
         })
         .collect()
 }
@@ -219,7 +229,10 @@ pub fn run_paired(
                 .iter()
                 .filter(|id| running.as_ref().is_none_or(|r| r.contains(*id)))
                 .filter(|id| {
-                    let thetas = round_log_ratios(&results, rounds, id);
+                    let thetas: Vec<f64> = round_medians_of(&results, rounds, id)
+                        .iter()
+                        .map(RoundMedians::log_ratio)
+                        .collect();
                     let threshold = settings.min_change_for(id).ln_1p();
                     let alpha = settings.fdr / on_both.len().max(1) as f64;
                     !crate::compare::paired::decided(&thetas, threshold, alpha, settings.confidence)
@@ -317,13 +330,6 @@ pub fn run_paired(
         }
         by_id.into_values().collect()
     };
-    let median_in = |side: Side, round: usize, id: &BenchId| -> Option<f64> {
-        results
-            .get(&(side as u8, round))?
-            .iter()
-            .find(|r| &r.id == id)
-            .map(|r| crate::compare::stats::median(&r.samples))
-    };
     let mut base_benches = pooled(Side::Base);
     let mut head_benches = pooled(Side::Head);
     if let Some(seconds) = selection.profile_time {
@@ -351,14 +357,7 @@ pub fn run_paired(
     }
     let mut round_medians = BTreeMap::new();
     for bench in &head_benches {
-        let medians: Vec<RoundMedians> = (0..rounds)
-            .filter_map(|round| {
-                Some(RoundMedians {
-                    base: median_in(Side::Base, round, &bench.id)?,
-                    head: median_in(Side::Head, round, &bench.id)?,
-                })
-            })
-            .collect();
+        let medians = round_medians_of(&results, rounds, &bench.id);
         if !medians.is_empty() {
             round_medians.insert(bench.id.clone(), medians);
         }

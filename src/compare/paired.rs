@@ -4,7 +4,7 @@
 //! the test is one-sided Student t on the round log ratios against the
 //! practical threshold; Benjamini-Hochberg across the suite (in `judge`).
 
-use crate::collect::paired::PairedRun;
+use crate::collect::paired::{PairedRun, RoundMedians};
 use crate::record::BenchId;
 use crate::report::{Mode, REPORT_SCHEMA, Report, Side};
 
@@ -27,13 +27,11 @@ pub fn decided(thetas: &[f64], threshold: f64, alpha: f64, confidence: f64) -> b
     // Calling a regression from fewer rounds than the fixed default would
     // turn such runs into false alarms; stopping early is for benchmarks
     // clearly below the threshold.
-    let n = thetas.len();
-    if n < MIN_ROUNDS_TO_FLAG {
+    if thetas.len() < MIN_ROUNDS_TO_FLAG {
         return below_threshold(thetas, threshold, confidence);
     }
-
-    let (mean, standard_error) = mean_and_error(thetas);
-    let shown_slower = stats::t_sf((mean - threshold) / standard_error, (n - 1) as f64) <= alpha;
+    let (mean, standard_error, df) = location(thetas, RoundTest::Mean);
+    let shown_slower = stats::t_sf((mean - threshold) / standard_error, df) <= alpha;
     shown_slower || below_threshold(thetas, threshold, confidence)
 }
 
@@ -41,22 +39,14 @@ pub fn decided(thetas: &[f64], threshold: f64, alpha: f64, confidence: f64) -> b
 /// regressed: the fixed plan's default.
 pub const MIN_ROUNDS_TO_FLAG: usize = 6;
 
-fn mean_and_error(thetas: &[f64]) -> (f64, f64) {
-    let n = thetas.len();
-    let mean = stats::mean(thetas);
-    let variance = thetas.iter().map(|t| (t - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
-    (mean, (variance / n as f64).sqrt().max(1e-12))
-}
-
 /// The two-sided `confidence` interval of the mean round ratio lies wholly
 /// below the threshold.
 fn below_threshold(thetas: &[f64], threshold: f64, confidence: f64) -> bool {
-    let n = thetas.len();
-    if n < 2 {
+    if thetas.len() < 2 {
         return false;
     }
-    let (mean, standard_error) = mean_and_error(thetas);
-    let margin = stats::t_quantile(1.0 - (1.0 - confidence) / 2.0, (n - 1) as f64) * standard_error;
+    let (mean, standard_error, df) = location(thetas, RoundTest::Mean);
+    let margin = stats::t_quantile(1.0 - (1.0 - confidence) / 2.0, df) * standard_error;
     mean + margin < threshold
 }
 
@@ -123,7 +113,7 @@ pub fn against_paired_with(
     let mut notes = Vec::new();
     let mut tests: Vec<(BenchId, BenchTest)> = Vec::new();
     for (id, rounds) in &run.round_medians {
-        let thetas: Vec<f64> = rounds.iter().map(|r| (r.head / r.base).ln()).collect();
+        let thetas: Vec<f64> = rounds.iter().map(RoundMedians::log_ratio).collect();
         let n = thetas.len();
         let threshold = settings.min_change_for(id).ln_1p();
         let (estimate, ci) = hodges_lehmann(&thetas, settings.confidence);

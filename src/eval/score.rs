@@ -349,7 +349,7 @@ fn paired_run(
                 })
             })
             .collect();
-        let thetas: Vec<f64> = medians.iter().map(|r| (r.head / r.base).ln()).collect();
+        let thetas: Vec<f64> = medians.iter().map(RoundMedians::log_ratio).collect();
         let kept = rounds_for(&bench_id, &thetas).min(medians.len());
         let pool = |side: &dyn Fn(&super::corpus::Round) -> Option<&Vec<f64>>| -> Vec<f64> {
             trial.rounds[..kept]
