@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use crate::collect::{self, Progress, RunSelection, paired::ROUND_ARGS};
 use crate::error::{Error, Result};
 
-use super::corpus::{CORPUS_FORMAT, Corpus, First, Header, Round, Trial, compact, plan};
+use super::corpus::{CORPUS_FORMAT, Corpus, Header, Round, Side, Trial, compact, plan};
 
 /// Rounds per trial by default. Scoring replays the paired rule on the
 /// first `R` of them, so fixed plans and the adaptive plan up to this many
@@ -77,21 +77,21 @@ pub fn collect(
             // Alternate within a trial and between trials, so neither side
             // is systematically first.
             let first = if (round + index) % 2 == 0 {
-                First::Base
+                Side::Base
             } else {
-                First::Head
+                Side::Head
             };
             let load = load_average();
             let mut base = Default::default();
             let mut head = Default::default();
             let order = match first {
-                First::Base => [First::Base, First::Head],
-                First::Head => [First::Head, First::Base],
+                Side::Base => [Side::Base, Side::Head],
+                Side::Head => [Side::Head, Side::Base],
             };
             for side in order {
                 // Both sides set the variable, padded to the same length.
                 let value = match (side, &injected) {
-                    (First::Head, Some(i)) => injection_value(&i.bench, i.percent),
+                    (Side::Head, Some(i)) => injection_value(&i.bench, i.percent),
                     _ => injection_value("none", 0),
                 };
                 let home = scratch.path().join(format!("{index}-{round}-{side:?}"));
@@ -103,8 +103,8 @@ pub fn collect(
                     .collect();
                 std::fs::remove_dir_all(&home).map_err(|e| Error::io(&home, e))?;
                 match side {
-                    First::Base => base = samples,
-                    First::Head => head = samples,
+                    Side::Base => base = samples,
+                    Side::Head => head = samples,
                 }
             }
             rounds.push(Round {

@@ -38,10 +38,10 @@ pub struct Injection {
     pub percent: u32,
 }
 
-/// Which side ran first in a round.
+/// A side of a comparison (also: which side ran first in a round).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum First {
+pub enum Side {
     Base,
     Head,
 }
@@ -49,7 +49,7 @@ pub enum First {
 /// One round: each side's process once; per-iteration times (ns) by id.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Round {
-    pub first: First,
+    pub first: Side,
     /// One-minute load average when the round started (/proc/loadavg).
     pub load: Option<f64>,
     pub base: BTreeMap<String, Vec<f64>>,
@@ -65,6 +65,29 @@ pub struct Trial {
     pub injected: Option<Injection>,
     pub seconds: f64,
     pub rounds: Vec<Round>,
+}
+
+impl Round {
+    /// One side's samples of a benchmark in this round.
+    pub fn samples(&self, side: Side, id: &str) -> Option<&Vec<f64>> {
+        match side {
+            Side::Base => self.base.get(id),
+            Side::Head => self.head.get(id),
+        }
+    }
+}
+
+impl Trial {
+    /// One side's samples of a benchmark, pooled over the first `rounds`
+    /// rounds.
+    pub fn pooled(&self, side: Side, id: &str, rounds: usize) -> Vec<f64> {
+        self.rounds[..rounds.min(self.rounds.len())]
+            .iter()
+            .filter_map(|r| r.samples(side, id))
+            .flatten()
+            .copied()
+            .collect()
+    }
 }
 
 /// What trial `index` injects: levels in turn, the benchmark rotating every

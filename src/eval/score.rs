@@ -30,7 +30,7 @@ use crate::error::RecordSource;
 use crate::record::{BenchId, BenchResult, RECORD_SCHEMA, RunRecord};
 use crate::report::{Side, Verdict};
 
-use super::corpus::{Corpus, LEVELS, Trial};
+use super::corpus::{Corpus, LEVELS, Side as CorpusSide, Trial};
 
 /// The fixed plan scored beside the corpus's full rounds: the rounds of
 /// `check --paired --rounds 6`.
@@ -351,16 +351,14 @@ fn paired_run(
             .collect();
         let thetas: Vec<f64> = medians.iter().map(RoundMedians::log_ratio).collect();
         let kept = rounds_for(&bench_id, &thetas).min(medians.len());
-        let pool = |side: &dyn Fn(&super::corpus::Round) -> Option<&Vec<f64>>| -> Vec<f64> {
-            trial.rounds[..kept]
-                .iter()
-                .filter_map(side)
-                .flatten()
-                .copied()
-                .collect()
-        };
-        base.push(bench_result(&bench_id, pool(&|r| r.base.get(id))));
-        head.push(bench_result(&bench_id, pool(&|r| r.head.get(id))));
+        base.push(bench_result(
+            &bench_id,
+            trial.pooled(CorpusSide::Base, id, kept),
+        ));
+        head.push(bench_result(
+            &bench_id,
+            trial.pooled(CorpusSide::Head, id, kept),
+        ));
         round_medians.insert(bench_id, medians[..kept].to_vec());
     }
     PairedRun {
@@ -399,38 +397,35 @@ fn paired_outcome_with(run: &PairedRun, settings: &Settings, test: RoundTest) ->
 }
 
 fn stored_outcome(corpus: &Corpus, trial: &Trial, settings: &Settings) -> Outcome {
-    let pooled = |t: &Trial, head: bool| -> RunRecord {
+    let pooled = |t: &Trial, side: CorpusSide| -> RunRecord {
         let benches = corpus
             .header
             .benchmarks
             .iter()
-            .map(|id| {
-                let samples = t
-                    .rounds
-                    .iter()
-                    .filter_map(|r| if head { r.head.get(id) } else { r.base.get(id) })
-                    .flatten()
-                    .copied()
-                    .collect();
-                bench_result(&BenchId(id.clone()), samples)
-            })
+            .map(|id| bench_result(&BenchId(id.clone()), t.pooled(side, id, t.rounds.len())))
             .collect();
         record(corpus, benches)
     };
     let earlier = &corpus.trials[trial.trial - STORED_HISTORY..trial.trial];
     let baseline = Baseline {
-        record: pooled(&earlier[STORED_HISTORY - 1], false),
+        record: pooled(&earlier[STORED_HISTORY - 1], CorpusSide::Base),
         source: RecordSource::File("eval".into()),
         commit: None,
         chosen_as: "previous trial's base".into(),
         history: earlier[..STORED_HISTORY - 1]
             .iter()
             .rev()
-            .map(|t| pooled(t, false))
+            .map(|t| pooled(t, CorpusSide::Base))
             .collect(),
         notes: Vec::new(),
     };
-    let report = compare::against_stored("eval", &pooled(trial, true), "head", &baseline, settings);
+    let report = compare::against_stored(
+        "eval",
+        &pooled(trial, CorpusSide::Head),
+        "head",
+        &baseline,
+        settings,
+    );
     Outcome {
         flagged: flagged(&report.comparisons),
         rounds: Vec::new(),
@@ -448,17 +443,13 @@ fn flagged(comparisons: &[crate::report::Comparison]) -> Vec<String> {
 fn criterion_outcome(corpus: &Corpus, trial: &Trial) -> Outcome {
     let mut flagged = Vec::new();
     for (index, id) in corpus.header.benchmarks.iter().enumerate() {
-        let pool = |head: bool| -> Vec<f64> {
-            trial
-                .rounds
-                .iter()
-                .filter_map(|r| if head { r.head.get(id) } else { r.base.get(id) })
-                .flatten()
-                .copied()
-                .collect()
-        };
+        let all = trial.rounds.len();
         let seed = (trial.trial as u64) << 16 | index as u64;
-        if criterion_regressed(&pool(false), &pool(true), seed) {
+        if criterion_regressed(
+            &trial.pooled(CorpusSide::Base, id, all),
+            &trial.pooled(CorpusSide::Head, id, all),
+            seed,
+        ) {
             flagged.push(id.clone());
         }
     }
