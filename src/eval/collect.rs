@@ -95,7 +95,7 @@ pub fn collect(
                     _ => injection_value("none", 0),
                 };
                 let home = scratch.path().join(format!("{index}-{round}-{side:?}"));
-                let env = [(flamegate_eval_var().to_string(), value)];
+                let env = [(INJECT_VAR.to_string(), value)];
                 collect::run_executable(exe, &args, &home, &env, &bar)?;
                 let samples = collect::criterion_output::read_criterion_dirs(&home)?
                     .into_iter()
@@ -133,9 +133,7 @@ pub fn collect(
 }
 
 /// The suite's injection variable (the suite crate defines the same name).
-fn flamegate_eval_var() -> &'static str {
-    "FLAMEGATE_EVAL_INJECT"
-}
+const INJECT_VAR: &str = "FLAMEGATE_EVAL_INJECT";
 
 /// `<id>@<percent>`, padded so every value has the same length.
 fn injection_value(bench: &str, percent: u32) -> String {
