@@ -35,9 +35,18 @@ impl std::fmt::Display for RecordSource {
     }
 }
 
-/// The first 10 characters of a commit id, as people quote them.
+/// The first 10 characters of a commit id, as people quote them (cut on a
+/// character boundary: a forged "commit" need not be ASCII).
 pub fn short_sha(sha: &str) -> &str {
-    sha.get(..10).unwrap_or(sha)
+    sha.char_indices()
+        .nth(10)
+        .map_or(sha, |(cut, _)| &sha[..cut])
+}
+
+/// Whether `text` is a full git object id: 40 (SHA-1) or 64 (SHA-256)
+/// lowercase hex digits, as git2 and GitHub write them.
+pub fn is_commit_id(text: &str) -> bool {
+    matches!(text.len(), 40 | 64) && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 /// Everything that can go wrong inside flamegate.
@@ -190,3 +199,17 @@ impl Error {
 
 /// Result with flamegate's error.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_sha_cuts_on_a_character_boundary() {
+        assert_eq!(short_sha("0123456789abcdef"), "0123456789");
+        assert_eq!(short_sha("012345678é\n@org/team"), "012345678é");
+        assert_eq!(short_sha("abc"), "abc");
+        assert!(is_commit_id(&"a".repeat(40)) && is_commit_id(&"0f".repeat(32)));
+        assert!(!is_commit_id(&"A".repeat(40)) && !is_commit_id("012345678é"));
+    }
+}

@@ -7,7 +7,11 @@ fn main() -> ExitCode {
     match flamegate::pipeline::execute(cli) {
         Ok(code) => ExitCode::from(code),
         Err(error) => {
-            eprintln!("flamegate: error: {:#}", anyhow::Error::from(error));
+            // Errors can quote untrusted input (a forged report's fields).
+            flamegate::publish::github::workflow::eprint_inert(
+                flamegate::publish::github::env::ActionsEnv::from_process().in_actions,
+                &format!("flamegate: error: {:#}", anyhow::Error::from(error)),
+            );
             ExitCode::from(flamegate::error::exit_code::USAGE_OR_ENVIRONMENT)
         }
     }

@@ -294,7 +294,7 @@ struct PairedSides {
 impl PairedSides {
     fn prepare(project: &Project, spec: &BaseSpec, progress: Progress) -> Result<PairedSides> {
         let under = project.target_dir.join("flamegate").join("paired");
-        let checkout = baseline::checkout_base(&project.dir, spec, &under)?;
+        let mut checkout = baseline::checkout_base(&project.dir, spec, &under)?;
         progress.note(&format!(
             "base: {} ({}), checked out beside the work tree",
             checkout.chosen_as,
@@ -315,12 +315,21 @@ impl PairedSides {
         // workspace, so in one shared directory the base's bench executable
         // replaced the head's (both sides then ran the base's code; the
         // paired tests caught it).
-        let base = collect::cargo::inspect(
+        let mut base = collect::cargo::inspect(
             &checkout.project_dir.join(manifest_name),
             Some(&under.join("base-target")),
         )?;
         let head =
             collect::cargo::inspect(&project.manifest_path, Some(&under.join("head-target")))?;
+        // Both sides build with the head's toolchain and cargo configuration
+        // (cargo and rustup read them from where cargo runs). Where the pull
+        // request changes them, their effect is not measured: say so.
+        base.build_dir = head.build_dir.clone();
+        checkout
+            .notes
+            .extend(collect::paired::build_settings_changed(
+                &base.dir, &head.dir,
+            ));
         Ok(PairedSides {
             checkout,
             head,
@@ -661,7 +670,10 @@ fn warn(actions: &ActionsEnv, text: &str) {
             publish::github::workflow::escape_data(text)
         );
     }
-    eprintln!("flamegate: warning: {text}");
+    publish::github::workflow::eprint_inert(
+        actions.in_actions,
+        &format!("flamegate: warning: {text}"),
+    );
 }
 
 fn publish_options(args: &GithubArgs, from_workflow_run: bool) -> PublishOptions {
@@ -689,7 +701,10 @@ fn publish_report(args: PublishArgs, output: Output) -> Result<u8> {
         output.progress.note(line);
     }
     for problem in &published.problems {
-        eprintln!("flamegate: error: {problem}");
+        publish::github::workflow::eprint_inert(
+            actions.in_actions,
+            &format!("flamegate: error: {problem}"),
+        );
     }
     Ok(if published.problems.is_empty() {
         exit_code::PASS

@@ -284,8 +284,12 @@ impl RunRecord {
     }
 }
 
-/// Write `contents` to `path` atomically: a temp file in the same directory,
-/// then rename, so a reader never sees half a file.
+/// Write `path` atomically and durably: the bytes go to a temp file beside
+/// it (`.<name>.<random>.flamegate-tmp`), are synced to disk, and the temp
+/// file is renamed over `path`; then the folder is synced so the rename
+/// itself survives a crash. A temp file left by a run that was killed
+/// between the write and the rename is removed by the next write of the
+/// same file, so `git add baselines` does not pick it up.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
     use std::io::Write;
     let dir = match path.parent() {
@@ -293,7 +297,16 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
         _ => Path::new("."),
     };
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(dir, e))?;
+    let name = path
+        .file_name()
+        .map_or_else(|| "file".into(), |n| n.to_string_lossy().into_owned());
+    let prefix = format!(".{name}.");
+    remove_stale_temp_files(dir, &prefix);
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&prefix)
+        .suffix(TEMP_SUFFIX)
+        .tempfile_in(dir)
+        .map_err(|e| Error::io(dir, e))?;
     tmp.write_all(contents).map_err(|e| Error::io(path, e))?;
     // Temp files are private (0600); reports and baselines are for everyone.
     #[cfg(unix)]
@@ -303,13 +316,82 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
             .set_permissions(std::fs::Permissions::from_mode(0o644))
             .map_err(|e| Error::io(path, e))?;
     }
+    tmp.as_file().sync_all().map_err(|e| Error::io(path, e))?;
     tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
+    #[cfg(unix)]
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| Error::io(dir, e))?;
     Ok(())
+}
+
+const TEMP_SUFFIX: &str = ".flamegate-tmp";
+
+/// Remove temp files of earlier, interrupted writes of the same file. Only
+/// those older than a minute: a write takes milliseconds, and a younger one
+/// may belong to another flamegate writing the same file right now.
+fn remove_stale_temp_files(dir: &Path, prefix: &str) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let file_name = file_name.to_string_lossy();
+        let stale = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > std::time::Duration::from_secs(60));
+        if file_name.starts_with(prefix) && file_name.ends_with(TEMP_SUFFIX) && stale {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_interrupted_write_leaves_nothing_for_the_next_to_trip_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("suite.json");
+        // What a run killed between write and rename leaves, an hour old,
+        // and one another writer is using right now.
+        let stale = dir.path().join(".suite.json.abc123.flamegate-tmp");
+        let fresh = dir.path().join(".suite.json.def456.flamegate-tmp");
+        let other = dir.path().join(".other.json.abc123.flamegate-tmp");
+        for file in [&stale, &fresh, &other] {
+            std::fs::write(file, "half").unwrap();
+        }
+        let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        for file in [&stale, &other] {
+            std::fs::File::options()
+                .write(true)
+                .open(file)
+                .unwrap()
+                .set_modified(hour_ago)
+                .unwrap();
+        }
+        write_atomic(&target, b"{}").unwrap();
+        assert_eq!(std::fs::read(&target).unwrap(), b"{}");
+        assert!(
+            !stale.exists(),
+            "the stale temp file of this target is gone"
+        );
+        assert!(fresh.exists(), "a young one may be another writer's");
+        assert!(
+            other.exists(),
+            "another file's temp files are not ours to judge"
+        );
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(left.len(), 3, "no temp file of this write left: {left:?}");
+    }
 
     #[test]
     fn file_stem_is_safe_and_distinct() {

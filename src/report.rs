@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, is_commit_id};
 
 use crate::profile::hotspots::Hotspots;
 use crate::record::BenchId;
@@ -206,7 +206,21 @@ impl Report {
             }
             None => return Err(damaged("no `schema` field".into())),
         }
-        serde_json::from_value(value).map_err(|e| damaged(e.to_string()))
+        let report: Report = serde_json::from_value(value).map_err(|e| damaged(e.to_string()))?;
+        // Commit fields go into comments and check runs as code: in a forged
+        // artifact they could carry mentions, links or an HTML comment.
+        for (field, commit) in [
+            ("base.commit", &report.base.commit),
+            ("head.commit", &report.head.commit),
+            ("pull_request_head", &report.pull_request_head),
+        ] {
+            if commit.as_deref().is_some_and(|c| !is_commit_id(c)) {
+                return Err(damaged(format!(
+                    "`{field}` is not a commit id (40 or 64 lowercase hex digits)"
+                )));
+            }
+        }
+        Ok(report)
     }
 
     pub fn to_json(&self) -> String {

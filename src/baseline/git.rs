@@ -236,6 +236,22 @@ pub fn unshallow(workdir: &Path, target: Option<&str>) -> std::result::Result<St
         },
         None => ("origin", vec!["main", "master"]),
     };
+    // Names come from --base-ref or the config; one starting with `-` would
+    // reach git as an option (`--upload-pack=…` runs a program). Refuse what
+    // git itself would not name a remote or branch, and end options with `--`.
+    if !git2::Remote::is_valid_name(remote) || remote.starts_with('-') {
+        return Err(format!(
+            "`{remote}` is not a valid remote name; name the target branch as <remote>/<branch> (--base-ref)"
+        ));
+    }
+    if let Some(bad) = branches
+        .iter()
+        .find(|b| b.starts_with('-') || !git2::Reference::is_valid_name(&format!("refs/heads/{b}")))
+    {
+        return Err(format!(
+            "`{bad}` is not a valid branch name; name the target branch as <remote>/<branch> (--base-ref)"
+        ));
+    }
     let git = |args: &[&str]| {
         std::process::Command::new("git")
             .arg("-C")
@@ -252,7 +268,7 @@ pub fn unshallow(workdir: &Path, target: Option<&str>) -> std::result::Result<St
         if fetched.is_empty() {
             args.push("--unshallow");
         }
-        args.extend([remote, refspec.as_str()]);
+        args.extend(["--", remote, refspec.as_str()]);
         let output = git(&args)?;
         if output.status.success() {
             fetched.push(format!("{remote}/{branch}"));

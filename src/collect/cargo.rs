@@ -28,6 +28,11 @@ pub struct Project {
     /// The directory of the manifest: `flamegate.toml` and `baselines/` live here.
     pub dir: PathBuf,
     pub target_dir: PathBuf,
+    /// Where cargo runs to build it: the `.cargo/config.toml` and
+    /// `rust-toolchain` found from here apply. The project's own directory;
+    /// for the base side of a paired run, the head's (one toolchain and one
+    /// cargo configuration for both sides, so that only the code differs).
+    pub build_dir: PathBuf,
     /// The root package's name, or the workspace directory's name.
     pub name: String,
     pub bench_targets: Vec<BenchTarget>,
@@ -97,6 +102,7 @@ pub fn inspect(manifest_path: &Path, target_dir: Option<&Path>) -> Result<Projec
         .unwrap_or_else(|| "benches".into());
     Ok(Project {
         manifest_path,
+        build_dir: dir.clone(),
         dir,
         target_dir: metadata.target_directory.into_std_path_buf(),
         name,
@@ -161,6 +167,7 @@ pub fn build(
         command.arg("--bench").arg(&target.name);
     }
     command
+        .current_dir(&project.build_dir)
         .env("CARGO_TARGET_DIR", &project.target_dir)
         .envs(extra_env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())

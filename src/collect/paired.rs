@@ -6,7 +6,7 @@
 //! and each benchmark's per-round medians for both sides.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::error::Result;
@@ -119,6 +119,34 @@ pub fn build_env(base: &Project, head: &Project) -> Vec<(String, String)> {
         ));
     }
     vec![("RUSTFLAGS".to_string(), rustflags.trim().to_string())]
+}
+
+/// Files beside a project that decide how it is built rather than what is
+/// built: cargo's configuration and rustup's toolchain pin.
+const BUILD_SETTING_FILES: [&str; 4] = [
+    ".cargo/config.toml",
+    ".cargo/config",
+    "rust-toolchain.toml",
+    "rust-toolchain",
+];
+
+/// Notes for the build-setting files that differ between the base's and the
+/// head's project directories. Both sides are built with the head's, so a
+/// pull request that changes them (a toolchain, `rustflags`, a linker)
+/// changes both sides alike and its effect is not in the comparison.
+pub fn build_settings_changed(base_dir: &Path, head_dir: &Path) -> Vec<String> {
+    BUILD_SETTING_FILES
+        .iter()
+        .filter(|file| {
+            std::fs::read(base_dir.join(file)).ok() != std::fs::read(head_dir.join(file)).ok()
+        })
+        .map(|file| {
+            format!(
+                "`{file}` differs between base and head; both sides were built with the head's, \
+                 so its effect is not in this comparison"
+            )
+        })
+        .collect()
 }
 
 /// A benchmark's medians in each of the first `rounds` rounds that ran it

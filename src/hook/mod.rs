@@ -49,16 +49,20 @@ fn script(flamegate: &Path, manifest: Option<&Path>, criterion_args: &[String]) 
         Some(path) => format!(" --manifest-path {}", quote(&path.to_string_lossy())?),
         None => String::new(),
     };
+    // The path is quoted once, into a variable, and only ever expanded as
+    // "$flamegate": spliced into the `echo "…"` text, a path holding `$(…)`
+    // ran a command on every push, and one holding `"` broke the script.
     Ok(format!(
         "#!/bin/sh\n\
          {HOOK_MARKER} (installed by `flamegate hook install`; remove it with `flamegate hook uninstall`).\n\
          # Skip once: FLAMEGATE_SKIP=1 git push, or git push --no-verify.\n\
          if [ \"$FLAMEGATE_SKIP\" = 1 ]; then exit 0; fi\n\
-         if [ ! -x {exe} ]; then\n\
-         \x20 echo \"flamegate pre-push hook: {exe} is gone; push not checked (reinstall with flamegate hook install)\" >&2\n\
+         flamegate={exe}\n\
+         if [ ! -x \"$flamegate\" ]; then\n\
+         \x20 echo \"flamegate pre-push hook: $flamegate is gone; push not checked (reinstall with flamegate hook install)\" >&2\n\
          \x20 exit 0\n\
          fi\n\
-         exec {exe} hook pre-push{manifest} \"$@\" -- {}\n",
+         exec \"$flamegate\" hook pre-push{manifest} \"$@\" -- {}\n",
         args.join(" ")
     ))
 }
@@ -302,8 +306,12 @@ mod tests {
         )
         .unwrap();
         assert!(
+            text.contains("flamegate='/opt/my tools/flamegate'\n"),
+            "{text}"
+        );
+        assert!(
             text.contains(
-                "exec '/opt/my tools/flamegate' hook pre-push --manifest-path /src/app/Cargo.toml \"$@\" -- --measurement-time 1"
+                "exec \"$flamegate\" hook pre-push --manifest-path /src/app/Cargo.toml \"$@\" -- --measurement-time 1"
             ),
             "{text}"
         );

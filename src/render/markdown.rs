@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use super::escape::markdown_text;
 use super::{Renderer, evidence, format_change, format_level, format_percent, headline};
-use crate::error::short_sha;
+use crate::error::{is_commit_id, short_sha};
 use crate::profile::hotspots::percent;
 use crate::report::{Comparison, Mode, Outcome, Report, Side, Verdict};
 
@@ -34,11 +34,22 @@ pub fn marker(suite: &str) -> String {
     format!("<!-- flamegate:{plain} -->")
 }
 
+/// A commit as Markdown: a commit id in code, anything else escaped as text
+/// (records and reports are read from files; `Report::load` refuses a
+/// non-id, this keeps a hand-made record harmless too).
+fn commit_markdown(commit: &str) -> String {
+    if is_commit_id(commit) {
+        format!("`{}`", short_sha(commit))
+    } else {
+        markdown_text(short_sha(commit))
+    }
+}
+
 fn side(side: &Side) -> String {
     let commit = side
         .commit
         .as_deref()
-        .map_or("(no commit)".to_string(), |c| format!("`{}`", short_sha(c)));
+        .map_or("(no commit)".to_string(), commit_markdown);
     let dirty = if side.dirty {
         " + uncommitted changes"
     } else {
@@ -83,8 +94,8 @@ impl Renderer for Markdown {
         let _ = writeln!(out, "{}\n", counts.join(" · "));
         let head = match &report.pull_request_head {
             Some(pr_head) => format!(
-                "`{}` (measured as GitHub's merge commit {})",
-                short_sha(pr_head),
+                "{} (measured as GitHub's merge commit {})",
+                commit_markdown(pr_head),
                 side(&report.head)
             ),
             None => side(&report.head),

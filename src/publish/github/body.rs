@@ -9,17 +9,11 @@ pub const COMMENT_LIMIT: usize = 65_536;
 /// GitHub's limit on a check run's summary and text.
 pub const CHECK_RUN_TEXT_LIMIT: usize = 65_535;
 
-/// The hidden line that says which head commit a comment describes.
+/// The hidden line that says which head commit a comment describes (for
+/// people and tools reading the comment; publishing decides on the pull
+/// request's current head instead).
 pub fn head_line(head_sha: &str) -> String {
     format!("<!-- flamegate-head: {head_sha} -->")
-}
-
-/// The head commit a published body describes, if it says.
-pub fn described_head(body: &str) -> Option<&str> {
-    body.lines()
-        .take(3)
-        .find_map(|line| line.strip_prefix("<!-- flamegate-head: "))
-        .and_then(|rest| rest.strip_suffix(" -->"))
 }
 
 /// Where the results were measured, for the footer.
@@ -119,12 +113,5 @@ mod tests {
         let out = fit("", &body, "", 1000);
         assert!(out.len() <= 1000);
         assert!(out.contains("</details>"));
-    }
-
-    #[test]
-    fn the_head_line_reads_back() {
-        let body = format!("<!-- flamegate:x -->\n{}\nrest", head_line("abc123"));
-        assert_eq!(described_head(&body), Some("abc123"));
-        assert_eq!(described_head("<!-- flamegate:x -->\nno"), None);
     }
 }

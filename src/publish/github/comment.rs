@@ -4,7 +4,6 @@
 use http::Method;
 use serde_json::{Value, json};
 
-use super::body::described_head;
 use super::client::{ApiError, GithubClient, Repeat};
 use super::env::RepoName;
 
@@ -41,11 +40,10 @@ pub enum CommentOutcome {
     Unchanged {
         id: u64,
     },
-    /// The comment describes the pull request's current head; this run's
-    /// head is older and does not replace it.
+    /// This run's head is no longer the pull request's head: nothing is
+    /// written (a run of the current head will write).
     OlderHead {
-        id: u64,
-        published_head: String,
+        current_head: String,
     },
     /// `--comment changed` and nothing changed: no comment created.
     NothingToSay,
@@ -57,10 +55,11 @@ impl std::fmt::Display for CommentOutcome {
             CommentOutcome::Created { id } => write!(f, "created comment {id}"),
             CommentOutcome::Updated { id } => write!(f, "updated comment {id}"),
             CommentOutcome::Unchanged { id } => write!(f, "comment {id} already up to date"),
-            CommentOutcome::OlderHead { id, published_head } => write!(
+            CommentOutcome::OlderHead { current_head } => write!(
                 f,
-                "left comment {id} alone: it describes the pull request's current head {}, newer than this run's",
-                crate::error::short_sha(published_head)
+                "left the comment alone: this run's head is not the pull request's current head {}, \
+                 whose run will publish",
+                crate::error::short_sha(current_head)
             ),
             CommentOutcome::NothingToSay => {
                 f.write_str("no comment: nothing changed (--comment changed)")
@@ -139,6 +138,20 @@ pub async fn upsert(
     if sticky.mode == CommentMode::Never {
         return Ok((CommentOutcome::NothingToSay, 0));
     }
+    // A run for a head the pull request has moved on from writes nothing,
+    // whichever head the comment describes now: with pushes h1, h2, h3,
+    // h1's late publisher must not replace h2's results, nor create a
+    // comment that h3's run (under `--comment changed`) chose not to.
+    if let Some(current) = sticky.current_head
+        && sticky.head_sha != current
+    {
+        return Ok((
+            CommentOutcome::OlderHead {
+                current_head: current.to_string(),
+            },
+            0,
+        ));
+    }
     let comments_path = format!(
         "{}/issues/{}/comments",
         sticky.repo.api_path(),
@@ -171,19 +184,6 @@ pub async fn upsert(
         if let Some(existing) = ours.first() {
             if existing.body == sticky.body {
                 return Ok((CommentOutcome::Unchanged { id: existing.id }, deleted));
-            }
-            if let (Some(published), Some(current)) =
-                (described_head(&existing.body), sticky.current_head)
-                && published == current
-                && sticky.head_sha != current
-            {
-                return Ok((
-                    CommentOutcome::OlderHead {
-                        id: existing.id,
-                        published_head: published.to_string(),
-                    },
-                    deleted,
-                ));
             }
             let path = format!("{}/issues/comments/{}", sticky.repo.api_path(), existing.id);
             // PATCH, as GitHub's description says (octocrab 0.54's

@@ -80,34 +80,25 @@ fn worth_a_comment(report: &Report) -> bool {
 /// The commit the report describes, checked against the commit the event
 /// says. A mismatch means the report is not this pull request's (in
 /// fork-safe mode: possibly forged), and nothing is published.
+///
+/// The report describes its pull request head when it names one (the job
+/// measured GitHub's merge commit of it), else its head commit; exactly that
+/// one must match: a report whose `pull_request_head` names another commit is
+/// refused even when its `head.commit` happens to be the event's.
 fn checked_head(report: &Report, origin: &Origin) -> Result<String> {
-    let described = [
-        report.pull_request_head.as_deref(),
-        report.head.commit.as_deref(),
-    ];
+    let described = report
+        .pull_request_head
+        .as_deref()
+        .or(report.head.commit.as_deref());
     match origin.head_sha() {
-        Some(expected) => {
-            if described.contains(&Some(expected)) {
-                Ok(expected.to_string())
-            } else {
-                Err(Error::PublishRefused(format!(
-                    "the report describes commit {} but the event is for {}; refusing to publish a report \
-                     that is not this pull request head's (was the right artifact downloaded?)",
-                    described
-                        .iter()
-                        .flatten()
-                        .next()
-                        .map_or("(none)", |s| short_sha(s)),
-                    short_sha(expected)
-                )))
-            }
-        }
-        None => Ok(described
-            .iter()
-            .flatten()
-            .next()
-            .map(|s| s.to_string())
-            .unwrap_or_default()),
+        Some(expected) if described == Some(expected) => Ok(expected.to_string()),
+        Some(expected) => Err(Error::PublishRefused(format!(
+            "the report describes commit {} but the event is for {}; refusing to publish a report \
+             that is not this pull request head's (was the right artifact downloaded?)",
+            described.map_or("(none)", short_sha),
+            short_sha(expected)
+        ))),
+        None => Ok(described.unwrap_or_default().to_string()),
     }
 }
 
@@ -258,10 +249,21 @@ pub fn publish(
                 let annotated = crate::baseline::suite_file(&report.suite);
                 match check_run::publish(&client, &repo, &head_sha, report, &body, &annotated).await
                 {
-                    Ok((id, annotations)) => published.done.push(format!(
-                        "completed check run {id} on {} ({annotations} annotations)",
-                        short_sha(&head_sha)
-                    )),
+                    Ok((id, annotations)) => {
+                        let annotated = report.count(Verdict::Regressed) + report.count(Verdict::Noisy);
+                        let capped = if annotated > annotations {
+                            format!(
+                                " of {annotated}; at most {} per check run, the rest are in its summary",
+                                check_run::ANNOTATIONS_LIMIT
+                            )
+                        } else {
+                            String::new()
+                        };
+                        published.done.push(format!(
+                            "completed check run {id} on {} ({annotations} annotations{capped})",
+                            short_sha(&head_sha)
+                        ))
+                    }
                     Err(error) => published.problems.push(token.redact(&format!(
                         "the check run was not written: {}",
                         permission_advice(&error, "checks: write")
@@ -294,10 +296,12 @@ impl Api<'_> {
                 head_branch,
                 ..
             } => {
+                // Only a pull request whose head is the run's: the list can
+                // hold other pull requests of the same branch (or of a base
+                // branch that has moved on), and guessing would comment there.
                 let listed = pull_requests
                     .iter()
                     .find(|(_, sha)| sha.as_deref() == Some(head_sha.as_str()))
-                    .or(pull_requests.first())
                     .map(|(n, _)| *n);
                 match listed {
                     Some(n) => n,

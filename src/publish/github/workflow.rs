@@ -26,15 +26,30 @@ pub fn escape_property(text: &str) -> String {
     escape_data(text).replace(':', "%3A").replace(',', "%2C")
 }
 
+/// Which stream a `StopCommands` guards: the runner reads workflow commands
+/// on both, and the pause must be on the stream the text goes to, or the
+/// two pipes' interleaving decides whether it holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
 /// While a `StopCommands` is alive, the runner ignores workflow commands on
-/// stdout: benchmark output and names printed meanwhile cannot issue any.
+/// its stream: benchmark output and names printed meanwhile cannot issue any.
 pub struct StopCommands {
     token: String,
+    stream: Stream,
 }
 
 impl StopCommands {
-    /// Print `::stop-commands::<random token>`.
+    /// Print `::stop-commands::<random token>` on stdout.
     pub fn begin() -> StopCommands {
+        StopCommands::begin_on(Stream::Stdout)
+    }
+
+    /// Print `::stop-commands::<random token>` on `stream`.
+    pub fn begin_on(stream: Stream) -> StopCommands {
         let mut bytes = [0u8; 16];
         // Without randomness a fixed token would be guessable; fall back to
         // time and pid, still unknown to a benchmark name written in advance.
@@ -46,15 +61,32 @@ impl StopCommands {
             bytes = seed.to_le_bytes();
         }
         let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-        println!("::stop-commands::{token}");
-        StopCommands { token }
+        let guard = StopCommands { token, stream };
+        guard.line(&format!("::stop-commands::{}", guard.token));
+        guard
+    }
+
+    fn line(&self, text: &str) {
+        match self.stream {
+            Stream::Stdout => println!("{text}"),
+            Stream::Stderr => eprintln!("{text}"),
+        }
     }
 }
 
 impl Drop for StopCommands {
     fn drop(&mut self) {
-        println!("::{}::", self.token);
+        self.line(&format!("::{}::", self.token));
     }
+}
+
+/// Print `text` (which may hold untrusted words: names from a report, a
+/// parser's quote of a forged artifact) on stderr. Inside GitHub Actions it
+/// is wrapped in `::stop-commands::`, so no line of it is a workflow command
+/// (`::add-mask::`, `::error`, the legacy `##[…]`) in the job that reads it.
+pub fn eprint_inert(in_actions: bool, text: &str) {
+    let _guard = in_actions.then(|| StopCommands::begin_on(Stream::Stderr));
+    eprintln!("{text}");
 }
 
 fn annotation(level: &str, c: &Comparison) -> String {
