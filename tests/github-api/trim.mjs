@@ -13,6 +13,7 @@ const OPERATIONS = {
   "/repos/{owner}/{repo}/pulls/{pull_number}": ["get"],
   "/repos/{owner}/{repo}/check-runs": ["post"],
   "/repos/{owner}/{repo}/check-runs/{check_run_id}": ["patch"],
+  "/repos/{owner}/{repo}/commits/{ref}/check-runs": ["get"],
 };
 
 const output = process.argv[2];

@@ -178,6 +178,29 @@ fn a_shallow_clone_that_cannot_be_deepened_names_the_fix() {
     assert!(err.contains("flamegate tried to fetch it"), "{err}");
 }
 
+#[test]
+fn issue_17_a_base_ref_that_looks_like_an_option_never_reaches_git_as_one() {
+    let (_origin, _parent, clone) = shallow_clone("1");
+    let out = tempfile::tempdir().unwrap();
+    let head = out.path().join("head.json");
+    std::fs::write(&head, suite_record(5, 0.01, &[]).to_json()).unwrap();
+    for base_ref in [
+        "--upload-pack=touch pwned;false/main",
+        "origin/--upload-pack=touch pwned",
+    ] {
+        let output = run(flamegate(&clone)
+            .args(["compare", "--suite", "suite", "--head-file"])
+            .arg(&head)
+            .arg(format!("--base-ref={base_ref}")));
+        let err = usage_error(&output);
+        assert!(err.contains("is not a valid"), "{base_ref}: {err}");
+        assert!(
+            !clone.join("pwned").exists(),
+            "{base_ref}: git ran the program"
+        );
+    }
+}
+
 /// Commit `baseline` on main, branch, compare: it must fail with exit 2.
 /// Returns the baseline's commit and stderr.
 fn compare_with_committed_baseline(baseline: &str) -> (String, String) {

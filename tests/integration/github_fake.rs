@@ -553,6 +553,20 @@ fn act(state: &Mutex<GithubState>, method: &Method, uri: &Uri, body: &Bytes) -> 
             s.check_runs.push(run);
             json_response(201, reply)
         }
+        ("GET", ["repos", _, _, "commits", sha, "check-runs"]) => {
+            let name = uri.query().and_then(|q| {
+                form_urlencoded::parse(q.as_bytes())
+                    .find(|(k, _)| k == "check_name")
+                    .map(|(_, v)| v.into_owned())
+            });
+            let runs: Vec<Value> = s
+                .check_runs
+                .iter()
+                .filter(|r| r.head_sha == *sha && name.as_ref().is_none_or(|n| *n == r.name))
+                .map(|r| json!({"id": r.id, "name": r.name, "head_sha": r.head_sha, "status": r.status}))
+                .collect();
+            json_response(200, json!({"total_count": runs.len(), "check_runs": runs}))
+        }
         ("PATCH", ["repos", _, _, "check-runs", id]) => {
             let id: u64 = id.parse().unwrap_or(0);
             // GitHub's own limits, which Prism does not enforce.

@@ -318,3 +318,58 @@ fn an_actions_run_end_to_end_in_a_shallow_clone() {
             .contains("regressed")
     );
 }
+
+#[test]
+#[cfg(unix)]
+fn issue_17_an_install_path_with_quotes_and_command_substitution_stays_a_path() {
+    let repo = Repo::new();
+    // flamegate installed under a path that is shell code if spliced raw.
+    let tools = tempfile::tempdir().unwrap();
+    let dir = tools.path().join("a\"b $(touch pwned) `touch pwned2` c'd");
+    std::fs::create_dir_all(&dir).unwrap();
+    let exe = dir.join("flamegate");
+    std::fs::copy(env!("CARGO_BIN_EXE_flamegate"), &exe).unwrap();
+    let output = run(Command::new(&exe)
+        .args(["hook", "install"])
+        .current_dir(repo.path()));
+    assert!(output.status.success(), "{}", stderr(&output));
+    let hook = hook_path(repo.path());
+    let syntax = run(Command::new("sh").arg("-n").arg(&hook));
+    assert!(
+        syntax.status.success(),
+        "the hook parses: {}",
+        stderr(&syntax)
+    );
+
+    // As git runs it: nothing pushed, so the check lets the push through.
+    let push = || {
+        use std::io::Write;
+        let mut child = Command::new(&hook)
+            .args(["origin", "file:///remote"])
+            .current_dir(repo.path())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(b"").unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let output = push();
+    assert!(output.status.success(), "{}", stderr(&output));
+    // The binary gone: the hook says so (quoting the path) and lets it through.
+    std::fs::remove_file(&exe).unwrap();
+    let output = push();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("$(touch pwned)"),
+        "{}",
+        stderr(&output)
+    );
+    for planted in ["pwned", "pwned2"] {
+        assert!(
+            !repo.path().join(planted).exists(),
+            "{planted}: a command ran"
+        );
+    }
+}

@@ -879,3 +879,212 @@ fn outside_github_actions_nothing_is_posted() {
     assert!(err.contains("not running in GitHub Actions"), "{err}");
     assert!(fake.state().requests.is_empty());
 }
+
+// Issue 17: what a security review found in the publish path.
+
+/// stderr lines the Actions runner would read as workflow commands: a line
+/// starting with `::` outside a `::stop-commands::` pause.
+fn live_commands(err: &str) -> Vec<String> {
+    let mut paused: Option<String> = None;
+    let mut live = Vec::new();
+    for line in err.lines().map(str::trim_start) {
+        match &paused {
+            Some(token) if line == format!("::{token}::") => paused = None,
+            Some(_) => {}
+            None => match line.strip_prefix("::stop-commands::") {
+                Some(token) => paused = Some(token.to_string()),
+                None if line.starts_with("::") || line.contains("##[") => live.push(line.into()),
+                None => {}
+            },
+        }
+    }
+    live
+}
+
+#[test]
+fn issue_17_forged_commit_fields_are_refused_and_never_reach_github() {
+    let fake = FakeGithub::start(HEAD);
+    let job = Job::workflow_run(
+        &fake,
+        workflow_run_event(
+            HEAD,
+            "success",
+            serde_json::json!([{"number": 7, "head": {"sha": HEAD}}]),
+        ),
+    );
+    let forged = "012345678é\n@org/team [x](https://evil) <!--";
+    for field in ["head", "base", "pull_request_head"] {
+        let mut value = serde_json::to_value(regressed(HEAD)).unwrap();
+        match field {
+            "pull_request_head" => value[field] = forged.into(),
+            side => value[side]["commit"] = forged.into(),
+        }
+        std::fs::write(job.path().join("forged.json"), value.to_string()).unwrap();
+        let output =
+            run(&mut job.command(&["publish", "--report", "forged.json", "--from-workflow-run"]));
+        let err = usage_error(&output);
+        assert!(err.contains("is not a commit id"), "{field}: {err}");
+        assert!(
+            !err.contains("@org/team"),
+            "{field}: the forged text is not echoed: {err}"
+        );
+    }
+    assert_eq!(fake.state().requests.len(), 0, "nothing was sent");
+    assert!(job.summary().is_empty(), "nothing reached the job summary");
+}
+
+#[test]
+fn issue_17_a_report_is_checked_by_the_head_it_claims_not_by_either_field() {
+    let fake = FakeGithub::start(HEAD);
+    let job = Job::workflow_run(
+        &fake,
+        workflow_run_event(
+            HEAD,
+            "success",
+            serde_json::json!([{"number": 7, "head": {"sha": HEAD}}]),
+        ),
+    );
+    // Measured the event's head, but claims to be pull request head NEWER_HEAD's.
+    let mut report = regressed(NEWER_HEAD);
+    report.head.commit = Some(HEAD.into());
+    let err = usage_error(&job.publish(&report, &[]));
+    assert!(err.contains("refusing to publish a report"), "{err}");
+    assert_eq!(fake.state().requests.len(), 0, "nothing was sent");
+}
+
+#[test]
+fn issue_17_untrusted_text_on_stderr_cannot_issue_workflow_commands() {
+    let fake = FakeGithub::start(HEAD);
+    let job = Job::workflow_run(
+        &fake,
+        workflow_run_event(
+            HEAD,
+            "success",
+            serde_json::json!([{"number": 7, "head": {"sha": HEAD}}]),
+        ),
+    );
+    // A forged verdict the parser quotes back in its error.
+    let mut value = serde_json::to_value(regressed(HEAD)).unwrap();
+    value["comparisons"][0]["verdict"] =
+        "x\n::add-mask::ghs_x\n##[set-output name=a;]b\n::error::forged".into();
+    std::fs::write(job.path().join("forged.json"), value.to_string()).unwrap();
+    let output =
+        run(&mut job.command(&["publish", "--report", "forged.json", "--from-workflow-run"]));
+    let err = usage_error(&output);
+    assert!(
+        err.contains("::add-mask::ghs_x"),
+        "the parser quoted it: {err}"
+    );
+    assert_eq!(live_commands(&err), Vec::<String>::new(), "{err}");
+    assert_eq!(live_commands(&stdout(&output)), Vec::<String>::new());
+}
+
+#[test]
+fn issue_17_three_heads_the_oldest_publishing_last_writes_nothing() {
+    const H1: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    const H2: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+    const H3: &str = "cccccccccccccccccccccccccccccccccccccccc";
+    let publisher = |fake: &FakeGithub, head: &str, report: &Report| {
+        let job = Job::workflow_run(
+            fake,
+            workflow_run_event(
+                head,
+                "success",
+                serde_json::json!([{"number": 7, "head": {"sha": head}}]),
+            ),
+        );
+        succeeded(&job.publish(report, &[]))
+    };
+    // Pushed h1, then h2: h2's publisher writes while h2 is the head.
+    let fake = FakeGithub::start(H2);
+    publisher(&fake, H2, &report_of(&suite_ids(), &[], H2));
+    let h2_body = ours(&fake)[0].body.clone();
+    assert!(h2_body.contains(H2));
+    // Pushed h3; h1's publisher runs late, then h2's runs again (a re-run).
+    fake.state().pulls[0].head_sha = H3.into();
+    let err = publisher(&fake, H1, &regressed(H1));
+    assert!(err.contains("not the pull request's current head"), "{err}");
+    publisher(&fake, H2, &regressed(H2));
+    assert_eq!(ours(&fake).len(), 1);
+    assert_eq!(
+        ours(&fake)[0].body,
+        h2_body,
+        "stale runs left the comment alone"
+    );
+    // h3's own publisher writes.
+    publisher(&fake, H3, &regressed(H3));
+    let comments = ours(&fake);
+    assert_eq!(comments.len(), 1);
+    assert!(comments[0].body.contains(H3) && comments[0].body.contains("parse/large"));
+    fake.assert_conformant();
+}
+
+#[test]
+fn issue_17_a_pull_request_of_another_head_is_never_guessed() {
+    let fake = FakeGithub::start(HEAD);
+    // The event lists a pull request whose head is not the run's (say the
+    // same branch's earlier pull request): flamegate finds #7 by branch.
+    let job = Job::workflow_run(
+        &fake,
+        workflow_run_event(
+            HEAD,
+            "success",
+            serde_json::json!([{"number": 9, "head": {"sha": NEWER_HEAD}}]),
+        ),
+    );
+    succeeded(&job.publish(&regressed(HEAD), &[]));
+    let state = fake.state();
+    assert!(
+        state.requests.iter().all(|r| !r.path.contains("/9")),
+        "{:?}",
+        state.requests.iter().map(|r| &r.path).collect::<Vec<_>>()
+    );
+    assert!(
+        state
+            .requests
+            .iter()
+            .any(|r| r.path.contains("/issues/7/comments"))
+    );
+}
+
+#[test]
+fn issue_17_a_502_on_the_check_run_create_leaves_one_completed_check_run() {
+    let fake = FakeGithub::start(HEAD);
+    fake.state()
+        .inject(Method::POST, "/check-runs", Fault::ActThen502);
+    let job = Job::pull_request(&fake, HEAD);
+    succeeded(&job.publish(&regressed(HEAD), &["--check-run", "--comment", "never"]));
+    let state = fake.state();
+    assert_eq!(
+        state.check_runs.len(),
+        1,
+        "listed before creating again: no orphan"
+    );
+    assert_eq!(state.check_runs[0].status, "completed");
+    assert_eq!(state.check_runs[0].conclusion.as_deref(), Some("failure"));
+    drop(state);
+    fake.assert_conformant();
+}
+
+#[test]
+fn issue_17_a_report_does_not_decide_how_many_annotation_requests_are_sent() {
+    let ids: Vec<String> = (0..700).map(|i| format!("bench/{i}")).collect();
+    let slower: Vec<usize> = (0..300).collect();
+    let fake = FakeGithub::start(HEAD);
+    let job = Job::pull_request(&fake, HEAD);
+    let err = succeeded(&job.publish(
+        &report_of(&ids, &slower, HEAD),
+        &["--check-run", "--comment", "never"],
+    ));
+    assert!(err.contains("250 annotations of 300"), "{err}");
+    let state = fake.state();
+    assert_eq!(state.check_runs[0].annotations.len(), 250);
+    let patches = state
+        .requests
+        .iter()
+        .filter(|r| r.method == "PATCH")
+        .count();
+    assert_eq!(patches, 5, "250 annotations in batches of 50");
+    drop(state);
+    fake.assert_conformant();
+}

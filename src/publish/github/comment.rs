@@ -57,7 +57,7 @@ impl std::fmt::Display for CommentOutcome {
             CommentOutcome::Unchanged { id } => write!(f, "comment {id} already up to date"),
             CommentOutcome::OlderHead { current_head } => write!(
                 f,
-                "left the comment alone: this run's head is not the pull request's current head {}, \
+                "left comment untouched: this run's head is not the pull request's current head {}, \
                  whose run will publish",
                 crate::error::short_sha(current_head)
             ),

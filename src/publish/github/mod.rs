@@ -321,9 +321,11 @@ impl Api<'_> {
             .map_err(|e| format!("cannot read pull request #{number}: {e}"))?;
         Ok(Some((
             number,
+            // Read loosely: what is not a commit id is not known.
             current
                 .pointer("/head/sha")
                 .and_then(Value::as_str)
+                .filter(|sha| crate::error::is_commit_id(sha))
                 .map(str::to_string),
         )))
     }
