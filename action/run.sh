@@ -52,7 +52,14 @@ if [ -n "$shard" ]; then
     args+=(--bench "$bench")
   done
   [ -n "$measure" ] && args+=(--measure "$measure")
-  [ "$(input MODE)" = paired ] && args+=(--paired)
+  if [ "$(input MODE)" = paired ]; then
+    # Each shard's rounds are its own (adaptive by default); merge joins them.
+    args+=(--paired)
+    rounds=$(input ROUNDS)
+    [ -n "$rounds" ] && args+=(--rounds "$rounds")
+    budget=$(input BUDGET)
+    [ -n "$budget" ] && args+=(--budget "$budget")
+  fi
   [ -n "${GITHUB_OUTPUT:-}" ] && echo "shard-index=${shard%%/*}" >>"$GITHUB_OUTPUT"
 elif [ -n "$merge_from" ]; then
   shopt -s nullglob

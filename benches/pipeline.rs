@@ -7,7 +7,7 @@ use std::path::Path;
 use criterion::{Criterion, criterion_group, criterion_main};
 use flamegate::baseline::Baseline;
 use flamegate::collect::criterion_output::read_criterion_home;
-use flamegate::collect::shard::{ShardInfo, ShardSpec, assign, merge_records};
+use flamegate::collect::shard::{ShardInfo, ShardSpec, SplitMethod, assign, merge_records};
 use flamegate::compare::{Settings, against_stored};
 use flamegate::error::RecordSource;
 use flamegate::profile::fold::{encode_as_pprof, fold};
@@ -128,7 +128,7 @@ fn shards(c: &mut Criterion) {
                 },
                 suite: "bench".into(),
                 assignment: assignment.clone(),
-                balanced: false,
+                split: SplitMethod::IdHash,
             }),
             ..head.clone()
         })

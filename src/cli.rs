@@ -72,7 +72,9 @@ pub enum Command {
     /// `flamegate merge shard-*.json [--publish]`. The shards must all be
     /// there (else exit 2, or --allow-incomplete) and belong together (same
     /// commit, suite and split). The false discovery rate is controlled once,
-    /// over the whole suite.
+    /// over the whole suite. Paired shards (`check --paired --shard K/N`) may
+    /// have run different numbers of rounds; each benchmark is tested on its
+    /// own rounds.
     Merge(MergeArgs),
     /// Publish a report to GitHub: sticky pull-request comment, check run, job summary, annotations.
     ///
@@ -355,6 +357,8 @@ pub struct CheckArgs {
 
     /// Run only shard K of N of the suite and write its record to
     /// <out-dir>/shard-K-of-N.json for `flamegate merge` (no verdict here).
+    /// The split is the same in every job: by the stored baseline's
+    /// durations, or with --paired into equal counts (no baseline needed).
     #[arg(long, value_name = "K/N", value_parser = shard_spec)]
     pub shard: Option<ShardSpec>,
 }

@@ -11,7 +11,7 @@ use crate::cli::{
     EvalCommand, EvalFormat, GithubArgs, HookCommand, HookInstallArgs, MergeArgs, OutputArgs,
     PrePushArgs, ProjectArgs, PublishArgs, RunArgs, StatsArgs, UpdateArgs,
 };
-use crate::collect::shard::{ShardPlan, ShardSpec};
+use crate::collect::shard::{Balance, ShardPlan, ShardSpec};
 use crate::collect::{self, Progress, Project, RunSelection};
 use crate::compare::{self, Settings};
 use crate::config::{self, CONFIG_FILE, FileConfig, StatsOverrides};
@@ -382,6 +382,7 @@ fn measure_paired(
         head_side: work_tree_side(&head),
         base_side: sides.base_side("built and run in this job"),
         notes: sides.checkout.notes.clone(),
+        round_windows: collect::paired::round_windows(selection),
     })
 }
 
@@ -510,7 +511,17 @@ fn check(args: CheckArgs, output: Output) -> Result<u8> {
         )?;
         let mut selection = selection(&bench, &loaded.file)?;
         let suite = selection.measure.suite(&suite);
-        selection.shard = Some(shard_plan(spec, &loaded, &suite, &base, output.progress));
+        selection.shard = Some(if paired {
+            // No stored baseline is needed, nor read: equal counts balance
+            // paired rounds (collect::shard, `Balance::EqualCounts`).
+            ShardPlan {
+                spec,
+                suite: suite.clone(),
+                balance: Balance::EqualCounts,
+            }
+        } else {
+            shard_plan(spec, &loaded, &suite, &base, output.progress)
+        });
         let out_dir = output_args
             .out_dir
             .clone()
@@ -771,7 +782,7 @@ fn shard_plan(
     ShardPlan {
         spec,
         suite: suite.to_string(),
-        durations,
+        balance: Balance::Durations(durations),
     }
 }
 

@@ -157,30 +157,27 @@ pub(crate) fn shard_lists(
         .collect::<std::collections::BTreeSet<_>>()
         .into_iter()
         .collect();
-    let (assignment, balanced) = shard::assign(&all, &plan.durations, plan.spec.count);
+    let (assignment, split) = shard::split(&all, &plan.balance, plan.spec.count);
     let info = shard::ShardInfo {
         spec: plan.spec,
         suite: plan.suite.clone(),
         assignment,
-        balanced,
+        split,
     };
     let mine: Vec<&BenchId> = info.ids().collect();
-    let estimate: f64 = mine.iter().filter_map(|id| plan.durations.get(*id)).sum();
+    let estimate = match (&plan.balance, split) {
+        (shard::Balance::Durations(durations), shard::SplitMethod::Durations) => {
+            let seconds: f64 = mine.iter().filter_map(|id| durations.get(*id)).sum();
+            format!(", about {seconds:.0}s of timing")
+        }
+        _ => String::new(),
+    };
     progress.note(&format!(
-        "shard {}: {} of {} benchmarks ({}){}",
+        "shard {}: {} of {} benchmarks ({}){estimate}",
         plan.spec,
         mine.len(),
         all.len(),
-        if balanced {
-            "split by the baseline's measured durations"
-        } else {
-            "split by id hash: no durations in the baseline"
-        },
-        if balanced {
-            format!(", about {estimate:.0}s of timing")
-        } else {
-            String::new()
-        }
+        split.describe(),
     ));
     for id in &mine {
         progress.note(&format!("  shard {}: {id}", plan.spec));

@@ -100,6 +100,20 @@ pub struct PairedShard {
     pub head_side: crate::report::Side,
     pub base_side: crate::report::Side,
     pub notes: Vec<String>,
+    /// The criterion arguments every round was timed with (the windows):
+    /// shards timed differently do not merge.
+    #[serde(default)]
+    pub round_windows: Vec<String>,
+}
+
+/// The criterion arguments rounds are timed with: the user's, else
+/// `ROUND_ARGS` (what `timing_args` gives after the filter and `--noplot`).
+pub fn round_windows(selection: &RunSelection) -> Vec<String> {
+    if selection.criterion_args.is_empty() {
+        ROUND_ARGS.iter().map(|a| a.to_string()).collect()
+    } else {
+        selection.criterion_args.clone()
+    }
 }
 
 /// The version of `PairedShard` this flamegate writes and reads.

@@ -1,11 +1,14 @@
 //! Splitting a suite across CI jobs: which benchmarks shard K of N runs.
 //!
 //! The split must come out the same in every job of the matrix, so it is a
-//! pure function of the benchmark ids and the baseline's measured durations,
-//! both the same everywhere: longest durations first, each to the shard with
-//! the least work so far (greedy LPT: the largest shard is at most the
-//! ideal, total / N, plus one benchmark's duration). Without any durations,
-//! a stable hash of the id decides.
+//! pure function of what is the same everywhere. Against a stored baseline:
+//! the benchmark ids and the baseline's measured durations, longest first,
+//! each to the shard with the least work so far (greedy LPT: the largest
+//! shard is at most the ideal, total / N, plus one benchmark's duration);
+//! without any durations, a stable hash of the id decides. Paired runs need
+//! no baseline: criterion's round windows are fixed, so every benchmark's
+//! round takes about the same time and equal counts are balanced (the
+//! sorted ids dealt out in turn).
 
 use std::collections::BTreeMap;
 
@@ -46,12 +49,47 @@ impl std::fmt::Display for ShardSpec {
 }
 
 /// What a sharded run needs: which shard, the suite (recorded so a merge
-/// can check it), and the baseline's durations that balance the split.
+/// can check it), and how to balance the split.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ShardPlan {
     pub spec: ShardSpec,
     pub suite: String,
-    pub durations: BTreeMap<BenchId, f64>,
+    pub balance: Balance,
+}
+
+/// What balances a split.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Balance {
+    /// The stored baseline's measured durations (seconds per benchmark;
+    /// empty when the baseline has none: then the id hash).
+    Durations(BTreeMap<BenchId, f64>),
+    /// Equal counts: paired rounds run every benchmark for criterion's fixed
+    /// windows, so each costs about the same time whatever its speed.
+    EqualCounts,
+}
+
+/// How a split was made, as recorded in each shard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SplitMethod {
+    /// Longest first by the baseline's measured durations.
+    Durations,
+    /// A stable hash of the id (no durations known).
+    IdHash,
+    /// Sorted ids dealt out in turn (paired runs).
+    EqualCounts,
+}
+
+impl SplitMethod {
+    /// How the split was made, for progress lines and the README.
+    pub fn describe(self) -> &'static str {
+        match self {
+            SplitMethod::Durations => "split by the baseline's measured durations",
+            SplitMethod::IdHash => "split by id hash: no durations in the baseline",
+            SplitMethod::EqualCounts => {
+                "split into equal counts: paired rounds take about the same time per benchmark"
+            }
+        }
+    }
 }
 
 /// What a shard's record says about the split, so a merge can check that
@@ -63,8 +101,8 @@ pub struct ShardInfo {
     /// The whole suite's split: benchmark id → shard (1-based). The same in
     /// every shard of one matrix.
     pub assignment: BTreeMap<BenchId, usize>,
-    /// Whether measured durations balanced the split (else the id hash).
-    pub balanced: bool,
+    /// How the split was made.
+    pub split: SplitMethod,
 }
 
 impl ShardInfo {
@@ -138,6 +176,35 @@ pub fn assign(
         assignment.insert(id.clone(), lightest + 1);
     }
     (assignment, true)
+}
+
+/// Split `ids` into `count` shards of equal size (±1): sorted, dealt out
+/// in turn. The same ids give the same split in every job.
+pub fn assign_equal_counts(ids: &[BenchId], count: usize) -> BTreeMap<BenchId, usize> {
+    let count = count.max(1);
+    let mut sorted: Vec<&BenchId> = ids.iter().collect();
+    sorted.sort();
+    sorted.dedup();
+    sorted
+        .into_iter()
+        .enumerate()
+        .map(|(i, id)| (id.clone(), i % count + 1))
+        .collect()
+}
+
+/// The split of `ids` that `balance` asks for, and how it was made.
+pub fn split(
+    ids: &[BenchId],
+    balance: &Balance,
+    count: usize,
+) -> (BTreeMap<BenchId, usize>, SplitMethod) {
+    match balance {
+        Balance::EqualCounts => (assign_equal_counts(ids, count), SplitMethod::EqualCounts),
+        Balance::Durations(durations) => match assign(ids, durations, count) {
+            (assignment, true) => (assignment, SplitMethod::Durations),
+            (assignment, false) => (assignment, SplitMethod::IdHash),
+        },
+    }
 }
 
 /// A criterion filter that selects exactly `ids` (criterion matches its
@@ -290,13 +357,11 @@ pub fn merge_paired(
         .first()
         .cloned()
         .ok_or_else(|| Error::Usage("no shard records to merge".into()))?;
+    // Shards may run different numbers of rounds (the adaptive plan stops
+    // each benchmark when it is decided, and a shard when all of its are):
+    // every benchmark's rounds travel with it in `round_medians`, and its
+    // test uses exactly those. What must agree is what was compared.
     for (shard, label) in shards.iter().zip(labels).skip(1) {
-        if shard.run.rounds != first.run.rounds {
-            return Err(Error::ShardMismatch(format!(
-                "{label} ran {} rounds, the first shard {}",
-                shard.run.rounds, first.run.rounds
-            )));
-        }
         if shard.run.base.commit != first.run.base.commit {
             return Err(Error::ShardMismatch(format!(
                 "{label} compared against base {} but the first shard against {}",
@@ -314,7 +379,21 @@ pub fn merge_paired(
                     .map_or("(none)", crate::error::short_sha),
             )));
         }
+        if shard.run.head.machine.rustc != first.run.head.machine.rustc {
+            return Err(Error::ShardMismatch(format!(
+                "{label} was built with {} but the first shard with {}; build every shard with one toolchain",
+                shard.run.head.machine.rustc, first.run.head.machine.rustc
+            )));
+        }
+        if shard.round_windows != first.round_windows {
+            return Err(Error::ShardMismatch(format!(
+                "{label} timed its rounds with criterion arguments `{}`, the first shard with `{}`",
+                shard.round_windows.join(" "),
+                first.round_windows.join(" ")
+            )));
+        }
     }
+    let rounds = shards.iter().map(|s| s.run.rounds).max().unwrap_or(0);
     let mut round_medians = BTreeMap::new();
     let mut base_benches = Vec::new();
     let mut heads = Vec::new();
@@ -327,7 +406,7 @@ pub fn merge_paired(
     let merged = merge_records(heads, labels)?;
     base_benches.sort_by(|a, b| a.id.cmp(&b.id));
     let run = super::paired::PairedRun {
-        rounds: first.run.rounds,
+        rounds,
         base: RunRecord {
             benches: base_benches,
             ..first.run.base.clone()

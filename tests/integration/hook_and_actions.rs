@@ -229,57 +229,24 @@ fn an_actions_run_end_to_end_in_a_shallow_clone() {
     let checkout = root.path().join("checkout");
     let fake = FakeGithub::start(&head);
     let event = root.path().join("event.json");
-    std::fs::write(
-        &event,
-        serde_json::json!({
-            "number": 7,
-            "pull_request": {
-                "number": 7,
-                "head": { "sha": head, "ref": "slower", "repo": { "full_name": "octo/tiny" } },
-                "base": { "ref": "main", "repo": { "full_name": "octo/tiny" } },
-            },
-        })
-        .to_string(),
-    )
-    .unwrap();
-    let github_output = root.path().join("github_output");
-    let summary = root.path().join("summary.md");
-    let bin_dir = Path::new(env!("CARGO_BIN_EXE_flamegate")).parent().unwrap();
-    let mut command = Command::new("bash");
-    for (name, _) in std::env::vars() {
-        if name.starts_with("GITHUB_") || name.starts_with("FLAMEGATE_") {
-            command.env_remove(name);
-        }
-    }
-    let output = command
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("action/run.sh"))
-        .current_dir(&checkout)
-        .env(
-            "PATH",
-            format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap()),
-        )
-        .env("CARGO_TARGET_DIR", fixture_target_dir())
-        .env("NO_COLOR", "1")
-        .env("GITHUB_ACTIONS", "true")
-        .env("GITHUB_API_URL", &fake.url)
-        .env("GITHUB_SERVER_URL", "https://github.example")
-        .env("GITHUB_TOKEN", "ghs_actions_e2e_token")
-        .env("GITHUB_REPOSITORY", "octo/tiny")
-        .env("GITHUB_EVENT_NAME", "pull_request")
-        .env("GITHUB_EVENT_PATH", &event)
-        .env("GITHUB_RUN_ID", "99")
-        .env("GITHUB_SHA", &head)
-        .env("GITHUB_OUTPUT", &github_output)
-        .env("GITHUB_STEP_SUMMARY", &summary)
-        .env("FLAMEGATE_GITHUB_BACKOFF_MS", "10")
-        .env("FLAMEGATE_INPUT_MANIFEST_PATH", "Cargo.toml")
-        .env("FLAMEGATE_INPUT_MODE", "stored")
-        .env("FLAMEGATE_INPUT_COMMENT", "always")
-        .env("FLAMEGATE_INPUT_CHECK_RUN", "true")
-        .env("FLAMEGATE_INPUT_FAIL_ON_REGRESSION", "true")
-        .env("FLAMEGATE_INPUT_OUT_DIR", "flamegate-report")
-        .output()
-        .unwrap();
+    pull_request_event(&event, &head, "slower");
+    let step = ActionStep {
+        dir: root.path().to_path_buf(),
+        checkout: checkout.clone(),
+        api_url: fake.url.clone(),
+        event: event.clone(),
+        head: head.clone(),
+        target_dir: fixture_target_dir(),
+    };
+    let (github_output, summary) = (step.github_output(), step.summary());
+    let output = step.run(&[
+        ("MANIFEST_PATH", "Cargo.toml"),
+        ("MODE", "stored"),
+        ("COMMENT", "always"),
+        ("CHECK_RUN", "true"),
+        ("FAIL_ON_REGRESSION", "true"),
+        ("OUT_DIR", "flamegate-report"),
+    ]);
     let err = stderr(&output);
     assert_eq!(output.status.code(), Some(1), "{err}\n{}", stdout(&output));
     let outputs = std::fs::read_to_string(&github_output).unwrap();
@@ -372,4 +339,182 @@ fn issue_17_an_install_path_with_quotes_and_command_substitution_stays_a_path() 
             "{planted}: a command ran"
         );
     }
+}
+
+/// One run of the Action's gate step (`action/run.sh`, exactly what
+/// action.yml runs) with GitHub's variables, the fake API and `inputs` as
+/// the `FLAMEGATE_INPUT_*` variables action.yml sets.
+struct ActionStep {
+    dir: PathBuf,
+    checkout: PathBuf,
+    api_url: String,
+    event: PathBuf,
+    head: String,
+    target_dir: PathBuf,
+}
+
+impl ActionStep {
+    fn github_output(&self) -> PathBuf {
+        self.dir.join("github_output")
+    }
+
+    fn summary(&self) -> PathBuf {
+        self.dir.join("summary.md")
+    }
+
+    fn run(&self, inputs: &[(&str, &str)]) -> std::process::Output {
+        let bin_dir = Path::new(env!("CARGO_BIN_EXE_flamegate")).parent().unwrap();
+        let mut command = Command::new("bash");
+        for (name, _) in std::env::vars() {
+            if name.starts_with("GITHUB_") || name.starts_with("FLAMEGATE_") {
+                command.env_remove(name);
+            }
+        }
+        command
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("action/run.sh"))
+            .current_dir(&self.checkout)
+            .env(
+                "PATH",
+                format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap()),
+            )
+            .env("CARGO_TARGET_DIR", &self.target_dir)
+            .env("NO_COLOR", "1")
+            .env("GITHUB_ACTIONS", "true")
+            .env("GITHUB_API_URL", &self.api_url)
+            .env("GITHUB_SERVER_URL", "https://github.example")
+            .env("GITHUB_TOKEN", "ghs_actions_e2e_token")
+            .env("GITHUB_REPOSITORY", "octo/tiny")
+            .env("GITHUB_EVENT_NAME", "pull_request")
+            .env("GITHUB_EVENT_PATH", &self.event)
+            .env("GITHUB_RUN_ID", "99")
+            .env("GITHUB_SHA", &self.head)
+            .env("GITHUB_OUTPUT", self.github_output())
+            .env("GITHUB_STEP_SUMMARY", self.summary())
+            .env("FLAMEGATE_GITHUB_BACKOFF_MS", "10");
+        for (name, value) in inputs {
+            command.env(format!("FLAMEGATE_INPUT_{name}"), value);
+        }
+        command.output().unwrap()
+    }
+}
+
+/// A pull request event for head `head` of branch `branch` of octo/tiny.
+fn pull_request_event(path: &Path, head: &str, branch: &str) {
+    std::fs::write(
+        path,
+        serde_json::json!({
+            "number": 7,
+            "pull_request": {
+                "number": 7,
+                "head": { "sha": head, "ref": branch, "repo": { "full_name": "octo/tiny" } },
+                "base": { "ref": "main", "repo": { "full_name": "octo/tiny" } },
+            },
+        })
+        .to_string(),
+    )
+    .unwrap();
+}
+
+#[test]
+fn issue_23_the_actions_sharded_paired_path_merges_shards_that_ran_different_rounds() {
+    let _machine = exclusive_benchmarking();
+    // No stored baseline anywhere: paired shards need none.
+    let repo = paired_repo();
+    std::fs::write(
+        repo.join("flamegate.toml"),
+        "profile_time = 1.0\ncriterion_args = [\"--warm-up-time\", \"0.1\", \"--measurement-time\", \"0.3\", \"--sample-size\", \"10\"]\n",
+    )
+    .unwrap();
+    git_in(&repo, &["add", "-A"]);
+    git_in(&repo, &["commit", "-q", "-m", "windows"]);
+    let head = slow_branch(&repo, "slower");
+    let root = tempfile::tempdir().unwrap();
+    let fake = FakeGithub::start(&head);
+    let event = root.path().join("event.json");
+    pull_request_event(&event, &head, "slower");
+    let step = ActionStep {
+        dir: root.path().to_path_buf(),
+        checkout: repo.clone(),
+        api_url: fake.url.clone(),
+        event,
+        head: head.clone(),
+        target_dir: paired_target(),
+    };
+    let shards = root.path().join("downloaded");
+    // The matrix: shard 1 with four fixed rounds, shard 2 adaptive (a
+    // fourfold slowdown is called from six rounds): they end at different
+    // round counts, as adaptive shards do.
+    for (k, rounds) in [(1, "4"), (2, "")] {
+        let out = format!("shard-out-{k}");
+        let output = step.run(&[
+            ("MODE", "paired"),
+            ("SHARD", &format!("{k}/2")),
+            ("ROUNDS", rounds),
+            ("OUT_DIR", &out),
+        ]);
+        let err = stderr(&output);
+        assert_eq!(output.status.code(), Some(0), "{err}");
+        assert!(err.contains("split into equal counts"), "{err}");
+        assert!(
+            !err.contains("baseline"),
+            "no stored baseline is read: {err}"
+        );
+        assert!(
+            std::fs::read_to_string(step.github_output())
+                .unwrap()
+                .contains(&format!("shard-index={k}"))
+        );
+        // upload-artifact, then download-artifact with merge-multiple.
+        std::fs::create_dir_all(&shards).unwrap();
+        let file = format!("shard-{k}-of-2.json");
+        std::fs::copy(repo.join(&out).join(&file), shards.join(&file)).unwrap();
+    }
+    let rounds_of = |k: usize| -> u64 {
+        let shard: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(shards.join(format!("shard-{k}-of-2.json"))).unwrap(),
+        )
+        .unwrap();
+        shard["run"]["rounds"].as_u64().unwrap()
+    };
+    assert_eq!(rounds_of(1), 4);
+    assert!(rounds_of(2) >= 6, "{}", rounds_of(2));
+
+    let output = step.run(&[
+        ("MERGE_FROM", shards.to_str().unwrap()),
+        ("COMMENT", "always"),
+        ("OUT_DIR", "merged"),
+    ]);
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{err}\n{}", stdout(&output));
+    let merged = report(&repo.join("merged"));
+    assert_eq!(merged["mode"], "Paired");
+    let mut rounds = Vec::new();
+    for id in ["work/xorshift/1000", "work/xorshift/4000", "work_small"] {
+        assert_eq!(verdict_of(&merged, id), "Regressed", "{id}");
+        let c = merged["comparisons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == id)
+            .unwrap();
+        rounds.push(c["change"]["rounds"].as_u64().unwrap());
+    }
+    // Shard 1 (xorshift/1000, work_small) ran 4 rounds, shard 2 its own.
+    assert_eq!((rounds[0], rounds[2]), (4, 4), "{rounds:?}");
+    assert_eq!(rounds[1], rounds_of(2));
+    let outputs = std::fs::read_to_string(step.github_output()).unwrap();
+    assert!(outputs.contains("exit-code=1"), "{outputs}");
+    let state = fake.state();
+    let comment = state
+        .comments
+        .iter()
+        .find(|c| c.body.starts_with("<!-- flamegate:tiny -->"))
+        .expect("the merge job commented");
+    assert!(
+        comment.body.contains("work/xorshift/4000"),
+        "{}",
+        comment.body
+    );
+    drop(state);
+    fake.assert_conformant();
 }

@@ -37,9 +37,12 @@ fn leftover_checkouts(target: &Path) -> Vec<PathBuf> {
             entries
                 .flatten()
                 .map(|e| e.path())
+                // The base is checked out at `flamegate/paired/checkout`
+                // (`baseline::CHECKOUT_DIR`); was `checkout-*`, which never
+                // matched, so these assertions could not fail (issue 18).
                 .filter(|p| {
                     p.file_name()
-                        .is_some_and(|n| n.to_string_lossy().starts_with("checkout-"))
+                        .is_some_and(|n| n.to_string_lossy().starts_with("checkout"))
                 })
                 .collect()
         })
@@ -49,18 +52,10 @@ fn leftover_checkouts(target: &Path) -> Vec<PathBuf> {
 #[test]
 fn paired_check_flags_a_slowdown_passes_an_identical_commit_and_leaves_the_tree_alone() {
     let _machine = exclusive_benchmarking();
-    // A fixed place: the base build's flags name the project's path, so a
-    // stable path keeps that build cached between test runs.
-    let repo_dir = fixture_target_dir().join("paired-repo");
-    let _ = std::fs::remove_dir_all(&repo_dir);
-    std::fs::create_dir_all(&repo_dir).unwrap();
+    let repo_dir = paired_repo();
     let repo = repo_dir.as_path();
-    copy_tiny(repo);
-    git_in(repo, &["init", "-q", "-b", "main"]);
-    git_in(repo, &["add", "-A"]);
-    git_in(repo, &["commit", "-q", "-m", "tiny"]);
     // The user's own target dir, kept across tests so builds are reused.
-    let target = fixture_target_dir().join("paired-user");
+    let target = paired_target();
     std::fs::create_dir_all(target.join("release")).unwrap();
     std::fs::write(target.join("release/marker"), "the user's build").unwrap();
     let paired = |out: &Path| {
@@ -155,6 +150,11 @@ fn paired_check_flags_a_slowdown_passes_an_identical_commit_and_leaves_the_tree_
         lib.replace("for i in 0..n {", "for i in 0..n * 4 {"),
     )
     .unwrap();
+    // The pull request also changes the cargo configuration (harmlessly):
+    // both sides build with the head's, and the report says so (issue 17).
+    std::fs::create_dir_all(repo.join(".cargo")).unwrap();
+    std::fs::write(repo.join(".cargo/config.toml"), "[term]\nquiet = false\n").unwrap();
+    git_in(repo, &["add", ".cargo/config.toml"]);
     git_in(repo, &["commit", "-q", "-am", "four times the work"]);
     let out = tempfile::tempdir().unwrap();
     let output = paired(out.path());
@@ -169,6 +169,13 @@ fn paired_check_flags_a_slowdown_passes_an_identical_commit_and_leaves_the_tree_
     for id in ["work/xorshift/1000", "work/xorshift/4000", "work_small"] {
         assert_eq!(verdict_of(&slower, id), "Regressed", "{id}");
     }
+    assert!(
+        slower["notes"]
+            .to_string()
+            .contains("`.cargo/config.toml` differs between base and head; both sides were built with the head's"),
+        "{}",
+        slower["notes"]
+    );
     // Both sides were profiled: hotspots and a like-for-like differential.
     assert_profiled_regression(out.path(), "work/xorshift/4000", "tiny::work");
     assert_eq!(leftover_checkouts(&target), Vec::<PathBuf>::new());

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use flamegate::collect::shard::{ShardInfo, ShardSpec, assign};
+use flamegate::collect::shard::{Balance, ShardInfo, ShardSpec, split as split_by};
 use flamegate::record::{BenchId, RunRecord};
 
 use crate::support::*;
@@ -43,14 +43,14 @@ fn split(record: &RunRecord, durations: &RunRecord, count: usize) -> Vec<RunReco
         .iter()
         .filter_map(|b| Some((b.id.clone(), b.seconds?)))
         .collect();
-    let (assignment, balanced) = assign(&ids, &seconds, count);
+    let (assignment, split) = split_by(&ids, &Balance::Durations(seconds), count);
     (1..=count)
         .map(|index| {
             let info = ShardInfo {
                 spec: ShardSpec { index, count },
                 suite: "suite".into(),
                 assignment: assignment.clone(),
-                balanced,
+                split,
             };
             RunRecord {
                 benches: record
@@ -307,12 +307,14 @@ fn a_real_project_gated_in_three_shards_matches_the_unsharded_verdicts() {
 
 /// A paired run of the 24-benchmark suite, three of them 30% slower, split
 /// into `count` paired shard files as `check --paired --shard` writes them.
+/// As under the adaptive plan, benchmarks ran different numbers of rounds
+/// (two of them 9, the others 4 to 6), so the shards did too (issue 23).
 fn paired_shards(dir: &Path, count: usize) -> Vec<PathBuf> {
     use flamegate::collect::paired::{PAIRED_SHARD_FORMAT, PairedRun, PairedShard, RoundMedians};
     use flamegate::report::Side;
     let base = suite(1, &[]);
     let head = suite(2, &[2, 9, 17]);
-    let rounds = 6;
+    let rounds_of = |i: usize| if i < 2 { 9 } else { 4 + i % 3 };
     let round_medians: BTreeMap<BenchId, Vec<RoundMedians>> = base
         .benches
         .iter()
@@ -321,7 +323,7 @@ fn paired_shards(dir: &Path, count: usize) -> Vec<PathBuf> {
         .map(|(i, (b, h))| {
             let base_median = flamegate::compare::stats::median(&b.samples);
             let head_median = flamegate::compare::stats::median(&h.samples);
-            let medians = (0..rounds)
+            let medians = (0..rounds_of(i))
                 .map(|r| {
                     let wobble = samples(1.0, 0.01, (i * 10 + r) as u64, 2);
                     RoundMedians {
@@ -344,8 +346,15 @@ fn paired_shards(dir: &Path, count: usize) -> Vec<PathBuf> {
         .enumerate()
         .map(|(k, head_part)| {
             let ids: Vec<BenchId> = head_part.benches.iter().map(|b| b.id.clone()).collect();
+            let rounds = round_medians
+                .iter()
+                .filter(|(id, _)| ids.contains(id))
+                .map(|(_, m)| m.len())
+                .max()
+                .unwrap_or(0);
             let shard = PairedShard {
                 paired_shard: PAIRED_SHARD_FORMAT,
+                round_windows: vec!["--measurement-time".into(), "0.3".into()],
                 run: PairedRun {
                     rounds,
                     base: RunRecord {
@@ -386,7 +395,54 @@ fn paired_shards_merge_into_the_unsharded_paired_verdicts() {
     assert_eq!(unsharded["mode"], "Paired");
     for count in [3, 5] {
         let files = paired_shards(dir.path(), count);
+        let rounds: std::collections::BTreeSet<u64> = files
+            .iter()
+            .map(|f| {
+                let shard: serde_json::Value =
+                    serde_json::from_str(&std::fs::read_to_string(f).unwrap()).unwrap();
+                shard["run"]["rounds"].as_u64().unwrap()
+            })
+            .collect();
+        assert!(
+            rounds.len() > 1,
+            "the shards ran different rounds: {rounds:?}"
+        );
         assert_merge_matches(&repo, &files, &unsharded, 3);
+    }
+    // Each benchmark keeps its own rounds in the merged report.
+    let per_benchmark: std::collections::BTreeSet<u64> = unsharded["comparisons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["change"]["rounds"].as_u64().unwrap())
+        .collect();
+    assert_eq!(per_benchmark, [4, 5, 6, 9].into_iter().collect());
+    // What does not belong together is still refused: another base,
+    // another toolchain, other criterion windows.
+    for (pointer, value, expected) in [
+        (
+            "/run/base/commit",
+            "9999999999999999999999999999999999999999",
+            "compared against base",
+        ),
+        (
+            "/run/head/machine/rustc",
+            "rustc 1.0.0",
+            "build every shard with one toolchain",
+        ),
+        (
+            "/round_windows/1",
+            "5",
+            "timed its rounds with criterion arguments",
+        ),
+    ] {
+        let files = paired_shards(dir.path(), 3);
+        let mut shard: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&files[1]).unwrap()).unwrap();
+        *shard.pointer_mut(pointer).unwrap() = value.into();
+        std::fs::write(&files[1], shard.to_string()).unwrap();
+        let err = usage_error(&merge(&repo, &files, &[]).0);
+        assert!(err.contains(expected), "{pointer}: {err}");
     }
     // Paired and stored shards never mix.
     let mut mixed = paired_shards(dir.path(), 3);

@@ -380,3 +380,23 @@ pub fn slow_branch(work: &Path, branch: &str) -> String {
     git_in(work, &["commit", "-q", "-am", "four times the work"]);
     git_in(work, &["rev-parse", "HEAD"]).trim().to_string()
 }
+
+/// The tiny fixture as a git repository on `main`, at a fixed path under
+/// the fixture target dir (made anew). Paired builds remap the base's paths
+/// onto the project's, so a stable path (and `paired_target()` as the
+/// target dir) keeps both sides' dependency builds cached between tests.
+pub fn paired_repo() -> PathBuf {
+    let repo = fixture_target_dir().join("paired-repo");
+    let _ = std::fs::remove_dir_all(&repo);
+    std::fs::create_dir_all(&repo).unwrap();
+    copy_tiny(&repo);
+    git_in(&repo, &["init", "-q", "-b", "main"]);
+    git_in(&repo, &["add", "-A"]);
+    git_in(&repo, &["commit", "-q", "-m", "tiny"]);
+    repo
+}
+
+/// The target dir paired tests use for `paired_repo()`.
+pub fn paired_target() -> PathBuf {
+    fixture_target_dir().join("paired-user")
+}
