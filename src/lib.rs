@@ -8,7 +8,8 @@
 //!                                                                      json, svg)   exit code)
 //! ```
 //!
-//! Modules in flow order; `pipeline` is the one place that knows the order.
+//! Modules in flow order; `pipeline` is the one place that knows the order,
+//! `commands` the one place that knows the command line (with `cli`).
 //! With default features off, only the bench-side hook is built:
 //! [`criterion()`] gives a `Criterion` that profiles with pprof in
 //! criterion's `--profile-time` mode and is inert while timing.
@@ -24,7 +25,11 @@ pub mod config;
 #[cfg(feature = "cli")]
 pub mod error;
 #[cfg(feature = "cli")]
+pub mod progress;
+#[cfg(feature = "cli")]
 pub mod record;
+#[cfg(feature = "cli")]
+pub mod stats;
 
 #[cfg(feature = "cli")]
 pub mod baseline;
@@ -47,3 +52,6 @@ pub mod eval;
 pub mod hook;
 #[cfg(feature = "cli")]
 pub mod pipeline;
+
+#[cfg(feature = "cli")]
+pub mod commands;

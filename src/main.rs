@@ -4,7 +4,7 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = flamegate::cli::Cli::parse();
-    match flamegate::pipeline::execute(cli) {
+    match flamegate::commands::execute(cli) {
         Ok(code) => ExitCode::from(code),
         Err(error) => {
             // Errors can quote untrusted input (a forged report's fields).

@@ -122,14 +122,7 @@ pub enum Outcome {
     Fail,
 }
 
-/// The commit a side describes.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Side {
-    pub commit: Option<String>,
-    pub dirty: bool,
-    /// How this side was chosen ("merge-base of HEAD and main", "work tree").
-    pub chosen_as: String,
-}
+pub use crate::record::Side;
 
 /// The statistical settings a report was made with.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

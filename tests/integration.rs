@@ -3,6 +3,8 @@
 #[path = "integration/support.rs"]
 mod support;
 
+#[path = "integration/architecture.rs"]
+mod architecture;
 #[path = "integration/baseline_git.rs"]
 mod baseline_git;
 #[path = "integration/criterion_reader.rs"]

@@ -13,8 +13,6 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
-use serde::{Deserialize, Serialize};
-
 use super::BenchExecutable;
 use crate::error::{Error, Result};
 
@@ -25,30 +23,7 @@ pub const REPEATS: usize = 3;
 /// The functions whose execution is counted (callgrind pattern).
 pub const COUNTED_FUNCTIONS: &str = "criterion::bencher::Bencher*::iter*";
 
-/// One function's instructions in one iteration.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FunctionCost {
-    /// Instructions executed in the function itself.
-    pub own: u64,
-    /// Instructions executed in it and everything it called.
-    pub inclusive: u64,
-}
-
-/// What callgrind's cache and branch simulation estimates for one
-/// iteration. Advisory: a model of a generic cache hierarchy and branch
-/// predictor, not this machine's; it hints at effects instruction counts
-/// cannot see (a change that misses the cache more, or mispredicts more).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Simulated {
-    /// First-level misses, instruction and data (I1mr + D1mr + D1mw).
-    pub l1_misses: u64,
-    /// Last-level misses, instruction and data (ILmr + DLmr + DLmw).
-    pub ll_misses: u64,
-    /// Conditional and indirect branches executed (Bc + Bi).
-    pub branches: u64,
-    /// Of those, mispredicted (Bcm + Bim).
-    pub mispredicts: u64,
-}
+pub use crate::record::instructions::{FunctionCost, Simulated};
 
 /// Longest one benchmark may run under callgrind (its set-up included) before
 /// flamegate stops it: a benchmark that slow would make the suite take hours.

@@ -10,7 +10,6 @@ pub mod cargo;
 pub mod criterion_output;
 pub mod machine;
 pub mod paired;
-mod progress;
 pub mod shard;
 
 use std::collections::{BTreeMap, VecDeque};
@@ -21,8 +20,8 @@ use std::process::{Command, Stdio};
 use crate::error::{Error, Result};
 use crate::record::{BenchId, BenchResult, RECORD_SCHEMA, RunRecord};
 
+pub use crate::progress::Progress;
 pub use cargo::{BenchExecutable, BenchTarget, Project};
-pub use progress::Progress;
 
 /// What a run measures.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -475,7 +474,7 @@ pub(crate) fn run_executable(
     args: &[String],
     criterion_home: &Path,
     env: &[(String, String)],
-    bar: &progress::Bar,
+    bar: &crate::progress::Bar,
 ) -> Result<BTreeMap<String, f64>> {
     let mut command = bench_command(exe);
     command

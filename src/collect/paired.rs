@@ -65,47 +65,6 @@ impl RoundPlan {
     }
 }
 
-/// One benchmark's medians in one round.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct RoundMedians {
-    pub base: f64,
-    pub head: f64,
-}
-
-impl RoundMedians {
-    /// `ln(head / base)`: the round's change, in log space.
-    pub fn log_ratio(&self) -> f64 {
-        (self.head / self.base).ln()
-    }
-}
-
-/// The outcome of a paired run (also what a paired shard hands to `merge`).
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct PairedRun {
-    pub rounds: usize,
-    /// Each side's samples, pooled over all rounds.
-    pub base: RunRecord,
-    pub head: RunRecord,
-    /// Benchmarks on both sides: their medians, round by round.
-    pub round_medians: BTreeMap<BenchId, Vec<RoundMedians>>,
-}
-
-/// A paired run of one shard, as `check --paired --shard K/N` writes it
-/// for `flamegate merge`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct PairedShard {
-    /// Format version; also what tells a paired shard from a record.
-    pub paired_shard: u32,
-    pub run: PairedRun,
-    pub head_side: crate::report::Side,
-    pub base_side: crate::report::Side,
-    pub notes: Vec<String>,
-    /// The criterion arguments every round was timed with (the windows):
-    /// shards timed differently do not merge.
-    #[serde(default)]
-    pub round_windows: Vec<String>,
-}
-
 /// The criterion arguments rounds are timed with: the user's, else
 /// `ROUND_ARGS` (what `timing_args` gives after the filter and `--noplot`).
 pub fn round_windows(selection: &RunSelection) -> Vec<String> {
@@ -116,8 +75,7 @@ pub fn round_windows(selection: &RunSelection) -> Vec<String> {
     }
 }
 
-/// The version of `PairedShard` this flamegate writes and reads.
-pub const PAIRED_SHARD_FORMAT: u32 = 1;
+pub use crate::record::paired::{PAIRED_SHARD_FORMAT, PairedRun, PairedShard, RoundMedians};
 
 /// The build environment of both sides. The base builds from another
 /// directory; mapping both sides' paths onto the head's keeps embedded file
@@ -175,7 +133,7 @@ fn round_medians_of(
             .get(&(side as u8, round))?
             .iter()
             .find(|r| &r.id == id)
-            .map(|r| crate::compare::stats::median(&r.samples))
+            .map(|r| crate::stats::median(&r.samples))
     };
     (0..rounds)
         .filter_map(|round| {
@@ -194,6 +152,11 @@ enum Side {
     Head,
 }
 
+/// The adaptive plan's stop rule, given by the caller (it is a statistical
+/// decision: `compare::paired::stop_rule`): whether a benchmark is decided,
+/// from its round log ratios and the number of benchmarks compared.
+pub type StopRule<'a> = &'a dyn Fn(&BenchId, &[f64], usize) -> bool;
+
 /// Build both sides, then run rounds as `plan` says, alternating which side
 /// goes first (base-head, head-base, …) so drift hits both equally.
 #[allow(clippy::too_many_arguments)]
@@ -204,7 +167,7 @@ pub fn run_paired(
     plan: RoundPlan,
     head_commit: (Option<String>, bool),
     base_commit: String,
-    settings: &crate::compare::Settings,
+    decided: StopRule<'_>,
     progress: &Progress,
 ) -> Result<PairedRun> {
     let env = build_env(base, head);
@@ -275,9 +238,7 @@ pub fn run_paired(
                         .iter()
                         .map(RoundMedians::log_ratio)
                         .collect();
-                    let threshold = settings.min_change_for(id).ln_1p();
-                    let alpha = settings.fdr / on_both.len().max(1) as f64;
-                    !crate::compare::paired::decided(&thetas, threshold, alpha, settings.confidence)
+                    !decided(id, &thetas, on_both.len())
                 })
                 .cloned()
                 .collect();

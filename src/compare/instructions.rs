@@ -7,8 +7,8 @@
 //! The verdict still comes from `classify`, fed p-values of 0 or 1.
 
 use crate::baseline::Baseline;
-use crate::collect::callgrind::Simulated;
 use crate::profile::hotspots::exact_hotspots;
+use crate::record::instructions::Simulated;
 use crate::record::{BenchId, RunRecord};
 use crate::report::{Mode, REPORT_SCHEMA, Report, Side, Verdict};
 

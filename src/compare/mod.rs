@@ -7,7 +7,7 @@
 
 pub mod instructions;
 pub mod paired;
-pub mod stats;
+pub use crate::stats;
 pub mod verdict;
 
 use std::collections::BTreeSet;

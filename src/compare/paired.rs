@@ -4,8 +4,8 @@
 //! the test is one-sided Student t on the round log ratios against the
 //! practical threshold; Benjamini-Hochberg across the suite (in `judge`).
 
-use crate::collect::paired::{PairedRun, RoundMedians};
 use crate::record::BenchId;
+use crate::record::paired::{PairedRun, RoundMedians};
 use crate::report::{Mode, REPORT_SCHEMA, Report, Side};
 
 use super::stats::{self, hodges_lehmann};
@@ -33,6 +33,19 @@ pub fn decided(thetas: &[f64], threshold: f64, alpha: f64, confidence: f64) -> b
     let (mean, standard_error, df) = location(thetas, RoundTest::Mean);
     let shown_slower = stats::t_sf((mean - threshold) / standard_error, df) <= alpha;
     shown_slower || below_threshold(thetas, threshold, confidence)
+}
+
+/// The adaptive plan's stop rule under `settings`: whether benchmark `id`,
+/// one of `benchmarks` compared, is decided by its round log ratios
+/// (`decided` at its own threshold, with the suite's FDR split over the
+/// benchmarks). `check --paired` hands it to the round loop
+/// (`collect::paired::run_paired`); `eval score` replays it on a corpus.
+pub fn stop_rule(settings: &Settings) -> impl Fn(&BenchId, &[f64], usize) -> bool + '_ {
+    move |id, thetas, benchmarks| {
+        let threshold = settings.min_change_for(id).ln_1p();
+        let alpha = settings.fdr / benchmarks.max(1) as f64;
+        decided(thetas, threshold, alpha, settings.confidence)
+    }
 }
 
 /// Rounds a paired benchmark needs before the adaptive plan may stop it as
@@ -160,7 +173,7 @@ pub fn against_paired_with(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::collect::paired::RoundMedians;
+    use crate::record::paired::RoundMedians;
     use crate::record::{BenchResult, Machine, RECORD_SCHEMA, RunRecord};
     use crate::report::Verdict;
     use proptest::prelude::*;

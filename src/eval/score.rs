@@ -372,10 +372,9 @@ fn paired_run(
 /// Rounds the adaptive paired mode gives a benchmark: the minimum, then one
 /// more at a time until its verdict is decided (or the trial's rounds end).
 fn adaptive_rounds(id: &BenchId, thetas: &[f64], benchmarks: usize, settings: &Settings) -> usize {
-    let threshold = settings.min_change_for(id).ln_1p();
-    let alpha = settings.fdr / benchmarks.max(1) as f64;
+    let decided = compare::paired::stop_rule(settings);
     (paired::MIN_ROUNDS..thetas.len())
-        .find(|&n| compare::paired::decided(&thetas[..n], threshold, alpha, settings.confidence))
+        .find(|&n| decided(id, &thetas[..n], benchmarks))
         .unwrap_or(thetas.len())
 }
 

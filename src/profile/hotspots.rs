@@ -220,8 +220,8 @@ pub fn format_count(count: f64) -> String {
 /// more instructions they execute themselves; criterion's `iter` wrapper,
 /// which holds everything, is left out of the inclusive ranking.
 pub fn exact_hotspots(
-    base: Option<&BTreeMap<String, crate::collect::callgrind::FunctionCost>>,
-    head: &BTreeMap<String, crate::collect::callgrind::FunctionCost>,
+    base: Option<&BTreeMap<String, crate::record::instructions::FunctionCost>>,
+    head: &BTreeMap<String, crate::record::instructions::FunctionCost>,
     base_total: u64,
     head_total: u64,
 ) -> Hotspots {

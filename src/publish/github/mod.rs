@@ -20,8 +20,8 @@ use self::client::{ApiError, GithubClient, Repeat, RetryPolicy};
 use self::comment::{CommentMode, StickyComment};
 use self::env::{ActionsEnv, RepoName};
 use self::event::{Origin, read_origin};
-use crate::collect::Progress;
 use crate::error::{Error, Result, short_sha};
+use crate::progress::Progress;
 use crate::report::{Report, Verdict};
 
 /// How to publish.

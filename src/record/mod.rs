@@ -10,6 +10,19 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, RecordSource, Result};
 
+pub mod instructions;
+pub mod paired;
+pub mod shard;
+
+/// The commit a side describes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Side {
+    pub commit: Option<String>,
+    pub dirty: bool,
+    /// How this side was chosen ("merge-base of HEAD and main", "work tree").
+    pub chosen_as: String,
+}
+
 /// Samples in nanoseconds per iteration (timing mode).
 pub const UNIT_NS: &str = "ns";
 /// Samples in instructions per iteration (instruction mode, callgrind).
@@ -165,11 +178,11 @@ pub struct BenchResult {
     /// Instruction mode: each function's instructions in one iteration
     /// (callgrind), for exact hotspot notes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub functions: Option<BTreeMap<String, crate::collect::callgrind::FunctionCost>>,
+    pub functions: Option<BTreeMap<String, instructions::FunctionCost>>,
     /// Instruction mode: callgrind's simulated cache misses and branch
     /// mispredictions per iteration (advisory).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub simulated: Option<crate::collect::callgrind::Simulated>,
+    pub simulated: Option<instructions::Simulated>,
 }
 
 /// One benchmark run of one commit.
@@ -186,7 +199,7 @@ pub struct RunRecord {
     pub benches: Vec<BenchResult>,
     /// Set when this run measured one shard of a split suite.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub shard: Option<crate::collect::shard::ShardInfo>,
+    pub shard: Option<shard::ShardInfo>,
 }
 
 impl RunRecord {

@@ -1,0 +1,36 @@
+//! `flamegate eval collect | score`: the verdict-quality corpus.
+
+use std::time::Duration;
+
+use crate::cli::{EvalCollectArgs, EvalFormat, EvalScoreArgs};
+use crate::error::{Error, Result, exit_code};
+use crate::pipeline::Output;
+
+/// Collect trials of the synthetic suite into a corpus (resumable).
+pub(crate) fn collect(args: EvalCollectArgs, output: Output) -> Result<u8> {
+    if !(args.minutes > 0.0 && args.minutes.is_finite()) {
+        return Err(Error::Usage("--minutes must be a positive number".into()));
+    }
+    if args.rounds < 2 {
+        return Err(Error::Usage("--rounds must be at least 2".into()));
+    }
+    let limits = crate::eval::collect::Limits {
+        trials: args.trials,
+        time: Duration::from_secs_f64(args.minutes * 60.0),
+        rounds: args.rounds,
+    };
+    crate::eval::collect::collect(&args.suite, &args.corpus, limits, &output.progress)?;
+    Ok(exit_code::PASS)
+}
+
+/// Score every rule on a corpus's samples, offline.
+pub(crate) fn score(args: EvalScoreArgs, output: Output) -> Result<u8> {
+    let corpus = crate::eval::corpus::Corpus::load(&args.corpus)?;
+    let scores = crate::eval::score::score(&corpus, &output.progress);
+    let text = match args.format {
+        EvalFormat::Text => crate::eval::score::table(&scores),
+        EvalFormat::Json => serde_json::to_string_pretty(&scores).expect("scores serialize") + "\n",
+    };
+    print!("{text}");
+    Ok(exit_code::PASS)
+}

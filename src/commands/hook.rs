@@ -1,0 +1,135 @@
+//! `flamegate hook install | uninstall | pre-push`.
+
+use std::path::Path;
+
+use super::*;
+use crate::baseline;
+use crate::cli::{HookInstallArgs, PrePushArgs};
+use crate::collect::{self, RunSelection};
+use crate::config::{self, StatsOverrides};
+use crate::error::{Error, Result, exit_code};
+use crate::pipeline::{Gated, HeadSource, Output, gate};
+use crate::render::{self, Renderer, Terminal};
+use crate::report::Outcome;
+
+pub(crate) fn hook_install(args: HookInstallArgs, output: Output) -> Result<u8> {
+    let loaded = load_project(&args.project)?;
+    let exe = std::env::current_exe().map_err(|e| Error::io("the flamegate executable", e))?;
+    let criterion_args = if args.criterion_args.is_empty() {
+        crate::hook::QUICK_CRITERION_ARGS
+            .iter()
+            .map(|a| a.to_string())
+            .collect()
+    } else {
+        args.criterion_args
+    };
+    // The hook runs from the top of the work tree: name a project below it.
+    let manifest = (args.project.manifest_path != Path::new("Cargo.toml"))
+        .then_some(loaded.project.manifest_path.as_path());
+    let installed = crate::hook::install(
+        &loaded.project.dir,
+        &exe,
+        manifest,
+        &criterion_args,
+        args.force,
+        args.chain,
+    )?;
+    let line = match installed {
+        crate::hook::Installed::New(path) => format!("installed {}", path.display()),
+        crate::hook::Installed::Replaced(path) => format!("replaced {}", path.display()),
+        crate::hook::Installed::Chained { hook, chained } => format!(
+            "installed {}; the earlier hook, now {}, runs first",
+            hook.display(),
+            chained.display()
+        ),
+    };
+    output.progress.note(&format!(
+        "{line}. Every `git push` now runs a quick gate; skip it once with `git push --no-verify` or FLAMEGATE_SKIP=1"
+    ));
+    Ok(exit_code::PASS)
+}
+
+/// The quick gate the pre-push hook runs. A regression blocks the push
+/// (exit 1); a check that cannot run (no baseline yet, a build error) is
+/// reported and lets the push through: the hook is a convenience, CI is
+/// the gate.
+pub(crate) fn hook_pre_push(args: PrePushArgs, output: Output) -> Result<u8> {
+    let stdin = crate::hook::read_stdin()?;
+    let refs = crate::hook::parse_pre_push(&stdin)?;
+    let say = |line: &str| output.progress.note(&format!("pre-push: {line}"));
+    let project_args = args.project.clone();
+    let criterion_args = args.criterion_args;
+    let loaded = load_project(&project_args)?;
+    let positional: Vec<String> = [args.remote, args.url].into_iter().flatten().collect();
+    if let Some(code) = crate::hook::run_chained(&loaded.project.dir, &positional, &stdin)?
+        && code != 0
+    {
+        say(&format!(
+            "the chained pre-push hook exited {code}: push blocked by it"
+        ));
+        return Ok(u8::try_from(code).unwrap_or(1).max(1));
+    }
+    let head = baseline::head_state(&loaded.project.dir);
+    let (measure, notes) = crate::hook::plan(&refs, head.commit.as_deref());
+    for note in &notes {
+        say(note);
+    }
+    if !measure {
+        return Ok(exit_code::PASS);
+    }
+    if head.dirty {
+        say("the work tree has uncommitted changes: they are measured too");
+    }
+    let quick = || -> Result<Gated> {
+        let suite = config::suite(
+            project_args.suite.clone(),
+            &loaded.file,
+            &loaded.project.name,
+        )?;
+        let settings =
+            config::settings(&StatsOverrides::default(), &loaded.file, &loaded.file_path)?;
+        let spec = config::base_spec(None, None, None, &loaded.file);
+        let selection = RunSelection {
+            profile_time: None,
+            benches: loaded.file.benches.clone().unwrap_or_default(),
+            filter: None,
+            criterion_args: criterion_args.clone(),
+            shard: None,
+            measure: collect::Measure::Time,
+        };
+        gate(
+            &loaded.project,
+            &suite,
+            &spec,
+            config::DEFAULT_HISTORY,
+            &settings,
+            HeadSource::Run(&selection),
+            output.progress,
+        )
+    };
+    let gated = match quick() {
+        Ok(gated) => gated,
+        Err(error) => {
+            eprintln!(
+                "flamegate pre-push: could not check this push ({error}); pushing anyway, CI will gate it"
+            );
+            return Ok(exit_code::PASS);
+        }
+    };
+    let table = Terminal {
+        color: output.color,
+    }
+    .render(&gated.report);
+    eprint!("{}", String::from_utf8_lossy(&table));
+    match gated.report.outcome {
+        Outcome::Pass => Ok(exit_code::PASS),
+        Outcome::Fail => {
+            eprintln!(
+                "flamegate pre-push: push blocked: {} (quick check against the stored baseline).\n\
+                 Fix the slowdown, or push anyway with `git push --no-verify` (or FLAMEGATE_SKIP=1 git push).",
+                render::headline(&gated.report)
+            );
+            Ok(exit_code::REGRESSION)
+        }
+    }
+}

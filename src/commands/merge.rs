@@ -1,0 +1,151 @@
+//! `flamegate merge`: shard records into one verdict.
+
+use std::path::PathBuf;
+
+use super::*;
+use crate::cli::MergeArgs;
+use crate::collect;
+use crate::config;
+use crate::error::{Error, Result};
+use crate::pipeline::{HeadSource, Output, gate, judge_paired};
+use crate::publish::github::env::ActionsEnv;
+use crate::record::RunRecord;
+
+/// `flamegate merge`: shard records into one record, compared once (so the
+/// suite-wide false discovery rate applies once, over the whole suite),
+/// one report, one exit code, and with --publish one comment.
+pub(crate) fn merge_shards(args: MergeArgs, output: Output) -> Result<u8> {
+    let MergeArgs {
+        records,
+        allow_incomplete,
+        project: project_args,
+        base,
+        stats,
+        output: output_args,
+        publish,
+        github,
+    } = args;
+    let labels: Vec<String> = records.iter().map(|p| p.display().to_string()).collect();
+    let (merged, paired_run) = match read_paired_shards(&records)? {
+        Some(shards) => {
+            let (run, merged) = crate::collect::shard::merge_paired(shards, &labels)?;
+            (merged, Some(run))
+        }
+        None => {
+            let shards: Vec<RunRecord> = records
+                .iter()
+                .map(|path| RunRecord::load(path))
+                .collect::<Result<_>>()?;
+            (crate::collect::shard::merge_records(shards, &labels)?, None)
+        }
+    };
+    if !merged.missing.is_empty() && !allow_incomplete {
+        return Err(Error::ShardMismatch(format!(
+            "shard {} missing (given {} of {}); pass every shard record, or --allow-incomplete to report \
+             the missing benchmarks as missing",
+            merged.missing_list(),
+            merged.given,
+            merged.count
+        )));
+    }
+    let suite_of_shards = merged.suite.clone();
+    let missing_list = merged.missing_list();
+    let loaded = load_project(&project_args)?;
+    let suite = config::suite(
+        project_args.suite.clone(),
+        &loaded.file,
+        &loaded.project.name,
+    )?;
+    let suite = if merged.record.is_instructions() {
+        collect::Measure::Instructions.suite(&suite)
+    } else {
+        suite
+    };
+    if suite != suite_of_shards {
+        return Err(Error::ShardMismatch(format!(
+            "the shards measured suite `{suite_of_shards}`, this project's suite is `{suite}`"
+        )));
+    }
+    let settings = config::settings(&stats_overrides(&stats), &loaded.file, &loaded.file_path)?;
+    let (spec, history) = base_spec(&base, &loaded.file);
+    let mut gated = match paired_run {
+        Some(run) => judge_paired(&suite, run, &settings),
+        None => gate(
+            &loaded.project,
+            &suite,
+            &spec,
+            history,
+            &settings,
+            HeadSource::Record(
+                Box::new(merged.record),
+                format!("{} shards merged", merged.given),
+            ),
+            output.progress,
+        )?,
+    };
+    if merged.machines_differ {
+        gated.report.notes.push(
+            "the shards ran on different kinds of machine: their benchmarks carry those machines' differences".into(),
+        );
+    }
+    if !merged.missing.is_empty() {
+        gated.report.notes.insert(
+            0,
+            format!(
+                "INCOMPLETE: shard {missing_list} missing, so {} benchmark(s) were not measured (shown as missing)",
+                merged.missing_ids
+            ),
+        );
+    }
+    let actions = ActionsEnv::from_process();
+    finish_check(
+        gated,
+        &output_args,
+        &loaded.project.target_dir,
+        output,
+        CheckPublish {
+            actions: &actions,
+            stop_commands: None,
+            publish: publish.then_some(&github),
+        },
+    )
+}
+
+/// The paired shards among `paths`, if they are paired shards (all or none).
+pub(crate) fn read_paired_shards(
+    paths: &[PathBuf],
+) -> Result<Option<Vec<collect::paired::PairedShard>>> {
+    let mut shards = Vec::new();
+    for path in paths {
+        let text = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let value: serde_json::Value = serde_json::from_slice(&text)
+            .map_err(|e| Error::ShardMismatch(format!("{}: not JSON: {e}", path.display())))?;
+        match value
+            .get("paired_shard")
+            .and_then(serde_json::Value::as_u64)
+        {
+            Some(version) if version == u64::from(collect::paired::PAIRED_SHARD_FORMAT) => {
+                let shard: collect::paired::PairedShard =
+                    serde_json::from_value(value).map_err(|e| {
+                        Error::ShardMismatch(format!("{}: not a paired shard: {e}", path.display()))
+                    })?;
+                shards.push(shard);
+            }
+            Some(version) => {
+                return Err(Error::ShardMismatch(format!(
+                    "{}: paired shard format {version}, this flamegate reads {}",
+                    path.display(),
+                    collect::paired::PAIRED_SHARD_FORMAT
+                )));
+            }
+            None => {}
+        }
+    }
+    match shards.len() {
+        0 => Ok(None),
+        n if n == paths.len() => Ok(Some(shards)),
+        _ => Err(Error::ShardMismatch(
+            "some shards are paired runs and some are not: merge the shards of one matrix".into(),
+        )),
+    }
+}

@@ -1,0 +1,125 @@
+//! The commands: one file each. A command reads its arguments, resolves
+//! them with `flamegate.toml` (`args`), calls the stages through
+//! `pipeline`, renders and returns the exit code. Only this module and
+//! `cli` know clap.
+
+mod args;
+mod baseline;
+mod check;
+mod compare;
+mod demo;
+mod eval;
+mod hook;
+mod merge;
+mod publish;
+mod run;
+
+pub(crate) use args::*;
+use baseline::baseline_update;
+use check::check;
+pub(crate) use check::{CheckPublish, finish_check};
+use compare::compare_records;
+use hook::{hook_install, hook_pre_push};
+use merge::merge_shards;
+use publish::publish_report;
+use run::run;
+
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+
+use crate::cli::{
+    BaselineCommand, Cli, ColorChoice, Command, EvalCommand, HookCommand, OutputArgs,
+};
+use crate::collect::Progress;
+use crate::error::{Error, Result, exit_code};
+use crate::pipeline::{Gated, Output, write_outputs};
+use crate::publish::github::env::ActionsEnv;
+use crate::render::{self, Format};
+use crate::report::{Outcome, Report};
+
+/// Run the command; the returned value is the process exit code.
+pub fn execute(cli: Cli) -> Result<u8> {
+    let output = output_of(&cli);
+    match cli.command {
+        Command::Check(args) => check(args, output),
+        Command::Run(args) => run(args, output),
+        Command::Compare(args) => compare_records(args, output),
+        Command::Baseline(BaselineCommand::Update(args)) => baseline_update(args, output),
+        Command::Publish(args) => publish_report(args, output),
+        Command::Merge(args) => merge_shards(args, output),
+        Command::Hook(HookCommand::Install(args)) => hook_install(args, output),
+        Command::Hook(HookCommand::Uninstall(args)) => {
+            let loaded = load_project(&args.project)?;
+            output
+                .progress
+                .note(&crate::hook::uninstall(&loaded.project.dir)?);
+            Ok(exit_code::PASS)
+        }
+        Command::Hook(HookCommand::PrePush(args)) => hook_pre_push(args, output),
+        Command::Demo(args) => demo::demo(args, output),
+        Command::Eval(EvalCommand::Collect(args)) => eval::collect(args, output),
+        Command::Eval(EvalCommand::Score(args)) => eval::score(args, output),
+    }
+}
+
+/// How output should look, decided once from the command line and terminal.
+fn output_of(cli: &Cli) -> Output {
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let color = match cli.color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => std::io::stdout().is_terminal() && !no_color,
+    };
+    Output {
+        color,
+        progress: if cli.quiet {
+            Progress::Silent
+        } else {
+            Progress::Stderr
+        },
+    }
+}
+
+/// A warning that must be seen: an annotation in Actions, stderr elsewhere.
+pub(crate) fn warn(actions: &ActionsEnv, text: &str) {
+    if actions.in_actions {
+        println!(
+            "::warning title=flamegate::{}",
+            crate::publish::github::workflow::escape_data(text)
+        );
+    }
+    crate::publish::github::workflow::eprint_inert(
+        actions.in_actions,
+        &format!("flamegate: warning: {text}"),
+    );
+}
+
+/// Write the outputs, print the report, return the exit code and the report.
+pub fn emit(
+    mut gated: Gated,
+    args: &OutputArgs,
+    target_dir: &Path,
+    output: Output,
+) -> Result<(u8, Report)> {
+    let out_dir = args
+        .out_dir
+        .clone()
+        .unwrap_or_else(|| target_dir.join("flamegate"));
+    let written = write_outputs(&mut gated, &out_dir)?;
+    let report = &gated.report;
+    let bytes = render::renderer(args.format, output.color && args.format == Format::Terminal)
+        .render(report);
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(&bytes)
+        .and_then(|_| stdout.flush())
+        .map_err(|e| Error::io("stdout", e))?;
+    for path in written {
+        output.progress.note(&format!("wrote {}", path.display()));
+    }
+    let code = match report.outcome {
+        Outcome::Pass => exit_code::PASS,
+        Outcome::Fail => exit_code::REGRESSION,
+    };
+    Ok((code, gated.report))
+}

@@ -1,0 +1,29 @@
+//! Instruction-count data carried in a `BenchResult` (measured by
+//! `collect::callgrind`).
+
+use serde::{Deserialize, Serialize};
+
+/// One function's instructions in one iteration.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FunctionCost {
+    /// Instructions executed in the function itself.
+    pub own: u64,
+    /// Instructions executed in it and everything it called.
+    pub inclusive: u64,
+}
+
+/// What callgrind's cache and branch simulation estimates for one
+/// iteration. Advisory: a model of a generic cache hierarchy and branch
+/// predictor, not this machine's; it hints at effects instruction counts
+/// cannot see (a change that misses the cache more, or mispredicts more).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Simulated {
+    /// First-level misses, instruction and data (I1mr + D1mr + D1mw).
+    pub l1_misses: u64,
+    /// Last-level misses, instruction and data (ILmr + DLmr + DLmw).
+    pub ll_misses: u64,
+    /// Conditional and indirect branches executed (Bc + Bi).
+    pub branches: u64,
+    /// Of those, mispredicted (Bcm + Bim).
+    pub mispredicts: u64,
+}

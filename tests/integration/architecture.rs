@@ -1,0 +1,186 @@
+//! The module graph keeps its direction (issue 18): data and pure
+//! statistics at the bottom, the stages above them in the order of the data
+//! flow, the stage API (`pipeline`) above the stages, and only `commands` and
+//! `cli` knowing the command line. Scanned from `src/**/*.rs`: every
+//! `crate::<module>` a file names must be an allowed edge of its module.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+/// Each top-level module and the modules it may use.
+const ALLOWED: &[(&str, &[&str])] = &[
+    // The bottom: data and pure functions.
+    ("error", &[]),
+    ("stats", &[]),
+    ("progress", &[]),
+    ("record", &["error"]),
+    ("profile", &["error", "record", "stats"]),
+    ("report", &["error", "profile", "record"]),
+    // The stages, in the order of the data flow.
+    (
+        "collect",
+        &["error", "profile", "progress", "record", "stats"],
+    ),
+    ("baseline", &["error", "progress", "record"]),
+    (
+        "compare",
+        &["baseline", "error", "profile", "record", "report", "stats"],
+    ),
+    ("render", &["error", "profile", "record", "report"]),
+    (
+        "publish",
+        &[
+            "baseline", "error", "profile", "progress", "record", "render", "report",
+        ],
+    ),
+    ("hook", &["error", "record"]),
+    // Settings resolved for the stages.
+    ("config", &["baseline", "compare", "error", "record"]),
+    // The stage API, and what is built on it.
+    (
+        "pipeline",
+        &[
+            "baseline", "collect", "compare", "config", "error", "profile", "progress", "publish",
+            "record", "render", "report", "stats",
+        ],
+    ),
+    (
+        "demo",
+        &[
+            "baseline", "collect", "compare", "config", "error", "pipeline", "profile", "progress",
+            "publish", "record", "render", "report", "stats",
+        ],
+    ),
+    (
+        "eval",
+        &[
+            "baseline", "collect", "compare", "config", "error", "profile", "progress", "record",
+            "report", "stats",
+        ],
+    ),
+    // The command line: clap definitions, and the commands.
+    ("cli", &["collect", "config", "eval", "publish", "render"]),
+    (
+        "commands",
+        &[
+            "baseline", "cli", "collect", "compare", "config", "demo", "error", "eval", "hook",
+            "pipeline", "profile", "progress", "publish", "record", "render", "report", "stats",
+        ],
+    ),
+];
+
+/// Files of `src` that are not modules of the library's graph.
+const ROOTS: &[&str] = &["lib", "main"];
+
+fn rust_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(rust_files(&path));
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            files.push(path);
+        }
+    }
+    files.sort();
+    files
+}
+
+/// The edges of the tree under `src` that the table does not allow, as
+/// `file:line: from -> to` (and modules the table does not know).
+fn forbidden_edges(src: &Path) -> Vec<String> {
+    let mut problems = Vec::new();
+    for file in rust_files(src) {
+        let relative = file.strip_prefix(src).unwrap();
+        let module = relative
+            .components()
+            .next()
+            .unwrap()
+            .as_os_str()
+            .to_string_lossy()
+            .trim_end_matches(".rs")
+            .to_string();
+        if ROOTS.contains(&module.as_str()) {
+            continue;
+        }
+        let Some((_, allowed)) = ALLOWED.iter().find(|(m, _)| *m == module) else {
+            problems.push(format!(
+                "{}: module `{module}` is not in the table",
+                relative.display()
+            ));
+            continue;
+        };
+        let text = std::fs::read_to_string(&file).unwrap();
+        for (number, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or("");
+            for (at, _) in code.match_indices("crate::") {
+                let target: String = code[at + "crate::".len()..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                if target.is_empty() || target == module || allowed.contains(&target.as_str()) {
+                    continue;
+                }
+                problems.push(format!(
+                    "{}:{}: {module} -> {target}",
+                    relative.display(),
+                    number + 1
+                ));
+            }
+        }
+    }
+    problems
+}
+
+#[test]
+fn issue_18_modules_import_only_in_the_allowed_direction() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let problems = forbidden_edges(&src);
+    assert!(
+        problems.is_empty(),
+        "imports against the module graph's direction (tests/integration/architecture.rs has the table):\n{}",
+        problems.join("\n")
+    );
+    // Every module in the table exists: a renamed module cannot leave a
+    // stale row that allows anything.
+    let modules: BTreeSet<String> = std::fs::read_dir(&src)
+        .unwrap()
+        .flatten()
+        .map(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .trim_end_matches(".rs")
+                .to_string()
+        })
+        .collect();
+    for (module, _) in ALLOWED {
+        assert!(modules.contains(*module), "no module `{module}` in src/");
+    }
+}
+
+#[test]
+fn issue_18_the_architecture_check_catches_a_planted_back_edge() {
+    let src = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(src.path().join("record")).unwrap();
+    std::fs::create_dir_all(src.path().join("collect")).unwrap();
+    std::fs::write(
+        src.path().join("collect/mod.rs"),
+        "use crate::record::RunRecord;\n",
+    )
+    .unwrap();
+    // The bottom data type reaching up into a stage, in code (a comment
+    // naming it is not an import).
+    std::fs::write(
+        src.path().join("record/mod.rs"),
+        "// crate::collect is where records come from\npub struct A(crate::collect::shard::ShardInfo);\n",
+    )
+    .unwrap();
+    std::fs::write(src.path().join("newstage.rs"), "").unwrap();
+    assert_eq!(
+        forbidden_edges(src.path()),
+        [
+            "newstage.rs: module `newstage` is not in the table",
+            "record/mod.rs:2: record -> collect",
+        ]
+    );
+}
