@@ -184,7 +184,7 @@ pub struct HookInstallArgs {
     /// Keep an existing pre-push hook and run it first (it can still block the push).
     #[arg(long)]
     pub chain: bool,
-    /// Criterion arguments for the quick gate, after `--` [default: --warm-up-time 0.5 --measurement-time 1]
+    /// Criterion arguments for the quick gate, after `--`
     #[arg(last = true, value_name = "CRITERION_ARGS")]
     pub criterion_args: Vec<String>,
 }
@@ -241,7 +241,7 @@ pub struct BenchArgs {
     pub filter: Option<String>,
 
     /// Seconds of sampling per benchmark in the profiling pass, which runs
-    /// after the timing pass (benches that install `flamegate::criterion()`) [default: 3]
+    /// after the timing pass (benches that install `flamegate::criterion()`)
     #[arg(long, value_name = "SECONDS", conflicts_with = "no_profile")]
     pub profile_time: Option<f64>,
 
@@ -276,7 +276,7 @@ pub struct BaseArgs {
     #[arg(long, value_name = "BRANCH")]
     pub base_ref: Option<String>,
 
-    /// Earlier baseline versions read from history for the noise model [default: 20]
+    /// Earlier baseline versions read from history for the noise model
     #[arg(long, value_name = "N")]
     pub history: Option<usize>,
 }
@@ -288,15 +288,15 @@ fn percent(text: &str) -> Result<Percent, String> {
 /// Statistics.
 #[derive(Debug, Clone, Args)]
 pub struct StatsArgs {
-    /// Smallest slowdown worth failing for [default: 1%]
+    /// Smallest slowdown worth failing for
     #[arg(long, value_name = "PERCENT", value_parser = percent)]
     pub min_change: Option<Percent>,
 
-    /// False discovery rate across the suite (Benjamini-Hochberg) [default: 1%]
+    /// False discovery rate across the suite (Benjamini-Hochberg)
     #[arg(long, value_name = "PERCENT", value_parser = percent)]
     pub fdr: Option<Percent>,
 
-    /// A benchmark is "unchanged" only if its interval excludes changes beyond this; else "noisy" [default: 10%]
+    /// A benchmark is "unchanged" only if its interval excludes changes beyond this; else "noisy"
     #[arg(long, value_name = "PERCENT", value_parser = percent)]
     pub noise_limit: Option<Percent>,
 }
@@ -348,10 +348,10 @@ pub struct CheckArgs {
     #[arg(long, value_name = "N", requires = "paired", conflicts_with = "budget")]
     pub rounds: Option<usize>,
 
-    /// Seconds a paired run may spend in rounds. Every benchmark gets 4
-    /// rounds; benchmarks whose verdict is still open get more (up to 20)
-    /// while the budget lasts, and end "noisy" if it runs out
-    /// [default: 10 s per benchmark]
+    /// Seconds a paired run may spend in rounds. Every benchmark gets the
+    /// minimum of rounds; benchmarks whose verdict is still open get more
+    /// (up to the maximum) while the budget lasts, and end "noisy" if it
+    /// runs out
     #[arg(long, value_name = "SECONDS", requires = "paired")]
     pub budget: Option<f64>,
 
@@ -516,4 +516,70 @@ pub struct DemoArgs {
     /// `flamegate publish`).
     #[arg(long, value_name = "PATH")]
     pub markdown_out: Option<PathBuf>,
+}
+
+/// The defaults `--help` shows that are not clap defaults (flamegate.toml can
+/// set them too, so the flags stay optional): rendered from the constants the
+/// code uses, never retyped. Argument id → text.
+fn documented_defaults() -> Vec<(&'static str, String)> {
+    let settings = crate::compare::Settings::default();
+    let percent = |x: f64| format!("{}%", x * 100.0);
+    vec![
+        (
+            "profile_time",
+            crate::collect::DEFAULT_PROFILE_SECONDS.to_string(),
+        ),
+        ("history", crate::config::DEFAULT_HISTORY.to_string()),
+        ("min_change", percent(settings.min_change)),
+        ("fdr", percent(settings.fdr)),
+        ("noise_limit", percent(settings.noise_limit)),
+        (
+            "budget",
+            format!(
+                "{} s per benchmark; {} to {} rounds",
+                crate::collect::paired::BUDGET_PER_BENCHMARK.as_secs(),
+                crate::collect::paired::MIN_ROUNDS,
+                crate::collect::paired::MAX_ROUNDS
+            ),
+        ),
+    ]
+}
+
+/// `command` (and its subcommands) with `documented_defaults` appended to
+/// the help of the arguments they name, and the pre-push hook's quick
+/// criterion windows to `hook install`'s.
+pub fn with_documented_defaults(command: clap::Command) -> clap::Command {
+    fn amend(command: clap::Command, defaults: &[(&'static str, String)]) -> clap::Command {
+        let mut command = command;
+        for (id, value) in defaults {
+            if command.get_arguments().any(|a| a.get_id() == *id) {
+                command = command.mut_arg(*id, |arg| {
+                    let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
+                    arg.help(format!("{help} [default: {value}]"))
+                });
+            }
+        }
+        let names: Vec<String> = command
+            .get_subcommands()
+            .map(|c| c.get_name().to_string())
+            .collect();
+        for name in names {
+            command = command.mut_subcommand(name, |sub| amend(sub, defaults));
+        }
+        command
+    }
+    let quick = [(
+        "criterion_args",
+        crate::hook::QUICK_CRITERION_ARGS.join(" "),
+    )];
+    amend(command, &documented_defaults()).mut_subcommand("hook", |hook| {
+        hook.mut_subcommand("install", |install| amend(install, &quick))
+    })
+}
+
+/// Parse the process's arguments, with `--help` showing the defaults.
+pub fn parse() -> Cli {
+    use clap::{CommandFactory, FromArgMatches};
+    let matches = with_documented_defaults(Cli::command()).get_matches();
+    Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
 }

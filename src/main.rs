@@ -1,9 +1,7 @@
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
-    let cli = flamegate::cli::Cli::parse();
+    let cli = flamegate::cli::parse();
     match flamegate::commands::execute(cli) {
         Ok(code) => ExitCode::from(code),
         Err(error) => {

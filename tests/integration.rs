@@ -7,6 +7,8 @@ mod support;
 mod architecture;
 #[path = "integration/baseline_git.rs"]
 mod baseline_git;
+#[path = "integration/cli_help.rs"]
+mod cli_help;
 #[path = "integration/criterion_reader.rs"]
 mod criterion_reader;
 #[path = "integration/eval.rs"]

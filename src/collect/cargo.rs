@@ -100,6 +100,8 @@ pub fn inspect(manifest_path: &Path, target_dir: Option<&Path>) -> Result<Projec
         .map(|p| p.name.to_string())
         .or_else(|| dir.file_name().map(|n| n.to_string_lossy().into_owned()))
         .unwrap_or_else(|| "benches".into());
+    // Absolute: cargo runs in `build_dir`, not where flamegate was started.
+    let manifest_path = dir.join(manifest_path.file_name().unwrap_or("Cargo.toml".as_ref()));
     Ok(Project {
         manifest_path,
         build_dir: dir.clone(),

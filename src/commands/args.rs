@@ -9,31 +9,44 @@ use crate::baseline::{self, BaseSpec};
 use crate::cli::{BaseArgs, BenchArgs, GithubArgs, ProjectArgs, StatsArgs};
 use crate::collect::shard::{Balance, ShardPlan, ShardSpec};
 use crate::collect::{self, Progress, Project, RunSelection};
+use crate::compare;
 use crate::config::{self, CONFIG_FILE, FileConfig, StatsOverrides};
 use crate::error::{Error, Result};
 use crate::publish::github::PublishOptions;
 use crate::publish::github::client::RetryPolicy;
 
-/// A project with its config file.
-pub struct LoadedProject {
+/// A project with its config file, and the suite name they give.
+pub(crate) struct LoadedProject {
     pub project: Project,
     pub file: FileConfig,
     pub file_path: PathBuf,
+    /// `--suite`, else flamegate.toml's `suite`, else the project's name.
+    pub suite: String,
 }
 
-/// Inspect the project and read its `flamegate.toml`.
-pub fn load_project(args: &ProjectArgs) -> Result<LoadedProject> {
+/// Inspect the project, read its `flamegate.toml`, resolve the suite name:
+/// what every command that works on a project starts with.
+pub(crate) fn load_project(args: &ProjectArgs) -> Result<LoadedProject> {
     let project = collect::cargo::inspect(&args.manifest_path, None)?;
     let (file_path, must_exist) = match &args.config {
         Some(path) => (path.clone(), true),
         None => (project.dir.join(CONFIG_FILE), false),
     };
     let file = FileConfig::load(&file_path, must_exist)?;
+    let suite = config::suite(args.suite.clone(), &file, &project.name)?;
     Ok(LoadedProject {
         project,
         file,
         file_path,
+        suite,
     })
+}
+
+impl LoadedProject {
+    /// The statistical settings: flags over flamegate.toml over defaults.
+    pub(crate) fn settings(&self, overrides: &StatsOverrides) -> Result<compare::Settings> {
+        config::settings(overrides, &self.file, &self.file_path)
+    }
 }
 
 pub(crate) fn stats_overrides(args: &StatsArgs) -> StatsOverrides {

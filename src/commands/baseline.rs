@@ -4,7 +4,6 @@ use super::*;
 use crate::baseline;
 use crate::cli::UpdateArgs;
 use crate::collect;
-use crate::config;
 use crate::error::{Error, Result, exit_code, short_sha};
 use crate::pipeline::{Output, measure};
 use crate::record::RunRecord;
@@ -17,11 +16,7 @@ pub(crate) fn baseline_update(args: UpdateArgs, output: Output) -> Result<u8> {
         force,
     } = args;
     let loaded = load_project(&project_args)?;
-    let suite = config::suite(
-        project_args.suite.clone(),
-        &loaded.file,
-        &loaded.project.name,
-    )?;
+    let suite = loaded.suite.clone();
     let suite = match &record {
         Some(_) => suite,
         None => bench.measure.suite(&suite),

@@ -6,7 +6,6 @@ use super::*;
 use crate::cli::{CheckArgs, GithubArgs, OutputArgs};
 use crate::collect;
 use crate::collect::shard::{Balance, ShardPlan};
-use crate::config;
 use crate::error::{Error, Result, exit_code};
 use crate::pipeline::{
     Gated, HeadSource, Output, gate, gate_paired, gate_paired_instructions, measure, measure_paired,
@@ -42,11 +41,7 @@ pub(crate) fn check(args: CheckArgs, output: Output) -> Result<u8> {
             ));
         }
         let loaded = load_project(&project_args)?;
-        let suite = config::suite(
-            project_args.suite.clone(),
-            &loaded.file,
-            &loaded.project.name,
-        )?;
+        let suite = loaded.suite.clone();
         let mut selection = selection(&bench, &loaded.file)?;
         let suite = selection.measure.suite(&suite);
         selection.shard = Some(if paired {
@@ -75,8 +70,7 @@ pub(crate) fn check(args: CheckArgs, output: Output) -> Result<u8> {
         }
         let (json, measured) = if paired {
             let (spec_base, _) = base_spec(&base, &loaded.file);
-            let settings =
-                config::settings(&stats_overrides(&stats), &loaded.file, &loaded.file_path)?;
+            let settings = loaded.settings(&stats_overrides(&stats))?;
             let shard = measure_paired(
                 &loaded.project,
                 &spec_base,
@@ -107,12 +101,8 @@ pub(crate) fn check(args: CheckArgs, output: Output) -> Result<u8> {
     let stop_commands =
         (actions.in_actions && output_args.format != Format::Json).then(StopCommands::begin);
     let loaded = load_project(&project_args)?;
-    let suite = config::suite(
-        project_args.suite.clone(),
-        &loaded.file,
-        &loaded.project.name,
-    )?;
-    let settings = config::settings(&stats_overrides(&stats), &loaded.file, &loaded.file_path)?;
+    let suite = loaded.suite.clone();
+    let settings = loaded.settings(&stats_overrides(&stats))?;
     let (spec, history) = base_spec(&base, &loaded.file);
     let selection = selection(&bench, &loaded.file)?;
     let suite = selection.measure.suite(&suite);

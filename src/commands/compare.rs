@@ -4,7 +4,6 @@ use super::*;
 use crate::baseline::{self, BaseSpec};
 use crate::cli::CompareArgs;
 use crate::compare;
-use crate::config;
 use crate::error::{Error, Result};
 use crate::pipeline::{Gated, HeadSource, Output, gate};
 
@@ -18,12 +17,8 @@ pub(crate) fn compare_records(args: CompareArgs, output: Output) -> Result<u8> {
         head,
     } = args;
     let loaded = load_project(&project_args)?;
-    let suite = config::suite(
-        project_args.suite.clone(),
-        &loaded.file,
-        &loaded.project.name,
-    )?;
-    let settings = config::settings(&stats_overrides(&stats), &loaded.file, &loaded.file_path)?;
+    let suite = loaded.suite.clone();
+    let settings = loaded.settings(&stats_overrides(&stats))?;
     let (spec, history) = base_spec(&base, &loaded.file);
     let gated = match (head_file, head) {
         (Some(path), _) => gate(

@@ -81,13 +81,8 @@ pub(crate) fn hook_pre_push(args: PrePushArgs, output: Output) -> Result<u8> {
         say("the work tree has uncommitted changes: they are measured too");
     }
     let quick = || -> Result<Gated> {
-        let suite = config::suite(
-            project_args.suite.clone(),
-            &loaded.file,
-            &loaded.project.name,
-        )?;
-        let settings =
-            config::settings(&StatsOverrides::default(), &loaded.file, &loaded.file_path)?;
+        let suite = loaded.suite.clone();
+        let settings = loaded.settings(&StatsOverrides::default())?;
         let spec = config::base_spec(None, None, None, &loaded.file);
         let selection = RunSelection {
             profile_time: None,

@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use super::*;
 use crate::cli::MergeArgs;
 use crate::collect;
-use crate::config;
 use crate::error::{Error, Result};
 use crate::pipeline::{HeadSource, Output, gate, judge_paired};
 use crate::publish::github::env::ActionsEnv;
@@ -51,11 +50,7 @@ pub(crate) fn merge_shards(args: MergeArgs, output: Output) -> Result<u8> {
     let suite_of_shards = merged.suite.clone();
     let missing_list = merged.missing_list();
     let loaded = load_project(&project_args)?;
-    let suite = config::suite(
-        project_args.suite.clone(),
-        &loaded.file,
-        &loaded.project.name,
-    )?;
+    let suite = loaded.suite.clone();
     let suite = if merged.record.is_instructions() {
         collect::Measure::Instructions.suite(&suite)
     } else {
@@ -66,7 +61,7 @@ pub(crate) fn merge_shards(args: MergeArgs, output: Output) -> Result<u8> {
             "the shards measured suite `{suite_of_shards}`, this project's suite is `{suite}`"
         )));
     }
-    let settings = config::settings(&stats_overrides(&stats), &loaded.file, &loaded.file_path)?;
+    let settings = loaded.settings(&stats_overrides(&stats))?;
     let (spec, history) = base_spec(&base, &loaded.file);
     let mut gated = match paired_run {
         Some(run) => judge_paired(&suite, run, &settings),

@@ -2,7 +2,6 @@
 
 use super::*;
 use crate::cli::RunArgs;
-use crate::config;
 use crate::error::{Error, Result, exit_code};
 use crate::pipeline::{Output, measure};
 use crate::record::write_atomic;
@@ -31,11 +30,7 @@ pub(crate) fn run(args: RunArgs, output: Output) -> Result<u8> {
     };
     let mut selection = selection(&bench, &loaded.file)?;
     if let Some(spec) = shard {
-        let suite = config::suite(
-            project_args.suite.clone(),
-            &loaded.file,
-            &loaded.project.name,
-        )?;
+        let suite = loaded.suite.clone();
         let suite = selection.measure.suite(&suite);
         selection.shard = Some(shard_plan(spec, &loaded, &suite, &base, output.progress));
     }

@@ -59,7 +59,12 @@ const ALLOWED: &[(&str, &[&str])] = &[
         ],
     ),
     // The command line: clap definitions, and the commands.
-    ("cli", &["collect", "config", "eval", "publish", "render"]),
+    (
+        "cli",
+        &[
+            "collect", "compare", "config", "eval", "hook", "publish", "render",
+        ],
+    ),
     (
         "commands",
         &[

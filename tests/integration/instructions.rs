@@ -3,19 +3,19 @@
 
 use crate::support::*;
 
+/// The paired tests' target dir: with the fixed-path `paired_repo()`, the
+/// paired builds (whose flags name the repository's path) are shared with
+/// them and stay cached; a fresh temp dir rebuilt criterion and pprof for
+/// both sides on every run.
 fn in_fixture_target(command: &mut std::process::Command) -> &mut std::process::Command {
-    command.env("CARGO_TARGET_DIR", fixture_target_dir())
+    command.env("CARGO_TARGET_DIR", paired_target())
 }
 
 #[test]
 fn five_percent_more_iterations_read_as_five_percent_and_a_a_reads_zero() {
     let _machine = exclusive_benchmarking();
-    let repo_dir = tempfile::tempdir().unwrap();
-    let repo = repo_dir.path();
-    copy_tiny(repo);
-    git_in(repo, &["init", "-q", "-b", "main"]);
-    git_in(repo, &["add", "-A"]);
-    git_in(repo, &["commit", "-q", "-m", "tiny"]);
+    let repo_dir = paired_repo();
+    let repo = repo_dir.as_path();
     let output = run(in_fixture_target(flamegate(repo).args([
         "baseline",
         "update",

@@ -37,7 +37,7 @@ fn terminal_table() {
 #[test]
 fn json_report() {
     let json: serde_json::Value = serde_json::from_slice(&Json.render(&fixed_report())).unwrap();
-    insta::assert_json_snapshot!(json);
+    insta::assert_json_snapshot!(rounded(json));
 }
 
 #[test]

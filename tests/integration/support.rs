@@ -400,3 +400,22 @@ pub fn paired_repo() -> PathBuf {
 pub fn paired_target() -> PathBuf {
     fixture_target_dir().join("paired-user")
 }
+
+/// `value` with every float rounded to 6 significant digits, for snapshots:
+/// the last digits of a statistic come from the platform's libm and the
+/// order of additions, not from flamegate's behaviour.
+pub fn rounded(value: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::Number(n) if n.is_f64() => {
+            let x = n.as_f64().unwrap();
+            let text = format!("{x:.5e}");
+            serde_json::json!(text.parse::<f64>().unwrap())
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(rounded).collect()),
+        Value::Object(map) => {
+            Value::Object(map.into_iter().map(|(k, v)| (k, rounded(v))).collect())
+        }
+        other => other,
+    }
+}
