@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::baseline::{self, BaseSpec, Baseline};
-use crate::collect::{self, Progress, Project, RunSelection};
+use crate::collect::{self, Progress, Project, RunSelection, Runner};
 use crate::compare::{self, Settings};
 use crate::error::{Error, Result};
 use crate::publish;
@@ -24,10 +24,19 @@ pub struct Output {
 pub fn measure(
     project: &Project,
     selection: &RunSelection,
+    runner: &dyn Runner,
     progress: Progress,
 ) -> Result<RunRecord> {
     let head = baseline::head_state(&project.dir);
-    collect::run(project, selection, &[], head.commit, head.dirty, &progress)
+    collect::run(
+        project,
+        selection,
+        &[],
+        head.commit,
+        head.dirty,
+        runner,
+        &progress,
+    )
 }
 
 /// The gate's core, shared by `check` and the demo: baseline first (fail
@@ -51,7 +60,10 @@ pub fn gate(
     let (record, chosen_as) = match head {
         HeadSource::File(path) => (RunRecord::load(path)?, format!("file {}", path.display())),
         HeadSource::Record(record, chosen_as) => (*record, chosen_as),
-        HeadSource::Run(selection) => (measure(project, selection, progress)?, "work tree".into()),
+        HeadSource::Run(selection, runner) => (
+            measure(project, selection, runner, progress)?,
+            "work tree".into(),
+        ),
     };
     let report = match (record.is_instructions(), baseline.record.is_instructions()) {
         (false, false) => compare::against_stored(suite, &record, &chosen_as, &baseline, settings),
@@ -84,6 +96,7 @@ pub fn gate(
 
 /// The paired gate: check the base revision out, build both sides in their
 /// own target directories, run them in alternating rounds, compare.
+#[allow(clippy::too_many_arguments)]
 pub fn gate_paired(
     project: &Project,
     suite: &str,
@@ -91,9 +104,10 @@ pub fn gate_paired(
     settings: &Settings,
     selection: &RunSelection,
     plan: collect::paired::RoundPlan,
+    runner: &dyn Runner,
     progress: Progress,
 ) -> Result<Gated> {
-    let measured = measure_paired(project, spec, selection, plan, settings, progress)?;
+    let measured = measure_paired(project, spec, selection, plan, settings, runner, progress)?;
     Ok(judge_paired(suite, measured, settings))
 }
 
@@ -199,6 +213,7 @@ pub fn measure_paired(
     selection: &RunSelection,
     plan: collect::paired::RoundPlan,
     settings: &Settings,
+    runner: &dyn Runner,
     progress: Progress,
 ) -> Result<collect::paired::PairedShard> {
     let sides = PairedSides::prepare(project, spec, progress)?;
@@ -211,6 +226,7 @@ pub fn measure_paired(
         (head.commit.clone(), head.dirty),
         sides.checkout.commit.clone(),
         &compare::paired::stop_rule(settings),
+        runner,
         &progress,
     )?;
     Ok(collect::paired::PairedShard {
@@ -231,6 +247,7 @@ pub fn gate_paired_instructions(
     spec: &BaseSpec,
     settings: &Settings,
     selection: &RunSelection,
+    runner: &dyn Runner,
     progress: Progress,
 ) -> Result<Gated> {
     let sides = PairedSides::prepare(project, spec, progress)?;
@@ -242,6 +259,7 @@ pub fn gate_paired_instructions(
         &env,
         head_state.commit.clone(),
         head_state.dirty,
+        runner,
         &progress,
     )?;
     let base = collect::run(
@@ -250,6 +268,7 @@ pub fn gate_paired_instructions(
         &env,
         Some(sides.checkout.commit.clone()),
         false,
+        runner,
         &progress,
     )?;
     let base_side = sides.base_side("built and counted in this job");
@@ -294,7 +313,8 @@ pub fn write_outputs(gated: &mut Gated, out_dir: &Path) -> Result<Vec<PathBuf>> 
 
 /// Where the head record comes from.
 pub enum HeadSource<'a> {
-    Run(&'a RunSelection),
+    /// Run the selection now, through this runner.
+    Run(&'a RunSelection, &'a dyn Runner),
     File(&'a Path),
     /// A record already in memory (merged shards), and how it was made.
     Record(Box<RunRecord>, String),

@@ -29,5 +29,7 @@ mod publish_github;
 mod real_bench;
 #[path = "integration/render_snapshots.rs"]
 mod render_snapshots;
+#[path = "integration/scripted.rs"]
+mod scripted;
 #[path = "integration/shards.rs"]
 mod shards;

@@ -10,6 +10,7 @@ pub mod cargo;
 pub mod criterion_output;
 pub mod machine;
 pub mod paired;
+pub mod runner;
 pub mod shard;
 
 use std::collections::{BTreeMap, VecDeque};
@@ -22,6 +23,7 @@ use crate::record::{BenchId, BenchResult, RECORD_SCHEMA, RunRecord};
 
 pub use crate::progress::Progress;
 pub use cargo::{BenchExecutable, BenchTarget, Project};
+pub use runner::{Processes, Runner};
 
 /// What a run measures.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -88,6 +90,7 @@ pub(crate) fn build_and_list(
     project: &Project,
     selection: &RunSelection,
     extra_env: &[(String, String)],
+    runner: &dyn Runner,
     progress: &Progress,
 ) -> Result<Vec<(BenchExecutable, Vec<String>)>> {
     if let Some(bad) = selection
@@ -110,10 +113,10 @@ pub(crate) fn build_and_list(
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .chain(extra_env.iter().cloned())
         .collect();
-    let executables = cargo::build(project, &targets, &build_env)?;
+    let executables = runner.build(project, &targets, &build_env)?;
     let mut listed = Vec::new();
     for exe in executables {
-        let ids = list_benchmarks(&exe, selection.filter.as_deref())?;
+        let ids = runner.list(&exe, selection.filter.as_deref())?;
         listed.push((exe, ids));
     }
     if listed.iter().all(|(_, ids)| ids.is_empty()) {
@@ -221,6 +224,7 @@ pub(crate) fn timing_args(selection: &RunSelection, defaults: &[&str]) -> Vec<St
 /// each executable once in criterion's `--profile-time` mode; the profiles
 /// of the benchmarks in `dirs` (executable index, criterion directory, id)
 /// folded. Benchmarks without the hook have no profile.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn profile_pass(
     listed: &[(BenchExecutable, Vec<String>)],
     dirs: &[(usize, PathBuf, BenchId)],
@@ -228,6 +232,7 @@ pub(crate) fn profile_pass(
     seconds: f64,
     scratch: &Path,
     tag: &str,
+    runner: &dyn Runner,
     progress: &Progress,
 ) -> Result<std::collections::BTreeMap<BenchId, crate::record::FoldedStacks>> {
     let total: usize = listed.iter().map(|(_, ids)| ids.len()).sum();
@@ -240,7 +245,7 @@ pub(crate) fn profile_pass(
             continue;
         }
         let home = scratch.join(format!("profile{tag}-{index}"));
-        run_executable(exe, &args, &home, &[], &bar)?;
+        runner.run(exe, &args, &home, &[], &bar)?;
         for (_, dir, id) in dirs.iter().filter(|(i, _, _)| *i == index) {
             let file = home
                 .join(dir)
@@ -273,6 +278,7 @@ pub fn run(
     build_env: &[(String, String)],
     commit: Option<String>,
     dirty: bool,
+    runner: &dyn Runner,
     progress: &Progress,
 ) -> Result<RunRecord> {
     // Fail before minutes of building when valgrind is missing.
@@ -280,7 +286,7 @@ pub fn run(
         Measure::Instructions => Some(callgrind::valgrind_version()?),
         Measure::Time => None,
     };
-    let listed = build_and_list(project, selection, build_env, progress)?;
+    let listed = build_and_list(project, selection, build_env, runner, progress)?;
     let (listed, selection, shard) = match &selection.shard {
         Some(plan) => {
             let (listed, filter, info) = apply_shard(listed, plan, progress)?;
@@ -297,7 +303,7 @@ pub fn run(
     machine.valgrind = valgrind;
     let mut benches = match selection.measure {
         Measure::Instructions => count_instructions(project, &listed, progress)?,
-        Measure::Time => time_benchmarks(project, &listed, selection, progress)?,
+        Measure::Time => time_benchmarks(project, &listed, selection, runner, progress)?,
     };
     benches.sort_by(|a, b| a.id.cmp(&b.id));
     let record = RunRecord {
@@ -318,6 +324,7 @@ fn time_benchmarks(
     project: &Project,
     listed: &Listed,
     selection: &RunSelection,
+    runner: &dyn Runner,
     progress: &Progress,
 ) -> Result<Vec<BenchResult>> {
     let total: usize = listed.iter().map(|(_, ids)| ids.len()).sum();
@@ -330,7 +337,7 @@ fn time_benchmarks(
             continue;
         }
         let home = scratch.path().join(format!("timing-{index}"));
-        let seconds = run_executable(exe, &timing_args, &home, &[], &bar)?;
+        let seconds = runner.run(exe, &timing_args, &home, &[], &bar)?;
         let mut results = criterion_output::read_criterion_dirs(&home)?;
         for (_, result) in &mut results {
             result.seconds = seconds.get(result.id.as_str()).copied();
@@ -359,6 +366,7 @@ fn time_benchmarks(
             seconds,
             scratch.path(),
             "",
+            runner,
             progress,
         )?;
         for (_, _, result) in &mut measured {

@@ -168,11 +168,12 @@ pub fn run_paired(
     head_commit: (Option<String>, bool),
     base_commit: String,
     decided: StopRule<'_>,
+    runner: &dyn super::Runner,
     progress: &Progress,
 ) -> Result<PairedRun> {
     let env = build_env(base, head);
-    let head_listed = build_and_list(head, selection, &env, progress)?;
-    let base_listed = build_and_list(base, selection, &env, progress)?;
+    let head_listed = build_and_list(head, selection, &env, runner, progress)?;
+    let base_listed = build_and_list(base, selection, &env, runner, progress)?;
     // A shard of a paired run: the split is made over both sides' ids, and
     // both sides run exactly the shard's benchmarks.
     let (head_listed, base_listed, selection, shard) = match &selection.shard {
@@ -306,7 +307,7 @@ pub fn run_paired(
                 }
                 let args = super::timing_args(&round_selection, &ROUND_ARGS);
                 let home = scratch.path().join(format!("{side:?}-{round}-{index}"));
-                super::run_executable(exe, &args, &home, &[], &bar)?;
+                runner.run(exe, &args, &home, &[], &bar)?;
                 for (dir, result) in criterion_output::read_criterion_dirs(&home)? {
                     if round == 0 {
                         dirs.entry(side as u8)
@@ -351,6 +352,7 @@ pub fn run_paired(
                 seconds,
                 scratch.path(),
                 &tag,
+                runner,
                 progress,
             )?;
             for bench in benches.iter_mut() {

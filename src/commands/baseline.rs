@@ -35,6 +35,7 @@ pub(crate) fn baseline_update(args: UpdateArgs, output: Output) -> Result<u8> {
             measure(
                 &loaded.project,
                 &selection(&bench, &loaded.file)?,
+                &crate::collect::Processes,
                 output.progress,
             )?
         }

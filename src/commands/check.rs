@@ -77,13 +77,19 @@ pub(crate) fn check(args: CheckArgs, output: Output) -> Result<u8> {
                 &selection,
                 round_plan(rounds, budget)?,
                 &settings,
+                &crate::collect::Processes,
                 output.progress,
             )?;
             let count = shard.run.head.benches.len();
             let json = serde_json::to_string(&shard).expect("a paired shard serialises") + "\n";
             (json, count)
         } else {
-            let record = measure(&loaded.project, &selection, output.progress)?;
+            let record = measure(
+                &loaded.project,
+                &selection,
+                &crate::collect::Processes,
+                output.progress,
+            )?;
             (record.to_json(), record.benches.len())
         };
         write_atomic(&path, json.as_bytes())?;
@@ -118,6 +124,7 @@ pub(crate) fn check(args: CheckArgs, output: Output) -> Result<u8> {
             &spec,
             &settings,
             &selection,
+            &crate::collect::Processes,
             output.progress,
         )?
     } else if paired {
@@ -128,12 +135,13 @@ pub(crate) fn check(args: CheckArgs, output: Output) -> Result<u8> {
             &settings,
             &selection,
             round_plan(rounds, budget)?,
+            &crate::collect::Processes,
             output.progress,
         )?
     } else {
         let head = match &record {
             Some(path) => HeadSource::File(path),
-            None => HeadSource::Run(&selection),
+            None => HeadSource::Run(&selection, &crate::collect::Processes),
         };
         gate(
             &loaded.project,

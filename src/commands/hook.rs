@@ -98,7 +98,7 @@ pub(crate) fn hook_pre_push(args: PrePushArgs, output: Output) -> Result<u8> {
             &spec,
             config::DEFAULT_HISTORY,
             &settings,
-            HeadSource::Run(&selection),
+            HeadSource::Run(&selection, &crate::collect::Processes),
             output.progress,
         )
     };

@@ -34,7 +34,12 @@ pub(crate) fn run(args: RunArgs, output: Output) -> Result<u8> {
         let suite = selection.measure.suite(&suite);
         selection.shard = Some(shard_plan(spec, &loaded, &suite, &base, output.progress));
     }
-    let record = measure(&loaded.project, &selection, output.progress)?;
+    let record = measure(
+        &loaded.project,
+        &selection,
+        &crate::collect::Processes,
+        output.progress,
+    )?;
     write_atomic(&path, record.to_json().as_bytes())?;
     let samples: usize = record.benches.iter().map(|b| b.samples.len()).sum();
     output.progress.note(&format!(

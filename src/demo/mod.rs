@@ -152,7 +152,7 @@ pub fn run(
             MAIN_HISTORY.len()
         ));
         let run = if last { &selection } else { &timing_only };
-        let record = pipeline::measure(&project, run, progress)?;
+        let record = pipeline::measure(&project, run, &crate::collect::Processes, progress)?;
         baseline::update(&project.dir, suite, &record, false)?;
         commit_all(
             &repo,
@@ -175,7 +175,7 @@ pub fn run(
             &spec,
             config::DEFAULT_HISTORY,
             &settings,
-            HeadSource::Run(&selection),
+            HeadSource::Run(&selection, &crate::collect::Processes),
             progress,
         )?;
         let out = root.join("reports").join(branch.replace('/', "-"));
@@ -243,6 +243,7 @@ pub fn run(
             &settings,
             &timing_only,
             collect::paired::RoundPlan::Adaptive { budget: None },
+            &crate::collect::Processes,
             progress,
         )?;
         let out = root.join("reports").join("pr-tidy-cart-paired");

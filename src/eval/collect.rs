@@ -36,7 +36,9 @@ pub fn collect(
     progress: &Progress,
 ) -> Result<usize> {
     let project = collect::cargo::inspect(suite_manifest, None)?;
-    let listed = collect::build_and_list(&project, &RunSelection::default(), &[], progress)?;
+    let runner = collect::Processes;
+    let listed =
+        collect::build_and_list(&project, &RunSelection::default(), &[], &runner, progress)?;
     let [(exe, ids)] = listed.as_slice() else {
         return Err(Error::Usage(format!(
             "{}: the evaluation suite must have exactly one bench target",
@@ -96,7 +98,7 @@ pub fn collect(
                 };
                 let home = scratch.path().join(format!("{index}-{round}-{side:?}"));
                 let env = [(INJECT_VAR.to_string(), value)];
-                collect::run_executable(exe, &args, &home, &env, &bar)?;
+                collect::Runner::run(&runner, exe, &args, &home, &env, &bar)?;
                 let samples = collect::criterion_output::read_criterion_dirs(&home)?
                     .into_iter()
                     .map(|(_, result)| (result.id.as_str().to_string(), compact(&result.samples)))

@@ -1,0 +1,70 @@
+//! The seam where processes run: building bench targets (cargo) and running
+//! bench executables (criterion). Everything above it — which benchmarks a
+//! run or a shard takes, how many paired rounds, when the budget ends, what
+//! gets recorded — is decided on what a `Runner` reports, so it can be
+//! driven by scripted samples in tests (hyperfine's `Executor` /
+//! `MockExecutor` split). `Processes` is the real one.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use super::cargo::{self, BenchExecutable, BenchTarget, Project};
+use crate::error::Result;
+use crate::progress::Bar;
+
+/// Builds bench targets and runs bench executables.
+pub trait Runner {
+    /// Build `targets` of `project` in the bench profile with `env` added to
+    /// the build's environment; their executables.
+    fn build(
+        &self,
+        project: &Project,
+        targets: &[BenchTarget],
+        env: &[(String, String)],
+    ) -> Result<Vec<BenchExecutable>>;
+
+    /// The benchmark ids `exe` defines, those matching `filter` (criterion's
+    /// `--list`).
+    fn list(&self, exe: &BenchExecutable, filter: Option<&str>) -> Result<Vec<String>>;
+
+    /// Run `exe` with criterion's `args`; criterion writes its files under
+    /// `criterion_home`. Returns the wall-clock seconds each benchmark took.
+    fn run(
+        &self,
+        exe: &BenchExecutable,
+        args: &[String],
+        criterion_home: &Path,
+        env: &[(String, String)],
+        bar: &Bar,
+    ) -> Result<BTreeMap<String, f64>>;
+}
+
+/// The real runner: `cargo bench --no-run`, and the executables themselves.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Processes;
+
+impl Runner for Processes {
+    fn build(
+        &self,
+        project: &Project,
+        targets: &[BenchTarget],
+        env: &[(String, String)],
+    ) -> Result<Vec<BenchExecutable>> {
+        cargo::build(project, targets, env)
+    }
+
+    fn list(&self, exe: &BenchExecutable, filter: Option<&str>) -> Result<Vec<String>> {
+        super::list_benchmarks(exe, filter)
+    }
+
+    fn run(
+        &self,
+        exe: &BenchExecutable,
+        args: &[String],
+        criterion_home: &Path,
+        env: &[(String, String)],
+        bar: &Bar,
+    ) -> Result<BTreeMap<String, f64>> {
+        super::run_executable(exe, args, criterion_home, env, bar)
+    }
+}

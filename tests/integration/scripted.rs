@@ -1,0 +1,308 @@
+//! The paired round plan, its budget and paired shards, driven through the
+//! runner seam (`collect::Runner`) by scripted samples (issue 18): what
+//! real benchmarks test in minutes, in milliseconds. The real end-to-end
+//! tests (paired.rs, shards.rs, hook_and_actions.rs) keep one run per mode.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use flamegate::collect::paired::{self, PairedRun, RoundPlan};
+use flamegate::collect::shard::SplitMethod;
+use flamegate::collect::shard::{Balance, ShardPlan, ShardSpec};
+use flamegate::collect::{BenchExecutable, BenchTarget, Progress, Project, RunSelection, Runner};
+use flamegate::compare::{self, Settings};
+use flamegate::error::Result;
+
+/// One process run: which side, and the benchmark ids it ran.
+#[derive(Debug, Clone, PartialEq)]
+struct Ran {
+    head: bool,
+    ids: Vec<String>,
+}
+
+/// ns per iteration of a benchmark: (head side?, id, that side's run number).
+type TimeOf = Box<dyn Fn(bool, &str, usize) -> f64>;
+
+/// Writes criterion's files as a bench executable would, with times from
+/// `time(head, id, run)`: ns per iteration of `id` on that side, in that
+/// side's `run`-th process.
+struct Scripted {
+    ids: Vec<String>,
+    time: TimeOf,
+    ran: RefCell<Vec<Ran>>,
+}
+
+impl Scripted {
+    fn new(ids: &[&str], time: impl Fn(bool, &str, usize) -> f64 + 'static) -> Scripted {
+        Scripted {
+            ids: ids.iter().map(|s| s.to_string()).collect(),
+            time: Box::new(time),
+            ran: RefCell::new(Vec::new()),
+        }
+    }
+
+    fn matching(&self, filter: Option<&str>) -> Vec<String> {
+        let filter = filter.map(|f| regex::Regex::new(f).unwrap());
+        self.ids
+            .iter()
+            .filter(|id| filter.as_ref().is_none_or(|f| f.is_match(id)))
+            .cloned()
+            .collect()
+    }
+}
+
+fn is_head(exe: &BenchExecutable) -> bool {
+    exe.path.to_string_lossy().contains("head-side")
+}
+
+impl Runner for Scripted {
+    fn build(
+        &self,
+        project: &Project,
+        targets: &[BenchTarget],
+        _env: &[(String, String)],
+    ) -> Result<Vec<BenchExecutable>> {
+        Ok(targets
+            .iter()
+            .map(|target| BenchExecutable {
+                target: target.clone(),
+                path: project.target_dir.join(&target.name),
+            })
+            .collect())
+    }
+
+    fn list(&self, _exe: &BenchExecutable, filter: Option<&str>) -> Result<Vec<String>> {
+        Ok(self.matching(filter))
+    }
+
+    fn run(
+        &self,
+        exe: &BenchExecutable,
+        args: &[String],
+        criterion_home: &Path,
+        _env: &[(String, String)],
+        _bar: &flamegate::progress::Bar,
+    ) -> Result<BTreeMap<String, f64>> {
+        // criterion's filter comes first when there is one (timing_args).
+        let filter = args.first().filter(|a| !a.starts_with("--"));
+        let ids = self.matching(filter.map(String::as_str));
+        let head = is_head(exe);
+        let run = self.ran.borrow().iter().filter(|r| r.head == head).count();
+        for id in &ids {
+            let t = (self.time)(head, id, run);
+            let new = criterion_home.join(id.replace('/', "_")).join("new");
+            std::fs::create_dir_all(&new).unwrap();
+            let (group, function) = id.split_once('/').unwrap_or((id, ""));
+            std::fs::write(
+                new.join("benchmark.json"),
+                serde_json::json!({
+                    "group_id": group, "function_id": function, "value_str": null,
+                    "throughput": null, "full_id": id, "directory_name": id,
+                })
+                .to_string(),
+            )
+            .unwrap();
+            // Ten samples of linear sampling, within ±0.1% of t.
+            let iters: Vec<f64> = (1..=10).map(f64::from).collect();
+            let times: Vec<f64> = iters
+                .iter()
+                .enumerate()
+                .map(|(k, n)| n * t * (1.0 + 0.0005 * ((k % 5) as f64 - 2.0)))
+                .collect();
+            std::fs::write(
+                new.join("sample.json"),
+                serde_json::json!({ "sampling_mode": "Linear", "iters": iters, "times": times })
+                    .to_string(),
+            )
+            .unwrap();
+        }
+        self.ran.borrow_mut().push(Ran {
+            head,
+            ids: ids.clone(),
+        });
+        Ok(ids.into_iter().map(|id| (id, 0.4)).collect())
+    }
+}
+
+fn project(root: &Path, side: &str) -> Project {
+    let dir = root.join(side);
+    std::fs::create_dir_all(&dir).unwrap();
+    Project {
+        manifest_path: dir.join("Cargo.toml"),
+        dir: dir.clone(),
+        target_dir: dir.join("target"),
+        build_dir: dir.clone(),
+        name: "scripted".into(),
+        bench_targets: vec![BenchTarget {
+            name: "benches".into(),
+            package: "scripted".into(),
+            package_dir: dir,
+        }],
+    }
+}
+
+fn run_paired(
+    runner: &Scripted,
+    plan: RoundPlan,
+    selection: &RunSelection,
+    settings: &Settings,
+) -> PairedRun {
+    let root = tempfile::tempdir().unwrap();
+    paired::run_paired(
+        &project(root.path(), "head-side"),
+        &project(root.path(), "base-side"),
+        selection,
+        plan,
+        (Some("1".repeat(40)), false),
+        "2".repeat(40),
+        &compare::paired::stop_rule(settings),
+        runner,
+        &Progress::Silent,
+    )
+    .unwrap()
+}
+
+fn rounds_of(run: &PairedRun) -> BTreeMap<String, usize> {
+    run.round_medians
+        .iter()
+        .map(|(id, m)| (id.0.clone(), m.len()))
+        .collect()
+}
+
+/// ±0.4% round-to-round wobble, the same on both sides' scale.
+fn wobble(run: usize) -> f64 {
+    1.0 + 0.004 * ((run * 3 % 5) as f64 - 2.0) / 2.0
+}
+
+#[test]
+fn issue_18_adaptive_rounds_extend_only_what_is_open_and_call_a_regression_from_six() {
+    // `slow/x` is 50% slower on the head: a regression, which the plan may
+    // only call from six rounds; `same/y` is unchanged within ±0.4%, clearly
+    // below the 1% threshold after the minimum of four.
+    let runner = Scripted::new(&["same/y", "slow/x"], |head, id, run| {
+        let base = 1000.0 * wobble(run);
+        if head && id == "slow/x" {
+            base * 1.5
+        } else {
+            base
+        }
+    });
+    let run = run_paired(
+        &runner,
+        RoundPlan::Adaptive {
+            budget: Some(Duration::from_secs(3600)),
+        },
+        &RunSelection::default(),
+        &Settings::default(),
+    );
+    assert_eq!(
+        rounds_of(&run),
+        BTreeMap::from([("same/y".into(), paired::MIN_ROUNDS), ("slow/x".into(), 6)])
+    );
+    assert_eq!(run.rounds, 6);
+    let ran = runner.ran.borrow();
+    // Four rounds of both sides with both benchmarks, then only the open one.
+    assert_eq!(ran.len(), 12);
+    assert!(
+        ran[..8].iter().all(|r| r.ids == ["same/y", "slow/x"]),
+        "{ran:?}"
+    );
+    assert!(ran[8..].iter().all(|r| r.ids == ["slow/x"]), "{ran:?}");
+    // Which side goes first alternates from round to round.
+    let firsts: Vec<bool> = ran.chunks(2).map(|pair| pair[0].head).collect();
+    assert_eq!(firsts, [false, true, false, true, false, true]);
+    let report = compare::paired::against_paired(
+        "scripted",
+        &run,
+        flamegate::record::Side {
+            commit: None,
+            dirty: false,
+            chosen_as: "head".into(),
+        },
+        flamegate::record::Side {
+            commit: None,
+            dirty: false,
+            chosen_as: "base".into(),
+        },
+        &Settings::default(),
+    );
+    let verdict = |id: &str| {
+        report
+            .comparisons
+            .iter()
+            .find(|c| c.id.0 == id)
+            .unwrap()
+            .verdict
+    };
+    assert_eq!(verdict("slow/x"), flamegate::report::Verdict::Regressed);
+    assert_eq!(verdict("same/y"), flamegate::report::Verdict::Unchanged);
+}
+
+#[test]
+fn issue_18_an_open_verdict_runs_to_the_maximum_and_a_spent_budget_stops_at_the_minimum() {
+    // A zero threshold: an unchanged benchmark is never shown below it.
+    let settings = Settings {
+        min_change: 0.0,
+        ..Settings::default()
+    };
+    let identical = || Scripted::new(&["same/y"], |_, _, run| 1000.0 * wobble(run));
+    let generous = run_paired(
+        &identical(),
+        RoundPlan::Adaptive {
+            budget: Some(Duration::from_secs(3600)),
+        },
+        &RunSelection::default(),
+        &settings,
+    );
+    assert_eq!(
+        generous.round_medians.values().next().unwrap().len(),
+        paired::MAX_ROUNDS
+    );
+    let spent = run_paired(
+        &identical(),
+        RoundPlan::Adaptive {
+            budget: Some(Duration::ZERO),
+        },
+        &RunSelection::default(),
+        &settings,
+    );
+    assert_eq!(spent.rounds, paired::MIN_ROUNDS);
+    let fixed = run_paired(
+        &identical(),
+        RoundPlan::Fixed(3),
+        &RunSelection::default(),
+        &settings,
+    );
+    assert_eq!(fixed.rounds, 3);
+}
+
+#[test]
+fn issue_18_a_paired_shard_runs_its_equal_share_on_both_sides() {
+    let ids = ["a/1", "a/2", "b/1", "b/2", "c/1"];
+    let runner = Scripted::new(&ids, |_, _, run| 1000.0 * wobble(run));
+    let selection = RunSelection {
+        shard: Some(ShardPlan {
+            spec: ShardSpec { index: 2, count: 2 },
+            suite: "scripted".into(),
+            balance: Balance::EqualCounts,
+        }),
+        ..RunSelection::default()
+    };
+    let run = run_paired(
+        &runner,
+        RoundPlan::Fixed(2),
+        &selection,
+        &Settings::default(),
+    );
+    // Sorted ids dealt out in turn: shard 2 of 2 has the second and fourth.
+    assert_eq!(
+        rounds_of(&run).into_keys().collect::<Vec<_>>(),
+        ["a/2", "b/2"]
+    );
+    let info = run.head.shard.as_ref().unwrap();
+    assert_eq!(info.split, SplitMethod::EqualCounts);
+    assert_eq!(info.assignment.len(), ids.len());
+    assert!(runner.ran.borrow().iter().all(|r| r.ids == ["a/2", "b/2"]));
+}
