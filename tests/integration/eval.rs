@@ -32,7 +32,9 @@ fn eval_collects_a_trial_resumes_after_an_interrupted_write_and_scores_it() {
     let _machine = exclusive_benchmarking();
     let corpus = tempfile::tempdir().unwrap();
     let collect = |trials: &str| {
+        // The suite shares criterion's build with the tiny fixture's tests.
         run(flamegate(&repo_root())
+            .env("CARGO_TARGET_DIR", fixture_target_dir())
             .args([
                 "eval", "collect", "--rounds", "4", "--trials", trials, "--corpus",
             ])

@@ -3,11 +3,14 @@
 
 use crate::support::*;
 
-/// The paired tests' target dir: with the fixed-path `paired_repo()`, the
-/// paired builds (whose flags name the repository's path) are shared with
-/// them and stay cached; a fresh temp dir rebuilt criterion and pprof for
-/// both sides on every run.
-fn in_fixture_target(command: &mut std::process::Command) -> &mut std::process::Command {
+/// All of this test's builds go to the paired tests' target dir: with the
+/// fixed-path `paired_repo()`, its paired builds (whose flags name the
+/// repository's path) are shared with those tests and stay cached (a fresh
+/// temp dir rebuilt criterion and pprof for both sides on every run). Not
+/// the shared fixture target dir: cargo gives every copy of the tiny crate
+/// the same unit there, and a persistent copy's dep-info makes another
+/// copy's changed source look fresh (a stale bench binary, TOOLCHAIN.md).
+fn in_paired_target(command: &mut std::process::Command) -> &mut std::process::Command {
     command.env("CARGO_TARGET_DIR", paired_target())
 }
 
@@ -16,7 +19,7 @@ fn five_percent_more_iterations_read_as_five_percent_and_a_a_reads_zero() {
     let _machine = exclusive_benchmarking();
     let repo_dir = paired_repo();
     let repo = repo_dir.as_path();
-    let output = run(in_fixture_target(flamegate(repo).args([
+    let output = run(in_paired_target(flamegate(repo).args([
         "baseline",
         "update",
         "--measure",
@@ -29,7 +32,7 @@ fn five_percent_more_iterations_read_as_five_percent_and_a_a_reads_zero() {
 
     // A/A: the same code counted again changes by exactly nothing.
     let out = tempfile::tempdir().unwrap();
-    let output = run(in_fixture_target(
+    let output = run(in_paired_target(
         flamegate(repo)
             .args([
                 "check",
@@ -59,7 +62,7 @@ fn five_percent_more_iterations_read_as_five_percent_and_a_a_reads_zero() {
     .unwrap();
     git_in(repo, &["commit", "-q", "-am", "5% more work"]);
     let out = tempfile::tempdir().unwrap();
-    let output = run(in_fixture_target(
+    let output = run(in_paired_target(
         flamegate(repo)
             .args(["check", "--measure", "instructions", "--out-dir"])
             .arg(out.path()),
@@ -111,7 +114,7 @@ fn five_percent_more_iterations_read_as_five_percent_and_a_a_reads_zero() {
     // the same exact change.
     let paired_counts = |base: [&str; 2]| {
         let out = tempfile::tempdir().unwrap();
-        let output = run(in_fixture_target(
+        let output = run(in_paired_target(
             flamegate(repo)
                 .args(["check", "--paired", "--measure", "instructions"])
                 .args(base)
@@ -143,7 +146,7 @@ fn five_percent_more_iterations_read_as_five_percent_and_a_a_reads_zero() {
     for c in report(out.path())["comparisons"].as_array().unwrap() {
         assert_eq!(c["change"]["estimate"], 0.0, "{c}");
     }
-    let err = usage_error(&run(in_fixture_target(flamegate(repo).args([
+    let err = usage_error(&run(in_paired_target(flamegate(repo).args([
         "check",
         "--paired",
         "--measure",

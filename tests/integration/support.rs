@@ -333,10 +333,62 @@ pub fn baseline(history: Vec<RunRecord>) -> flamegate::baseline::Baseline {
     }
 }
 
-/// The tiny fixture in a repository with `records` baselines on main
-/// (QUICK windows, a flamegate.toml with the same), pushed to a bare
-/// `origin` next to it. Returns (work dir, origin dir) in one temp dir.
+/// The tiny fixture as a repository `work` under `root` with `records`
+/// baselines recorded on main (one commit each) and pushed to a bare
+/// `origin.git` beside it; returns both paths. Recording is real
+/// benchmarking, so it happens once per flamegate build: the first caller
+/// records into a template under the fixture target dir, every caller gets a
+/// copy (its own remote URL set).
 pub fn tiny_repo_with_baselines(root: &Path, records: usize) -> (PathBuf, PathBuf) {
+    let template = history_template(records);
+    let (work, origin) = (root.join("work"), root.join("origin.git"));
+    for (from, to) in [
+        (template.join("work"), &work),
+        (template.join("origin.git"), &origin),
+    ] {
+        let copied = Command::new("cp")
+            .arg("-a")
+            .arg(&from)
+            .arg(to)
+            .status()
+            .unwrap();
+        assert!(copied.success(), "cp -a {}", from.display());
+    }
+    git_in(
+        &work,
+        &["remote", "set-url", "origin", origin.to_str().unwrap()],
+    );
+    (work, origin)
+}
+
+/// The recorded repository pair for `tiny_repo_with_baselines`, made once
+/// for this flamegate binary (its size and time stamp are in the name, so a
+/// rebuilt flamegate records afresh).
+fn history_template(records: usize) -> PathBuf {
+    let exe = std::fs::metadata(env!("CARGO_BIN_EXE_flamegate")).unwrap();
+    let stamp = exe
+        .modified()
+        .unwrap()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let dir = fixture_target_dir().join(format!("history-{records}-{}-{stamp}", exe.len()));
+    if dir.join("complete").exists() {
+        return dir;
+    }
+    std::fs::create_dir_all(fixture_target_dir()).unwrap();
+    let building = tempfile::tempdir_in(fixture_target_dir()).unwrap();
+    record_history(building.path(), records);
+    std::fs::write(building.path().join("complete"), "").unwrap();
+    let building = building.keep();
+    // Another process may have finished first: then use its template.
+    if std::fs::rename(&building, &dir).is_err() {
+        let _ = std::fs::remove_dir_all(&building);
+    }
+    dir
+}
+
+fn record_history(root: &Path, records: usize) {
     let work = root.join("work");
     let origin = root.join("origin.git");
     std::fs::create_dir_all(&work).unwrap();
@@ -365,7 +417,6 @@ pub fn tiny_repo_with_baselines(root: &Path, records: usize) -> (PathBuf, PathBu
     );
     git_in(&work, &["push", "-q", "origin", "main"]);
     git_in(&work, &["fetch", "-q", "origin"]);
-    (work, origin)
 }
 
 /// Four times the work in `tiny::work`, committed on a new branch.
