@@ -882,6 +882,18 @@ fn outside_github_actions_nothing_is_posted() {
 
 // Issue 17: what a security review found in the publish path.
 
+/// The fork-safe publisher's job for a `perf` run of pull request #7 at `head`.
+fn publisher_job(fake: &FakeGithub, head: &str) -> Job {
+    Job::workflow_run(
+        fake,
+        workflow_run_event(
+            head,
+            "success",
+            serde_json::json!([{"number": 7, "head": {"sha": head}}]),
+        ),
+    )
+}
+
 /// stderr lines the Actions runner would read as workflow commands: a line
 /// starting with `::` outside a `::stop-commands::` pause.
 fn live_commands(err: &str) -> Vec<String> {
@@ -904,14 +916,7 @@ fn live_commands(err: &str) -> Vec<String> {
 #[test]
 fn issue_17_forged_commit_fields_are_refused_and_never_reach_github() {
     let fake = FakeGithub::start(HEAD);
-    let job = Job::workflow_run(
-        &fake,
-        workflow_run_event(
-            HEAD,
-            "success",
-            serde_json::json!([{"number": 7, "head": {"sha": HEAD}}]),
-        ),
-    );
+    let job = publisher_job(&fake, HEAD);
     let forged = "012345678é\n@org/team [x](https://evil) <!--";
     for field in ["head", "base", "pull_request_head"] {
         let mut value = serde_json::to_value(regressed(HEAD)).unwrap();
@@ -936,14 +941,7 @@ fn issue_17_forged_commit_fields_are_refused_and_never_reach_github() {
 #[test]
 fn issue_17_a_report_is_checked_by_the_head_it_claims_not_by_either_field() {
     let fake = FakeGithub::start(HEAD);
-    let job = Job::workflow_run(
-        &fake,
-        workflow_run_event(
-            HEAD,
-            "success",
-            serde_json::json!([{"number": 7, "head": {"sha": HEAD}}]),
-        ),
-    );
+    let job = publisher_job(&fake, HEAD);
     // Measured the event's head, but claims to be pull request head NEWER_HEAD's.
     let mut report = regressed(NEWER_HEAD);
     report.head.commit = Some(HEAD.into());
@@ -955,14 +953,7 @@ fn issue_17_a_report_is_checked_by_the_head_it_claims_not_by_either_field() {
 #[test]
 fn issue_17_untrusted_text_on_stderr_cannot_issue_workflow_commands() {
     let fake = FakeGithub::start(HEAD);
-    let job = Job::workflow_run(
-        &fake,
-        workflow_run_event(
-            HEAD,
-            "success",
-            serde_json::json!([{"number": 7, "head": {"sha": HEAD}}]),
-        ),
-    );
+    let job = publisher_job(&fake, HEAD);
     // A forged verdict the parser quotes back in its error.
     let mut value = serde_json::to_value(regressed(HEAD)).unwrap();
     value["comparisons"][0]["verdict"] =
@@ -985,14 +976,7 @@ fn issue_17_three_heads_the_oldest_publishing_last_writes_nothing() {
     const H2: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
     const H3: &str = "cccccccccccccccccccccccccccccccccccccccc";
     let publisher = |fake: &FakeGithub, head: &str, report: &Report| {
-        let job = Job::workflow_run(
-            fake,
-            workflow_run_event(
-                head,
-                "success",
-                serde_json::json!([{"number": 7, "head": {"sha": head}}]),
-            ),
-        );
+        let job = publisher_job(fake, head);
         succeeded(&job.publish(report, &[]))
     };
     // Pushed h1, then h2: h2's publisher writes while h2 is the head.
