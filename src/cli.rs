@@ -5,11 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::collect::Measure;
 use crate::collect::shard::ShardSpec;
 use crate::config::{Percent, parse_percent};
-use crate::publish::github::comment::CommentMode;
-use crate::render::Format;
 
 /// flamegate: catch pull requests that make your Rust code slower.
 ///
@@ -253,8 +250,8 @@ pub struct BenchArgs {
     /// iteration under valgrind's callgrind: exact, immune to noisy runners,
     /// with exact per-function hotspots; blind to cache and IPC effects.
     /// Instruction baselines are baselines/<suite>.instructions.json.
-    #[arg(long, value_enum, default_value_t = Measure::Time)]
-    pub measure: Measure,
+    #[arg(long, value_enum, default_value_t = MeasureArg::Time)]
+    pub measure: MeasureArg,
 
     /// Extra criterion arguments, after `--` (e.g. `-- --measurement-time 2`).
     #[arg(last = true, value_name = "CRITERION_ARGS")]
@@ -305,8 +302,8 @@ pub struct StatsArgs {
 #[derive(Debug, Clone, Args)]
 pub struct OutputArgs {
     /// What to print on stdout.
-    #[arg(long, value_enum, default_value_t = Format::Terminal)]
-    pub format: Format,
+    #[arg(long, value_enum, default_value_t = FormatArg::Terminal)]
+    pub format: FormatArg,
 
     /// Where report.md and report.json go [default: <target-dir>/flamegate]
     #[arg(long, value_name = "DIR")]
@@ -369,8 +366,8 @@ pub struct GithubArgs {
     /// When to write the sticky pull-request comment: always, only when a
     /// benchmark regressed, improved, appeared or disappeared (an existing
     /// comment is still updated), or never.
-    #[arg(long, value_enum, default_value_t = CommentMode::Always)]
-    pub comment: CommentMode,
+    #[arg(long, value_enum, default_value_t = CommentArg::Always)]
+    pub comment: CommentArg,
 
     /// Also create a check run on the pull request's head commit, with an
     /// annotation per regression (needs `checks: write`).
@@ -508,8 +505,8 @@ pub struct DemoArgs {
 
     /// What to measure: time, or instruction counts under callgrind (exact;
     /// needs valgrind).
-    #[arg(long, value_enum, default_value_t = Measure::Time)]
-    pub measure: Measure,
+    #[arg(long, value_enum, default_value_t = MeasureArg::Time)]
+    pub measure: MeasureArg,
 
     /// Also write the pull-request comment flamegate would post for the
     /// regressing pull request to this file (publish its report.json with
@@ -582,4 +579,68 @@ pub fn parse() -> Cli {
     use clap::{CommandFactory, FromArgMatches};
     let matches = with_documented_defaults(Cli::command()).get_matches();
     Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+}
+
+/// `--measure`: what a run measures (the command line's words for
+/// `collect::Measure`; stage types know nothing of clap).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MeasureArg {
+    /// Wall-clock time per iteration (criterion's timing).
+    Time,
+    /// Instructions per iteration under valgrind's callgrind: exact, immune
+    /// to noisy machines, blind to cache and IPC effects.
+    Instructions,
+}
+
+impl From<MeasureArg> for crate::collect::Measure {
+    fn from(arg: MeasureArg) -> Self {
+        match arg {
+            MeasureArg::Time => crate::collect::Measure::Time,
+            MeasureArg::Instructions => crate::collect::Measure::Instructions,
+        }
+    }
+}
+
+/// `--format`: how the report is printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    /// A table for people at a terminal.
+    Terminal,
+    /// The pull-request comment.
+    Markdown,
+    /// The versioned `Report`, for tools and the fork-safe publisher.
+    Json,
+}
+
+impl From<FormatArg> for crate::render::Format {
+    fn from(arg: FormatArg) -> Self {
+        match arg {
+            FormatArg::Terminal => crate::render::Format::Terminal,
+            FormatArg::Markdown => crate::render::Format::Markdown,
+            FormatArg::Json => crate::render::Format::Json,
+        }
+    }
+}
+
+/// `--comment`: when to write the sticky pull-request comment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CommentArg {
+    /// Create or update it on every run.
+    Always,
+    /// Create it only when a benchmark regressed, improved, appeared or
+    /// disappeared; an existing comment is still kept up to date.
+    Changed,
+    /// Never touch comments.
+    Never,
+}
+
+impl From<CommentArg> for crate::publish::github::comment::CommentMode {
+    fn from(arg: CommentArg) -> Self {
+        use crate::publish::github::comment::CommentMode;
+        match arg {
+            CommentArg::Always => CommentMode::Always,
+            CommentArg::Changed => CommentMode::Changed,
+            CommentArg::Never => CommentMode::Never,
+        }
+    }
 }

@@ -26,7 +26,7 @@ pub use cargo::{BenchExecutable, BenchTarget, Project};
 pub use runner::{Processes, Runner};
 
 /// What a run measures.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Measure {
     /// Wall-clock time per iteration (criterion's timing).
     #[default]

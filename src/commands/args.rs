@@ -83,7 +83,7 @@ pub(crate) fn selection(args: &BenchArgs, file: &FileConfig) -> Result<RunSelect
     };
     Ok(RunSelection {
         shard: None,
-        measure,
+        measure: measure.into(),
         profile_time,
         benches: if benches.is_empty() {
             file.benches.clone().unwrap_or_default()
@@ -166,7 +166,7 @@ pub(crate) fn shard_plan(
 
 pub(crate) fn publish_options(args: &GithubArgs, from_workflow_run: bool) -> PublishOptions {
     PublishOptions {
-        comment: args.comment,
+        comment: args.comment.into(),
         check_run: args.check_run,
         from_workflow_run,
         comment_author: args.comment_author.clone(),

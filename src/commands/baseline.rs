@@ -19,7 +19,7 @@ pub(crate) fn baseline_update(args: UpdateArgs, output: Output) -> Result<u8> {
     let suite = loaded.suite.clone();
     let suite = match &record {
         Some(_) => suite,
-        None => bench.measure.suite(&suite),
+        None => crate::collect::Measure::from(bench.measure).suite(&suite),
     };
     let record = match record {
         Some(path) => RunRecord::load(&path)?,

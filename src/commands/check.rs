@@ -104,8 +104,8 @@ pub(crate) fn check(args: CheckArgs, output: Output) -> Result<u8> {
     // Benchmark output and names are untrusted: while they are printed, the
     // runner must not read workflow commands from stdout. (JSON on stdout
     // stays pure JSON; names in it are escaped strings, never a line start.)
-    let stop_commands =
-        (actions.in_actions && output_args.format != Format::Json).then(StopCommands::begin);
+    let stop_commands = (actions.in_actions && Format::from(output_args.format) != Format::Json)
+        .then(StopCommands::begin);
     let loaded = load_project(&project_args)?;
     let suite = loaded.suite.clone();
     let settings = loaded.settings(&stats_overrides(&stats))?;

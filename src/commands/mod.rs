@@ -107,8 +107,8 @@ pub fn emit(
         .unwrap_or_else(|| target_dir.join("flamegate"));
     let written = write_outputs(&mut gated, &out_dir)?;
     let report = &gated.report;
-    let bytes = render::renderer(args.format, output.color && args.format == Format::Terminal)
-        .render(report);
+    let format = Format::from(args.format);
+    let bytes = render::renderer(format, output.color && format == Format::Terminal).render(report);
     let mut stdout = std::io::stdout().lock();
     stdout
         .write_all(&bytes)

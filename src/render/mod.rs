@@ -17,7 +17,7 @@ pub use terminal::Terminal;
 use crate::report::Report;
 
 /// Output formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     /// A table for people at a terminal.
     Terminal,

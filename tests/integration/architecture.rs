@@ -74,6 +74,10 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ),
 ];
 
+/// The modules that may know the command line (the `clap` crate): the
+/// stages and their types know nothing of it.
+const COMMAND_LINE: &[&str] = &["cli", "commands"];
+
 /// Files of `src` that are not modules of the library's graph.
 const ROOTS: &[&str] = &["lib", "main"];
 
@@ -118,6 +122,15 @@ fn forbidden_edges(src: &Path) -> Vec<String> {
         let text = std::fs::read_to_string(&file).unwrap();
         for (number, line) in text.lines().enumerate() {
             let code = line.split("//").next().unwrap_or("");
+            if !COMMAND_LINE.contains(&module.as_str())
+                && (code.contains("clap::") || code.contains("use clap"))
+            {
+                problems.push(format!(
+                    "{}:{}: {module} -> clap (only the command line knows clap)",
+                    relative.display(),
+                    number + 1
+                ));
+            }
             for (at, _) in code.match_indices("crate::") {
                 let target: String = code[at + "crate::".len()..]
                     .chars()
@@ -181,9 +194,15 @@ fn issue_18_the_architecture_check_catches_a_planted_back_edge() {
     )
     .unwrap();
     std::fs::write(src.path().join("newstage.rs"), "").unwrap();
+    std::fs::write(
+        src.path().join("collect/mode.rs"),
+        "#[derive(clap::ValueEnum)]\npub enum Mode { A }\n",
+    )
+    .unwrap();
     assert_eq!(
         forbidden_edges(src.path()),
         [
+            "collect/mode.rs:1: collect -> clap (only the command line knows clap)",
             "newstage.rs: module `newstage` is not in the table",
             "record/mod.rs:2: record -> collect",
         ]

@@ -8,7 +8,7 @@ use super::client::{ApiError, GithubClient, Repeat};
 use super::env::RepoName;
 
 /// When to write the comment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CommentMode {
     /// Create or update it on every run.
     Always,
