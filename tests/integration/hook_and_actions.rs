@@ -455,6 +455,13 @@ fn issue_23_the_actions_sharded_paired_path_merges_shards_that_ran_different_rou
         let err = stderr(&output);
         assert_eq!(output.status.code(), Some(0), "{err}");
         assert!(err.contains("split into equal counts"), "{err}");
+        if rounds.is_empty() {
+            // Adaptive: open after the minimum, so another round is run.
+            assert!(
+                err.contains("still undecided after 4 rounds; running another"),
+                "{err}"
+            );
+        }
         assert!(
             !err.contains("baseline"),
             "no stored baseline is read: {err}"
