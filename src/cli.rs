@@ -227,7 +227,7 @@ pub struct ProjectArgs {
 }
 
 /// Which benchmarks to run, and how.
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone, Default, Args)]
 pub struct BenchArgs {
     /// Bench target to run (repeatable) [default: all bench targets]
     #[arg(long = "bench", value_name = "NAME")]
@@ -259,7 +259,7 @@ pub struct BenchArgs {
 }
 
 /// Where the baseline comes from.
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone, Default, Args)]
 pub struct BaseArgs {
     /// Compare with the baseline file as committed at this revision, instead of the merge-base.
     #[arg(long, value_name = "REV", conflicts_with = "base_file")]
@@ -583,9 +583,10 @@ pub fn parse() -> Cli {
 
 /// `--measure`: what a run measures (the command line's words for
 /// `collect::Measure`; stage types know nothing of clap).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
 pub enum MeasureArg {
     /// Wall-clock time per iteration (criterion's timing).
+    #[default]
     Time,
     /// Instructions per iteration under valgrind's callgrind: exact, immune
     /// to noisy machines, blind to cache and IPC effects.

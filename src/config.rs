@@ -1,7 +1,7 @@
-//! The checked `Config`: built once from the command line and `flamegate.toml`.
-//!
-//! Command-line values win over the file, the file over defaults. Every
+//! `flamegate.toml` and the rules that combine it with command-line values:
+//! the command line wins over the file, the file over defaults. Every
 //! percentage is parsed and range-checked here, so later stages trust it.
+//! A command resolves all of it once, into `commands::Config`.
 
 use std::path::{Path, PathBuf};
 

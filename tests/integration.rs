@@ -9,6 +9,8 @@ mod architecture;
 mod baseline_git;
 #[path = "integration/cli_help.rs"]
 mod cli_help;
+#[path = "integration/config.rs"]
+mod config;
 #[path = "integration/criterion_reader.rs"]
 mod criterion_reader;
 #[path = "integration/eval.rs"]

@@ -2,7 +2,6 @@
 //! the project, the run selection, the baseline spec, statistics, the
 //! round plan, the shard plan, publish options.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::baseline::{self, BaseSpec};
@@ -14,42 +13,106 @@ use crate::config::{self, CONFIG_FILE, FileConfig, StatsOverrides};
 use crate::error::{Error, Result};
 use crate::publish::github::PublishOptions;
 use crate::publish::github::client::RetryPolicy;
+use crate::record::RunRecord;
 
-/// A project with its config file, and the suite name they give.
-pub(crate) struct LoadedProject {
+/// A command's configuration, resolved and checked once before any work:
+/// command-line flags over `flamegate.toml` over the defaults in the code.
+/// Every command that works on a project starts by building one.
+pub(crate) struct Config {
     pub project: Project,
-    pub file: FileConfig,
-    pub file_path: PathBuf,
     /// `--suite`, else flamegate.toml's `suite`, else the project's name.
     pub suite: String,
+    /// Which benchmarks to run and what to measure.
+    pub selection: RunSelection,
+    /// Where the baseline comes from, and how many earlier versions of it
+    /// the noise model reads.
+    pub base: BaseSpec,
+    pub history: usize,
+    /// The statistics' thresholds.
+    pub settings: compare::Settings,
 }
 
-/// Inspect the project, read its `flamegate.toml`, resolve the suite name:
-/// what every command that works on a project starts with.
-pub(crate) fn load_project(args: &ProjectArgs) -> Result<LoadedProject> {
-    let project = collect::cargo::inspect(&args.manifest_path, None)?;
-    let (file_path, must_exist) = match &args.config {
-        Some(path) => (path.clone(), true),
-        None => (project.dir.join(CONFIG_FILE), false),
-    };
-    let file = FileConfig::load(&file_path, must_exist)?;
-    let suite = config::suite(args.suite.clone(), &file, &project.name)?;
-    Ok(LoadedProject {
-        project,
-        file,
-        file_path,
-        suite,
-    })
+/// The flag groups a command has; a group it lacks takes flamegate.toml and
+/// the defaults.
+#[derive(Default)]
+pub(crate) struct Flags<'a> {
+    pub bench: Option<&'a BenchArgs>,
+    pub base: Option<&'a BaseArgs>,
+    pub stats: Option<&'a StatsArgs>,
 }
 
-impl LoadedProject {
-    /// The statistical settings: flags over flamegate.toml over defaults.
-    pub(crate) fn settings(&self, overrides: &StatsOverrides) -> Result<compare::Settings> {
-        config::settings(overrides, &self.file, &self.file_path)
+impl<'a> Flags<'a> {
+    /// A command that runs benchmarks and compares them.
+    pub(crate) fn all(bench: &'a BenchArgs, base: &'a BaseArgs, stats: &'a StatsArgs) -> Self {
+        Flags {
+            bench: Some(bench),
+            base: Some(base),
+            stats: Some(stats),
+        }
+    }
+
+    /// A command that compares records it is given.
+    pub(crate) fn comparing(base: &'a BaseArgs, stats: &'a StatsArgs) -> Self {
+        Flags {
+            bench: None,
+            base: Some(base),
+            stats: Some(stats),
+        }
     }
 }
 
-pub(crate) fn stats_overrides(args: &StatsArgs) -> StatsOverrides {
+impl Config {
+    /// Inspect the project, read its `flamegate.toml` (a missing default file
+    /// is an empty one; a missing `--config` is an error), and resolve and
+    /// check every setting the command's flags touch.
+    pub(crate) fn resolve(args: &ProjectArgs, flags: Flags<'_>) -> Result<Config> {
+        let project = collect::cargo::inspect(&args.manifest_path, None)?;
+        let (file_path, must_exist) = match &args.config {
+            Some(path) => (path.clone(), true),
+            None => (project.dir.join(CONFIG_FILE), false),
+        };
+        let file = FileConfig::load(&file_path, must_exist)?;
+        let suite = config::suite(args.suite.clone(), &file, &project.name)?;
+        let settings = config::settings(
+            &flags.stats.map(stats_overrides).unwrap_or_default(),
+            &file,
+            &file_path,
+        )?;
+        let selection = selection(flags.bench.cloned().unwrap_or_default(), &file)?;
+        let BaseArgs {
+            base,
+            base_file,
+            base_ref,
+            history,
+        } = flags.base.cloned().unwrap_or_default();
+        Ok(Config {
+            base: config::base_spec(base, base_file, base_ref, &file),
+            history: history.or(file.history).unwrap_or(config::DEFAULT_HISTORY),
+            project,
+            suite,
+            selection,
+            settings,
+        })
+    }
+
+    /// Run the selected benchmarks on this machine into a record.
+    pub(crate) fn measure(&self, progress: Progress) -> Result<RunRecord> {
+        crate::pipeline::measure(
+            &self.project,
+            &self.selection,
+            &collect::Processes,
+            progress,
+        )
+    }
+
+    /// The suite the selected measure is stored under (instruction counts
+    /// have their own: `<suite>.instructions`).
+    pub(crate) fn measured_suite(&self) -> String {
+        self.selection.measure.suite(&self.suite)
+    }
+}
+
+fn stats_overrides(args: &StatsArgs) -> StatsOverrides {
     let StatsArgs {
         min_change,
         fdr,
@@ -62,7 +125,7 @@ pub(crate) fn stats_overrides(args: &StatsArgs) -> StatsOverrides {
     }
 }
 
-pub(crate) fn selection(args: &BenchArgs, file: &FileConfig) -> Result<RunSelection> {
+fn selection(args: BenchArgs, file: &FileConfig) -> Result<RunSelection> {
     let BenchArgs {
         benches,
         filter,
@@ -70,13 +133,14 @@ pub(crate) fn selection(args: &BenchArgs, file: &FileConfig) -> Result<RunSelect
         no_profile,
         criterion_args,
         measure,
-    } = args.clone();
+    } = args;
     let profile_time = match (no_profile, profile_time.or(file.profile_time)) {
         (true, _) => None,
         // criterion refuses shorter profiling runs.
         (false, Some(s)) if !(s.is_finite() && s >= 1.0) => {
             return Err(Error::Usage(format!(
-                "--profile-time must be at least 1 second (criterion's minimum), got {s}"
+                "the profile time must be at least 1 second (criterion's minimum), got {s} \
+                 (from --profile-time, else flamegate.toml's `profile_time`)"
             )));
         }
         (false, seconds) => Some(seconds.unwrap_or(collect::DEFAULT_PROFILE_SECONDS)),
@@ -97,19 +161,6 @@ pub(crate) fn selection(args: &BenchArgs, file: &FileConfig) -> Result<RunSelect
             criterion_args
         },
     })
-}
-
-pub(crate) fn base_spec(args: &BaseArgs, file: &FileConfig) -> (BaseSpec, usize) {
-    let BaseArgs {
-        base,
-        base_file,
-        base_ref,
-        history,
-    } = args.clone();
-    (
-        config::base_spec(base, base_file, base_ref, file),
-        history.or(file.history).unwrap_or(config::DEFAULT_HISTORY),
-    )
 }
 
 /// The paired run's rounds from `--rounds` (fixed) or `--budget` (adaptive).
@@ -135,15 +186,9 @@ pub(crate) fn round_plan(
 /// The shard plan for `--shard K/N`: durations from the stored baseline at
 /// the merge-base (the same file in every job of the matrix, so every job
 /// splits alike); without one, the split falls back to the id hash.
-pub(crate) fn shard_plan(
-    spec: ShardSpec,
-    loaded: &LoadedProject,
-    suite: &str,
-    base: &BaseArgs,
-    progress: Progress,
-) -> ShardPlan {
-    let (base_spec, _) = base_spec(base, &loaded.file);
-    let durations = match baseline::load(&loaded.project.dir, suite, &base_spec, 0) {
+pub(crate) fn shard_plan(spec: ShardSpec, config: &Config, progress: Progress) -> ShardPlan {
+    let suite = config.measured_suite();
+    let durations = match baseline::load(&config.project.dir, &suite, &config.base, 0) {
         Ok(baseline) => baseline
             .record
             .benches
@@ -159,7 +204,7 @@ pub(crate) fn shard_plan(
     };
     ShardPlan {
         spec,
-        suite: suite.to_string(),
+        suite,
         balance: Balance::Durations(durations),
     }
 }

@@ -5,39 +5,39 @@ use crate::baseline;
 use crate::cli::UpdateArgs;
 use crate::collect;
 use crate::error::{Error, Result, exit_code, short_sha};
-use crate::pipeline::{Output, measure};
+use crate::pipeline::Output;
 use crate::record::RunRecord;
 
 pub(crate) fn baseline_update(args: UpdateArgs, output: Output) -> Result<u8> {
     let UpdateArgs {
-        project: project_args,
+        project,
         bench,
         record,
         force,
     } = args;
-    let loaded = load_project(&project_args)?;
-    let suite = loaded.suite.clone();
+    let config = Config::resolve(
+        &project,
+        Flags {
+            bench: Some(&bench),
+            ..Flags::default()
+        },
+    )?;
     let suite = match &record {
-        Some(_) => suite,
-        None => crate::collect::Measure::from(bench.measure).suite(&suite),
+        Some(_) => config.suite.clone(),
+        None => config.measured_suite(),
     };
     let record = match record {
         Some(path) => RunRecord::load(&path)?,
         None => {
             // Refuse before spending minutes on a run that could not be stored.
-            let head = baseline::head_state(&loaded.project.dir);
+            let head = baseline::head_state(&config.project.dir);
             if head.dirty && !force {
                 return Err(Error::WouldOverwrite {
-                    path: loaded.project.dir.join(baseline::suite_file(&suite)),
+                    path: config.project.dir.join(baseline::suite_file(&suite)),
                     why: "the work tree has uncommitted changes, so the baseline would not describe any commit; commit first".into(),
                 });
             }
-            measure(
-                &loaded.project,
-                &selection(&bench, &loaded.file)?,
-                &crate::collect::Processes,
-                output.progress,
-            )?
+            config.measure(output.progress)?
         }
     };
     // A record of instruction counts is the instruction suite's baseline.
@@ -46,7 +46,7 @@ pub(crate) fn baseline_update(args: UpdateArgs, output: Output) -> Result<u8> {
     } else {
         suite
     };
-    let path = baseline::update(&loaded.project.dir, &suite, &record, force)?;
+    let path = baseline::update(&config.project.dir, &suite, &record, force)?;
     let commit = record
         .commit
         .as_deref()

@@ -5,10 +5,11 @@ use std::path::Path;
 use super::*;
 use crate::cli::{CheckArgs, GithubArgs, OutputArgs};
 use crate::collect;
-use crate::collect::shard::{Balance, ShardPlan};
+use crate::collect::paired::RoundPlan;
+use crate::collect::shard::{Balance, ShardPlan, ShardSpec};
 use crate::error::{Error, Result, exit_code};
 use crate::pipeline::{
-    Gated, HeadSource, Output, gate, gate_paired, gate_paired_instructions, measure, measure_paired,
+    Gated, HeadSource, Output, gate, gate_paired, gate_paired_instructions, measure_paired,
 };
 use crate::publish;
 use crate::publish::github::env::ActionsEnv;
@@ -19,7 +20,7 @@ use crate::render::Format;
 
 pub(crate) fn check(args: CheckArgs, output: Output) -> Result<u8> {
     let CheckArgs {
-        project: project_args,
+        project,
         bench,
         base,
         stats,
@@ -32,123 +33,76 @@ pub(crate) fn check(args: CheckArgs, output: Output) -> Result<u8> {
         github,
         shard,
     } = args;
-    if let Some(spec) = shard {
-        if publish || record.is_some() {
-            return Err(Error::Usage(
-                "--shard measures one part of the suite for `flamegate merge`, which compares and publishes once; \
-                 it cannot be combined with --publish or --record"
-                    .into(),
-            ));
-        }
-        let loaded = load_project(&project_args)?;
-        let suite = loaded.suite.clone();
-        let mut selection = selection(&bench, &loaded.file)?;
-        let suite = selection.measure.suite(&suite);
-        selection.shard = Some(if paired {
-            // No stored baseline is needed, nor read: equal counts balance
-            // paired rounds (collect::shard, `Balance::EqualCounts`).
-            ShardPlan {
-                spec,
-                suite: suite.clone(),
-                balance: Balance::EqualCounts,
-            }
-        } else {
-            shard_plan(spec, &loaded, &suite, &base, output.progress)
-        });
-        let out_dir = output_args
-            .out_dir
-            .clone()
-            .unwrap_or_else(|| loaded.project.target_dir.join("flamegate"));
-        let path = out_dir.join(format!("shard-{}-of-{}.json", spec.index, spec.count));
-        if paired && selection.measure == collect::Measure::Instructions {
-            return Err(Error::Usage(
-                "--paired --shard with --measure instructions is not supported: shard instruction counts with \
-                 `check --shard K/N --measure instructions` against the stored baseline (counts are exact, so \
-                 a baseline from this machine kind gives the same answer)"
-                    .into(),
-            ));
-        }
-        let (json, measured) = if paired {
-            let (spec_base, _) = base_spec(&base, &loaded.file);
-            let settings = loaded.settings(&stats_overrides(&stats))?;
-            let shard = measure_paired(
-                &loaded.project,
-                &spec_base,
-                &selection,
-                round_plan(rounds, budget)?,
-                &settings,
-                &crate::collect::Processes,
-                output.progress,
-            )?;
-            let count = shard.run.head.benches.len();
-            let json = serde_json::to_string(&shard).expect("a paired shard serialises") + "\n";
-            (json, count)
-        } else {
-            let record = measure(
-                &loaded.project,
-                &selection,
-                &crate::collect::Processes,
-                output.progress,
-            )?;
-            (record.to_json(), record.benches.len())
-        };
-        write_atomic(&path, json.as_bytes())?;
-        output.progress.note(&format!(
-            "shard {spec}: wrote {} ({measured} benchmarks). The verdict comes from `flamegate merge` over all {} shard records",
-            path.display(),
-            spec.count
+    if shard.is_some() && (publish || record.is_some()) {
+        return Err(Error::Usage(
+            "--shard measures one part of the suite for `flamegate merge`, which compares and publishes once; \
+             it cannot be combined with --publish or --record"
+                .into(),
         ));
-        return Ok(exit_code::PASS);
     }
     let actions = ActionsEnv::from_process();
     // Benchmark output and names are untrusted: while they are printed, the
     // runner must not read workflow commands from stdout. (JSON on stdout
     // stays pure JSON; names in it are escaped strings, never a line start.)
-    let stop_commands = (actions.in_actions && Format::from(output_args.format) != Format::Json)
-        .then(StopCommands::begin);
-    let loaded = load_project(&project_args)?;
-    let suite = loaded.suite.clone();
-    let settings = loaded.settings(&stats_overrides(&stats))?;
-    let (spec, history) = base_spec(&base, &loaded.file);
-    let selection = selection(&bench, &loaded.file)?;
-    let suite = selection.measure.suite(&suite);
-    let gated = if paired && selection.measure == collect::Measure::Instructions {
-        if rounds.is_some() || budget.is_some() {
-            return Err(Error::Usage(
-                "--rounds and --budget do not apply to instruction counts: they are exact, each side is counted once".into(),
-            ));
-        }
+    let stop_commands =
+        (shard.is_none() && actions.in_actions && Format::from(output_args.format) != Format::Json)
+            .then(StopCommands::begin);
+    let config = Config::resolve(&project, Flags::all(&bench, &base, &stats))?;
+    let instructions = config.selection.measure == collect::Measure::Instructions;
+    if paired && instructions && shard.is_some() {
+        return Err(Error::Usage(
+            "--paired --shard with --measure instructions is not supported: shard instruction counts with \
+             `check --shard K/N --measure instructions` against the stored baseline (counts are exact, so \
+             a baseline from this machine kind gives the same answer)"
+                .into(),
+        ));
+    }
+    if paired && instructions && (rounds.is_some() || budget.is_some()) {
+        return Err(Error::Usage(
+            "--rounds and --budget do not apply to instruction counts: they are exact, each side is counted once".into(),
+        ));
+    }
+    let rounds = round_plan(rounds, budget)?;
+    if let Some(spec) = shard {
+        let out_dir = output_args
+            .out_dir
+            .unwrap_or_else(|| config.project.target_dir.join("flamegate"));
+        let path = out_dir.join(format!("shard-{}-of-{}.json", spec.index, spec.count));
+        return check_shard(config, spec, paired.then_some(rounds), &path, output);
+    }
+    let suite = config.measured_suite();
+    let gated = if paired && instructions {
         gate_paired_instructions(
-            &loaded.project,
+            &config.project,
             &suite,
-            &spec,
-            &settings,
-            &selection,
+            &config.base,
+            &config.settings,
+            &config.selection,
             &crate::collect::Processes,
             output.progress,
         )?
     } else if paired {
         gate_paired(
-            &loaded.project,
+            &config.project,
             &suite,
-            &spec,
-            &settings,
-            &selection,
-            round_plan(rounds, budget)?,
+            &config.base,
+            &config.settings,
+            &config.selection,
+            rounds,
             &crate::collect::Processes,
             output.progress,
         )?
     } else {
         let head = match &record {
             Some(path) => HeadSource::File(path),
-            None => HeadSource::Run(&selection, &crate::collect::Processes),
+            None => HeadSource::Run(&config.selection, &crate::collect::Processes),
         };
         gate(
-            &loaded.project,
+            &config.project,
             &suite,
-            &spec,
-            history,
-            &settings,
+            &config.base,
+            config.history,
+            &config.settings,
             head,
             output.progress,
         )?
@@ -156,7 +110,7 @@ pub(crate) fn check(args: CheckArgs, output: Output) -> Result<u8> {
     finish_check(
         gated,
         &output_args,
-        &loaded.project.target_dir,
+        &config.project.target_dir,
         output,
         CheckPublish {
             actions: &actions,
@@ -164,6 +118,54 @@ pub(crate) fn check(args: CheckArgs, output: Output) -> Result<u8> {
             publish: publish.then_some(&github),
         },
     )
+}
+
+/// `check --shard K/N`: measure one shard and write its record for
+/// `flamegate merge`; `paired` carries the round plan of a paired shard.
+fn check_shard(
+    mut config: Config,
+    spec: ShardSpec,
+    paired: Option<RoundPlan>,
+    path: &Path,
+    output: Output,
+) -> Result<u8> {
+    config.selection.shard = Some(match paired {
+        // No stored baseline is needed, nor read: equal counts balance
+        // paired rounds (collect::shard, `Balance::EqualCounts`).
+        Some(_) => ShardPlan {
+            spec,
+            suite: config.measured_suite(),
+            balance: Balance::EqualCounts,
+        },
+        None => shard_plan(spec, &config, output.progress),
+    });
+    let (json, measured) = match paired {
+        Some(rounds) => {
+            let shard = measure_paired(
+                &config.project,
+                &config.base,
+                &config.selection,
+                rounds,
+                &config.settings,
+                &crate::collect::Processes,
+                output.progress,
+            )?;
+            let count = shard.run.head.benches.len();
+            let json = serde_json::to_string(&shard).expect("a paired shard serialises") + "\n";
+            (json, count)
+        }
+        None => {
+            let record = config.measure(output.progress)?;
+            (record.to_json(), record.benches.len())
+        }
+    };
+    write_atomic(path, json.as_bytes())?;
+    output.progress.note(&format!(
+        "shard {spec}: wrote {} ({measured} benchmarks). The verdict comes from `flamegate merge` over all {} shard records",
+        path.display(),
+        spec.count
+    ));
+    Ok(exit_code::PASS)
 }
 
 /// What `check` does with GitHub after the comparison.

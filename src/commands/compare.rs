@@ -9,41 +9,39 @@ use crate::pipeline::{Gated, HeadSource, Output, gate};
 
 pub(crate) fn compare_records(args: CompareArgs, output: Output) -> Result<u8> {
     let CompareArgs {
-        project: project_args,
+        project,
         base,
         stats,
         output: output_args,
         head_file,
         head,
     } = args;
-    let loaded = load_project(&project_args)?;
-    let suite = loaded.suite.clone();
-    let settings = loaded.settings(&stats_overrides(&stats))?;
-    let (spec, history) = base_spec(&base, &loaded.file);
+    let config = Config::resolve(&project, Flags::comparing(&base, &stats))?;
+    let (suite, spec, settings) = (&config.suite, &config.base, &config.settings);
     let gated = match (head_file, head) {
         (Some(path), _) => gate(
-            &loaded.project,
-            &suite,
-            &spec,
-            history,
-            &settings,
+            &config.project,
+            suite,
+            spec,
+            config.history,
+            settings,
             HeadSource::File(&path),
             output.progress,
         )?,
         (None, Some(rev)) => {
-            let baseline = baseline::load(&loaded.project.dir, &suite, &spec, history)?;
+            let baseline = baseline::load(&config.project.dir, suite, spec, config.history)?;
             let at_rev = baseline::load(
-                &loaded.project.dir,
-                &suite,
+                &config.project.dir,
+                suite,
                 &BaseSpec::Revision(rev.clone()),
                 0,
             )?;
             let report = compare::against_stored(
-                &suite,
+                suite,
                 &at_rev.record,
                 &format!("revision {rev}"),
                 &baseline,
-                &settings,
+                settings,
             );
             Gated {
                 report,
@@ -53,5 +51,5 @@ pub(crate) fn compare_records(args: CompareArgs, output: Output) -> Result<u8> {
         }
         (None, None) => return Err(Error::Usage("pass --head-file PATH or --head REV".into())),
     };
-    Ok(emit(gated, &output_args, &loaded.project.target_dir, output)?.0)
+    Ok(emit(gated, &output_args, &config.project.target_dir, output)?.0)
 }

@@ -5,15 +5,14 @@ use std::path::Path;
 use super::*;
 use crate::baseline;
 use crate::cli::{HookInstallArgs, PrePushArgs};
-use crate::collect::{self, RunSelection};
-use crate::config::{self, StatsOverrides};
+use crate::collect::RunSelection;
 use crate::error::{Error, Result, exit_code};
 use crate::pipeline::{Gated, HeadSource, Output, gate};
 use crate::render::{self, Renderer, Terminal};
 use crate::report::Outcome;
 
 pub(crate) fn hook_install(args: HookInstallArgs, output: Output) -> Result<u8> {
-    let loaded = load_project(&args.project)?;
+    let config = Config::resolve(&args.project, Flags::default())?;
     let exe = std::env::current_exe().map_err(|e| Error::io("the flamegate executable", e))?;
     let criterion_args = if args.criterion_args.is_empty() {
         crate::hook::QUICK_CRITERION_ARGS
@@ -25,9 +24,9 @@ pub(crate) fn hook_install(args: HookInstallArgs, output: Output) -> Result<u8> 
     };
     // The hook runs from the top of the work tree: name a project below it.
     let manifest = (args.project.manifest_path != Path::new("Cargo.toml"))
-        .then_some(loaded.project.manifest_path.as_path());
+        .then_some(config.project.manifest_path.as_path());
     let installed = crate::hook::install(
-        &loaded.project.dir,
+        &config.project.dir,
         &exe,
         manifest,
         &criterion_args,
@@ -59,9 +58,9 @@ pub(crate) fn hook_pre_push(args: PrePushArgs, output: Output) -> Result<u8> {
     let say = |line: &str| output.progress.note(&format!("pre-push: {line}"));
     let project_args = args.project.clone();
     let criterion_args = args.criterion_args;
-    let loaded = load_project(&project_args)?;
+    let config = Config::resolve(&project_args, Flags::default())?;
     let positional: Vec<String> = [args.remote, args.url].into_iter().flatten().collect();
-    if let Some(code) = crate::hook::run_chained(&loaded.project.dir, &positional, &stdin)?
+    if let Some(code) = crate::hook::run_chained(&config.project.dir, &positional, &stdin)?
         && code != 0
     {
         say(&format!(
@@ -69,7 +68,7 @@ pub(crate) fn hook_pre_push(args: PrePushArgs, output: Output) -> Result<u8> {
         ));
         return Ok(u8::try_from(code).unwrap_or(1).max(1));
     }
-    let head = baseline::head_state(&loaded.project.dir);
+    let head = baseline::head_state(&config.project.dir);
     let (measure, notes) = crate::hook::plan(&refs, head.commit.as_deref());
     for note in &notes {
         say(note);
@@ -80,24 +79,20 @@ pub(crate) fn hook_pre_push(args: PrePushArgs, output: Output) -> Result<u8> {
     if head.dirty {
         say("the work tree has uncommitted changes: they are measured too");
     }
+    // The quick gate: time, no profiling pass, the hook's own criterion
+    // windows; benchmarks, thresholds and baseline from flamegate.toml.
+    let selection = RunSelection {
+        profile_time: None,
+        criterion_args,
+        ..config.selection.clone()
+    };
     let quick = || -> Result<Gated> {
-        let suite = loaded.suite.clone();
-        let settings = loaded.settings(&StatsOverrides::default())?;
-        let spec = config::base_spec(None, None, None, &loaded.file);
-        let selection = RunSelection {
-            profile_time: None,
-            benches: loaded.file.benches.clone().unwrap_or_default(),
-            filter: None,
-            criterion_args: criterion_args.clone(),
-            shard: None,
-            measure: collect::Measure::Time,
-        };
         gate(
-            &loaded.project,
-            &suite,
-            &spec,
-            config::DEFAULT_HISTORY,
-            &settings,
+            &config.project,
+            &config.suite,
+            &config.base,
+            config.history,
+            &config.settings,
             HeadSource::Run(&selection, &crate::collect::Processes),
             output.progress,
         )

@@ -17,7 +17,7 @@ pub(crate) fn merge_shards(args: MergeArgs, output: Output) -> Result<u8> {
     let MergeArgs {
         records,
         allow_incomplete,
-        project: project_args,
+        project,
         base,
         stats,
         output: output_args,
@@ -49,28 +49,25 @@ pub(crate) fn merge_shards(args: MergeArgs, output: Output) -> Result<u8> {
     }
     let suite_of_shards = merged.suite.clone();
     let missing_list = merged.missing_list();
-    let loaded = load_project(&project_args)?;
-    let suite = loaded.suite.clone();
+    let config = Config::resolve(&project, Flags::comparing(&base, &stats))?;
     let suite = if merged.record.is_instructions() {
-        collect::Measure::Instructions.suite(&suite)
+        collect::Measure::Instructions.suite(&config.suite)
     } else {
-        suite
+        config.suite.clone()
     };
     if suite != suite_of_shards {
         return Err(Error::ShardMismatch(format!(
             "the shards measured suite `{suite_of_shards}`, this project's suite is `{suite}`"
         )));
     }
-    let settings = loaded.settings(&stats_overrides(&stats))?;
-    let (spec, history) = base_spec(&base, &loaded.file);
     let mut gated = match paired_run {
-        Some(run) => judge_paired(&suite, run, &settings),
+        Some(run) => judge_paired(&suite, run, &config.settings),
         None => gate(
-            &loaded.project,
+            &config.project,
             &suite,
-            &spec,
-            history,
-            &settings,
+            &config.base,
+            config.history,
+            &config.settings,
             HeadSource::Record(
                 Box::new(merged.record),
                 format!("{} shards merged", merged.given),
@@ -96,7 +93,7 @@ pub(crate) fn merge_shards(args: MergeArgs, output: Output) -> Result<u8> {
     finish_check(
         gated,
         &output_args,
-        &loaded.project.target_dir,
+        &config.project.target_dir,
         output,
         CheckPublish {
             actions: &actions,

@@ -49,10 +49,10 @@ pub fn execute(cli: Cli) -> Result<u8> {
         Command::Merge(args) => merge_shards(args, output),
         Command::Hook(HookCommand::Install(args)) => hook_install(args, output),
         Command::Hook(HookCommand::Uninstall(args)) => {
-            let loaded = load_project(&args.project)?;
+            let config = Config::resolve(&args.project, Flags::default())?;
             output
                 .progress
-                .note(&crate::hook::uninstall(&loaded.project.dir)?);
+                .note(&crate::hook::uninstall(&config.project.dir)?);
             Ok(exit_code::PASS)
         }
         Command::Hook(HookCommand::PrePush(args)) => hook_pre_push(args, output),

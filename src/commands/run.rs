@@ -3,19 +3,26 @@
 use super::*;
 use crate::cli::RunArgs;
 use crate::error::{Error, Result, exit_code};
-use crate::pipeline::{Output, measure};
+use crate::pipeline::Output;
 use crate::record::write_atomic;
 
 pub(crate) fn run(args: RunArgs, output: Output) -> Result<u8> {
     let RunArgs {
-        project: project_args,
+        project,
         bench,
         out,
         force,
         shard,
         base,
     } = args;
-    let loaded = load_project(&project_args)?;
+    let mut config = Config::resolve(
+        &project,
+        Flags {
+            bench: Some(&bench),
+            base: Some(&base),
+            stats: None,
+        },
+    )?;
     let path = match out {
         Some(path) => {
             if path.exists() && !force {
@@ -26,20 +33,12 @@ pub(crate) fn run(args: RunArgs, output: Output) -> Result<u8> {
             }
             path
         }
-        None => loaded.project.target_dir.join("flamegate").join("run.json"),
+        None => config.project.target_dir.join("flamegate").join("run.json"),
     };
-    let mut selection = selection(&bench, &loaded.file)?;
     if let Some(spec) = shard {
-        let suite = loaded.suite.clone();
-        let suite = selection.measure.suite(&suite);
-        selection.shard = Some(shard_plan(spec, &loaded, &suite, &base, output.progress));
+        config.selection.shard = Some(shard_plan(spec, &config, output.progress));
     }
-    let record = measure(
-        &loaded.project,
-        &selection,
-        &crate::collect::Processes,
-        output.progress,
-    )?;
+    let record = config.measure(output.progress)?;
     write_atomic(&path, record.to_json().as_bytes())?;
     let samples: usize = record.benches.iter().map(|b| b.samples.len()).sum();
     output.progress.note(&format!(
