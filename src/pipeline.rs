@@ -221,6 +221,7 @@ pub fn measure_paired(
     let run = collect::paired::run_paired(
         &sides.head,
         &sides.base,
+        sides.checkout.root(),
         selection,
         plan,
         (head.commit.clone(), head.dirty),

@@ -220,6 +220,13 @@ pub struct BaseCheckout {
     pub notes: Vec<String>,
 }
 
+impl BaseCheckout {
+    /// The checkout's top directory: all of the base's sources are below it.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+}
+
 impl Drop for BaseCheckout {
     fn drop(&mut self) {
         // Best effort: a leftover is removed by the next paired run anyway.

@@ -43,6 +43,8 @@ pub struct Project {
 pub struct BenchExecutable {
     pub target: BenchTarget,
     pub path: PathBuf,
+    /// Cargo found it up to date and did not build it in this build.
+    pub reused: bool,
 }
 
 /// Inspect the project at `manifest_path` (a `Cargo.toml` or its directory).
@@ -195,6 +197,7 @@ pub fn build(
             executables.push(BenchExecutable {
                 target: target.clone(),
                 path: exe.into_std_path_buf(),
+                reused: artifact.fresh,
             });
         }
     }

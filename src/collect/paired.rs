@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::record::{BenchId, BenchResult, RECORD_SCHEMA, RunRecord};
 
 use super::{Progress, Project, RunSelection, build_and_list, criterion_output, machine};
@@ -93,6 +93,86 @@ pub fn build_env(base: &Project, head: &Project) -> Vec<(String, String)> {
     vec![("RUSTFLAGS".to_string(), rustflags.trim().to_string())]
 }
 
+/// The subdirectories of a target's `release/` that hold compiled units and
+/// cargo's record of them (not the uplifted executables, not incremental
+/// state, which the bench profile does not use).
+const UNIT_DIRS: [&str; 3] = ["deps", "build", ".fingerprint"];
+
+/// Give the base side a start from the head's compiled dependencies when its
+/// target directory has never been built (a cold cache): both sides build
+/// the same locked dependencies with the same flags (`build_env`), so
+/// without this a cold paired run compiles every dependency twice. Returns
+/// whether it seeded.
+///
+/// The head's build of the project's own packages is copied too, under the
+/// same unit names as the base's; `base_sources` (the base checkout, which
+/// flamegate owns) is then stamped with the current time, after every copied
+/// build, so cargo sees each of the base's local sources as changed and
+/// rebuilds them from the base's code. Registry and git dependencies do not
+/// live there and stay built. `cargo::build` reports if a bench executable
+/// was reused anyway, and the caller rebuilds from nothing then.
+pub fn seed_base_target(head: &Project, base: &Project, base_sources: &Path) -> Result<bool> {
+    let (from, to) = (
+        head.target_dir.join("release"),
+        base.target_dir.join("release"),
+    );
+    if to.exists() || !from.join(".fingerprint").is_dir() {
+        return Ok(false);
+    }
+    for dir in UNIT_DIRS {
+        copy_tree(&from.join(dir), &to.join(dir))?;
+    }
+    let now = std::time::SystemTime::now();
+    // Not the base's target directory, wherever it is: its copied times are
+    // what the sources must be newer than.
+    let sources = walkdir::WalkDir::new(base_sources)
+        .into_iter()
+        .filter_entry(|e| e.path() != base.target_dir);
+    for entry in sources {
+        let entry = entry.map_err(|e| Error::io(base_sources, e.into()))?;
+        if entry.file_type().is_file() {
+            std::fs::File::options()
+                .write(true)
+                .open(entry.path())
+                .and_then(|file| file.set_modified(now))
+                .map_err(|e| Error::io(entry.path(), e))?;
+        }
+    }
+    Ok(true)
+}
+
+/// Copy the tree `from` into `to` (missing `from`: nothing), keeping each
+/// file's modification time: cargo compares them to decide what is fresh.
+fn copy_tree(from: &Path, to: &Path) -> Result<()> {
+    if !from.exists() {
+        return Ok(());
+    }
+    for entry in walkdir::WalkDir::new(from) {
+        let entry = entry.map_err(|e| Error::io(from, e.into()))?;
+        let relative = entry
+            .path()
+            .strip_prefix(from)
+            .expect("walkdir stays under its root");
+        let dest = to.join(relative);
+        let copied = if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&dest)
+        } else if entry.file_type().is_file() {
+            std::fs::copy(entry.path(), &dest).and_then(|_| {
+                let modified = entry.metadata().map_err(std::io::Error::from)?.modified()?;
+                std::fs::File::options()
+                    .write(true)
+                    .open(&dest)?
+                    .set_modified(modified)
+            })
+        } else {
+            // Symbolic links: cargo writes none under these directories.
+            Ok(())
+        };
+        copied.map_err(|e| Error::io(&dest, e))?;
+    }
+    Ok(())
+}
+
 /// Files beside a project that decide how it is built rather than what is
 /// built: cargo's configuration and rustup's toolchain pin.
 const BUILD_SETTING_FILES: [&str; 4] = [
@@ -159,10 +239,12 @@ pub type StopRule<'a> = &'a dyn Fn(&BenchId, &[f64], usize) -> bool;
 
 /// Build both sides, then run rounds as `plan` says, alternating which side
 /// goes first (base-head, head-base, …) so drift hits both equally.
+/// `base_sources` is the base checkout (see `seed_base_target`).
 #[allow(clippy::too_many_arguments)]
 pub fn run_paired(
     head: &Project,
     base: &Project,
+    base_sources: &Path,
     selection: &RunSelection,
     plan: RoundPlan,
     head_commit: (Option<String>, bool),
@@ -173,7 +255,22 @@ pub fn run_paired(
 ) -> Result<PairedRun> {
     let env = build_env(base, head);
     let head_listed = build_and_list(head, selection, &env, runner, progress)?;
-    let base_listed = build_and_list(base, selection, &env, runner, progress)?;
+    let seeded = seed_base_target(head, base, base_sources)?;
+    if seeded {
+        progress.note(
+            "base: starting from the head's compiled dependencies (same lock file and flags)",
+        );
+    }
+    let mut base_listed = build_and_list(base, selection, &env, runner, progress)?;
+    if seeded && base_listed.iter().any(|(exe, _)| exe.reused) {
+        // The base's own code must be built from the base's sources; a
+        // reused executable could be the head's. Never seen; build afresh.
+        progress
+            .note("base: cargo reused a seeded bench executable; building the base from nothing");
+        let release = base.target_dir.join("release");
+        std::fs::remove_dir_all(&release).map_err(|e| Error::io(&release, e))?;
+        base_listed = build_and_list(base, selection, &env, runner, progress)?;
+    }
     // A shard of a paired run: the split is made over both sides' ids, and
     // both sides run exactly the shard's benchmarks.
     let (head_listed, base_listed, selection, shard) = match &selection.shard {
@@ -385,4 +482,83 @@ pub fn run_paired(
         head: head_record,
         round_medians,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, SystemTime};
+
+    fn project(dir: &Path) -> Project {
+        Project {
+            manifest_path: dir.join("Cargo.toml"),
+            dir: dir.to_path_buf(),
+            target_dir: dir.join("target"),
+            build_dir: dir.to_path_buf(),
+            name: "p".into(),
+            bench_targets: Vec::new(),
+        }
+    }
+
+    fn write_at(path: &Path, when: SystemTime) {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, "x").unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(path)
+            .unwrap()
+            .set_modified(when)
+            .unwrap();
+    }
+
+    fn modified(path: &Path) -> SystemTime {
+        std::fs::metadata(path).unwrap().modified().unwrap()
+    }
+
+    #[test]
+    fn a_cold_base_target_starts_from_the_heads_units_and_its_sources_look_changed() {
+        let root = tempfile::tempdir().unwrap();
+        let (head, base) = (
+            project(&root.path().join("h")),
+            project(&root.path().join("b")),
+        );
+        let built = SystemTime::now() - Duration::from_secs(3600);
+        let release = head.target_dir.join("release");
+        for unit in [
+            ".fingerprint/dep-1/lib-dep",
+            "deps/libdep-1.rlib",
+            "build/dep-2/output",
+        ] {
+            write_at(&release.join(unit), built);
+        }
+        write_at(&release.join("bench-exe"), built);
+        // The checkout was exported before the head was built.
+        write_at(
+            &base.dir.join("src/lib.rs"),
+            built - Duration::from_secs(60),
+        );
+
+        assert!(seed_base_target(&head, &base, &base.dir).unwrap());
+        let seeded = base.target_dir.join("release");
+        for unit in [
+            ".fingerprint/dep-1/lib-dep",
+            "deps/libdep-1.rlib",
+            "build/dep-2/output",
+        ] {
+            assert_eq!(modified(&seeded.join(unit)), built, "{unit} keeps its time");
+        }
+        assert!(
+            !seeded.join("bench-exe").exists(),
+            "uplifted files are not units"
+        );
+        assert!(
+            modified(&base.dir.join("src/lib.rs")) > built,
+            "the base's sources are newer than every copied build"
+        );
+        // Once the base has a target of its own, it is never seeded again.
+        assert!(!seed_base_target(&head, &base, &base.dir).unwrap());
+        // Nor from a head that has not been built.
+        let cold = project(&root.path().join("c"));
+        assert!(!seed_base_target(&cold, &project(&root.path().join("d")), &base.dir).unwrap());
+    }
 }

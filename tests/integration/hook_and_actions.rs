@@ -169,7 +169,7 @@ fn git_push(work: &Path, args: &[&str], skip: bool) -> std::process::Output {
 fn a_regression_blocks_a_real_git_push_and_a_clean_change_passes() {
     let _machine = exclusive_benchmarking();
     let root = tempfile::tempdir().unwrap();
-    let (work, origin) = tiny_repo_with_baselines(root.path(), 4);
+    let (work, origin) = tiny_repo_with_baselines(root.path());
     let output = run(flamegate(&work).args([
         "hook",
         "install",
@@ -214,7 +214,7 @@ fn a_regression_blocks_a_real_git_push_and_a_clean_change_passes() {
 fn an_actions_run_end_to_end_in_a_shallow_clone() {
     let _machine = exclusive_benchmarking();
     let root = tempfile::tempdir().unwrap();
-    let (work, origin) = tiny_repo_with_baselines(root.path(), 4);
+    let (work, origin) = tiny_repo_with_baselines(root.path());
     let head = slow_branch(&work, "slower");
     git_in(&work, &["push", "-q", "origin", "slower"]);
 
@@ -254,7 +254,10 @@ fn an_actions_run_end_to_end_in_a_shallow_clone() {
     assert!(checkout.join("flamegate-report/report.json").exists());
     assert!(checkout.join("flamegate-report/event.json").exists());
     let report = report(&checkout.join("flamegate-report"));
-    assert_eq!(report["history_used"], 4, "the fetched history is used");
+    assert_eq!(
+        report["history_used"], RECORDED_BASELINES,
+        "the fetched history is used"
+    );
     assert!(
         report["notes"]
             .to_string()

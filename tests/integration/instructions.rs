@@ -3,23 +3,76 @@
 
 use crate::support::*;
 
-/// All of this test's builds go to the paired tests' target dir: with the
-/// fixed-path `paired_repo()`, its paired builds (whose flags name the
-/// repository's path) are shared with those tests and stay cached (a fresh
-/// temp dir rebuilt criterion and pprof for both sides on every run). Not
-/// the shared fixture target dir: cargo gives every copy of the tiny crate
-/// the same unit there, and a persistent copy's dep-info makes another
-/// copy's changed source look fresh (a stale bench binary, TOOLCHAIN.md).
+/// The stored half builds a temporary copy of the fixture in the shared
+/// fixture target dir, with every other plain build of it (criterion built
+/// once for all). The paired half builds the fixed-path `paired_repo()` in
+/// the paired tests' target dir, whose builds carry flags naming that path
+/// and stay cached with theirs. A persistent copy never builds in the shared
+/// dir: cargo gives every copy of the tiny crate the same unit there, and a
+/// persistent copy's dep-info makes another copy's changed source look
+/// fresh (a stale bench executable, TOOLCHAIN.md).
+fn in_fixture_target(command: &mut std::process::Command) -> &mut std::process::Command {
+    command.env("CARGO_TARGET_DIR", fixture_target_dir())
+}
+
 fn in_paired_target(command: &mut std::process::Command) -> &mut std::process::Command {
     command.env("CARGO_TARGET_DIR", paired_target())
+}
+
+/// `check` with instruction counts into a fresh out dir.
+fn count(
+    command: &mut std::process::Command,
+    args: &[&str],
+) -> (std::process::Output, tempfile::TempDir) {
+    let out = tempfile::tempdir().unwrap();
+    let output = run(command
+        .args(["check", "--measure", "instructions"])
+        .args(args)
+        .arg("--out-dir")
+        .arg(out.path()));
+    (output, out)
+}
+
+/// The loop is the work; criterion's few hundred instructions of
+/// bookkeeping inside `iter` dilute it slightly (to +4.9% at n=1000).
+fn assert_five_percent(report: &serde_json::Value) {
+    for id in ["work/xorshift/1000", "work/xorshift/4000"] {
+        assert_eq!(
+            verdict_of(report, id),
+            "Regressed",
+            "{}",
+            report["comparisons"]
+        );
+        let estimate = estimate_of(report, id);
+        assert!(
+            (estimate - 0.05).abs() <= 0.002,
+            "{id}: {estimate} is not 5% within ±0.2 points"
+        );
+    }
+}
+
+/// Exactly 5% more loop iterations in `work`, committed on branch `more`.
+fn five_percent_more(repo: &std::path::Path) {
+    git_in(repo, &["checkout", "-q", "-b", "more"]);
+    let lib = std::fs::read_to_string(repo.join("src/lib.rs")).unwrap();
+    std::fs::write(
+        repo.join("src/lib.rs"),
+        lib.replace("for i in 0..n {", "for i in 0..n + n / 20 {"),
+    )
+    .unwrap();
+    git_in(repo, &["commit", "-q", "-am", "5% more work"]);
 }
 
 #[test]
 fn five_percent_more_iterations_read_as_five_percent_and_a_a_reads_zero() {
     let _machine = exclusive_benchmarking();
-    let repo_dir = paired_repo();
-    let repo = repo_dir.as_path();
-    let output = run(in_paired_target(flamegate(repo).args([
+    let repo_dir = tempfile::tempdir().unwrap();
+    let repo = repo_dir.path();
+    copy_tiny(repo);
+    git_in(repo, &["init", "-q", "-b", "main"]);
+    git_in(repo, &["add", "-A"]);
+    git_in(repo, &["commit", "-q", "-m", "tiny"]);
+    let output = run(in_fixture_target(flamegate(repo).args([
         "baseline",
         "update",
         "--measure",
@@ -31,19 +84,7 @@ fn five_percent_more_iterations_read_as_five_percent_and_a_a_reads_zero() {
     git_in(repo, &["commit", "-q", "-m", "instruction baseline"]);
 
     // A/A: the same code counted again changes by exactly nothing.
-    let out = tempfile::tempdir().unwrap();
-    let output = run(in_paired_target(
-        flamegate(repo)
-            .args([
-                "check",
-                "--measure",
-                "instructions",
-                "--base",
-                "HEAD",
-                "--out-dir",
-            ])
-            .arg(out.path()),
-    ));
+    let (output, out) = count(in_fixture_target(&mut flamegate(repo)), &["--base", "HEAD"]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let same = report(out.path());
     assert_eq!(same["mode"], "Instructions");
@@ -52,38 +93,11 @@ fn five_percent_more_iterations_read_as_five_percent_and_a_a_reads_zero() {
         assert_eq!(c["change"]["estimate"], 0.0, "{c}");
     }
 
-    // Head: exactly 5% more loop iterations in `work`.
-    git_in(repo, &["checkout", "-q", "-b", "more"]);
-    let lib = std::fs::read_to_string(repo.join("src/lib.rs")).unwrap();
-    std::fs::write(
-        repo.join("src/lib.rs"),
-        lib.replace("for i in 0..n {", "for i in 0..n + n / 20 {"),
-    )
-    .unwrap();
-    git_in(repo, &["commit", "-q", "-am", "5% more work"]);
-    let out = tempfile::tempdir().unwrap();
-    let output = run(in_paired_target(
-        flamegate(repo)
-            .args(["check", "--measure", "instructions", "--out-dir"])
-            .arg(out.path()),
-    ));
+    // Against the stored baseline: the exact change.
+    five_percent_more(repo);
+    let (output, out) = count(in_fixture_target(&mut flamegate(repo)), &[]);
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
-    let more = report(out.path());
-    for id in ["work/xorshift/1000", "work/xorshift/4000"] {
-        assert_eq!(
-            verdict_of(&more, id),
-            "Regressed",
-            "{}",
-            more["comparisons"]
-        );
-        let estimate = estimate_of(&more, id);
-        // The loop is the work; criterion's few hundred instructions of
-        // bookkeeping inside `iter` dilute it slightly (to +4.9% at n=1000).
-        assert!(
-            (estimate - 0.05).abs() <= 0.002,
-            "{id}: {estimate} is not 5% within ±0.2 points"
-        );
-    }
+    assert_five_percent(&report(out.path()));
     let markdown = std::fs::read_to_string(out.path().join("report.md")).unwrap();
     assert!(
         markdown.contains("instructions per iteration"),
@@ -110,20 +124,15 @@ fn five_percent_more_iterations_read_as_five_percent_and_a_a_reads_zero() {
         );
     }
 
-    // Paired: main built and counted in this job, no stored baseline used;
+    // Paired: main built and counted in this job, no stored baseline there;
     // the same exact change.
-    let paired_counts = |base: [&str; 2]| {
-        let out = tempfile::tempdir().unwrap();
-        let output = run(in_paired_target(
-            flamegate(repo)
-                .args(["check", "--paired", "--measure", "instructions"])
-                .args(base)
-                .arg("--out-dir")
-                .arg(out.path()),
-        ));
-        (output, out)
-    };
-    let (output, out) = paired_counts(["--base-ref", "main"]);
+    let repo_dir = paired_repo();
+    let repo = repo_dir.as_path();
+    five_percent_more(repo);
+    let (output, out) = count(
+        in_paired_target(&mut flamegate(repo)),
+        &["--paired", "--base-ref", "main"],
+    );
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     let paired = report(out.path());
     assert_eq!(paired["mode"], "Instructions");
@@ -135,13 +144,13 @@ fn five_percent_more_iterations_read_as_five_percent_and_a_a_reads_zero() {
         "{}",
         paired["base"]
     );
-    for id in ["work/xorshift/1000", "work/xorshift/4000"] {
-        let estimate = estimate_of(&paired, id);
-        assert!((estimate - 0.05).abs() <= 0.002, "{id}: {estimate}");
-    }
+    assert_five_percent(&paired);
 
     // Paired A/A: the head's own commit built again beside it counts the same.
-    let (output, out) = paired_counts(["--base", "HEAD"]);
+    let (output, out) = count(
+        in_paired_target(&mut flamegate(repo)),
+        &["--paired", "--base", "HEAD"],
+    );
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     for c in report(out.path())["comparisons"].as_array().unwrap() {
         assert_eq!(c["change"]["estimate"], 0.0, "{c}");

@@ -58,7 +58,9 @@ fn paired_check_flags_a_slowdown_passes_an_identical_commit_and_leaves_the_tree_
     let target = paired_target();
     std::fs::create_dir_all(target.join("release")).unwrap();
     std::fs::write(target.join("release/marker"), "the user's build").unwrap();
-    let paired = |out: &Path| {
+    // `profile`: the profiling pass too (1 s per benchmark and side), or
+    // timing only where the test looks at no flamegraph.
+    let paired = |out: &Path, profile: bool| {
         run(flamegate(repo)
             .env("CARGO_TARGET_DIR", &target)
             .args([
@@ -71,7 +73,11 @@ fn paired_check_flags_a_slowdown_passes_an_identical_commit_and_leaves_the_tree_
                 "--out-dir",
             ])
             .arg(out)
-            .args(QUICK))
+            .args(if profile {
+                &QUICK[..]
+            } else {
+                &QUICK_NO_PROFILE[..]
+            }))
     };
 
     // An identical commit passes.
@@ -81,7 +87,7 @@ fn paired_check_flags_a_slowdown_passes_an_identical_commit_and_leaves_the_tree_
     let target_before = snapshot_files(&target);
     let status_before = git_in(repo, &["status", "--porcelain"]);
     let out = tempfile::tempdir().unwrap();
-    let output = paired(out.path());
+    let output = paired(out.path(), false);
     assert_eq!(
         output.status.code(),
         Some(0),
@@ -141,7 +147,7 @@ fn paired_check_flags_a_slowdown_passes_an_identical_commit_and_leaves_the_tree_
     git_in(repo, &["add", ".cargo/config.toml"]);
     git_in(repo, &["commit", "-q", "-am", "four times the work"]);
     let out = tempfile::tempdir().unwrap();
-    let output = paired(out.path());
+    let output = paired(out.path(), true);
     assert_eq!(
         output.status.code(),
         Some(1),
@@ -166,7 +172,7 @@ fn paired_check_flags_a_slowdown_passes_an_identical_commit_and_leaves_the_tree_
 
     // Adaptive with a budget already spent after the minimum four rounds:
     // no more rounds, and those four flag a fourfold slowdown.
-    let (output, out) = adaptive_run(&["--budget", "1"]);
+    let (output, out) = adaptive_run(&["--budget", "1", "--no-profile"]);
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     let adaptive = report(out.path());
     for id in ["work/xorshift/1000", "work/xorshift/4000", "work_small"] {

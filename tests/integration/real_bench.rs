@@ -63,36 +63,11 @@ fn run_records_raw_samples_for_every_benchmark() {
 #[test]
 fn check_gates_a_real_slowdown_end_to_end() {
     let _machine = exclusive_benchmarking();
-    let repo_dir = tempfile::tempdir().unwrap();
-    let repo = repo_dir.path();
-    copy_tiny(repo);
-    git_in(repo, &["init", "-q", "-b", "main"]);
-    git_in(repo, &["add", "-A"]);
-    git_in(repo, &["commit", "-q", "-m", "tiny"]);
-    // Five records: with three, each benchmark's noise rests on two
-    // differences (2 degrees of freedom), and a loaded machine made even a
-    // 4x slowdown read "noisy" once in a full test run.
-    for i in 0..5 {
-        let output = run(in_fixture_target(
-            flamegate(repo).args(["baseline", "update"]).args(QUICK),
-        ));
-        assert!(output.status.success(), "{}", stderr(&output));
-        assert!(
-            stderr(&output).contains("git add baselines/tiny.json"),
-            "{}",
-            stderr(&output)
-        );
-        git_in(repo, &["add", "-A"]);
-        git_in(repo, &["commit", "-q", "-m", &format!("baseline {i}")]);
-    }
-    git_in(repo, &["checkout", "-q", "-b", "slower"]);
-    let lib = std::fs::read_to_string(repo.join("src/lib.rs")).unwrap();
-    std::fs::write(
-        repo.join("src/lib.rs"),
-        lib.replace("for i in 0..n {", "for i in 0..n * 4 {"),
-    )
-    .unwrap();
-    git_in(repo, &["commit", "-q", "-am", "four times the work"]);
+    let root = tempfile::tempdir().unwrap();
+    // Baselines recorded on main, as `baseline update` writes them.
+    let (work, _origin) = tiny_repo_with_baselines(root.path());
+    let repo = work.as_path();
+    slow_branch(repo, "slower");
 
     let out = tempfile::tempdir().unwrap();
     let output = run(in_fixture_target(
@@ -117,7 +92,7 @@ fn check_gates_a_real_slowdown_end_to_end() {
             report["comparisons"]
         );
     }
-    assert_eq!(report["history_used"], 5);
+    assert_eq!(report["history_used"], RECORDED_BASELINES);
     assert!(stdout(&output).contains("FAIL"), "{}", stdout(&output));
     // Where the time went: a hotspot note, a flamegraph and a differential one.
     assert_profiled_regression(out.path(), "work/xorshift/4000", "tiny::work");

@@ -32,6 +32,10 @@ struct Scripted {
     ids: Vec<String>,
     time: TimeOf,
     ran: RefCell<Vec<Ran>>,
+    /// The target directory of each build, in order.
+    built: RefCell<Vec<std::path::PathBuf>>,
+    /// Report the base's first build as reused (cargo's `fresh`).
+    reuse_first_base_build: bool,
 }
 
 impl Scripted {
@@ -40,6 +44,8 @@ impl Scripted {
             ids: ids.iter().map(|s| s.to_string()).collect(),
             time: Box::new(time),
             ran: RefCell::new(Vec::new()),
+            built: RefCell::new(Vec::new()),
+            reuse_first_base_build: false,
         }
     }
 
@@ -64,11 +70,19 @@ impl Runner for Scripted {
         targets: &[BenchTarget],
         _env: &[(String, String)],
     ) -> Result<Vec<BenchExecutable>> {
+        let first_base = !project.dir.ends_with("head-side")
+            && !self
+                .built
+                .borrow()
+                .iter()
+                .any(|dir| dir == &project.target_dir);
+        self.built.borrow_mut().push(project.target_dir.clone());
         Ok(targets
             .iter()
             .map(|target| BenchExecutable {
                 target: target.clone(),
                 path: project.target_dir.join(&target.name),
+                reused: first_base && self.reuse_first_base_build,
             })
             .collect())
     }
@@ -153,6 +167,7 @@ fn run_paired(
     paired::run_paired(
         &project(root.path(), "head-side"),
         &project(root.path(), "base-side"),
+        &root.path().join("base-side"),
         selection,
         plan,
         (Some("1".repeat(40)), false),
@@ -305,4 +320,71 @@ fn issue_18_a_paired_shard_runs_its_equal_share_on_both_sides() {
     assert_eq!(info.split, SplitMethod::EqualCounts);
     assert_eq!(info.assignment.len(), ids.len());
     assert!(runner.ran.borrow().iter().all(|r| r.ids == ["a/2", "b/2"]));
+}
+
+#[test]
+fn issue_18_a_seeded_base_that_cargo_reports_reused_is_built_again_from_nothing() {
+    let root = tempfile::tempdir().unwrap();
+    let (head, base) = (
+        project(root.path(), "head-side"),
+        project(root.path(), "base-side"),
+    );
+    // The head's target has compiled units, the base's none: a cold base.
+    let unit = head.target_dir.join("release/deps/libdep-1.rlib");
+    std::fs::create_dir_all(unit.parent().unwrap()).unwrap();
+    std::fs::write(&unit, "compiled").unwrap();
+    std::fs::create_dir_all(head.target_dir.join("release/.fingerprint")).unwrap();
+    let mut runner = Scripted::new(&["a/x"], |_, _, run| 1000.0 * wobble(run));
+    runner.reuse_first_base_build = true;
+    paired::run_paired(
+        &head,
+        &base,
+        &base.dir,
+        &RunSelection::default(),
+        RoundPlan::Fixed(2),
+        (Some("1".repeat(40)), false),
+        "2".repeat(40),
+        &compare::paired::stop_rule(&Settings::default()),
+        &runner,
+        &Progress::Silent,
+    )
+    .unwrap();
+    assert_eq!(
+        *runner.built.borrow(),
+        [
+            head.target_dir.clone(),
+            base.target_dir.clone(),
+            base.target_dir.clone()
+        ],
+        "head, seeded base, base again"
+    );
+    assert!(
+        !base.target_dir.join("release/deps/libdep-1.rlib").exists(),
+        "the second build starts from nothing"
+    );
+
+    // Without a reused executable the seeded base is built once.
+    let root = tempfile::tempdir().unwrap();
+    let (head, base) = (
+        project(root.path(), "head-side"),
+        project(root.path(), "base-side"),
+    );
+    std::fs::create_dir_all(head.target_dir.join("release/.fingerprint")).unwrap();
+    std::fs::write(head.target_dir.join("release/.fingerprint/u"), "").unwrap();
+    let runner = Scripted::new(&["a/x"], |_, _, run| 1000.0 * wobble(run));
+    paired::run_paired(
+        &head,
+        &base,
+        &base.dir,
+        &RunSelection::default(),
+        RoundPlan::Fixed(2),
+        (Some("1".repeat(40)), false),
+        "2".repeat(40),
+        &compare::paired::stop_rule(&Settings::default()),
+        &runner,
+        &Progress::Silent,
+    )
+    .unwrap();
+    assert_eq!(runner.built.borrow().len(), 2);
+    assert!(base.target_dir.join("release/.fingerprint/u").exists());
 }

@@ -234,7 +234,7 @@ fn merge_refuses_shards_that_do_not_belong_together() {
 fn a_real_project_gated_in_three_shards_matches_the_unsharded_verdicts() {
     let _machine = exclusive_benchmarking();
     let root = tempfile::tempdir().unwrap();
-    let (work, _origin) = tiny_repo_with_baselines(root.path(), 4);
+    let (work, _origin) = tiny_repo_with_baselines(root.path());
     slow_branch(&work, "slower");
     let out = root.path().join("shards");
     let mut files = Vec::new();

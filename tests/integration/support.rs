@@ -316,6 +316,19 @@ pub const QUICK: [&str; 9] = [
     "10",
 ];
 
+/// `QUICK`'s criterion windows without the profiling pass, for runs whose
+/// flamegraphs no test looks at.
+pub const QUICK_NO_PROFILE: [&str; 8] = [
+    "--no-profile",
+    "--",
+    "--warm-up-time",
+    "0.1",
+    "--measurement-time",
+    "0.3",
+    "--sample-size",
+    "10",
+];
+
 /// A stored baseline from git: `history[0]` is the record at the merge-base.
 pub fn baseline(history: Vec<RunRecord>) -> flamegate::baseline::Baseline {
     let mut history = history.into_iter();
@@ -333,14 +346,21 @@ pub fn baseline(history: Vec<RunRecord>) -> flamegate::baseline::Baseline {
     }
 }
 
-/// The tiny fixture as a repository `work` under `root` with `records`
-/// baselines recorded on main (one commit each) and pushed to a bare
-/// `origin.git` beside it; returns both paths. Recording is real
-/// benchmarking, so it happens once per flamegate build: the first caller
-/// records into a template under the fixture target dir, every caller gets a
-/// copy (its own remote URL set).
-pub fn tiny_repo_with_baselines(root: &Path, records: usize) -> (PathBuf, PathBuf) {
-    let template = history_template(records);
+/// How many baselines `tiny_repo_with_baselines` records on main. Five:
+/// with three, each benchmark's noise rests on two differences (2 degrees
+/// of freedom), and a loaded machine made even a 4x slowdown read "noisy"
+/// once in a full test run.
+pub const RECORDED_BASELINES: usize = 5;
+
+/// The tiny fixture as a repository `work` under `root` with
+/// `RECORDED_BASELINES` baselines recorded on main (one commit each) and
+/// pushed to a bare `origin.git` beside it; returns both paths. Recording
+/// is real benchmarking, so it happens once per flamegate build: the first
+/// caller records into a template under the fixture target dir, every
+/// caller gets a copy (its own remote URL set). The project's flamegate.toml
+/// sets the quick criterion windows and a 1-second profile.
+pub fn tiny_repo_with_baselines(root: &Path) -> (PathBuf, PathBuf) {
+    let template = history_template(RECORDED_BASELINES);
     let (work, origin) = (root.join("work"), root.join("origin.git"));
     for (from, to) in [
         (template.join("work"), &work),
@@ -407,6 +427,12 @@ fn record_history(root: &Path, records: usize) {
             .env("CARGO_TARGET_DIR", fixture_target_dir())
             .args(["baseline", "update"]));
         assert!(output.status.success(), "{}", stderr(&output));
+        // It tells the user how to commit what it wrote.
+        assert!(
+            stderr(&output).contains("git add baselines/tiny.json"),
+            "{}",
+            stderr(&output)
+        );
         git_in(&work, &["add", "-A"]);
         git_in(&work, &["commit", "-q", "-m", &format!("baseline {i}")]);
     }
