@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result, is_commit_id};
 
 use crate::profile::hotspots::Hotspots;
-use crate::record::BenchId;
+use crate::record::{BenchId, InputChange};
 
 /// The schema version of a serialised `Report`.
 pub const REPORT_SCHEMA: u32 = 1;
@@ -91,6 +91,10 @@ pub struct Comparison {
     pub id: BenchId,
     pub base: Option<Summary>,
     pub head: Option<Summary>,
+    /// The declared input differs between base and head: `change` is per
+    /// unit of input (time per byte, per element), the medians as measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<InputChange>,
     pub change: Option<Change>,
     /// The practical threshold used for this benchmark (0.01 = 1%).
     pub min_change: f64,

@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
-use crate::record::{BenchId, BenchResult, RECORD_SCHEMA, RunRecord};
+use crate::record::paired::round_log_ratios;
+use crate::record::{BenchId, BenchResult, InputChange, RECORD_SCHEMA, RunRecord};
 
 use super::{Progress, Project, RunSelection, build_and_list, criterion_output, machine};
 
@@ -225,6 +226,20 @@ fn round_medians_of(
         .collect()
 }
 
+/// A benchmark's round changes in log space so far, per unit of input when
+/// its declared input differs between the sides (from its first round).
+fn log_ratios_of(
+    results: &BTreeMap<(u8, usize), Vec<BenchResult>>,
+    rounds: usize,
+    id: &BenchId,
+) -> Vec<f64> {
+    let first = |side: Side| results.get(&(side as u8, 0))?.iter().find(|r| &r.id == id);
+    let input = first(Side::Base)
+        .zip(first(Side::Head))
+        .and_then(|(base, head)| InputChange::between(base, head));
+    round_log_ratios(&round_medians_of(results, rounds, id), input.as_ref())
+}
+
 /// Which side a run belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Side {
@@ -331,13 +346,7 @@ pub fn run_paired(
             let open: BTreeSet<BenchId> = on_both
                 .iter()
                 .filter(|id| running.as_ref().is_none_or(|r| r.contains(*id)))
-                .filter(|id| {
-                    let thetas: Vec<f64> = round_medians_of(&results, rounds, id)
-                        .iter()
-                        .map(RoundMedians::log_ratio)
-                        .collect();
-                    !decided(id, &thetas, on_both.len())
-                })
+                .filter(|id| !decided(id, &log_ratios_of(&results, rounds, id), on_both.len()))
                 .cloned()
                 .collect();
             // A round of the open benchmarks costs about what their share

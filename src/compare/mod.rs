@@ -17,7 +17,7 @@ use globset::{Glob, GlobMatcher};
 use crate::baseline::Baseline;
 use crate::error::{Error, Result};
 use crate::profile::hotspots;
-use crate::record::{BenchId, BenchResult, RunRecord};
+use crate::record::{BenchId, BenchResult, InputChange, RunRecord};
 use crate::report::{
     Change, Comparison, Mode, Outcome, REPORT_SCHEMA, Report, SettingsUsed, Side, Summary, Verdict,
 };
@@ -163,9 +163,16 @@ pub fn against_stored(
         .collect();
 
     let noise = NoiseModel::fit(&records, &shared);
+    // Per unit of input where the head's declared input differs from the
+    // baseline's (`InputChange`).
     let head_logs: Vec<f64> = shared
         .iter()
-        .map(|id| log_median(head.bench(id).expect("shared")))
+        .map(|id| {
+            let head_bench = head.bench(id).expect("shared");
+            let input =
+                InputChange::between(baseline.record.bench(id).expect("shared"), head_bench);
+            log_median(head_bench) - input.as_ref().map_or(0.0, InputChange::log_ratio)
+        })
         .collect();
     let offsets: Vec<f64> = head_logs
         .iter()
@@ -328,6 +335,9 @@ pub(crate) fn judge(
                 id: (*id).clone(),
                 base: base_bench.map(summarize),
                 head: head_bench.map(summarize),
+                input: base_bench
+                    .zip(head_bench)
+                    .and_then(|(base, head)| InputChange::between(base, head)),
                 change,
                 min_change,
                 verdict,
@@ -337,6 +347,11 @@ pub(crate) fn judge(
         })
         .collect();
     sort_for_reading(&mut comparisons);
+    for c in &comparisons {
+        if let (Some(input), Some(change)) = (&c.input, &c.change) {
+            notes.push(input_note(&c.id, input, change.estimate));
+        }
+    }
     if comparisons
         .iter()
         .any(|c| c.verdict == Verdict::Regressed && c.hotspots.is_none())
@@ -354,6 +369,21 @@ pub(crate) fn judge(
         Outcome::Pass
     };
     (comparisons, outcome)
+}
+
+/// What a benchmark compared per unit of input says beside the numbers.
+fn input_note(id: &BenchId, input: &InputChange, per_unit_change: f64) -> String {
+    let unit = crate::record::unit_word(&input.unit);
+    let growth = input.head as f64 / input.base as f64 - 1.0;
+    format!(
+        "`{id}`: its declared input {} {:.1}% ({} → {} {unit}s per iteration), so its change is time per {unit}: \
+         {:+.1}% (the medians are as measured)",
+        if growth > 0.0 { "grew" } else { "shrank" },
+        growth.abs() * 100.0,
+        input.base,
+        input.head,
+        per_unit_change * 100.0
+    )
 }
 
 /// Regressions first (largest first), then improvements, noisy, new, missing,
@@ -605,6 +635,37 @@ mod tests {
         );
         // The demo's case: too few benchmarks to tell a machine from layout.
         assert_eq!(common_shift(&[4.6, 2.6, -0.30, -0.31, -0.32]), None);
+    }
+
+    /// Against a stored baseline too: a benchmark whose declared input grew
+    /// 25% and whose time grew 25% is unchanged per element; one that grew
+    /// its time without declaring more input still regresses.
+    #[test]
+    fn a_grown_input_is_compared_per_unit_against_a_stored_baseline() {
+        let medians = [1000.0, 2000.0, 3000.0, 4000.0, 5000.0, 6000.0];
+        let elements = |n| {
+            Some(crate::record::Throughput {
+                unit: "Elements".into(),
+                per_iteration: n,
+            })
+        };
+        let declare = |mut record: RunRecord, amount: u64| {
+            record.benches[0].throughput = elements(amount);
+            record
+        };
+        let history: Vec<RunRecord> = (0..5)
+            .map(|i| declare(record(&medians, 0.002, i), 1000))
+            .collect();
+        let mut slower = medians;
+        slower[0] *= 1.25;
+        slower[1] *= 1.25;
+        let head = declare(record(&slower, 0.002, 99), 1250);
+        let report = against_stored("s", &head, "head", &baseline(history), &Settings::default());
+        let of = |id: &str| report.comparisons.iter().find(|c| c.id.as_str() == id).unwrap();
+        assert_eq!(of("bench/0").verdict, Verdict::Unchanged, "{:?}", of("bench/0"));
+        assert_eq!(of("bench/0").input.as_ref().map(|i| i.head), Some(1250));
+        assert_eq!(of("bench/1").verdict, Verdict::Regressed);
+        assert_eq!(of("bench/1").input, None);
     }
 
     /// Random ±2% run-to-run movement: a 20% slowdown is caught in (nearly)

@@ -4,8 +4,8 @@
 //! the test is one-sided Student t on the round log ratios against the
 //! practical threshold; Benjamini-Hochberg across the suite (in `judge`).
 
-use crate::record::BenchId;
-use crate::record::paired::{PairedRun, RoundMedians};
+use crate::record::paired::{PairedRun, round_log_ratios};
+use crate::record::{BenchId, InputChange};
 use crate::report::{Mode, REPORT_SCHEMA, Report, Side};
 
 use super::stats::{self, hodges_lehmann};
@@ -126,7 +126,12 @@ pub fn against_paired_with(
     let mut notes = Vec::new();
     let mut tests: Vec<(BenchId, BenchTest)> = Vec::new();
     for (id, rounds) in &run.round_medians {
-        let thetas: Vec<f64> = rounds.iter().map(RoundMedians::log_ratio).collect();
+        let input = run
+            .base
+            .bench(id)
+            .zip(run.head.bench(id))
+            .and_then(|(base, head)| InputChange::between(base, head));
+        let thetas = round_log_ratios(rounds, input.as_ref());
         let n = thetas.len();
         let threshold = settings.min_change_for(id).ln_1p();
         let (estimate, ci) = hodges_lehmann(&thetas, settings.confidence);
@@ -275,6 +280,58 @@ mod tests {
             Verdict::Regressed
         );
         assert_eq!(verdict(&[1.0; 6]), Verdict::Unchanged);
+    }
+
+    #[test]
+    fn a_grown_input_is_compared_per_unit_and_said() {
+        // 12% slower as measured, over 12.2% more bytes (a benchmark reading
+        // a file the pull request grew): per byte, about -0.2%.
+        let ratios = [1.12, 1.121, 1.119, 1.12, 1.122, 1.118];
+        let bytes = |n| {
+            Some(crate::record::Throughput {
+                unit: "Bytes".into(),
+                per_iteration: n,
+            })
+        };
+        let side = || Side {
+            commit: None,
+            dirty: false,
+            chosen_as: "test".into(),
+        };
+        let mut grown = run(&ratios);
+        grown.base.benches[0].throughput = bytes(14_504);
+        grown.head.benches[0].throughput = bytes(16_274);
+        let report = against_paired("s", &grown, side(), side(), &Settings::default());
+        let c = &report.comparisons[0];
+        assert_eq!(c.verdict, Verdict::Unchanged);
+        assert_eq!(
+            c.input,
+            Some(InputChange {
+                unit: "Bytes".into(),
+                base: 14_504,
+                head: 16_274
+            })
+        );
+        let per_byte = 1.12 / (16_274.0 / 14_504.0) - 1.0;
+        let estimate = c.change.as_ref().unwrap().estimate;
+        assert!((estimate - per_byte).abs() < 0.001, "{estimate}");
+        assert!(
+            report.notes.iter().any(|n| n.starts_with(
+                "`bench/x`: its declared input grew 12.2% (14504 → 16274 bytes per iteration), so its change is time per byte: -0.2%"
+            )),
+            "{:?}",
+            report.notes
+        );
+
+        // Declared on one side only, or the same amount: time as measured.
+        for head in [None, bytes(14_504)] {
+            let mut run = run(&ratios);
+            run.base.benches[0].throughput = bytes(14_504);
+            run.head.benches[0].throughput = head;
+            let report = against_paired("s", &run, side(), side(), &Settings::default());
+            assert_eq!(report.comparisons[0].verdict, Verdict::Regressed);
+            assert_eq!(report.comparisons[0].input, None);
+        }
     }
 
     proptest! {

@@ -113,6 +113,51 @@ pub struct Throughput {
     pub per_iteration: u64,
 }
 
+/// A criterion throughput unit in words, singular: "byte", "element", "bit".
+pub fn unit_word(unit: &str) -> &str {
+    match unit {
+        "Bytes" | "BytesDecimal" => "byte",
+        "Elements" => "element",
+        "Bits" => "bit",
+        other => other,
+    }
+}
+
+/// A benchmark whose declared input differs between base and head (same
+/// throughput unit, other amount per iteration): its time is compared per
+/// unit of input, so a pull request that grows a benchmark's input (a file
+/// it reads, a generated size) does not read as a slowdown of the code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputChange {
+    /// criterion's unit name (`Bytes`, `Elements`, …).
+    pub unit: String,
+    pub base: u64,
+    pub head: u64,
+}
+
+impl InputChange {
+    /// The change when both sides declare the same unit with different,
+    /// non-zero amounts; otherwise none (time is compared as measured).
+    pub fn between(base: &BenchResult, head: &BenchResult) -> Option<InputChange> {
+        let (b, h) = (base.throughput.as_ref()?, head.throughput.as_ref()?);
+        (b.unit == h.unit
+            && b.per_iteration != h.per_iteration
+            && b.per_iteration > 0
+            && h.per_iteration > 0)
+            .then(|| InputChange {
+                unit: h.unit.clone(),
+                base: b.per_iteration,
+                head: h.per_iteration,
+            })
+    }
+
+    /// `ln(head amount / base amount)`: what a time's log ratio loses when
+    /// it is taken per unit of input.
+    pub fn log_ratio(&self) -> f64 {
+        (self.head as f64 / self.base as f64).ln()
+    }
+}
+
 /// Collapsed stacks: `root;caller;leaf` → sample count. The one profile
 /// format downstream (flamegraphs, differential flamegraphs, hotspots).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -19,6 +19,14 @@ impl RoundMedians {
     }
 }
 
+/// A benchmark's round changes in log space, per unit of input when its
+/// declared input differs between the sides: what the paired test, the
+/// adaptive stop rule and the estimate are all computed from.
+pub fn round_log_ratios(rounds: &[RoundMedians], input: Option<&super::InputChange>) -> Vec<f64> {
+    let per_unit = input.map_or(0.0, super::InputChange::log_ratio);
+    rounds.iter().map(|r| r.log_ratio() - per_unit).collect()
+}
+
 /// The outcome of a paired run (also what a paired shard hands to `merge`).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PairedRun {

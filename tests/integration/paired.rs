@@ -193,6 +193,60 @@ fn paired_check_flags_a_slowdown_passes_an_identical_commit_and_leaves_the_tree_
         stderr(&output)
     );
 
+    // Issue 14: a pull request that gives `work/xorshift/*` 25% more input
+    // (declared as throughput) at the same cost per element, and makes
+    // `work_small` (no throughput) four times slower. Per element nothing
+    // changed; the real slowdown is still called.
+    git_in(repo, &["checkout", "-q", "-b", "bigger-input", "main"]);
+    let bench = std::fs::read_to_string(repo.join("benches/tiny.rs")).unwrap();
+    let bench = bench
+        .replace(
+            "group.throughput(Throughput::Elements(n));",
+            "let m = n + n / 4;\n        group.throughput(Throughput::Elements(m));",
+        )
+        .replace("&n, |b, &n|", "&m, |b, &n|")
+        .replace("tiny::work(black_box(100))", "tiny::work(black_box(400))");
+    std::fs::write(repo.join("benches/tiny.rs"), bench).unwrap();
+    git_in(
+        repo,
+        &["commit", "-q", "-am", "bigger inputs, slower small"],
+    );
+    let out = tempfile::tempdir().unwrap();
+    let output = paired(out.path(), false);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let bigger = report(out.path());
+    assert_eq!(verdict_of(&bigger, "work_small"), "Regressed");
+    for (id, base, head) in [
+        ("work/xorshift/1000", 1000, 1250),
+        ("work/xorshift/4000", 4000, 5000),
+    ] {
+        let c = bigger["comparisons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == id)
+            .unwrap();
+        assert_ne!(c["verdict"], "Regressed", "{c}");
+        assert_eq!(
+            c["input"],
+            serde_json::json!({"unit": "Elements", "base": base, "head": head}),
+            "{c}"
+        );
+        // As measured it is about 25% slower; per element, within noise.
+        let medians = c["head"]["median"].as_f64().unwrap() / c["base"]["median"].as_f64().unwrap();
+        assert!(medians > 1.15, "{id}: medians moved {medians}");
+        assert!(estimate_of(&bigger, id).abs() < 0.1, "{c}");
+        let note = format!(
+            "`{id}`: its declared input grew 25.0% ({base} → {head} elements per iteration), so its change is time per element"
+        );
+        assert!(
+            bigger["notes"].to_string().contains(&note),
+            "{}",
+            bigger["notes"]
+        );
+        assert!(stdout(&output).contains(&note), "{}", stdout(&output));
+    }
+
     // A base that does not build: an error, and the checkout is gone.
     git_in(repo, &["checkout", "-q", "main"]);
     std::fs::write(
