@@ -352,6 +352,14 @@ pub struct CheckArgs {
     #[arg(long, value_name = "SECONDS", requires = "paired")]
     pub budget: Option<f64>,
 
+    /// Time every bench target, also those whose two sides compiled to
+    /// identical machine code. By default those are not timed (their
+    /// benchmarks get the verdict "identical"): a pull request that changes
+    /// only docs or tests costs the two builds and no rounds. Use it for an
+    /// A/A run that shows this machine's noise
+    #[arg(long, requires = "paired")]
+    pub time_identical: bool,
+
     /// Run only shard K of N of the suite and write its record to
     /// <out-dir>/shard-K-of-N.json for `flamegate merge` (no verdict here).
     /// The split is the same in every job: by the stored baseline's

@@ -27,6 +27,9 @@ pub enum Verdict {
     /// Only in the baseline.
     Missing,
     Unchanged,
+    /// Paired: both sides' bench executables load identical machine code,
+    /// so nothing can differ but noise; not timed.
+    Identical,
 }
 
 impl Verdict {
@@ -38,6 +41,7 @@ impl Verdict {
             Verdict::New => "new",
             Verdict::Missing => "missing",
             Verdict::Unchanged => "unchanged",
+            Verdict::Identical => "identical",
         }
     }
 }

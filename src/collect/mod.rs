@@ -9,6 +9,7 @@ pub mod callgrind;
 pub mod cargo;
 pub mod criterion_output;
 pub mod machine;
+pub mod machine_code;
 pub mod paired;
 pub mod runner;
 pub mod shard;
@@ -63,6 +64,9 @@ pub struct RunSelection {
     pub shard: Option<shard::ShardPlan>,
     /// Time (criterion) or instructions (callgrind).
     pub measure: Measure,
+    /// Paired runs: time bench targets even when both sides compiled to
+    /// identical machine code (an A/A run of this machine's noise).
+    pub time_identical: bool,
 }
 
 /// Default seconds of sampling per benchmark: at the ~250 Hz the kernel

@@ -313,6 +313,12 @@ pub fn run_paired(
         ),
     };
     let selection = selection.as_ref();
+    let (head_listed, base_listed, identical) = if selection.time_identical {
+        (head_listed, base_listed, BTreeSet::new())
+    } else {
+        set_aside_identical(head_listed, base_listed, progress)
+    };
+    let nothing_to_time = head_listed.is_empty() && base_listed.is_empty();
     let on_both: BTreeSet<BenchId> = {
         let ids = |listed: &super::Listed| -> BTreeSet<BenchId> {
             listed
@@ -340,7 +346,7 @@ pub fn run_paired(
     let mut running: Option<BTreeSet<BenchId>> = None;
     let started = Instant::now();
     let mut rounds = 0;
-    while rounds < plan.max() {
+    while rounds < plan.max() && !nothing_to_time {
         if rounds >= plan.min() {
             let Some(budget) = budget else { break };
             let open: BTreeSet<BenchId> = on_both
@@ -490,7 +496,55 @@ pub fn run_paired(
         base: record(base_benches, Some(base_commit), false),
         head: head_record,
         round_medians,
+        identical,
     })
+}
+
+/// Take the bench targets whose two sides compiled to identical machine code
+/// (`machine_code`) out of the run: their benchmarks cannot differ by more
+/// than noise, so they are not timed. Returns what is left to time and the
+/// benchmarks set aside. A target whose executables cannot be read is timed.
+fn set_aside_identical(
+    head_listed: super::Listed,
+    mut base_listed: super::Listed,
+    progress: &Progress,
+) -> (super::Listed, super::Listed, BTreeSet<BenchId>) {
+    let mut identical = BTreeSet::new();
+    let mut head_left = Vec::new();
+    let mut targets = Vec::new();
+    for (exe, ids) in head_listed {
+        let twin = base_listed.iter().position(|(base, base_ids)| {
+            base.target.name == exe.target.name
+                && base.target.package == exe.target.package
+                && base_ids == &ids
+        });
+        let same = twin.map(|i| {
+            super::machine_code::same_machine_code(&exe.path, &base_listed[i].0.path)
+                .unwrap_or_else(|error| {
+                    progress.note(&format!(
+                        "bench target `{}`: could not compare the two sides' machine code ({error}); timing it",
+                        exe.target.name
+                    ));
+                    false
+                })
+        });
+        match (twin, same) {
+            (Some(i), Some(true)) => {
+                base_listed.remove(i);
+                identical.extend(ids.into_iter().map(BenchId));
+                targets.push(exe.target.name.clone());
+            }
+            _ => head_left.push((exe, ids)),
+        }
+    }
+    if !targets.is_empty() {
+        progress.note(&format!(
+            "paired: bench target(s) {} compiled to identical machine code on both sides: {} benchmark(s) not timed",
+            targets.join(", "),
+            identical.len()
+        ));
+    }
+    (head_left, base_listed, identical)
 }
 
 #[cfg(test)]

@@ -147,6 +147,7 @@ fn selection(args: BenchArgs, file: &FileConfig) -> Result<RunSelection> {
     };
     Ok(RunSelection {
         shard: None,
+        time_identical: false,
         measure: measure.into(),
         profile_time,
         benches: if benches.is_empty() {

@@ -29,6 +29,7 @@ pub(crate) fn check(args: CheckArgs, output: Output) -> Result<u8> {
         paired,
         rounds,
         budget,
+        time_identical,
         publish,
         github,
         shard,
@@ -47,7 +48,8 @@ pub(crate) fn check(args: CheckArgs, output: Output) -> Result<u8> {
     let stop_commands =
         (shard.is_none() && actions.in_actions && Format::from(output_args.format) != Format::Json)
             .then(StopCommands::begin);
-    let config = Config::resolve(&project, Flags::all(&bench, &base, &stats))?;
+    let mut config = Config::resolve(&project, Flags::all(&bench, &base, &stats))?;
+    config.selection.time_identical = time_identical;
     let instructions = config.selection.measure == collect::Measure::Instructions;
     if paired && instructions && shard.is_some() {
         return Err(Error::Usage(

@@ -93,7 +93,14 @@ pub fn against_instructions(
             },
         ));
     }
-    let (mut comparisons, outcome) = judge(&baseline.record, head, tests, settings, &mut notes);
+    let (mut comparisons, outcome) = judge(
+        &baseline.record,
+        head,
+        tests,
+        &Default::default(),
+        settings,
+        &mut notes,
+    );
     // Exact notes from the per-function counts replace sampled profiles.
     for c in comparisons
         .iter_mut()

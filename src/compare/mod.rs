@@ -232,7 +232,14 @@ pub fn against_stored(
     }
     let tests: Vec<(BenchId, BenchTest)> =
         shared.iter().map(|id| (*id).clone()).zip(tests).collect();
-    let (comparisons, outcome) = judge(&baseline.record, head, tests, settings, &mut notes);
+    let (comparisons, outcome) = judge(
+        &baseline.record,
+        head,
+        tests,
+        &BTreeSet::new(),
+        settings,
+        &mut notes,
+    );
     Report {
         schema: REPORT_SCHEMA,
         suite: suite.to_string(),
@@ -264,6 +271,7 @@ pub(crate) fn judge(
     base: &RunRecord,
     head: &RunRecord,
     tests: Vec<(BenchId, BenchTest)>,
+    identical: &BTreeSet<BenchId>,
     settings: &Settings,
     notes: &mut Vec<String>,
 ) -> (Vec<Comparison>, Outcome) {
@@ -272,6 +280,7 @@ pub(crate) fn judge(
         .iter()
         .chain(&base.benches)
         .map(|b| &b.id)
+        .chain(identical)
         .collect();
     let regressed_adjusted =
         benjamini_hochberg(&tests.iter().map(|(_, t)| t.p_regressed).collect::<Vec<_>>());
@@ -319,6 +328,7 @@ pub(crate) fn judge(
                     };
                     (Presence::Both(evidence), Some(change))
                 }
+                None if identical.contains(*id) => (Presence::IdenticalCode, None),
                 None if head_bench.is_some() => (Presence::OnlyHead, None),
                 None => (Presence::OnlyBase, None),
             };
@@ -347,10 +357,19 @@ pub(crate) fn judge(
         })
         .collect();
     sort_for_reading(&mut comparisons);
+    // One note per input change: a file several benchmarks read grew once.
+    let mut by_input: std::collections::BTreeMap<(&str, u64, u64), Vec<&Comparison>> =
+        Default::default();
     for c in &comparisons {
-        if let (Some(input), Some(change)) = (&c.input, &c.change) {
-            notes.push(input_note(&c.id, input, change.estimate));
+        if let (Some(input), Some(_)) = (&c.input, &c.change) {
+            by_input
+                .entry((input.unit.as_str(), input.base, input.head))
+                .or_default()
+                .push(c);
         }
+    }
+    for rows in by_input.values() {
+        notes.push(input_note(rows));
     }
     if comparisons
         .iter()
@@ -371,19 +390,34 @@ pub(crate) fn judge(
     (comparisons, outcome)
 }
 
-/// What a benchmark compared per unit of input says beside the numbers.
-fn input_note(id: &BenchId, input: &InputChange, per_unit_change: f64) -> String {
+/// What benchmarks compared per unit of input say beside the numbers: one
+/// note for all whose input changed alike (`rows` share one `InputChange`).
+fn input_note(rows: &[&Comparison]) -> String {
+    let input = rows[0].input.as_ref().expect("grouped by input");
     let unit = crate::record::unit_word(&input.unit);
     let growth = input.head as f64 / input.base as f64 - 1.0;
-    format!(
-        "`{id}`: its declared input {} {:.1}% ({} → {} {unit}s per iteration), so its change is time per {unit}: \
-         {:+.1}% (the medians are as measured)",
+    let how = format!(
+        "{} {:.1}% ({} → {} {unit}s per iteration)",
         if growth > 0.0 { "grew" } else { "shrank" },
         growth.abs() * 100.0,
         input.base,
         input.head,
-        per_unit_change * 100.0
-    )
+    );
+    match rows {
+        [c] => format!(
+            "`{}`: its declared input {how}, so its change is time per {unit}: {:+.1}% (the medians are as measured)",
+            c.id,
+            c.change.as_ref().map_or(0.0, |ch| ch.estimate) * 100.0
+        ),
+        _ => format!(
+            "{} benchmarks' declared input {how} ({}), so their changes are time per {unit} (the medians are as measured)",
+            rows.len(),
+            rows.iter()
+                .map(|c| format!("`{}`", c.id))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
 }
 
 /// Regressions first (largest first), then improvements, noisy, new, missing,
@@ -661,8 +695,19 @@ mod tests {
         slower[1] *= 1.25;
         let head = declare(record(&slower, 0.002, 99), 1250);
         let report = against_stored("s", &head, "head", &baseline(history), &Settings::default());
-        let of = |id: &str| report.comparisons.iter().find(|c| c.id.as_str() == id).unwrap();
-        assert_eq!(of("bench/0").verdict, Verdict::Unchanged, "{:?}", of("bench/0"));
+        let of = |id: &str| {
+            report
+                .comparisons
+                .iter()
+                .find(|c| c.id.as_str() == id)
+                .unwrap()
+        };
+        assert_eq!(
+            of("bench/0").verdict,
+            Verdict::Unchanged,
+            "{:?}",
+            of("bench/0")
+        );
         assert_eq!(of("bench/0").input.as_ref().map(|i| i.head), Some(1250));
         assert_eq!(of("bench/1").verdict, Verdict::Regressed);
         assert_eq!(of("bench/1").input, None);

@@ -152,12 +152,27 @@ pub fn against_paired_with(
             },
         ));
     }
-    if run.rounds < 2 {
+    if !run.identical.is_empty() {
+        notes.push(format!(
+            "{} benchmark(s) not timed: both sides' bench executables load identical machine code \
+             (code, read-only data and data compared byte for byte; debug information and build ids \
+             ignored), so they cannot differ but by noise. `--time-identical` times them anyway",
+            run.identical.len()
+        ));
+    }
+    if run.rounds < 2 && !run.round_medians.is_empty() {
         notes.push(
             "a single round cannot separate change from noise; use --rounds 2 or more".into(),
         );
     }
-    let (comparisons, outcome) = judge(&run.base, &run.head, tests, settings, &mut notes);
+    let (comparisons, outcome) = judge(
+        &run.base,
+        &run.head,
+        tests,
+        &run.identical,
+        settings,
+        &mut notes,
+    );
     Report {
         schema: REPORT_SCHEMA,
         suite: suite.to_string(),
@@ -226,6 +241,7 @@ mod tests {
             base: record(vec![1000.0; ratios.len()]),
             head: record(ratios.iter().map(|r| 1000.0 * r).collect()),
             round_medians: [(id, rounds)].into_iter().collect(),
+            identical: Default::default(),
         }
     }
 

@@ -33,6 +33,8 @@ pub enum Presence {
     Both(Evidence),
     OnlyHead,
     OnlyBase,
+    /// Paired: the same machine code on both sides; not measured.
+    IdenticalCode,
 }
 
 /// Classify one benchmark.
@@ -40,6 +42,7 @@ pub fn classify(presence: Presence, rule: &Rule) -> Verdict {
     let evidence = match presence {
         Presence::OnlyHead => return Verdict::New,
         Presence::OnlyBase => return Verdict::Missing,
+        Presence::IdenticalCode => return Verdict::Identical,
         Presence::Both(evidence) => evidence,
     };
     let threshold = rule.min_change.ln_1p();

@@ -366,6 +366,7 @@ fn paired_run(
         base: record(corpus, base),
         head: record(corpus, head),
         round_medians,
+        identical: Default::default(),
     }
 }
 

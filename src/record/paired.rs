@@ -1,7 +1,7 @@
 //! What a paired run measured (data; the rounds are run by
 //! `collect::paired` and judged by `compare::paired`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::{BenchId, RunRecord};
 
@@ -36,6 +36,10 @@ pub struct PairedRun {
     pub head: RunRecord,
     /// Benchmarks on both sides: their medians, round by round.
     pub round_medians: BTreeMap<BenchId, Vec<RoundMedians>>,
+    /// Benchmarks not timed because both sides' bench executables load the
+    /// same machine code (`collect::machine_code`).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub identical: BTreeSet<BenchId>,
 }
 
 /// A paired run of one shard, as `check --paired --shard K/N` writes it

@@ -80,8 +80,10 @@ impl Renderer for Markdown {
             Verdict::New,
             Verdict::Missing,
             Verdict::Unchanged,
+            Verdict::Identical,
         ]
         .iter()
+        .filter(|&&v| v != Verdict::Identical || report.count(v) > 0)
         .map(|&v| {
             let n = report.count(v);
             if v == Verdict::Regressed && n > 0 {
@@ -159,6 +161,19 @@ impl Renderer for Markdown {
                 if unchanged.len() == 1 { "" } else { "s" }
             );
             change_table(&mut out, &unchanged, report.mode);
+            out.push_str("\n</details>\n\n");
+        }
+        let identical: Vec<&Comparison> = report.with(Verdict::Identical).collect();
+        if !identical.is_empty() {
+            let _ = writeln!(
+                out,
+                "<details><summary>{} benchmark{} with identical machine code (not timed)</summary>\n",
+                identical.len(),
+                if identical.len() == 1 { "" } else { "s" }
+            );
+            for c in identical {
+                let _ = writeln!(out, "- {}", markdown_text(c.id.as_str()));
+            }
             out.push_str("\n</details>\n\n");
         }
         if let Some(shift) = report.machine_shift {

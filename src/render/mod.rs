@@ -109,7 +109,9 @@ pub fn evidence(report: &Report) -> String {
                 .collect();
             let least = rounds.iter().min().copied().unwrap_or(0);
             let most = rounds.iter().max().copied().unwrap_or(0);
-            if least == most {
+            if rounds.is_empty() {
+                "paired: identical machine code on both sides, nothing timed".to_string()
+            } else if least == most {
                 format!("paired: {most} rounds in this job, base and head alternating")
             } else {
                 format!(

@@ -24,7 +24,7 @@ impl Terminal {
             Verdict::Regressed => cell.fg(Color::Red),
             Verdict::Improved => cell.fg(Color::Green),
             Verdict::Noisy | Verdict::Missing => cell.fg(Color::Yellow),
-            Verdict::New | Verdict::Unchanged => cell,
+            Verdict::New | Verdict::Unchanged | Verdict::Identical => cell,
         }
     }
 }

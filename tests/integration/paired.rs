@@ -60,7 +60,7 @@ fn paired_check_flags_a_slowdown_passes_an_identical_commit_and_leaves_the_tree_
     std::fs::write(target.join("release/marker"), "the user's build").unwrap();
     // `profile`: the profiling pass too (1 s per benchmark and side), or
     // timing only where the test looks at no flamegraph.
-    let paired = |out: &Path, profile: bool| {
+    let paired_with = |out: &Path, profile: bool, extra: &[&str]| {
         run(flamegate(repo)
             .env("CARGO_TARGET_DIR", &target)
             .args([
@@ -73,21 +73,23 @@ fn paired_check_flags_a_slowdown_passes_an_identical_commit_and_leaves_the_tree_
                 "--out-dir",
             ])
             .arg(out)
+            .args(extra)
             .args(if profile {
                 &QUICK[..]
             } else {
                 &QUICK_NO_PROFILE[..]
             }))
     };
+    let paired = |out: &Path, profile: bool| paired_with(out, profile, &[]);
 
-    // An identical commit passes.
+    // An identical commit, timed anyway (an A/A run), passes.
     git_in(repo, &["checkout", "-q", "-b", "same"]);
     git_in(repo, &["commit", "-q", "--allow-empty", "-m", "nothing"]);
     let tree_before = snapshot_files(repo);
     let target_before = snapshot_files(&target);
     let status_before = git_in(repo, &["status", "--porcelain"]);
     let out = tempfile::tempdir().unwrap();
-    let output = paired(out.path(), false);
+    let output = paired_with(out.path(), false, &["--time-identical"]);
     assert_eq!(
         output.status.code(),
         Some(0),
@@ -117,6 +119,39 @@ fn paired_check_flags_a_slowdown_passes_an_identical_commit_and_leaves_the_tree_
         "the user's target dir changed"
     );
     assert_eq!(leftover_checkouts(&target), Vec::<PathBuf>::new());
+
+    // Issue 14: a pull request that changes only the README builds both
+    // sides, finds the same machine code, and times nothing.
+    git_in(repo, &["checkout", "-q", "-b", "docs", "main"]);
+    std::fs::write(repo.join("README.md"), "# tiny\n\nA crate to benchmark.\n").unwrap();
+    git_in(repo, &["add", "README.md"]);
+    git_in(repo, &["commit", "-q", "-m", "docs"]);
+    let out = tempfile::tempdir().unwrap();
+    let output = paired(out.path(), false);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let docs = report(out.path());
+    let comparisons = docs["comparisons"].as_array().unwrap();
+    assert_eq!(comparisons.len(), 3, "{comparisons:?}");
+    for c in comparisons {
+        assert_eq!(c["verdict"], "Identical", "{c}");
+        assert!(c["change"].is_null(), "not timed: {c}");
+    }
+    assert!(
+        stdout(&output).contains("paired: identical machine code on both sides, nothing timed"),
+        "{}",
+        stdout(&output)
+    );
+    assert!(
+        stderr(&output)
+            .contains("compiled to identical machine code on both sides: 3 benchmark(s) not timed"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(
+        !stderr(&output).contains("paired round"),
+        "{}",
+        stderr(&output)
+    );
 
     // The adaptive plan extending open benchmarks round by round is tested
     // with scripted samples (scripted.rs) and for real in the Action's
