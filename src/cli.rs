@@ -293,7 +293,8 @@ pub struct StatsArgs {
     #[arg(long, value_name = "PERCENT", value_parser = percent)]
     pub fdr: Option<Percent>,
 
-    /// A benchmark is "unchanged" only if its interval excludes changes beyond this; else "noisy"
+    /// No longer used: "unchanged" means the interval lies within ±min-change
+    #[arg(hide = true)]
     #[arg(long, value_name = "PERCENT", value_parser = percent)]
     pub noise_limit: Option<Percent>,
 }
@@ -347,8 +348,9 @@ pub struct CheckArgs {
 
     /// Seconds a paired run may spend in rounds. Every benchmark gets the
     /// minimum of rounds; benchmarks whose verdict is still open get more
-    /// (up to the maximum) while the budget lasts, and end "noisy" if it
-    /// runs out
+    /// (up to the maximum) while the budget lasts; when it runs out they are
+    /// judged on the rounds they had (a regression only from 6 rounds), and
+    /// usually read "inconclusive" or "likely slower", which do not fail
     #[arg(long, value_name = "SECONDS", requires = "paired")]
     pub budget: Option<f64>,
 
@@ -537,7 +539,6 @@ fn documented_defaults() -> Vec<(&'static str, String)> {
         ("history", crate::config::DEFAULT_HISTORY.to_string()),
         ("min_change", percent(settings.min_change)),
         ("fdr", percent(settings.fdr)),
-        ("noise_limit", percent(settings.noise_limit)),
         (
             "budget",
             format!(

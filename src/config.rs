@@ -39,6 +39,8 @@ pub struct FileConfig {
 pub struct FileThresholds {
     pub min_change: Option<Percent>,
     pub fdr: Option<Percent>,
+    /// No longer used (`unchanged` means the interval lies within
+    /// ±min_change); read so existing files keep working, with a warning.
     pub noise_limit: Option<Percent>,
     #[serde(default)]
     pub bench: Vec<FileBenchThreshold>,
@@ -107,7 +109,17 @@ impl FileConfig {
 pub struct StatsOverrides {
     pub min_change: Option<Percent>,
     pub fdr: Option<Percent>,
+    /// `--noise-limit`: no longer used, see `FileThresholds::noise_limit`.
     pub noise_limit: Option<Percent>,
+}
+
+/// The warning for a `noise_limit` set on the command line or in the file.
+pub fn noise_limit_warning(cli: &StatsOverrides, file: &FileConfig) -> Option<&'static str> {
+    (cli.noise_limit.is_some() || file.thresholds.noise_limit.is_some()).then_some(
+        "--noise-limit / flamegate.toml's `noise_limit` no longer change any verdict: `unchanged` now means \
+         the interval lies within ±min_change, and a wider one is `inconclusive`, `likely slower` or \
+         `likely faster`; remove the setting",
+    )
 }
 
 /// Build the comparison settings: command line, then file, then defaults.
@@ -138,10 +150,6 @@ pub fn settings(cli: &StatsOverrides, file: &FileConfig, file_path: &Path) -> Re
             .map_or(defaults.min_change, |p| p.0),
         overrides,
         fdr,
-        noise_limit: cli
-            .noise_limit
-            .or(t.noise_limit)
-            .map_or(defaults.noise_limit, |p| p.0),
         confidence: defaults.confidence,
     })
 }

@@ -18,10 +18,17 @@ pub const REPORT_SCHEMA: u32 = 1;
 /// What happened to one benchmark. Decided only by `compare::classify`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Verdict {
+    /// Slower beyond the threshold, shown across the suite: fails the gate.
     Regressed,
     Improved,
-    /// The interval is too wide to decide at this budget.
-    Noisy,
+    /// The interval excludes zero on the slow side, but the change is not
+    /// shown beyond the threshold across the suite.
+    LikelySlower,
+    LikelyFaster,
+    /// The interval holds zero and reaches past the threshold: the run
+    /// cannot say (reports before this word said "noisy").
+    #[serde(alias = "Noisy")]
+    Inconclusive,
     /// Only in the head run.
     New,
     /// Only in the baseline.
@@ -32,12 +39,19 @@ pub enum Verdict {
     Identical,
 }
 
+/// The verdicts shown as warnings (annotations, check runs): a reader should
+/// look, though they do not fail the gate. Not `inconclusive`: on a shared
+/// runner many benchmarks are, and a warning on each would bury the rest.
+pub const WARNING_VERDICTS: [Verdict; 1] = [Verdict::LikelySlower];
+
 impl Verdict {
     pub fn label(self) -> &'static str {
         match self {
             Verdict::Regressed => "regressed",
             Verdict::Improved => "improved",
-            Verdict::Noisy => "noisy",
+            Verdict::LikelySlower => "likely slower",
+            Verdict::LikelyFaster => "likely faster",
+            Verdict::Inconclusive => "inconclusive",
             Verdict::New => "new",
             Verdict::Missing => "missing",
             Verdict::Unchanged => "unchanged",
@@ -139,8 +153,6 @@ pub struct SettingsUsed {
     pub min_change: f64,
     /// Benjamini-Hochberg false discovery rate.
     pub fdr: f64,
-    /// Largest change an interval may include for "unchanged".
-    pub noise_limit: f64,
     /// Confidence level of the reported intervals.
     pub confidence: f64,
 }
@@ -162,7 +174,8 @@ pub struct Report {
     /// they came from another machine.
     pub history_used: usize,
     pub history_other_machine: usize,
-    /// Regressions first, then improvements, noisy, new, missing, unchanged.
+    /// In `Verdict` order: regressions first, then improvements, the likely
+    /// ones, inconclusive, new, missing, unchanged, identical.
     pub comparisons: Vec<Comparison>,
     pub outcome: Outcome,
     pub notes: Vec<String>,

@@ -73,11 +73,14 @@ impl Config {
         };
         let file = FileConfig::load(&file_path, must_exist)?;
         let suite = config::suite(args.suite.clone(), &file, &project.name)?;
-        let settings = config::settings(
-            &flags.stats.map(stats_overrides).unwrap_or_default(),
-            &file,
-            &file_path,
-        )?;
+        let overrides = flags.stats.map(stats_overrides).unwrap_or_default();
+        let settings = config::settings(&overrides, &file, &file_path)?;
+        if let Some(warning) = config::noise_limit_warning(&overrides, &file) {
+            super::warn(
+                &crate::publish::github::env::ActionsEnv::from_process(),
+                warning,
+            );
+        }
         let selection = selection(flags.bench.cloned().unwrap_or_default(), &file)?;
         let BaseArgs {
             base,

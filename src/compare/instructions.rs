@@ -77,14 +77,18 @@ pub fn against_instructions(
         let allowed = tolerance(base_spread, head_spread);
         let tolerance = allowed.ln_1p();
         let log_change = (head_count / base_count).ln();
-        let threshold = settings.min_change_for(&bench.id).max(allowed).ln_1p();
+        let min_change = settings.min_change_for(&bench.id).max(allowed);
+        let threshold = min_change.ln_1p();
         tests.push((
             bench.id.clone(),
             BenchTest {
+                min_change: Some(min_change),
                 base_level: base_count,
                 standard_error: tolerance / JITTER_MULTIPLE,
                 log_change,
-                log_ci: (log_change - tolerance, log_change + tolerance),
+                // Counts are exact: no interval around the change (its
+                // jitter is in the threshold instead).
+                log_ci: (log_change, log_change),
                 p_regressed: if log_change > threshold { 0.0 } else { 1.0 },
                 p_improved: if log_change < -threshold { 0.0 } else { 1.0 },
                 history: 1,

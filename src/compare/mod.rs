@@ -54,8 +54,6 @@ pub struct Settings {
     pub overrides: Vec<ThresholdOverride>,
     /// Benjamini-Hochberg false discovery rate.
     pub fdr: f64,
-    /// Largest change an interval may include for "unchanged" (0.10 = 10%).
-    pub noise_limit: f64,
     /// Confidence level of reported intervals.
     pub confidence: f64,
 }
@@ -66,7 +64,6 @@ impl Settings {
         SettingsUsed {
             min_change: self.min_change,
             fdr: self.fdr,
-            noise_limit: self.noise_limit,
             confidence: self.confidence,
         }
     }
@@ -78,7 +75,6 @@ impl Default for Settings {
             min_change: 0.01,
             overrides: Vec::new(),
             fdr: 0.01,
-            noise_limit: 0.10,
             confidence: 0.95,
         }
     }
@@ -212,6 +208,7 @@ pub fn against_stored(
         };
         let margin = stats::t_quantile(two_sided, df) * scale;
         tests.push(BenchTest {
+            min_change: None,
             base_level: noise.centers[index].exp(),
             standard_error: scale,
             log_change,
@@ -297,11 +294,13 @@ pub(crate) fn judge(
         .map(|id| {
             let head_bench = head.bench(id);
             let base_bench = base.bench(id);
-            let min_change = settings.min_change_for(id);
+            let min_change = test_index
+                .get(id)
+                .and_then(|&i| tests[i].1.min_change)
+                .unwrap_or_else(|| settings.min_change_for(id));
             let rule = Rule {
                 min_change,
                 fdr: settings.fdr,
-                noise_limit: settings.noise_limit,
             };
             let (presence, change) = match test_index.get(id).copied() {
                 Some(i) => {
@@ -420,8 +419,8 @@ fn input_note(rows: &[&Comparison]) -> String {
     }
 }
 
-/// Regressions first (largest first), then improvements, noisy, new, missing,
-/// unchanged; ties by id so output is stable.
+/// In `Verdict` order (regressions first), largest change first within a
+/// verdict; ties by id so output is stable.
 pub fn sort_for_reading(comparisons: &mut [Comparison]) {
     comparisons.sort_by(|a, b| {
         let size = |c: &Comparison| c.change.as_ref().map_or(0.0, |ch| ch.estimate.abs());
@@ -433,6 +432,9 @@ pub fn sort_for_reading(comparisons: &mut [Comparison]) {
 }
 
 pub(crate) struct BenchTest {
+    /// A threshold of its own, above the settings' (instruction counts that
+    /// jitter: their allowed spread); None takes the settings'.
+    min_change: Option<f64>,
     base_level: f64,
     standard_error: f64,
     log_change: f64,
@@ -819,7 +821,7 @@ mod tests {
                     p_regressed_adjusted: ch.p_regressed_adjusted,
                     p_improved_adjusted: ch.p_improved_adjusted,
                 };
-                let rule = Rule { min_change: c.min_change, fdr: settings.fdr, noise_limit: settings.noise_limit };
+                let rule = Rule { min_change: c.min_change, fdr: settings.fdr };
                 prop_assert_eq!(classify(Presence::Both(evidence), &rule), c.verdict);
                 prop_assert!(ch.ci_low <= ch.estimate && ch.estimate <= ch.ci_high);
             }

@@ -140,6 +140,7 @@ pub fn against_paired_with(
         tests.push((
             id.clone(),
             BenchTest {
+                min_change: None,
                 base_level,
                 standard_error,
                 log_change: estimate,

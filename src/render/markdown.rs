@@ -76,14 +76,22 @@ impl Renderer for Markdown {
         let counts: Vec<String> = [
             Verdict::Regressed,
             Verdict::Improved,
-            Verdict::Noisy,
+            Verdict::LikelySlower,
+            Verdict::LikelyFaster,
+            Verdict::Inconclusive,
             Verdict::New,
             Verdict::Missing,
             Verdict::Unchanged,
             Verdict::Identical,
         ]
         .iter()
-        .filter(|&&v| v != Verdict::Identical || report.count(v) > 0)
+        // The rarer words only when they occur.
+        .filter(|&&v| {
+            !matches!(
+                v,
+                Verdict::Identical | Verdict::LikelySlower | Verdict::LikelyFaster
+            ) || report.count(v) > 0
+        })
         .map(|&v| {
             let n = report.count(v);
             if v == Verdict::Regressed && n > 0 {
@@ -115,7 +123,18 @@ impl Renderer for Markdown {
         for (verdict, title) in [
             (Verdict::Regressed, "Regressions"),
             (Verdict::Improved, "Improvements"),
-            (Verdict::Noisy, "Too noisy to decide"),
+            (
+                Verdict::LikelySlower,
+                "Likely slower (the interval excludes zero; not shown beyond the threshold across the suite)",
+            ),
+            (
+                Verdict::LikelyFaster,
+                "Likely faster (the interval excludes zero; not shown beyond the threshold across the suite)",
+            ),
+            (
+                Verdict::Inconclusive,
+                "Inconclusive (the interval holds zero and reaches past the threshold)",
+            ),
         ] {
             let rows: Vec<&Comparison> = report.with(verdict).collect();
             if !rows.is_empty() {

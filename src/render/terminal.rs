@@ -23,7 +23,10 @@ impl Terminal {
         match verdict {
             Verdict::Regressed => cell.fg(Color::Red),
             Verdict::Improved => cell.fg(Color::Green),
-            Verdict::Noisy | Verdict::Missing => cell.fg(Color::Yellow),
+            Verdict::LikelySlower | Verdict::Inconclusive | Verdict::Missing => {
+                cell.fg(Color::Yellow)
+            }
+            Verdict::LikelyFaster => cell.fg(Color::Green),
             Verdict::New | Verdict::Unchanged | Verdict::Identical => cell,
         }
     }

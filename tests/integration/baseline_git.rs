@@ -79,8 +79,26 @@ fn a_slower_benchmark_is_flagged_and_exits_1() {
     );
     let report = report(out.path());
     assert_eq!(verdict_of(&report, "query/indexed"), "Regressed");
+    // The others moved by their ±1% history noise: "unchanged" where the
+    // interval vouches for less than the 1% threshold, else "inconclusive"
+    // (issue 22: the word follows the interval printed beside it).
     for other in ["parse/small", "parse/large", "query/scan", "render/page"] {
-        assert_eq!(verdict_of(&report, other), "Unchanged", "{other}");
+        let c = report["comparisons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == other)
+            .unwrap();
+        let (low, high) = (
+            c["change"]["ci_low"].as_f64().unwrap(),
+            c["change"]["ci_high"].as_f64().unwrap(),
+        );
+        let expected = if low >= -0.01 && high <= 0.01 {
+            "Unchanged"
+        } else {
+            "Inconclusive"
+        };
+        assert_eq!(verdict_of(&report, other), expected, "{other}: {c}");
     }
     let markdown = std::fs::read_to_string(out.path().join("report.md")).unwrap();
     assert!(

@@ -25,7 +25,6 @@ fn issue_18_help_shows_the_defaults_the_code_uses() {
             settings.min_change * 100.0
         ),
         format!("[default: {}%]", settings.fdr * 100.0),
-        format!("[default: {}%]", settings.noise_limit * 100.0),
         format!(
             "[default: {} s per benchmark; {} to {} rounds]",
             flamegate::collect::paired::BUDGET_PER_BENCHMARK.as_secs(),

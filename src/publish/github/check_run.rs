@@ -8,7 +8,7 @@ use super::body::{CHECK_RUN_TEXT_LIMIT, fit};
 use super::client::{ApiError, GithubClient, Repeat};
 use super::env::RepoName;
 use crate::render::format_change;
-use crate::report::{Comparison, Outcome, Report, Verdict};
+use crate::report::{Comparison, Outcome, Report, Verdict, WARNING_VERDICTS};
 
 /// GitHub takes at most this many annotations per request.
 pub const ANNOTATIONS_PER_REQUEST: usize = 50;
@@ -34,12 +34,12 @@ fn clip(text: &str, limit: usize) -> String {
     format!("{}…", &text[..cut.saturating_sub(2)])
 }
 
-/// Annotations for regressed and noisy benchmarks, on the suite's baseline
+/// Annotations for regressed benchmarks and the warning verdicts, on the suite's baseline
 /// file (the file every result is measured against): regressions first,
 /// each kind largest change first, at most `ANNOTATIONS_LIMIT`.
 fn annotations(report: &Report, path: &str) -> Vec<Value> {
-    [(Verdict::Regressed, "failure"), (Verdict::Noisy, "warning")]
-        .into_iter()
+    std::iter::once((Verdict::Regressed, "failure"))
+        .chain(WARNING_VERDICTS.map(|v| (v, "warning")))
         .flat_map(|(verdict, level)| {
             let mut rows: Vec<&Comparison> = report.with(verdict).collect();
             rows.sort_by(|a, b| {

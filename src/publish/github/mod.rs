@@ -22,7 +22,7 @@ use self::env::{ActionsEnv, RepoName};
 use self::event::{Origin, read_origin};
 use crate::error::{Error, Result, short_sha};
 use crate::progress::Progress;
-use crate::report::{Report, Verdict};
+use crate::report::{Report, Verdict, WARNING_VERDICTS};
 
 /// How to publish.
 #[derive(Debug, Clone)]
@@ -250,7 +250,8 @@ pub fn publish(
                 match check_run::publish(&client, &repo, &head_sha, report, &body, &annotated).await
                 {
                     Ok((id, annotations)) => {
-                        let annotated = report.count(Verdict::Regressed) + report.count(Verdict::Noisy);
+                        let annotated = report.count(Verdict::Regressed)
+                            + WARNING_VERDICTS.iter().map(|&v| report.count(v)).sum::<usize>();
                         let capped = if annotated > annotations {
                             format!(
                                 " of {annotated}; at most {} per check run, the rest are in its summary",

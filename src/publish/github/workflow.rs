@@ -6,7 +6,7 @@ use std::path::Path;
 
 use crate::error::{Error, Result};
 use crate::render::format_change;
-use crate::report::{Comparison, Report, Verdict};
+use crate::report::{Comparison, Report, Verdict, WARNING_VERDICTS};
 
 /// The runner shows this many annotations of each level per step.
 pub const ANNOTATIONS_SHOWN: usize = 10;
@@ -113,12 +113,14 @@ fn annotation(level: &str, c: &Comparison) -> String {
     )
 }
 
-/// Annotation lines: regressions as errors, worst first; noisy benchmarks
-/// as warnings; each level capped at what the runner shows, with a last
+/// Annotation lines: regressions as errors, worst first; the warning
+/// verdicts (likely slower) as warnings; each level capped at what the runner shows, with a last
 /// line saying how many more there are.
 pub fn annotations(report: &Report) -> Vec<String> {
     let mut lines = Vec::new();
-    for (verdict, level) in [(Verdict::Regressed, "error"), (Verdict::Noisy, "warning")] {
+    for (verdict, level) in std::iter::once((Verdict::Regressed, "error"))
+        .chain(WARNING_VERDICTS.map(|v| (v, "warning")))
+    {
         let mut rows: Vec<&Comparison> = report.with(verdict).collect();
         rows.sort_by(|a, b| {
             let size = |c: &Comparison| c.change.as_ref().map_or(0.0, |ch| ch.estimate.abs());
