@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use super::escape::markdown_text;
-use super::{Renderer, evidence, format_change, format_level, format_percent, headline};
+use super::{Renderer, evidence, format_change, format_level, headline, interval_text, rule_text};
 use crate::error::{is_commit_id, short_sha};
 use crate::profile::hotspots::percent;
 use crate::report::{Comparison, Mode, Outcome, Report, Side, Verdict};
@@ -112,12 +112,10 @@ impl Renderer for Markdown {
         };
         let _ = writeln!(
             out,
-            "Head {head} vs baseline {}. {}; threshold {}; false discovery rate {}; {} intervals.\n",
+            "Head {head} vs baseline {}. {}; {}.\n",
             side(&report.base),
             capitalized(&evidence(report)),
-            format_percent(report.settings.min_change),
-            format_percent(report.settings.fdr),
-            format_percent(report.settings.confidence),
+            rule_text(report),
         );
 
         for (verdict, title) in [
@@ -291,11 +289,10 @@ fn change_table(out: &mut String, rows: &[&Comparison], mode: Mode) {
         };
         let _ = writeln!(
             out,
-            "| {} | {}{flag} | {} … {} | {} → {} | {} → {} |",
+            "| {} | {}{flag} | {} | {} → {} | {} → {} |",
             markdown_text(c.id.as_str()),
             format_change(change.estimate),
-            format_change(change.ci_low),
-            format_change(change.ci_high),
+            interval_text(mode, change),
             format_duration(change.base_level),
             format_duration(head.median),
             format_duration(base.p95),

@@ -122,6 +122,35 @@ pub fn evidence(report: &Report) -> String {
     }
 }
 
+/// A comparison's interval as both human formats print it. Instruction
+/// counts are exact: no interval, no statistics words.
+pub fn interval_text(mode: crate::report::Mode, change: &crate::report::Change) -> String {
+    match mode {
+        crate::report::Mode::Instructions => "exact".to_string(),
+        _ => format!(
+            "{} … {}",
+            format_change(change.ci_low),
+            format_change(change.ci_high)
+        ),
+    }
+}
+
+/// The decision rule's settings as both human formats state them.
+pub fn rule_text(report: &Report) -> String {
+    match report.mode {
+        crate::report::Mode::Instructions => format!(
+            "threshold {} (or a benchmark's own count jitter, when larger)",
+            format_percent(report.settings.min_change)
+        ),
+        _ => format!(
+            "threshold {}; false discovery rate {}; {} intervals",
+            format_percent(report.settings.min_change),
+            format_percent(report.settings.fdr),
+            format_percent(report.settings.confidence)
+        ),
+    }
+}
+
 /// The headline both human formats open with.
 pub fn headline(report: &Report) -> String {
     use crate::report::{Outcome, Verdict};
@@ -144,6 +173,27 @@ pub fn headline(report: &Report) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn instruction_counts_print_no_interval_and_no_statistics_words() {
+        use crate::report::{Change, Mode};
+        let change = Change {
+            base_level: 1000.0,
+            estimate: 0.05,
+            ci_low: 0.05,
+            ci_high: 0.05,
+            p_regressed: 0.0,
+            p_regressed_adjusted: 0.0,
+            p_improved: 1.0,
+            p_improved_adjusted: 1.0,
+            standard_error: 0.0,
+            history: 1,
+            rounds: 0,
+            low_confidence: false,
+        };
+        assert_eq!(interval_text(Mode::Instructions, &change), "exact");
+        assert_eq!(interval_text(Mode::Paired, &change), "+5.0% … +5.0%");
+    }
 
     #[test]
     fn durations_and_changes_read_well() {

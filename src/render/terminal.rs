@@ -6,7 +6,7 @@ use comfy_table::{Cell, CellAlignment, Color, Table};
 const TABLE_STYLE: &str = "  ── ══             ";
 
 use super::escape::terminal_text;
-use super::{Renderer, evidence, format_change, format_level, format_percent, headline};
+use super::{Renderer, evidence, format_change, format_level, headline, interval_text, rule_text};
 use crate::error::short_sha;
 use crate::report::{Outcome, Report, Verdict};
 
@@ -58,11 +58,7 @@ impl Renderer for Terminal {
                         format_change(ch.estimate),
                         if ch.low_confidence { "?" } else { "" }
                     ),
-                    format!(
-                        "{} … {}",
-                        format_change(ch.ci_low),
-                        format_change(ch.ci_high)
-                    ),
+                    interval_text(report.mode, ch),
                 ),
                 None => (String::new(), String::new()),
             };
@@ -116,15 +112,14 @@ impl Renderer for Terminal {
                 + if s.dirty { "+dirty" } else { "" }
         };
         out.push_str(&format!(
-            "flamegate {status}: {} (suite {})\nhead {} vs baseline {} ({}), {}, threshold {}, FDR {}\n",
+            "flamegate {status}: {} (suite {})\nhead {} vs baseline {} ({}), {}, {}\n",
             headline(report),
             terminal_text(&report.suite),
             commit(&report.head),
             commit(&report.base),
             terminal_text(&report.base.chosen_as),
             evidence(report),
-            format_percent(report.settings.min_change),
-            format_percent(report.settings.fdr),
+            rule_text(report).replace(';', ","),
         ));
         out.push_str(&table.to_string());
         out.push('\n');

@@ -108,6 +108,12 @@ fn five_percent_more_iterations_read_as_five_percent_and_a_a_reads_zero() {
         "the hotspot names the code: {markdown}"
     );
     assert!(markdown.contains("instr"), "{markdown}");
+    // Exact counts: no interval and no statistics words (issue 22).
+    assert!(markdown.contains("| exact |"), "{markdown}");
+    assert!(
+        !markdown.contains("false discovery rate") && !markdown.contains("intervals"),
+        "{markdown}"
+    );
     // callgrind's cache and branch simulation, once per benchmark, marked advisory.
     assert!(
         markdown.contains("simulated (advisory)") && markdown.contains("last-level misses"),
