@@ -195,6 +195,11 @@ impl Report {
             .count()
     }
 
+    /// The comparison of benchmark `id`, if the report has it.
+    pub fn comparison(&self, id: &str) -> Option<&Comparison> {
+        self.comparisons.iter().find(|c| c.id.as_str() == id)
+    }
+
     pub fn with(&self, verdict: Verdict) -> impl Iterator<Item = &Comparison> {
         self.comparisons
             .iter()

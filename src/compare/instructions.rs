@@ -222,14 +222,7 @@ mod tests {
                 ("hashing", &[hashing, hashing + 40.0, hashing + 80.0]),
             ]);
             let report = against_instructions("s", &head, "head", &baseline, &Settings::default());
-            let of = |id: &str| {
-                report
-                    .comparisons
-                    .iter()
-                    .find(|c| c.id.as_str() == id)
-                    .unwrap()
-                    .verdict
-            };
+            let of = |id: &str| report.comparison(id).unwrap().verdict;
             (of("exact"), of("hashing"))
         };
         // Identical counts: nothing; 1.5% more: flagged where counts are exact,

@@ -697,13 +697,7 @@ mod tests {
         slower[1] *= 1.25;
         let head = declare(record(&slower, 0.002, 99), 1250);
         let report = against_stored("s", &head, "head", &baseline(history), &Settings::default());
-        let of = |id: &str| {
-            report
-                .comparisons
-                .iter()
-                .find(|c| c.id.as_str() == id)
-                .unwrap()
-        };
+        let of = |id: &str| report.comparison(id).unwrap();
         assert_eq!(
             of("bench/0").verdict,
             Verdict::Unchanged,

@@ -83,12 +83,7 @@ fn a_slower_benchmark_is_flagged_and_exits_1() {
     // interval vouches for less than the 1% threshold, else "inconclusive"
     // (issue 22: the word follows the interval printed beside it).
     for other in ["parse/small", "parse/large", "query/scan", "render/page"] {
-        let c = report["comparisons"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["id"] == other)
-            .unwrap();
+        let c = comparison_of(&report, other);
         let (low, high) = (
             c["change"]["ci_low"].as_f64().unwrap(),
             c["change"]["ci_high"].as_f64().unwrap(),

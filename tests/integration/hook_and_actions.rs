@@ -170,17 +170,9 @@ fn a_regression_blocks_a_real_git_push_and_a_clean_change_passes() {
     let _machine = exclusive_benchmarking();
     let root = tempfile::tempdir().unwrap();
     let (work, origin) = tiny_repo_with_baselines(root.path());
-    let output = run(flamegate(&work).args([
-        "hook",
-        "install",
-        "--",
-        "--warm-up-time",
-        "0.1",
-        "--measurement-time",
-        "0.3",
-        "--sample-size",
-        "10",
-    ]));
+    let output = run(flamegate(&work)
+        .args(["hook", "install", "--"])
+        .args(QUICK_WINDOWS));
     assert!(output.status.success(), "{}", stderr(&output));
 
     slow_branch(&work, "slower");
@@ -501,12 +493,7 @@ fn issue_23_the_actions_sharded_paired_path_merges_shards_that_ran_different_rou
     let mut rounds = Vec::new();
     for id in ["work/xorshift/1000", "work/xorshift/4000", "work_small"] {
         assert_eq!(verdict_of(&merged, id), "Regressed", "{id}");
-        let c = merged["comparisons"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["id"] == id)
-            .unwrap();
+        let c = comparison_of(&merged, id);
         rounds.push(c["change"]["rounds"].as_u64().unwrap());
     }
     // Shard 1 (xorshift/1000, work_small) ran 4 rounds, shard 2 its own.

@@ -74,11 +74,7 @@ fn paired_check_flags_a_slowdown_passes_an_identical_commit_and_leaves_the_tree_
             ])
             .arg(out)
             .args(extra)
-            .args(if profile {
-                &QUICK[..]
-            } else {
-                &QUICK_NO_PROFILE[..]
-            }))
+            .args(if profile { quick() } else { quick_no_profile() }))
     };
     let paired = |out: &Path, profile: bool| paired_with(out, profile, &[]);
 
@@ -255,12 +251,7 @@ fn paired_check_flags_a_slowdown_passes_an_identical_commit_and_leaves_the_tree_
         ("work/xorshift/1000", 1000, 1250),
         ("work/xorshift/4000", 4000, 5000),
     ] {
-        let c = bigger["comparisons"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["id"] == id)
-            .unwrap();
+        let c = comparison_of(&bigger, id);
         assert_ne!(c["verdict"], "Regressed", "{c}");
         assert_eq!(
             c["input"],
@@ -304,7 +295,7 @@ fn paired_check_flags_a_slowdown_passes_an_identical_commit_and_leaves_the_tree_
             "--out-dir",
         ])
         .arg(out.path())
-        .args(QUICK));
+        .args(quick()));
     let err = usage_error(&output);
     assert!(err.contains("building the benchmarks failed"), "{err}");
     assert_eq!(leftover_checkouts(&target), Vec::<PathBuf>::new());

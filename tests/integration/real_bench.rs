@@ -17,7 +17,7 @@ fn run_records_raw_samples_for_every_benchmark() {
         flamegate(&fixture("tiny"))
             .args(["run", "--out"])
             .arg(&record_path)
-            .args(QUICK),
+            .args(quick()),
     ));
     assert!(output.status.success(), "{}", stderr(&output));
     let record = RunRecord::load(&record_path).unwrap();
@@ -54,7 +54,7 @@ fn run_records_raw_samples_for_every_benchmark() {
         flamegate(&fixture("tiny"))
             .args(["run", "--out"])
             .arg(&record_path)
-            .args(QUICK),
+            .args(quick()),
     ));
     assert_eq!(again.status.code(), Some(2));
     assert!(stderr(&again).contains("--force"), "{}", stderr(&again));
@@ -74,7 +74,7 @@ fn check_gates_a_real_slowdown_end_to_end() {
         flamegate(repo)
             .args(["check", "--out-dir"])
             .arg(out.path())
-            .args(QUICK),
+            .args(quick()),
     ));
     assert_eq!(
         output.status.code(),

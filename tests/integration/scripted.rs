@@ -336,19 +336,7 @@ fn issue_18_a_seeded_base_that_cargo_reports_reused_is_built_again_from_nothing(
     std::fs::create_dir_all(head.target_dir.join("release/.fingerprint")).unwrap();
     let mut runner = Scripted::new(&["a/x"], |_, _, run| 1000.0 * wobble(run));
     runner.reuse_first_base_build = true;
-    paired::run_paired(
-        &head,
-        &base,
-        &base.dir,
-        &RunSelection::default(),
-        RoundPlan::Fixed(2),
-        (Some("1".repeat(40)), false),
-        "2".repeat(40),
-        &compare::paired::stop_rule(&Settings::default()),
-        &runner,
-        &Progress::Silent,
-    )
-    .unwrap();
+    two_fixed_rounds(&head, &base, &runner);
     assert_eq!(
         *runner.built.borrow(),
         [
@@ -372,19 +360,24 @@ fn issue_18_a_seeded_base_that_cargo_reports_reused_is_built_again_from_nothing(
     std::fs::create_dir_all(head.target_dir.join("release/.fingerprint")).unwrap();
     std::fs::write(head.target_dir.join("release/.fingerprint/u"), "").unwrap();
     let runner = Scripted::new(&["a/x"], |_, _, run| 1000.0 * wobble(run));
+    two_fixed_rounds(&head, &base, &runner);
+    assert_eq!(runner.built.borrow().len(), 2);
+    assert!(base.target_dir.join("release/.fingerprint/u").exists());
+}
+
+/// Two fixed rounds between `head` and `base` through `runner`.
+fn two_fixed_rounds(head: &Project, base: &Project, runner: &Scripted) -> PairedRun {
     paired::run_paired(
-        &head,
-        &base,
+        head,
+        base,
         &base.dir,
         &RunSelection::default(),
         RoundPlan::Fixed(2),
         (Some("1".repeat(40)), false),
         "2".repeat(40),
         &compare::paired::stop_rule(&Settings::default()),
-        &runner,
+        runner,
         &Progress::Silent,
     )
-    .unwrap();
-    assert_eq!(runner.built.borrow().len(), 2);
-    assert!(base.target_dir.join("release/.fingerprint/u").exists());
+    .unwrap()
 }

@@ -218,7 +218,8 @@ pub fn estimate_of(report: &serde_json::Value, id: &str) -> f64 {
         .unwrap_or_else(|| panic!("{id} has no estimate"))
 }
 
-fn comparison_of<'a>(report: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
+/// The comparison of `id` in a report.json.
+pub fn comparison_of<'a>(report: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
     report["comparisons"]
         .as_array()
         .unwrap()
@@ -302,32 +303,20 @@ pub fn exclusive_benchmarking() -> std::sync::MutexGuard<'static, ()> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// Short criterion windows and profiles for tests that run real benchmarks:
-/// they check plumbing and large effects, not precision.
-pub const QUICK: [&str; 9] = [
-    "--profile-time",
-    "1",
-    "--",
-    "--warm-up-time",
-    "0.1",
-    "--measurement-time",
-    "0.3",
-    "--sample-size",
-    "10",
-];
+/// Short criterion windows: the ones paired rounds use (`ROUND_ARGS`).
+pub const QUICK_WINDOWS: [&str; 6] = flamegate::collect::paired::ROUND_ARGS;
 
-/// `QUICK`'s criterion windows without the profiling pass, for runs whose
-/// flamegraphs no test looks at.
-pub const QUICK_NO_PROFILE: [&str; 8] = [
-    "--no-profile",
-    "--",
-    "--warm-up-time",
-    "0.1",
-    "--measurement-time",
-    "0.3",
-    "--sample-size",
-    "10",
-];
+/// Short criterion windows and a 1-second profile, for tests that run real
+/// benchmarks: they check plumbing and large effects, not precision.
+pub fn quick() -> Vec<&'static str> {
+    [&["--profile-time", "1", "--"][..], &QUICK_WINDOWS].concat()
+}
+
+/// `quick()` without the profiling pass, for runs whose flamegraphs no test
+/// looks at.
+pub fn quick_no_profile() -> Vec<&'static str> {
+    [&["--no-profile", "--"][..], &QUICK_WINDOWS].concat()
+}
 
 /// A stored baseline from git: `history[0]` is the record at the merge-base.
 pub fn baseline(history: Vec<RunRecord>) -> flamegate::baseline::Baseline {
