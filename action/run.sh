@@ -26,7 +26,11 @@ case "$(input MODE)" in
     budget=$(input BUDGET)
     [ -n "$budget" ] && args+=(--budget "$budget")
     ;;
-  stored | "") ;;
+  stored | "")
+    # A repository's first pull requests have no stored baseline yet:
+    # check paired instead of failing (the report says so).
+    args+=(--paired-if-no-baseline)
+    ;;
   *)
     echo "::error title=flamegate::input mode must be 'stored' or 'paired'"
     exit 2

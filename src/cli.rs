@@ -362,6 +362,13 @@ pub struct CheckArgs {
     #[arg(long, requires = "paired")]
     pub time_identical: bool,
 
+    /// When the stored baseline is missing at the merge-base (a repository's
+    /// first pull requests), check paired instead of failing: the base
+    /// commit is built and timed in this job, and the report says so. The
+    /// GitHub Action passes it in stored mode
+    #[arg(long, conflicts_with_all = ["paired", "record"])]
+    pub paired_if_no_baseline: bool,
+
     /// Run only shard K of N of the suite and write its record to
     /// <out-dir>/shard-K-of-N.json for `flamegate merge` (no verdict here).
     /// The split is the same in every job: by the stored baseline's

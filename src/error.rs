@@ -147,8 +147,10 @@ pub enum Error {
     NoMergeBase { base_ref: String },
 
     #[error(
-        "no baseline: {path} does not exist at commit {commit} ({how}). Record one on the base branch with \
-         `flamegate baseline update` and commit it, or pass `--base REV` / `--base-file PATH`"
+        "no baseline: {path} does not exist at commit {commit} ({how}). To gate this change without one, \
+         run `flamegate check --paired`: it builds the base commit and times both sides in this job. To \
+         compare with a stored baseline, run `flamegate baseline update` on the base branch and commit \
+         {path}, or pass `--base REV` / `--base-file PATH`"
     )]
     NoBaseline {
         path: String,

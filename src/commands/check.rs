@@ -30,6 +30,7 @@ pub(crate) fn check(args: CheckArgs, output: Output) -> Result<u8> {
         rounds,
         budget,
         time_identical,
+        paired_if_no_baseline,
         publish,
         github,
         shard,
@@ -99,7 +100,7 @@ pub(crate) fn check(args: CheckArgs, output: Output) -> Result<u8> {
             Some(path) => HeadSource::File(path),
             None => HeadSource::Run(&config.selection, &crate::collect::Processes),
         };
-        gate(
+        let stored = gate(
             &config.project,
             &suite,
             &config.base,
@@ -107,7 +108,13 @@ pub(crate) fn check(args: CheckArgs, output: Output) -> Result<u8> {
             &config.settings,
             head,
             output.progress,
-        )?
+        );
+        match stored {
+            Err(Error::NoBaseline { path, commit, .. }) if paired_if_no_baseline => {
+                first_pull_request(&config, &suite, rounds, &path, &commit, output)?
+            }
+            other => other?,
+        }
     };
     finish_check(
         gated,
@@ -120,6 +127,49 @@ pub(crate) fn check(args: CheckArgs, output: Output) -> Result<u8> {
             publish: publish.then_some(&github),
         },
     )
+}
+
+/// `check --paired-if-no-baseline` without a stored baseline: the paired
+/// check (time or instruction counts), with a note that says why.
+fn first_pull_request(
+    config: &Config,
+    suite: &str,
+    rounds: RoundPlan,
+    path: &str,
+    commit: &str,
+    output: Output,
+) -> Result<Gated> {
+    let why = format!(
+        "no stored baseline ({path}) at commit {}, so this is a paired check: the base commit was built \
+         and measured in this job. To compare with a stored baseline, run `flamegate baseline update` on \
+         the base branch and commit {path}",
+        crate::error::short_sha(commit)
+    );
+    output.progress.note(&why);
+    let mut gated = if config.selection.measure == collect::Measure::Instructions {
+        gate_paired_instructions(
+            &config.project,
+            suite,
+            &config.base,
+            &config.settings,
+            &config.selection,
+            &crate::collect::Processes,
+            output.progress,
+        )?
+    } else {
+        gate_paired(
+            &config.project,
+            suite,
+            &config.base,
+            &config.settings,
+            &config.selection,
+            rounds,
+            &crate::collect::Processes,
+            output.progress,
+        )?
+    };
+    gated.report.notes.insert(0, why);
+    Ok(gated)
 }
 
 /// `check --shard K/N`: measure one shard and write its record for

@@ -234,7 +234,7 @@ pub fn run(
     // paired mode.
     let paired = if measure == collect::Measure::Time {
         say(
-            "pull request `pr/tidy-cart` again, paired: main built beside it, both run in alternating rounds",
+            "pull request `pr/tidy-cart` again, paired: main built beside it; both are timed in alternating rounds unless they compile to identical machine code",
         );
         let mut gated = pipeline::gate_paired(
             &project,

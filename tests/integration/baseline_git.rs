@@ -114,6 +114,8 @@ fn a_missing_baseline_is_an_error_that_says_how_to_record_one() {
         "{err}"
     );
     assert!(err.contains("flamegate baseline update"), "{err}");
+    // A first pull request needs no stored baseline at all (issue 22).
+    assert!(err.contains("run `flamegate check --paired`"), "{err}");
 }
 
 /// A clone of a repository with baseline history, `depth` commits deep

@@ -515,3 +515,58 @@ fn issue_23_the_actions_sharded_paired_path_merges_shards_that_ran_different_rou
     drop(state);
     fake.assert_conformant();
 }
+
+#[test]
+fn issue_22_a_first_pull_request_without_a_baseline_is_checked_paired_by_the_action() {
+    let _machine = exclusive_benchmarking();
+    // A repository that never committed a baseline, in the Action's default
+    // (stored) mode: the job checks paired instead of failing with exit 2.
+    let repo = paired_repo();
+    std::fs::write(
+        repo.join("flamegate.toml"),
+        "profile_time = 1.0\ncriterion_args = [\"--warm-up-time\", \"0.1\", \"--measurement-time\", \"0.3\", \"--sample-size\", \"10\"]\n",
+    )
+    .unwrap();
+    git_in(&repo, &["add", "-A"]);
+    git_in(&repo, &["commit", "-q", "-m", "windows"]);
+    let head = slow_branch(&repo, "slower");
+    let root = tempfile::tempdir().unwrap();
+    let fake = FakeGithub::start(&head);
+    let event = root.path().join("event.json");
+    pull_request_event(&event, &head, "slower");
+    let step = ActionStep {
+        dir: root.path().to_path_buf(),
+        checkout: repo.clone(),
+        api_url: fake.url.clone(),
+        event,
+        head: head.clone(),
+        target_dir: paired_target(),
+    };
+    let output = step.run(&[("COMMENT", "always"), ("OUT_DIR", "first")]);
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{err}\n{}", stdout(&output));
+    let first = report(&repo.join("first"));
+    assert_eq!(first["mode"], "Paired");
+    assert_eq!(verdict_of(&first, "work/xorshift/4000"), "Regressed");
+    let why = "no stored baseline (baselines/tiny.json) at commit";
+    assert!(
+        first["notes"][0].as_str().unwrap().starts_with(why),
+        "{}",
+        first["notes"]
+    );
+    assert!(
+        first["notes"][0]
+            .as_str()
+            .unwrap()
+            .contains("flamegate baseline update")
+    );
+    let state = fake.state();
+    let comment = state
+        .comments
+        .iter()
+        .find(|c| c.body.starts_with("<!-- flamegate:tiny -->"))
+        .expect("the job commented");
+    assert!(comment.body.contains(why), "{}", comment.body);
+    drop(state);
+    fake.assert_conformant();
+}
