@@ -74,27 +74,8 @@ pub(crate) fn check(args: CheckArgs, output: Output) -> Result<u8> {
         return check_shard(config, spec, paired.then_some(rounds), &path, output);
     }
     let suite = config.measured_suite();
-    let gated = if paired && instructions {
-        gate_paired_instructions(
-            &config.project,
-            &suite,
-            &config.base,
-            &config.settings,
-            &config.selection,
-            &crate::collect::Processes,
-            output.progress,
-        )?
-    } else if paired {
-        gate_paired(
-            &config.project,
-            &suite,
-            &config.base,
-            &config.settings,
-            &config.selection,
-            rounds,
-            &crate::collect::Processes,
-            output.progress,
-        )?
+    let gated = if paired {
+        check_paired(&config, &suite, rounds, output)?
     } else {
         let head = match &record {
             Some(path) => HeadSource::File(path),
@@ -146,7 +127,14 @@ fn first_pull_request(
         crate::error::short_sha(commit)
     );
     output.progress.note(&why);
-    let mut gated = if config.selection.measure == collect::Measure::Instructions {
+    let mut gated = check_paired(config, suite, rounds, output)?;
+    gated.report.notes.insert(0, why);
+    Ok(gated)
+}
+
+/// The paired check: instruction counts of both sides, or timed rounds.
+fn check_paired(config: &Config, suite: &str, rounds: RoundPlan, output: Output) -> Result<Gated> {
+    if config.selection.measure == collect::Measure::Instructions {
         gate_paired_instructions(
             &config.project,
             suite,
@@ -155,7 +143,7 @@ fn first_pull_request(
             &config.selection,
             &crate::collect::Processes,
             output.progress,
-        )?
+        )
     } else {
         gate_paired(
             &config.project,
@@ -166,10 +154,8 @@ fn first_pull_request(
             rounds,
             &crate::collect::Processes,
             output.progress,
-        )?
-    };
-    gated.report.notes.insert(0, why);
-    Ok(gated)
+        )
+    }
 }
 
 /// `check --shard K/N`: measure one shard and write its record for
