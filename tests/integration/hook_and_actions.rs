@@ -410,31 +410,43 @@ fn pull_request_event(path: &Path, head: &str, branch: &str) {
     .unwrap();
 }
 
-#[test]
-fn issue_23_the_actions_sharded_paired_path_merges_shards_that_ran_different_rounds() {
-    let _machine = exclusive_benchmarking();
-    // No stored baseline anywhere: paired shards need none.
+/// The fixed-path fixture, which never committed a baseline, with the quick
+/// criterion windows in flamegate.toml and a fourfold slowdown on branch
+/// `slower`; a fake GitHub and the Action's step for its pull request.
+fn slow_pull_request_without_baseline(root: &Path) -> (PathBuf, FakeGithub, ActionStep) {
     let repo = paired_repo();
+    let windows: Vec<String> = QUICK_WINDOWS.iter().map(|a| format!("{a:?}")).collect();
     std::fs::write(
         repo.join("flamegate.toml"),
-        "profile_time = 1.0\ncriterion_args = [\"--warm-up-time\", \"0.1\", \"--measurement-time\", \"0.3\", \"--sample-size\", \"10\"]\n",
+        format!(
+            "profile_time = 1.0\ncriterion_args = [{}]\n",
+            windows.join(", ")
+        ),
     )
     .unwrap();
     git_in(&repo, &["add", "-A"]);
     git_in(&repo, &["commit", "-q", "-m", "windows"]);
     let head = slow_branch(&repo, "slower");
-    let root = tempfile::tempdir().unwrap();
     let fake = FakeGithub::start(&head);
-    let event = root.path().join("event.json");
+    let event = root.join("event.json");
     pull_request_event(&event, &head, "slower");
     let step = ActionStep {
-        dir: root.path().to_path_buf(),
+        dir: root.to_path_buf(),
         checkout: repo.clone(),
         api_url: fake.url.clone(),
         event,
-        head: head.clone(),
+        head,
         target_dir: paired_target(),
     };
+    (repo, fake, step)
+}
+
+#[test]
+fn issue_23_the_actions_sharded_paired_path_merges_shards_that_ran_different_rounds() {
+    let _machine = exclusive_benchmarking();
+    // No stored baseline anywhere: paired shards need none.
+    let root = tempfile::tempdir().unwrap();
+    let (repo, fake, step) = slow_pull_request_without_baseline(root.path());
     let shards = root.path().join("downloaded");
     // The matrix: shard 1 with four fixed rounds, shard 2 adaptive (a
     // fourfold slowdown is called from six rounds): they end at different
@@ -521,27 +533,8 @@ fn issue_22_a_first_pull_request_without_a_baseline_is_checked_paired_by_the_act
     let _machine = exclusive_benchmarking();
     // A repository that never committed a baseline, in the Action's default
     // (stored) mode: the job checks paired instead of failing with exit 2.
-    let repo = paired_repo();
-    std::fs::write(
-        repo.join("flamegate.toml"),
-        "profile_time = 1.0\ncriterion_args = [\"--warm-up-time\", \"0.1\", \"--measurement-time\", \"0.3\", \"--sample-size\", \"10\"]\n",
-    )
-    .unwrap();
-    git_in(&repo, &["add", "-A"]);
-    git_in(&repo, &["commit", "-q", "-m", "windows"]);
-    let head = slow_branch(&repo, "slower");
     let root = tempfile::tempdir().unwrap();
-    let fake = FakeGithub::start(&head);
-    let event = root.path().join("event.json");
-    pull_request_event(&event, &head, "slower");
-    let step = ActionStep {
-        dir: root.path().to_path_buf(),
-        checkout: repo.clone(),
-        api_url: fake.url.clone(),
-        event,
-        head: head.clone(),
-        target_dir: paired_target(),
-    };
+    let (repo, fake, step) = slow_pull_request_without_baseline(root.path());
     let output = step.run(&[("COMMENT", "always"), ("OUT_DIR", "first")]);
     let err = stderr(&output);
     assert_eq!(output.status.code(), Some(1), "{err}\n{}", stdout(&output));
