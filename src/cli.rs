@@ -362,6 +362,14 @@ pub struct CheckArgs {
     #[arg(long, requires = "paired")]
     pub time_identical: bool,
 
+    /// Skip the instruction check of a paired run in time. By default every
+    /// benchmark whose time changed is then counted on both sides under
+    /// valgrind's callgrind: the same instructions and simulated cache and
+    /// branch behaviour make its verdict "layout" (where the code sits moved
+    /// the time, not what it executes), which does not fail the gate
+    #[arg(long, requires = "paired")]
+    pub no_instruction_check: bool,
+
     /// When the stored baseline is missing at the merge-base (a repository's
     /// first pull requests), check paired instead of failing: the base
     /// commit is built and timed in this job, and the report says so. The

@@ -42,6 +42,9 @@ pub struct FileThresholds {
     /// No longer used (`unchanged` means the interval lies within
     /// ±min_change); read so existing files keep working, with a warning.
     pub noise_limit: Option<Percent>,
+    /// Paired: a time change with the same instructions (`layout`) keeps
+    /// its timing verdict and fails the gate when slower.
+    pub fail_on_layout: Option<bool>,
     #[serde(default)]
     pub bench: Vec<FileBenchThreshold>,
 }
@@ -151,6 +154,7 @@ pub fn settings(cli: &StatsOverrides, file: &FileConfig, file_path: &Path) -> Re
         overrides,
         fdr,
         confidence: defaults.confidence,
+        fail_on_layout: t.fail_on_layout.unwrap_or(defaults.fail_on_layout),
     })
 }
 

@@ -218,7 +218,7 @@ pub fn measure_paired(
 ) -> Result<collect::paired::PairedShard> {
     let sides = PairedSides::prepare(project, spec, progress)?;
     let head = baseline::head_state(&project.dir);
-    let run = collect::paired::run_paired(
+    let mut timed = collect::paired::run_paired(
         &sides.head,
         &sides.base,
         sides.checkout.root(),
@@ -230,9 +230,21 @@ pub fn measure_paired(
         runner,
         &progress,
     )?;
+    if selection.check_instructions && selection.measure == collect::Measure::Time {
+        // Which times changed is the comparison's call; in a shard, over
+        // the shard's benchmarks (the merged verdict is over all).
+        let changed = compare::paired::time_changed(&timed.run, settings);
+        if !changed.is_empty() {
+            progress.note(&format!(
+                "paired: {} benchmark(s) changed in time; counting their instructions on both sides",
+                changed.len()
+            ));
+        }
+        timed.count_changed(&changed, &sides.head, &progress)?;
+    }
     Ok(collect::paired::PairedShard {
         paired_shard: collect::paired::PAIRED_SHARD_FORMAT,
-        run,
+        run: timed.run,
         head_side: work_tree_side(&head),
         base_side: sides.base_side("built and run in this job"),
         notes: sides.checkout.notes.clone(),

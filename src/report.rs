@@ -12,8 +12,11 @@ use crate::error::{Error, Result, is_commit_id};
 use crate::profile::hotspots::Hotspots;
 use crate::record::{BenchId, InputChange};
 
-/// The schema version of a serialised `Report`.
-pub const REPORT_SCHEMA: u32 = 1;
+/// The schema version of a serialised `Report`. 2 added the `layout`
+/// verdict and `Comparison::instructions`; schema 1 reports still read.
+pub const REPORT_SCHEMA: u32 = 2;
+/// The oldest schema this flamegate reads.
+pub const OLDEST_REPORT_SCHEMA: u32 = 1;
 
 /// What happened to one benchmark. Decided only by `compare::classify`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -25,6 +28,11 @@ pub enum Verdict {
     /// shown beyond the threshold across the suite.
     LikelySlower,
     LikelyFaster,
+    /// Paired: the time changed, but both sides executed the same
+    /// instructions (exact counts) with the same simulated cache and branch
+    /// behaviour: where the code sits in memory moved the time, not what it
+    /// does. Does not fail the gate unless `fail_on_layout` is set.
+    Layout,
     /// The interval holds zero and reaches past the threshold: the run
     /// cannot say (reports before this word said "noisy").
     #[serde(alias = "Noisy")]
@@ -51,6 +59,7 @@ impl Verdict {
             Verdict::Improved => "improved",
             Verdict::LikelySlower => "likely slower",
             Verdict::LikelyFaster => "likely faster",
+            Verdict::Layout => "layout",
             Verdict::Inconclusive => "inconclusive",
             Verdict::New => "new",
             Verdict::Missing => "missing",
@@ -117,12 +126,32 @@ pub struct Comparison {
     /// The practical threshold used for this benchmark (0.01 = 1%).
     pub min_change: f64,
     pub verdict: Verdict,
+    /// Exact instruction counts of both sides, for a paired benchmark whose
+    /// time changed (the dual-measure check behind `layout`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instructions: Option<InstructionCheck>,
     /// Where the time went, for regressed benchmarks with a head profile.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hotspots: Option<Hotspots>,
     /// Flamegraph files written beside the report (paths relative to it).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub flamegraphs: Vec<String>,
+}
+
+/// A timed benchmark's instructions per iteration on both sides (callgrind).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct InstructionCheck {
+    pub base: f64,
+    pub head: f64,
+    /// Relative change of the counts (0.05 = 5% more instructions).
+    pub change: f64,
+    /// Relative spread of repeated counts of the same code, the larger side
+    /// (0 for deterministic code).
+    pub jitter: f64,
+    /// Relative change of callgrind's simulated cycle estimate, when its
+    /// cache and branch simulation ran on both sides.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub simulated_cycles_change: Option<f64>,
 }
 
 /// How the comparison was made.
@@ -217,10 +246,12 @@ impl Report {
         let value: serde_json::Value =
             serde_json::from_slice(&text).map_err(|e| damaged(format!("not JSON: {e}")))?;
         match value.get("schema").and_then(serde_json::Value::as_u64) {
-            Some(schema) if schema == u64::from(REPORT_SCHEMA) => {}
+            Some(schema)
+                if (u64::from(OLDEST_REPORT_SCHEMA)..=u64::from(REPORT_SCHEMA))
+                    .contains(&schema) => {}
             Some(schema) => {
                 return Err(damaged(format!(
-                    "report schema {schema}, this flamegate reads schema {REPORT_SCHEMA}; use the same flamegate version in both jobs"
+                    "report schema {schema}, this flamegate reads schemas {OLDEST_REPORT_SCHEMA} to {REPORT_SCHEMA}; use the same flamegate version in both jobs"
                 )));
             }
             None => return Err(damaged("no `schema` field".into())),

@@ -67,6 +67,9 @@ pub struct RunSelection {
     /// Paired runs: time bench targets even when both sides compiled to
     /// identical machine code (an A/A run of this machine's noise).
     pub time_identical: bool,
+    /// Paired runs in time: count the instructions of the benchmarks whose
+    /// time changed, on both sides (the dual-measure check).
+    pub check_instructions: bool,
 }
 
 /// Default seconds of sampling per benchmark: at the ~250 Hz the kernel
@@ -396,43 +399,51 @@ fn count_instructions(
     for (index, (exe, ids)) in listed.iter().enumerate() {
         for (n, id) in ids.iter().enumerate() {
             bar.working_on(id);
-            let mut counts = Vec::new();
-            let mut first_out = None;
-            let mut simulated = None;
-            for repeat in 0..callgrind::REPEATS {
-                let out = scratch
-                    .path()
-                    .join(format!("callgrind-{index}-{n}-{repeat}.out"));
-                // The cache and branch simulation (advisory, slower) once.
-                let (count, estimates) = callgrind::count(exe, id, &out, repeat == 0)?;
-                counts.push(count as f64);
-                simulated = simulated.or(estimates);
-                first_out.get_or_insert(out);
-            }
-            // Per-function costs from one of the repeats: the others differ
-            // at most by their jitter, and annotating is the slow part.
-            let functions = match &first_out {
-                Some(out) => Some(callgrind::functions(out)?),
-                None => None,
-            };
-            benches.push(BenchResult {
-                id: BenchId(id.clone()),
-                group: id.split('/').next().unwrap_or(id).to_string(),
-                function: None,
-                parameter: None,
-                unit: crate::record::UNIT_INSTRUCTIONS.into(),
-                samples: counts,
-                throughput: None,
-                profile: None,
-                seconds: None,
-                functions,
-                simulated,
-            });
+            let out = scratch.path().join(format!("callgrind-{index}-{n}"));
+            benches.push(count_one(exe, id, &out)?);
             bar.finished_one(id);
         }
     }
     bar.finish();
     Ok(benches)
+}
+
+/// One benchmark `callgrind::REPEATS` times under callgrind, callgrind's
+/// output in files named from `out` (a path prefix).
+pub(crate) fn count_one(exe: &BenchExecutable, id: &str, out: &Path) -> Result<BenchResult> {
+    let mut counts = Vec::new();
+    let mut first_out = None;
+    let mut simulated = None;
+    for repeat in 0..callgrind::REPEATS {
+        let out = out.with_file_name(format!(
+            "{}-{repeat}.out",
+            out.file_name().unwrap_or_default().to_string_lossy()
+        ));
+        // The cache and branch simulation (advisory, slower) once.
+        let (count, estimates) = callgrind::count(exe, id, &out, repeat == 0)?;
+        counts.push(count as f64);
+        simulated = simulated.or(estimates);
+        first_out.get_or_insert(out);
+    }
+    // Per-function costs from one of the repeats: the others differ at most
+    // by their jitter, and annotating is the slow part.
+    let functions = match &first_out {
+        Some(out) => Some(callgrind::functions(out)?),
+        None => None,
+    };
+    Ok(BenchResult {
+        id: BenchId(id.to_string()),
+        group: id.split('/').next().unwrap_or(id).to_string(),
+        function: None,
+        parameter: None,
+        unit: crate::record::UNIT_INSTRUCTIONS.into(),
+        samples: counts,
+        throughput: None,
+        profile: None,
+        seconds: None,
+        functions,
+        simulated,
+    })
 }
 
 fn home_label(project: &Project) -> std::path::PathBuf {

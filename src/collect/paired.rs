@@ -267,7 +267,7 @@ pub fn run_paired(
     decided: StopRule<'_>,
     runner: &dyn super::Runner,
     progress: &Progress,
-) -> Result<PairedRun> {
+) -> Result<TimedPair> {
     let env = build_env(base, head);
     let head_listed = build_and_list(head, selection, &env, runner, progress)?;
     let seeded = seed_base_target(head, base, base_sources)?;
@@ -491,13 +491,112 @@ pub fn run_paired(
     };
     let mut head_record = record(head_benches, head_commit.0, head_commit.1);
     head_record.shard = shard;
-    Ok(PairedRun {
-        rounds,
-        base: record(base_benches, Some(base_commit), false),
-        head: head_record,
-        round_medians,
-        identical,
+    Ok(TimedPair {
+        run: PairedRun {
+            rounds,
+            base: record(base_benches, Some(base_commit), false),
+            head: head_record,
+            round_medians,
+            identical,
+            instructions: Default::default(),
+        },
+        head_listed,
+        base_listed,
+        took: started.elapsed(),
     })
+}
+
+/// A timed paired run and the executables it timed (for the instruction
+/// check, `count_changed`).
+pub struct TimedPair {
+    pub run: PairedRun,
+    head_listed: super::Listed,
+    base_listed: super::Listed,
+    /// How long the rounds took.
+    pub took: Duration,
+}
+
+/// The least time the instruction check may take, however short the rounds.
+pub const MIN_COUNTING_TIME: Duration = Duration::from_secs(60);
+
+impl TimedPair {
+    /// The dual-measure check: count the instructions of `changed` (the
+    /// benchmarks whose time changed, most important first) on both sides
+    /// under callgrind, with the executables just timed, until the counting
+    /// has taken as long as the rounds (at least `MIN_COUNTING_TIME`). The
+    /// rest, and all of them without valgrind, are listed as not counted.
+    pub fn count_changed(
+        &mut self,
+        changed: &[BenchId],
+        scratch_in: &Project,
+        progress: &Progress,
+    ) -> Result<()> {
+        let mut counted = crate::record::paired::CountedInstructions::default();
+        if changed.is_empty() {
+            return Ok(());
+        }
+        let not_counted = |counted: &mut crate::record::paired::CountedInstructions,
+                           ids: &[BenchId],
+                           why: &str| {
+            for id in ids {
+                counted.not_counted.insert(id.clone(), why.to_string());
+            }
+        };
+        if super::callgrind::valgrind_version().is_err() {
+            not_counted(
+                &mut counted,
+                changed,
+                "valgrind is not installed, so a change in where the code sits (layout) cannot be told                  from a change in what it executes; install valgrind (`apt-get install valgrind`)",
+            );
+            self.run.instructions = counted;
+            return Ok(());
+        }
+        let limit = self.took.max(MIN_COUNTING_TIME);
+        let scratch = super::scratch_dir(scratch_in)?;
+        let bar = progress.bar(changed.len() as u64, "counting instructions of changed benchmarks");
+        let started = Instant::now();
+        for (n, id) in changed.iter().enumerate() {
+            if started.elapsed() > limit {
+                not_counted(
+                    &mut counted,
+                    &changed[n..],
+                    &format!(
+                        "the instruction check stops after {:.0} s (as long as the rounds took, at least {} s)",
+                        limit.as_secs_f64(),
+                        MIN_COUNTING_TIME.as_secs()
+                    ),
+                );
+                break;
+            }
+            bar.working_on(id.as_str());
+            let find = |listed: &super::Listed| {
+                listed
+                    .iter()
+                    .find(|(_, ids)| ids.iter().any(|i| i == id.as_str()))
+                    .map(|(exe, _)| exe.clone())
+            };
+            let (Some(base_exe), Some(head_exe)) = (find(&self.base_listed), find(&self.head_listed))
+            else {
+                continue;
+            };
+            let counts = super::count_one(&base_exe, id.as_str(), &scratch.path().join(format!("base-{n}")))
+                .and_then(|base| {
+                    super::count_one(&head_exe, id.as_str(), &scratch.path().join(format!("head-{n}")))
+                        .map(|head| (base, head))
+                });
+            match counts {
+                Ok((base, head)) => {
+                    counted.base.push(base);
+                    counted.head.push(head);
+                }
+                Err(error) => not_counted(&mut counted, std::slice::from_ref(id), &error.to_string()),
+            }
+            bar.finished_one(id.as_str());
+        }
+        bar.finish();
+        self.run.instructions = counted;
+        Ok(())
+    }
 }
 
 /// Take the bench targets whose two sides compiled to identical machine code

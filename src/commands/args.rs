@@ -151,6 +151,8 @@ fn selection(args: BenchArgs, file: &FileConfig) -> Result<RunSelection> {
     Ok(RunSelection {
         shard: None,
         time_identical: false,
+        // Only a paired run in time checks; `check --no-instruction-check` skips it.
+        check_instructions: true,
         measure: measure.into(),
         profile_time,
         benches: if benches.is_empty() {

@@ -30,6 +30,7 @@ pub(crate) fn check(args: CheckArgs, output: Output) -> Result<u8> {
         rounds,
         budget,
         time_identical,
+        no_instruction_check,
         paired_if_no_baseline,
         publish,
         github,
@@ -51,6 +52,7 @@ pub(crate) fn check(args: CheckArgs, output: Output) -> Result<u8> {
             .then(StopCommands::begin);
     let mut config = Config::resolve(&project, Flags::all(&bench, &base, &stats))?;
     config.selection.time_identical = time_identical;
+    config.selection.check_instructions = !no_instruction_check;
     let instructions = config.selection.measure == collect::Measure::Instructions;
     if paired && instructions && shard.is_some() {
         return Err(Error::Usage(

@@ -19,16 +19,49 @@ pub const JITTER_MULTIPLE: f64 = 3.0;
 
 /// A benchmark's count (the median of its repeats) and its relative spread.
 fn count(record: &RunRecord, id: &BenchId) -> Option<(f64, f64)> {
-    let samples = &record.bench(id)?.samples;
+    Some(median_and_spread(&record.bench(id)?.samples))
+}
+
+/// The median of repeated counts and their relative spread.
+fn median_and_spread(samples: &[f64]) -> (f64, f64) {
     let min = samples.iter().copied().fold(f64::INFINITY, f64::min);
     let max = samples.iter().copied().fold(0.0, f64::max);
-    Some((super::stats::median(samples), (max - min) / min))
+    (super::stats::median(samples), (max - min) / min)
 }
 
 /// How far apart two counts of the same code may be: three times the larger
 /// of the two sides' spreads.
 pub fn tolerance(base_spread: f64, head_spread: f64) -> f64 {
     JITTER_MULTIPLE * base_spread.max(head_spread)
+}
+
+/// callgrind's cycle estimate for one iteration from its simulation:
+/// `Ir + 10 Bm + 10 L1m + 100 LLm` (the formula KCachegrind uses).
+fn estimated_cycles(instructions: f64, simulated: &Simulated) -> f64 {
+    instructions
+        + 10.0 * (simulated.mispredicts + simulated.l1_misses) as f64
+        + 100.0 * simulated.ll_misses as f64
+}
+
+/// The dual-measure check of one timed benchmark: its instruction counts
+/// on both sides (paired mode), with their jitter and simulated cycles.
+pub fn check(
+    base: &crate::record::BenchResult,
+    head: &crate::record::BenchResult,
+) -> crate::report::InstructionCheck {
+    let ((base_count, base_jitter), (head_count, head_jitter)) = (
+        median_and_spread(&base.samples),
+        median_and_spread(&head.samples),
+    );
+    crate::report::InstructionCheck {
+        base: base_count,
+        head: head_count,
+        change: head_count / base_count - 1.0,
+        jitter: base_jitter.max(head_jitter),
+        simulated_cycles_change: base.simulated.zip(head.simulated).map(|(b, h)| {
+            estimated_cycles(head_count, &h) / estimated_cycles(base_count, &b) - 1.0
+        }),
+    }
 }
 
 /// callgrind's simulated cache and branch behaviour of both sides, per
@@ -94,6 +127,7 @@ pub fn against_instructions(
                 history: 1,
                 rounds: 0,
                 low_confidence: false,
+                instructions: None,
             },
         ));
     }

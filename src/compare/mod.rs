@@ -56,6 +56,10 @@ pub struct Settings {
     pub fdr: f64,
     /// Confidence level of reported intervals.
     pub confidence: f64,
+    /// A paired time change that the instruction counts show to be layout
+    /// keeps its timing verdict (and fails the gate if slower) instead of
+    /// `layout`.
+    pub fail_on_layout: bool,
 }
 
 impl Settings {
@@ -76,6 +80,7 @@ impl Default for Settings {
             overrides: Vec::new(),
             fdr: 0.01,
             confidence: 0.95,
+            fail_on_layout: false,
         }
     }
 }
@@ -218,6 +223,7 @@ pub fn against_stored(
             history: noise.history_len[index],
             rounds: 0,
             low_confidence,
+            instructions: None,
         });
     }
     if tests.iter().any(|t| t.low_confidence) && records.len() < 2 {
@@ -301,6 +307,7 @@ pub(crate) fn judge(
             let rule = Rule {
                 min_change,
                 fdr: settings.fdr,
+                layout_fails: settings.fail_on_layout,
             };
             let (presence, change) = match test_index.get(id).copied() {
                 Some(i) => {
@@ -310,6 +317,7 @@ pub(crate) fn judge(
                         log_ci: t.log_ci,
                         p_regressed_adjusted: regressed_adjusted[i],
                         p_improved_adjusted: improved_adjusted[i],
+                        code: t.instructions.as_ref().map(verdict::CodeEvidence::from),
                     };
                     let change = Change {
                         base_level: t.base_level,
@@ -333,6 +341,7 @@ pub(crate) fn judge(
             };
             let verdict = classify(presence, &rule);
             let head_profile = head_bench.and_then(|b| b.profile.as_ref());
+            let instructions = test_index.get(id).and_then(|&i| tests[i].1.instructions);
             let hotspots = match (verdict, head_profile) {
                 (Verdict::Regressed, Some(profile)) => Some(hotspots::hotspots(
                     base_bench.and_then(|b| b.profile.as_ref()),
@@ -350,6 +359,7 @@ pub(crate) fn judge(
                 change,
                 min_change,
                 verdict,
+                instructions,
                 hotspots,
                 flamegraphs: Vec::new(),
             }
@@ -444,6 +454,8 @@ pub(crate) struct BenchTest {
     history: usize,
     rounds: usize,
     low_confidence: bool,
+    /// Paired: both sides' instruction counts, when the time changed.
+    instructions: Option<crate::report::InstructionCheck>,
 }
 
 fn logs(bench: &BenchResult) -> Vec<f64> {
@@ -814,8 +826,9 @@ mod tests {
                     log_ci: (ch.ci_low.ln_1p(), ch.ci_high.ln_1p()),
                     p_regressed_adjusted: ch.p_regressed_adjusted,
                     p_improved_adjusted: ch.p_improved_adjusted,
+                    code: None,
                 };
-                let rule = Rule { min_change: c.min_change, fdr: settings.fdr };
+                let rule = Rule { min_change: c.min_change, fdr: settings.fdr, layout_fails: false };
                 prop_assert_eq!(classify(Presence::Both(evidence), &rule), c.verdict);
                 prop_assert!(ch.ci_low <= ch.estimate && ch.estimate <= ch.ci_high);
             }

@@ -4,9 +4,9 @@
 //! the test is one-sided Student t on the round log ratios against the
 //! practical threshold; Benjamini-Hochberg across the suite (in `judge`).
 
-use crate::record::paired::{PairedRun, round_log_ratios};
+use crate::record::paired::{CountedInstructions, PairedRun, round_log_ratios};
 use crate::record::{BenchId, InputChange};
-use crate::report::{Mode, REPORT_SCHEMA, Report, Side};
+use crate::report::{Mode, REPORT_SCHEMA, Report, Side, Verdict};
 
 use super::stats::{self, hodges_lehmann};
 use super::{BenchTest, Settings, judge};
@@ -103,6 +103,54 @@ fn location(thetas: &[f64], test: RoundTest) -> (f64, f64, f64) {
     (center, standard_error, (n - 2 * g - 1).max(1) as f64)
 }
 
+/// The benchmarks of `run` whose time changed (regressed, improved, likely
+/// slower or faster), most important first: what the dual-measure check
+/// counts (`collect::paired::TimedPair::count_changed`).
+pub fn time_changed(run: &PairedRun, settings: &Settings) -> Vec<BenchId> {
+    let side = Side {
+        commit: None,
+        dirty: false,
+        chosen_as: String::new(),
+    };
+    against_paired("", run, side.clone(), side, settings)
+        .comparisons
+        .into_iter()
+        .filter(|c| {
+            matches!(
+                c.verdict,
+                Verdict::Regressed | Verdict::Improved | Verdict::LikelySlower | Verdict::LikelyFaster
+            )
+        })
+        .map(|c| c.id)
+        .collect()
+}
+
+/// What the report says about the dual-measure check: how many time
+/// changes were counted, and why the others were not.
+fn instruction_notes(counted: &CountedInstructions) -> Vec<String> {
+    let mut notes = Vec::new();
+    if !counted.head.is_empty() {
+        notes.push(format!(
+            "{} benchmark(s) whose time changed were counted on both sides under callgrind: a change \
+             with the same instructions and the same simulated cache and branch behaviour is `layout` \
+             (where the code sits moved the time, not what it executes) and does not fail the gate; \
+             set `fail_on_layout = true` under `[thresholds]` in flamegate.toml to fail on it",
+            counted.head.len()
+        ));
+    }
+    let mut by_reason: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+    for (id, why) in &counted.not_counted {
+        by_reason.entry(why).or_default().push(id.as_str());
+    }
+    for (why, ids) in by_reason {
+        notes.push(format!(
+            "not checked against instruction counts ({}): {why}; their timing verdicts stand",
+            ids.join(", ")
+        ));
+    }
+    notes
+}
+
 /// Compare the two sides of a paired run and classify.
 pub fn against_paired(
     suite: &str,
@@ -150,6 +198,10 @@ pub fn against_paired_with(
                 history: 0,
                 rounds: n,
                 low_confidence: n < 2,
+                instructions: run
+                    .instructions
+                    .of(id)
+                    .map(|(base, head)| super::instructions::check(base, head)),
             },
         ));
     }
@@ -161,6 +213,7 @@ pub fn against_paired_with(
             run.identical.len()
         ));
     }
+    notes.extend(instruction_notes(&run.instructions));
     if run.rounds < 2 && !run.round_medians.is_empty() {
         notes.push(
             "a single round cannot separate change from noise; use --rounds 2 or more".into(),
@@ -243,6 +296,7 @@ mod tests {
             head: record(ratios.iter().map(|r| 1000.0 * r).collect()),
             round_medians: [(id, rounds)].into_iter().collect(),
             identical: Default::default(),
+            instructions: Default::default(),
         }
     }
 

@@ -13,6 +13,48 @@ pub struct Evidence {
     /// Benjamini-Hochberg adjusted one-sided p-values.
     pub p_regressed_adjusted: f64,
     pub p_improved_adjusted: f64,
+    /// Exact instruction counts of both sides, when the time changed and
+    /// they were counted (paired mode's dual-measure check).
+    pub code: Option<CodeEvidence>,
+}
+
+/// What callgrind counted on both sides of a benchmark whose time changed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CodeEvidence {
+    /// ln(head / base) of instructions per iteration.
+    pub instructions_log_change: f64,
+    /// How far counts of the same code fall apart (log): from each side's
+    /// repeated counts; zero for deterministic code.
+    pub instructions_tolerance: f64,
+    /// ln(head / base) of callgrind's cycle estimate from its cache and
+    /// branch simulation (`Ir + 10 Bm + 10 L1m + 100 LLm`), when simulated.
+    pub cycles_log_change: Option<f64>,
+}
+
+impl From<&crate::report::InstructionCheck> for CodeEvidence {
+    fn from(check: &crate::report::InstructionCheck) -> CodeEvidence {
+        CodeEvidence {
+            instructions_log_change: check.change.ln_1p(),
+            instructions_tolerance: super::instructions::tolerance(check.jitter, check.jitter)
+                .ln_1p(),
+            cycles_log_change: check.simulated_cycles_change.map(f64::ln_1p),
+        }
+    }
+}
+
+impl CodeEvidence {
+    /// The executed instructions differ by more than their own jitter.
+    pub fn instructions_changed(&self) -> bool {
+        self.instructions_log_change.abs() > self.instructions_tolerance
+    }
+
+    /// Same instructions, but the simulated caches and branch predictor
+    /// cost at least `threshold` (log) more or less in `direction` (+1
+    /// slower, -1 faster): the memory behaviour changed.
+    pub fn memory_changed(&self, direction: f64, threshold: f64) -> bool {
+        self.cycles_log_change
+            .is_some_and(|c| c * direction >= threshold)
+    }
 }
 
 /// The thresholds a verdict is judged against.
@@ -22,6 +64,10 @@ pub struct Rule {
     pub min_change: f64,
     /// False discovery rate across the suite.
     pub fdr: f64,
+    /// A time change with the same instructions and simulated memory
+    /// behaviour keeps its timing verdict (`flamegate.toml`'s
+    /// `fail_on_layout`) instead of `layout`.
+    pub layout_fails: bool,
 }
 
 /// What is known about a benchmark.
@@ -48,6 +94,14 @@ pub enum Presence {
 /// - `inconclusive`: the interval holds zero and reaches past the threshold.
 ///
 /// Only `regressed` fails the gate.
+///
+/// A time change (any of the four words that exclude zero) whose exact
+/// instruction counts were taken on both sides is then checked against
+/// them: instructions changed, or the same instructions with simulated
+/// memory behaviour that moved the same way by the threshold, keep the
+/// timing word; the same instructions and memory behaviour make it
+/// `layout` (where the code sits moved the time: alignment, caches,
+/// branch predictor), unless the rule says layout fails.
 pub fn classify(presence: Presence, rule: &Rule) -> Verdict {
     let evidence = match presence {
         Presence::OnlyHead => return Verdict::New,
@@ -55,6 +109,26 @@ pub fn classify(presence: Presence, rule: &Rule) -> Verdict {
         Presence::IdenticalCode => return Verdict::Identical,
         Presence::Both(evidence) => evidence,
     };
+    let timing = classify_time(&evidence, rule);
+    let direction = match timing {
+        Verdict::Regressed | Verdict::LikelySlower => 1.0,
+        Verdict::Improved | Verdict::LikelyFaster => -1.0,
+        other => return other,
+    };
+    match evidence.code {
+        Some(code)
+            if !rule.layout_fails
+                && !code.instructions_changed()
+                && !code.memory_changed(direction, rule.min_change.ln_1p()) =>
+        {
+            Verdict::Layout
+        }
+        _ => timing,
+    }
+}
+
+/// The timing word alone.
+fn classify_time(evidence: &Evidence, rule: &Rule) -> Verdict {
     let threshold = rule.min_change.ln_1p();
     let (low, high) = evidence.log_ci;
     if evidence.p_regressed_adjusted <= rule.fdr && evidence.log_change > threshold && low > 0.0 {
@@ -100,8 +174,9 @@ mod tests {
                     log_ci: (low, high),
                     p_regressed_adjusted: p_regressed,
                     p_improved_adjusted: p_improved,
+                    code: None,
                 }),
-                &Rule { min_change, fdr: 0.01 },
+                &Rule { min_change, fdr: 0.01, layout_fails: false },
             );
             let (printed_low, printed_high) = (low.exp_m1(), high.exp_m1());
             // An interval holding zero is never a decided change.
@@ -128,6 +203,7 @@ mod tests {
         let rule = Rule {
             min_change: 0.01,
             fdr: 0.01,
+            layout_fails: false,
         };
         let verdict = |estimate: f64, low: f64, high: f64, p: f64| {
             classify(
@@ -136,6 +212,7 @@ mod tests {
                     log_ci: (low.ln_1p(), high.ln_1p()),
                     p_regressed_adjusted: p,
                     p_improved_adjusted: 1.0,
+                    code: None,
                 }),
                 &rule,
             )
@@ -149,5 +226,55 @@ mod tests {
         // Within ±1%: the run vouches for it.
         assert_eq!(verdict(0.002, -0.004, 0.008, 1.0), Verdict::Unchanged);
         assert_eq!(verdict(0.20, 0.15, 0.25, 0.001), Verdict::Regressed);
+    }
+
+    /// Issue 14: a time change is checked against exact instruction counts.
+    #[test]
+    fn a_time_change_with_the_same_instructions_is_layout() {
+        let rule = |layout_fails| Rule {
+            min_change: 0.01,
+            fdr: 0.01,
+            layout_fails,
+        };
+        let slower = |code: Option<CodeEvidence>| Evidence {
+            log_change: 0.15f64.ln_1p(),
+            log_ci: (0.12f64.ln_1p(), 0.18f64.ln_1p()),
+            p_regressed_adjusted: 0.001,
+            p_improved_adjusted: 1.0,
+            code,
+        };
+        let code = |instructions: f64, tolerance: f64, cycles: Option<f64>| {
+            Some(CodeEvidence {
+                instructions_log_change: instructions.ln_1p(),
+                instructions_tolerance: tolerance,
+                cycles_log_change: cycles.map(f64::ln_1p),
+            })
+        };
+        let verdict = |e: Evidence, fails| classify(Presence::Both(e), &rule(fails));
+        // Not counted: the timing word.
+        assert_eq!(verdict(slower(None), false), Verdict::Regressed);
+        // More instructions: confirmed.
+        assert_eq!(verdict(slower(code(0.14, 0.0, Some(0.14))), false), Verdict::Regressed);
+        // Fewer instructions but slower: the code changed; the time stands.
+        assert_eq!(verdict(slower(code(-0.05, 0.0, None)), false), Verdict::Regressed);
+        // Same instructions, same simulated misses: layout.
+        assert_eq!(verdict(slower(code(0.0, 0.0, Some(0.001))), false), Verdict::Layout);
+        // Within the benchmark's own jitter is the same.
+        assert_eq!(verdict(slower(code(0.004, 0.006, None)), false), Verdict::Layout);
+        // Same instructions, memory costs 3% more: the time stands.
+        assert_eq!(verdict(slower(code(0.0, 0.0, Some(0.03))), false), Verdict::Regressed);
+        // ... but memory cheaper does not explain a slowdown.
+        assert_eq!(verdict(slower(code(0.0, 0.0, Some(-0.03))), false), Verdict::Layout);
+        // flamegate.toml's fail_on_layout keeps the timing word.
+        assert_eq!(verdict(slower(code(0.0, 0.0, None)), true), Verdict::Regressed);
+        // Only a time change is checked.
+        let unchanged = Evidence {
+            log_change: 0.0,
+            log_ci: (-0.005, 0.005),
+            p_regressed_adjusted: 1.0,
+            p_improved_adjusted: 1.0,
+            code: code(0.0, 0.0, None),
+        };
+        assert_eq!(verdict(unchanged, false), Verdict::Unchanged);
     }
 }

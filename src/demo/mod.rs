@@ -120,6 +120,7 @@ pub fn run(
     let timing_only = RunSelection {
         criterion_args: file.criterion_args.clone().unwrap_or_default(),
         measure,
+        check_instructions: true,
         ..RunSelection::default()
     };
     // Profiles matter for the baseline the pull requests compare with (the

@@ -367,6 +367,7 @@ fn paired_run(
         head: record(corpus, head),
         round_medians,
         identical: Default::default(),
+        instructions: Default::default(),
     }
 }
 

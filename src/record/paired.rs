@@ -40,6 +40,44 @@ pub struct PairedRun {
     /// same machine code (`collect::machine_code`).
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub identical: BTreeSet<BenchId>,
+    /// The dual-measure check: instruction counts of both sides for the
+    /// benchmarks whose time changed.
+    #[serde(default, skip_serializing_if = "CountedInstructions::is_empty")]
+    pub instructions: CountedInstructions,
+}
+
+/// Exact instruction counts of the benchmarks whose time changed in a
+/// paired run (`collect::paired`), and those that could not be counted.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CountedInstructions {
+    /// Each side's counts (`BenchResult`s in instructions, with per-function
+    /// costs and simulated cache and branch behaviour).
+    pub base: Vec<super::BenchResult>,
+    pub head: Vec<super::BenchResult>,
+    /// Benchmarks whose time changed but were not counted, with why.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub not_counted: BTreeMap<BenchId, String>,
+}
+
+impl CountedInstructions {
+    pub fn is_empty(&self) -> bool {
+        self.base.is_empty() && self.head.is_empty() && self.not_counted.is_empty()
+    }
+
+    /// Both sides' counts of `id`, when both were taken.
+    pub fn of(&self, id: &BenchId) -> Option<(&super::BenchResult, &super::BenchResult)> {
+        fn find<'a>(side: &'a [super::BenchResult], id: &BenchId) -> Option<&'a super::BenchResult> {
+            side.iter().find(|b| &b.id == id)
+        }
+        find(&self.base, id).zip(find(&self.head, id))
+    }
+
+    /// Add another shard's counts.
+    pub fn extend(&mut self, other: CountedInstructions) {
+        self.base.extend(other.base);
+        self.head.extend(other.head);
+        self.not_counted.extend(other.not_counted);
+    }
 }
 
 /// A paired run of one shard, as `check --paired --shard K/N` writes it

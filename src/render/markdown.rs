@@ -4,7 +4,10 @@
 use std::fmt::Write;
 
 use super::escape::markdown_text;
-use super::{Renderer, evidence, format_change, format_level, headline, interval_text, rule_text};
+use super::{
+    Renderer, evidence, format_change, format_level, headline, instruction_text, interval_text,
+    rule_text,
+};
 use crate::error::{is_commit_id, short_sha};
 use crate::profile::hotspots::percent;
 use crate::report::{Comparison, Mode, Outcome, Report, Side, Verdict};
@@ -78,6 +81,7 @@ impl Renderer for Markdown {
             Verdict::Improved,
             Verdict::LikelySlower,
             Verdict::LikelyFaster,
+            Verdict::Layout,
             Verdict::Inconclusive,
             Verdict::New,
             Verdict::Missing,
@@ -89,7 +93,10 @@ impl Renderer for Markdown {
         .filter(|&&v| {
             !matches!(
                 v,
-                Verdict::Identical | Verdict::LikelySlower | Verdict::LikelyFaster
+                Verdict::Identical
+                    | Verdict::LikelySlower
+                    | Verdict::LikelyFaster
+                    | Verdict::Layout
             ) || report.count(v) > 0
         })
         .map(|&v| {
@@ -130,6 +137,10 @@ impl Renderer for Markdown {
                 "Likely faster (the interval excludes zero; not shown beyond the threshold across the suite)",
             ),
             (
+                Verdict::Layout,
+                "Layout (the time moved, but both sides executed the same instructions with the same simulated cache and branch behaviour: where the code sits changed, not what it does; does not fail)",
+            ),
+            (
                 Verdict::Inconclusive,
                 "Inconclusive (the interval holds zero and reaches past the threshold)",
             ),
@@ -139,6 +150,7 @@ impl Renderer for Markdown {
                 let _ = writeln!(out, "#### {title}\n");
                 change_table(&mut out, &rows, report.mode);
                 out.push('\n');
+                instruction_notes(&mut out, &rows);
                 if verdict == Verdict::Regressed {
                     hotspot_notes(&mut out, &rows, report.mode);
                 }
@@ -205,6 +217,27 @@ impl Renderer for Markdown {
         }
         out.into_bytes()
     }
+}
+
+/// The instruction check under a table of time changes (paired mode).
+fn instruction_notes(out: &mut String, rows: &[&Comparison]) {
+    let counted: Vec<(&Comparison, &crate::report::InstructionCheck)> = rows
+        .iter()
+        .filter_map(|c| c.instructions.as_ref().map(|check| (*c, check)))
+        .collect();
+    if counted.is_empty() {
+        return;
+    }
+    out.push_str("**Instructions** (exact counts under callgrind, base → head)\n\n");
+    for (c, check) in counted {
+        let _ = writeln!(
+            out,
+            "- {}: {}",
+            markdown_text(c.id.as_str()),
+            markdown_text(&instruction_text(check))
+        );
+    }
+    out.push('\n');
 }
 
 /// "Where the time went" under the regressions: one list item a benchmark.

@@ -135,6 +135,26 @@ pub fn interval_text(mode: crate::report::Mode, change: &crate::report::Change) 
     }
 }
 
+/// A time change's instruction check as both human formats print it:
+/// `1.20 M → 1.68 M instructions (+40.0%); simulated cycles +38.5%`.
+pub fn instruction_text(check: &crate::report::InstructionCheck) -> String {
+    use crate::profile::hotspots::format_count;
+    let change = if check.change.abs() <= super::compare::instructions::tolerance(check.jitter, check.jitter) {
+        "the same".to_string()
+    } else {
+        format_change(check.change)
+    };
+    let mut text = format!(
+        "{} → {} instructions per iteration ({change})",
+        format_count(check.base),
+        format_count(check.head)
+    );
+    if let Some(cycles) = check.simulated_cycles_change {
+        text.push_str(&format!("; simulated cycles {}", format_change(cycles)));
+    }
+    text
+}
+
 /// The decision rule's settings as both human formats state them.
 pub fn rule_text(report: &Report) -> String {
     match report.mode {

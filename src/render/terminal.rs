@@ -6,7 +6,10 @@ use comfy_table::{Cell, CellAlignment, Color, Table};
 const TABLE_STYLE: &str = "  ── ══             ";
 
 use super::escape::terminal_text;
-use super::{Renderer, evidence, format_change, format_level, headline, interval_text, rule_text};
+use super::{
+    Renderer, evidence, format_change, format_level, headline, instruction_text, interval_text,
+    rule_text,
+};
 use crate::error::short_sha;
 use crate::report::{Outcome, Report, Verdict};
 
@@ -27,7 +30,7 @@ impl Terminal {
                 cell.fg(Color::Yellow)
             }
             Verdict::LikelyFaster => cell.fg(Color::Green),
-            Verdict::New | Verdict::Unchanged | Verdict::Identical => cell,
+            Verdict::New | Verdict::Unchanged | Verdict::Identical | Verdict::Layout => cell,
         }
     }
 }
@@ -129,6 +132,15 @@ impl Renderer for Terminal {
                     "hotspot {}: {}\n",
                     terminal_text(c.id.as_str()),
                     terminal_text(&h.summary)
+                ));
+            }
+        }
+        for c in &report.comparisons {
+            if let Some(check) = &c.instructions {
+                out.push_str(&format!(
+                    "instructions {}: {}\n",
+                    terminal_text(c.id.as_str()),
+                    instruction_text(check)
                 ));
             }
         }

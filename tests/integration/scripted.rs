@@ -177,6 +177,7 @@ fn run_paired(
         &Progress::Silent,
     )
     .unwrap()
+    .run
 }
 
 fn rounds_of(run: &PairedRun) -> BTreeMap<String, usize> {
@@ -380,4 +381,5 @@ fn two_fixed_rounds(head: &Project, base: &Project, runner: &Scripted) -> Paired
         &Progress::Silent,
     )
     .unwrap()
+    .run
 }

@@ -373,6 +373,7 @@ fn paired_shards(dir: &Path, count: usize) -> Vec<PathBuf> {
                         .collect(),
                     head: head_part,
                     identical: Default::default(),
+                    instructions: Default::default(),
                 },
                 head_side: side("1111111111111111111111111111111111111111", "work tree"),
                 base_side: side("2222222222222222222222222222222222222222", "merge-base"),
