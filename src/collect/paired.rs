@@ -553,7 +553,10 @@ impl TimedPair {
         }
         let limit = self.took.max(MIN_COUNTING_TIME);
         let scratch = super::scratch_dir(scratch_in)?;
-        let bar = progress.bar(changed.len() as u64, "counting instructions of changed benchmarks");
+        let bar = progress.bar(
+            changed.len() as u64,
+            "counting instructions of changed benchmarks",
+        );
         let started = Instant::now();
         for (n, id) in changed.iter().enumerate() {
             if started.elapsed() > limit {
@@ -575,21 +578,32 @@ impl TimedPair {
                     .find(|(_, ids)| ids.iter().any(|i| i == id.as_str()))
                     .map(|(exe, _)| exe.clone())
             };
-            let (Some(base_exe), Some(head_exe)) = (find(&self.base_listed), find(&self.head_listed))
+            let (Some(base_exe), Some(head_exe)) =
+                (find(&self.base_listed), find(&self.head_listed))
             else {
                 continue;
             };
-            let counts = super::count_one(&base_exe, id.as_str(), &scratch.path().join(format!("base-{n}")))
-                .and_then(|base| {
-                    super::count_one(&head_exe, id.as_str(), &scratch.path().join(format!("head-{n}")))
-                        .map(|head| (base, head))
-                });
+            let counts = super::count_one(
+                &base_exe,
+                id.as_str(),
+                &scratch.path().join(format!("base-{n}")),
+            )
+            .and_then(|base| {
+                super::count_one(
+                    &head_exe,
+                    id.as_str(),
+                    &scratch.path().join(format!("head-{n}")),
+                )
+                .map(|head| (base, head))
+            });
             match counts {
                 Ok((base, head)) => {
                     counted.base.push(base);
                     counted.head.push(head);
                 }
-                Err(error) => not_counted(&mut counted, std::slice::from_ref(id), &error.to_string()),
+                Err(error) => {
+                    not_counted(&mut counted, std::slice::from_ref(id), &error.to_string())
+                }
             }
             bar.finished_one(id.as_str());
         }

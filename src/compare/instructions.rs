@@ -80,6 +80,53 @@ pub fn simulated_note(base: &Simulated, head: &Simulated) -> String {
     )
 }
 
+/// Regressed benchmarks without hotspots (no profile: instruction mode, or
+/// a paired benchmark that was counted) get them from the exact
+/// per-function counts of both sides (`sides`: a benchmark's base and head
+/// instruction records); the hint to install the profiler goes once every
+/// regression has its notes.
+pub(super) fn exact_hotspot_notes<'a>(
+    comparisons: &mut [crate::report::Comparison],
+    sides: impl Fn(
+        &BenchId,
+    ) -> (
+        Option<&'a crate::record::BenchResult>,
+        Option<&'a crate::record::BenchResult>,
+    ),
+    notes: &mut Vec<String>,
+) {
+    for c in comparisons
+        .iter_mut()
+        .filter(|c| c.verdict == Verdict::Regressed && c.hotspots.is_none())
+    {
+        let (base_bench, head_bench) = sides(&c.id);
+        if let Some(head_bench) = head_bench
+            && let Some(functions) = &head_bench.functions
+        {
+            let total = |b: &crate::record::BenchResult| super::stats::median(&b.samples) as u64;
+            let mut hotspots = exact_hotspots(
+                base_bench.and_then(|b| b.functions.as_ref()),
+                functions,
+                base_bench.map_or(0, total),
+                total(head_bench),
+            );
+            if let (Some(base), Some(head)) =
+                (base_bench.and_then(|b| b.simulated), head_bench.simulated)
+            {
+                hotspots.summary =
+                    format!("{}; {}", hotspots.summary, simulated_note(&base, &head));
+            }
+            c.hotspots = Some(hotspots);
+        }
+    }
+    if comparisons
+        .iter()
+        .all(|c| c.verdict != Verdict::Regressed || c.hotspots.is_some())
+    {
+        notes.retain(|n| !n.starts_with("to see where the time went"));
+    }
+}
+
 /// Compare instruction counts of the head with the stored baseline's.
 pub fn against_instructions(
     suite: &str,
@@ -139,38 +186,11 @@ pub fn against_instructions(
         settings,
         &mut notes,
     );
-    // Exact notes from the per-function counts replace sampled profiles.
-    for c in comparisons
-        .iter_mut()
-        .filter(|c| c.verdict == Verdict::Regressed)
-    {
-        let base_bench = baseline.record.bench(&c.id);
-        if let Some(head_bench) = head.bench(&c.id)
-            && let Some(functions) = &head_bench.functions
-        {
-            let mut hotspots = exact_hotspots(
-                base_bench.and_then(|b| b.functions.as_ref()),
-                functions,
-                base_bench
-                    .and_then(|b| b.samples.first())
-                    .map_or(0, |v| *v as u64),
-                head_bench.samples.first().map_or(0, |v| *v as u64),
-            );
-            if let (Some(base), Some(head)) =
-                (base_bench.and_then(|b| b.simulated), head_bench.simulated)
-            {
-                hotspots.summary =
-                    format!("{}; {}", hotspots.summary, simulated_note(&base, &head));
-            }
-            c.hotspots = Some(hotspots);
-        }
-    }
-    if comparisons
-        .iter()
-        .all(|c| c.verdict != Verdict::Regressed || c.hotspots.is_some())
-    {
-        notes.retain(|n| !n.starts_with("to see where the time went"));
-    }
+    exact_hotspot_notes(
+        &mut comparisons,
+        |id| (baseline.record.bench(id), head.bench(id)),
+        &mut notes,
+    );
     Report {
         schema: REPORT_SCHEMA,
         suite: suite.to_string(),

@@ -118,7 +118,10 @@ pub fn time_changed(run: &PairedRun, settings: &Settings) -> Vec<BenchId> {
         .filter(|c| {
             matches!(
                 c.verdict,
-                Verdict::Regressed | Verdict::Improved | Verdict::LikelySlower | Verdict::LikelyFaster
+                Verdict::Regressed
+                    | Verdict::Improved
+                    | Verdict::LikelySlower
+                    | Verdict::LikelyFaster
             )
         })
         .map(|c| c.id)
@@ -219,12 +222,23 @@ pub fn against_paired_with(
             "a single round cannot separate change from noise; use --rounds 2 or more".into(),
         );
     }
-    let (comparisons, outcome) = judge(
+    let (mut comparisons, outcome) = judge(
         &run.base,
         &run.head,
         tests,
         &run.identical,
         settings,
+        &mut notes,
+    );
+    // Without a profile, a counted regression shows where its instructions
+    // went.
+    super::instructions::exact_hotspot_notes(
+        &mut comparisons,
+        |id| {
+            run.instructions
+                .of(id)
+                .map_or((None, None), |(base, head)| (Some(base), Some(head)))
+        },
         &mut notes,
     );
     Report {

@@ -254,19 +254,40 @@ mod tests {
         // Not counted: the timing word.
         assert_eq!(verdict(slower(None), false), Verdict::Regressed);
         // More instructions: confirmed.
-        assert_eq!(verdict(slower(code(0.14, 0.0, Some(0.14))), false), Verdict::Regressed);
+        assert_eq!(
+            verdict(slower(code(0.14, 0.0, Some(0.14))), false),
+            Verdict::Regressed
+        );
         // Fewer instructions but slower: the code changed; the time stands.
-        assert_eq!(verdict(slower(code(-0.05, 0.0, None)), false), Verdict::Regressed);
+        assert_eq!(
+            verdict(slower(code(-0.05, 0.0, None)), false),
+            Verdict::Regressed
+        );
         // Same instructions, same simulated misses: layout.
-        assert_eq!(verdict(slower(code(0.0, 0.0, Some(0.001))), false), Verdict::Layout);
+        assert_eq!(
+            verdict(slower(code(0.0, 0.0, Some(0.001))), false),
+            Verdict::Layout
+        );
         // Within the benchmark's own jitter is the same.
-        assert_eq!(verdict(slower(code(0.004, 0.006, None)), false), Verdict::Layout);
+        assert_eq!(
+            verdict(slower(code(0.004, 0.006, None)), false),
+            Verdict::Layout
+        );
         // Same instructions, memory costs 3% more: the time stands.
-        assert_eq!(verdict(slower(code(0.0, 0.0, Some(0.03))), false), Verdict::Regressed);
+        assert_eq!(
+            verdict(slower(code(0.0, 0.0, Some(0.03))), false),
+            Verdict::Regressed
+        );
         // ... but memory cheaper does not explain a slowdown.
-        assert_eq!(verdict(slower(code(0.0, 0.0, Some(-0.03))), false), Verdict::Layout);
+        assert_eq!(
+            verdict(slower(code(0.0, 0.0, Some(-0.03))), false),
+            Verdict::Layout
+        );
         // flamegate.toml's fail_on_layout keeps the timing word.
-        assert_eq!(verdict(slower(code(0.0, 0.0, None)), true), Verdict::Regressed);
+        assert_eq!(
+            verdict(slower(code(0.0, 0.0, None)), true),
+            Verdict::Regressed
+        );
         // Only a time change is checked.
         let unchanged = Evidence {
             log_change: 0.0,

@@ -38,6 +38,10 @@ pub struct Hotspots {
     pub new_functions: Vec<String>,
     /// One line for people.
     pub summary: String,
+    /// From exact per-function instruction counts (callgrind), not from
+    /// profile samples: the shares are of instructions.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub instructions: bool,
 }
 
 #[derive(Default)]
@@ -198,6 +202,7 @@ pub fn hotspots(base: Option<&FoldedStacks>, head: &FoldedStacks) -> Hotspots {
         by_inclusive,
         new_functions,
         summary,
+        instructions: false,
     }
 }
 
@@ -310,6 +315,7 @@ pub fn exact_hotspots(
             .collect(),
         new_functions,
         summary,
+        instructions: true,
     }
 }
 

@@ -66,7 +66,10 @@ impl CountedInstructions {
 
     /// Both sides' counts of `id`, when both were taken.
     pub fn of(&self, id: &BenchId) -> Option<(&super::BenchResult, &super::BenchResult)> {
-        fn find<'a>(side: &'a [super::BenchResult], id: &BenchId) -> Option<&'a super::BenchResult> {
+        fn find<'a>(
+            side: &'a [super::BenchResult],
+            id: &BenchId,
+        ) -> Option<&'a super::BenchResult> {
             side.iter().find(|b| &b.id == id)
         }
         find(&self.base, id).zip(find(&self.head, id))

@@ -250,11 +250,15 @@ fn hotspot_notes(out: &mut String, rows: &[&Comparison], mode: Mode) {
     if noted.is_empty() {
         return;
     }
-    out.push_str(match mode {
-        Mode::Instructions => {
-            "**Where the instructions went** (shares of all instructions, base → head)\n\n"
-        }
-        _ => "**Where the time went** (shares of profile samples, base → head)\n\n",
+    // Paired regressions without a profile get exact per-function counts.
+    let counted = noted.iter().any(|c| c.hotspots.is_some())
+        && noted
+            .iter()
+            .all(|c| c.hotspots.as_ref().is_none_or(|h| h.instructions));
+    out.push_str(if mode == Mode::Instructions || counted {
+        "**Where the instructions went** (shares of all instructions, base → head)\n\n"
+    } else {
+        "**Where the time went** (shares of profile samples, base → head)\n\n"
     });
     for c in noted {
         let _ = write!(out, "- **{}**", markdown_text(c.id.as_str()));

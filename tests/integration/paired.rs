@@ -300,3 +300,126 @@ fn paired_check_flags_a_slowdown_passes_an_identical_commit_and_leaves_the_tree_
     assert!(err.contains("building the benchmarks failed"), "{err}");
     assert_eq!(leftover_checkouts(&target), Vec::<PathBuf>::new());
 }
+
+/// Issue 14, deliver 3: a paired time change is checked against exact
+/// instruction counts. `sleepy` sleeps longer on the head: its time doubles
+/// while both sides execute the same instructions, which is what a code
+/// layout shift looks like to the two measures (time moved, instructions
+/// and simulated cache behaviour did not). `busy` does four times the work:
+/// a real slowdown, confirmed with its instruction delta.
+#[test]
+fn issue_14_same_instructions_read_layout_and_a_real_slowdown_shows_its_instructions() {
+    let _machine = exclusive_benchmarking();
+    let repo_dir = paired_repo();
+    let repo = repo_dir.as_path();
+    let target = paired_target();
+    let moves = |sleep_micros: u64, work: u64| {
+        format!(
+            "use criterion::{{criterion_group, criterion_main, Criterion}};\n\
+             use std::hint::black_box;\n\
+             fn benches(c: &mut Criterion) {{\n\
+             c.bench_function(\"sleepy\", |b| b.iter(|| std::thread::sleep(std::time::Duration::from_micros(black_box({sleep_micros})))));\n\
+             c.bench_function(\"busy\", |b| b.iter(|| tiny::work(black_box({work}))));\n\
+             }}\n\
+             criterion_group!(moves, benches);\n\
+             criterion_main!(moves);\n"
+        )
+    };
+    let manifest = std::fs::read_to_string(repo.join("Cargo.toml")).unwrap();
+    std::fs::write(
+        repo.join("Cargo.toml"),
+        manifest + "\n[[bench]]\nname = \"moves\"\nharness = false\n",
+    )
+    .unwrap();
+    std::fs::write(repo.join("benches/moves.rs"), moves(200, 1000)).unwrap();
+    git_in(repo, &["add", "-A"]);
+    git_in(repo, &["commit", "-q", "-m", "moves"]);
+    git_in(repo, &["checkout", "-q", "-b", "moved"]);
+    std::fs::write(repo.join("benches/moves.rs"), moves(400, 4000)).unwrap();
+    git_in(repo, &["commit", "-q", "-am", "sleep longer, work more"]);
+    let check = |filter: &str| {
+        let out = tempfile::tempdir().unwrap();
+        let output = run(flamegate(repo)
+            .env("CARGO_TARGET_DIR", &target)
+            .args([
+                "check",
+                "--paired",
+                "--rounds",
+                "6",
+                "--base-ref",
+                "main",
+                "--bench",
+                "moves",
+                "--filter",
+                filter,
+                "--out-dir",
+            ])
+            .arg(out.path())
+            .args(quick_no_profile()));
+        (output, report(out.path()))
+    };
+
+    let (output, both) = check("^(sleepy|busy)$");
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert_eq!(both["schema"], 2);
+    let busy = comparison_of(&both, "busy");
+    assert_eq!(busy["verdict"], "Regressed", "{busy}");
+    let instructions = &busy["instructions"];
+    let more = instructions["change"].as_f64().unwrap();
+    assert!((2.5..3.5).contains(&more), "4x the loop: {instructions}");
+    assert_eq!(instructions["jitter"], 0.0, "deterministic: {instructions}");
+    // No profile in this run: where the instructions went, exactly.
+    assert_eq!(busy["hotspots"]["instructions"], true, "{busy}");
+    assert!(
+        busy["hotspots"]["summary"]
+            .as_str()
+            .unwrap()
+            .contains("src/lib.rs"),
+        "the loop is tiny::work, inlined from src/lib.rs: {busy}"
+    );
+    assert!(
+        busy["hotspots"]["summary"]
+            .as_str()
+            .unwrap()
+            .contains("instructions per iteration"),
+        "{busy}"
+    );
+    let sleepy = comparison_of(&both, "sleepy");
+    assert_eq!(sleepy["verdict"], "Layout", "{sleepy}");
+    assert!(estimate_of(&both, "sleepy") > 0.3, "{sleepy}");
+    assert_eq!(sleepy["instructions"]["change"], 0.0, "{sleepy}");
+    let text = stdout(&output);
+    assert!(text.contains("layout"), "{text}");
+    assert!(
+        text.contains("instructions busy: ") && text.contains("instructions per iteration (+"),
+        "{text}"
+    );
+    assert!(
+        text.contains("instructions sleepy: ")
+            && text.contains("instructions per iteration (the same)"),
+        "{text}"
+    );
+    assert!(
+        both["notes"]
+            .to_string()
+            .contains("were counted on both sides under callgrind"),
+        "{}",
+        both["notes"]
+    );
+
+    // Layout alone does not fail the gate.
+    let (output, alone) = check("^sleepy$");
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(verdict_of(&alone, "sleepy"), "Layout");
+
+    // Where a team wants every time change to count: fail_on_layout.
+    std::fs::write(
+        repo.join("flamegate.toml"),
+        "[thresholds]\nfail_on_layout = true\n",
+    )
+    .unwrap();
+    let (output, strict) = check("^sleepy$");
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert_eq!(verdict_of(&strict, "sleepy"), "Regressed");
+    std::fs::remove_file(repo.join("flamegate.toml")).unwrap();
+}
