@@ -22,6 +22,95 @@ fn fixed_report() -> Report {
     )
 }
 
+/// A paired report whose time changes were checked against instruction
+/// counts: one regression with more instructions, one `layout` (time moved,
+/// same instructions), one unchanged (not counted).
+fn paired_report_with_instruction_checks() -> Report {
+    use flamegate::record::instructions::Simulated;
+    use flamegate::record::paired::{CountedInstructions, PairedRun, RoundMedians};
+    use flamegate::record::{BenchId, UNIT_INSTRUCTIONS};
+    let benches = [
+        ("parse/large", 50_000.0),
+        ("render/page", 2_000.0),
+        ("sort/small", 700.0),
+    ];
+    let ratios = [1.30, 1.12, 1.0];
+    let base = record(&benches, 1);
+    let head = record(
+        &benches
+            .iter()
+            .zip(ratios)
+            .map(|((id, m), r)| (*id, m * r))
+            .collect::<Vec<_>>(),
+        2,
+    );
+    let round_medians = benches
+        .iter()
+        .zip(ratios)
+        .map(|((id, m), r)| {
+            let rounds = (0..8)
+                .map(|i| {
+                    let wobble = 1.0 + 0.004 * ((i * 7 % 5) as f64 - 2.0);
+                    RoundMedians {
+                        base: *m,
+                        head: m * r * wobble,
+                    }
+                })
+                .collect();
+            (BenchId(id.to_string()), rounds)
+        })
+        .collect();
+    let counts = |id: &str, count: f64, l1_misses: u64| {
+        let mut bench = record(&[(id, 1.0)], 0).benches.remove(0);
+        bench.unit = UNIT_INSTRUCTIONS.into();
+        bench.samples = vec![count; 3];
+        bench.simulated = Some(Simulated {
+            l1_misses,
+            ll_misses: 2,
+            branches: 900,
+            mispredicts: 12,
+        });
+        bench
+    };
+    let run = PairedRun {
+        rounds: 8,
+        base,
+        head,
+        round_medians,
+        identical: Default::default(),
+        instructions: CountedInstructions {
+            base: vec![
+                counts("parse/large", 180_000.0, 40),
+                counts("render/page", 7_400.0, 9),
+            ],
+            head: vec![
+                counts("parse/large", 236_000.0, 41),
+                counts("render/page", 7_400.0, 9),
+            ],
+            not_counted: Default::default(),
+        },
+    };
+    let side = |commit: &str| flamegate::report::Side {
+        commit: Some(commit.repeat(40)),
+        dirty: false,
+        chosen_as: "test".into(),
+    };
+    compare::paired::against_paired("suite", &run, side("1"), side("2"), &Settings::default())
+}
+
+#[test]
+fn paired_markdown_and_terminal_with_instruction_checks() {
+    let report = paired_report_with_instruction_checks();
+    insta::assert_snapshot!(
+        "paired_markdown",
+        String::from_utf8(Markdown.render(&report)).unwrap()
+    );
+    insta::assert_snapshot!(
+        "paired_terminal",
+        String::from_utf8(Terminal { color: false }.render(&report)).unwrap()
+    );
+}
+
 #[test]
 fn markdown_comment() {
     insta::assert_snapshot!(String::from_utf8(Markdown.render(&fixed_report())).unwrap());
