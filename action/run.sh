@@ -19,14 +19,14 @@ for bench in $(input BENCHES); do
   args+=(--bench "$bench")
 done
 case "$(input MODE)" in
-  paired)
+  paired | "")
     args+=(--paired)
     rounds=$(input ROUNDS)
     [ -n "$rounds" ] && args+=(--rounds "$rounds")
     budget=$(input BUDGET)
     [ -n "$budget" ] && args+=(--budget "$budget")
     ;;
-  stored | "")
+  stored)
     # A repository's first pull requests have no stored baseline yet:
     # check paired instead of failing (the report says so).
     args+=(--paired-if-no-baseline)
@@ -56,7 +56,7 @@ if [ -n "$shard" ]; then
     args+=(--bench "$bench")
   done
   [ -n "$measure" ] && args+=(--measure "$measure")
-  if [ "$(input MODE)" = paired ]; then
+  if [ "$(input MODE)" != stored ]; then
     # Each shard's rounds are its own (adaptive by default); merge joins them.
     args+=(--paired)
     rounds=$(input ROUNDS)

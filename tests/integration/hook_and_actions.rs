@@ -531,11 +531,15 @@ fn issue_23_the_actions_sharded_paired_path_merges_shards_that_ran_different_rou
 #[test]
 fn issue_22_a_first_pull_request_without_a_baseline_is_checked_paired_by_the_action() {
     let _machine = exclusive_benchmarking();
-    // A repository that never committed a baseline, in the Action's default
-    // (stored) mode: the job checks paired instead of failing with exit 2.
+    // A repository that never committed a baseline, in the Action's stored
+    // mode: the job checks paired instead of failing with exit 2.
     let root = tempfile::tempdir().unwrap();
     let (repo, fake, step) = slow_pull_request_without_baseline(root.path());
-    let output = step.run(&[("COMMENT", "always"), ("OUT_DIR", "first")]);
+    let output = step.run(&[
+        ("MODE", "stored"),
+        ("COMMENT", "always"),
+        ("OUT_DIR", "first"),
+    ]);
     let err = stderr(&output);
     assert_eq!(output.status.code(), Some(1), "{err}\n{}", stdout(&output));
     let first = report(&repo.join("first"));
