@@ -81,9 +81,30 @@ pub(crate) fn hook_pre_push(args: PrePushArgs, output: Output) -> Result<u8> {
     }
     // The quick gate: time, no profiling pass, the hook's own criterion
     // windows; benchmarks, thresholds and baseline from flamegate.toml.
+    // Only the stored baseline's benchmarks: one without a baseline can
+    // only read `new`, and timing it would spend the push's time on nothing
+    // (on a real crate, 39 of 43). A missing baseline is reported by `gate`.
+    let stored = baseline::load(&config.project.dir, &config.suite, &config.base, 0).ok();
+    let stored_ids = stored.as_ref().map(|b| {
+        b.record
+            .benches
+            .iter()
+            .map(|bench| bench.id.clone())
+            .collect::<Vec<_>>()
+    });
+    if let Some(ids) = &stored_ids {
+        say(&format!(
+            "measuring the {} benchmark(s) of the stored baseline; benchmarks added since are left to CI",
+            ids.len()
+        ));
+    }
     let selection = RunSelection {
         profile_time: None,
         criterion_args,
+        filter: stored_ids
+            .as_deref()
+            .and_then(crate::collect::shard::exact_filter)
+            .or_else(|| config.selection.filter.clone()),
         ..config.selection.clone()
     };
     let quick = || -> Result<Gated> {
@@ -97,6 +118,7 @@ pub(crate) fn hook_pre_push(args: PrePushArgs, output: Output) -> Result<u8> {
             output.progress,
         )
     };
+    let started = std::time::Instant::now();
     let gated = match quick() {
         Ok(gated) => gated,
         Err(error) => {
@@ -111,6 +133,11 @@ pub(crate) fn hook_pre_push(args: PrePushArgs, output: Output) -> Result<u8> {
     }
     .render(&gated.report);
     eprint!("{}", String::from_utf8_lossy(&table));
+    say(&format!(
+        "checked {} benchmark(s) in {:.0} s",
+        gated.report.comparisons.len(),
+        started.elapsed().as_secs_f64()
+    ));
     match gated.report.outcome {
         Outcome::Pass => Ok(exit_code::PASS),
         Outcome::Fail => {

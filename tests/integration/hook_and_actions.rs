@@ -189,16 +189,33 @@ fn a_regression_blocks_a_real_git_push_and_a_clean_change_passes() {
     assert!(push.status.success(), "{}", stderr(&push));
 
     // A change that does not touch the benchmarked code passes the gate.
+    // It adds a benchmark, which has no baseline: the hook does not spend
+    // the push's time on it (issue 22).
     git_in(&work, &["checkout", "-q", "-b", "docs", "main"]);
     std::fs::write(work.join("NOTES.md"), "notes\n").unwrap();
+    let bench = std::fs::read_to_string(work.join("benches/tiny.rs")).unwrap();
+    std::fs::write(
+        work.join("benches/tiny.rs"),
+        bench.replace(
+            "    let mut group",
+            "    c.bench_function(\"added_later\", |b| b.iter(|| tiny::work(black_box(10))));\n    let mut group",
+        ),
+    )
+    .unwrap();
     git_in(&work, &["add", "-A"]);
-    git_in(&work, &["commit", "-q", "-m", "notes"]);
+    git_in(&work, &["commit", "-q", "-m", "notes, one more benchmark"]);
     let push = git_push(&work, &["origin", "docs"], false);
-    assert!(push.status.success(), "{}", stderr(&push));
+    let err = stderr(&push);
+    assert!(push.status.success(), "{err}");
+    assert!(err.contains("no regressions"), "{err}");
     assert!(
-        stderr(&push).contains("no regressions"),
-        "{}",
-        stderr(&push)
+        err.contains("measuring the 3 benchmark(s) of the stored baseline"),
+        "{err}"
+    );
+    assert!(!err.contains("added_later"), "{err}");
+    assert!(
+        err.contains("pre-push: checked 3 benchmark(s) in "),
+        "{err}"
     );
 }
 
