@@ -189,6 +189,11 @@ fn paired_check_flags_a_slowdown_passes_an_identical_commit_and_leaves_the_tree_
     let slower = report(out.path());
     for id in ["work/xorshift/1000", "work/xorshift/4000", "work_small"] {
         assert_eq!(verdict_of(&slower, id), "Regressed", "{id}");
+        // Confirmed by the instruction check: the loop runs four times.
+        let more = comparison_of(&slower, id)["instructions"]["change"]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{id} was not counted"));
+        assert!(more > 2.0, "{id}: {more}");
     }
     assert!(
         slower["notes"]
@@ -203,7 +208,8 @@ fn paired_check_flags_a_slowdown_passes_an_identical_commit_and_leaves_the_tree_
 
     // Adaptive with a budget already spent after the minimum four rounds:
     // no more rounds, and those four flag a fourfold slowdown.
-    let (output, out) = adaptive_run(&["--budget", "1", "--no-profile"]);
+    // (The instruction check has a test of its own, below.)
+    let (output, out) = adaptive_run(&["--budget", "1", "--no-profile", "--no-instruction-check"]);
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     let adaptive = report(out.path());
     for id in ["work/xorshift/1000", "work/xorshift/4000", "work_small"] {
@@ -243,7 +249,7 @@ fn paired_check_flags_a_slowdown_passes_an_identical_commit_and_leaves_the_tree_
         &["commit", "-q", "-am", "bigger inputs, slower small"],
     );
     let out = tempfile::tempdir().unwrap();
-    let output = paired(out.path(), false);
+    let output = paired_with(out.path(), false, &["--no-instruction-check"]);
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     let bigger = report(out.path());
     assert_eq!(verdict_of(&bigger, "work_small"), "Regressed");
