@@ -141,6 +141,12 @@ pub struct EvalCollectArgs {
     /// on the first rounds of each trial).
     #[arg(long, value_name = "N", default_value_t = crate::eval::collect::DEFAULT_ROUNDS_PER_TRIAL)]
     pub rounds: usize,
+    /// A placement corpus: build the suite four times with flags that only
+    /// move code (function and block alignment), count each build's
+    /// instructions, and pair different builds in null trials, to score
+    /// false alarms from code layout with and without the instruction check
+    #[arg(long)]
+    pub placement: bool,
 }
 
 #[derive(Debug, Args)]

@@ -155,6 +155,7 @@ pub fn settings(cli: &StatsOverrides, file: &FileConfig, file_path: &Path) -> Re
         fdr,
         confidence: defaults.confidence,
         fail_on_layout: t.fail_on_layout.unwrap_or(defaults.fail_on_layout),
+        accepted: Vec::new(),
     })
 }
 

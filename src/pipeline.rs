@@ -50,7 +50,13 @@ pub fn gate(
     head: HeadSource<'_>,
     progress: Progress,
 ) -> Result<Gated> {
-    let baseline: Baseline = baseline::load(&project.dir, suite, spec, history)?;
+    let mut baseline: Baseline = baseline::load(&project.dir, suite, spec, history)?;
+    let settings = &accepting(
+        settings,
+        &project.dir,
+        baseline.commit.as_deref(),
+        &mut baseline.notes,
+    );
     progress.note(&format!(
         "baseline: {} ({}), {} earlier version(s)",
         baseline.source,
@@ -107,8 +113,36 @@ pub fn gate_paired(
     runner: &dyn Runner,
     progress: Progress,
 ) -> Result<Gated> {
-    let measured = measure_paired(project, spec, selection, plan, settings, runner, progress)?;
-    Ok(judge_paired(suite, measured, settings))
+    let mut measured = measure_paired(project, spec, selection, plan, settings, runner, progress)?;
+    let base = measured.run.base.commit.clone();
+    let settings = accepting(settings, &project.dir, base.as_deref(), &mut measured.notes);
+    Ok(judge_paired(suite, measured, &settings))
+}
+
+/// `settings` with the slowdowns that the commits between `base_commit` and
+/// HEAD accept (`baseline::accept`); malformed lines, and a history that
+/// cannot be read, are noted.
+pub fn accepting(
+    settings: &Settings,
+    project_dir: &Path,
+    base_commit: Option<&str>,
+    notes: &mut Vec<String>,
+) -> Settings {
+    let mut settings = settings.clone();
+    let Some(base) = base_commit else {
+        return settings;
+    };
+    match baseline::accept::acceptances(project_dir, base) {
+        Ok((accepted, problems)) => {
+            notes.extend(problems);
+            settings.accept(accepted, notes);
+        }
+        Err(error) => notes.push(format!(
+            "accepted slowdowns (`{}` lines in the pull request's commits) could not be read: {error}",
+            baseline::accept::TRAILER
+        )),
+    }
+    settings
 }
 
 /// Compare a paired run (measured here, or merged from shards).
@@ -285,6 +319,13 @@ pub fn gate_paired_instructions(
         &progress,
     )?;
     let base_side = sides.base_side("built and counted in this job");
+    let mut notes = sides.checkout.notes.clone();
+    let settings = &accepting(
+        settings,
+        &project.dir,
+        Some(&sides.checkout.commit),
+        &mut notes,
+    );
     let baseline = Baseline {
         record: base,
         source: crate::error::RecordSource::Git {
@@ -294,7 +335,7 @@ pub fn gate_paired_instructions(
         commit: base_side.commit.clone(),
         chosen_as: base_side.chosen_as.clone(),
         history: Vec::new(),
-        notes: sides.checkout.notes.clone(),
+        notes,
     };
     let mut report =
         compare::instructions::against_instructions(suite, &head, "work tree", &baseline, settings);

@@ -23,6 +23,10 @@ pub const OLDEST_REPORT_SCHEMA: u32 = 1;
 pub enum Verdict {
     /// Slower beyond the threshold, shown across the suite: fails the gate.
     Regressed,
+    /// Would be `regressed`, but a commit of the pull request accepts the
+    /// slowdown (`Flamegate-Accept: <glob>: <reason>`): shown with who and
+    /// why, does not fail.
+    Accepted,
     Improved,
     /// The interval excludes zero on the slow side, but the change is not
     /// shown beyond the threshold across the suite.
@@ -50,12 +54,13 @@ pub enum Verdict {
 /// The verdicts shown as warnings (annotations, check runs): a reader should
 /// look, though they do not fail the gate. Not `inconclusive`: on a shared
 /// runner many benchmarks are, and a warning on each would bury the rest.
-pub const WARNING_VERDICTS: [Verdict; 1] = [Verdict::LikelySlower];
+pub const WARNING_VERDICTS: [Verdict; 2] = [Verdict::Accepted, Verdict::LikelySlower];
 
 impl Verdict {
     pub fn label(self) -> &'static str {
         match self {
             Verdict::Regressed => "regressed",
+            Verdict::Accepted => "accepted",
             Verdict::Improved => "improved",
             Verdict::LikelySlower => "likely slower",
             Verdict::LikelyFaster => "likely faster",
@@ -126,6 +131,9 @@ pub struct Comparison {
     /// The practical threshold used for this benchmark (0.01 = 1%).
     pub min_change: f64,
     pub verdict: Verdict,
+    /// Who accepted this slowdown and why (verdict `accepted`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accepted: Option<Accepted>,
     /// Exact instruction counts of both sides, for a paired benchmark whose
     /// time changed (the dual-measure check behind `layout`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -137,6 +145,8 @@ pub struct Comparison {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub flamegraphs: Vec<String>,
 }
+
+pub use crate::record::Accepted;
 
 /// A timed benchmark's instructions per iteration on both sides (callgrind).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

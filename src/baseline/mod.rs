@@ -6,6 +6,7 @@
 //! earlier versions of the same file along first-parent history for the noise
 //! model. Writing a baseline (`baseline update`) is the one write here.
 
+pub mod accept;
 pub mod git;
 
 use std::path::{Path, PathBuf};

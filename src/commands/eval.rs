@@ -18,6 +18,7 @@ pub(crate) fn collect(args: EvalCollectArgs, output: Output) -> Result<u8> {
         trials: args.trials,
         time: Duration::from_secs_f64(args.minutes * 60.0),
         rounds: args.rounds,
+        placement: args.placement,
     };
     crate::eval::collect::collect(&args.suite, &args.corpus, limits, &output.progress)?;
     Ok(exit_code::PASS)

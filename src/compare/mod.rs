@@ -60,6 +60,9 @@ pub struct Settings {
     /// keeps its timing verdict (and fails the gate if slower) instead of
     /// `layout`.
     pub fail_on_layout: bool,
+    /// Slowdowns the pull request's commits accept (`baseline::accept`),
+    /// with the matcher of each glob.
+    pub accepted: Vec<(GlobMatcher, crate::report::Accepted)>,
 }
 
 impl Settings {
@@ -81,11 +84,35 @@ impl Default for Settings {
             fdr: 0.01,
             confidence: 0.95,
             fail_on_layout: false,
+            accepted: Vec::new(),
         }
     }
 }
 
 impl Settings {
+    /// Add the acceptances found in the pull request's commits; a glob that
+    /// is not one is reported in `notes` and accepts nothing.
+    pub fn accept(&mut self, accepted: Vec<crate::report::Accepted>, notes: &mut Vec<String>) {
+        for a in accepted {
+            match Glob::new(&a.glob) {
+                Ok(glob) => self.accepted.push((glob.compile_matcher(), a)),
+                Err(e) => notes.push(format!(
+                    "commit {}: `{}` is not a benchmark glob ({e}); it accepts nothing",
+                    crate::error::short_sha(&a.commit),
+                    a.glob
+                )),
+            }
+        }
+    }
+
+    /// The newest acceptance naming benchmark `id`, if any.
+    pub fn acceptance_for(&self, id: &BenchId) -> Option<&crate::report::Accepted> {
+        self.accepted
+            .iter()
+            .find(|(m, _)| m.is_match(id.as_str()))
+            .map(|(_, a)| a)
+    }
+
     /// The practical threshold for one benchmark.
     pub fn min_change_for(&self, id: &BenchId) -> f64 {
         self.overrides
@@ -308,6 +335,7 @@ pub(crate) fn judge(
                 min_change,
                 fdr: settings.fdr,
                 layout_fails: settings.fail_on_layout,
+                accepted: settings.acceptance_for(id).is_some(),
             };
             let (presence, change) = match test_index.get(id).copied() {
                 Some(i) => {
@@ -359,6 +387,9 @@ pub(crate) fn judge(
                 change,
                 min_change,
                 verdict,
+                accepted: (verdict == Verdict::Accepted)
+                    .then(|| settings.acceptance_for(id).cloned())
+                    .flatten(),
                 instructions,
                 hotspots,
                 flamegraphs: Vec::new(),
@@ -828,7 +859,7 @@ mod tests {
                     p_improved_adjusted: ch.p_improved_adjusted,
                     code: None,
                 };
-                let rule = Rule { min_change: c.min_change, fdr: settings.fdr, layout_fails: false };
+                let rule = Rule { min_change: c.min_change, fdr: settings.fdr, layout_fails: false, accepted: false };
                 prop_assert_eq!(classify(Presence::Both(evidence), &rule), c.verdict);
                 prop_assert!(ch.ci_low <= ch.estimate && ch.estimate <= ch.ci_high);
             }

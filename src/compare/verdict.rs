@@ -68,6 +68,9 @@ pub struct Rule {
     /// behaviour keeps its timing verdict (`flamegate.toml`'s
     /// `fail_on_layout`) instead of `layout`.
     pub layout_fails: bool,
+    /// A commit of the pull request accepts a slowdown of this benchmark:
+    /// `regressed` becomes `accepted`.
+    pub accepted: bool,
 }
 
 /// What is known about a benchmark.
@@ -123,6 +126,7 @@ pub fn classify(presence: Presence, rule: &Rule) -> Verdict {
         {
             Verdict::Layout
         }
+        _ if timing == Verdict::Regressed && rule.accepted => Verdict::Accepted,
         _ => timing,
     }
 }
@@ -176,7 +180,7 @@ mod tests {
                     p_improved_adjusted: p_improved,
                     code: None,
                 }),
-                &Rule { min_change, fdr: 0.01, layout_fails: false },
+                &Rule { min_change, fdr: 0.01, layout_fails: false, accepted: false },
             );
             let (printed_low, printed_high) = (low.exp_m1(), high.exp_m1());
             // An interval holding zero is never a decided change.
@@ -204,6 +208,7 @@ mod tests {
             min_change: 0.01,
             fdr: 0.01,
             layout_fails: false,
+            accepted: false,
         };
         let verdict = |estimate: f64, low: f64, high: f64, p: f64| {
             classify(
@@ -235,6 +240,7 @@ mod tests {
             min_change: 0.01,
             fdr: 0.01,
             layout_fails,
+            accepted: false,
         };
         let slower = |code: Option<CodeEvidence>| Evidence {
             log_change: 0.15f64.ln_1p(),
@@ -281,6 +287,19 @@ mod tests {
         // ... but memory cheaper does not explain a slowdown.
         assert_eq!(
             verdict(slower(code(0.0, 0.0, Some(-0.03))), false),
+            Verdict::Layout
+        );
+        // A pull request's commit accepts it: accepted, unless it is layout.
+        let accepting = Rule {
+            accepted: true,
+            ..rule(false)
+        };
+        assert_eq!(
+            classify(Presence::Both(slower(code(0.14, 0.0, None))), &accepting),
+            Verdict::Accepted
+        );
+        assert_eq!(
+            classify(Presence::Both(slower(code(0.0, 0.0, None))), &accepting),
             Verdict::Layout
         );
         // flamegate.toml's fail_on_layout keeps the timing word.

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use crate::collect::{self, Progress, RunSelection, paired::ROUND_ARGS};
 use crate::error::{Error, Result};
 
-use super::corpus::{CORPUS_FORMAT, Corpus, Header, Round, Side, Trial, compact, plan};
+use super::corpus::{Build, CORPUS_FORMAT, Corpus, Header, Round, Side, Trial, compact, plan};
 
 /// Rounds per trial by default. Scoring replays the paired rule on the
 /// first `R` of them, so fixed plans and the adaptive plan up to this many
@@ -25,6 +25,94 @@ pub struct Limits {
     pub time: Duration,
     /// Rounds per trial (a corpus keeps one value).
     pub rounds: usize,
+    /// A placement corpus: null trials between two builds of the suite
+    /// whose code is placed differently (`PLACEMENTS`).
+    pub placement: bool,
+}
+
+/// The builds of a placement corpus: the same source, flags that move code
+/// (LLVM's alignment of every function and of every block not entered by
+/// falling through) without adding executed instructions, as a change
+/// elsewhere in a crate moves the code of an untouched benchmark.
+pub const PLACEMENTS: [(&str, &str); 4] = [
+    ("default", ""),
+    ("functions-64", "-C llvm-args=-align-all-functions=6"),
+    ("blocks-32", "-C llvm-args=-align-all-nofallthru-blocks=5"),
+    (
+        "functions-128-blocks-64",
+        "-C llvm-args=-align-all-functions=7 -C llvm-args=-align-all-nofallthru-blocks=6",
+    ),
+];
+
+/// The builds trial `index` pairs (base, head): every ordered pair of
+/// different builds in turn.
+pub fn placement_pair(index: usize, builds: usize) -> [usize; 2] {
+    let pairs: Vec<[usize; 2]> = (0..builds)
+        .flat_map(|a| (0..builds).filter(move |&b| b != a).map(move |b| [a, b]))
+        .collect();
+    pairs[index % pairs.len()]
+}
+
+/// The suite's one bench target and its benchmark ids.
+fn single_target<'a>(
+    listed: &'a [(collect::BenchExecutable, Vec<String>)],
+    suite_manifest: &Path,
+) -> Result<(&'a collect::BenchExecutable, &'a Vec<String>)> {
+    match listed {
+        [(exe, ids)] => Ok((exe, ids)),
+        _ => Err(Error::Usage(format!(
+            "{}: the evaluation suite must have exactly one bench target",
+            suite_manifest.display()
+        ))),
+    }
+}
+
+/// Build the suite once per placement, each in its own target directory,
+/// and count every benchmark of each build under callgrind.
+fn build_placements(
+    suite_manifest: &Path,
+    target_dir: &Path,
+    progress: &Progress,
+) -> Result<(Vec<collect::BenchExecutable>, Vec<Build>)> {
+    let mut exes = Vec::new();
+    let mut builds = Vec::new();
+    for (name, flags) in PLACEMENTS {
+        let project = collect::cargo::inspect(
+            suite_manifest,
+            Some(&target_dir.join("placement").join(name)),
+        )?;
+        let rustflags = format!("{} {flags}", std::env::var("RUSTFLAGS").unwrap_or_default());
+        let env = [("RUSTFLAGS".to_string(), rustflags.trim().to_string())];
+        progress.note(&format!("placement build `{name}`: RUSTFLAGS={}", env[0].1));
+        let listed = collect::build_and_list(
+            &project,
+            &RunSelection::default(),
+            &env,
+            &collect::Processes,
+            progress,
+        )?;
+        let (exe, ids) = single_target(&listed, suite_manifest)?;
+        let scratch = collect::scratch_dir(&project)?;
+        let bar = progress.bar(ids.len() as u64, &format!("counting build `{name}`"));
+        let mut counts = Vec::new();
+        for (n, id) in ids.iter().enumerate() {
+            bar.working_on(id);
+            let mut counted =
+                collect::count_one(exe, id, &scratch.path().join(format!("count-{n}")))?;
+            // The header keeps the counts, not the per-function detail.
+            counted.functions = None;
+            counts.push(counted);
+            bar.finished_one(id);
+        }
+        bar.finish();
+        exes.push(exe.clone());
+        builds.push(Build {
+            name: name.to_string(),
+            rustflags: flags.to_string(),
+            counts,
+        });
+    }
+    Ok((exes, builds))
 }
 
 /// Append trials to the corpus in `corpus_dir` until a limit is reached.
@@ -39,13 +127,14 @@ pub fn collect(
     let runner = collect::Processes;
     let listed =
         collect::build_and_list(&project, &RunSelection::default(), &[], &runner, progress)?;
-    let [(exe, ids)] = listed.as_slice() else {
-        return Err(Error::Usage(format!(
-            "{}: the evaluation suite must have exactly one bench target",
-            suite_manifest.display()
-        )));
+    let (exe, ids) = single_target(&listed, suite_manifest)?;
+    let (exes, builds) = if limits.placement {
+        build_placements(suite_manifest, &project.target_dir, progress)?
+    } else {
+        (vec![exe.clone()], Vec::new())
     };
     let header = Header {
+        builds,
         format: CORPUS_FORMAT,
         machine: collect::machine::fingerprint(&project.dir),
         round_args: ROUND_ARGS.iter().map(|a| a.to_string()).collect(),
@@ -67,11 +156,25 @@ pub fn collect(
     let mut added = 0;
     while corpus.trials.len() < limits.trials && started.elapsed() < limits.time {
         let index = corpus.trials.len();
-        let injected = plan(index, ids);
+        // Placement trials are all null: two builds of the same code.
+        let pair = limits
+            .placement
+            .then(|| placement_pair(index, corpus.header.builds.len()));
+        let injected = if limits.placement {
+            None
+        } else {
+            plan(index, ids)
+        };
         let trial_started = Instant::now();
         let label = match &injected {
             Some(i) => format!("trial {index}: +{}% in {}", i.percent, i.bench),
-            None => format!("trial {index}: A/A"),
+            None => match pair {
+                Some([a, b]) => format!(
+                    "trial {index}: build `{}` against `{}`",
+                    corpus.header.builds[a].name, corpus.header.builds[b].name
+                ),
+                None => format!("trial {index}: A/A"),
+            },
         };
         let bar = progress.bar((2 * limits.rounds * ids.len()) as u64, &label);
         let mut rounds = Vec::with_capacity(limits.rounds);
@@ -98,6 +201,11 @@ pub fn collect(
                 };
                 let home = scratch.path().join(format!("{index}-{round}-{side:?}"));
                 let env = [(INJECT_VAR.to_string(), value)];
+                let exe = match (side, pair) {
+                    (Side::Base, Some([a, _])) => &exes[a],
+                    (Side::Head, Some([_, b])) => &exes[b],
+                    (_, None) => &exes[0],
+                };
                 collect::Runner::run(&runner, exe, &args, &home, &env, &bar)?;
                 let samples = collect::criterion_output::read_criterion_dirs(&home)?
                     .into_iter()
@@ -123,6 +231,7 @@ pub fn collect(
             injected,
             seconds: trial_started.elapsed().as_secs_f64(),
             rounds,
+            builds: pair,
         })?;
         added += 1;
     }

@@ -29,6 +29,21 @@ pub struct Header {
     pub benchmarks: Vec<String>,
     /// Hash of the suite's source, so trials of different suites never mix.
     pub suite_source: String,
+    /// Placement corpora (`eval collect --placement`): the builds whose
+    /// executables the trials pair, with their instruction counts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub builds: Vec<Build>,
+}
+
+/// One build of the suite: the same source with flags that move code
+/// without changing what it executes (function and block alignment).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Build {
+    pub name: String,
+    pub rustflags: String,
+    /// Each benchmark counted under callgrind (`BenchResult`s in
+    /// instructions), once per build: counts are exact.
+    pub counts: Vec<crate::record::BenchResult>,
 }
 
 /// The slowdown a trial injected into one head benchmark.
@@ -65,6 +80,10 @@ pub struct Trial {
     pub injected: Option<Injection>,
     pub seconds: f64,
     pub rounds: Vec<Round>,
+    /// Placement corpora: the builds (indexes into `Header::builds`) the
+    /// base and the head ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub builds: Option<[usize; 2]>,
 }
 
 impl Round {
@@ -180,6 +199,13 @@ impl Corpus {
                 || old.rounds_per_trial != header.rounds_per_trial
             {
                 Some("other round settings")
+            } else if old
+                .builds
+                .iter()
+                .map(|b| (&b.name, &b.rustflags))
+                .ne(header.builds.iter().map(|b| (&b.name, &b.rustflags)))
+            {
+                Some("other builds (placement corpora pair the same builds)")
             } else {
                 None
             };

@@ -130,6 +130,10 @@ pub struct Scores {
     /// Median one-minute load average at round starts.
     pub median_load: Option<f64>,
     pub machine: String,
+    /// Placement corpora: each build's name, and its instructions per
+    /// iteration by benchmark (the median of its counts).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub builds: Vec<(String, BTreeMap<String, f64>)>,
     pub rules: Vec<RuleScore>,
 }
 
@@ -163,9 +167,23 @@ pub fn score(corpus: &Corpus, progress: &Progress) -> Scores {
     );
     let trimmed_name =
         format!("candidate: paired, {rounds} rounds, 20% trimmed t (not used by check)");
-    let mut order: Vec<String> = fixed.iter().map(|(name, _)| name.clone()).collect();
+    // Placement corpora: the paired rules again, each time change checked
+    // against the two builds' instruction counts (`check --paired`'s
+    // default).
+    let placement = !corpus.header.builds.is_empty();
+    let checked = |name: &str| format!("{name} + instruction check");
+    let mut order: Vec<String> = Vec::new();
+    for name in fixed
+        .iter()
+        .map(|(name, _)| name.clone())
+        .chain([adaptive_name.clone()])
+    {
+        order.push(name.clone());
+        if placement {
+            order.push(checked(&name));
+        }
+    }
     order.extend([
-        adaptive_name.clone(),
         trimmed_name.clone(),
         "flamegate stored baseline".to_string(),
         "criterion".to_string(),
@@ -173,20 +191,33 @@ pub fn score(corpus: &Corpus, progress: &Progress) -> Scores {
     let mut outcomes: BTreeMap<String, Vec<(usize, Outcome)>> = BTreeMap::new();
     for trial in &corpus.trials {
         bar.working_on(&format!("trial {}", trial.trial));
-        for (name, keep) in &fixed {
-            let run = paired_run(corpus, trial, |_, _| *keep);
+        let mut paired_rules: Vec<(&String, PairedRun)> = fixed
+            .iter()
+            .map(|(name, keep)| (name, paired_run(corpus, trial, |_, _| *keep)))
+            .collect();
+        paired_rules.push((
+            &adaptive_name,
+            paired_run(corpus, trial, |id, thetas| {
+                adaptive_rounds(id, thetas, ids.len(), &settings)
+            }),
+        ));
+        for (name, mut run) in paired_rules {
             outcomes
                 .entry(name.clone())
                 .or_default()
                 .push((trial.trial, paired_outcome(&run, &settings)));
+            if let Some([a, b]) = trial.builds {
+                run.instructions = crate::record::paired::CountedInstructions {
+                    base: corpus.header.builds[a].counts.clone(),
+                    head: corpus.header.builds[b].counts.clone(),
+                    not_counted: Default::default(),
+                };
+                outcomes
+                    .entry(checked(name))
+                    .or_default()
+                    .push((trial.trial, paired_outcome(&run, &settings)));
+            }
         }
-        let adaptive = paired_run(corpus, trial, |id, thetas| {
-            adaptive_rounds(id, thetas, ids.len(), &settings)
-        });
-        outcomes
-            .entry(adaptive_name.clone())
-            .or_default()
-            .push((trial.trial, paired_outcome(&adaptive, &settings)));
         let all = paired_run(corpus, trial, |_, _| rounds);
         outcomes.entry(trimmed_name.clone()).or_default().push((
             trial.trial,
@@ -251,6 +282,19 @@ pub fn score(corpus: &Corpus, progress: &Progress) -> Scores {
             "{}, {} logical cores, {}, {}",
             m.cpu_model, m.logical_cores, m.os, m.rustc
         ),
+        builds: corpus
+            .header
+            .builds
+            .iter()
+            .map(|b| {
+                let counts = b
+                    .counts
+                    .iter()
+                    .map(|c| (c.id.as_str().to_string(), stats::median(&c.samples)))
+                    .collect();
+                (format!("{} ({})", b.name, b.rustflags), counts)
+            })
+            .collect(),
         rules,
     }
 }
@@ -589,6 +633,19 @@ pub fn table(scores: &Scores) -> String {
             .map(|l| format!("; median load average {l:.2}"))
             .unwrap_or_default()
     );
+    if !scores.builds.is_empty() {
+        let _ = writeln!(
+            out,
+            "placement builds (every trial pairs two of them; instructions per iteration):"
+        );
+        for (name, counts) in &scores.builds {
+            let list: Vec<String> = counts
+                .iter()
+                .map(|(id, n)| format!("{id} {n:.0}"))
+                .collect();
+            let _ = writeln!(out, "  {name}: {}", list.join(", "));
+        }
+    }
     let _ = writeln!(
         out,
         "rates with Clopper-Pearson 95% intervals, in percent (hits/n)\n"

@@ -407,6 +407,22 @@ fn remove_stale_temp_files(dir: &Path, prefix: &str) {
     }
 }
 
+/// The commit-message key that accepts a slowdown (`baseline::accept`).
+pub const ACCEPT_TRAILER: &str = "Flamegate-Accept";
+
+/// A slowdown accepted by a commit of the pull request
+/// (`baseline::accept`): the line
+/// `Flamegate-Accept: <glob>: <reason>` in its message.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Accepted {
+    /// The benchmark glob the commit named.
+    pub glob: String,
+    pub reason: String,
+    /// The commit's author.
+    pub by: String,
+    pub commit: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

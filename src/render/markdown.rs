@@ -5,8 +5,9 @@ use std::fmt::Write;
 
 use super::escape::markdown_text;
 use super::{
-    Renderer, evidence, format_change, format_level, headline, instruction_text, interval_text,
-    rule_text,
+    DISAGREE_MARK, DISAGREE_NOTE, Renderer, accepted_text, change_disagrees, change_label,
+    evidence, format_change, format_level, headline, instruction_text, interval_text, rule_text,
+    vouch_text,
 };
 use crate::error::{is_commit_id, short_sha};
 use crate::profile::hotspots::percent;
@@ -78,6 +79,7 @@ impl Renderer for Markdown {
         );
         let counts: Vec<String> = [
             Verdict::Regressed,
+            Verdict::Accepted,
             Verdict::Improved,
             Verdict::LikelySlower,
             Verdict::LikelyFaster,
@@ -94,6 +96,7 @@ impl Renderer for Markdown {
             !matches!(
                 v,
                 Verdict::Identical
+                    | Verdict::Accepted
                     | Verdict::LikelySlower
                     | Verdict::LikelyFaster
                     | Verdict::Layout
@@ -124,9 +127,16 @@ impl Renderer for Markdown {
             capitalized(&evidence(report)),
             rule_text(report),
         );
+        if let Some(vouch) = vouch_text(report) {
+            let _ = writeln!(out, "{}\n", markdown_text(&vouch));
+        }
 
         for (verdict, title) in [
             (Verdict::Regressed, "Regressions"),
+            (
+                Verdict::Accepted,
+                "Accepted slowdowns (regressed, accepted by a commit of this pull request; not failing)",
+            ),
             (Verdict::Improved, "Improvements"),
             (
                 Verdict::LikelySlower,
@@ -151,6 +161,19 @@ impl Renderer for Markdown {
                 change_table(&mut out, &rows, report.mode);
                 out.push('\n');
                 instruction_notes(&mut out, &rows);
+                for c in &rows {
+                    if let Some(accepted) = &c.accepted {
+                        let _ = writeln!(
+                            out,
+                            "- {}: {}",
+                            markdown_text(c.id.as_str()),
+                            markdown_text(&accepted_text(accepted))
+                        );
+                    }
+                }
+                if verdict == Verdict::Accepted {
+                    out.push('\n');
+                }
                 if verdict == Verdict::Regressed {
                     hotspot_notes(&mut out, &rows, report.mode);
                 }
@@ -313,17 +336,23 @@ fn change_table(out: &mut String, rows: &[&Comparison], mode: Mode) {
     let format_duration = |value: f64| format_level(mode, value);
     let _ = writeln!(
         out,
-        "| Benchmark | Change | CI | Median base → head | p95 base → head |\n|---|---:|---:|---:|---:|"
+        "| Benchmark | Change {} | CI | Median base → head | p95 base → head |\n|---|---:|---:|---:|---:|",
+        change_label(mode)
     );
+    let mut disagree = false;
     for c in rows {
         let (Some(change), Some(base), Some(head)) = (&c.change, &c.base, &c.head) else {
             continue;
         };
-        let flag = if change.low_confidence {
-            " (low confidence)"
+        let mut flag = if change.low_confidence {
+            " (low confidence)".to_string()
         } else {
-            ""
+            String::new()
         };
+        if change_disagrees(change, head.median) {
+            flag.push_str(&format!(" {DISAGREE_MARK}"));
+            disagree = true;
+        }
         let _ = writeln!(
             out,
             "| {} | {}{flag} | {} | {} → {} | {} → {} |",
@@ -335,5 +364,8 @@ fn change_table(out: &mut String, rows: &[&Comparison], mode: Mode) {
             format_duration(base.p95),
             format_duration(head.p95),
         );
+    }
+    if disagree {
+        let _ = writeln!(out, "\n{DISAGREE_NOTE}");
     }
 }

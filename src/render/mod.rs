@@ -157,6 +157,18 @@ pub fn instruction_text(check: &crate::report::InstructionCheck) -> String {
     text
 }
 
+/// Who accepted a slowdown and why, as both human formats print it.
+pub fn accepted_text(accepted: &crate::report::Accepted) -> String {
+    format!(
+        "accepted by {} in {} (`{}: {}: …`): {}",
+        accepted.by,
+        crate::error::short_sha(&accepted.commit),
+        crate::record::ACCEPT_TRAILER,
+        accepted.glob,
+        accepted.reason
+    )
+}
+
 /// The decision rule's settings as both human formats state them.
 pub fn rule_text(report: &Report) -> String {
     match report.mode {
@@ -173,6 +185,74 @@ pub fn rule_text(report: &Report) -> String {
     }
 }
 
+/// What the run vouches for, one sentence for both human formats: the
+/// largest slowdown its numbers still allow among the benchmarks not
+/// called regressed (the highest upper end of their intervals; in
+/// instruction mode the largest exact increase). None when nothing was
+/// measured on both sides.
+pub fn vouch_text(report: &Report) -> Option<String> {
+    use crate::report::{Mode, Verdict};
+    let worst = report
+        .comparisons
+        .iter()
+        .filter(|c| !matches!(c.verdict, Verdict::Regressed | Verdict::Accepted))
+        .filter_map(|c| Some((c, c.change.as_ref()?.ci_high)))
+        .max_by(|a, b| a.1.total_cmp(&b.1))?;
+    let (c, high) = worst;
+    let others = match (
+        report.count(Verdict::Regressed) > 0,
+        report.count(Verdict::Accepted) > 0,
+    ) {
+        (false, false) => "No",
+        (true, false) => "Besides the regressions, no",
+        (false, true) => "Besides the accepted slowdowns, no",
+        (true, true) => "Besides the regressions and accepted slowdowns, no",
+    };
+    Some(match report.mode {
+        Mode::Instructions if high <= 0.0 => {
+            format!("{others} benchmark executes more instructions than before.")
+        }
+        Mode::Instructions => format!(
+            "{others} benchmark executes more than {} more instructions (the most: {}).",
+            format_percent(high),
+            c.id
+        ),
+        _ if high <= 0.0 => {
+            format!("{others} benchmark can be slower: every interval lies below zero.")
+        }
+        _ => format!(
+            "{others} benchmark is shown slower than {} (the highest upper end of a {} interval: {}).",
+            format_change(high),
+            format_percent(report.settings.confidence),
+            c.id
+        ),
+    })
+}
+
+/// A row whose Change and medians point different ways (the change is an
+/// estimate over rounds or against a level, the medians are pooled): marked
+/// with `DISAGREE_MARK` and explained once by `DISAGREE_NOTE`.
+pub fn change_disagrees(change: &crate::report::Change, head_median: f64) -> bool {
+    let medians = head_median - change.base_level;
+    change.estimate * medians < 0.0 && change.estimate.abs() >= 0.001
+}
+
+pub const DISAGREE_MARK: &str = "†";
+pub const DISAGREE_NOTE: &str = "† Change and medians point different ways: the change is estimated \
+     round by round (paired) or against the baseline's level with the machine shift removed \
+     (stored), while the medians pool every sample; the change is what the verdict uses.";
+
+/// What the Change column estimates, per mode: the median of the per-round
+/// ratios (paired), the head against the baseline's level (stored), exact
+/// counts (instructions).
+pub fn change_label(mode: crate::report::Mode) -> &'static str {
+    match mode {
+        crate::report::Mode::Paired => "(per round)",
+        crate::report::Mode::StoredBaseline => "(vs baseline)",
+        crate::report::Mode::Instructions => "(exact)",
+    }
+}
+
 /// The headline both human formats open with.
 pub fn headline(report: &Report) -> String {
     use crate::report::{Outcome, Verdict};
@@ -185,10 +265,18 @@ pub fn headline(report: &Report) -> String {
                 if total == 1 { "" } else { "s" }
             )
         }
-        Outcome::Pass => format!(
-            "no regressions in {total} benchmark{}",
-            if total == 1 { "" } else { "s" }
-        ),
+        Outcome::Pass => {
+            let accepted = report.count(Verdict::Accepted);
+            format!(
+                "no regressions in {total} benchmark{}{}",
+                if total == 1 { "" } else { "s" },
+                match accepted {
+                    0 => String::new(),
+                    1 => " (1 slowdown accepted)".to_string(),
+                    n => format!(" ({n} slowdowns accepted)"),
+                }
+            )
+        }
     }
 }
 
@@ -215,6 +303,22 @@ mod tests {
         };
         assert_eq!(interval_text(Mode::Instructions, &change), "exact");
         assert_eq!(interval_text(Mode::Paired, &change), "+5.0% … +5.0%");
+        // Issue 22: `encode/hex +0.8%, 7.948 µs → 7.917 µs` is marked.
+        let paired = Change {
+            base_level: 7948.0,
+            estimate: 0.008,
+            ..change
+        };
+        assert!(change_disagrees(&paired, 7917.0));
+        assert!(!change_disagrees(&paired, 8000.0));
+        // Below 0.1% a sign says nothing.
+        assert!(!change_disagrees(
+            &Change {
+                estimate: 0.0005,
+                ..paired
+            },
+            7917.0
+        ));
     }
 
     #[test]

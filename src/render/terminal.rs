@@ -7,8 +7,9 @@ const TABLE_STYLE: &str = "  ── ══             ";
 
 use super::escape::terminal_text;
 use super::{
-    Renderer, evidence, format_change, format_level, headline, instruction_text, interval_text,
-    rule_text,
+    DISAGREE_MARK, DISAGREE_NOTE, Renderer, accepted_text, change_disagrees, change_label,
+    evidence, format_change, format_level, headline, instruction_text, interval_text, rule_text,
+    vouch_text,
 };
 use crate::error::short_sha;
 use crate::report::{Outcome, Report, Verdict};
@@ -25,6 +26,7 @@ impl Terminal {
         }
         match verdict {
             Verdict::Regressed => cell.fg(Color::Red),
+            Verdict::Accepted => cell.fg(Color::Yellow),
             Verdict::Improved => cell.fg(Color::Green),
             Verdict::LikelySlower | Verdict::Inconclusive | Verdict::Missing => {
                 cell.fg(Color::Yellow)
@@ -45,9 +47,10 @@ impl Renderer for Terminal {
         } else {
             table.force_no_tty();
         }
+        let mut disagree = false;
         table.set_header([
             "benchmark",
-            "change",
+            &format!("change\n{}", change_label(report.mode)),
             "interval",
             "median base → head",
             "p95 head",
@@ -57,9 +60,16 @@ impl Renderer for Terminal {
             let (change, interval) = match &c.change {
                 Some(ch) => (
                     format!(
-                        "{}{}",
+                        "{}{}{}",
                         format_change(ch.estimate),
-                        if ch.low_confidence { "?" } else { "" }
+                        if ch.low_confidence { "?" } else { "" },
+                        match &c.head {
+                            Some(h) if change_disagrees(ch, h.median) => {
+                                disagree = true;
+                                DISAGREE_MARK
+                            }
+                            _ => "",
+                        }
                     ),
                     interval_text(report.mode, ch),
                 ),
@@ -126,12 +136,27 @@ impl Renderer for Terminal {
         ));
         out.push_str(&table.to_string());
         out.push('\n');
+        if let Some(vouch) = vouch_text(report) {
+            out.push_str(&format!("{}\n", terminal_text(&vouch)));
+        }
+        if disagree {
+            out.push_str(&format!("{DISAGREE_NOTE}\n"));
+        }
         for c in &report.comparisons {
             if let Some(h) = &c.hotspots {
                 out.push_str(&format!(
                     "hotspot {}: {}\n",
                     terminal_text(c.id.as_str()),
                     terminal_text(&h.summary)
+                ));
+            }
+        }
+        for c in &report.comparisons {
+            if let Some(accepted) = &c.accepted {
+                out.push_str(&format!(
+                    "accepted {}: {}\n",
+                    terminal_text(c.id.as_str()),
+                    terminal_text(&accepted_text(accepted))
                 ));
             }
         }

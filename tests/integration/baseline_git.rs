@@ -376,3 +376,88 @@ fn baseline_update_refuses_a_dirty_record_unless_forced() {
         flamegate::record::RunRecord::load(&repo.path().join("baselines/suite.json")).unwrap();
     assert_eq!(written, dirty);
 }
+
+/// Issue 22: a pull request can accept a slowdown on purpose, in one of its
+/// commits; the report shows who and why, and the gate passes. Commits of
+/// main (before the merge-base) accept nothing.
+#[test]
+fn a_slowdown_accepted_in_a_commit_of_the_pull_request_passes_and_says_who_and_why() {
+    let repo = Repo::with_history(&history(6));
+    let slower = suite_record(100, 0.01, &[(2, 1.2), (3, 1.3)]);
+    // Accepted on main already: not this pull request's, so not accepted.
+    repo.git(&["checkout", "-q", "main"]);
+    repo.write("NOTES.md", "on main\n");
+    repo.git(&["add", "-A"]);
+    repo.git(&[
+        "commit",
+        "-q",
+        "-m",
+        "old\n\nFlamegate-Accept: query/scan: accepted long ago",
+    ]);
+    repo.git(&["checkout", "-q", "feature"]);
+    repo.git(&["merge", "-q", "--no-edit", "main"]);
+    repo.write("src/lib.rs", "pub fn feature() { /* correct now */ }\n");
+    repo.git(&["add", "-A"]);
+    repo.git(&[
+        "commit",
+        "-q",
+        "--author=Rev Iewer <rev@example.invalid>",
+        "-m",
+        "query: check every row\n\nStale rows were returned.\n\n\
+         Flamegate-Accept: query/index*: stale rows are worse than slow ones\n\
+         Flamegate-Accept: missing reason",
+    ]);
+    let (output, out) = compare(&repo, &slower, &[]);
+    assert_eq!(
+        output.status.code(),
+        Some(i32::from(exit_code::REGRESSION)),
+        "query/scan is still regressed: {}",
+        stderr(&output)
+    );
+    let first = report(out.path());
+    assert_eq!(verdict_of(&first, "query/scan"), "Regressed");
+    let indexed = comparison_of(&first, "query/indexed");
+    assert_eq!(indexed["verdict"], "Accepted", "{indexed}");
+    assert_eq!(indexed["accepted"]["by"], "Rev Iewer");
+    assert_eq!(indexed["accepted"]["glob"], "query/index*");
+    assert_eq!(
+        indexed["accepted"]["reason"],
+        "stale rows are worse than slow ones"
+    );
+    assert!(
+        first["notes"].to_string().contains("missing reason"),
+        "{}",
+        first["notes"]
+    );
+    let text = stdout(&output);
+    assert!(
+        text.contains("accepted query/indexed: accepted by Rev Iewer in "),
+        "{text}"
+    );
+
+    // Accepting the other one too: the gate passes, and says so.
+    repo.git(&[
+        "commit",
+        "-q",
+        "--allow-empty",
+        "-m",
+        "scan\n\nFlamegate-Accept: query/scan: a full scan is the point",
+    ]);
+    let (output, out) = compare(&repo, &slower, &[]);
+    assert_eq!(
+        output.status.code(),
+        Some(i32::from(exit_code::PASS)),
+        "{}",
+        stderr(&output)
+    );
+    let both = report(out.path());
+    assert_eq!(verdict_of(&both, "query/scan"), "Accepted");
+    assert!(
+        stdout(&output).contains("no regressions in 5 benchmarks (2 slowdowns accepted)"),
+        "{}",
+        stdout(&output)
+    );
+    let markdown = std::fs::read_to_string(out.path().join("report.md")).unwrap();
+    assert!(markdown.contains("#### Accepted slowdowns"), "{markdown}");
+    assert!(markdown.contains("a full scan is the point"), "{markdown}");
+}

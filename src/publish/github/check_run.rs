@@ -56,6 +56,9 @@ fn annotations(report: &Report, path: &str) -> Vec<Value> {
                         format_change(ch.ci_high)
                     ));
                 }
+                if let Some(accepted) = &c.accepted {
+                    message.push_str(&format!("\n{}", crate::render::accepted_text(accepted)));
+                }
                 if let Some(h) = &c.hotspots {
                     message.push_str(&format!("\n{}", h.summary));
                 }

@@ -69,6 +69,7 @@ fn permission_advice(error: &ApiError, permission: &str) -> String {
 fn worth_a_comment(report: &Report) -> bool {
     [
         Verdict::Regressed,
+        Verdict::Accepted,
         Verdict::Improved,
         Verdict::New,
         Verdict::Missing,

@@ -103,6 +103,9 @@ fn annotation(level: &str, c: &Comparison) -> String {
         })
         .unwrap_or_default();
     let mut message = format!("{} {} {change}", c.id, c.verdict.label());
+    if let Some(accepted) = &c.accepted {
+        message.push_str(&format!("\n{}", crate::render::accepted_text(accepted)));
+    }
     if let Some(h) = &c.hotspots {
         message.push_str(&format!("\n{}", h.summary));
     }
