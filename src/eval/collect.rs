@@ -282,6 +282,15 @@ fn suite_source(dir: &Path) -> Result<String> {
 #[cfg(test)]
 mod tests {
     #[test]
+    fn placement_trials_pair_every_ordered_pair_of_different_builds() {
+        let pairs: Vec<[usize; 2]> = (0..12).map(|i| super::placement_pair(i, 4)).collect();
+        let distinct: std::collections::BTreeSet<[usize; 2]> = pairs.iter().copied().collect();
+        assert_eq!(distinct.len(), 12, "{pairs:?}");
+        assert!(pairs.iter().all(|[a, b]| a != b));
+        assert_eq!(super::placement_pair(12, 4), pairs[0]);
+    }
+
+    #[test]
     fn injection_values_have_one_length() {
         assert_eq!(
             super::injection_value("none", 0).len(),

@@ -147,6 +147,35 @@ fn the_committed_six_round_corpus_scores_as_documented() {
     assert_eq!(hits(&criterion["false_positives"]), (43, 425));
 }
 
+/// Issue 14: the committed placement corpus (null trials between builds
+/// that differ only in code alignment), as docs/verdict-quality.md reports:
+/// timing alone false-alarms on `branch/unpredictable` whenever the base is
+/// the default build; the instruction check reads every one as layout.
+#[test]
+fn the_committed_placement_corpus_scores_as_documented() {
+    let scores = score(&repo_root().join("eval/corpus/placement-6"));
+    assert_eq!(scores["trials"], 29);
+    for name in [
+        "flamegate paired, 6 rounds",
+        "flamegate paired, adaptive (4 to 6 rounds)",
+    ] {
+        let alone = rule(&scores, name);
+        assert_eq!(hits(&alone["suite_false_alarms"]), (9, 29), "{name}");
+        assert_eq!(
+            alone["false_positives_by_bench"]["branch/unpredictable"]["hits"], 9,
+            "{name}"
+        );
+        let checked = rule(&scores, &format!("{name} + instruction check"));
+        assert_eq!(hits(&checked["suite_false_alarms"]), (0, 29), "{name}");
+        assert_eq!(hits(&checked["false_positives"]), (0, 232), "{name}");
+    }
+    let builds = scores["builds"].as_array().unwrap();
+    assert_eq!(builds.len(), 4);
+    for build in builds {
+        assert_eq!(build[1]["branch/unpredictable"], 440359.0, "{build}");
+    }
+}
+
 /// The committed 12-round corpus (fixed 6 and 12 rounds, and the adaptive
 /// plan between, on the same trials), as docs/verdict-quality.md reports.
 #[test]
