@@ -164,6 +164,48 @@ pub struct InstructionCheck {
     pub simulated_cycles_change: Option<f64>,
 }
 
+/// The machine a check ran on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Runner {
+    /// CPU model, logical cores, OS.
+    pub machine: String,
+    /// Paired: both sides ran in this job. Stored: the baseline was
+    /// recorded on the same kind of machine and toolchain.
+    pub same_machine: bool,
+    /// Stored, another kind of machine: the baseline's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_machine: Option<String>,
+}
+
+impl Runner {
+    /// The head's machine against the base's: paired runs share one.
+    pub fn of(
+        head: &crate::record::Machine,
+        base: &crate::record::Machine,
+        paired: bool,
+    ) -> Runner {
+        let describe = |m: &crate::record::Machine| {
+            format!(
+                "{}, {} logical cores, {}",
+                m.cpu_model, m.logical_cores, m.os
+            )
+        };
+        let same_machine = paired || head.same_fingerprint(base);
+        Runner {
+            machine: describe(head),
+            same_machine,
+            base_machine: (!same_machine).then(|| describe(base)),
+        }
+    }
+}
+
+/// The `flamegate check` that reproduces a report, against its base commit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reproduce {
+    pub paired: bool,
+    pub instructions: bool,
+}
+
 /// How the comparison was made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Mode {
@@ -223,6 +265,12 @@ pub struct Report {
     /// against, since checks and comments belong to the head.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull_request_head: Option<String>,
+    /// The machine the head ran on, and whether the base ran on the same.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runner: Option<Runner>,
+    /// How to run this check again locally.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reproduce: Option<Reproduce>,
 }
 
 impl Report {

@@ -99,6 +99,17 @@ pub(crate) fn check(args: CheckArgs, output: Output) -> Result<u8> {
             other => other?,
         }
     };
+    let mut gated = gated;
+    let paired = paired || gated.report.mode == crate::report::Mode::Paired;
+    gated.report.runner = Some(crate::report::Runner::of(
+        &gated.head.machine,
+        &gated.base.machine,
+        paired,
+    ));
+    gated.report.reproduce = Some(crate::report::Reproduce {
+        paired,
+        instructions,
+    });
     finish_check(
         gated,
         &output_args,

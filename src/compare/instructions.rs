@@ -213,6 +213,8 @@ pub fn against_instructions(
         outcome,
         notes,
         pull_request_head: None,
+        runner: None,
+        reproduce: None,
     }
 }
 

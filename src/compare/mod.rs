@@ -292,6 +292,8 @@ pub fn against_stored(
         outcome,
         notes,
         pull_request_head: None,
+        runner: None,
+        reproduce: None,
     }
 }
 

@@ -255,6 +255,8 @@ pub fn against_paired_with(
         outcome,
         notes,
         pull_request_head: None,
+        runner: None,
+        reproduce: None,
     }
 }
 

@@ -238,6 +238,37 @@ impl Renderer for Markdown {
         for note in &report.notes {
             let _ = writeln!(out, "> {}\n", markdown_text(note));
         }
+        if let Some(runner) = &report.runner {
+            let base = if runner.same_machine {
+                match report.mode {
+                    Mode::StoredBaseline => {
+                        "the baseline was recorded on the same kind of machine".to_string()
+                    }
+                    _ => "base and head ran on it in this job".to_string(),
+                }
+            } else {
+                format!(
+                    "the baseline was recorded on another kind of machine ({})",
+                    markdown_text(runner.base_machine.as_deref().unwrap_or("unknown"))
+                )
+            };
+            let _ = writeln!(out, "Runner: {}; {base}.\n", markdown_text(&runner.machine));
+        }
+        if let (Some(reproduce), Some(base)) = (&report.reproduce, &report.base.commit)
+            && is_commit_id(base)
+        {
+            let _ = writeln!(
+                out,
+                "Reproduce locally: `flamegate check{}{} --base {}`\n",
+                if reproduce.paired { " --paired" } else { "" },
+                if reproduce.instructions {
+                    " --measure instructions"
+                } else {
+                    ""
+                },
+                short_sha(base)
+            );
+        }
         out.into_bytes()
     }
 }

@@ -210,6 +210,23 @@ fn publishing_twice_leaves_one_comment_updated_in_place() {
         "the PR head, not the merge commit"
     );
     assert!(body.contains("https://github.example/octo/shop/actions/runs/4242"));
+    // Issue 22: the runner, and the command that reproduces the check.
+    let main_tip = repo.git(&["rev-parse", "main"]);
+    assert!(
+        body.contains(&format!(
+            "Reproduce locally: `flamegate check --base {}`",
+            &main_tip[..10]
+        )),
+        "{body}"
+    );
+    assert!(
+        body.contains("Runner: Test CPU, 2 logical cores, Test OS;"),
+        "{body}"
+    );
+    assert!(
+        body.contains("the baseline was recorded on the same kind of machine"),
+        "{body}"
+    );
 
     // A new run with other results: the same comment, new body.
     let fixed = checked_report(&job, &repo, &suite_record(51, 0.01, &[]), "second");
