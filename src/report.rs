@@ -162,6 +162,10 @@ pub struct InstructionCheck {
     /// cache and branch simulation ran on both sides.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub simulated_cycles_change: Option<f64>,
+    /// The declared input differs between the sides: both changes are per
+    /// unit of input (the counts as measured).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub per_unit: bool,
 }
 
 /// The machine a check ran on.

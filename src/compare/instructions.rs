@@ -45,22 +45,31 @@ fn estimated_cycles(instructions: f64, simulated: &Simulated) -> f64 {
 
 /// The dual-measure check of one timed benchmark: its instruction counts
 /// on both sides (paired mode), with their jitter and simulated cycles.
+/// When the declared input differs (`input`), the changes are per unit of
+/// input, like the time's they are checked against.
 pub fn check(
     base: &crate::record::BenchResult,
     head: &crate::record::BenchResult,
+    input: Option<&crate::record::InputChange>,
 ) -> crate::report::InstructionCheck {
     let ((base_count, base_jitter), (head_count, head_jitter)) = (
         median_and_spread(&base.samples),
         median_and_spread(&head.samples),
     );
+    let per_unit = input.map_or(0.0, crate::record::InputChange::log_ratio);
+    let change = |head: f64, base: f64| ((head / base).ln() - per_unit).exp_m1();
     crate::report::InstructionCheck {
         base: base_count,
         head: head_count,
-        change: head_count / base_count - 1.0,
+        change: change(head_count, base_count),
         jitter: base_jitter.max(head_jitter),
         simulated_cycles_change: base.simulated.zip(head.simulated).map(|(b, h)| {
-            estimated_cycles(head_count, &h) / estimated_cycles(base_count, &b) - 1.0
+            change(
+                estimated_cycles(head_count, &h),
+                estimated_cycles(base_count, &b),
+            )
         }),
+        per_unit: input.is_some(),
     }
 }
 
@@ -256,6 +265,29 @@ mod tests {
                 })
                 .collect(),
         }
+    }
+
+    /// Found on rust-hex: a pull request grew the benchmarks' declared
+    /// input 8.6% (16,274 → 17,671 bytes) and `encode/rustc_hex` executed
+    /// 8.5% more instructions: per byte the same work, which the time (per
+    /// byte) is checked against.
+    #[test]
+    fn instruction_changes_are_per_unit_when_the_input_grew() {
+        let bench = |count: f64| {
+            counts(&[("encode/rustc_hex", &[count, count, count])])
+                .benches
+                .remove(0)
+        };
+        let input = crate::record::InputChange {
+            unit: "Bytes".into(),
+            base: 16_274,
+            head: 17_671,
+        };
+        let raw = check(&bench(909_000.0), &bench(985_800.0), None);
+        assert!((raw.change - 0.0845).abs() < 0.001, "{raw:?}");
+        let per_byte = check(&bench(909_000.0), &bench(985_800.0), Some(&input));
+        assert!(per_byte.change.abs() < 0.002, "{per_byte:?}");
+        assert!(per_byte.per_unit);
     }
 
     #[test]

@@ -204,7 +204,7 @@ pub fn against_paired_with(
                 instructions: run
                     .instructions
                     .of(id)
-                    .map(|(base, head)| super::instructions::check(base, head)),
+                    .map(|(base, head)| super::instructions::check(base, head, input.as_ref())),
             },
         ));
     }

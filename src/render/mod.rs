@@ -147,9 +147,14 @@ pub fn instruction_text(check: &crate::report::InstructionCheck) -> String {
         format_change(check.change)
     };
     let mut text = format!(
-        "{} → {} instructions per iteration ({change})",
+        "{} → {} instructions per iteration ({change}{})",
         format_count(check.base),
-        format_count(check.head)
+        format_count(check.head),
+        if check.per_unit {
+            " per unit of input"
+        } else {
+            ""
+        }
     );
     if let Some(cycles) = check.simulated_cycles_change {
         text.push_str(&format!("; simulated cycles {}", format_change(cycles)));
