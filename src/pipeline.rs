@@ -113,16 +113,14 @@ pub fn gate_paired(
     runner: &dyn Runner,
     progress: Progress,
 ) -> Result<Gated> {
-    let mut measured = measure_paired(project, spec, selection, plan, settings, runner, progress)?;
-    let base = measured.run.base.commit.clone();
-    let settings = accepting(settings, &project.dir, base.as_deref(), &mut measured.notes);
-    Ok(judge_paired(suite, measured, &settings))
+    let measured = measure_paired(project, spec, selection, plan, settings, runner, progress)?;
+    Ok(judge_paired(suite, measured, settings, &project.dir))
 }
 
 /// `settings` with the slowdowns that the commits between `base_commit` and
 /// HEAD accept (`baseline::accept`); malformed lines, and a history that
 /// cannot be read, are noted.
-pub fn accepting(
+fn accepting(
     settings: &Settings,
     project_dir: &Path,
     base_commit: Option<&str>,
@@ -145,20 +143,29 @@ pub fn accepting(
     settings
 }
 
-/// Compare a paired run (measured here, or merged from shards).
+/// Compare a paired run (measured here, or merged from shards), with the
+/// slowdowns that the commits of the project's HEAD since the run's base
+/// accept.
 pub fn judge_paired(
     suite: &str,
     measured: collect::paired::PairedShard,
     settings: &Settings,
+    project_dir: &Path,
 ) -> Gated {
     let collect::paired::PairedShard {
         run,
         head_side,
         base_side,
-        notes,
+        mut notes,
         ..
     } = measured;
-    let mut report = compare::paired::against_paired(suite, &run, head_side, base_side, settings);
+    let settings = accepting(
+        settings,
+        project_dir,
+        run.base.commit.as_deref(),
+        &mut notes,
+    );
+    let mut report = compare::paired::against_paired(suite, &run, head_side, base_side, &settings);
     report.notes.splice(0..0, notes);
     Gated {
         report,

@@ -57,6 +57,16 @@ pub enum Verdict {
 pub const WARNING_VERDICTS: [Verdict; 2] = [Verdict::Accepted, Verdict::LikelySlower];
 
 impl Verdict {
+    /// The timing words that say the time moved, with which way: +1 slower
+    /// (regressed, likely slower), −1 faster (improved, likely faster).
+    pub fn time_direction(self) -> Option<f64> {
+        match self {
+            Verdict::Regressed | Verdict::LikelySlower => Some(1.0),
+            Verdict::Improved | Verdict::LikelyFaster => Some(-1.0),
+            _ => None,
+        }
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             Verdict::Regressed => "regressed",
@@ -208,6 +218,14 @@ impl Runner {
 pub struct Reproduce {
     pub paired: bool,
     pub instructions: bool,
+}
+
+impl InstructionCheck {
+    /// Both sides executed the same work: the counts differ by no more than
+    /// their own jitter allows.
+    pub fn same_instructions(&self) -> bool {
+        crate::record::instructions::same_work(self.change.ln_1p(), self.jitter)
+    }
 }
 
 /// How the comparison was made.

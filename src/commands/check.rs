@@ -76,7 +76,7 @@ pub(crate) fn check(args: CheckArgs, output: Output) -> Result<u8> {
         return check_shard(config, spec, paired.then_some(rounds), &path, output);
     }
     let suite = config.measured_suite();
-    let gated = if paired {
+    let mut gated = if paired {
         check_paired(&config, &suite, rounds, output)?
     } else {
         let head = match &record {
@@ -99,7 +99,6 @@ pub(crate) fn check(args: CheckArgs, output: Output) -> Result<u8> {
             other => other?,
         }
     };
-    let mut gated = gated;
     let paired = paired || gated.report.mode == crate::report::Mode::Paired;
     gated.report.runner = Some(crate::report::Runner::of(
         &gated.head.machine,

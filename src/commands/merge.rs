@@ -61,16 +61,7 @@ pub(crate) fn merge_shards(args: MergeArgs, output: Output) -> Result<u8> {
         )));
     }
     let mut gated = match paired_run {
-        Some(mut run) => {
-            let base = run.run.base.commit.clone();
-            let settings = crate::pipeline::accepting(
-                &config.settings,
-                &config.project.dir,
-                base.as_deref(),
-                &mut run.notes,
-            );
-            judge_paired(&suite, run, &settings)
-        }
+        Some(run) => judge_paired(&suite, run, &config.settings, &config.project.dir),
         None => gate(
             &config.project,
             &suite,

@@ -14,8 +14,7 @@ use crate::report::{Mode, REPORT_SCHEMA, Report, Side, Verdict};
 
 use super::{BenchTest, Settings, judge};
 
-/// Changes within this multiple of a benchmark's A/A jitter are not changes.
-pub const JITTER_MULTIPLE: f64 = 3.0;
+pub use crate::record::instructions::{JITTER_MULTIPLE, tolerance};
 
 /// A benchmark's count (the median of its repeats) and its relative spread.
 fn count(record: &RunRecord, id: &BenchId) -> Option<(f64, f64)> {
@@ -27,12 +26,6 @@ fn median_and_spread(samples: &[f64]) -> (f64, f64) {
     let min = samples.iter().copied().fold(f64::INFINITY, f64::min);
     let max = samples.iter().copied().fold(0.0, f64::max);
     (super::stats::median(samples), (max - min) / min)
-}
-
-/// How far apart two counts of the same code may be: three times the larger
-/// of the two sides' spreads.
-pub fn tolerance(base_spread: f64, head_spread: f64) -> f64 {
-    JITTER_MULTIPLE * base_spread.max(head_spread)
 }
 
 /// callgrind's cycle estimate for one iteration from its simulation:

@@ -6,7 +6,7 @@
 
 use crate::record::paired::{CountedInstructions, PairedRun, round_log_ratios};
 use crate::record::{BenchId, InputChange};
-use crate::report::{Mode, REPORT_SCHEMA, Report, Side, Verdict};
+use crate::report::{Mode, REPORT_SCHEMA, Report, Side};
 
 use super::stats::{self, hodges_lehmann};
 use super::{BenchTest, Settings, judge};
@@ -115,15 +115,7 @@ pub fn time_changed(run: &PairedRun, settings: &Settings) -> Vec<BenchId> {
     against_paired("", run, side.clone(), side, settings)
         .comparisons
         .into_iter()
-        .filter(|c| {
-            matches!(
-                c.verdict,
-                Verdict::Regressed
-                    | Verdict::Improved
-                    | Verdict::LikelySlower
-                    | Verdict::LikelyFaster
-            )
-        })
+        .filter(|c| c.verdict.time_direction().is_some())
         .map(|c| c.id)
         .collect()
 }

@@ -27,3 +27,18 @@ pub struct Simulated {
     /// Of those, mispredicted (Bcm + Bim).
     pub mispredicts: u64,
 }
+
+/// Changes within this multiple of a benchmark's A/A jitter are not changes.
+pub const JITTER_MULTIPLE: f64 = 3.0;
+
+/// How far apart two counts of the same code may be: three times the larger
+/// of the two sides' spreads.
+pub fn tolerance(base_spread: f64, head_spread: f64) -> f64 {
+    JITTER_MULTIPLE * base_spread.max(head_spread)
+}
+
+/// Whether two counts `ln(head / base) = log_change` apart count the same
+/// work, given the larger side's relative spread of repeated counts.
+pub fn same_work(log_change: f64, jitter: f64) -> bool {
+    log_change.abs() <= tolerance(jitter, jitter).ln_1p()
+}

@@ -139,9 +139,7 @@ pub fn interval_text(mode: crate::report::Mode, change: &crate::report::Change) 
 /// `1.20 M → 1.68 M instructions (+40.0%); simulated cycles +38.5%`.
 pub fn instruction_text(check: &crate::report::InstructionCheck) -> String {
     use crate::profile::hotspots::format_count;
-    let change = if check.change.abs()
-        <= super::compare::instructions::tolerance(check.jitter, check.jitter)
-    {
+    let change = if check.same_instructions() {
         "the same".to_string()
     } else {
         format_change(check.change)

@@ -119,6 +119,12 @@ fn forbidden_edges(src: &Path) -> Vec<String> {
             ));
             continue;
         };
+        // `super::` as many times as the file is deep names the crate root
+        // too (`render/mod.rs` and `report.rs` at one, `render/markdown.rs`
+        // at two): such paths are edges like `crate::` ones.
+        let depth = relative.components().count()
+            - usize::from(relative.file_name().is_some_and(|n| n == "mod.rs"));
+        let to_root = ["crate::".to_string(), "super::".repeat(depth)];
         let text = std::fs::read_to_string(&file).unwrap();
         for (number, line) in text.lines().enumerate() {
             let code = line.split("//").next().unwrap_or("");
@@ -131,12 +137,20 @@ fn forbidden_edges(src: &Path) -> Vec<String> {
                     number + 1
                 ));
             }
-            for (at, _) in code.match_indices("crate::") {
-                let target: String = code[at + "crate::".len()..]
+            let paths = to_root.iter().flat_map(|prefix| {
+                code.match_indices(prefix.as_str())
+                    .map(move |(at, _)| &code[at + prefix.len()..])
+            });
+            for rest in paths {
+                let target: String = rest
                     .chars()
                     .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
                     .collect();
-                if target.is_empty() || target == module || allowed.contains(&target.as_str()) {
+                if target.is_empty()
+                    || target == "super"
+                    || target == module
+                    || allowed.contains(&target.as_str())
+                {
                     continue;
                 }
                 problems.push(format!(
