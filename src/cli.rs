@@ -147,6 +147,19 @@ pub struct EvalCollectArgs {
     /// false alarms from code layout with and without the instruction check
     #[arg(long)]
     pub placement: bool,
+    /// What else runs meanwhile: `quiet` runs nothing else (and records each
+    /// window's interference to show it); `contended` keeps one core busy
+    /// with a shell loop it starts and stops, the same load on every machine.
+    /// A corpus keeps one condition.
+    #[arg(long, value_enum, value_name = "CONDITION")]
+    pub condition: ConditionArg,
+}
+
+/// `eval collect --condition`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ConditionArg {
+    Quiet,
+    Contended,
 }
 
 #[derive(Debug, Args)]
@@ -154,6 +167,13 @@ pub struct EvalScoreArgs {
     /// The corpus directory.
     #[arg(long, value_name = "DIR", default_value = "eval/corpus/rounds-12")]
     pub corpus: PathBuf,
+    /// Also score N pseudo-suites a level (A/A, +1, +2, +5, +10%), each
+    /// benchmark's rounds drawn from a real trial of the corpus that did not
+    /// inject it and one benchmark's head slowed by exactly that much: rates
+    /// with intervals narrow enough to compare with the targets. Seeded:
+    /// reproducible.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub synthetic: usize,
     /// text (a table) or json.
     #[arg(long, value_enum, default_value_t = EvalFormat::Text)]
     pub format: EvalFormat,

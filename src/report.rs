@@ -122,6 +122,15 @@ pub struct Change {
     /// Rounds behind the estimate in paired mode (0 in stored-baseline mode).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub rounds: usize,
+    /// Paired: rounds set aside because something else took the benchmark's
+    /// CPU while it was measured (not in `rounds`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub disturbed_rounds: usize,
+    /// The smallest slowdown this run would have called regressed with 80%
+    /// probability, from this benchmark's own spread and rounds (0.031 =
+    /// 3.1%); None for exact instruction counts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detectable: Option<f64>,
     /// No history: the noise came from the run's own spread, which misses
     /// run-to-run variation.
     pub low_confidence: bool,

@@ -90,6 +90,92 @@ pub fn hodges_lehmann(values: &[f64], confidence: f64) -> (f64, (f64, f64)) {
     (estimate, (averages[k], averages[total - 1 - k]))
 }
 
+/// Huber's M-estimate of the center of `values` (tuning constant 1.345,
+/// scale fixed at the normalised MAD) and its asymptotic standard error;
+/// None when the MAD is zero (more than half the values equal).
+pub fn huber(values: &[f64]) -> Option<(f64, f64)> {
+    const K: f64 = 1.345;
+    let n = values.len() as f64;
+    let scale = MAD_TO_SD * mad(values);
+    if scale <= 0.0 || !scale.is_finite() {
+        return None;
+    }
+    let psi = |u: f64| u.clamp(-K, K);
+    let mut center = median(values);
+    for _ in 0..50 {
+        let step = values
+            .iter()
+            .map(|v| psi((v - center) / scale))
+            .sum::<f64>()
+            / n;
+        let inside = values
+            .iter()
+            .filter(|v| ((*v - center) / scale).abs() <= K)
+            .count() as f64
+            / n;
+        if inside == 0.0 {
+            break;
+        }
+        let moved = scale * step / inside;
+        center += moved;
+        if moved.abs() < 1e-12 * scale.max(center.abs()) {
+            break;
+        }
+    }
+    let u: Vec<f64> = values.iter().map(|v| (v - center) / scale).collect();
+    let psi_squared = u.iter().map(|u| psi(*u).powi(2)).sum::<f64>() / n;
+    let inside = u.iter().filter(|u| u.abs() <= K).count() as f64 / n;
+    if inside == 0.0 {
+        return None;
+    }
+    Some((
+        center,
+        scale * (psi_squared / inside.powi(2)).sqrt() / n.sqrt(),
+    ))
+}
+
+/// Wilcoxon's signed-rank test, one-sided: P(W+ >= observed) when the
+/// values are symmetric about zero, exact (ties get average ranks, zeros
+/// are dropped); 1 for no non-zero values.
+pub fn signed_rank_p_greater(values: &[f64]) -> f64 {
+    let mut nonzero: Vec<f64> = values.iter().copied().filter(|v| *v != 0.0).collect();
+    let n = nonzero.len();
+    if n == 0 {
+        return 1.0;
+    }
+    nonzero.sort_by(|a, b| a.abs().total_cmp(&b.abs()));
+    // Doubled average ranks: integers even with ties.
+    let mut doubled = vec![0usize; n];
+    let mut i = 0;
+    while i < n {
+        let mut j = i;
+        while j + 1 < n && nonzero[j + 1].abs() == nonzero[i].abs() {
+            j += 1;
+        }
+        for rank in &mut doubled[i..=j] {
+            *rank = i + j + 2;
+        }
+        i = j + 1;
+    }
+    let observed: usize = nonzero
+        .iter()
+        .zip(&doubled)
+        .filter(|(v, _)| **v > 0.0)
+        .map(|(_, r)| r)
+        .sum();
+    // ways[s]: sign patterns whose positive doubled ranks sum to s.
+    let total: usize = doubled.iter().sum();
+    let mut ways = vec![0f64; total + 1];
+    ways[0] = 1.0;
+    for &rank in &doubled {
+        for s in (rank..=total).rev() {
+            ways[s] += ways[s - rank];
+        }
+    }
+    let at_least: f64 = ways[observed..].iter().sum();
+    at_least / 2f64.powi(n as i32)
+}
+
 /// Benjamini-Hochberg adjusted p-values (step-up): a test is rejected at
 /// false discovery rate `q` exactly when its adjusted value is `<= q`.
 pub fn benjamini_hochberg(p_values: &[f64]) -> Vec<f64> {
@@ -136,6 +222,30 @@ mod tests {
         let (estimate, (low, high)) = hodges_lehmann(&[1.0, 2.0, 4.0], 0.95);
         assert_eq!(estimate, 2.25);
         assert_eq!((low, high), (1.0, 4.0), "too few values: the full range");
+    }
+
+    #[test]
+    fn signed_rank_matches_exact_tables() {
+        // All of n positive: 2^-n.
+        assert_eq!(
+            signed_rank_p_greater(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]),
+            1.0 / 64.0
+        );
+        // n = 5, W+ = 13 of 15: P(W+ >= 13) = 3/32 (R: wilcox.test(c(-2, 1, 3, 4, 5),
+        // alternative = "greater")$p.value = 0.09375).
+        assert_eq!(signed_rank_p_greater(&[-2.0, 1.0, 3.0, 4.0, 5.0]), 0.09375);
+        assert_eq!(signed_rank_p_greater(&[-1.0, -2.0]), 1.0);
+    }
+
+    #[test]
+    fn huber_ignores_one_wild_value_where_the_mean_does_not() {
+        let mut values = vec![0.10, 0.12, 0.09, 0.11, 0.10, 0.08, 0.11, 0.10];
+        values.push(-0.9);
+        let (center, se) = huber(&values).unwrap();
+        assert!((center - 0.10).abs() < 0.02, "{center}");
+        assert!(mean(&values) < 0.0, "the mean is dragged below zero");
+        assert!(se > 0.0 && se < 0.02, "{se}");
+        assert_eq!(huber(&[1.0, 1.0, 1.0, 2.0]), None, "no spread to scale by");
     }
 
     #[test]

@@ -8,6 +8,7 @@
 pub mod callgrind;
 pub mod cargo;
 pub mod criterion_output;
+pub mod interference;
 pub mod machine;
 pub mod machine_code;
 pub mod paired;
@@ -24,7 +25,7 @@ use crate::record::{BenchId, BenchResult, RECORD_SCHEMA, RunRecord};
 
 pub use crate::progress::Progress;
 pub use cargo::{BenchExecutable, BenchTarget, Project};
-pub use runner::{Processes, Runner};
+pub use runner::{Measured, Processes, Runner};
 
 /// What a run measures.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -347,7 +348,7 @@ fn time_benchmarks(
         let seconds = runner.run(exe, &timing_args, &home, &[], &bar)?;
         let mut results = criterion_output::read_criterion_dirs(&home)?;
         for (_, result) in &mut results {
-            result.seconds = seconds.get(result.id.as_str()).copied();
+            result.seconds = seconds.get(result.id.as_str()).and_then(|m| m.seconds);
         }
         for id in ids {
             if !results.iter().any(|(_, r)| r.id.as_str() == id) {
@@ -498,7 +499,7 @@ pub(crate) fn run_executable(
     criterion_home: &Path,
     env: &[(String, String)],
     bar: &crate::progress::Bar,
-) -> Result<BTreeMap<String, f64>> {
+) -> Result<BTreeMap<String, Measured>> {
     let mut command = bench_command(exe);
     command
         .args(args)
@@ -507,6 +508,7 @@ pub(crate) fn run_executable(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut child = command.spawn().map_err(|e| Error::io(&exe.path, e))?;
+    let mut windows = interference::Windows::of(child.id());
     // criterion reports progress as "Benchmarking ID: STATUS" lines, on
     // stderr while timing and on stdout while profiling: read both.
     let (lines, received) = std::sync::mpsc::channel::<String>();
@@ -521,6 +523,9 @@ pub(crate) fn run_executable(
     let mut seconds = BTreeMap::new();
     for line in received {
         if let Some(rest) = line.strip_prefix("Benchmarking ") {
+            if let Some((id, status)) = rest.rsplit_once(": ") {
+                windows.status(id, status);
+            }
             match rest.rsplit_once(": ") {
                 // "Analyzing" ends a timing run, "Complete (...)" a profiling run.
                 Some((id, status)) if status == "Analyzing" || status.starts_with("Complete") => {
@@ -551,7 +556,20 @@ pub(crate) fn run_executable(
             output_tail: Vec::from(tail).join("\n"),
         });
     }
-    Ok(seconds)
+    let mut measured: BTreeMap<String, Measured> = seconds
+        .into_iter()
+        .map(|(id, s)| {
+            let m = Measured {
+                seconds: Some(s),
+                interference: None,
+            };
+            (id, m)
+        })
+        .collect();
+    for (id, window) in windows.closed {
+        measured.entry(id).or_default().interference = Some(window);
+    }
+    Ok(measured)
 }
 
 /// Send each line of `reader` to `lines` until it closes.

@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
-use crate::record::paired::round_log_ratios;
+use crate::record::interference::Interference;
+use crate::record::paired::{counted_rounds, round_log_ratios};
 use crate::record::{BenchId, BenchResult, InputChange, RECORD_SCHEMA, RunRecord};
 
 use super::{Progress, Project, RunSelection, build_and_list, criterion_output, machine};
@@ -60,7 +61,8 @@ impl RoundPlan {
 
     fn max(self) -> usize {
         match self {
-            RoundPlan::Fixed(n) => n,
+            // Disturbed rounds re-run: up to half as many rounds again.
+            RoundPlan::Fixed(n) => n + n.div_ceil(2),
             RoundPlan::Adaptive { .. } => MAX_ROUNDS,
         }
     }
@@ -202,13 +204,22 @@ pub fn build_settings_changed(base_dir: &Path, head_dir: &Path) -> Vec<String> {
         .collect()
 }
 
+/// Each measurement window's interference, by side, round and benchmark.
+type Windows = BTreeMap<(u8, usize, BenchId), Interference>;
+
 /// A benchmark's medians in each of the first `rounds` rounds that ran it
 /// on both sides.
 fn round_medians_of(
     results: &BTreeMap<(u8, usize), Vec<BenchResult>>,
+    windows: &Windows,
     rounds: usize,
     id: &BenchId,
 ) -> Vec<RoundMedians> {
+    let disturbed = |side: Side, round: usize| {
+        windows
+            .get(&(side as u8, round, id.clone()))
+            .is_some_and(Interference::disturbed)
+    };
     let median_in = |side: Side, round: usize| -> Option<f64> {
         results
             .get(&(side as u8, round))?
@@ -221,6 +232,7 @@ fn round_medians_of(
             Some(RoundMedians {
                 base: median_in(Side::Base, round)?,
                 head: median_in(Side::Head, round)?,
+                disturbed: disturbed(Side::Base, round) || disturbed(Side::Head, round),
             })
         })
         .collect()
@@ -230,6 +242,7 @@ fn round_medians_of(
 /// its declared input differs between the sides (from its first round).
 fn log_ratios_of(
     results: &BTreeMap<(u8, usize), Vec<BenchResult>>,
+    windows: &Windows,
     rounds: usize,
     id: &BenchId,
 ) -> Vec<f64> {
@@ -237,7 +250,10 @@ fn log_ratios_of(
     let input = first(Side::Base)
         .zip(first(Side::Head))
         .and_then(|(base, head)| InputChange::between(base, head));
-    round_log_ratios(&round_medians_of(results, rounds, id), input.as_ref())
+    round_log_ratios(
+        &round_medians_of(results, windows, rounds, id),
+        input.as_ref(),
+    )
 }
 
 /// Which side a run belongs to.
@@ -340,6 +356,7 @@ pub fn run_paired(
     let scratch = super::scratch_dir(head)?;
     // results[side][round]: every benchmark's samples in that round.
     let mut results: BTreeMap<(u8, usize), Vec<BenchResult>> = BTreeMap::new();
+    let mut windows = Windows::new();
     // Each side's criterion directories, from its first round (for profiles).
     let mut dirs: BTreeMap<u8, Vec<(usize, PathBuf, BenchId)>> = BTreeMap::new();
     // None: every listed benchmark; Some: only these (adaptive rounds).
@@ -348,32 +365,55 @@ pub fn run_paired(
     let mut rounds = 0;
     while rounds < plan.max() && !nothing_to_time {
         if rounds >= plan.min() {
-            let Some(budget) = budget else { break };
-            let open: BTreeSet<BenchId> = on_both
+            let still_running = on_both
                 .iter()
-                .filter(|id| running.as_ref().is_none_or(|r| r.contains(*id)))
-                .filter(|id| !decided(id, &log_ratios_of(&results, rounds, id), on_both.len()))
-                .cloned()
-                .collect();
+                .filter(|id| running.as_ref().is_none_or(|r| r.contains(*id)));
+            let open: BTreeSet<BenchId> = match plan {
+                // A fixed plan re-runs the benchmarks that had disturbed
+                // rounds until they have their rounds undisturbed.
+                RoundPlan::Fixed(wanted) => still_running
+                    .filter(|id| {
+                        counted_rounds(&round_medians_of(&results, &windows, rounds, id)).count()
+                            < wanted
+                    })
+                    .cloned()
+                    .collect(),
+                RoundPlan::Adaptive { .. } => still_running
+                    .filter(|id| {
+                        !decided(
+                            id,
+                            &log_ratios_of(&results, &windows, rounds, id),
+                            on_both.len(),
+                        )
+                    })
+                    .cloned()
+                    .collect(),
+            };
             // A round of the open benchmarks costs about what their share
             // of the rounds so far cost.
             let per_round = started.elapsed() / rounds as u32;
             let next = per_round.mul_f64(open.len() as f64 / on_both.len().max(1) as f64);
-            if open.is_empty() || started.elapsed() + next > budget {
-                if !open.is_empty() {
+            match (plan, budget) {
+                _ if open.is_empty() => break,
+                (RoundPlan::Fixed(wanted), _) => progress.note(&format!(
+                    "paired: {} benchmark(s) had disturbed rounds (something else took their CPU); \
+                     re-running them toward {wanted} undisturbed rounds",
+                    open.len()
+                )),
+                (_, Some(budget)) if started.elapsed() + next > budget => {
                     progress.note(&format!(
                         "paired: the time budget ({:.0} s) ends with {} benchmark(s) undecided after {rounds} rounds",
                         budget.as_secs_f64(),
                         open.len()
                     ));
+                    break;
                 }
-                break;
+                _ => progress.note(&format!(
+                    "paired: {} of {} benchmark(s) still undecided after {rounds} rounds; running another",
+                    open.len(),
+                    on_both.len()
+                )),
             }
-            progress.note(&format!(
-                "paired: {} of {} benchmark(s) still undecided after {rounds} rounds; running another",
-                open.len(),
-                on_both.len()
-            ));
             running = Some(open);
         }
         let round = rounds;
@@ -419,8 +459,14 @@ pub fn run_paired(
                 }
                 let args = super::timing_args(&round_selection, &ROUND_ARGS);
                 let home = scratch.path().join(format!("{side:?}-{round}-{index}"));
-                runner.run(exe, &args, &home, &[], &bar)?;
+                let measured = runner.run(exe, &args, &home, &[], &bar)?;
                 for (dir, result) in criterion_output::read_criterion_dirs(&home)? {
+                    if let Some(window) = measured
+                        .get(result.id.as_str())
+                        .and_then(|m| m.interference)
+                    {
+                        windows.insert((side as u8, round, result.id.clone()), window);
+                    }
                     if round == 0 {
                         dirs.entry(side as u8)
                             .or_default()
@@ -474,7 +520,7 @@ pub fn run_paired(
     }
     let mut round_medians = BTreeMap::new();
     for bench in &head_benches {
-        let medians = round_medians_of(&results, rounds, &bench.id);
+        let medians = round_medians_of(&results, &windows, rounds, &bench.id);
         if !medians.is_empty() {
             round_medians.insert(bench.id.clone(), medians);
         }

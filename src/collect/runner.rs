@@ -11,6 +11,7 @@ use std::path::Path;
 use super::cargo::{self, BenchExecutable, BenchTarget, Project};
 use crate::error::Result;
 use crate::progress::Bar;
+use crate::record::interference::Interference;
 
 /// Builds bench targets and runs bench executables.
 pub trait Runner {
@@ -28,7 +29,8 @@ pub trait Runner {
     fn list(&self, exe: &BenchExecutable, filter: Option<&str>) -> Result<Vec<String>>;
 
     /// Run `exe` with criterion's `args`; criterion writes its files under
-    /// `criterion_home`. Returns the wall-clock seconds each benchmark took.
+    /// `criterion_home`. Returns, by benchmark, how long it took and what
+    /// else the machine did while it was measured.
     fn run(
         &self,
         exe: &BenchExecutable,
@@ -36,7 +38,16 @@ pub trait Runner {
         criterion_home: &Path,
         env: &[(String, String)],
         bar: &Bar,
-    ) -> Result<BTreeMap<String, f64>>;
+    ) -> Result<BTreeMap<String, Measured>>;
+}
+
+/// How one benchmark's run in a bench process went.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Measured {
+    /// Wall-clock seconds from its first progress line to its last.
+    pub seconds: Option<f64>,
+    /// Its measurement window's interference, where /proc could tell.
+    pub interference: Option<Interference>,
 }
 
 /// The real runner: `cargo bench --no-run`, and the executables themselves.
@@ -64,7 +75,7 @@ impl Runner for Processes {
         criterion_home: &Path,
         env: &[(String, String)],
         bar: &Bar,
-    ) -> Result<BTreeMap<String, f64>> {
+    ) -> Result<BTreeMap<String, Measured>> {
         super::run_executable(exe, args, criterion_home, env, bar)
     }
 }

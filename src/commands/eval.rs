@@ -19,6 +19,10 @@ pub(crate) fn collect(args: EvalCollectArgs, output: Output) -> Result<u8> {
         time: Duration::from_secs_f64(args.minutes * 60.0),
         rounds: args.rounds,
         placement: args.placement,
+        condition: match args.condition {
+            crate::cli::ConditionArg::Quiet => crate::eval::corpus::Condition::Quiet,
+            crate::cli::ConditionArg::Contended => crate::eval::corpus::Condition::Contended,
+        },
     };
     crate::eval::collect::collect(&args.suite, &args.corpus, limits, &output.progress)?;
     Ok(exit_code::PASS)
@@ -27,7 +31,7 @@ pub(crate) fn collect(args: EvalCollectArgs, output: Output) -> Result<u8> {
 /// Score every rule on a corpus's samples, offline.
 pub(crate) fn score(args: EvalScoreArgs, output: Output) -> Result<u8> {
     let corpus = crate::eval::corpus::Corpus::load(&args.corpus)?;
-    let scores = crate::eval::score::score(&corpus, &output.progress);
+    let scores = crate::eval::score::score(&corpus, args.synthetic, &output.progress);
     let text = match args.format {
         EvalFormat::Text => crate::eval::score::table(&scores),
         EvalFormat::Json => serde_json::to_string_pretty(&scores).expect("scores serialize") + "\n",

@@ -175,6 +175,8 @@ pub fn against_instructions(
                 p_improved: if log_change < -threshold { 0.0 } else { 1.0 },
                 history: 1,
                 rounds: 0,
+                disturbed: 0,
+                df: None,
                 low_confidence: false,
                 instructions: None,
             },

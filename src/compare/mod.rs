@@ -249,6 +249,8 @@ pub fn against_stored(
             p_improved: stats::t_cdf((log_change + threshold) / scale, df),
             history: noise.history_len[index],
             rounds: 0,
+            disturbed: 0,
+            df: Some(df),
             low_confidence,
             instructions: None,
         });
@@ -349,7 +351,10 @@ pub(crate) fn judge(
                         p_improved_adjusted: improved_adjusted[i],
                         code: t.instructions.as_ref().map(verdict::CodeEvidence::from),
                     };
+                    let alpha = settings.fdr / tests.len().max(1) as f64;
                     let change = Change {
+                        detectable: t.detectable(min_change.ln_1p(), alpha),
+                        disturbed_rounds: t.disturbed,
                         base_level: t.base_level,
                         estimate: t.log_change.exp_m1(),
                         ci_low: t.log_ci.0.exp_m1(),
@@ -424,6 +429,35 @@ pub(crate) fn judge(
         );
     }
 
+    let insensitive: Vec<(String, usize)> = comparisons
+        .iter()
+        .filter_map(|c| {
+            let change = c.change.as_ref()?;
+            let detectable = change.detectable?;
+            (detectable > SENSITIVE_ENOUGH).then(|| {
+                let text = format!("{} (≥ {:.1}%)", c.id, 100.0 * detectable);
+                (text, change.rounds)
+            })
+        })
+        .collect();
+    if !insensitive.is_empty() {
+        let paired = insensitive.iter().any(|(_, rounds)| *rounds > 0);
+        let remedy = if paired {
+            "their rounds spread too widely for the rounds they had: more rounds (`--rounds N`, a \
+             larger `--budget`) or a quieter runner narrow it"
+        } else {
+            "their baseline history spreads too widely: `check --paired` measures both sides in this \
+             job and usually narrows it"
+        };
+        let list: Vec<&str> = insensitive.iter().map(|(text, _)| text.as_str()).collect();
+        notes.push(format!(
+            "{} benchmark(s) could not have shown a {:.0}% slowdown with 80% probability in this run: {}; {remedy}",
+            insensitive.len(),
+            100.0 * SENSITIVE_ENOUGH,
+            list.join(", ")
+        ));
+    }
+
     let outcome = if comparisons.iter().any(|c| c.verdict == Verdict::Regressed) {
         Outcome::Fail
     } else {
@@ -431,6 +465,10 @@ pub(crate) fn judge(
     };
     (comparisons, outcome)
 }
+
+/// A benchmark that could not have shown a slowdown of this size (with 80%
+/// probability) is named in a note: the gate's target is to catch 5%.
+pub const SENSITIVE_ENOUGH: f64 = 0.05;
 
 /// What benchmarks compared per unit of input say beside the numbers: one
 /// note for all whose input changed alike (`rows` share one `InputChange`).
@@ -486,9 +524,35 @@ pub(crate) struct BenchTest {
     p_improved: f64,
     history: usize,
     rounds: usize,
+    /// Paired: rounds set aside as disturbed (`record::paired::counted_rounds`).
+    disturbed: usize,
+    /// Degrees of freedom of the test's t distribution; None for exact
+    /// counts (nothing to detect statistically).
+    df: Option<f64>,
     low_confidence: bool,
     /// Paired: both sides' instruction counts, when the time changed.
     instructions: Option<crate::report::InstructionCheck>,
+}
+
+/// The power at which a report states the smallest slowdown it would have
+/// caught (`Change::detectable`).
+pub const DETECTION_POWER: f64 = 0.8;
+
+impl BenchTest {
+    /// The smallest slowdown this test would call regressed with
+    /// `DETECTION_POWER`, from its own standard error and degrees of
+    /// freedom, at level `alpha` (the suite's FDR over the benchmarks
+    /// compared: the level at which Benjamini-Hochberg rejects whatever the
+    /// other benchmarks show) against the practical threshold `threshold`
+    /// (log). The usual normal-theory approximation with t quantiles.
+    fn detectable(&self, threshold: f64, alpha: f64) -> Option<f64> {
+        let df = self.df?;
+        if !self.standard_error.is_finite() {
+            return None;
+        }
+        let reach = stats::t_quantile(1.0 - alpha, df) + stats::t_quantile(DETECTION_POWER, df);
+        Some((threshold + reach * self.standard_error).exp_m1())
+    }
 }
 
 fn logs(bench: &BenchResult) -> Vec<f64> {

@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 use crate::collect::{self, Progress, RunSelection, paired::ROUND_ARGS};
 use crate::error::{Error, Result};
 
-use super::corpus::{Build, CORPUS_FORMAT, Corpus, Header, Round, Side, Trial, compact, plan};
+use super::corpus::{
+    Build, CORPUS_FORMAT, Condition, Corpus, Header, Round, Side, Trial, compact, plan,
+};
 
 /// Rounds per trial by default. Scoring replays the paired rule on the
 /// first `R` of them, so fixed plans and the adaptive plan up to this many
@@ -28,6 +30,31 @@ pub struct Limits {
     /// A placement corpus: null trials between two builds of the suite
     /// whose code is placed differently (`PLACEMENTS`).
     pub placement: bool,
+    /// What else runs meanwhile.
+    pub condition: Condition,
+}
+
+/// The contended condition's background load: one core kept busy by a
+/// shell loop (no I/O, no memory traffic to speak of), stopped when dropped.
+struct BackgroundLoad(std::process::Child);
+
+impl BackgroundLoad {
+    fn start() -> Result<BackgroundLoad> {
+        let shell = Path::new("/bin/sh");
+        std::process::Command::new(shell)
+            .args(["-c", "while :; do :; done"])
+            .stdin(std::process::Stdio::null())
+            .spawn()
+            .map(BackgroundLoad)
+            .map_err(|e| Error::io(shell, e))
+    }
+}
+
+impl Drop for BackgroundLoad {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 /// The builds of a placement corpus: the same source, flags that move code
@@ -141,6 +168,7 @@ pub fn collect(
         rounds_per_trial: limits.rounds,
         benchmarks: ids.clone(),
         suite_source: suite_source(&project.dir)?,
+        condition: Some(limits.condition),
     };
     let mut corpus = Corpus::open_or_create(corpus_dir, header)?;
     progress.note(&format!(
@@ -150,6 +178,15 @@ pub fn collect(
         limits.trials,
         limits.time.as_secs() / 60
     ));
+    let _load = match limits.condition {
+        Condition::Contended => {
+            progress.note(
+                "condition contended: one core kept busy by a shell loop until collection ends",
+            );
+            Some(BackgroundLoad::start()?)
+        }
+        Condition::Quiet => None,
+    };
     let args = collect::timing_args(&RunSelection::default(), &ROUND_ARGS);
     let scratch = collect::scratch_dir(&project)?;
     let started = Instant::now();
@@ -189,6 +226,8 @@ pub fn collect(
             let load = load_average();
             let mut base = Default::default();
             let mut head = Default::default();
+            let mut base_windows = Default::default();
+            let mut head_windows = Default::default();
             let order = match first {
                 Side::Base => [Side::Base, Side::Head],
                 Side::Head => [Side::Head, Side::Base],
@@ -206,15 +245,19 @@ pub fn collect(
                     (Side::Head, Some([_, b])) => &exes[b],
                     (_, None) => &exes[0],
                 };
-                collect::Runner::run(&runner, exe, &args, &home, &env, &bar)?;
+                let measured = collect::Runner::run(&runner, exe, &args, &home, &env, &bar)?;
+                let windows = measured
+                    .into_iter()
+                    .filter_map(|(id, m)| Some((id, m.interference?)))
+                    .collect();
                 let samples = collect::criterion_output::read_criterion_dirs(&home)?
                     .into_iter()
                     .map(|(_, result)| (result.id.as_str().to_string(), compact(&result.samples)))
                     .collect();
                 std::fs::remove_dir_all(&home).map_err(|e| Error::io(&home, e))?;
                 match side {
-                    Side::Base => base = samples,
-                    Side::Head => head = samples,
+                    Side::Base => (base, base_windows) = (samples, windows),
+                    Side::Head => (head, head_windows) = (samples, windows),
                 }
             }
             rounds.push(Round {
@@ -222,6 +265,8 @@ pub fn collect(
                 load,
                 base,
                 head,
+                base_windows,
+                head_windows,
             });
         }
         bar.finish();

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::record::Machine;
+use crate::record::interference::Interference;
 
 pub const HEADER_FILE: &str = "header.json";
 pub const TRIALS_FILE: &str = "trials.jsonl";
@@ -33,6 +34,31 @@ pub struct Header {
     /// executables the trials pair, with their instruction counts.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub builds: Vec<Build>,
+    /// What else the machine did while the trials ran (None: corpora
+    /// collected before conditions were recorded, while the same machine
+    /// compiled and tested).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub condition: Option<Condition>,
+}
+
+/// The machine's state during collection (`eval collect --condition`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Condition {
+    /// Nothing else runs; each window's interference is recorded to show it.
+    Quiet,
+    /// One core kept busy by a child process flamegate starts and stops
+    /// (a shell loop): the same background load on every machine.
+    Contended,
+}
+
+impl Condition {
+    pub fn name(self) -> &'static str {
+        match self {
+            Condition::Quiet => "quiet",
+            Condition::Contended => "contended",
+        }
+    }
 }
 
 /// One build of the suite: the same source with flags that move code
@@ -69,6 +95,12 @@ pub struct Round {
     pub load: Option<f64>,
     pub base: BTreeMap<String, Vec<f64>>,
     pub head: BTreeMap<String, Vec<f64>>,
+    /// Each benchmark's measurement window on each side: what else the
+    /// machine did meanwhile (corpora from before this was recorded: none).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub base_windows: BTreeMap<String, Interference>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub head_windows: BTreeMap<String, Interference>,
 }
 
 /// One paired comparison.
@@ -87,12 +119,29 @@ pub struct Trial {
 }
 
 impl Round {
+    /// Whether either side's window of benchmark `id` was disturbed.
+    pub fn disturbed(&self, id: &str) -> bool {
+        [&self.base_windows, &self.head_windows]
+            .iter()
+            .any(|w| w.get(id).is_some_and(Interference::disturbed))
+    }
+
     /// One side's samples of a benchmark in this round.
     pub fn samples(&self, side: Side, id: &str) -> Option<&Vec<f64>> {
         match side {
             Side::Base => self.base.get(id),
             Side::Head => self.head.get(id),
         }
+    }
+}
+
+impl Corpus {
+    /// Whether its rounds carry measurement windows (interference).
+    pub fn has_windows(&self) -> bool {
+        self.trials
+            .iter()
+            .flat_map(|t| &t.rounds)
+            .any(|r| !r.base_windows.is_empty())
     }
 }
 
@@ -199,6 +248,8 @@ impl Corpus {
                 || old.rounds_per_trial != header.rounds_per_trial
             {
                 Some("other round settings")
+            } else if old.condition != header.condition {
+                Some("another condition (`--condition`)")
             } else if old
                 .builds
                 .iter()

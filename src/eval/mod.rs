@@ -12,3 +12,4 @@
 pub mod collect;
 pub mod corpus;
 pub mod score;
+pub mod synthetic;

@@ -27,6 +27,7 @@ use crate::collect::paired::{self, PairedRun, RoundMedians};
 use crate::compare::paired::RoundTest;
 use crate::compare::{self, Settings, stats};
 use crate::error::RecordSource;
+use crate::record::paired::{counted_rounds, round_log_ratios};
 use crate::record::{BenchId, BenchResult, RECORD_SCHEMA, RunRecord};
 use crate::report::{Side, Verdict};
 
@@ -115,6 +116,10 @@ pub struct RuleScore {
     pub false_positives_by_bench: BTreeMap<String, Rate>,
     /// Benchmark → injected percent → detected.
     pub power_by_bench: BTreeMap<String, BTreeMap<u32, Rate>>,
+    /// Benchmark → the median over trials of the smallest slowdown the run
+    /// would have caught with 80% probability (`Change::detectable`).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub detectable: BTreeMap<String, f64>,
 }
 
 /// Everything `eval score` reports.
@@ -134,7 +139,50 @@ pub struct Scores {
     /// iteration by benchmark (the median of its counts).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub builds: Vec<(String, BTreeMap<String, f64>)>,
+    /// `quiet` or `contended` (`eval collect --condition`); None for
+    /// corpora collected before conditions were recorded.
+    pub condition: Option<String>,
+    /// What the measurement windows saw, when the corpus recorded them.
+    pub interference: Option<WindowSummary>,
     pub rules: Vec<RuleScore>,
+    /// The semi-synthetic scores (`--synthetic N` pseudo-suites a level).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub synthetic: Vec<super::synthetic::SyntheticScore>,
+}
+
+/// The interference of a corpus's measurement windows.
+#[derive(Debug, Clone, Serialize)]
+pub struct WindowSummary {
+    /// Share of benchmark windows (either side) disturbed.
+    pub disturbed: Rate,
+    /// Median and 99th percentile of the share of a window spent waiting for a CPU.
+    pub waited_median: f64,
+    pub waited_p99: f64,
+    /// Median other processes' CPU use over a window, in cores.
+    pub others_cores_median: f64,
+}
+
+fn window_summary(corpus: &Corpus) -> Option<WindowSummary> {
+    let windows: Vec<&crate::record::interference::Interference> = corpus
+        .trials
+        .iter()
+        .flat_map(|t| &t.rounds)
+        .flat_map(|r| r.base_windows.values().chain(r.head_windows.values()))
+        .collect();
+    if windows.is_empty() {
+        return None;
+    }
+    let waited: Vec<f64> = windows.iter().map(|w| w.waited).collect();
+    let others: Vec<f64> = windows.iter().map(|w| w.others_cores).collect();
+    Some(WindowSummary {
+        disturbed: Rate::new(
+            windows.iter().filter(|w| w.disturbed()).count(),
+            windows.len(),
+        ),
+        waited_median: stats::median(&waited),
+        waited_p99: stats::quantile(&waited, 0.99),
+        others_cores_median: stats::median(&others),
+    })
 }
 
 /// Verdicts of one rule on one trial: flagged benchmarks, and the rounds
@@ -142,10 +190,13 @@ pub struct Scores {
 struct Outcome {
     flagged: Vec<String>,
     rounds: Vec<usize>,
+    /// Paired rules: each benchmark's detectable slowdown.
+    detectable: BTreeMap<String, f64>,
 }
 
-/// Score every rule on the corpus.
-pub fn score(corpus: &Corpus, progress: &Progress) -> Scores {
+/// Score every rule on the corpus, and on `synthetic` pseudo-suites a level
+/// resampled from it (none for 0).
+pub fn score(corpus: &Corpus, synthetic: usize, progress: &Progress) -> Scores {
     let ids = &corpus.header.benchmarks;
     let settings = Settings::default();
     let bar = progress.bar(corpus.trials.len() as u64, "scoring");
@@ -165,8 +216,23 @@ pub fn score(corpus: &Corpus, progress: &Progress) -> Scores {
         "flamegate paired, adaptive ({} to {rounds} rounds)",
         paired::MIN_ROUNDS.min(rounds)
     );
-    let trimmed_name =
-        format!("candidate: paired, {rounds} rounds, 20% trimmed t (not used by check)");
+    let candidates: Vec<(String, RoundTest)> = RoundTest::ALL
+        .iter()
+        .filter(|test| **test != compare::paired::CHECK_TEST)
+        .map(|test| {
+            (
+                format!(
+                    "candidate: paired, {rounds} rounds, {} (not used by check)",
+                    test.name()
+                ),
+                *test,
+            )
+        })
+        .collect();
+    // Corpora with interference measured: the fixed plans again with every
+    // round counted, disturbed or not (what check did before it measured).
+    let windows = corpus.has_windows();
+    let kept = |name: &str| format!("{name}, disturbed rounds kept");
     // Placement corpora: the paired rules again, each time change checked
     // against the two builds' instruction counts (`check --paired`'s
     // default).
@@ -182,9 +248,12 @@ pub fn score(corpus: &Corpus, progress: &Progress) -> Scores {
         if placement {
             order.push(checked(&name));
         }
+        if windows && name != adaptive_name {
+            order.push(kept(&name));
+        }
     }
+    order.extend(candidates.iter().map(|(name, _)| name.clone()));
     order.extend([
-        trimmed_name.clone(),
         "flamegate stored baseline".to_string(),
         "criterion".to_string(),
     ]);
@@ -193,14 +262,31 @@ pub fn score(corpus: &Corpus, progress: &Progress) -> Scores {
         bar.working_on(&format!("trial {}", trial.trial));
         let mut paired_rules: Vec<(&String, PairedRun)> = fixed
             .iter()
-            .map(|(name, keep)| (name, paired_run(corpus, trial, |_, _| *keep)))
+            .map(|(name, keep)| {
+                (
+                    name,
+                    paired_run(corpus, trial, |_, rounds| fixed_rounds(rounds, *keep)),
+                )
+            })
             .collect();
         paired_rules.push((
             &adaptive_name,
-            paired_run(corpus, trial, |id, thetas| {
-                adaptive_rounds(id, thetas, ids.len(), &settings)
+            paired_run(corpus, trial, |id, rounds| {
+                adaptive_rounds(id, rounds, ids.len(), &settings)
             }),
         ));
+        if windows {
+            for (name, keep) in &fixed {
+                let mut run = paired_run(corpus, trial, |_, _| *keep);
+                for rounds in run.round_medians.values_mut() {
+                    rounds.iter_mut().for_each(|r| r.disturbed = false);
+                }
+                outcomes
+                    .entry(kept(name))
+                    .or_default()
+                    .push((trial.trial, paired_outcome(&run, &settings)));
+            }
+        }
         for (name, mut run) in paired_rules {
             outcomes
                 .entry(name.clone())
@@ -219,10 +305,12 @@ pub fn score(corpus: &Corpus, progress: &Progress) -> Scores {
             }
         }
         let all = paired_run(corpus, trial, |_, _| rounds);
-        outcomes.entry(trimmed_name.clone()).or_default().push((
-            trial.trial,
-            paired_outcome_with(&all, &settings, RoundTest::Trimmed),
-        ));
+        for (name, test) in &candidates {
+            outcomes
+                .entry(name.clone())
+                .or_default()
+                .push((trial.trial, paired_outcome_with(&all, &settings, *test)));
+        }
         if trial.trial >= STORED_HISTORY {
             outcomes
                 .entry("flamegate stored baseline".to_string())
@@ -258,6 +346,36 @@ pub fn score(corpus: &Corpus, progress: &Progress) -> Scores {
         .filter_map(|name| Some((name, outcomes.get(name.as_str())?)))
         .map(|(name, results)| rule_score(name, results, corpus, &cpu_1us))
         .collect();
+    let synthetic = if synthetic == 0 {
+        Vec::new()
+    } else {
+        let mut plans = vec![FIXED_ROUNDS.min(rounds)];
+        if rounds != FIXED_ROUNDS {
+            plans.push(rounds);
+        }
+        let mut rules = Vec::new();
+        for plan in plans {
+            for test in RoundTest::ALL {
+                rules.push(super::synthetic::PairedRule {
+                    rounds: plan,
+                    test,
+                    set_aside_disturbed: true,
+                });
+            }
+            if windows {
+                rules.push(super::synthetic::PairedRule {
+                    rounds: plan,
+                    test: compare::paired::CHECK_TEST,
+                    set_aside_disturbed: false,
+                });
+            }
+        }
+        progress.note(&format!(
+            "semi-synthetic: {synthetic} pseudo-suites a level, {} rules",
+            rules.len()
+        ));
+        super::synthetic::score(corpus, &rules, synthetic, SYNTHETIC_SEED, &cpu_1us)
+    };
     let loads: Vec<f64> = corpus
         .trials
         .iter()
@@ -295,9 +413,15 @@ pub fn score(corpus: &Corpus, progress: &Progress) -> Scores {
                 (format!("{} ({})", b.name, b.rustflags), counts)
             })
             .collect(),
+        condition: corpus.header.condition.map(|c| c.name().to_string()),
+        interference: window_summary(corpus),
         rules,
+        synthetic,
     }
 }
+
+/// The pseudo-suites' seed: scores are reproducible.
+const SYNTHETIC_SEED: u64 = 0x15_2026;
 
 fn rule_score(
     name: &str,
@@ -314,7 +438,11 @@ fn rule_score(
     let mut power_cpu = power.clone();
     let mut power_by_bench: BTreeMap<String, BTreeMap<u32, (usize, usize)>> = BTreeMap::new();
     let mut rounds = Vec::new();
+    let mut detectable: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     for (index, outcome) in results {
+        for (id, d) in &outcome.detectable {
+            detectable.entry(id.clone()).or_default().push(*d);
+        }
         let trial = &corpus.trials[*index];
         let injected = trial.injected.as_ref();
         let mut alarm = false;
@@ -368,15 +496,19 @@ fn rule_score(
             .into_iter()
             .map(|(id, m)| (id, rates(m)))
             .collect(),
+        detectable: detectable
+            .into_iter()
+            .map(|(id, d)| (id, stats::median(&d)))
+            .collect(),
     }
 }
 
 /// A trial as the paired mode would have collected it, each benchmark
-/// keeping the first `rounds_for(id, round log ratios)` rounds.
+/// keeping the first `rounds_for(id, its rounds)` rounds.
 fn paired_run(
     corpus: &Corpus,
     trial: &Trial,
-    rounds_for: impl Fn(&BenchId, &[f64]) -> usize,
+    rounds_for: impl Fn(&BenchId, &[RoundMedians]) -> usize,
 ) -> PairedRun {
     let mut round_medians = BTreeMap::new();
     let mut base = Vec::new();
@@ -390,11 +522,11 @@ fn paired_run(
                 Some(RoundMedians {
                     base: stats::median(r.base.get(id)?),
                     head: stats::median(r.head.get(id)?),
+                    disturbed: r.disturbed(id),
                 })
             })
             .collect();
-        let thetas: Vec<f64> = medians.iter().map(RoundMedians::log_ratio).collect();
-        let kept = rounds_for(&bench_id, &thetas).min(medians.len());
+        let kept = rounds_for(&bench_id, &medians).min(medians.len());
         base.push(bench_result(
             &bench_id,
             trial.pooled(CorpusSide::Base, id, kept),
@@ -417,15 +549,30 @@ fn paired_run(
 
 /// Rounds the adaptive paired mode gives a benchmark: the minimum, then one
 /// more at a time until its verdict is decided (or the trial's rounds end).
-fn adaptive_rounds(id: &BenchId, thetas: &[f64], benchmarks: usize, settings: &Settings) -> usize {
+fn adaptive_rounds(
+    id: &BenchId,
+    rounds: &[RoundMedians],
+    benchmarks: usize,
+    settings: &Settings,
+) -> usize {
     let decided = compare::paired::stop_rule(settings);
-    (paired::MIN_ROUNDS..thetas.len())
-        .find(|&n| decided(id, &thetas[..n], benchmarks))
-        .unwrap_or(thetas.len())
+    (paired::MIN_ROUNDS..rounds.len())
+        .find(|&n| decided(id, &round_log_ratios(&rounds[..n], None), benchmarks))
+        .unwrap_or(rounds.len())
+}
+
+/// Rounds a fixed plan of `wanted` rounds gives a benchmark: `wanted`, and
+/// more in place of disturbed ones (`collect::paired`'s re-runs, up to half
+/// as many again), as far as the trial's rounds go.
+pub(super) fn fixed_rounds(rounds: &[RoundMedians], wanted: usize) -> usize {
+    let most = (wanted + wanted.div_ceil(2)).min(rounds.len());
+    (wanted.min(most)..=most)
+        .find(|&n| counted_rounds(&rounds[..n]).count() >= wanted)
+        .unwrap_or(most)
 }
 
 fn paired_outcome(run: &PairedRun, settings: &Settings) -> Outcome {
-    paired_outcome_with(run, settings, RoundTest::Mean)
+    paired_outcome_with(run, settings, compare::paired::CHECK_TEST)
 }
 
 fn paired_outcome_with(run: &PairedRun, settings: &Settings, test: RoundTest) -> Outcome {
@@ -438,6 +585,11 @@ fn paired_outcome_with(run: &PairedRun, settings: &Settings, test: RoundTest) ->
     Outcome {
         flagged: flagged(&report.comparisons),
         rounds: run.round_medians.values().map(Vec::len).collect(),
+        detectable: report
+            .comparisons
+            .iter()
+            .filter_map(|c| Some((c.id.as_str().to_string(), c.change.as_ref()?.detectable?)))
+            .collect(),
     }
 }
 
@@ -474,6 +626,7 @@ fn stored_outcome(corpus: &Corpus, trial: &Trial, settings: &Settings) -> Outcom
     Outcome {
         flagged: flagged(&report.comparisons),
         rounds: Vec::new(),
+        detectable: BTreeMap::new(),
     }
 }
 
@@ -501,6 +654,7 @@ fn criterion_outcome(corpus: &Corpus, trial: &Trial) -> Outcome {
     Outcome {
         flagged,
         rounds: Vec::new(),
+        detectable: BTreeMap::new(),
     }
 }
 
@@ -576,6 +730,27 @@ fn bench_result(id: &BenchId, samples: Vec<f64>) -> BenchResult {
     }
 }
 
+/// Both sides' records of a replayed paired run whose rounds are only
+/// medians: each side's round medians as its samples.
+pub(super) fn paired_records(
+    round_medians: &BTreeMap<BenchId, Vec<RoundMedians>>,
+    machine: &crate::record::Machine,
+) -> (RunRecord, RunRecord) {
+    let side = |of: fn(&RoundMedians) -> f64| RunRecord {
+        schema: RECORD_SCHEMA,
+        commit: None,
+        dirty: false,
+        machine: machine.clone(),
+        created: time::OffsetDateTime::UNIX_EPOCH,
+        shard: None,
+        benches: round_medians
+            .iter()
+            .map(|(id, rounds)| bench_result(id, rounds.iter().map(of).collect()))
+            .collect(),
+    };
+    (side(|r| r.base), side(|r| r.head))
+}
+
 fn record(corpus: &Corpus, benches: Vec<BenchResult>) -> RunRecord {
     RunRecord {
         schema: RECORD_SCHEMA,
@@ -633,6 +808,26 @@ pub fn table(scores: &Scores) -> String {
             .map(|l| format!("; median load average {l:.2}"))
             .unwrap_or_default()
     );
+    let _ = writeln!(
+        out,
+        "condition: {}",
+        match scores.condition.as_deref() {
+            Some("quiet") => "quiet (nothing else ran)",
+            Some("contended") => "contended (one core kept busy by a shell loop)",
+            Some(other) => other,
+            None => "not recorded (collected while the same machine compiled and tested)",
+        }
+    );
+    if let Some(w) = &scores.interference {
+        let _ = writeln!(
+            out,
+            "measurement windows: {} disturbed; waited for a CPU {:.2}% of a window (median), {:.1}% (99th percentile); other processes used {:.2} cores (median)",
+            pct(&w.disturbed),
+            100.0 * w.waited_median,
+            100.0 * w.waited_p99,
+            w.others_cores_median
+        );
+    }
     if !scores.builds.is_empty() {
         let _ = writeln!(
             out,
@@ -686,7 +881,40 @@ pub fn table(scores: &Scores) -> String {
         if !noisy.is_empty() {
             let _ = writeln!(out, "  false positives in      {}", noisy.join(", "));
         }
+        if !rule.detectable.is_empty() {
+            let list: Vec<String> = rule
+                .detectable
+                .iter()
+                .map(|(id, d)| format!("{id} ≥{:.1}%", 100.0 * d))
+                .collect();
+            let _ = writeln!(out, "  would catch (median)    {}", list.join(", "));
+        }
         let _ = writeln!(out);
+    }
+    if let Some(first) = scores.synthetic.first() {
+        let _ = writeln!(
+            out,
+            "semi-synthetic: {} pseudo-suites a level, each benchmark's rounds drawn from a real trial \
+             that did not inject it, one benchmark's head multiplied by exactly 1 + k%\n",
+            first.suites
+        );
+        for rule in &scores.synthetic {
+            let _ = writeln!(out, "{}", rule.rule);
+            let _ = writeln!(
+                out,
+                "  suite false alarms      {}",
+                pct(&rule.suite_false_alarms)
+            );
+            for (k, rate) in &rule.power {
+                let cpu = rule.power_cpu_1us.get(k).map(pct).unwrap_or_default();
+                let _ = writeln!(
+                    out,
+                    "  power at +{k:<2}%          {}   CPU ≥1 µs: {cpu}",
+                    pct(rate)
+                );
+            }
+            let _ = writeln!(out);
+        }
     }
     out
 }

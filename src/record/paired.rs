@@ -10,6 +10,11 @@ use super::{BenchId, RunRecord};
 pub struct RoundMedians {
     pub base: f64,
     pub head: f64,
+    /// Either side's measurement window was disturbed
+    /// (`interference::Interference::disturbed`): something else took the
+    /// benchmark's CPU.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub disturbed: bool,
 }
 
 impl RoundMedians {
@@ -21,10 +26,29 @@ impl RoundMedians {
 
 /// A benchmark's round changes in log space, per unit of input when its
 /// declared input differs between the sides: what the paired test, the
-/// adaptive stop rule and the estimate are all computed from.
+/// adaptive stop rule and the estimate are all computed from. Only the
+/// rounds that count (`counted_rounds`).
 pub fn round_log_ratios(rounds: &[RoundMedians], input: Option<&super::InputChange>) -> Vec<f64> {
     let per_unit = input.map_or(0.0, super::InputChange::log_ratio);
-    rounds.iter().map(|r| r.log_ratio() - per_unit).collect()
+    counted_rounds(rounds)
+        .map(|r| r.log_ratio() - per_unit)
+        .collect()
+}
+
+/// The rounds a verdict is computed from: the undisturbed ones, so that a
+/// round in which something else took the benchmark's CPU cannot decide a
+/// verdict; but every round when fewer than half of them (or fewer than
+/// two) are undisturbed, because then disturbance is the runner's normal
+/// state, not an accident of a few rounds.
+pub fn counted_rounds(rounds: &[RoundMedians]) -> impl Iterator<Item = &RoundMedians> {
+    let clean = rounds.iter().filter(|r| !r.disturbed).count();
+    let set_aside = clean >= 2 && 2 * clean >= rounds.len();
+    rounds.iter().filter(move |r| !(set_aside && r.disturbed))
+}
+
+/// Rounds of `rounds` set aside as disturbed (not counted).
+pub fn set_aside(rounds: &[RoundMedians]) -> usize {
+    rounds.len() - counted_rounds(rounds).count()
 }
 
 /// The outcome of a paired run (also what a paired shard hands to `merge`).

@@ -6,8 +6,8 @@ use std::fmt::Write;
 use super::escape::markdown_text;
 use super::{
     DISAGREE_MARK, DISAGREE_NOTE, Renderer, accepted_text, change_disagrees, change_label,
-    evidence, format_change, format_level, headline, instruction_text, interval_text, rule_text,
-    vouch_text,
+    detectable_text, evidence, format_change, format_level, headline, instruction_text,
+    interval_text, rule_text, sensitivity_text, shows_detectable, vouch_text,
 };
 use crate::error::{is_commit_id, short_sha};
 use crate::profile::hotspots::percent;
@@ -130,6 +130,10 @@ impl Renderer for Markdown {
         if let Some(vouch) = vouch_text(report) {
             let _ = writeln!(out, "{}\n", markdown_text(&vouch));
         }
+        if let Some(sensitivity) = sensitivity_text(report) {
+            let _ = writeln!(out, "{}\n", markdown_text(&sensitivity));
+        }
+        let catches = shows_detectable(report);
 
         for (verdict, title) in [
             (Verdict::Regressed, "Regressions"),
@@ -158,7 +162,7 @@ impl Renderer for Markdown {
             let rows: Vec<&Comparison> = report.with(verdict).collect();
             if !rows.is_empty() {
                 let _ = writeln!(out, "#### {title}\n");
-                change_table(&mut out, &rows, report.mode);
+                change_table(&mut out, &rows, report.mode, catches);
                 out.push('\n');
                 instruction_notes(&mut out, &rows);
                 for c in &rows {
@@ -212,7 +216,7 @@ impl Renderer for Markdown {
                 unchanged.len(),
                 if unchanged.len() == 1 { "" } else { "s" }
             );
-            change_table(&mut out, &unchanged, report.mode);
+            change_table(&mut out, &unchanged, report.mode, catches);
             out.push_str("\n</details>\n\n");
         }
         let identical: Vec<&Comparison> = report.with(Verdict::Identical).collect();
@@ -363,11 +367,16 @@ fn hotspot_notes(out: &mut String, rows: &[&Comparison], mode: Mode) {
     out.push('\n');
 }
 
-fn change_table(out: &mut String, rows: &[&Comparison], mode: Mode) {
+fn change_table(out: &mut String, rows: &[&Comparison], mode: Mode, catches: bool) {
     let format_duration = |value: f64| format_level(mode, value);
+    let (catches_header, catches_rule) = if catches {
+        (" Catches (80%) |", "---:|")
+    } else {
+        ("", "")
+    };
     let _ = writeln!(
         out,
-        "| Benchmark | Change {} | CI | Median base → head | p95 base → head |\n|---|---:|---:|---:|---:|",
+        "| Benchmark | Change {} | CI |{catches_header} Median base → head | p95 base → head |\n|---|---:|---:|{catches_rule}---:|---:|",
         change_label(mode)
     );
     let mut disagree = false;
@@ -384,9 +393,14 @@ fn change_table(out: &mut String, rows: &[&Comparison], mode: Mode) {
             flag.push_str(&format!(" {DISAGREE_MARK}"));
             disagree = true;
         }
+        let catches_cell = if catches {
+            format!(" {} |", detectable_text(change))
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             out,
-            "| {} | {}{flag} | {} | {} → {} | {} → {} |",
+            "| {} | {}{flag} | {} |{catches_cell} {} → {} | {} → {} |",
             markdown_text(c.id.as_str()),
             format_change(change.estimate),
             interval_text(mode, change),

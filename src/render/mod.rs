@@ -188,6 +188,52 @@ pub fn rule_text(report: &Report) -> String {
     }
 }
 
+/// A benchmark's detectable slowdown for a table cell: `≥ 3.1%`; empty
+/// when there is none (exact counts, too few rounds).
+pub fn detectable_text(change: &crate::report::Change) -> String {
+    change
+        .detectable
+        .map(|d| format!("≥ {:.1}%", 100.0 * d))
+        .unwrap_or_default()
+}
+
+/// Whether any comparison of `report` states a detectable slowdown (the
+/// column is left out otherwise: instruction counts).
+pub fn shows_detectable(report: &Report) -> bool {
+    report
+        .comparisons
+        .iter()
+        .any(|c| c.change.as_ref().is_some_and(|ch| ch.detectable.is_some()))
+}
+
+/// What the run could have caught, one sentence for both human formats: the
+/// least sensitive benchmark's detectable slowdown (80% probability).
+pub fn sensitivity_text(report: &Report) -> Option<String> {
+    let (c, least) = report
+        .comparisons
+        .iter()
+        .filter_map(|c| Some((c, c.change.as_ref()?.detectable?)))
+        .max_by(|a, b| a.1.total_cmp(&b.1))?;
+    let all = report
+        .comparisons
+        .iter()
+        .filter(|c| c.change.as_ref().is_some_and(|ch| ch.detectable.is_some()))
+        .count();
+    Some(if all == 1 {
+        format!(
+            "This run would have caught a slowdown of {:.1}% or more with 80% probability.",
+            100.0 * least
+        )
+    } else {
+        format!(
+            "This run would have caught a slowdown of {:.1}% or more in every benchmark with 80% probability \
+             (the least sensitive: {}; each benchmark's own figure is in the \"catches\" column).",
+            100.0 * least,
+            c.id
+        )
+    })
+}
+
 /// What the run vouches for, one sentence for both human formats: the
 /// largest slowdown its numbers still allow among the benchmarks not
 /// called regressed (the highest upper end of their intervals; in
@@ -302,6 +348,8 @@ mod tests {
             standard_error: 0.0,
             history: 1,
             rounds: 0,
+            disturbed_rounds: 0,
+            detectable: None,
             low_confidence: false,
         };
         assert_eq!(interval_text(Mode::Instructions, &change), "exact");

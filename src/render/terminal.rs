@@ -8,8 +8,8 @@ const TABLE_STYLE: &str = "  ── ══             ";
 use super::escape::terminal_text;
 use super::{
     DISAGREE_MARK, DISAGREE_NOTE, Renderer, accepted_text, change_disagrees, change_label,
-    evidence, format_change, format_level, headline, instruction_text, interval_text, rule_text,
-    vouch_text,
+    detectable_text, evidence, format_change, format_level, headline, instruction_text,
+    interval_text, rule_text, sensitivity_text, shows_detectable, vouch_text,
 };
 use crate::error::short_sha;
 use crate::report::{Outcome, Report, Verdict};
@@ -48,14 +48,17 @@ impl Renderer for Terminal {
             table.force_no_tty();
         }
         let mut disagree = false;
-        table.set_header([
-            "benchmark",
-            &format!("change\n{}", change_label(report.mode)),
-            "interval",
-            "median base → head",
-            "p95 head",
-            "verdict",
-        ]);
+        let catches = shows_detectable(report);
+        let mut header = vec![
+            "benchmark".to_string(),
+            format!("change\n{}", change_label(report.mode)),
+            "interval".to_string(),
+        ];
+        if catches {
+            header.push("catches\n(80%)".to_string());
+        }
+        header.extend(["median base → head", "p95 head", "verdict"].map(String::from));
+        table.set_header(header);
         for c in &report.comparisons {
             let (change, interval) = match &c.change {
                 Some(ch) => (
@@ -94,14 +97,21 @@ impl Renderer for Terminal {
                 .as_ref()
                 .map(|h| format_duration(h.p95))
                 .unwrap_or_default();
-            table.add_row(vec![
+            let mut row = vec![
                 Cell::new(terminal_text(c.id.as_str())),
                 Cell::new(change).set_alignment(CellAlignment::Right),
                 Cell::new(interval).set_alignment(CellAlignment::Right),
+            ];
+            if catches {
+                let text = c.change.as_ref().map(detectable_text).unwrap_or_default();
+                row.push(Cell::new(text).set_alignment(CellAlignment::Right));
+            }
+            row.extend([
                 Cell::new(medians).set_alignment(CellAlignment::Right),
                 Cell::new(p95).set_alignment(CellAlignment::Right),
                 self.verdict_cell(c.verdict),
             ]);
+            table.add_row(row);
         }
         let mut out = String::new();
         let status = match report.outcome {
@@ -138,6 +148,9 @@ impl Renderer for Terminal {
         out.push('\n');
         if let Some(vouch) = vouch_text(report) {
             out.push_str(&format!("{}\n", terminal_text(&vouch)));
+        }
+        if let Some(sensitivity) = sensitivity_text(report) {
+            out.push_str(&format!("{}\n", terminal_text(&sensitivity)));
         }
         if disagree {
             out.push_str(&format!("{DISAGREE_NOTE}\n"));

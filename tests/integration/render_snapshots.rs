@@ -54,6 +54,7 @@ fn paired_report_with_instruction_checks() -> Report {
                     RoundMedians {
                         base: *m,
                         head: m * r * wobble,
+                        disturbed: false,
                     }
                 })
                 .collect();

@@ -11,9 +11,12 @@ use std::time::Duration;
 use flamegate::collect::paired::{self, PairedRun, RoundPlan};
 use flamegate::collect::shard::SplitMethod;
 use flamegate::collect::shard::{Balance, ShardPlan, ShardSpec};
-use flamegate::collect::{BenchExecutable, BenchTarget, Progress, Project, RunSelection, Runner};
+use flamegate::collect::{
+    BenchExecutable, BenchTarget, Measured, Progress, Project, RunSelection, Runner,
+};
 use flamegate::compare::{self, Settings};
 use flamegate::error::Result;
+use flamegate::record::interference::Interference;
 
 /// One process run: which side, and the benchmark ids it ran.
 #[derive(Debug, Clone, PartialEq)]
@@ -24,6 +27,8 @@ struct Ran {
 
 /// ns per iteration of a benchmark: (head side?, id, that side's run number).
 type TimeOf = Box<dyn Fn(bool, &str, usize) -> f64>;
+/// Whether something else took the benchmark's CPU in that run.
+type DisturbedIn = Box<dyn Fn(bool, &str, usize) -> bool>;
 
 /// Writes criterion's files as a bench executable would, with times from
 /// `time(head, id, run)`: ns per iteration of `id` on that side, in that
@@ -31,6 +36,7 @@ type TimeOf = Box<dyn Fn(bool, &str, usize) -> f64>;
 struct Scripted {
     ids: Vec<String>,
     time: TimeOf,
+    disturbed: DisturbedIn,
     ran: RefCell<Vec<Ran>>,
     /// The target directory of each build, in order.
     built: RefCell<Vec<std::path::PathBuf>>,
@@ -43,10 +49,18 @@ impl Scripted {
         Scripted {
             ids: ids.iter().map(|s| s.to_string()).collect(),
             time: Box::new(time),
+            disturbed: Box::new(|_, _, _| false),
             ran: RefCell::new(Vec::new()),
             built: RefCell::new(Vec::new()),
             reuse_first_base_build: false,
         }
+    }
+
+    /// Measurement windows in which `disturbed(head, id, run)` waited for a
+    /// CPU a third of the time (the others not at all).
+    fn disturbing(mut self, disturbed: impl Fn(bool, &str, usize) -> bool + 'static) -> Scripted {
+        self.disturbed = Box::new(disturbed);
+        self
     }
 
     fn matching(&self, filter: Option<&str>) -> Vec<String> {
@@ -98,7 +112,7 @@ impl Runner for Scripted {
         criterion_home: &Path,
         _env: &[(String, String)],
         _bar: &flamegate::progress::Bar,
-    ) -> Result<BTreeMap<String, f64>> {
+    ) -> Result<BTreeMap<String, Measured>> {
         // criterion's filter comes first when there is one (timing_args).
         let filter = args.first().filter(|a| !a.starts_with("--"));
         let ids = self.matching(filter.map(String::as_str));
@@ -136,7 +150,25 @@ impl Runner for Scripted {
             head,
             ids: ids.clone(),
         });
-        Ok(ids.into_iter().map(|id| (id, 0.4)).collect())
+        Ok(ids
+            .into_iter()
+            .map(|id| {
+                let waited = if (self.disturbed)(head, &id, run) {
+                    0.33
+                } else {
+                    0.0
+                };
+                let measured = Measured {
+                    seconds: Some(0.4),
+                    interference: Some(Interference {
+                        seconds: 0.3,
+                        waited,
+                        ..Interference::default()
+                    }),
+                };
+                (id, measured)
+            })
+            .collect())
     }
 }
 
@@ -254,6 +286,94 @@ fn issue_18_adaptive_rounds_extend_only_what_is_open_and_call_a_regression_from_
     };
     assert_eq!(verdict("slow/x"), flamegate::report::Verdict::Regressed);
     assert_eq!(verdict("same/y"), flamegate::report::Verdict::Unchanged);
+}
+
+fn sides() -> (flamegate::record::Side, flamegate::record::Side) {
+    let side = |name: &str| flamegate::record::Side {
+        commit: None,
+        dirty: false,
+        chosen_as: name.into(),
+    };
+    (side("head"), side("base"))
+}
+
+#[test]
+fn issue_15_a_disturbed_round_is_set_aside_re_run_and_cannot_decide_a_verdict() {
+    // `steady/x` is unchanged (±0.4%), but in the head's third process
+    // something else took its CPU and it read 60% slower: that window
+    // waited for a CPU a third of its time.
+    let disturbed = |head: bool, id: &str, run: usize| head && id == "steady/x" && run == 2;
+    let time = move |head: bool, id: &str, run: usize| {
+        1000.0 * wobble(run) * if disturbed(head, id, run) { 1.6 } else { 1.0 }
+    };
+    let settings = Settings::default();
+    let (head_side, base_side) = sides();
+    let runner = Scripted::new(&["other/y", "steady/x"], time).disturbing(disturbed);
+    let run = run_paired(
+        &runner,
+        RoundPlan::Fixed(6),
+        &RunSelection::default(),
+        &settings,
+    );
+    // Six undisturbed rounds of each benchmark: one more round, for the
+    // disturbed benchmark only.
+    assert_eq!(run.rounds, 7);
+    let rounds = &run.round_medians[&flamegate::record::BenchId("steady/x".into())];
+    assert_eq!(rounds.len(), 7);
+    assert_eq!(rounds.iter().filter(|r| r.disturbed).count(), 1);
+    assert_eq!(rounds_of(&run)["other/y"], 6);
+    assert_eq!(
+        runner.ran.borrow()[12..]
+            .iter()
+            .map(|r| r.ids.clone())
+            .collect::<Vec<_>>(),
+        [vec!["steady/x".to_string()], vec!["steady/x".to_string()]],
+        "only the disturbed benchmark re-runs, on both sides"
+    );
+    let report = compare::paired::against_paired(
+        "scripted",
+        &run,
+        head_side.clone(),
+        base_side.clone(),
+        &settings,
+    );
+    let steady = report
+        .comparisons
+        .iter()
+        .find(|c| c.id.0 == "steady/x")
+        .unwrap();
+    assert_eq!(steady.verdict, flamegate::report::Verdict::Unchanged);
+    let change = steady.change.as_ref().unwrap();
+    assert_eq!((change.rounds, change.disturbed_rounds), (6, 1));
+    assert!(change.ci_high < 0.01, "{change:?}");
+    let note = report
+        .notes
+        .iter()
+        .find(|n| n.contains("disturbed round"))
+        .expect("a note on the disturbed round");
+    assert!(
+        note.contains("1 disturbed round(s) set aside (steady/x 1)"),
+        "{note}"
+    );
+
+    // Without the interference measurement, the same samples leave the
+    // benchmark undecided: the disturbed round wrecks the interval.
+    let mut unmarked = run.clone();
+    for rounds in unmarked.round_medians.values_mut() {
+        rounds.iter_mut().for_each(|r| r.disturbed = false);
+    }
+    let report =
+        compare::paired::against_paired("scripted", &unmarked, head_side, base_side, &settings);
+    let steady = report
+        .comparisons
+        .iter()
+        .find(|c| c.id.0 == "steady/x")
+        .unwrap();
+    assert_ne!(
+        steady.verdict,
+        flamegate::report::Verdict::Unchanged,
+        "{steady:?}"
+    );
 }
 
 #[test]

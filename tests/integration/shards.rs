@@ -329,6 +329,7 @@ fn paired_shards(dir: &Path, count: usize) -> Vec<PathBuf> {
                     RoundMedians {
                         base: base_median * wobble[0],
                         head: head_median * wobble[1],
+                        disturbed: false,
                     }
                 })
                 .collect();

@@ -1,0 +1,91 @@
+//! What else the machine did while one benchmark was measured (measured by
+//! `collect::interference`), and the one rule that calls a measurement
+//! window disturbed.
+
+use serde::{Deserialize, Serialize};
+
+/// The scheduler's view of one benchmark's measurement window in one bench
+/// process (criterion's "Collecting" to "Analyzing").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Interference {
+    /// Wall-clock seconds of the window.
+    pub seconds: f64,
+    /// Share of the window the bench process was ready to run but waited
+    /// for a CPU (`/proc/<pid>/schedstat` run delay): criterion's wall-clock
+    /// samples include that wait.
+    pub waited: f64,
+    /// Involuntary context switches of the bench process in the window.
+    pub preempted: u64,
+    /// Other processes' CPU use over the window, in cores: every CPU's busy
+    /// time (`/proc/stat`) minus the bench process's own.
+    pub others_cores: f64,
+    /// Share of all CPUs' time in the window the hypervisor gave to other
+    /// guests (steal).
+    pub steal: f64,
+}
+
+/// A window in which the bench process waited for a CPU for this share of
+/// its time or more is disturbed. criterion's round median needs half of
+/// its samples to be slowed before it moves, so a short wait cannot move it;
+/// 5% is chosen on the eval corpora (docs/verdict-quality.md).
+pub const DISTURBED_WAIT: f64 = 0.05;
+/// The same for the hypervisor's steal, over all CPUs.
+pub const DISTURBED_STEAL: f64 = 0.05;
+
+impl Interference {
+    /// Whether something else took this benchmark's CPU often enough to
+    /// move its measurement: the one rule (paired rounds, eval corpora).
+    pub fn disturbed(&self) -> bool {
+        self.waited >= DISTURBED_WAIT || self.steal >= DISTURBED_STEAL
+    }
+
+    /// A short description for notes ("waited 12% of the window").
+    pub fn describe(&self) -> String {
+        let mut parts = vec![format!(
+            "waited for a CPU {:.0}% of its window",
+            100.0 * self.waited
+        )];
+        if self.steal > 0.0 {
+            parts.push(format!("steal {:.0}%", 100.0 * self.steal));
+        }
+        parts.push(format!(
+            "other processes used {:.1} cores",
+            self.others_cores
+        ));
+        parts.join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_window_is_disturbed_by_waiting_or_steal_not_by_busy_neighbours() {
+        let quiet = Interference {
+            seconds: 0.4,
+            waited: 0.01,
+            preempted: 3,
+            others_cores: 1.0,
+            steal: 0.0,
+        };
+        assert!(
+            !quiet.disturbed(),
+            "a busy other core alone does not take ours"
+        );
+        assert!(
+            Interference {
+                waited: 0.2,
+                ..quiet
+            }
+            .disturbed()
+        );
+        assert!(
+            Interference {
+                steal: 0.06,
+                ..quiet
+            }
+            .disturbed()
+        );
+    }
+}
