@@ -267,7 +267,7 @@ pub fn measure_paired(
         plan,
         (head.commit.clone(), head.dirty),
         sides.checkout.commit.clone(),
-        &compare::paired::stop_rule(settings),
+        &compare::paired::stop_rule(settings, collect::paired::MAX_ROUNDS),
         runner,
         &progress,
     )?;

@@ -363,11 +363,16 @@ pub fn score(corpus: &Corpus, synthetic: usize, progress: &Progress) -> Scores {
                 });
             }
             if windows {
-                rules.push(super::synthetic::PairedRule {
-                    rounds: plan,
-                    test: compare::paired::CHECK_TEST,
-                    set_aside_disturbed: false,
-                });
+                // The check's rule without setting disturbed rounds aside,
+                // and the rule before issue 15 (the t test on the mean,
+                // every round counted): old and new on the same samples.
+                for test in [compare::paired::CHECK_TEST, RoundTest::Mean] {
+                    rules.push(super::synthetic::PairedRule {
+                        rounds: plan,
+                        test,
+                        set_aside_disturbed: false,
+                    });
+                }
             }
         }
         progress.note(&format!(
@@ -555,7 +560,7 @@ fn adaptive_rounds(
     benchmarks: usize,
     settings: &Settings,
 ) -> usize {
-    let decided = compare::paired::stop_rule(settings);
+    let decided = compare::paired::stop_rule(settings, paired::MAX_ROUNDS);
     (paired::MIN_ROUNDS..rounds.len())
         .find(|&n| decided(id, &round_log_ratios(&rounds[..n], None), benchmarks))
         .unwrap_or(rounds.len())

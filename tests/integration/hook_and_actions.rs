@@ -507,7 +507,8 @@ fn issue_23_the_actions_sharded_paired_path_merges_shards_that_ran_different_rou
         .unwrap();
         shard["run"]["rounds"].as_u64().unwrap()
     };
-    assert_eq!(rounds_of(1), 4);
+    // Four rounds, more only in place of disturbed ones (issue 15).
+    assert!((4..=6).contains(&rounds_of(1)), "{}", rounds_of(1));
     assert!(rounds_of(2) >= 6, "{}", rounds_of(2));
 
     let output = step.run(&[
@@ -523,11 +524,14 @@ fn issue_23_the_actions_sharded_paired_path_merges_shards_that_ran_different_rou
     for id in ["work/xorshift/1000", "work/xorshift/4000", "work_small"] {
         assert_eq!(verdict_of(&merged, id), "Regressed", "{id}");
         let c = comparison_of(&merged, id);
-        rounds.push(c["change"]["rounds"].as_u64().unwrap());
+        // Rounds counted, and rounds set aside as disturbed (something
+        // else took the CPU: the other tests of this suite, say).
+        let set_aside = c["change"]["disturbed_rounds"].as_u64().unwrap_or(0);
+        rounds.push((c["change"]["rounds"].as_u64().unwrap(), set_aside));
     }
-    // Shard 1 (xorshift/1000, work_small) ran 4 rounds, shard 2 its own.
-    assert_eq!((rounds[0], rounds[2]), (4, 4), "{rounds:?}");
-    assert_eq!(rounds[1], rounds_of(2));
+    // Shard 1 (xorshift/1000, work_small) counted 4 rounds, shard 2 its own.
+    assert_eq!((rounds[0].0, rounds[2].0), (4, 4), "{rounds:?}");
+    assert_eq!(rounds[1].0 + rounds[1].1, rounds_of(2), "{rounds:?}");
     let outputs = std::fs::read_to_string(step.github_output()).unwrap();
     assert!(outputs.contains("exit-code=1"), "{outputs}");
     let state = fake.state();

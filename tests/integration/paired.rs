@@ -96,6 +96,8 @@ fn paired_check_flags_a_slowdown_passes_an_identical_commit_and_leaves_the_tree_
     let same = report(out.path());
     assert_eq!(same["mode"], "Paired");
     for c in same["comparisons"].as_array().unwrap() {
+        // Four rounds counted; a round something else disturbed is set
+        // aside and run again (issue 15).
         assert_eq!(c["change"]["rounds"], 4, "{c}");
         assert_ne!(c["verdict"], "Regressed", "{c}");
     }
@@ -216,10 +218,19 @@ fn paired_check_flags_a_slowdown_passes_an_identical_commit_and_leaves_the_tree_
         assert_eq!(verdict_of(&adaptive, id), "Regressed", "{id}");
     }
     for c in adaptive["comparisons"].as_array().unwrap() {
-        assert_eq!(c["change"]["rounds"], 4, "{c}");
+        // The minimum of four rounds, disturbed ones included: the spent
+        // budget runs none in their place (issue 15).
+        let counted = c["change"]["rounds"].as_u64().unwrap();
+        let set_aside = c["change"]["disturbed_rounds"].as_u64().unwrap_or(0);
+        assert_eq!(counted + set_aside, 4, "{c}");
     }
+    let any_set_aside = adaptive["comparisons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["change"]["disturbed_rounds"].as_u64().unwrap_or(0) > 0);
     assert!(
-        stdout(&output).contains("paired: 4 rounds"),
+        any_set_aside || stdout(&output).contains("paired: 4 rounds"),
         "{}",
         stdout(&output)
     );

@@ -204,7 +204,7 @@ fn run_paired(
         plan,
         (Some("1".repeat(40)), false),
         "2".repeat(40),
-        &compare::paired::stop_rule(settings),
+        &compare::paired::stop_rule(settings, paired::MAX_ROUNDS),
         runner,
         &Progress::Silent,
     )
@@ -496,7 +496,7 @@ fn two_fixed_rounds(head: &Project, base: &Project, runner: &Scripted) -> Paired
         RoundPlan::Fixed(2),
         (Some("1".repeat(40)), false),
         "2".repeat(40),
-        &compare::paired::stop_rule(&Settings::default()),
+        &compare::paired::stop_rule(&Settings::default(), paired::MAX_ROUNDS),
         runner,
         &Progress::Silent,
     )
