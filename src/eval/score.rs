@@ -869,14 +869,7 @@ pub fn table(scores: &Scores) -> String {
             "  per-benchmark false pos {}",
             pct(&rule.false_positives)
         );
-        for (k, rate) in &rule.power {
-            let cpu = rule.power_cpu_1us.get(k).map(pct).unwrap_or_default();
-            let _ = writeln!(
-                out,
-                "  power at +{k:<2}%          {}   CPU ≥1 µs: {cpu}",
-                pct(rate)
-            );
-        }
+        power_lines(&mut out, &rule.power, &rule.power_cpu_1us, &pct);
         let noisy: Vec<String> = rule
             .false_positives_by_bench
             .iter()
@@ -910,18 +903,29 @@ pub fn table(scores: &Scores) -> String {
                 "  suite false alarms      {}",
                 pct(&rule.suite_false_alarms)
             );
-            for (k, rate) in &rule.power {
-                let cpu = rule.power_cpu_1us.get(k).map(pct).unwrap_or_default();
-                let _ = writeln!(
-                    out,
-                    "  power at +{k:<2}%          {}   CPU ≥1 µs: {cpu}",
-                    pct(rate)
-                );
-            }
+            power_lines(&mut out, &rule.power, &rule.power_cpu_1us, &pct);
             let _ = writeln!(out);
         }
     }
     out
+}
+
+/// One line a level: power over all benchmarks and over the CPU-bound ones.
+fn power_lines(
+    out: &mut String,
+    power: &BTreeMap<u32, Rate>,
+    power_cpu: &BTreeMap<u32, Rate>,
+    pct: &dyn Fn(&Rate) -> String,
+) {
+    use std::fmt::Write;
+    for (k, rate) in power {
+        let cpu = power_cpu.get(k).map(pct).unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "  power at +{k:<2}%          {}   CPU ≥1 µs: {cpu}",
+            pct(rate)
+        );
+    }
 }
 
 #[cfg(test)]

@@ -11,20 +11,32 @@ fn repo_root() -> PathBuf {
 }
 
 fn score(corpus: &Path) -> serde_json::Value {
+    score_with(corpus, &[])
+}
+
+/// `eval score --format json` on `corpus`, with `extra` arguments.
+fn score_with(corpus: &Path, extra: &[&str]) -> serde_json::Value {
     let output = run(flamegate(&repo_root())
-        .args(["eval", "score", "--format", "json", "--corpus"])
+        .args(["eval", "score", "--format", "json"])
+        .args(extra)
+        .arg("--corpus")
         .arg(corpus));
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     serde_json::from_str(&stdout(&output)).unwrap()
 }
 
 fn rule<'a>(scores: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
-    scores["rules"]
+    named(scores, "rules", name)
+}
+
+/// The entry of list `key` (rules, or pseudo-suite rules) called `name`.
+fn named<'a>(scores: &'a serde_json::Value, key: &str, name: &str) -> &'a serde_json::Value {
+    scores[key]
         .as_array()
         .unwrap()
         .iter()
         .find(|r| r["rule"] == name)
-        .unwrap_or_else(|| panic!("no rule {name} in {scores}"))
+        .unwrap_or_else(|| panic!("no {key} entry {name} in {scores}"))
 }
 
 #[test]
@@ -224,28 +236,11 @@ fn the_committed_twelve_round_corpus_scores_as_documented() {
 }
 
 fn score_with_synthetic(corpus: &Path, suites: &str) -> serde_json::Value {
-    let output = run(flamegate(&repo_root())
-        .args([
-            "eval",
-            "score",
-            "--format",
-            "json",
-            "--synthetic",
-            suites,
-            "--corpus",
-        ])
-        .arg(corpus));
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    serde_json::from_str(&stdout(&output)).unwrap()
+    score_with(corpus, &["--synthetic", suites])
 }
 
 fn synthetic<'a>(scores: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
-    scores["synthetic"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["rule"] == name)
-        .unwrap_or_else(|| panic!("no pseudo-suite rule {name} in {scores}"))
+    named(scores, "synthetic", name)
 }
 
 /// Issue 15: the committed corpora of the two conditions, real trials and
