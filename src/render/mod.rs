@@ -206,19 +206,27 @@ pub fn shows_detectable(report: &Report) -> bool {
         .any(|c| c.change.as_ref().is_some_and(|ch| ch.detectable.is_some()))
 }
 
-/// What the run could have caught, one sentence for both human formats: the
-/// least sensitive benchmark's detectable slowdown (80% probability).
+/// What the run could have missed, one sentence for both human formats:
+/// the least sensitive detectable slowdown (80% probability) among the
+/// benchmarks not shown to have changed (a regression or improvement was
+/// caught; its own spread, often widened by the change, says nothing about
+/// what else could hide).
 pub fn sensitivity_text(report: &Report) -> Option<String> {
-    let (c, least) = report
-        .comparisons
-        .iter()
-        .filter_map(|c| Some((c, c.change.as_ref()?.detectable?)))
-        .max_by(|a, b| a.1.total_cmp(&b.1))?;
-    let all = report
-        .comparisons
-        .iter()
-        .filter(|c| c.change.as_ref().is_some_and(|ch| ch.detectable.is_some()))
-        .count();
+    use crate::report::Verdict;
+    let unshown = || {
+        report
+            .comparisons
+            .iter()
+            .filter(|c| {
+                !matches!(
+                    c.verdict,
+                    Verdict::Regressed | Verdict::Accepted | Verdict::Improved
+                )
+            })
+            .filter_map(|c| Some((c, c.change.as_ref()?.detectable?)))
+    };
+    let (c, least) = unshown().max_by(|a, b| a.1.total_cmp(&b.1))?;
+    let all = unshown().count();
     Some(if all == 1 {
         format!(
             "This run would have caught a slowdown of {:.1}% or more with 80% probability.",
@@ -226,7 +234,7 @@ pub fn sensitivity_text(report: &Report) -> Option<String> {
         )
     } else {
         format!(
-            "This run would have caught a slowdown of {:.1}% or more in every benchmark with 80% probability \
+            "This run would have caught a slowdown of {:.1}% or more with 80% probability in each benchmark it did not find changed \
              (the least sensitive: {}; each benchmark's own figure is in the \"catches\" column).",
             100.0 * least,
             c.id
