@@ -523,10 +523,11 @@ pub(crate) fn run_executable(
     let mut seconds = BTreeMap::new();
     for line in received {
         if let Some(rest) = line.strip_prefix("Benchmarking ") {
-            if let Some((id, status)) = rest.rsplit_once(": ") {
+            let parsed = rest.rsplit_once(": ");
+            if let Some((id, status)) = parsed {
                 windows.status(id, status);
             }
-            match rest.rsplit_once(": ") {
+            match parsed {
                 // "Analyzing" ends a timing run, "Complete (...)" a profiling run.
                 Some((id, status)) if status == "Analyzing" || status.starts_with("Complete") => {
                     if let Some(start) = started.get(id) {

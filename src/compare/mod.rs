@@ -321,6 +321,9 @@ pub(crate) fn judge(
     let improved_adjusted =
         benjamini_hochberg(&tests.iter().map(|(_, t)| t.p_improved).collect::<Vec<_>>());
 
+    // The level at which Benjamini-Hochberg rejects a benchmark whatever
+    // the others show: what `Change::detectable` is stated at.
+    let detection_level = settings.fdr / tests.len().max(1) as f64;
     let test_index: std::collections::BTreeMap<&BenchId, usize> = tests
         .iter()
         .enumerate()
@@ -351,9 +354,8 @@ pub(crate) fn judge(
                         p_improved_adjusted: improved_adjusted[i],
                         code: t.instructions.as_ref().map(verdict::CodeEvidence::from),
                     };
-                    let alpha = settings.fdr / tests.len().max(1) as f64;
                     let change = Change {
-                        detectable: t.detectable(min_change.ln_1p(), alpha),
+                        detectable: t.detectable(min_change.ln_1p(), detection_level),
                         disturbed_rounds: t.disturbed,
                         base_level: t.base_level,
                         estimate: t.log_change.exp_m1(),

@@ -35,8 +35,7 @@ pub fn decided(thetas: &[f64], threshold: f64, alpha: f64, confidence: f64) -> b
     if thetas.len() < MIN_ROUNDS_TO_FLAG {
         return below_threshold(thetas, threshold, confidence);
     }
-    let (mean, standard_error, df) = location(thetas, CHECK_TEST);
-    let shown_slower = stats::t_sf((mean - threshold) / standard_error, df) <= alpha;
+    let shown_slower = round_test(thetas, threshold, CHECK_TEST).p_regressed <= alpha;
     shown_slower || below_threshold(thetas, threshold, confidence)
 }
 

@@ -119,6 +119,15 @@ pub struct Trial {
 }
 
 impl Round {
+    /// Benchmark `id`'s medians in this round, when both sides ran it.
+    pub fn medians(&self, id: &str) -> Option<crate::record::paired::RoundMedians> {
+        Some(crate::record::paired::RoundMedians {
+            base: crate::stats::median(self.base.get(id)?),
+            head: crate::stats::median(self.head.get(id)?),
+            disturbed: self.disturbed(id),
+        })
+    }
+
     /// Whether either side's window of benchmark `id` was disturbed.
     pub fn disturbed(&self, id: &str) -> bool {
         [&self.base_windows, &self.head_windows]

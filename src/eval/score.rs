@@ -520,17 +520,8 @@ fn paired_run(
     let mut head = Vec::new();
     for id in &corpus.header.benchmarks {
         let bench_id = BenchId(id.clone());
-        let medians: Vec<RoundMedians> = trial
-            .rounds
-            .iter()
-            .filter_map(|r| {
-                Some(RoundMedians {
-                    base: stats::median(r.base.get(id)?),
-                    head: stats::median(r.head.get(id)?),
-                    disturbed: r.disturbed(id),
-                })
-            })
-            .collect();
+        let medians: Vec<RoundMedians> =
+            trial.rounds.iter().filter_map(|r| r.medians(id)).collect();
         let kept = rounds_for(&bench_id, &medians).min(medians.len());
         base.push(bench_result(
             &bench_id,

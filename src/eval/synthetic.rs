@@ -82,17 +82,8 @@ pub fn score(
                 .iter()
                 .filter(|t| t.injected.as_ref().is_none_or(|i| &i.bench != id))
                 .filter_map(|t| {
-                    let rounds: Vec<RoundMedians> = t
-                        .rounds
-                        .iter()
-                        .filter_map(|r| {
-                            Some(RoundMedians {
-                                base: crate::stats::median(r.base.get(id)?),
-                                head: crate::stats::median(r.head.get(id)?),
-                                disturbed: r.disturbed(id),
-                            })
-                        })
-                        .collect();
+                    let rounds: Vec<RoundMedians> =
+                        t.rounds.iter().filter_map(|r| r.medians(id)).collect();
                     (!rounds.is_empty()).then_some(rounds)
                 })
                 .collect()
