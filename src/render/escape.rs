@@ -7,58 +7,204 @@ fn is_invisible_or_bidi(c: char) -> bool {
         | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
 }
 
-/// Text safe inside Markdown (a table cell or a heading) on GitHub: no HTML,
-/// no links, no emphasis, no table breaks, no line breaks, no @mentions.
+/// One character of untrusted text reduced to a single printable line.
+fn printable(c: char) -> char {
+    match c {
+        '\n' | '\r' | '\t' => ' ',
+        c if c.is_control() || is_invisible_or_bidi(c) => '\u{FFFD}',
+        c => c,
+    }
+}
+
+/// Text safe inside Markdown (a table cell, a list item, a heading) on
+/// GitHub: no HTML, no links, no emphasis, no table breaks, no line breaks,
+/// no @mentions. Escapes are CommonMark backslashes, and only where a
+/// character could start markup, so the file stays readable as plain text
+/// (`report.md` downloaded from an artifact): `shop::find_duplicate_skus`
+/// needs none.
 pub fn markdown_text(text: &str) -> String {
+    let chars: Vec<char> = text.chars().map(printable).collect();
     let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            '|' => out.push_str("&#124;"),
-            '`' => out.push_str("&#96;"),
-            '[' => out.push_str("&#91;"),
-            ']' => out.push_str("&#93;"),
-            '*' | '_' | '~' | '\\' | '#' | '!' | '$' => {
-                out.push('\\');
-                out.push(c);
-            }
-            // An HTML comment between `@` and the name stops the mention.
-            '@' => out.push_str("@<!-- -->"),
-            ':' => out.push_str("&#58;"),
-            '\n' | '\r' | '\t' => out.push(' '),
-            c if c.is_control() || is_invisible_or_bidi(c) => out.push('\u{FFFD}'),
-            c => out.push(c),
+    let word = |i: Option<usize>| {
+        i.and_then(|i| chars.get(i))
+            .is_some_and(|c| c.is_alphanumeric())
+    };
+    for (i, &c) in chars.iter().enumerate() {
+        let before = i.checked_sub(1);
+        let escape = match c {
+            '\\' | '`' | '*' | '~' | '[' | ']' | '<' | '|' | '#' | '$' => true,
+            // Inside a word `_` never emphasises (CommonMark's flanking rules).
+            '_' => !(word(before) && word(Some(i + 1))),
+            // Only where it could begin an entity or a block quote.
+            '&' => chars
+                .get(i + 1)
+                .is_some_and(|n| n.is_alphanumeric() || *n == '#'),
+            '>' => i == 0,
+            // GFM's autolinks: `scheme://…` and `www.…`.
+            ':' => chars.get(i + 1..i + 3) == Some(&['/', '/']),
+            '.' => i >= 3 && chars[i - 3..i].iter().all(|w| w.eq_ignore_ascii_case(&'w')),
+            _ => false,
+        };
+        if c == '@' && chars.get(i + 1).is_some_and(|n| n.is_alphanumeric()) {
+            // GitHub links mentions and e-mail addresses after rendering, so
+            // a backslash cannot stop them; an HTML comment splits the text.
+            out.push_str("@<!-- -->");
+            continue;
         }
+        if escape {
+            out.push('\\');
+        }
+        out.push(c);
     }
     out
 }
 
+/// Untrusted text as a Markdown code span (ids, function names, file
+/// names): read literally by every renderer, nothing to unescape by eye.
+/// `in_table` escapes `|`, which GFM tables split cells on even inside code.
+pub fn markdown_code(text: &str, in_table: bool) -> String {
+    let text: String = text.chars().map(printable).collect();
+    // GFM renderers disagree on a backslash before a pipe inside a table's
+    // code span (cmark-gfm drops one backslash, comrak none): plain text then.
+    if text.trim().is_empty() || (in_table && text.contains("\\|")) {
+        return markdown_text(&text);
+    }
+    let text = if in_table {
+        text.replace('|', "\\|")
+    } else {
+        text
+    };
+    // A fence longer than any run of backticks inside; padded when the text
+    // starts or ends with one (or with spaces CommonMark would strip).
+    let mut longest = 0;
+    let mut run = 0;
+    for c in text.chars() {
+        run = if c == '`' { run + 1 } else { 0 };
+        longest = longest.max(run);
+    }
+    let fence = "`".repeat(longest + 1);
+    let pad = text.starts_with('`')
+        || text.ends_with('`')
+        || (text.starts_with(' ') && text.ends_with(' '));
+    let pad = if pad { " " } else { "" };
+    format!("{fence}{pad}{text}{pad}{fence}")
+}
+
 /// Text safe on a terminal: no escape sequences, no line breaks, no bidi tricks.
 pub fn terminal_text(text: &str) -> String {
-    text.chars()
-        .map(|c| match c {
-            '\n' | '\r' | '\t' => ' ',
-            c if c.is_control() || is_invisible_or_bidi(c) => '\u{FFFD}',
-            c => c,
-        })
-        .collect()
+    text.chars().map(printable).collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// Names a benchmark or a function could carry into a comment.
+    const HOSTILE: [&str; 16] = [
+        "@org/team [x](http://evil) <img src=x onerror=alert(1)> |a|b| --> `x`\n## PASS \u{202E}",
+        "see https://evil.example/x and www.evil.example and me@evil.example",
+        "_emphasis_ *strong* ~~gone~~ $x^2$ \\",
+        "> quoted",
+        "# heading",
+        "&amp; &#58; &lt;b&gt;",
+        "``double`` `single` ```",
+        "`starts and ends`",
+        " padded ",
+        "![img](x.png)",
+        "<!-- hidden --> <script>alert(1)</script>",
+        "a\\|b | c",
+        "shop::find_duplicate_skus",
+        "snake_case_name and _leading",
+        "Vec<u8>::len",
+        "@a @1 email@x.y",
+    ];
+
+    fn gfm(markdown: &str) -> String {
+        let mut options = comrak::Options::default();
+        options.extension.table = true;
+        options.extension.autolink = true;
+        options.extension.strikethrough = true;
+        options.extension.math_dollars = true;
+        // GitHub passes HTML through its sanitiser; let it through here so
+        // that any tag the escaping let slip shows.
+        options.render.r#unsafe = true;
+        comrak::markdown_to_html(markdown, &options)
+    }
+
+    /// What a reader sees: the HTML's text, entities decoded.
+    fn visible(html: &str) -> String {
+        let tags = regex::Regex::new(r"<[^>]*>").unwrap();
+        tags.replace_all(html, "")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&quot;", "\"")
+            .replace("&amp;", "&")
+            .trim()
+            .to_string()
+    }
+
+    /// Rendered as GitHub renders it: no tag, link, emphasis, heading or
+    /// quote from the name, one cell per cell, no @mention outside code,
+    /// and the reader sees exactly the name (one line, bidi replaced).
     #[test]
-    fn markdown_neutralises_hostile_names() {
-        let hostile = "@org/team [x](http://evil) <img src=x onerror=alert(1)> |a|b| --> `x`\n## PASS \u{202E}";
-        // The mention breaker is the one comment we write ourselves.
-        let escaped = markdown_text(hostile).replace("@<!-- -->", "@ ");
-        for bad in ["<img", "](", "|a", "-->", "`x`", "\n", "@org", "\u{202E}"] {
-            assert!(!escaped.contains(bad), "{bad:?} survived in {escaped}");
+    fn markdown_renders_hostile_names_literally() {
+        let mention = regex::Regex::new(r"@[A-Za-z0-9]").unwrap();
+        let code = regex::Regex::new(r"(?s)<code>.*?</code>").unwrap();
+        for name in HOSTILE {
+            let expected = terminal_text(name);
+            let table = gfm(&format!(
+                "| a | b |\n|---|---|\n| {} | {} |\n",
+                markdown_code(name, true),
+                markdown_text(name)
+            ));
+            assert_eq!(table.matches("<td>").count(), 2, "{name:?}: {table}");
+            let item = gfm(&format!("- {}\n", markdown_text(name)));
+            let prose = gfm(&format!("{}\n", markdown_text(name)));
+            let span = gfm(&format!("{}\n", markdown_code(name, false)));
+            for html in [&table, &item, &prose, &span] {
+                let allowed =
+                    regex::Regex::new(r"</?(p|ul|li|table|thead|tbody|tr|th|td|code)>|<!-- -->")
+                        .unwrap();
+                let left = allowed.replace_all(html, "");
+                assert!(!left.contains('<'), "{name:?} made markup: {html}");
+                assert!(
+                    !mention.is_match(&code.replace_all(html, "")),
+                    "{name:?} can mention: {html}"
+                );
+            }
+            for (what, html) in [("item", &item), ("prose", &prose), ("span", &span)] {
+                assert_eq!(visible(html), expected.trim(), "{what} of {name:?}: {html}");
+            }
+            let cells: Vec<String> = table
+                .split("<td>")
+                .skip(1)
+                .map(|cell| visible(&cell[..cell.find("</td>").unwrap()]))
+                .collect();
+            assert_eq!(
+                cells,
+                [expected.trim(), expected.trim()],
+                "{name:?}: {table}"
+            );
         }
+    }
+
+    /// Plain text stays plain: a downloaded report.md reads without
+    /// entities or needless backslashes.
+    #[test]
+    fn markdown_leaves_plain_names_alone() {
+        for plain in [
+            "shop::find_duplicate_skus",
+            "decode/hex 2",
+            "catalog/cart_total: +2.0% per byte",
+            "a & b, \"quoted\", 1 > 0",
+        ] {
+            assert_eq!(markdown_text(plain), plain);
+        }
+        assert_eq!(
+            markdown_code("shop::find_duplicate_skus", true),
+            "`shop::find_duplicate_skus`"
+        );
+        assert_eq!(markdown_code("a `b`", false), "`` a `b` ``");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use super::escape::markdown_text;
+use super::escape::{markdown_code, markdown_text};
 use super::{
     DISAGREE_MARK, DISAGREE_NOTE, Renderer, accepted_text, change_disagrees, change_label,
     detectable_text, evidence, format_change, format_level, headline, instruction_text,
@@ -73,9 +73,9 @@ impl Renderer for Markdown {
         };
         let _ = writeln!(
             out,
-            "### {icon} flamegate: {} — suite `{}`\n",
+            "### {icon} flamegate: {} — suite {}\n",
             headline(report),
-            markdown_text(&report.suite).replace("&#96;", "'")
+            markdown_code(&report.suite, false)
         );
         let counts: Vec<String> = [
             Verdict::Regressed,
@@ -170,7 +170,7 @@ impl Renderer for Markdown {
                         let _ = writeln!(
                             out,
                             "- {}: {}",
-                            markdown_text(c.id.as_str()),
+                            markdown_code(c.id.as_str(), false),
                             markdown_text(&accepted_text(accepted))
                         );
                     }
@@ -199,7 +199,7 @@ impl Renderer for Markdown {
                         let _ = writeln!(
                             out,
                             "| {} | {} | {} |",
-                            markdown_text(c.id.as_str()),
+                            markdown_code(c.id.as_str(), true),
                             format_duration(s.median),
                             format_duration(s.p95)
                         );
@@ -228,7 +228,7 @@ impl Renderer for Markdown {
                 if identical.len() == 1 { "" } else { "s" }
             );
             for c in identical {
-                let _ = writeln!(out, "- {}", markdown_text(c.id.as_str()));
+                let _ = writeln!(out, "- {}", markdown_code(c.id.as_str(), false));
             }
             out.push_str("\n</details>\n\n");
         }
@@ -291,7 +291,7 @@ fn instruction_notes(out: &mut String, rows: &[&Comparison]) {
         let _ = writeln!(
             out,
             "- {}: {}",
-            markdown_text(c.id.as_str()),
+            markdown_code(c.id.as_str(), false),
             markdown_text(&instruction_text(check))
         );
     }
@@ -319,7 +319,7 @@ fn hotspot_notes(out: &mut String, rows: &[&Comparison], mode: Mode) {
         "**Where the time went** (shares of profile samples, base → head)\n\n"
     });
     for c in noted {
-        let _ = write!(out, "- **{}**", markdown_text(c.id.as_str()));
+        let _ = write!(out, "- **{}**", markdown_code(c.id.as_str(), false));
         if let Some(h) = &c.hotspots {
             let _ = writeln!(out, ": {}", markdown_text(&h.summary));
             let list =
@@ -334,7 +334,7 @@ fn hotspot_notes(out: &mut String, rows: &[&Comparison], mode: Mode) {
                             };
                             format!(
                                 "{} {} → {}",
-                                markdown_text(&f.name),
+                                markdown_code(&f.name, false),
                                 percent(base),
                                 percent(head)
                             )
@@ -353,14 +353,22 @@ fn hotspot_notes(out: &mut String, rows: &[&Comparison], mode: Mode) {
                 );
             }
             if !h.new_functions.is_empty() {
-                let names: Vec<String> = h.new_functions.iter().map(|n| markdown_text(n)).collect();
+                let names: Vec<String> = h
+                    .new_functions
+                    .iter()
+                    .map(|n| markdown_code(n, false))
+                    .collect();
                 let _ = writeln!(out, "  - new in the profile: {}", names.join(" · "));
             }
         } else {
             out.push('\n');
         }
         if !c.flamegraphs.is_empty() {
-            let files: Vec<String> = c.flamegraphs.iter().map(|f| markdown_text(f)).collect();
+            let files: Vec<String> = c
+                .flamegraphs
+                .iter()
+                .map(|f| markdown_code(f, false))
+                .collect();
             let _ = writeln!(out, "  - flamegraphs: {}", files.join(" · "));
         }
     }
@@ -401,7 +409,7 @@ fn change_table(out: &mut String, rows: &[&Comparison], mode: Mode, catches: boo
         let _ = writeln!(
             out,
             "| {} | {}{flag} | {} |{catches_cell} {} → {} | {} → {} |",
-            markdown_text(c.id.as_str()),
+            markdown_code(c.id.as_str(), true),
             format_change(change.estimate),
             interval_text(mode, change),
             format_duration(change.base_level),

@@ -9,7 +9,7 @@ mod json;
 mod markdown;
 mod terminal;
 
-pub use escape::{markdown_text, terminal_text};
+pub use escape::{markdown_code, markdown_text, terminal_text};
 pub use json::Json;
 pub use markdown::{Markdown, marker};
 pub use terminal::Terminal;

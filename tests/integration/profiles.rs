@@ -138,9 +138,5 @@ fn hostile_symbols_are_escaped_in_svg_and_markdown() {
         report.comparisons[0]
     );
     let markdown = String::from_utf8(Markdown.render(&report)).unwrap();
-    for bad in [
-        "<script", "`tick`", "x|y", "@org", "\"hi\"", "a&b", "::error",
-    ] {
-        assert!(!markdown.contains(bad), "{bad:?} survived:\n{markdown}");
-    }
+    assert_github_safe(&markdown, "suite", None);
 }

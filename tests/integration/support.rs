@@ -485,3 +485,51 @@ pub fn rounded(value: serde_json::Value) -> serde_json::Value {
         other => other,
     }
 }
+
+/// Markdown rendered as GitHub renders a comment (GFM tables, autolinks,
+/// strikethrough, math; HTML passed through as GitHub passes it to its
+/// sanitiser), so that what a name could do to a comment shows in the HTML.
+pub fn github_html(markdown: &str) -> String {
+    let mut options = comrak::Options::default();
+    options.extension.table = true;
+    options.extension.autolink = true;
+    options.extension.strikethrough = true;
+    options.extension.math_dollars = true;
+    options.render.r#unsafe = true;
+    comrak::markdown_to_html(markdown, &options)
+}
+
+/// What GitHub would show of a report's Markdown holds nothing a name
+/// made: outside code, no tag but the report's own, no link, no heading
+/// below the report's, no @mention, no HTML comment but the suite's marker
+/// and the @-mention breakers; no line a runner would read as a workflow
+/// command. `run_link` is the one link flamegate writes itself (the
+/// comment's footer). Returns the HTML for further checks.
+pub fn assert_github_safe(markdown: &str, suite: &str, run_link: Option<&str>) -> String {
+    let html = github_html(markdown);
+    let code = regex::Regex::new(r"(?s)<code>.*?</code>").unwrap();
+    let outside_code = code.replace_all(&html, "<code></code>");
+    let link = run_link.map_or(String::new(), |url| {
+        format!(r#"|<a href="{}">|</a>"#, regex::escape(url))
+    });
+    let own = regex::Regex::new(&format!(
+        r"</?(p|h3|h4|table|thead|tbody|tr|th|td|code|details|summary|strong|ul|li|blockquote|sub)( align=.(left|right|center).)?>|<hr />|<!-- flamegate:{} -->|<!-- flamegate-head: [0-9a-f]{{40}} -->|<!-- -->{link}",
+        regex::escape(suite)
+    ))
+    .unwrap();
+    let left = own.replace_all(&outside_code, "");
+    assert!(!left.contains('<'), "markup from a name:\n{left}\n{html}");
+    assert!(
+        !regex::Regex::new(r"@[A-Za-z0-9]")
+            .unwrap()
+            .is_match(&outside_code),
+        "a name can @mention:\n{html}"
+    );
+    assert!(
+        !markdown
+            .lines()
+            .any(|line| line.trim_start().starts_with("::")),
+        "a line reads as a workflow command:\n{markdown}"
+    );
+    html
+}

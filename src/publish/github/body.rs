@@ -1,7 +1,7 @@
 //! The comment body: the Markdown report, the head it describes, a link to
 //! the run, all fitted into GitHub's size limits.
 
-use crate::render::{Markdown, Renderer};
+use crate::render::{Markdown, Renderer, markdown_text};
 use crate::report::Report;
 
 /// GitHub's limit on a comment body (422 "body is too long" beyond it).
@@ -78,14 +78,27 @@ pub fn fit(head: &str, body: &str, tail: &str, limit: usize) -> String {
     while !body.is_char_boundary(cut) {
         cut -= 1;
     }
-    // A whole line reads better and never splits an HTML entity or a table
-    // row; only a pathological line longer than half the budget is split.
-    if let Some(newline) = body[..cut].rfind('\n')
-        && newline >= cut / 2
-    {
-        cut = newline + 1;
-    }
-    let kept = &body[..cut];
+    // A whole line reads better and never splits a code span or a table
+    // row; only a pathological line longer than half the budget is split,
+    // and its start is kept as plain text: a code span cut open would let
+    // the name inside it (`<!--`, say) become markup.
+    let line_start = body[..cut].rfind('\n').map_or(0, |newline| newline + 1);
+    let kept = if line_start >= cut / 2 {
+        cut = line_start;
+        body[..cut].to_string()
+    } else {
+        let line = &body[line_start..cut];
+        let room = cut - line_start;
+        let boundaries: Vec<usize> = line
+            .char_indices()
+            .map(|(i, _)| i)
+            .chain([line.len()])
+            .collect();
+        let fits = boundaries.partition_point(|&end| markdown_text(&line[..end]).len() <= room);
+        let end = boundaries[fits.saturating_sub(1)];
+        cut = line_start + end;
+        format!("{}{}", &body[..line_start], markdown_text(&line[..end]))
+    };
     let open_details = kept.matches("<details>").count() > kept.matches("</details>").count();
     format!("{head}{kept}{}{tail}", note(body.len() - cut, open_details))
 }
@@ -103,6 +116,11 @@ mod tests {
         assert!(out.starts_with(head));
         assert!(out.ends_with("\nfooter\n"));
         assert!(out.contains("did not fit"));
+        // A line cut open is kept as text: no code span left open.
+        let line = format!("| `{}<!-- x -->` |", "a".repeat(2000));
+        let out = fit(head, &line, "", 1000);
+        assert!(out.len() <= 1000, "{}", out.len());
+        assert!(out.contains("\\|") && !out.contains("| `"), "{out}");
         let short = fit(head, "x\n", "", COMMENT_LIMIT);
         assert_eq!(short, format!("{head}x\n"));
     }
