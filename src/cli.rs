@@ -207,6 +207,11 @@ pub struct HookInstallArgs {
     /// Keep an existing pre-push hook and run it first (it can still block the push).
     #[arg(long)]
     pub chain: bool,
+    /// Also time benchmarks the stored baseline does not have. By default the
+    /// hook lists them and leaves them to CI: without a baseline they can
+    /// only read `new`, and timing them spends the push's time on nothing.
+    #[arg(long)]
+    pub time_new: bool,
     /// Criterion arguments for the quick gate, after `--`
     #[arg(last = true, value_name = "CRITERION_ARGS")]
     pub criterion_args: Vec<String>,
@@ -226,6 +231,9 @@ pub struct PrePushArgs {
     pub remote: Option<String>,
     /// The remote's URL, as git passes it.
     pub url: Option<String>,
+    /// Time benchmarks without a stored baseline too (`hook install --time-new`).
+    #[arg(long)]
+    pub time_new: bool,
     #[arg(last = true, value_name = "CRITERION_ARGS")]
     pub criterion_args: Vec<String>,
 }

@@ -71,6 +71,9 @@ pub struct RunSelection {
     /// Paired runs in time: count the instructions of the benchmarks whose
     /// time changed, on both sides (the dual-measure check).
     pub check_instructions: bool,
+    /// Time only these of the listed ids and name the others (the pre-push
+    /// hook: the stored baseline's benchmarks). None times every listed id.
+    pub timed_ids: Option<std::collections::BTreeSet<BenchId>>,
 }
 
 /// Default seconds of sampling per benchmark: at the ~250 Hz the kernel
@@ -140,6 +143,55 @@ pub(crate) fn build_and_list(
 
 /// Each bench executable with the benchmark ids it runs.
 pub(crate) type Listed = Vec<(BenchExecutable, Vec<String>)>;
+
+/// How many ids a note names before it says "and N more".
+const NAMED_IN_A_NOTE: usize = 10;
+
+/// Restrict the listed benchmarks to `timed`, naming the others, with the
+/// criterion filter that selects exactly the ones kept.
+fn keep_timed(
+    listed: Listed,
+    timed: &std::collections::BTreeSet<BenchId>,
+    progress: &Progress,
+) -> Result<(Listed, Option<String>)> {
+    let mut left_out = Vec::new();
+    let listed: Listed = listed
+        .into_iter()
+        .map(|(exe, ids)| {
+            let (kept, other): (Vec<String>, Vec<String>) = ids
+                .into_iter()
+                .partition(|id| timed.contains(&BenchId(id.clone())));
+            left_out.extend(other);
+            (exe, kept)
+        })
+        .collect();
+    let kept: Vec<BenchId> = listed
+        .iter()
+        .flat_map(|(_, ids)| ids.iter().map(|id| BenchId(id.clone())))
+        .collect();
+    if kept.is_empty() {
+        return Err(Error::Usage(format!(
+            "none of the {} benchmark(s) of the stored baseline is defined by the bench targets any more (renamed?); record a new baseline with `flamegate baseline update`",
+            timed.len()
+        )));
+    }
+    if !left_out.is_empty() {
+        let mut named = left_out
+            .iter()
+            .take(NAMED_IN_A_NOTE)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ");
+        if left_out.len() > NAMED_IN_A_NOTE {
+            named.push_str(&format!(" and {} more", left_out.len() - NAMED_IN_A_NOTE));
+        }
+        progress.note(&format!(
+            "not timed, without a stored baseline: {} benchmark(s): {named}",
+            left_out.len()
+        ));
+    }
+    Ok((listed, shard::exact_filter(&kept)))
+}
 
 /// Restrict the listed benchmarks to one shard (see `shard`): the split is
 /// made over every listed id, printed, and returned with the criterion
@@ -295,6 +347,18 @@ pub fn run(
         Measure::Time => None,
     };
     let listed = build_and_list(project, selection, build_env, runner, progress)?;
+    let (listed, selection) = match &selection.timed_ids {
+        Some(timed) => {
+            let (listed, filter) = keep_timed(listed, timed, progress)?;
+            let selection = RunSelection {
+                filter,
+                ..selection.clone()
+            };
+            (listed, std::borrow::Cow::Owned(selection))
+        }
+        None => (listed, std::borrow::Cow::Borrowed(selection)),
+    };
+    let selection = selection.as_ref();
     let (listed, selection, shard) = match &selection.shard {
         Some(plan) => {
             let (listed, filter, info) = apply_shard(listed, plan, progress)?;

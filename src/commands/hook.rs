@@ -28,8 +28,11 @@ pub(crate) fn hook_install(args: HookInstallArgs, output: Output) -> Result<u8> 
     let installed = crate::hook::install(
         &config.project.dir,
         &exe,
-        manifest,
-        &criterion_args,
+        crate::hook::QuickGate {
+            manifest,
+            criterion_args: &criterion_args,
+            time_new: args.time_new,
+        },
         args.force,
         args.chain,
     )?;
@@ -81,30 +84,34 @@ pub(crate) fn hook_pre_push(args: PrePushArgs, output: Output) -> Result<u8> {
     }
     // The quick gate: time, no profiling pass, the hook's own criterion
     // windows; benchmarks, thresholds and baseline from flamegate.toml.
-    // Only the stored baseline's benchmarks: one without a baseline can
-    // only read `new`, and timing it would spend the push's time on nothing
-    // (on a real crate, 39 of 43). A missing baseline is reported by `gate`.
-    let stored = baseline::load(&config.project.dir, &config.suite, &config.base, 0).ok();
-    let stored_ids = stored.as_ref().map(|b| {
-        b.record
-            .benches
-            .iter()
-            .map(|bench| bench.id.clone())
-            .collect::<Vec<_>>()
-    });
+    // Only the stored baseline's benchmarks unless installed with
+    // --time-new: one without a baseline can only read `new`, and timing it
+    // would spend the push's time on nothing (on a real crate, 39 of 43).
+    // The others are listed. A missing baseline is reported by `gate`.
+    let stored_ids = if args.time_new {
+        None
+    } else {
+        baseline::load(&config.project.dir, &config.suite, &config.base, 0)
+            .ok()
+            .map(|stored| {
+                stored
+                    .record
+                    .benches
+                    .iter()
+                    .map(|bench| bench.id.clone())
+                    .collect::<std::collections::BTreeSet<_>>()
+            })
+    };
     if let Some(ids) = &stored_ids {
         say(&format!(
-            "measuring the {} benchmark(s) of the stored baseline; benchmarks added since are left to CI",
+            "measuring the {} benchmark(s) of the stored baseline; benchmarks added since are listed, not timed (CI times them; `flamegate hook install --time-new` times them here too)",
             ids.len()
         ));
     }
     let selection = RunSelection {
         profile_time: None,
         criterion_args,
-        filter: stored_ids
-            .as_deref()
-            .and_then(crate::collect::shard::exact_filter)
-            .or_else(|| config.selection.filter.clone()),
+        timed_ids: stored_ids,
         ..config.selection.clone()
     };
     let quick = || -> Result<Gated> {

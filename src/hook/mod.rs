@@ -32,23 +32,39 @@ pub fn hooks_dir(dir: &Path) -> Result<PathBuf> {
     })
 }
 
-/// The hook script: runs this flamegate binary, with the criterion
-/// arguments chosen at install time.
-fn script(flamegate: &Path, manifest: Option<&Path>, criterion_args: &[String]) -> Result<String> {
+/// What the installed hook runs, chosen at install time.
+#[derive(Debug, Clone, Copy)]
+pub struct QuickGate<'a> {
+    /// A project below the top of the work tree.
+    pub manifest: Option<&'a Path>,
+    /// criterion's arguments for the quick gate.
+    pub criterion_args: &'a [String],
+    /// Time benchmarks the stored baseline does not have too (by default
+    /// they are listed, not timed: they can only read `new`).
+    pub time_new: bool,
+}
+
+/// The hook script: runs this flamegate binary with the quick gate's
+/// settings.
+fn script(flamegate: &Path, gate: QuickGate) -> Result<String> {
     let quote = |text: &str| {
         shlex::try_quote(text)
             .map(|q| q.into_owned())
             .map_err(|_| Error::Usage(format!("cannot put {text:?} into a shell script")))
     };
     let exe = quote(&flamegate.to_string_lossy())?;
-    let args: Vec<String> = criterion_args
+    let args: Vec<String> = gate
+        .criterion_args
         .iter()
         .map(|a| quote(a))
         .collect::<Result<_>>()?;
-    let manifest = match manifest {
+    let mut options = match gate.manifest {
         Some(path) => format!(" --manifest-path {}", quote(&path.to_string_lossy())?),
         None => String::new(),
     };
+    if gate.time_new {
+        options.push_str(" --time-new");
+    }
     // The path is quoted once, into a variable, and only ever expanded as
     // "$flamegate": spliced into the `echo "…"` text, a path holding `$(…)`
     // ran a command on every push, and one holding `"` broke the script.
@@ -62,7 +78,7 @@ fn script(flamegate: &Path, manifest: Option<&Path>, criterion_args: &[String]) 
          \x20 echo \"flamegate pre-push hook: $flamegate is gone; push not checked (reinstall with flamegate hook install)\" >&2\n\
          \x20 exit 0\n\
          fi\n\
-         exec \"$flamegate\" hook pre-push{manifest} \"$@\" -- {}\n",
+         exec \"$flamegate\" hook pre-push{options} \"$@\" -- {}\n",
         args.join(" ")
     ))
 }
@@ -101,8 +117,7 @@ pub enum Installed {
 pub fn install(
     dir: &Path,
     flamegate: &Path,
-    manifest: Option<&Path>,
-    criterion_args: &[String],
+    gate: QuickGate,
     force: bool,
     chain: bool,
 ) -> Result<Installed> {
@@ -110,7 +125,7 @@ pub fn install(
     std::fs::create_dir_all(&hooks).map_err(|e| Error::io(&hooks, e))?;
     let hook = hooks.join("pre-push");
     let chained = hooks.join(CHAINED_NAME);
-    let text = script(flamegate, manifest, criterion_args)?;
+    let text = script(flamegate, gate)?;
     let outcome = if hook.exists() && !is_ours(&hook) {
         if chain {
             if chained.exists() {
@@ -301,8 +316,11 @@ mod tests {
     fn the_script_quotes_what_it_runs() {
         let text = script(
             Path::new("/opt/my tools/flamegate"),
-            Some(Path::new("/src/app/Cargo.toml")),
-            &["--measurement-time".into(), "1".into()],
+            QuickGate {
+                manifest: Some(Path::new("/src/app/Cargo.toml")),
+                criterion_args: &["--measurement-time".into(), "1".into()],
+                time_new: false,
+            },
         )
         .unwrap();
         assert!(

@@ -212,9 +212,33 @@ fn a_regression_blocks_a_real_git_push_and_a_clean_change_passes() {
         err.contains("measuring the 3 benchmark(s) of the stored baseline"),
         "{err}"
     );
-    assert!(!err.contains("added_later"), "{err}");
+    assert!(
+        err.contains("not timed, without a stored baseline: 1 benchmark(s): added_later"),
+        "{err}"
+    );
     assert!(
         err.contains("pre-push: checked 3 benchmark(s) in "),
+        "{err}"
+    );
+
+    // Asked to, the hook times the new benchmark too (it reads `new`).
+    let output = run(flamegate(&work)
+        .args(["hook", "install", "--time-new", "--"])
+        .args(QUICK_WINDOWS));
+    assert!(output.status.success(), "{}", stderr(&output));
+    std::fs::write(work.join("NOTES.md"), "more notes\n").unwrap();
+    git_in(&work, &["commit", "-q", "-am", "more notes"]);
+    let push = git_push(&work, &["origin", "docs"], false);
+    let err = stderr(&push);
+    assert!(push.status.success(), "{err}");
+    assert!(!err.contains("not timed"), "{err}");
+    assert!(
+        err.lines()
+            .any(|l| l.contains("added_later") && l.trim_end().ends_with("new")),
+        "{err}"
+    );
+    assert!(
+        err.contains("pre-push: checked 4 benchmark(s) in "),
         "{err}"
     );
 }
