@@ -376,15 +376,17 @@ pub struct CheckArgs {
     pub paired: bool,
 
     /// Fixed rounds for every benchmark of a paired run (each round runs
-    /// it once per side) instead of the adaptive plan
+    /// it once per side) instead of the adaptive plan. A round that other
+    /// work on the machine disturbed is set aside and run again (up to half
+    /// as many rounds more)
     #[arg(long, value_name = "N", requires = "paired", conflicts_with = "budget")]
     pub rounds: Option<usize>,
 
     /// Seconds a paired run may spend in rounds. Every benchmark gets the
     /// minimum of rounds; benchmarks whose verdict is still open get more
     /// (up to the maximum) while the budget lasts; when it runs out they are
-    /// judged on the rounds they had (a regression only from 6 rounds), and
-    /// usually read "inconclusive" or "likely slower", which do not fail
+    /// judged on the rounds they had, and usually read "inconclusive" or
+    /// "likely slower", which do not fail
     #[arg(long, value_name = "SECONDS", requires = "paired")]
     pub budget: Option<f64>,
 
@@ -575,11 +577,30 @@ pub struct DemoArgs {
 }
 
 /// The defaults `--help` shows that are not clap defaults (flamegate.toml can
-/// set them too, so the flags stay optional): rendered from the constants the
-/// code uses, never retyped. Argument id → text.
+/// set them too, so the flags stay optional), and the rules it states:
+/// rendered from the constants the code uses, never retyped. Argument id →
+/// text appended to its help.
 fn documented_defaults() -> Vec<(&'static str, String)> {
     let settings = crate::compare::Settings::default();
     let percent = |x: f64| format!("{}%", x * 100.0);
+    let six_rounds = format!(
+        "A regression is only called from {} rounds.",
+        crate::compare::paired::MIN_ROUNDS_TO_FLAG
+    );
+    let mut documented: Vec<(&'static str, String)> = defaults(&settings, percent)
+        .into_iter()
+        .map(|(id, value)| (id, format!("[default: {value}]")))
+        .collect();
+    for id in ["rounds", "budget"] {
+        documented.push((id, six_rounds.clone()));
+    }
+    documented
+}
+
+fn defaults(
+    settings: &crate::compare::Settings,
+    percent: impl Fn(f64) -> String,
+) -> Vec<(&'static str, String)> {
     vec![
         (
             "profile_time",
@@ -610,7 +631,14 @@ pub fn with_documented_defaults(command: clap::Command) -> clap::Command {
             if command.get_arguments().any(|a| a.get_id() == *id) {
                 command = command.mut_arg(*id, |arg| {
                     let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
-                    arg.help(format!("{help} [default: {value}]"))
+                    // A sentence after a sentence (clap drops a doc
+                    // comment's final full stop).
+                    let joint = if value.starts_with('[') || help.ends_with('.') {
+                        " "
+                    } else {
+                        ". "
+                    };
+                    arg.help(format!("{help}{joint}{value}"))
                 });
             }
         }
@@ -625,7 +653,7 @@ pub fn with_documented_defaults(command: clap::Command) -> clap::Command {
     }
     let quick = [(
         "criterion_args",
-        crate::hook::QUICK_CRITERION_ARGS.join(" "),
+        format!("[default: {}]", crate::hook::QUICK_CRITERION_ARGS.join(" ")),
     )];
     amend(command, &documented_defaults()).mut_subcommand("hook", |hook| {
         hook.mut_subcommand("install", |install| amend(install, &quick))

@@ -353,6 +353,7 @@ pub(crate) fn judge(
                         p_regressed_adjusted: regressed_adjusted[i],
                         p_improved_adjusted: improved_adjusted[i],
                         code: t.instructions.as_ref().map(verdict::CodeEvidence::from),
+                        rounds: t.rounds,
                     };
                     let change = Change {
                         detectable: t.detectable(min_change.ln_1p(), detection_level),
@@ -429,6 +430,31 @@ pub(crate) fn judge(
              `criterion_group! { name = benches; config = flamegate::criterion(); targets = ... }`"
                 .into(),
         );
+    }
+
+    // Shown slower beyond the threshold, held back by too few rounds.
+    let held_back: Vec<String> = comparisons
+        .iter()
+        .filter(|c| c.verdict == Verdict::LikelySlower)
+        .filter_map(|c| {
+            let change = c.change.as_ref()?;
+            (change.rounds > 0
+                && change.rounds < verdict::MIN_ROUNDS_TO_FLAG
+                && change.p_regressed_adjusted <= settings.fdr
+                && change.estimate > c.min_change)
+                .then(|| format!("{} ({} rounds)", c.id, change.rounds))
+        })
+        .collect();
+    if !held_back.is_empty() {
+        notes.push(format!(
+            "{} benchmark(s) read slower beyond the threshold, but from fewer than the {} rounds a \
+             regression is called from (round ratios can be bimodal): {}; they read `likely slower` and \
+             do not fail the gate. Run `--rounds {}` or more, or give the adaptive plan a larger `--budget`",
+            held_back.len(),
+            verdict::MIN_ROUNDS_TO_FLAG,
+            held_back.join(", "),
+            verdict::MIN_ROUNDS_TO_FLAG,
+        ));
     }
 
     // Benchmarks shown to have changed are not what a run could miss.
@@ -933,6 +959,7 @@ mod tests {
                     p_regressed_adjusted: ch.p_regressed_adjusted,
                     p_improved_adjusted: ch.p_improved_adjusted,
                     code: None,
+                    rounds: ch.rounds,
                 };
                 let rule = Rule { min_change: c.min_change, fdr: settings.fdr, layout_fails: false, accepted: false };
                 prop_assert_eq!(classify(Presence::Both(evidence), &rule), c.verdict);

@@ -26,12 +26,9 @@ use super::{BenchTest, Settings, judge};
 /// neither holds, a regression may be there but not yet shown. The verdict
 /// itself still comes from `against_paired` on all rounds.
 pub fn decided(thetas: &[f64], threshold: f64, alpha: f64, confidence: f64) -> bool {
-    // Round ratios can be bimodal (whether a process got huge pages, where
-    // the allocator put things): in the eval corpus four rounds of an
-    // unchanged 64 MiB pointer chase all read +12..+18% and then -4%, -10%.
-    // Calling a regression from fewer rounds than the fixed default would
-    // turn such runs into false alarms; stopping early is for benchmarks
-    // clearly below the threshold.
+    // A regression needs `MIN_ROUNDS_TO_FLAG` rounds (bimodal round
+    // ratios, see there); before that, stopping is for benchmarks clearly
+    // below the threshold.
     if thetas.len() < MIN_ROUNDS_TO_FLAG {
         return below_threshold(thetas, threshold, confidence);
     }
@@ -60,9 +57,9 @@ pub fn stop_rule(
     }
 }
 
-/// Rounds a paired benchmark needs before the adaptive plan may stop it as
-/// regressed: the fixed plan's default.
-pub const MIN_ROUNDS_TO_FLAG: usize = 6;
+/// Rounds a paired benchmark needs before it can read regressed, whether
+/// the adaptive plan stops it or the run ends.
+pub use super::verdict::MIN_ROUNDS_TO_FLAG;
 
 /// The two-sided `confidence` interval of the mean round ratio lies wholly
 /// below the threshold.

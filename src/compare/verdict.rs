@@ -16,7 +16,19 @@ pub struct Evidence {
     /// Exact instruction counts of both sides, when the time changed and
     /// they were counted (paired mode's dual-measure check).
     pub code: Option<CodeEvidence>,
+    /// Paired: the rounds the test counted; 0 where there are no rounds
+    /// (a stored baseline, instruction counts).
+    pub rounds: usize,
 }
+
+/// Rounds a paired benchmark needs before it can read `regressed` (the
+/// fixed plan's default). Round ratios can be bimodal (whether a process got
+/// huge pages, where the allocator put things): in the eval corpus four
+/// rounds of an unchanged 64 MiB pointer chase all read +12..+18% and then
+/// -4%, -10%. With fewer rounds a significant slowdown reads `likely
+/// slower`, whether the adaptive plan's budget ran out or `--rounds` asked
+/// for fewer.
+pub const MIN_ROUNDS_TO_FLAG: usize = 6;
 
 /// What callgrind counted on both sides of a benchmark whose time changed.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -91,7 +103,8 @@ pub enum Presence {
 ///
 /// - `regressed` / `improved`: the suite-wide test (Benjamini-Hochberg at
 ///   the FDR) shows a change beyond the threshold, and the interval lies
-///   wholly on that side of zero;
+///   wholly on that side of zero (`regressed`, paired, from
+///   `MIN_ROUNDS_TO_FLAG` rounds);
 /// - `unchanged`: the interval lies within ± the threshold: the run vouches
 ///   that any change is smaller than what is worth failing for;
 /// - `likely slower` / `likely faster`: the interval excludes zero, but the
@@ -135,7 +148,12 @@ pub fn classify(presence: Presence, rule: &Rule) -> Verdict {
 fn classify_time(evidence: &Evidence, rule: &Rule) -> Verdict {
     let threshold = rule.min_change.ln_1p();
     let (low, high) = evidence.log_ci;
-    if evidence.p_regressed_adjusted <= rule.fdr && evidence.log_change > threshold && low > 0.0 {
+    let enough_rounds = evidence.rounds == 0 || evidence.rounds >= MIN_ROUNDS_TO_FLAG;
+    if evidence.p_regressed_adjusted <= rule.fdr
+        && evidence.log_change > threshold
+        && low > 0.0
+        && enough_rounds
+    {
         Verdict::Regressed
     } else if evidence.p_improved_adjusted <= rule.fdr
         && evidence.log_change < -threshold
@@ -169,6 +187,7 @@ mod tests {
             p_regressed in 0.0f64..1.0,
             p_improved in 0.0f64..1.0,
             min_change in 0.001f64..0.2,
+            rounds in 0usize..30,
         ) {
             let high = low + width;
             let log_change = low + width * at;
@@ -179,6 +198,7 @@ mod tests {
                     p_regressed_adjusted: p_regressed,
                     p_improved_adjusted: p_improved,
                     code: None,
+                    rounds,
                 }),
                 &Rule { min_change, fdr: 0.01, layout_fails: false, accepted: false },
             );
@@ -218,6 +238,7 @@ mod tests {
                     p_regressed_adjusted: p,
                     p_improved_adjusted: 1.0,
                     code: None,
+                    rounds: 0,
                 }),
                 &rule,
             )
@@ -231,6 +252,43 @@ mod tests {
         // Within ±1%: the run vouches for it.
         assert_eq!(verdict(0.002, -0.004, 0.008, 1.0), Verdict::Unchanged);
         assert_eq!(verdict(0.20, 0.15, 0.25, 0.001), Verdict::Regressed);
+    }
+
+    /// Issue 22: what README and `--help` say, "a regression is only called
+    /// from 6 rounds or more", holds for the final verdict too, not only
+    /// for the adaptive plan's early stop.
+    #[test]
+    fn a_paired_regression_needs_six_rounds() {
+        let rule = Rule {
+            min_change: 0.01,
+            fdr: 0.01,
+            layout_fails: false,
+            accepted: false,
+        };
+        let slower = |rounds| {
+            classify(
+                Presence::Both(Evidence {
+                    log_change: 0.15f64.ln_1p(),
+                    log_ci: (0.12f64.ln_1p(), 0.18f64.ln_1p()),
+                    p_regressed_adjusted: 0.001,
+                    p_improved_adjusted: 1.0,
+                    code: None,
+                    rounds,
+                }),
+                &rule,
+            )
+        };
+        assert_eq!(MIN_ROUNDS_TO_FLAG, 6);
+        for rounds in 1..6 {
+            assert_eq!(slower(rounds), Verdict::LikelySlower, "{rounds} rounds");
+        }
+        assert_eq!(slower(6), Verdict::Regressed);
+        assert_eq!(slower(20), Verdict::Regressed);
+        assert_eq!(
+            slower(0),
+            Verdict::Regressed,
+            "a stored baseline has no rounds"
+        );
     }
 
     /// Issue 14: a time change is checked against exact instruction counts.
@@ -248,6 +306,7 @@ mod tests {
             p_regressed_adjusted: 0.001,
             p_improved_adjusted: 1.0,
             code,
+            rounds: 0,
         };
         let code = |instructions: f64, jitter: f64, cycles: Option<f64>| {
             Some(CodeEvidence {
@@ -315,6 +374,7 @@ mod tests {
             p_regressed_adjusted: 1.0,
             p_improved_adjusted: 1.0,
             code: code(0.0, 0.0, None),
+            rounds: 0,
         };
         assert_eq!(verdict(unchanged, false), Verdict::Unchanged);
     }

@@ -45,3 +45,51 @@ fn issue_18_help_shows_the_defaults_the_code_uses() {
     // Flags shared by several commands get the same text everywhere.
     assert!(help(&["compare"]).contains(&format!("[default: {}%]", settings.fdr * 100.0)));
 }
+
+/// Issue 22: what the README states about verdicts and the paired rounds is
+/// what the code does, rendered from the same constants.
+#[test]
+fn issue_22_the_readme_states_the_rules_the_code_uses() {
+    use flamegate::collect::paired::{BUDGET_PER_BENCHMARK, MAX_ROUNDS, MIN_ROUNDS, ROUND_ARGS};
+    use flamegate::compare::paired::{CHECK_TEST, MIN_ROUNDS_TO_FLAG};
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .unwrap()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let settings = flamegate::compare::Settings::default();
+    for expected in [
+        format!(
+            "({} s warm-up, {} s, {} samples)",
+            ROUND_ARGS[1], ROUND_ARGS[3], ROUND_ARGS[5]
+        ),
+        format!("test of the {} against the threshold", CHECK_TEST.name()),
+        format!("every benchmark gets {MIN_ROUNDS};"),
+        format!("a regression is only called from {MIN_ROUNDS_TO_FLAG} rounds or more"),
+        format!("has had {MAX_ROUNDS}"),
+        format!(
+            "(default {} s per benchmark",
+            BUDGET_PER_BENCHMARK.as_secs()
+        ),
+        "usually read \"inconclusive\" or \"likely slower\" (neither fails the gate)".into(),
+        format!("fewer than the {MIN_ROUNDS_TO_FLAG} rounds a regression is called from"),
+        format!("`--min-change` (default {}%)", settings.min_change * 100.0),
+        format!("`--fdr` (default {}%)", settings.fdr * 100.0),
+        "only regressed fails the gate".into(),
+        format!("`{}`", flamegate::hook::QUICK_CRITERION_ARGS.join(" ")),
+    ] {
+        assert!(readme.contains(&expected), "README lacks: {expected}");
+    }
+    // And `--help` says the same of the rounds.
+    let check = help(&["check"]);
+    for flag in ["--rounds", "--budget"] {
+        let text = &check[check.find(&format!("{flag} <")).unwrap()..];
+        let text = &text[..2 + text[2..].find(" --").unwrap()];
+        assert!(
+            text.contains(&format!(
+                "A regression is only called from {MIN_ROUNDS_TO_FLAG} rounds."
+            )),
+            "{text}"
+        );
+    }
+}
