@@ -386,7 +386,9 @@ pub struct CheckArgs {
     /// minimum of rounds; benchmarks whose verdict is still open get more
     /// (up to the maximum) while the budget lasts; when it runs out they are
     /// judged on the rounds they had, and usually read "inconclusive" or
-    /// "likely slower", which do not fail
+    /// "likely slower", which do not fail. A benchmark that reads slower
+    /// beyond the threshold still gets the rounds a regression is called
+    /// from, past the budget
     #[arg(long, value_name = "SECONDS", requires = "paired")]
     pub budget: Option<f64>,
 

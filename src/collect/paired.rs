@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 use crate::record::interference::Interference;
-use crate::record::paired::{counted_rounds, round_log_ratios};
+use crate::record::paired::{Standing, counted_rounds, round_log_ratios};
 use crate::record::{BenchId, BenchResult, InputChange, RECORD_SCHEMA, RunRecord};
 
 use super::{Progress, Project, RunSelection, build_and_list, criterion_output, machine};
@@ -264,9 +264,9 @@ enum Side {
 }
 
 /// The adaptive plan's stop rule, given by the caller (it is a statistical
-/// decision: `compare::paired::stop_rule`): whether a benchmark is decided,
-/// from its round log ratios and the number of benchmarks compared.
-pub type StopRule<'a> = &'a dyn Fn(&BenchId, &[f64], usize) -> bool;
+/// decision: `compare::paired::stop_rule`): where a benchmark stands, from
+/// its round log ratios and the number of benchmarks compared.
+pub type StopRule<'a> = &'a dyn Fn(&BenchId, &[f64], usize) -> Standing;
 
 /// Build both sides, then run rounds as `plan` says, alternating which side
 /// goes first (base-head, head-base, …) so drift hits both equally.
@@ -280,7 +280,7 @@ pub fn run_paired(
     plan: RoundPlan,
     head_commit: (Option<String>, bool),
     base_commit: String,
-    decided: StopRule<'_>,
+    standing: StopRule<'_>,
     runner: &dyn super::Runner,
     progress: &Progress,
 ) -> Result<TimedPair> {
@@ -365,6 +365,13 @@ pub fn run_paired(
     let mut rounds = 0;
     while rounds < plan.max() && !nothing_to_time {
         if rounds >= plan.min() {
+            let standing_of = |id: &BenchId| {
+                standing(
+                    id,
+                    &log_ratios_of(&results, &windows, rounds, id),
+                    on_both.len(),
+                )
+            };
             let still_running = on_both
                 .iter()
                 .filter(|id| running.as_ref().is_none_or(|r| r.contains(*id)));
@@ -379,13 +386,7 @@ pub fn run_paired(
                     .cloned()
                     .collect(),
                 RoundPlan::Adaptive { .. } => still_running
-                    .filter(|id| {
-                        !decided(
-                            id,
-                            &log_ratios_of(&results, &windows, rounds, id),
-                            on_both.len(),
-                        )
-                    })
+                    .filter(|id| standing_of(id) != Standing::Decided)
                     .cloned()
                     .collect(),
             };
@@ -393,28 +394,46 @@ pub fn run_paired(
             // of the rounds so far cost.
             let per_round = started.elapsed() / rounds as u32;
             let next = per_round.mul_f64(open.len() as f64 / on_both.len().max(1) as f64);
-            match (plan, budget) {
+            let next_running = match (plan, budget) {
                 _ if open.is_empty() => break,
-                (RoundPlan::Fixed(wanted), _) => progress.note(&format!(
-                    "paired: {} benchmark(s) had disturbed rounds (something else took their CPU); \
-                     re-running them toward {wanted} undisturbed rounds",
-                    open.len()
-                )),
+                (RoundPlan::Fixed(wanted), _) => {
+                    progress.note(&format!(
+                        "paired: {} benchmark(s) had disturbed rounds (something else took their CPU); \
+                         re-running them toward {wanted} undisturbed rounds",
+                        open.len()
+                    ));
+                    open
+                }
                 (_, Some(budget)) if started.elapsed() + next > budget => {
                     progress.note(&format!(
                         "paired: the time budget ({:.0} s) ends with {} benchmark(s) undecided after {rounds} rounds",
                         budget.as_secs_f64(),
                         open.len()
                     ));
-                    break;
+                    let short: BTreeSet<BenchId> = open
+                        .into_iter()
+                        .filter(|id| standing_of(id) == Standing::ShortOfRounds)
+                        .collect();
+                    if short.is_empty() {
+                        break;
+                    }
+                    progress.note(&format!(
+                        "paired: {} of them read slower, from fewer rounds than a regression is called from; \
+                         one more round of those past the budget",
+                        short.len()
+                    ));
+                    short
                 }
-                _ => progress.note(&format!(
-                    "paired: {} of {} benchmark(s) still undecided after {rounds} rounds; running another",
-                    open.len(),
-                    on_both.len()
-                )),
-            }
-            running = Some(open);
+                _ => {
+                    progress.note(&format!(
+                        "paired: {} of {} benchmark(s) still undecided after {rounds} rounds; running another",
+                        open.len(),
+                        on_both.len()
+                    ));
+                    open
+                }
+            };
+            running = Some(next_running);
         }
         let round = rounds;
         let order = if round % 2 == 0 {

@@ -8,7 +8,7 @@
 
 use crate::record::interference::{DISTURBED_STEAL, DISTURBED_WAIT};
 use crate::record::paired::{
-    CountedInstructions, PairedRun, counted_rounds, round_log_ratios, set_aside,
+    CountedInstructions, PairedRun, Standing, counted_rounds, round_log_ratios, set_aside,
 };
 use crate::record::{BenchId, InputChange};
 use crate::report::{Mode, REPORT_SCHEMA, Report, Side};
@@ -45,15 +45,30 @@ pub fn decided(thetas: &[f64], threshold: f64, alpha: f64, confidence: f64) -> b
 /// level and stopping early cannot add false alarms beyond one test's).
 /// `check --paired` hands it to the round loop
 /// (`collect::paired::run_paired`); `eval score` replays it on a corpus.
+///
+/// An open benchmark whose estimate reads slower beyond the threshold with
+/// fewer than `MIN_ROUNDS_TO_FLAG` rounds is `ShortOfRounds`: the plan
+/// gives it those rounds even past its budget (at most two more after the
+/// minimum of four), since a spent budget would otherwise leave it `likely
+/// slower` and pass the gate on what may be a real slowdown.
 pub fn stop_rule(
     settings: &Settings,
     max_rounds: usize,
-) -> impl Fn(&BenchId, &[f64], usize) -> bool + '_ {
+) -> impl Fn(&BenchId, &[f64], usize) -> Standing + '_ {
     let looks = max_rounds.saturating_sub(MIN_ROUNDS_TO_FLAG) + 1;
     move |id, thetas, benchmarks| {
         let threshold = settings.min_change_for(id).ln_1p();
         let alpha = settings.fdr / (benchmarks.max(1) * looks) as f64;
-        decided(thetas, threshold, alpha, settings.confidence)
+        if decided(thetas, threshold, alpha, settings.confidence) {
+            Standing::Decided
+        } else if thetas.len() < MIN_ROUNDS_TO_FLAG
+            && !thetas.is_empty()
+            && location(thetas, CHECK_TEST).0 > threshold
+        {
+            Standing::ShortOfRounds
+        } else {
+            Standing::Open
+        }
     }
 }
 

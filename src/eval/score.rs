@@ -27,7 +27,7 @@ use crate::collect::paired::{self, PairedRun, RoundMedians};
 use crate::compare::paired::RoundTest;
 use crate::compare::{self, Settings, stats};
 use crate::error::RecordSource;
-use crate::record::paired::{counted_rounds, round_log_ratios};
+use crate::record::paired::{Standing, counted_rounds, round_log_ratios};
 use crate::record::{BenchId, BenchResult, RECORD_SCHEMA, RunRecord};
 use crate::report::{Side, Verdict};
 
@@ -551,9 +551,11 @@ fn adaptive_rounds(
     benchmarks: usize,
     settings: &Settings,
 ) -> usize {
-    let decided = compare::paired::stop_rule(settings, paired::MAX_ROUNDS);
+    let standing = compare::paired::stop_rule(settings, paired::MAX_ROUNDS);
     (paired::MIN_ROUNDS..rounds.len())
-        .find(|&n| decided(id, &round_log_ratios(&rounds[..n], None), benchmarks))
+        .find(|&n| {
+            standing(id, &round_log_ratios(&rounds[..n], None), benchmarks) == Standing::Decided
+        })
         .unwrap_or(rounds.len())
 }
 

@@ -5,6 +5,20 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::{BenchId, RunRecord};
 
+/// Where a benchmark of an adaptive paired run stands after its rounds so
+/// far (the stop rule's answer, `compare::paired::stop_rule`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    /// More rounds would not change its verdict.
+    Decided,
+    /// Open; more rounds while the budget lasts.
+    Open,
+    /// It reads slower beyond the threshold, but from fewer rounds than a
+    /// regression is called from: it gets those rounds even past the
+    /// budget, so that a budget spent early cannot pass a slowdown.
+    ShortOfRounds,
+}
+
 /// One benchmark's medians in one round.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RoundMedians {

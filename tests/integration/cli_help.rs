@@ -73,6 +73,7 @@ fn issue_22_the_readme_states_the_rules_the_code_uses() {
         ),
         "usually read \"inconclusive\" or \"likely slower\" (neither fails the gate)".into(),
         format!("fewer than the {MIN_ROUNDS_TO_FLAG} rounds a regression is called from"),
+        format!("gets the {MIN_ROUNDS_TO_FLAG} rounds a regression needs even past the budget"),
         format!("`--min-change` (default {}%)", settings.min_change * 100.0),
         format!("`--fdr` (default {}%)", settings.fdr * 100.0),
         "only regressed fails the gate".into(),

@@ -376,6 +376,47 @@ fn issue_15_a_disturbed_round_is_set_aside_re_run_and_cannot_decide_a_verdict() 
     );
 }
 
+/// Issue 22: a budget spent after the minimum of four rounds cannot pass a
+/// slowdown. A benchmark that reads slower beyond the threshold gets the six
+/// rounds a regression is called from, past the budget; the others stop.
+#[test]
+fn issue_22_a_spent_budget_still_gives_a_slowdown_the_rounds_a_regression_needs() {
+    let runner = Scripted::new(&["same/y", "slow/x", "wide/z"], |head, id, run| {
+        let base = 1000.0 * wobble(run);
+        match (head, id) {
+            (true, "slow/x") => base * 1.5,
+            // Undecided, but reading faster: no rounds past the budget.
+            (true, "wide/z") => base * if run % 2 == 0 { 0.9 } else { 1.08 },
+            _ => base,
+        }
+    });
+    let run = run_paired(
+        &runner,
+        RoundPlan::Adaptive {
+            budget: Some(Duration::ZERO),
+        },
+        &RunSelection::default(),
+        &Settings::default(),
+    );
+    let rounds = rounds_of(&run);
+    assert_eq!(
+        rounds["slow/x"],
+        compare::paired::MIN_ROUNDS_TO_FLAG,
+        "{rounds:?}"
+    );
+    assert_eq!(rounds["same/y"], paired::MIN_ROUNDS, "{rounds:?}");
+    assert_eq!(rounds["wide/z"], paired::MIN_ROUNDS, "{rounds:?}");
+    let (head, base) = sides();
+    let report =
+        compare::paired::against_paired("scripted", &run, head, base, &Settings::default());
+    let slow = report
+        .comparisons
+        .iter()
+        .find(|c| c.id.0 == "slow/x")
+        .unwrap();
+    assert_eq!(slow.verdict, flamegate::report::Verdict::Regressed);
+}
+
 #[test]
 fn issue_18_an_open_verdict_runs_to_the_maximum_and_a_spent_budget_stops_at_the_minimum() {
     // A zero threshold: an unchanged benchmark is never shown below it.
