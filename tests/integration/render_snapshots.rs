@@ -2,7 +2,9 @@
 
 use flamegate::compare::{self, Settings};
 use flamegate::record::RunRecord;
-use flamegate::render::{Json, Markdown, Renderer, Terminal};
+use flamegate::render::{
+    Json, Markdown, Renderer, Terminal, markdown_code, markdown_text, terminal_text,
+};
 use flamegate::report::Report;
 
 use crate::support::*;
@@ -187,4 +189,99 @@ fn pull_request_comment_body() {
         Some(&link),
         COMMENT_LIMIT
     ));
+}
+
+/// Names a benchmark or a function could carry into a comment.
+const HOSTILE: [&str; 16] = [
+    "@org/team [x](http://evil) <img src=x onerror=alert(1)> |a|b| --> `x`\n## PASS \u{202E}",
+    "see https://evil.example/x and www.evil.example and me@evil.example",
+    "_emphasis_ *strong* ~~gone~~ $x^2$ \\",
+    "> quoted",
+    "# heading",
+    "&amp; &#58; &lt;b&gt;",
+    "``double`` `single` ```",
+    "`starts and ends`",
+    " padded ",
+    "![img](x.png)",
+    "<!-- hidden --> <script>alert(1)</script>",
+    "a\\|b | c",
+    "shop::find_duplicate_skus",
+    "snake_case_name and _leading",
+    "Vec<u8>::len",
+    "@a @1 email@x.y",
+];
+
+/// What a reader sees: the HTML's text, entities decoded.
+fn visible(html: &str) -> String {
+    let tags = regex::Regex::new(r"<[^>]*>").unwrap();
+    tags.replace_all(html, "")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&amp;", "&")
+        .trim()
+        .to_string()
+}
+
+/// Rendered as GitHub renders it: no tag, link, emphasis, heading or
+/// quote from the name, one cell per cell, no @mention outside code,
+/// and the reader sees exactly the name (one line, bidi replaced).
+#[test]
+fn markdown_renders_hostile_names_literally() {
+    let mention = regex::Regex::new(r"@[A-Za-z0-9]").unwrap();
+    let code = regex::Regex::new(r"(?s)<code>.*?</code>").unwrap();
+    let allowed =
+        regex::Regex::new(r"</?(p|ul|li|table|thead|tbody|tr|th|td|code)>|<!-- -->").unwrap();
+    for name in HOSTILE {
+        let expected = terminal_text(name);
+        let table = github_html(&format!(
+            "| a | b |\n|---|---|\n| {} | {} |\n",
+            markdown_code(name, true),
+            markdown_text(name)
+        ));
+        assert_eq!(table.matches("<td>").count(), 2, "{name:?}: {table}");
+        let item = github_html(&format!("- {}\n", markdown_text(name)));
+        let prose = github_html(&format!("{}\n", markdown_text(name)));
+        let span = github_html(&format!("{}\n", markdown_code(name, false)));
+        for html in [&table, &item, &prose, &span] {
+            let left = allowed.replace_all(html, "");
+            assert!(!left.contains('<'), "{name:?} made markup: {html}");
+            assert!(
+                !mention.is_match(&code.replace_all(html, "")),
+                "{name:?} can mention: {html}"
+            );
+        }
+        for (what, html) in [("item", &item), ("prose", &prose), ("span", &span)] {
+            assert_eq!(visible(html), expected.trim(), "{what} of {name:?}: {html}");
+        }
+        let cells: Vec<String> = table
+            .split("<td>")
+            .skip(1)
+            .map(|cell| visible(&cell[..cell.find("</td>").unwrap()]))
+            .collect();
+        assert_eq!(
+            cells,
+            [expected.trim(), expected.trim()],
+            "{name:?}: {table}"
+        );
+    }
+}
+
+/// Plain text stays plain: a downloaded report.md reads without
+/// entities or needless backslashes.
+#[test]
+fn markdown_leaves_plain_names_alone() {
+    for plain in [
+        "shop::find_duplicate_skus",
+        "decode/hex 2",
+        "catalog/cart_total: +2.0% per byte",
+        "a & b, \"quoted\", 1 > 0",
+    ] {
+        assert_eq!(markdown_text(plain), plain);
+    }
+    assert_eq!(
+        markdown_code("shop::find_duplicate_skus", true),
+        "`shop::find_duplicate_skus`"
+    );
+    assert_eq!(markdown_code("a `b`", false), "`` a `b` ``");
 }
