@@ -484,3 +484,43 @@ fn paired_shards_merge_into_the_unsharded_paired_verdicts() {
     let err = usage_error(&merge(&repo, &mixed, &[]).0);
     assert!(err.contains("some shards are paired runs"), "{err}");
 }
+
+/// Issue 22: a slowdown accepted in a commit of the pull request passes a
+/// paired gate too (here merged from paired shards, as the Action does):
+/// the commits between the run's base and HEAD are read.
+#[test]
+fn a_slowdown_accepted_in_a_commit_passes_a_paired_merge() {
+    let repo = Repo::new();
+    let base = repo.git(&["rev-parse", "HEAD"]).trim().to_string();
+    repo.git(&["checkout", "-q", "-b", "feature"]);
+    let dir = tempfile::tempdir().unwrap();
+    let files = paired_shards(dir.path(), 3);
+    for file in &files {
+        let mut shard: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+        *shard.pointer_mut("/run/base/commit").unwrap() = base.clone().into();
+        std::fs::write(file, shard.to_string()).unwrap();
+    }
+    let (output, _) = merge(&repo, &files, &[]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    repo.git(&[
+        "commit",
+        "-q",
+        "--allow-empty",
+        "--author=Rev Iewer <rev@example.invalid>",
+        "-m",
+        "correct at last\n\n\
+         Flamegate-Accept: group2/bench2: correctness first\n\
+         Flamegate-Accept: group1/bench17: correctness first",
+    ]);
+    let (output, out) = merge(&repo, &files, &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let merged = report(out.path());
+    assert_eq!(merged["mode"], "Paired");
+    for id in ["group2/bench2", "group1/bench17"] {
+        let c = comparison_of(&merged, id);
+        assert_eq!(c["verdict"], "Accepted", "{c}");
+        assert_eq!(c["accepted"]["by"], "Rev Iewer", "{c}");
+        assert_eq!(c["accepted"]["reason"], "correctness first", "{c}");
+    }
+}
