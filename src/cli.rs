@@ -56,6 +56,12 @@ pub enum Command {
     Check(CheckArgs),
     /// Run the benchmarks and write a RunRecord (JSON with every raw sample).
     Run(RunArgs),
+    /// Build the bench targets and print their benchmark ids, one a line.
+    ///
+    /// The ids `--filter` matches (a regular expression, criterion's filter)
+    /// and `benches` in flamegate.toml or `--bench` select; what a check
+    /// or a run would measure. Targets and counts go to stderr.
+    List(ListArgs),
     /// Compare two records (files or git revisions) without running anything.
     Compare(CompareArgs),
     /// Manage the stored baseline in baselines/.
@@ -521,6 +527,18 @@ pub struct RunArgs {
     /// Where the baseline that balances --shard comes from.
     #[command(flatten)]
     pub base: BaseArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    /// Bench target to list (repeatable) [default: all bench targets]
+    #[arg(long = "bench", value_name = "NAME")]
+    pub benches: Vec<String>,
+    /// Only benchmarks whose id matches this regular expression (criterion's filter).
+    #[arg(long, value_name = "REGEX")]
+    pub filter: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -133,7 +133,7 @@ pub(crate) fn build_and_list(
     if listed.iter().all(|(_, ids)| ids.is_empty()) {
         return Err(Error::Usage(match &selection.filter {
             Some(f) => format!(
-                "the filter `{f}` matched no benchmark; `flamegate run --list` shows the ids"
+                "the filter `{f}` matched no benchmark; `flamegate list` (without --filter) shows the ids"
             ),
             None => "the bench targets define no criterion benchmarks".into(),
         }));
@@ -143,6 +143,21 @@ pub(crate) fn build_and_list(
 
 /// Each bench executable with the benchmark ids it runs.
 pub(crate) type Listed = Vec<(BenchExecutable, Vec<String>)>;
+
+/// Build the selected bench targets and list their benchmark ids (after
+/// `--bench` and `--filter`): bench target name → ids (`flamegate list`).
+pub fn list(
+    project: &Project,
+    selection: &RunSelection,
+    runner: &dyn Runner,
+    progress: &Progress,
+) -> Result<Vec<(String, Vec<String>)>> {
+    let env: Vec<(String, String)> = Vec::new();
+    Ok(build_and_list(project, selection, &env, runner, progress)?
+        .into_iter()
+        .map(|(exe, ids)| (exe.target.name, ids))
+        .collect())
+}
 
 /// How many ids a note names before it says "and N more".
 const NAMED_IN_A_NOTE: usize = 10;
@@ -535,11 +550,41 @@ pub fn list_benchmarks(exe: &BenchExecutable, filter: Option<&str>) -> Result<Ve
             output_tail: String::from_utf8_lossy(&output.stderr).into_owned(),
         });
     }
-    Ok(String::from_utf8_lossy(&output.stdout)
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let ids: Vec<String> = stdout
         .lines()
-        .filter_map(|l| l.strip_suffix(": benchmark"))
+        .filter_map(listed_id)
         .map(str::to_string)
-        .collect())
+        .collect();
+    // Without a filter, a criterion target lists at least one benchmark;
+    // nothing recognisable means another harness, which flamegate cannot
+    // time (and must not run blind).
+    if ids.is_empty() && filter.is_none() {
+        let said: Vec<&str> = stdout
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .take(3)
+            .collect();
+        return Err(Error::Usage(format!(
+            "bench target `{}` listed no criterion benchmark for `--bench --list` ({}). flamegate times \
+             criterion 0.3 to 0.8 bench targets (`harness = false` with `criterion_main!`); leave this \
+             target out with `--bench <name>` (or `benches` in flamegate.toml)",
+            exe.target.name,
+            if said.is_empty() {
+                "it printed nothing".to_string()
+            } else {
+                format!("it printed: {}", said.join(" | "))
+            }
+        )));
+    }
+    Ok(ids)
+}
+
+/// The id in one line of criterion's `--list` output: `<id>: benchmark`
+/// (criterion 0.5 to 0.8) or `<id>: bench` (0.3 and 0.4).
+fn listed_id(line: &str) -> Option<&str> {
+    line.strip_suffix(": benchmark")
+        .or_else(|| line.strip_suffix(": bench"))
 }
 
 fn bench_command(exe: &BenchExecutable) -> Command {
@@ -657,4 +702,29 @@ fn push_tail(tail: &mut VecDeque<String>, line: String) {
         tail.pop_front();
     }
     tail.push_back(line);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn list_lines_of_every_criterion_version_give_their_ids() {
+        // 0.5 to 0.8
+        assert_eq!(
+            listed_id("sum/range/1000: benchmark"),
+            Some("sum/range/1000")
+        );
+        // 0.3 and 0.4
+        assert_eq!(listed_id("sum/range/1000: bench"), Some("sum/range/1000"));
+        assert_eq!(listed_id("a: bench: benchmark"), Some("a: bench"));
+        for other in [
+            "",
+            "running 3 tests",
+            "sum/range/1000: test",
+            "Gnuplot not found",
+        ] {
+            assert_eq!(listed_id(other), None, "{other:?}");
+        }
+    }
 }

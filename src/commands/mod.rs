@@ -10,6 +10,7 @@ mod compare;
 mod demo;
 mod eval;
 mod hook;
+mod list;
 mod merge;
 mod publish;
 mod run;
@@ -20,6 +21,7 @@ use check::check;
 pub(crate) use check::{CheckPublish, finish_check};
 use compare::compare_records;
 use hook::{hook_install, hook_pre_push};
+use list::list;
 use merge::merge_shards;
 use publish::publish_report;
 use run::run;
@@ -43,6 +45,7 @@ pub fn execute(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Check(args) => check(args, output),
         Command::Run(args) => run(args, output),
+        Command::List(args) => list(args, output),
         Command::Compare(args) => compare_records(args, output),
         Command::Baseline(BaselineCommand::Update(args)) => baseline_update(args, output),
         Command::Publish(args) => publish_report(args, output),

@@ -3,7 +3,7 @@
 use flamegate::collect::criterion_output::read_criterion_home;
 use flamegate::error::Error;
 
-use crate::support::fixture;
+use crate::support::{fixture, flamegate, run, usage_error};
 
 #[test]
 fn reads_ids_throughput_and_raw_samples() {
@@ -58,4 +58,38 @@ fn an_unexpected_layout_is_an_error_naming_the_file() {
         message.contains("missing field") && message.contains("cargo tree -i criterion"),
         "{message}"
     );
+}
+
+/// Issue 16: a bench target with its own harness (not criterion) is named
+/// with what it printed and what flamegate supports, never run blind or
+/// skipped in silence.
+#[test]
+fn issue_16_a_bench_target_that_is_not_criterion_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    };
+    write(
+        "Cargo.toml",
+        "[package]\nname = \"own-harness\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
+         [[bench]]\nname = \"custom\"\nharness = false\n",
+    );
+    write("src/lib.rs", "");
+    write(
+        "benches/custom.rs",
+        "fn main() { println!(\"my own harness, args {:?}\", std::env::args().skip(1).collect::<Vec<_>>()); }\n",
+    );
+    let err = usage_error(&run(flamegate(dir.path())
+        .env("CARGO_TARGET_DIR", dir.path().join("target"))
+        .arg("list")));
+    for expected in [
+        "bench target `custom` listed no criterion benchmark",
+        "it printed: my own harness",
+        "criterion 0.3 to 0.8",
+        "--bench <name>",
+    ] {
+        assert!(err.contains(expected), "{expected}: {err}");
+    }
 }

@@ -99,3 +99,51 @@ fn check_gates_a_real_slowdown_end_to_end() {
     let markdown = std::fs::read_to_string(out.path().join("report.md")).unwrap();
     assert!(markdown.contains("**Where the time went**"), "{markdown}");
 }
+
+/// Issue 16: a criterion 0.4 bench target (its `--list` prints `<id>:
+/// bench`, not 0.5's `<id>: benchmark`) is listed by `flamegate list`,
+/// filtered and timed by `flamegate run`; a filter that matches nothing
+/// points at `flamegate list`.
+#[test]
+fn issue_16_criterion_0_4_lists_filters_and_times() {
+    let _machine = exclusive_benchmarking();
+    let crate_dir = fixture("criterion-0.4");
+    let output = run(in_fixture_target(flamegate(&crate_dir).arg("list")));
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(
+        stdout(&output).lines().collect::<Vec<_>>(),
+        ["sum_small", "sum/range/1000", "sum/range/4000"]
+    );
+    assert!(
+        stderr(&output).contains("bench target `sums`: 3 benchmark(s)"),
+        "{}",
+        stderr(&output)
+    );
+    let err = usage_error(&run(in_fixture_target(
+        flamegate(&crate_dir).args(["list", "--filter", "nothing"]),
+    )));
+    assert!(
+        err.contains("matched no benchmark; `flamegate list` (without --filter) shows the ids"),
+        "{err}"
+    );
+
+    let out = tempfile::tempdir().unwrap();
+    let record_path = out.path().join("run.json");
+    let output = run(in_fixture_target(
+        flamegate(&crate_dir)
+            .args(["run", "--filter", "sum/range", "--out"])
+            .arg(&record_path)
+            .args(quick_no_profile()),
+    ));
+    assert!(output.status.success(), "{}", stderr(&output));
+    let record = RunRecord::load(&record_path).unwrap();
+    let ids: Vec<&str> = record.benches.iter().map(|b| b.id.as_str()).collect();
+    assert_eq!(ids, ["sum/range/1000", "sum/range/4000"]);
+    for bench in &record.benches {
+        assert_eq!(bench.samples.len(), 10, "{}", bench.id);
+    }
+    assert_eq!(
+        record.benches[1].throughput.as_ref().unwrap().per_iteration,
+        4000
+    );
+}
