@@ -95,6 +95,14 @@ pub enum Error {
     #[error("{0}")]
     Usage(String),
 
+    #[error(
+        "bench target `{target}` listed no criterion benchmark for `--bench --list` ({printed}). \
+         flamegate times criterion 0.3 to 0.8 bench targets (`harness = false` with \
+         `criterion_main!`); leave this target out with `--bench <name>` (or `benches` in \
+         flamegate.toml)"
+    )]
+    NotCriterion { target: String, printed: String },
+
     #[error("`cargo metadata` failed for {manifest}: {problem}")]
     CargoMetadata { manifest: PathBuf, problem: String },
 

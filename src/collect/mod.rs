@@ -126,17 +126,29 @@ pub(crate) fn build_and_list(
         .collect();
     let executables = runner.build(project, &targets, &build_env)?;
     let mut listed = Vec::new();
+    // A target with another harness beside criterion targets is skipped and
+    // named; alone, it is the error (never a silent empty run).
+    let mut not_criterion = Vec::new();
     for exe in executables {
-        let ids = runner.list(&exe, selection.filter.as_deref())?;
-        listed.push((exe, ids));
+        match runner.list(&exe, selection.filter.as_deref()) {
+            Ok(ids) => listed.push((exe, ids)),
+            Err(error @ Error::NotCriterion { .. }) => not_criterion.push(error),
+            Err(error) => return Err(error),
+        }
     }
     if listed.iter().all(|(_, ids)| ids.is_empty()) {
+        if let Some(error) = not_criterion.into_iter().next() {
+            return Err(error);
+        }
         return Err(Error::Usage(match &selection.filter {
             Some(f) => format!(
                 "the filter `{f}` matched no benchmark; `flamegate list` (without --filter) shows the ids"
             ),
             None => "the bench targets define no criterion benchmarks".into(),
         }));
+    }
+    for error in &not_criterion {
+        progress.note(&format!("skipped, not measured: {error}"));
     }
     Ok(listed)
 }
@@ -565,17 +577,14 @@ pub fn list_benchmarks(exe: &BenchExecutable, filter: Option<&str>) -> Result<Ve
             .filter(|l| !l.trim().is_empty())
             .take(3)
             .collect();
-        return Err(Error::Usage(format!(
-            "bench target `{}` listed no criterion benchmark for `--bench --list` ({}). flamegate times \
-             criterion 0.3 to 0.8 bench targets (`harness = false` with `criterion_main!`); leave this \
-             target out with `--bench <name>` (or `benches` in flamegate.toml)",
-            exe.target.name,
-            if said.is_empty() {
+        return Err(Error::NotCriterion {
+            target: exe.target.name.clone(),
+            printed: if said.is_empty() {
                 "it printed nothing".to_string()
             } else {
                 format!("it printed: {}", said.join(" | "))
-            }
-        )));
+            },
+        });
     }
     Ok(ids)
 }

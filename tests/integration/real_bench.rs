@@ -146,4 +146,37 @@ fn issue_16_criterion_0_4_lists_filters_and_times() {
         record.benches[1].throughput.as_ref().unwrap().per_iteration,
         4000
     );
+
+    // Beside a bench target with its own harness, the criterion target is
+    // listed and the other one named as skipped.
+    let mixed = tempfile::tempdir().unwrap();
+    for file in ["Cargo.lock", "src/lib.rs", "benches/sums.rs"] {
+        let to = mixed.path().join(file);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(crate_dir.join(file), to).unwrap();
+    }
+    let manifest = std::fs::read_to_string(crate_dir.join("Cargo.toml")).unwrap();
+    std::fs::write(
+        mixed.path().join("Cargo.toml"),
+        format!("{manifest}\n[[bench]]\nname = \"custom\"\nharness = false\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        mixed.path().join("benches/custom.rs"),
+        "fn main() { println!(\"my own harness\"); }\n",
+    )
+    .unwrap();
+    let output = run(in_fixture_target(flamegate(mixed.path()).arg("list")));
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(
+        stdout(&output).lines().collect::<Vec<_>>(),
+        ["sum_small", "sum/range/1000", "sum/range/4000"]
+    );
+    assert!(
+        stderr(&output).contains(
+            "skipped, not measured: bench target `custom` listed no criterion benchmark for `--bench --list` (it printed: my own harness)"
+        ),
+        "{}",
+        stderr(&output)
+    );
 }
