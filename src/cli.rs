@@ -607,21 +607,7 @@ fn documented_defaults() -> Vec<(&'static str, String)> {
         "A regression is only called from {} rounds.",
         crate::compare::paired::MIN_ROUNDS_TO_FLAG
     );
-    let mut documented: Vec<(&'static str, String)> = defaults(&settings, percent)
-        .into_iter()
-        .map(|(id, value)| (id, format!("[default: {value}]")))
-        .collect();
-    for id in ["rounds", "budget"] {
-        documented.push((id, six_rounds.clone()));
-    }
-    documented
-}
-
-fn defaults(
-    settings: &crate::compare::Settings,
-    percent: impl Fn(f64) -> String,
-) -> Vec<(&'static str, String)> {
-    vec![
+    let defaults = vec![
         (
             "profile_time",
             crate::collect::DEFAULT_PROFILE_SECONDS.to_string(),
@@ -638,7 +624,12 @@ fn defaults(
                 crate::collect::paired::MAX_ROUNDS
             ),
         ),
-    ]
+    ];
+    defaults
+        .into_iter()
+        .map(|(id, value)| (id, format!("[default: {value}]")))
+        .chain(["rounds", "budget"].map(|id| (id, six_rounds.clone())))
+        .collect()
 }
 
 /// `command` (and its subcommands) with `documented_defaults` appended to

@@ -164,11 +164,25 @@ pub fn list(
     runner: &dyn Runner,
     progress: &Progress,
 ) -> Result<Vec<(String, Vec<String>)>> {
-    let env: Vec<(String, String)> = Vec::new();
-    Ok(build_and_list(project, selection, &env, runner, progress)?
+    Ok(build_and_list(project, selection, &[], runner, progress)?
         .into_iter()
         .map(|(exe, ids)| (exe.target.name, ids))
         .collect())
+}
+
+/// The listed ids `keep` keeps, each with its executable, and the others.
+fn restrict(listed: Listed, keep: impl Fn(&BenchId) -> bool) -> (Listed, Vec<String>) {
+    let mut left_out = Vec::new();
+    let listed = listed
+        .into_iter()
+        .map(|(exe, ids)| {
+            let (kept, other): (Vec<String>, Vec<String>) =
+                ids.into_iter().partition(|id| keep(&BenchId(id.clone())));
+            left_out.extend(other);
+            (exe, kept)
+        })
+        .collect();
+    (listed, left_out)
 }
 
 /// How many ids a note names before it says "and N more".
@@ -181,17 +195,7 @@ fn keep_timed(
     timed: &std::collections::BTreeSet<BenchId>,
     progress: &Progress,
 ) -> Result<(Listed, Option<String>)> {
-    let mut left_out = Vec::new();
-    let listed: Listed = listed
-        .into_iter()
-        .map(|(exe, ids)| {
-            let (kept, other): (Vec<String>, Vec<String>) = ids
-                .into_iter()
-                .partition(|id| timed.contains(&BenchId(id.clone())));
-            left_out.extend(other);
-            (exe, kept)
-        })
-        .collect();
+    let (listed, left_out) = restrict(listed, |id| timed.contains(id));
     let kept: Vec<BenchId> = listed
         .iter()
         .flat_map(|(_, ids)| ids.iter().map(|id| BenchId(id.clone())))
@@ -275,18 +279,10 @@ pub(crate) fn shard_lists(
     let lists = lists
         .into_iter()
         .map(|listed| {
-            listed
-                .into_iter()
-                .map(|(exe, ids)| {
-                    let ids = ids
-                        .into_iter()
-                        .filter(|id| {
-                            info.assignment.get(&BenchId(id.clone())) == Some(&plan.spec.index)
-                        })
-                        .collect();
-                    (exe, ids)
-                })
-                .collect()
+            restrict(listed, |id| {
+                info.assignment.get(id) == Some(&plan.spec.index)
+            })
+            .0
         })
         .collect();
     Ok((lists, filter, info))

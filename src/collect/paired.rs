@@ -365,17 +365,11 @@ pub fn run_paired(
     let mut rounds = 0;
     while rounds < plan.max() && !nothing_to_time {
         if rounds >= plan.min() {
-            let standing_of = |id: &BenchId| {
-                standing(
-                    id,
-                    &log_ratios_of(&results, &windows, rounds, id),
-                    on_both.len(),
-                )
-            };
             let still_running = on_both
                 .iter()
                 .filter(|id| running.as_ref().is_none_or(|r| r.contains(*id)));
-            let open: BTreeSet<BenchId> = match plan {
+            // The benchmarks still open, with where each stands.
+            let open: BTreeMap<BenchId, Standing> = match plan {
                 // A fixed plan re-runs the benchmarks that had disturbed
                 // rounds until they have their rounds undisturbed.
                 RoundPlan::Fixed(wanted) => still_running
@@ -383,11 +377,14 @@ pub fn run_paired(
                         counted_rounds(&round_medians_of(&results, &windows, rounds, id)).count()
                             < wanted
                     })
-                    .cloned()
+                    .map(|id| (id.clone(), Standing::Open))
                     .collect(),
                 RoundPlan::Adaptive { .. } => still_running
-                    .filter(|id| standing_of(id) != Standing::Decided)
-                    .cloned()
+                    .map(|id| {
+                        let ratios = log_ratios_of(&results, &windows, rounds, id);
+                        (id.clone(), standing(id, &ratios, on_both.len()))
+                    })
+                    .filter(|(_, standing)| *standing != Standing::Decided)
                     .collect(),
             };
             // A round of the open benchmarks costs about what their share
@@ -402,7 +399,7 @@ pub fn run_paired(
                          re-running them toward {wanted} undisturbed rounds",
                         open.len()
                     ));
-                    open
+                    open.into_keys().collect()
                 }
                 (_, Some(budget)) if started.elapsed() + next > budget => {
                     progress.note(&format!(
@@ -412,7 +409,8 @@ pub fn run_paired(
                     ));
                     let short: BTreeSet<BenchId> = open
                         .into_iter()
-                        .filter(|id| standing_of(id) == Standing::ShortOfRounds)
+                        .filter(|(_, standing)| *standing == Standing::ShortOfRounds)
+                        .map(|(id, _)| id)
                         .collect();
                     if short.is_empty() {
                         break;
@@ -430,7 +428,7 @@ pub fn run_paired(
                         open.len(),
                         on_both.len()
                     ));
-                    open
+                    open.into_keys().collect()
                 }
             };
             running = Some(next_running);

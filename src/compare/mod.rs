@@ -329,6 +329,8 @@ pub(crate) fn judge(
         .enumerate()
         .map(|(i, (id, _))| (id, i))
         .collect();
+    // Shown slower beyond the threshold, held back by too few rounds.
+    let mut held_back: Vec<String> = Vec::new();
     let mut comparisons: Vec<Comparison> = ids
         .iter()
         .map(|id| {
@@ -378,6 +380,12 @@ pub(crate) fn judge(
                 None => (Presence::OnlyBase, None),
             };
             let verdict = classify(presence, &rule);
+            if let Presence::Both(evidence) = presence
+                && verdict == Verdict::LikelySlower
+                && verdict::held_back_by_rounds(&evidence, &rule)
+            {
+                held_back.push(format!("{id} ({} rounds)", evidence.rounds));
+            }
             let head_profile = head_bench.and_then(|b| b.profile.as_ref());
             let instructions = test_index.get(id).and_then(|&i| tests[i].1.instructions);
             let hotspots = match (verdict, head_profile) {
@@ -432,19 +440,6 @@ pub(crate) fn judge(
         );
     }
 
-    // Shown slower beyond the threshold, held back by too few rounds.
-    let held_back: Vec<String> = comparisons
-        .iter()
-        .filter(|c| c.verdict == Verdict::LikelySlower)
-        .filter_map(|c| {
-            let change = c.change.as_ref()?;
-            (change.rounds > 0
-                && change.rounds < verdict::MIN_ROUNDS_TO_FLAG
-                && change.p_regressed_adjusted <= settings.fdr
-                && change.estimate > c.min_change)
-                .then(|| format!("{} ({} rounds)", c.id, change.rounds))
-        })
-        .collect();
     if !held_back.is_empty() {
         notes.push(format!(
             "{} benchmark(s) read slower beyond the threshold, but from fewer than the {} rounds a \

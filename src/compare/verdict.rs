@@ -144,16 +144,30 @@ pub fn classify(presence: Presence, rule: &Rule) -> Verdict {
     }
 }
 
+/// The suite-wide test shows a slowdown beyond the threshold, and the
+/// interval lies wholly above zero: `regressed`, given the rounds.
+fn shown_slower(evidence: &Evidence, rule: &Rule) -> bool {
+    evidence.p_regressed_adjusted <= rule.fdr
+        && evidence.log_change > rule.min_change.ln_1p()
+        && evidence.log_ci.0 > 0.0
+}
+
+/// A paired benchmark with fewer rounds than a regression is called from.
+fn short_of_rounds(evidence: &Evidence) -> bool {
+    evidence.rounds > 0 && evidence.rounds < MIN_ROUNDS_TO_FLAG
+}
+
+/// Shown slower, but `likely slower` only for want of rounds: what the
+/// report's note on too few rounds names.
+pub fn held_back_by_rounds(evidence: &Evidence, rule: &Rule) -> bool {
+    shown_slower(evidence, rule) && short_of_rounds(evidence)
+}
+
 /// The timing word alone.
 fn classify_time(evidence: &Evidence, rule: &Rule) -> Verdict {
     let threshold = rule.min_change.ln_1p();
     let (low, high) = evidence.log_ci;
-    let enough_rounds = evidence.rounds == 0 || evidence.rounds >= MIN_ROUNDS_TO_FLAG;
-    if evidence.p_regressed_adjusted <= rule.fdr
-        && evidence.log_change > threshold
-        && low > 0.0
-        && enough_rounds
-    {
+    if shown_slower(evidence, rule) && !short_of_rounds(evidence) {
         Verdict::Regressed
     } else if evidence.p_improved_adjusted <= rule.fdr
         && evidence.log_change < -threshold
