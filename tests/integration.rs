@@ -13,6 +13,8 @@ mod cli_help;
 mod config;
 #[path = "integration/criterion_reader.rs"]
 mod criterion_reader;
+#[path = "integration/criterion_versions.rs"]
+mod criterion_versions;
 #[path = "integration/eval.rs"]
 mod eval;
 #[path = "integration/github_fake.rs"]

@@ -45,6 +45,27 @@ pub struct BenchExecutable {
     pub path: PathBuf,
     /// Cargo found it up to date and did not build it in this build.
     pub reused: bool,
+    /// The criterion version it links (cargo's resolve), when cargo said.
+    pub criterion: Option<cargo_metadata::semver::Version>,
+}
+
+impl BenchExecutable {
+    /// criterion before 0.4 reads `--warm-up-time`, `--measurement-time`
+    /// and `--profile-time` as whole seconds and refuses `0.3`.
+    pub fn takes_whole_seconds(&self) -> bool {
+        self.criterion
+            .as_ref()
+            .is_some_and(|v| (v.major, v.minor) < (0, 4))
+    }
+
+    /// Whether flamegate's profiler hook can be installed in it (it links
+    /// the criterion the hook is built against, or cargo did not say), so
+    /// the profiling pass is worth running.
+    pub fn fits_profiler_hook(&self) -> bool {
+        self.criterion
+            .as_ref()
+            .is_none_or(|v| (v.major, v.minor) == crate::profile::hook::CRITERION)
+    }
 }
 
 /// Inspect the project at `manifest_path` (a `Cargo.toml` or its directory).
@@ -198,6 +219,7 @@ pub fn build(
                 target: target.clone(),
                 path: exe.into_std_path_buf(),
                 reused: artifact.fresh,
+                criterion: None,
             });
         }
     }
@@ -221,5 +243,48 @@ pub fn build(
             });
         }
     }
+    let versions = criterion_versions(project, extra_env);
+    for exe in &mut executables {
+        exe.criterion = versions.get(&exe.target.package).cloned();
+    }
     Ok(executables)
+}
+
+/// The criterion version each workspace package depends on, from cargo's
+/// resolve (after a build, so the lock file and sources are there and
+/// nothing is fetched). Empty when cargo cannot say: versions then count as
+/// current.
+fn criterion_versions(
+    project: &Project,
+    extra_env: &[(String, String)],
+) -> std::collections::BTreeMap<String, cargo_metadata::semver::Version> {
+    let mut command = MetadataCommand::new();
+    command
+        .manifest_path(&project.manifest_path)
+        .current_dir(&project.build_dir)
+        .env("CARGO_TARGET_DIR", &project.target_dir);
+    for (key, value) in extra_env {
+        command.env(key, value);
+    }
+    let Ok(metadata) = command.exec() else {
+        return Default::default();
+    };
+    let Some(resolve) = &metadata.resolve else {
+        return Default::default();
+    };
+    let package = |id: &cargo_metadata::PackageId| metadata.packages.iter().find(|p| &p.id == id);
+    resolve
+        .nodes
+        .iter()
+        .filter(|node| metadata.workspace_members.contains(&node.id))
+        .filter_map(|node| {
+            let member = package(&node.id)?;
+            let criterion = node
+                .deps
+                .iter()
+                .filter_map(|dep| package(&dep.pkg))
+                .find(|dep| dep.name.as_str() == "criterion")?;
+            Some((member.name.to_string(), criterion.version.clone()))
+        })
+        .collect()
 }

@@ -323,8 +323,27 @@ pub(crate) fn profile_pass(
     let mut args: Vec<String> = selection.filter.iter().cloned().collect();
     args.extend(["--profile-time".to_string(), seconds.to_string()]);
     let mut profiles = std::collections::BTreeMap::new();
+    let no_hook: Vec<String> = listed
+        .iter()
+        .filter(|(exe, ids)| !ids.is_empty() && !exe.fits_profiler_hook())
+        .map(|(exe, _)| {
+            let version = exe.criterion.as_ref().expect("known when it does not fit");
+            format!("`{}` (criterion {version})", exe.target.name)
+        })
+        .collect();
+    if !no_hook.is_empty() {
+        progress.note(&format!(
+            "not profiled: bench target(s) {}: flamegate's profiler hook plugs into criterion {}, so \
+             they get timing verdicts without flamegraphs",
+            no_hook.join(", "),
+            {
+                let (major, minor) = crate::profile::hook::CRITERION;
+                format!("{major}.{minor}")
+            },
+        ));
+    }
     for (index, (exe, ids)) in listed.iter().enumerate() {
-        if ids.is_empty() {
+        if ids.is_empty() || !exe.fits_profiler_hook() {
             continue;
         }
         let home = scratch.join(format!("profile{tag}-{index}"));

@@ -14,7 +14,9 @@ use crate::record::interference::Interference;
 use crate::record::paired::{Standing, counted_rounds, round_log_ratios};
 use crate::record::{BenchId, BenchResult, InputChange, RECORD_SCHEMA, RunRecord};
 
-use super::{Progress, Project, RunSelection, build_and_list, criterion_output, machine};
+use super::{
+    BenchExecutable, Progress, Project, RunSelection, build_and_list, criterion_output, machine,
+};
 
 /// criterion windows for a round when the user gives none: short, because
 /// rounds, not long windows, average out drift between the sides. Ten
@@ -29,6 +31,43 @@ pub const ROUND_ARGS: [&str; 6] = [
     "--sample-size",
     "10",
 ];
+
+/// `ROUND_ARGS` for criterion before 0.4, which takes whole seconds only:
+/// the shortest windows it accepts, so its rounds take about five times as
+/// long.
+pub const ROUND_ARGS_WHOLE_SECONDS: [&str; 6] = [
+    "--warm-up-time",
+    "1",
+    "--measurement-time",
+    "1",
+    "--sample-size",
+    "10",
+];
+
+/// The default round windows for one bench executable.
+pub fn round_args(exe: &BenchExecutable) -> &'static [&'static str] {
+    if exe.takes_whole_seconds() {
+        &ROUND_ARGS_WHOLE_SECONDS
+    } else {
+        &ROUND_ARGS
+    }
+}
+
+/// Say which bench targets get whole-second rounds, when the user gave no
+/// windows of their own.
+fn note_whole_second_rounds(listed: &super::Listed, selection: &RunSelection, progress: &Progress) {
+    if !selection.criterion_args.is_empty() {
+        return;
+    }
+    for (exe, _) in listed.iter().filter(|(exe, _)| exe.takes_whole_seconds()) {
+        progress.note(&format!(
+            "bench target `{}` uses criterion {}, which takes whole seconds: its rounds measure 1 s \
+             after 1 s of warm-up (criterion 0.4 and later: 0.3 s after 0.1 s), about five times as long",
+            exe.target.name,
+            exe.criterion.as_ref().map_or_else(String::new, ToString::to_string),
+        ));
+    }
+}
 
 /// Rounds every benchmark gets before the adaptive plan may stop it.
 pub const MIN_ROUNDS: usize = 4;
@@ -334,6 +373,7 @@ pub fn run_paired(
     } else {
         set_aside_identical(head_listed, base_listed, progress)
     };
+    note_whole_second_rounds(&head_listed, selection, progress);
     let nothing_to_time = head_listed.is_empty() && base_listed.is_empty();
     let on_both: BTreeSet<BenchId> = {
         let ids = |listed: &super::Listed| -> BTreeSet<BenchId> {
@@ -474,7 +514,7 @@ pub fn run_paired(
                 if ids.is_empty() || round_selection.filter.is_none() && running.is_some() {
                     continue;
                 }
-                let args = super::timing_args(&round_selection, &ROUND_ARGS);
+                let args = super::timing_args(&round_selection, round_args(exe));
                 let home = scratch.path().join(format!("{side:?}-{round}-{index}"));
                 let measured = runner.run(exe, &args, &home, &[], &bar)?;
                 for (dir, result) in criterion_output::read_criterion_dirs(&home)? {

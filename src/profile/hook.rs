@@ -12,6 +12,10 @@ use criterion::Criterion;
 use criterion::profiler::Profiler;
 use pprof::protos::Message;
 
+/// The criterion version (major, minor) the hook is built against: a bench
+/// on another criterion cannot install it (its `Criterion` is another type).
+pub const CRITERION: (u64, u64) = (0, 8);
+
 /// The protobuf file name flamegate looks for in each benchmark's profile dir.
 pub const PROFILE_FILE: &str = "profile.pb";
 

@@ -97,6 +97,7 @@ impl Runner for Scripted {
                 target: target.clone(),
                 path: project.target_dir.join(&target.name),
                 reused: first_base && self.reuse_first_base_build,
+                criterion: None,
             })
             .collect())
     }
