@@ -96,12 +96,18 @@ pub enum Error {
     Usage(String),
 
     #[error(
-        "bench target `{target}` listed no criterion benchmark for `--bench --list` ({printed}). \
+        "bench target `{target}` listed no criterion benchmark for `--bench --list` ({printed}).{} \
          flamegate times criterion 0.3 to 0.8 bench targets (`harness = false` with \
          `criterion_main!`); leave this target out with `--bench <name>` (or `benches` in \
-         flamegate.toml)"
+         flamegate.toml)",
+        divan_note(divan.as_deref())
     )]
-    NotCriterion { target: String, printed: String },
+    NotCriterion {
+        target: String,
+        printed: String,
+        /// The divan version its package depends on, if any.
+        divan: Option<String>,
+    },
 
     #[error("`cargo metadata` failed for {manifest}: {problem}")]
     CargoMetadata { manifest: PathBuf, problem: String },
@@ -209,6 +215,18 @@ impl Error {
 
 /// Result with flamegate's error.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Why a divan bench is not timed, for `Error::NotCriterion`.
+fn divan_note(divan: Option<&str>) -> String {
+    divan.map_or_else(String::new, |version| {
+        format!(
+            " Its package depends on divan {version}: flamegate cannot time divan benches yet, because \
+             divan prints a summary (fastest, slowest, median, mean) and writes none of its samples out, and \
+             flamegate's verdicts are computed from each benchmark's samples and their spread between \
+             runs."
+        )
+    })
+}
 
 #[cfg(test)]
 mod tests {

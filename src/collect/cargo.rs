@@ -45,8 +45,12 @@ pub struct BenchExecutable {
     pub path: PathBuf,
     /// Cargo found it up to date and did not build it in this build.
     pub reused: bool,
-    /// The criterion version it links (cargo's resolve), when cargo said.
+    /// The criterion version its package depends on (cargo's resolve),
+    /// when cargo said.
     pub criterion: Option<cargo_metadata::semver::Version>,
+    /// The divan version its package depends on, if any: named when the
+    /// target turns out not to be a criterion bench.
+    pub divan: Option<cargo_metadata::semver::Version>,
 }
 
 impl BenchExecutable {
@@ -220,6 +224,7 @@ pub fn build(
                 path: exe.into_std_path_buf(),
                 reused: artifact.fresh,
                 criterion: None,
+                divan: None,
             });
         }
     }
@@ -243,21 +248,30 @@ pub fn build(
             });
         }
     }
-    let versions = criterion_versions(project, extra_env);
+    let harnesses = harness_versions(project, extra_env);
     for exe in &mut executables {
-        exe.criterion = versions.get(&exe.target.package).cloned();
+        if let Some(found) = harnesses.get(&exe.target.package) {
+            exe.criterion = found.get("criterion").cloned();
+            exe.divan = found.get("divan").cloned();
+        }
     }
     Ok(executables)
 }
 
-/// The criterion version each workspace package depends on, from cargo's
-/// resolve (after a build, so the lock file and sources are there and
-/// nothing is fetched). Empty when cargo cannot say: versions then count as
-/// current.
-fn criterion_versions(
+/// The bench harness crates flamegate knows of.
+const HARNESSES: [&str; 2] = ["criterion", "divan"];
+
+/// The versions of the bench harness crates (`HARNESSES`) each workspace
+/// package depends on, from cargo's resolve (after a build, so the lock
+/// file and sources are there and nothing is fetched). Empty when cargo
+/// cannot say: criterion then counts as current.
+fn harness_versions(
     project: &Project,
     extra_env: &[(String, String)],
-) -> std::collections::BTreeMap<String, cargo_metadata::semver::Version> {
+) -> std::collections::BTreeMap<
+    String,
+    std::collections::BTreeMap<&'static str, cargo_metadata::semver::Version>,
+> {
     let mut command = MetadataCommand::new();
     command
         .manifest_path(&project.manifest_path)
@@ -279,12 +293,16 @@ fn criterion_versions(
         .filter(|node| metadata.workspace_members.contains(&node.id))
         .filter_map(|node| {
             let member = package(&node.id)?;
-            let criterion = node
+            let found = node
                 .deps
                 .iter()
                 .filter_map(|dep| package(&dep.pkg))
-                .find(|dep| dep.name.as_str() == "criterion")?;
-            Some((member.name.to_string(), criterion.version.clone()))
+                .filter_map(|dep| {
+                    let harness = HARNESSES.iter().find(|h| **h == dep.name.as_str())?;
+                    Some((*harness, dep.version.clone()))
+                })
+                .collect();
+            Some((member.name.to_string(), found))
         })
         .collect()
 }

@@ -599,6 +599,7 @@ pub fn list_benchmarks(exe: &BenchExecutable, filter: Option<&str>) -> Result<Ve
             } else {
                 format!("it printed: {}", said.join(" | "))
             },
+            divan: exe.divan.as_ref().map(ToString::to_string),
         });
     }
     Ok(ids)

@@ -98,6 +98,7 @@ impl Runner for Scripted {
                 path: project.target_dir.join(&target.name),
                 reused: first_base && self.reuse_first_base_build,
                 criterion: None,
+                divan: None,
             })
             .collect())
     }
