@@ -273,6 +273,12 @@ pub struct BenchArgs {
     #[arg(long = "bench", value_name = "NAME")]
     pub benches: Vec<String>,
 
+    /// Workspace package whose bench targets run (repeatable) [default: the
+    /// packages `cargo bench` builds: the root package, else the workspace's
+    /// default members]
+    #[arg(short = 'p', long = "package", value_name = "SPEC")]
+    pub packages: Vec<String>,
+
     /// Only benchmarks whose id matches this regular expression (criterion's filter).
     #[arg(long, value_name = "REGEX")]
     pub filter: Option<String>,
@@ -536,6 +542,10 @@ pub struct ListArgs {
     /// Bench target to list (repeatable) [default: all bench targets]
     #[arg(long = "bench", value_name = "NAME")]
     pub benches: Vec<String>,
+    /// Workspace package whose bench targets are listed (repeatable)
+    /// [default: the packages `cargo bench` builds]
+    #[arg(short = 'p', long = "package", value_name = "SPEC")]
+    pub packages: Vec<String>,
     /// Only benchmarks whose id matches this regular expression (criterion's filter).
     #[arg(long, value_name = "REGEX")]
     pub filter: Option<String>,

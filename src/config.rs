@@ -26,6 +26,9 @@ pub struct FileConfig {
     pub history: Option<usize>,
     /// Bench targets to run (default: all).
     pub benches: Option<Vec<String>>,
+    /// Workspace packages whose bench targets run (default: the ones cargo
+    /// builds by default).
+    pub packages: Option<Vec<String>>,
     /// Extra criterion arguments for the timing pass.
     pub criterion_args: Option<Vec<String>>,
     /// Seconds of sampling per benchmark in the profiling pass.

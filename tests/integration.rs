@@ -37,3 +37,5 @@ mod render_snapshots;
 mod scripted;
 #[path = "integration/shards.rs"]
 mod shards;
+#[path = "integration/workspace.rs"]
+mod workspace;

@@ -19,6 +19,24 @@ pub struct BenchTarget {
     pub package: String,
     /// The package's directory: benchmarks run there, as under `cargo bench`.
     pub package_dir: PathBuf,
+    /// Run without `--package`: the package is one cargo builds by default
+    /// (the root package, else the workspace's default members).
+    pub default: bool,
+    /// The workspace has bench targets in more than one package, so the
+    /// target is named with its package.
+    pub shown_with_package: bool,
+}
+
+impl BenchTarget {
+    /// How messages name it: "`parse`", or "`parse` (package alpha)" in a
+    /// workspace where several packages have bench targets.
+    pub fn label(&self) -> String {
+        if self.shown_with_package {
+            format!("`{}` (package {})", self.name, self.package)
+        } else {
+            format!("`{}`", self.name)
+        }
+    }
 }
 
 /// What `cargo metadata` says about the project under test.
@@ -94,11 +112,26 @@ pub fn inspect(manifest_path: &Path, target_dir: Option<&Path>) -> Result<Projec
         manifest: manifest_path.clone(),
         problem: e.to_string(),
     })?;
-    let packages = match metadata.root_package() {
-        Some(root) => vec![root],
-        None => metadata.workspace_default_packages(),
+    // What `cargo bench` runs without `--package`: the root package, else
+    // the workspace's default members (all members unless it names some).
+    let defaults: Vec<&cargo_metadata::PackageId> = match metadata.root_package() {
+        Some(root) => vec![&root.id],
+        None => metadata
+            .workspace_default_packages()
+            .into_iter()
+            .map(|p| &p.id)
+            .collect(),
     };
-    let bench_targets = packages
+    let members = metadata.workspace_packages();
+    let with_benches = members
+        .iter()
+        .filter(|p| {
+            p.targets
+                .iter()
+                .any(|t| t.kind.contains(&TargetKind::Bench))
+        })
+        .count();
+    let bench_targets = members
         .iter()
         .flat_map(|package| {
             let package_dir = package
@@ -106,6 +139,7 @@ pub fn inspect(manifest_path: &Path, target_dir: Option<&Path>) -> Result<Projec
                 .parent()
                 .map(|p| p.as_std_path().to_path_buf())
                 .unwrap_or_default();
+            let default = defaults.contains(&&package.id);
             package
                 .targets
                 .iter()
@@ -114,6 +148,8 @@ pub fn inspect(manifest_path: &Path, target_dir: Option<&Path>) -> Result<Projec
                     name: t.name.clone(),
                     package: package.name.to_string(),
                     package_dir: package_dir.clone(),
+                    default,
+                    shown_with_package: with_benches > 1,
                 })
         })
         .collect();
@@ -140,40 +176,77 @@ pub fn inspect(manifest_path: &Path, target_dir: Option<&Path>) -> Result<Projec
 }
 
 impl Project {
-    /// The bench targets named in `wanted` (all when empty), checked to exist.
-    pub fn select(&self, wanted: &[String]) -> Result<Vec<BenchTarget>> {
-        let available = || {
-            self.bench_targets
-                .iter()
-                .map(|t| t.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
+    /// The bench targets of `packages` (the default packages when empty)
+    /// named in `wanted` (all of them when empty), checked to exist.
+    pub fn select(&self, wanted: &[String], packages: &[String]) -> Result<Vec<BenchTarget>> {
         if self.bench_targets.is_empty() {
             return Err(Error::Usage(format!(
                 "{} has no bench targets. Add one with criterion, e.g. in Cargo.toml:\n  [[bench]]\n  name = \"my_bench\"\n  harness = false",
                 self.manifest_path.display()
             )));
         }
-        if wanted.is_empty() {
-            return Ok(self.bench_targets.clone());
-        }
-        wanted
+        let with_benches = || {
+            let mut names: Vec<&str> = self
+                .bench_targets
+                .iter()
+                .map(|t| t.package.as_str())
+                .collect();
+            names.dedup();
+            names.join(", ")
+        };
+        if let Some(unknown) = packages
             .iter()
-            .map(|name| {
-                self.bench_targets
-                    .iter()
-                    .find(|t| &t.name == name)
-                    .cloned()
-                    .ok_or_else(|| {
-                        Error::Usage(format!(
-                            "no bench target `{name}` in {}; available: {}",
-                            self.manifest_path.display(),
-                            available()
-                        ))
-                    })
+            .find(|p| !self.bench_targets.iter().any(|t| &t.package == *p))
+        {
+            return Err(Error::Usage(format!(
+                "no package `{unknown}` with bench targets in {}; packages with bench targets: {}",
+                self.manifest_path.display(),
+                with_benches()
+            )));
+        }
+        let candidates: Vec<&BenchTarget> = self
+            .bench_targets
+            .iter()
+            .filter(|t| {
+                if packages.is_empty() {
+                    t.default
+                } else {
+                    packages.contains(&t.package)
+                }
             })
-            .collect()
+            .collect();
+        if candidates.is_empty() {
+            return Err(Error::Usage(format!(
+                "the packages cargo builds by default in {} have no bench targets; choose one with \
+                 --package (packages with bench targets: {})",
+                self.manifest_path.display(),
+                with_benches()
+            )));
+        }
+        if wanted.is_empty() {
+            return Ok(candidates.into_iter().cloned().collect());
+        }
+        let available = || {
+            candidates
+                .iter()
+                .map(|t| t.label())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let mut selected = Vec::new();
+        for name in wanted {
+            let matching: Vec<&&BenchTarget> =
+                candidates.iter().filter(|t| &t.name == name).collect();
+            if matching.is_empty() {
+                return Err(Error::Usage(format!(
+                    "no bench target `{name}` in {}; available: {}",
+                    self.manifest_path.display(),
+                    available()
+                )));
+            }
+            selected.extend(matching.into_iter().map(|t| (*t).clone()));
+        }
+        Ok(selected)
     }
 }
 
@@ -192,8 +265,17 @@ pub fn build(
         .arg("--message-format=json-render-diagnostics")
         .arg("--manifest-path")
         .arg(&project.manifest_path);
-    for target in targets {
-        command.arg("--bench").arg(&target.name);
+    let mut packages: Vec<&str> = targets.iter().map(|t| t.package.as_str()).collect();
+    packages.sort_unstable();
+    packages.dedup();
+    for package in packages {
+        command.arg("--package").arg(package);
+    }
+    let mut names: Vec<&str> = targets.iter().map(|t| t.name.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+    for name in names {
+        command.arg("--bench").arg(name);
     }
     command
         .current_dir(&project.build_dir)
@@ -217,7 +299,12 @@ pub fn build(
         if let Message::CompilerArtifact(artifact) = message
             && artifact.target.kind.contains(&TargetKind::Bench)
             && let Some(exe) = artifact.executable
-            && let Some(target) = targets.iter().find(|t| t.name == artifact.target.name)
+            && let Some(target) = targets.iter().find(|t| {
+                // By package too: two members may name a bench target alike.
+                t.name == artifact.target.name
+                    && artifact.manifest_path.parent().map(|dir| dir.as_std_path())
+                        == Some(t.package_dir.as_path())
+            })
         {
             executables.push(BenchExecutable {
                 target: target.clone(),
@@ -238,16 +325,25 @@ pub fn build(
         });
     }
     for target in targets {
-        if !executables.iter().any(|e| e.target.name == target.name) {
+        if !executables
+            .iter()
+            .any(|e| e.target.name == target.name && e.target.package == target.package)
+        {
             return Err(Error::BuildFailed {
                 command: shown,
                 status: format!(
-                    "success, but cargo reported no executable for bench `{}`",
-                    target.name
+                    "success, but cargo reported no executable for bench target {}",
+                    target.label()
                 ),
             });
         }
     }
+    // In the order of the targets (cargo reports them as they finish).
+    executables.sort_by_key(|exe| {
+        targets
+            .iter()
+            .position(|t| t.name == exe.target.name && t.package == exe.target.package)
+    });
     let harnesses = harness_versions(project, extra_env);
     for exe in &mut executables {
         if let Some(found) = harnesses.get(&exe.target.package) {

@@ -54,6 +54,9 @@ impl Measure {
 pub struct RunSelection {
     /// Bench target names; empty means every bench target.
     pub benches: Vec<String>,
+    /// Workspace packages whose bench targets run (`--package`); empty:
+    /// the ones cargo builds by default.
+    pub packages: Vec<String>,
     /// criterion's benchmark filter (a regular expression over ids).
     pub filter: Option<String>,
     /// Extra criterion arguments, e.g. `--measurement-time 2`.
@@ -113,7 +116,7 @@ pub(crate) fn build_and_list(
             "criterion argument `{bad}` cannot be passed through: flamegate runs the timing pass itself and keeps its own baselines"
         )));
     }
-    let targets = project.select(&selection.benches)?;
+    let targets = project.select(&selection.benches, &selection.packages)?;
     progress.note(&format!(
         "building {} bench target(s) of {}",
         targets.len(),
@@ -150,14 +153,38 @@ pub(crate) fn build_and_list(
     for error in &not_criterion {
         progress.note(&format!("skipped, not measured: {error}"));
     }
+    refuse_shared_ids(&listed)?;
     Ok(listed)
+}
+
+/// Results are keyed by benchmark id, so two bench targets that define the
+/// same id (two workspace members each with a `parse` benchmark) would be
+/// mixed into one: refuse, naming both.
+fn refuse_shared_ids(listed: &Listed) -> Result<()> {
+    let mut first: BTreeMap<&str, &BenchExecutable> = BTreeMap::new();
+    for (exe, ids) in listed {
+        for id in ids {
+            if let Some(other) = first.insert(id, exe) {
+                return Err(Error::Usage(format!(
+                    "benchmark id `{id}` is defined by bench target {} and by bench target {}; \
+                     flamegate keys results by id, so ids must be unique in a suite: rename one \
+                     (e.g. a criterion group named after its crate), or run one with --package or \
+                     --bench",
+                    other.target.label(),
+                    exe.target.label()
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Each bench executable with the benchmark ids it runs.
 pub(crate) type Listed = Vec<(BenchExecutable, Vec<String>)>;
 
 /// Build the selected bench targets and list their benchmark ids (after
-/// `--bench` and `--filter`): bench target name → ids (`flamegate list`).
+/// `--bench`, `--package` and `--filter`): each bench target's label
+/// (`BenchTarget::label`) and ids (`flamegate list`).
 pub fn list(
     project: &Project,
     selection: &RunSelection,
@@ -166,7 +193,7 @@ pub fn list(
 ) -> Result<Vec<(String, Vec<String>)>> {
     Ok(build_and_list(project, selection, &[], runner, progress)?
         .into_iter()
-        .map(|(exe, ids)| (exe.target.name, ids))
+        .map(|(exe, ids)| (exe.target.label(), ids))
         .collect())
 }
 
@@ -328,7 +355,7 @@ pub(crate) fn profile_pass(
         .filter(|(exe, ids)| !ids.is_empty() && !exe.fits_profiler_hook())
         .map(|(exe, _)| {
             let version = exe.criterion.as_ref().expect("known when it does not fit");
-            format!("`{}` (criterion {version})", exe.target.name)
+            format!("{} (criterion {version})", exe.target.label())
         })
         .collect();
     if !no_hook.is_empty() {

@@ -61,9 +61,9 @@ fn note_whole_second_rounds(listed: &super::Listed, selection: &RunSelection, pr
     }
     for (exe, _) in listed.iter().filter(|(exe, _)| exe.takes_whole_seconds()) {
         progress.note(&format!(
-            "bench target `{}` uses criterion {}, which takes whole seconds: its rounds measure 1 s \
+            "bench target {} uses criterion {}, which takes whole seconds: its rounds measure 1 s \
              after 1 s of warm-up (criterion 0.4 and later: 0.3 s after 0.1 s), about five times as long",
-            exe.target.name,
+            exe.target.label(),
             exe.criterion.as_ref().map_or_else(String::new, ToString::to_string),
         ));
     }
@@ -738,8 +738,8 @@ fn set_aside_identical(
             super::machine_code::same_machine_code(&exe.path, &base_listed[i].0.path)
                 .unwrap_or_else(|error| {
                     progress.note(&format!(
-                        "bench target `{}`: could not compare the two sides' machine code ({error}); timing it",
-                        exe.target.name
+                        "bench target {}: could not compare the two sides' machine code ({error}); timing it",
+                        exe.target.label()
                     ));
                     false
                 })
@@ -748,7 +748,7 @@ fn set_aside_identical(
             (Some(i), Some(true)) => {
                 base_listed.remove(i);
                 identical.extend(ids.into_iter().map(BenchId));
-                targets.push(exe.target.name.clone());
+                targets.push(exe.target.label());
             }
             _ => head_left.push((exe, ids)),
         }

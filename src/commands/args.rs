@@ -131,6 +131,7 @@ fn stats_overrides(args: &StatsArgs) -> StatsOverrides {
 fn selection(args: BenchArgs, file: &FileConfig) -> Result<RunSelection> {
     let BenchArgs {
         benches,
+        packages,
         filter,
         profile_time,
         no_profile,
@@ -160,6 +161,11 @@ fn selection(args: BenchArgs, file: &FileConfig) -> Result<RunSelection> {
             file.benches.clone().unwrap_or_default()
         } else {
             benches
+        },
+        packages: if packages.is_empty() {
+            file.packages.clone().unwrap_or_default()
+        } else {
+            packages
         },
         filter,
         criterion_args: if criterion_args.is_empty() {

@@ -12,6 +12,9 @@ pub(crate) fn list(args: ListArgs, output: Output) -> Result<u8> {
     if !args.benches.is_empty() {
         config.selection.benches = args.benches;
     }
+    if !args.packages.is_empty() {
+        config.selection.packages = args.packages;
+    }
     if args.filter.is_some() {
         config.selection.filter = args.filter;
     }
@@ -24,7 +27,7 @@ pub(crate) fn list(args: ListArgs, output: Output) -> Result<u8> {
     let mut stdout = std::io::stdout().lock();
     for (target, ids) in &listed {
         output.progress.note(&format!(
-            "bench target `{target}`: {} benchmark(s)",
+            "bench target {target}: {} benchmark(s)",
             ids.len()
         ));
         for id in ids {

@@ -187,6 +187,8 @@ fn project(root: &Path, side: &str) -> Project {
             name: "benches".into(),
             package: "scripted".into(),
             package_dir: dir,
+            default: true,
+            shown_with_package: false,
         }],
     }
 }
