@@ -151,8 +151,14 @@ pub struct EvalCollectArgs {
     /// move code (function and block alignment), count each build's
     /// instructions, and pair different builds in null trials, to score
     /// false alarms from code layout with and without the instruction check
-    #[arg(long)]
+    #[arg(long, conflicts_with = "input_size")]
     pub placement: bool,
+    /// An input-size corpus: every trial grows one benchmark's work and its
+    /// declared input (criterion's throughput) by the same 12% or 25%, the
+    /// same cost per element, to score false alarms from inputs that grew
+    /// with and without the per-element comparison
+    #[arg(long)]
+    pub input_size: bool,
     /// What else runs meanwhile: `quiet` runs nothing else (and records each
     /// window's interference to show it); `contended` keeps one core busy
     /// with a shell loop it starts and stops, the same load on every machine.

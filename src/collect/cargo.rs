@@ -86,7 +86,7 @@ impl BenchExecutable {
     pub fn fits_profiler_hook(&self) -> bool {
         self.criterion
             .as_ref()
-            .is_none_or(|v| (v.major, v.minor) == crate::profile::hook::CRITERION)
+            .is_none_or(|v| crate::profile::hook::CRITERION_VERSIONS.contains(&(v.major, v.minor)))
     }
 }
 

@@ -360,13 +360,14 @@ pub(crate) fn profile_pass(
         .collect();
     if !no_hook.is_empty() {
         progress.note(&format!(
-            "not profiled: bench target(s) {}: flamegate's profiler hook plugs into criterion {}, so \
+            "not profiled: bench target(s) {}: flamegate's profiler hooks plug into criterion {}, so \
              they get timing verdicts without flamegraphs",
             no_hook.join(", "),
-            {
-                let (major, minor) = crate::profile::hook::CRITERION;
-                format!("{major}.{minor}")
-            },
+            crate::profile::hook::CRITERION_VERSIONS
+                .iter()
+                .map(|(major, minor)| format!("{major}.{minor}"))
+                .collect::<Vec<_>>()
+                .join(" and "),
         ));
     }
     for (index, (exe, ids)) in listed.iter().enumerate() {

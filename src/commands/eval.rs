@@ -19,6 +19,7 @@ pub(crate) fn collect(args: EvalCollectArgs, output: Output) -> Result<u8> {
         time: Duration::from_secs_f64(args.minutes * 60.0),
         rounds: args.rounds,
         placement: args.placement,
+        input_size: args.input_size,
         condition: match args.condition {
             crate::cli::ConditionArg::Quiet => crate::eval::corpus::Condition::Quiet,
             crate::cli::ConditionArg::Contended => crate::eval::corpus::Condition::Contended,

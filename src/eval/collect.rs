@@ -9,7 +9,7 @@ use crate::collect::{self, Progress, RunSelection, paired::ROUND_ARGS};
 use crate::error::{Error, Result};
 
 use super::corpus::{
-    Build, CORPUS_FORMAT, Condition, Corpus, Header, Round, Side, Trial, compact, plan,
+    Build, CORPUS_FORMAT, Condition, Corpus, Header, Round, Side, Trial, compact, input_plan, plan,
 };
 
 /// Rounds per trial by default. Scoring replays the paired rule on the
@@ -30,6 +30,9 @@ pub struct Limits {
     /// A placement corpus: null trials between two builds of the suite
     /// whose code is placed differently (`PLACEMENTS`).
     pub placement: bool,
+    /// An input-size corpus: each trial grows one benchmark's declared
+    /// input with its work (`corpus::input_plan`).
+    pub input_size: bool,
     /// What else runs meanwhile.
     pub condition: Condition,
 }
@@ -169,6 +172,7 @@ pub fn collect(
         benchmarks: ids.clone(),
         suite_source: suite_source(&project.dir)?,
         condition: Some(limits.condition),
+        input_size: limits.input_size,
     };
     let mut corpus = Corpus::open_or_create(corpus_dir, header)?;
     progress.note(&format!(
@@ -199,11 +203,17 @@ pub fn collect(
             .then(|| placement_pair(index, corpus.header.builds.len()));
         let injected = if limits.placement {
             None
+        } else if limits.input_size {
+            Some(input_plan(index, ids))
         } else {
             plan(index, ids)
         };
         let trial_started = Instant::now();
         let label = match &injected {
+            Some(i) if i.input => format!(
+                "trial {index}: input of {} +{}% (same cost per element)",
+                i.bench, i.percent
+            ),
             Some(i) => format!("trial {index}: +{}% in {}", i.percent, i.bench),
             None => match pair {
                 Some([a, b]) => format!(
@@ -215,6 +225,9 @@ pub fn collect(
         };
         let bar = progress.bar((2 * limits.rounds * ids.len()) as u64, &label);
         let mut rounds = Vec::with_capacity(limits.rounds);
+        // Input-size corpora: each side's declared inputs (first round).
+        let mut declared: [std::collections::BTreeMap<String, crate::record::Throughput>; 2] =
+            Default::default();
         for round in 0..limits.rounds {
             // Alternate within a trial and between trials, so neither side
             // is systematically first.
@@ -235,8 +248,8 @@ pub fn collect(
             for side in order {
                 // Both sides set the variable, padded to the same length.
                 let value = match (side, &injected) {
-                    (Side::Head, Some(i)) => injection_value(&i.bench, i.percent),
-                    _ => injection_value("none", 0),
+                    (Side::Head, Some(i)) => injection_value(&i.bench, i.percent, i.input),
+                    _ => injection_value("none", 0, false),
                 };
                 let home = scratch.path().join(format!("{index}-{round}-{side:?}"));
                 let env = [(INJECT_VAR.to_string(), value)];
@@ -250,7 +263,16 @@ pub fn collect(
                     .into_iter()
                     .filter_map(|(id, m)| Some((id, m.interference?)))
                     .collect();
-                let samples = collect::criterion_output::read_criterion_dirs(&home)?
+                let results = collect::criterion_output::read_criterion_dirs(&home)?;
+                if round == 0 && limits.input_size {
+                    declared[side as usize] = results
+                        .iter()
+                        .filter_map(|(_, r)| {
+                            Some((r.id.as_str().to_string(), r.throughput.clone()?))
+                        })
+                        .collect();
+                }
+                let samples = results
                     .into_iter()
                     .map(|(_, result)| (result.id.as_str().to_string(), compact(&result.samples)))
                     .collect();
@@ -277,6 +299,15 @@ pub fn collect(
             seconds: trial_started.elapsed().as_secs_f64(),
             rounds,
             builds: pair,
+            throughput: {
+                let [base, mut head] = declared;
+                base.into_iter()
+                    .filter_map(|(id, b)| {
+                        let h = head.remove(&id)?;
+                        Some((id, [b, h]))
+                    })
+                    .collect()
+            },
         })?;
         added += 1;
     }
@@ -291,9 +322,10 @@ pub fn collect(
 /// The suite's injection variable (the suite crate defines the same name).
 const INJECT_VAR: &str = "FLAMEGATE_EVAL_INJECT";
 
-/// `<id>@<percent>`, padded so every value has the same length.
-fn injection_value(bench: &str, percent: u32) -> String {
-    format!("{bench:<40}@{percent:03}")
+/// `<id>@<percent>`, with the suite's `i` when the declared input grows with
+/// the work (else a space), padded so every value has the same length.
+fn injection_value(bench: &str, percent: u32, input: bool) -> String {
+    format!("{bench:<40}@{percent:03}{}", if input { 'i' } else { ' ' })
 }
 
 fn load_average() -> Option<f64> {
@@ -338,12 +370,20 @@ mod tests {
     #[test]
     fn injection_values_have_one_length() {
         assert_eq!(
-            super::injection_value("none", 0).len(),
-            super::injection_value("branch/unpredictable", 10).len()
+            super::injection_value("none", 0, false).len(),
+            super::injection_value("branch/unpredictable", 10, false).len()
         );
         assert_eq!(
-            super::injection_value("a/b", 5).trim_end(),
+            super::injection_value("none", 0, false).len(),
+            super::injection_value("cpu/fnv_10ms", 12, true).len()
+        );
+        assert_eq!(
+            super::injection_value("a/b", 5, false).trim_end(),
             "a/b                                     @005"
+        );
+        assert_eq!(
+            super::injection_value("a/b", 12, true),
+            "a/b                                     @012i"
         );
     }
 }

@@ -39,6 +39,11 @@ pub struct Header {
     /// compiled and tested).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub condition: Option<Condition>,
+    /// Input-size corpora (`eval collect --input-size`): every trial grows
+    /// one benchmark's declared input with its work, the same cost per
+    /// element (`Injection::input`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub input_size: bool,
 }
 
 /// The machine's state during collection (`eval collect --condition`).
@@ -77,6 +82,31 @@ pub struct Build {
 pub struct Injection {
     pub bench: String,
     pub percent: u32,
+    /// The benchmark's declared input grew by the same percentage: the cost
+    /// per element is unchanged, so per element it is a null trial.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub input: bool,
+}
+
+impl Injection {
+    /// A real slowdown of `bench` (more work for the same declared input).
+    pub fn slows(&self, bench: &str) -> bool {
+        !self.input && self.bench == bench
+    }
+}
+
+/// The input growths of an input-size corpus, in turn: the real crate's
+/// 12% (issue 14) and a larger one.
+pub const INPUT_LEVELS: [u32; 2] = [12, 25];
+
+/// What trial `index` of an input-size corpus grows: levels in turn, the
+/// benchmark rotating every full cycle of levels.
+pub fn input_plan(index: usize, benchmarks: &[String]) -> Injection {
+    Injection {
+        bench: benchmarks[(index / INPUT_LEVELS.len()) % benchmarks.len()].clone(),
+        percent: INPUT_LEVELS[index % INPUT_LEVELS.len()],
+        input: true,
+    }
 }
 
 /// A side of a comparison (also: which side ran first in a round).
@@ -116,6 +146,10 @@ pub struct Trial {
     /// base and the head ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub builds: Option<[usize; 2]>,
+    /// Input-size corpora: each benchmark's declared input on the base and
+    /// the head, as criterion recorded it in the first round.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub throughput: BTreeMap<String, [crate::record::Throughput; 2]>,
 }
 
 impl Round {
@@ -174,6 +208,7 @@ pub fn plan(index: usize, benchmarks: &[String]) -> Option<Injection> {
     (percent > 0).then(|| Injection {
         bench: benchmarks[(index / LEVELS.len()) % benchmarks.len()].clone(),
         percent,
+        input: false,
     })
 }
 
@@ -259,6 +294,8 @@ impl Corpus {
                 Some("other round settings")
             } else if old.condition != header.condition {
                 Some("another condition (`--condition`)")
+            } else if old.input_size != header.input_size {
+                Some("another kind of trial (`--input-size`)")
             } else if old
                 .builds
                 .iter()

@@ -238,6 +238,10 @@ pub fn score(corpus: &Corpus, synthetic: usize, progress: &Progress) -> Scores {
     // default).
     let placement = !corpus.header.builds.is_empty();
     let checked = |name: &str| format!("{name} + instruction check");
+    // Input-size corpora: the paired rules (which compare per element where
+    // the declared input differs, as `check` does) again on time alone.
+    let input_size = corpus.header.input_size;
+    let alone = |name: &str| format!("{name}, time alone (declared input ignored)");
     let mut order: Vec<String> = Vec::new();
     for name in fixed
         .iter()
@@ -247,6 +251,9 @@ pub fn score(corpus: &Corpus, synthetic: usize, progress: &Progress) -> Scores {
         order.push(name.clone());
         if placement {
             order.push(checked(&name));
+        }
+        if input_size {
+            order.push(alone(&name));
         }
         if windows && name != adaptive_name {
             order.push(kept(&name));
@@ -292,6 +299,16 @@ pub fn score(corpus: &Corpus, synthetic: usize, progress: &Progress) -> Scores {
                 .entry(name.clone())
                 .or_default()
                 .push((trial.trial, paired_outcome(&run, &settings)));
+            if input_size {
+                let mut timed = run.clone();
+                for bench in timed.base.benches.iter_mut().chain(&mut timed.head.benches) {
+                    bench.throughput = None;
+                }
+                outcomes
+                    .entry(alone(name))
+                    .or_default()
+                    .push((trial.trial, paired_outcome(&timed, &settings)));
+            }
             if let Some([a, b]) = trial.builds {
                 run.instructions = crate::record::paired::CountedInstructions {
                     base: corpus.header.builds[a].counts.clone(),
@@ -389,7 +406,13 @@ pub fn score(corpus: &Corpus, synthetic: usize, progress: &Progress) -> Scores {
     let mut trials_by_level = BTreeMap::new();
     for trial in &corpus.trials {
         *trials_by_level
-            .entry(trial.injected.as_ref().map_or(0, |i| i.percent))
+            .entry(
+                trial
+                    .injected
+                    .as_ref()
+                    .filter(|i| !i.input)
+                    .map_or(0, |i| i.percent),
+            )
             .or_insert(0) += 1;
     }
     let seconds: f64 = corpus.trials.iter().map(|t| t.seconds).sum();
@@ -454,7 +477,7 @@ fn rule_score(
         for id in ids {
             let flagged = outcome.flagged.contains(id);
             match injected {
-                Some(i) if &i.bench == id => {
+                Some(i) if i.slows(id) => {
                     let count = |map: &mut BTreeMap<u32, (usize, usize)>| {
                         let entry = map.entry(i.percent).or_insert((0, 0));
                         entry.0 += flagged as usize;
@@ -523,14 +546,15 @@ fn paired_run(
         let medians: Vec<RoundMedians> =
             trial.rounds.iter().filter_map(|r| r.medians(id)).collect();
         let kept = rounds_for(&bench_id, &medians).min(medians.len());
-        base.push(bench_result(
-            &bench_id,
-            trial.pooled(CorpusSide::Base, id, kept),
-        ));
-        head.push(bench_result(
-            &bench_id,
-            trial.pooled(CorpusSide::Head, id, kept),
-        ));
+        let declared = trial.throughput.get(id);
+        let mut base_result = bench_result(&bench_id, trial.pooled(CorpusSide::Base, id, kept));
+        let mut head_result = bench_result(&bench_id, trial.pooled(CorpusSide::Head, id, kept));
+        if let Some([b, h]) = declared {
+            base_result.throughput = Some(b.clone());
+            head_result.throughput = Some(h.clone());
+        }
+        base.push(base_result);
+        head.push(head_result);
         round_medians.insert(bench_id, medians[..kept].to_vec());
     }
     PairedRun {

@@ -220,6 +220,7 @@ mod tests {
             injected: None::<Injection>,
             seconds: 1.0,
             builds: None,
+            throughput: Default::default(),
             rounds: (0..12)
                 .map(|r| {
                     let wobble = spread * (((index * 7 + r * 3) % 5) as f64 - 2.0) / 2.0;
@@ -256,6 +257,7 @@ mod tests {
                 suite_source: String::new(),
                 builds: Vec::new(),
                 condition: None,
+                input_size: false,
             },
             trials: (0..trials).map(trial).collect(),
         }

@@ -6,6 +6,7 @@
 //! hotspots) with the profiler's and criterion's own frames removed.
 
 pub mod hook;
+pub mod sampler;
 
 #[cfg(feature = "cli")]
 pub mod fold;

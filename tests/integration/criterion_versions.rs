@@ -15,10 +15,6 @@ use crate::support::*;
 
 const IDS: [&str; 3] = ["sum_small", "sum/range/1000", "sum/range/4000"];
 
-fn in_fixture_target(command: &mut std::process::Command) -> &mut std::process::Command {
-    command.env("CARGO_TARGET_DIR", fixture_target_dir())
-}
-
 /// The crate on criterion `version`, a git repository with one commit.
 fn criterion_crate(version: &str) -> PathBuf {
     let sources = fixture("criterion-versions");
@@ -73,7 +69,7 @@ fn works_on(version: &str) -> PathBuf {
     );
 
     // Timed in a round's windows, with the profiling pass asked for: a
-    // bench on another criterion than the hook's cannot install it, so the
+    // bench on a criterion no hook is built for cannot install one, so the
     // pass is skipped and said to be.
     let out = tempfile::tempdir().unwrap();
     let record_path = out.path().join("run.json");
@@ -92,10 +88,12 @@ fn works_on(version: &str) -> PathBuf {
             .args(round_windows(version)),
     ));
     assert!(output.status.success(), "{}", stderr(&output));
-    assert!(
+    // 0.5 has a hook (this bench does not install it: no profile either).
+    assert_eq!(
         stderr(&output).contains(&format!(
             "not profiled: bench target(s) `sums` (criterion {version}."
         )),
+        version != "0.5",
         "{}",
         stderr(&output)
     );
@@ -303,4 +301,45 @@ fn issue_16_criterion_and_divan_a_divan_bench_is_refused_by_name() {
     ] {
         assert!(err.contains(expected), "{expected}: {err}");
     }
+}
+
+/// A bench on criterion 0.5 that installs flamegate's hook for 0.5
+/// (hooks/criterion-0.5) is profiled like one on 0.8, with criterion 0.5
+/// the only criterion it builds.
+#[test]
+fn issue_16_criterion_0_5_with_its_hook_is_profiled() {
+    let _machine = exclusive_benchmarking();
+    let crate_dir = fixture("criterion-0.5-hook");
+    let out = tempfile::tempdir().unwrap();
+    let record_path = out.path().join("run.json");
+    let output = run(in_fixture_target(
+        flamegate(&crate_dir)
+            .args(["run", "--profile-time", "1", "--out"])
+            .arg(&record_path)
+            .arg("--")
+            .args(flamegate::collect::paired::ROUND_ARGS),
+    ));
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        !stderr(&output).contains("not profiled"),
+        "{}",
+        stderr(&output)
+    );
+    let record = flamegate::record::RunRecord::load(&record_path).unwrap();
+    let ids: Vec<&str> = record.benches.iter().map(|b| b.id.as_str()).collect();
+    assert_eq!(ids, ["sum/range/100000", "sum/range/400000"]);
+    for bench in &record.benches {
+        let profile = bench
+            .profile
+            .as_ref()
+            .unwrap_or_else(|| panic!("{} has no profile", bench.id));
+        assert!(
+            profile.iter().any(|(stack, _)| stack.contains("crit::sum")),
+            "{}: the benchmark's own function is in its profile:\n{}",
+            bench.id,
+            profile.to_folded_text()
+        );
+    }
+    let lock = std::fs::read_to_string(crate_dir.join("Cargo.lock")).unwrap();
+    assert_eq!(lock.matches("name = \"criterion\"\n").count(), 1, "{lock}");
 }

@@ -11,10 +11,6 @@ use crate::support::*;
 /// dir: cargo gives every copy of the tiny crate the same unit there, and a
 /// persistent copy's dep-info makes another copy's changed source look
 /// fresh (a stale bench executable, TOOLCHAIN.md).
-fn in_fixture_target(command: &mut std::process::Command) -> &mut std::process::Command {
-    command.env("CARGO_TARGET_DIR", fixture_target_dir())
-}
-
 fn in_paired_target(command: &mut std::process::Command) -> &mut std::process::Command {
     command.env("CARGO_TARGET_DIR", paired_target())
 }

@@ -4,10 +4,6 @@ use flamegate::record::RunRecord;
 
 use crate::support::*;
 
-fn in_fixture_target(command: &mut std::process::Command) -> &mut std::process::Command {
-    command.env("CARGO_TARGET_DIR", fixture_target_dir())
-}
-
 #[test]
 fn run_records_raw_samples_for_every_benchmark() {
     let _machine = exclusive_benchmarking();

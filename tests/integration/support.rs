@@ -233,6 +233,12 @@ pub fn fixture_target_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("fixture-target")
 }
 
+/// Build in the shared fixture target dir, where fixtures share their
+/// compiled dependencies (criterion built once for all of them).
+pub fn in_fixture_target(command: &mut Command) -> &mut Command {
+    command.env("CARGO_TARGET_DIR", fixture_target_dir())
+}
+
 pub fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")

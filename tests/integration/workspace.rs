@@ -5,10 +5,6 @@
 
 use crate::support::*;
 
-fn in_fixture_target(command: &mut std::process::Command) -> &mut std::process::Command {
-    command.env("CARGO_TARGET_DIR", fixture_target_dir())
-}
-
 fn listed(args: &[&str]) -> std::process::Output {
     run(in_fixture_target(
         flamegate(&fixture("workspace")).arg("list").args(args),

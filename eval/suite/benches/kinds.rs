@@ -2,14 +2,20 @@
 //! ~10 ms per iteration. `FLAMEGATE_EVAL_INJECT=<id>@<percent>` adds exactly
 //! that much work to one of them (see the library).
 
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use flamegate_eval_suite::*;
 use std::hint::black_box;
 
+/// Benchmark `id` (`group/function`), declaring its units as elements of
+/// input: the base units, unless an input-size trial grows them.
 fn bench(c: &mut Criterion, id: &str, base_units: u64, mut work: impl FnMut(u64) -> u64) {
     let injection = std::env::var(INJECT_VAR).ok();
     let units = units_for(id, base_units, injection.as_deref());
-    c.bench_function(id, |b| b.iter(|| work(black_box(units))));
+    let (group, function) = id.split_once('/').expect("ids are group/function");
+    let mut group = c.benchmark_group(group);
+    group.throughput(Throughput::Elements(declared_for(id, base_units, injection.as_deref())));
+    group.bench_function(function, |b| b.iter(|| work(black_box(units))));
+    group.finish();
 }
 
 fn suite(c: &mut Criterion) {

@@ -7,27 +7,50 @@
 
 use std::hint::black_box;
 
-/// The environment variable that injects a slowdown: `<benchmark id>@<percent>`.
+/// The environment variable that injects a slowdown: `<benchmark id>@<percent>`,
+/// optionally followed by `i` when the benchmark's declared input grows with
+/// the work (an input-size trial: the same cost per element, more elements).
 /// The base side of a comparison sets it too (`none@000`, padded to the same
 /// length), so both sides start with environments of equal size: the size of
 /// the environment shifts the stack and can change timings by itself.
 pub const INJECT_VAR: &str = "FLAMEGATE_EVAL_INJECT";
 
+/// Marks an injection whose declared input grows with the work.
+pub const INPUT_GROWS: char = 'i';
+
+/// The benchmark the injection names, its percentage, and whether the
+/// declared input grows with it.
+fn injection(injection: Option<&str>) -> Option<(&str, u64, bool)> {
+    let (target, percent) = injection?.split_once('@')?;
+    let percent = percent.trim();
+    let (digits, input) = match percent.strip_suffix(INPUT_GROWS) {
+        Some(digits) => (digits, true),
+        None => (percent, false),
+    };
+    let percent: u64 = digits
+        .parse()
+        .unwrap_or_else(|_| panic!("{INJECT_VAR}: `{percent}` is not a whole percentage"));
+    Some((target.trim(), percent, input))
+}
+
+/// The elements of input a benchmark declares (criterion's throughput): its
+/// base units, or its units of work when the injection names it with a
+/// growing input.
+pub fn declared_for(id: &str, base_units: u64, value: Option<&str>) -> u64 {
+    match injection(value) {
+        Some((target, _, true)) if target == id => units_for(id, base_units, value),
+        _ => base_units,
+    }
+}
+
 /// The units of work a benchmark does, with the injected slowdown applied
 /// when `injection` (the variable's value) names this benchmark.
 pub fn units_for(id: &str, base_units: u64, injection: Option<&str>) -> u64 {
     assert!(base_units % 100 == 0, "base units must be a multiple of 100");
-    let Some((target, percent)) = injection.and_then(|v| v.split_once('@')) else {
-        return base_units;
-    };
-    if target.trim() != id {
-        return base_units;
+    match self::injection(injection) {
+        Some((target, percent, _)) if target == id => base_units + base_units / 100 * percent,
+        _ => base_units,
     }
-    let percent: u64 = percent
-        .trim()
-        .parse()
-        .unwrap_or_else(|_| panic!("{INJECT_VAR}: `{percent}` is not a whole percentage"));
-    base_units + base_units / 100 * percent
 }
 
 /// CPU-bound: a dependent chain of rotate-xor steps (no memory, no branches).
@@ -132,6 +155,15 @@ mod tests {
         assert_eq!(units_for("cpu/a", 10_000, Some("none@000")), 10_000);
         assert_eq!(units_for("cpu/a", 10_000, None), 10_000);
         assert_eq!(units_for("cpu/a", 100, Some("cpu/a       @001")), 101);
+    }
+
+    #[test]
+    fn a_growing_input_is_declared_with_the_work() {
+        assert_eq!(units_for("cpu/a", 10_000, Some("cpu/a@012i")), 11_200);
+        assert_eq!(declared_for("cpu/a", 10_000, Some("cpu/a@012i")), 11_200);
+        assert_eq!(declared_for("cpu/a", 10_000, Some("cpu/a@012 ")), 10_000);
+        assert_eq!(declared_for("cpu/b", 10_000, Some("cpu/a@012i")), 10_000);
+        assert_eq!(declared_for("cpu/a", 10_000, None), 10_000);
     }
 
     #[test]
