@@ -9,7 +9,7 @@
 //! versions share with each other and with the 0.8 fixtures are compiled
 //! once.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::support::*;
 
@@ -43,10 +43,6 @@ fn round_windows(version: &str) -> &'static [&'static str] {
     } else {
         &flamegate::collect::paired::ROUND_ARGS
     }
-}
-
-fn report(dir: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap()
 }
 
 /// Everything but the paired run, on criterion `version`.
@@ -169,12 +165,7 @@ fn works_on(version: &str) -> PathBuf {
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let counts = report(counted.path());
     let per_iteration = |id: &str| {
-        let c = counts["comparisons"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["id"] == id)
-            .unwrap_or_else(|| panic!("{id}: {counts}"));
+        let c = comparison_of(&counts, id);
         assert_eq!(c["verdict"], "Unchanged", "{c}");
         assert_eq!(c["change"]["estimate"], 0.0, "{c}");
         c["base"]["median"].as_f64().unwrap()
@@ -228,12 +219,7 @@ fn issue_16_criterion_0_3_lists_times_checks_counts_and_pairs() {
     let paired = report(out.path());
     assert_eq!(paired["mode"], "Paired");
     for id in ["sum/range/1000", "sum/range/4000"] {
-        let c = paired["comparisons"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["id"] == id)
-            .unwrap();
+        let c = comparison_of(&paired, id);
         assert_eq!(c["change"]["rounds"], 2, "{c}");
     }
 }
