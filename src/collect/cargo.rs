@@ -28,6 +28,12 @@ pub struct BenchTarget {
 }
 
 impl BenchTarget {
+    /// The same bench target: the same name in the same package (two
+    /// workspace members may name a bench target alike).
+    pub fn is(&self, other: &BenchTarget) -> bool {
+        self.name == other.name && self.package == other.package
+    }
+
     /// How messages name it: "`parse`", or "`parse` (package alpha)" in a
     /// workspace where several packages have bench targets.
     pub fn label(&self) -> String {
@@ -325,10 +331,7 @@ pub fn build(
         });
     }
     for target in targets {
-        if !executables
-            .iter()
-            .any(|e| e.target.name == target.name && e.target.package == target.package)
-        {
+        if !executables.iter().any(|e| e.target.is(target)) {
             return Err(Error::BuildFailed {
                 command: shown,
                 status: format!(
@@ -339,11 +342,7 @@ pub fn build(
         }
     }
     // In the order of the targets (cargo reports them as they finish).
-    executables.sort_by_key(|exe| {
-        targets
-            .iter()
-            .position(|t| t.name == exe.target.name && t.package == exe.target.package)
-    });
+    executables.sort_by_key(|exe| targets.iter().position(|t| t.is(&exe.target)));
     let harnesses = harness_versions(project, extra_env);
     for exe in &mut executables {
         if let Some(found) = harnesses.get(&exe.target.package) {

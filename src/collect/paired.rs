@@ -729,11 +729,9 @@ fn set_aside_identical(
     let mut head_left = Vec::new();
     let mut targets = Vec::new();
     for (exe, ids) in head_listed {
-        let twin = base_listed.iter().position(|(base, base_ids)| {
-            base.target.name == exe.target.name
-                && base.target.package == exe.target.package
-                && base_ids == &ids
-        });
+        let twin = base_listed
+            .iter()
+            .position(|(base, base_ids)| base.target.is(&exe.target) && base_ids == &ids);
         let same = twin.map(|i| {
             super::machine_code::same_machine_code(&exe.path, &base_listed[i].0.path)
                 .unwrap_or_else(|error| {
