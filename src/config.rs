@@ -48,6 +48,9 @@ pub struct FileThresholds {
     /// Paired: a time change with the same instructions (`layout`) keeps
     /// its timing verdict and fails the gate when slower.
     pub fail_on_layout: Option<bool>,
+    /// A group of sized benchmarks whose exponent grew by 0.5 or more with
+    /// confidence fails the gate (default true).
+    pub fail_on_scaling: Option<bool>,
     #[serde(default)]
     pub bench: Vec<FileBenchThreshold>,
 }
@@ -158,6 +161,7 @@ pub fn settings(cli: &StatsOverrides, file: &FileConfig, file_path: &Path) -> Re
         fdr,
         confidence: defaults.confidence,
         fail_on_layout: t.fail_on_layout.unwrap_or(defaults.fail_on_layout),
+        fail_on_scaling: t.fail_on_scaling.unwrap_or(defaults.fail_on_scaling),
         accepted: Vec::new(),
     })
 }

@@ -57,6 +57,11 @@ pub fn t_cdf(x: f64, df: f64) -> f64 {
     students_t(df).cdf(x)
 }
 
+/// The `p` quantile of the standard normal distribution.
+pub fn normal_quantile(p: f64) -> f64 {
+    statrs::distribution::Normal::standard().inverse_cdf(p)
+}
+
 /// The `p` quantile of Student's t with `df` degrees of freedom.
 pub fn t_quantile(p: f64, df: f64) -> f64 {
     students_t(df).inverse_cdf(p)

@@ -12,7 +12,7 @@ use crate::record::instructions::Simulated;
 use crate::record::{BenchId, RunRecord};
 use crate::report::{Mode, REPORT_SCHEMA, Report, Side, Verdict};
 
-use super::{BenchTest, Settings, judge};
+use super::{BenchTest, Judged, Settings, judge};
 
 pub use crate::record::instructions::{JITTER_MULTIPLE, tolerance};
 
@@ -182,7 +182,11 @@ pub fn against_instructions(
             },
         ));
     }
-    let (mut comparisons, outcome) = judge(
+    let Judged {
+        mut comparisons,
+        scaling,
+        outcome,
+    } = judge(
         &baseline.record,
         head,
         tests,
@@ -219,6 +223,7 @@ pub fn against_instructions(
         pull_request_head: None,
         runner: None,
         reproduce: None,
+        scaling,
     }
 }
 

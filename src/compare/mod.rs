@@ -7,6 +7,7 @@
 
 pub mod instructions;
 pub mod paired;
+pub mod scaling;
 pub use crate::stats;
 pub mod verdict;
 
@@ -60,6 +61,9 @@ pub struct Settings {
     /// keeps its timing verdict (and fails the gate if slower) instead of
     /// `layout`.
     pub fail_on_layout: bool,
+    /// A group of sized benchmarks whose exponent grew by at least
+    /// `scaling::FAIL_GROWTH` with confidence fails the gate.
+    pub fail_on_scaling: bool,
     /// Slowdowns the pull request's commits accept (`baseline::accept`),
     /// with the matcher of each glob.
     pub accepted: Vec<(GlobMatcher, crate::report::Accepted)>,
@@ -84,6 +88,7 @@ impl Default for Settings {
             fdr: 0.01,
             confidence: 0.95,
             fail_on_layout: false,
+            fail_on_scaling: true,
             accepted: Vec::new(),
         }
     }
@@ -264,7 +269,11 @@ pub fn against_stored(
     }
     let tests: Vec<(BenchId, BenchTest)> =
         shared.iter().map(|id| (*id).clone()).zip(tests).collect();
-    let (comparisons, outcome) = judge(
+    let Judged {
+        comparisons,
+        scaling,
+        outcome,
+    } = judge(
         &baseline.record,
         head,
         tests,
@@ -296,6 +305,7 @@ pub fn against_stored(
         pull_request_head: None,
         runner: None,
         reproduce: None,
+        scaling,
     }
 }
 
@@ -308,7 +318,7 @@ pub(crate) fn judge(
     identical: &BTreeSet<BenchId>,
     settings: &Settings,
     notes: &mut Vec<String>,
-) -> (Vec<Comparison>, Outcome) {
+) -> Judged {
     let ids: BTreeSet<&BenchId> = head
         .benches
         .iter()
@@ -490,12 +500,26 @@ pub(crate) fn judge(
         ));
     }
 
-    let outcome = if comparisons.iter().any(|c| c.verdict == Verdict::Regressed) {
+    let scaling = scaling::scaling(base, head, &comparisons, settings);
+    let outcome = if comparisons.iter().any(|c| c.verdict == Verdict::Regressed)
+        || scaling.iter().any(|s| s.fails)
+    {
         Outcome::Fail
     } else {
         Outcome::Pass
     };
-    (comparisons, outcome)
+    Judged {
+        comparisons,
+        scaling,
+        outcome,
+    }
+}
+
+/// The suite judged: per benchmark, per sized group, and the outcome.
+pub(crate) struct Judged {
+    pub comparisons: Vec<Comparison>,
+    pub scaling: Vec<crate::report::Scaling>,
+    pub outcome: Outcome,
 }
 
 /// A benchmark that could not have shown a slowdown of this size (with 80%

@@ -14,7 +14,7 @@ use crate::record::{BenchId, InputChange};
 use crate::report::{Mode, REPORT_SCHEMA, Report, Side};
 
 use super::stats::{self, hodges_lehmann};
-use super::{BenchTest, Settings, judge};
+use super::{BenchTest, Judged, Settings, judge};
 
 /// Whether a benchmark's rounds so far settle the gate's question, so that
 /// more rounds would not change its verdict (the adaptive plan in
@@ -338,7 +338,11 @@ pub fn against_paired_with(
             "a single round cannot separate change from noise; use --rounds 2 or more".into(),
         );
     }
-    let (mut comparisons, outcome) = judge(
+    let Judged {
+        mut comparisons,
+        scaling,
+        outcome,
+    } = judge(
         &run.base,
         &run.head,
         tests,
@@ -373,6 +377,7 @@ pub fn against_paired_with(
         pull_request_head: None,
         runner: None,
         reproduce: None,
+        scaling,
     }
 }
 

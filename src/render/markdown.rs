@@ -7,7 +7,7 @@ use super::escape::{markdown_code, markdown_text};
 use super::{
     DISAGREE_MARK, DISAGREE_NOTE, Renderer, accepted_text, change_disagrees, change_label,
     detectable_text, evidence, format_change, format_level, headline, instruction_text,
-    interval_text, rule_text, sensitivity_text, shows_detectable, vouch_text,
+    interval_text, rule_text, scaling_text, sensitivity_text, shows_detectable, vouch_text,
 };
 use crate::error::{is_commit_id, short_sha};
 use crate::profile::hotspots::percent;
@@ -134,6 +134,22 @@ impl Renderer for Markdown {
             let _ = writeln!(out, "{}\n", markdown_text(&sensitivity));
         }
         let catches = shows_detectable(report);
+        if !report.scaling.is_empty() {
+            let _ = writeln!(
+                out,
+                "#### Scaling (how each group of sized benchmarks grows with its size: a power law's exponent on each side)\n"
+            );
+            for scaling in &report.scaling {
+                let _ = writeln!(
+                    out,
+                    "- {}{} {}",
+                    if scaling.fails { "❌ " } else { "" },
+                    markdown_code(&scaling.group, false),
+                    markdown_text(&scaling_text(report.mode, scaling))
+                );
+            }
+            out.push('\n');
+        }
 
         for (verdict, title) in [
             (Verdict::Regressed, "Regressions"),

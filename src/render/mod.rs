@@ -310,6 +310,97 @@ pub fn change_label(mode: crate::report::Mode) -> &'static str {
     }
 }
 
+/// A size as people write it: `4,000`, `1.5`.
+pub fn format_size(size: f64) -> String {
+    if size.fract() != 0.0 || size >= 1e15 {
+        return format!("{size}");
+    }
+    let digits = format!("{size:.0}");
+    let mut out = String::new();
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
+/// One side's scaling in words: its class, or the exponent as a power.
+fn power_law_text(fit: Option<&crate::report::PowerLaw>) -> String {
+    match fit {
+        Some(fit) => match fit.class {
+            Some(class) => class.label().to_string(),
+            None => format!("O(n^{:.2})", fit.exponent),
+        },
+        None => "–".to_string(),
+    }
+}
+
+/// A scaling group in words, after its name: sizes, verdict, both sides'
+/// classes and exponents, the exponent's change and the projected cost.
+pub fn scaling_text(mode: crate::report::Mode, scaling: &crate::report::Scaling) -> String {
+    use crate::report::ScalingVerdict;
+    let unit = match scaling.size_unit.as_str() {
+        "n" => None,
+        other => Some(crate::record::unit_word(other)),
+    };
+    let at = |size: f64| match unit {
+        None => format!("n = {}", format_size(size)),
+        Some(word) => format!("{} {word}s", format_size(size)),
+    };
+    let sizes: Vec<String> = scaling
+        .members
+        .iter()
+        .map(|m| format_size(m.size))
+        .collect();
+    let sizes = match unit {
+        None => format!("n = {}", sizes.join(", ")),
+        Some(word) => format!("{} {word}s", sizes.join(", ")),
+    };
+    let mut text = format!("({sizes}): {}", scaling.verdict.label());
+    if scaling.base.is_some() || scaling.head.is_some() {
+        let exponent = |fit: Option<&crate::report::PowerLaw>| {
+            fit.map_or("–".into(), |f| format!("{:.2}", f.exponent))
+        };
+        text.push_str(&format!(
+            ": {} → {} (exponent {} → {}",
+            power_law_text(scaling.base.as_ref()),
+            power_law_text(scaling.head.as_ref()),
+            exponent(scaling.base.as_ref()),
+            exponent(scaling.head.as_ref()),
+        ));
+        if let Some(change) = &scaling.change {
+            text.push_str(&format!(
+                ", change {:+.2} [{:+.2}, {:+.2}]",
+                change.estimate, change.ci_low, change.ci_high
+            ));
+        }
+        text.push(')');
+    }
+    if matches!(
+        scaling.verdict,
+        ScalingVerdict::ScalesWorse | ScalingVerdict::ScalesBetter
+    ) && let Some(p) = &scaling.projection
+    {
+        text.push_str(&format!(
+            "; at {}: {} → {} if the exponents hold",
+            at(p.size),
+            format_level(mode, p.base),
+            format_level(mode, p.head)
+        ));
+    }
+    if let Some(why) = &scaling.why {
+        text.push_str(&format!("; {why}"));
+    }
+    if scaling.fails {
+        text.push_str("; fails the gate");
+    } else if scaling.verdict == ScalingVerdict::ScalesWorse {
+        text.push_str("; does not fail the gate (it fails from an exponent grown by 0.5 or more with confidence, with `fail_on_scaling`)");
+    }
+    text
+}
+
 /// The headline both human formats open with.
 pub fn headline(report: &Report) -> String {
     use crate::report::{Outcome, Verdict};
@@ -317,10 +408,16 @@ pub fn headline(report: &Report) -> String {
     match report.outcome {
         Outcome::Fail => {
             let n = report.count(Verdict::Regressed);
-            format!(
+            let worse = report.scaling.iter().filter(|s| s.fails).count();
+            let regressed = format!(
                 "{n} of {total} benchmark{} regressed",
                 if total == 1 { "" } else { "s" }
-            )
+            );
+            match worse {
+                0 => regressed,
+                1 => format!("{regressed}, 1 group scales worse"),
+                _ => format!("{regressed}, {worse} groups scale worse"),
+            }
         }
         Outcome::Pass => {
             let accepted = report.count(Verdict::Accepted);

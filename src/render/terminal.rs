@@ -9,7 +9,7 @@ use super::escape::terminal_text;
 use super::{
     DISAGREE_MARK, DISAGREE_NOTE, Renderer, accepted_text, change_disagrees, change_label,
     detectable_text, evidence, format_change, format_level, headline, instruction_text,
-    interval_text, rule_text, sensitivity_text, shows_detectable, vouch_text,
+    interval_text, rule_text, scaling_text, sensitivity_text, shows_detectable, vouch_text,
 };
 use crate::error::short_sha;
 use crate::report::{Outcome, Report, Verdict};
@@ -144,6 +144,13 @@ impl Renderer for Terminal {
             evidence(report),
             rule_text(report).replace(';', ","),
         ));
+        for scaling in &report.scaling {
+            out.push_str(&format!(
+                "scaling {} {}\n",
+                terminal_text(&scaling.group),
+                scaling_text(report.mode, scaling)
+            ));
+        }
         out.push_str(&table.to_string());
         out.push('\n');
         if let Some(vouch) = vouch_text(report) {
