@@ -33,6 +33,8 @@ mod publish_github;
 mod real_bench;
 #[path = "integration/render_snapshots.rs"]
 mod render_snapshots;
+#[path = "integration/scaling.rs"]
+mod scaling;
 #[path = "integration/scripted.rs"]
 mod scripted;
 #[path = "integration/shards.rs"]

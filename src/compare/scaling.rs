@@ -214,12 +214,11 @@ fn judge_group(
     };
     let too_little = if distinct.len() < MIN_SIZES {
         Some(format!(
-            "{} sizes; a scaling law needs at least {MIN_SIZES} spanning {MIN_SPAN}×",
-            distinct.len()
+            "a scaling law needs at least {MIN_SIZES} sizes spanning {MIN_SPAN}×"
         ))
     } else if span < MIN_SPAN {
         Some(format!(
-            "the sizes span {span:.1}×; a scaling law needs at least {MIN_SIZES} spanning {MIN_SPAN}×"
+            "the sizes span {span:.1}×; a scaling law needs at least {MIN_SIZES} sizes spanning {MIN_SPAN}×"
         ))
     } else if members.iter().any(|(_, c)| c.input.is_some()) {
         Some("the declared sizes differ between base and head".to_string())
@@ -506,7 +505,7 @@ mod tests {
     fn too_few_sizes_or_too_narrow_a_span_make_no_claim() {
         let s = group(|n| n, |n| n * n, &[100.0, 1_000.0]);
         assert_eq!(s.verdict, ScalingVerdict::NoClaim);
-        assert!(s.why.unwrap().contains("2 sizes"));
+        assert!(s.why.unwrap().contains("at least 3 sizes"));
         let s = group(|n| n, |n| n * n, &[100.0, 200.0, 400.0]);
         assert_eq!(s.verdict, ScalingVerdict::NoClaim);
         assert!(s.why.unwrap().contains("span 4.0×"));

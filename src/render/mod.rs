@@ -349,16 +349,21 @@ pub fn scaling_text(mode: crate::report::Mode, scaling: &crate::report::Scaling)
         None => format!("n = {}", format_size(size)),
         Some(word) => format!("{} {word}s", format_size(size)),
     };
-    let sizes: Vec<String> = scaling
-        .members
-        .iter()
-        .map(|m| format_size(m.size))
-        .collect();
+    let (first, last) = (
+        scaling.members.first().map_or(0.0, |m| m.size),
+        scaling.members.last().map_or(0.0, |m| m.size),
+    );
     let sizes = match unit {
-        None => format!("n = {}", sizes.join(", ")),
-        Some(word) => format!("{} {word}s", sizes.join(", ")),
+        None => format!("n = {} … {}", format_size(first), format_size(last)),
+        Some(word) => format!("{} … {} {word}s", format_size(first), format_size(last)),
     };
-    let mut text = format!("({sizes}): {}", scaling.verdict.label());
+    let mut text = format!(
+        "({} sizes, {sizes}): {}",
+        scaling.members.len(),
+        scaling.verdict.label()
+    );
+    // No "-0.00" for a change that rounds to nothing.
+    let signed = |x: f64| format!("{:+.2}", if x.abs() < 0.005 { 0.0 } else { x });
     if scaling.base.is_some() || scaling.head.is_some() {
         let exponent = |fit: Option<&crate::report::PowerLaw>| {
             fit.map_or("–".into(), |f| format!("{:.2}", f.exponent))
@@ -372,8 +377,10 @@ pub fn scaling_text(mode: crate::report::Mode, scaling: &crate::report::Scaling)
         ));
         if let Some(change) = &scaling.change {
             text.push_str(&format!(
-                ", change {:+.2} [{:+.2}, {:+.2}]",
-                change.estimate, change.ci_low, change.ci_high
+                ", change {} [{}, {}]",
+                signed(change.estimate),
+                signed(change.ci_low),
+                signed(change.ci_high)
             ));
         }
         text.push(')');
@@ -391,7 +398,12 @@ pub fn scaling_text(mode: crate::report::Mode, scaling: &crate::report::Scaling)
         ));
     }
     if let Some(why) = &scaling.why {
-        text.push_str(&format!("; {why}"));
+        let joint = if scaling.verdict == ScalingVerdict::NoClaim {
+            ":"
+        } else {
+            ";"
+        };
+        text.push_str(&format!("{joint} {why}"));
     }
     if scaling.fails {
         text.push_str("; fails the gate");

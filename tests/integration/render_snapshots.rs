@@ -285,3 +285,92 @@ fn markdown_leaves_plain_names_alone() {
     );
     assert_eq!(markdown_code("a `b`", false), "`` a `b` ``");
 }
+
+/// Issue 20: a stored-baseline report with three sized groups: one made
+/// quadratic, one slower by the same factor at every size, one with two
+/// sizes only.
+fn scaling_report() -> Report {
+    let sizes = [250.0, 1_000.0, 4_000.0];
+    let side = |quadratic: bool, slower: f64| -> Vec<(String, f64)> {
+        let mut benches: Vec<(String, f64)> = sizes
+            .iter()
+            .map(|&n| {
+                let cost = if quadratic {
+                    0.5 * n * n + 30.0 * n
+                } else {
+                    30.0 * n
+                };
+                (format!("skus/find_duplicates/{n}"), cost)
+            })
+            .collect();
+        benches.extend(
+            sizes
+                .iter()
+                .map(|&n| (format!("orders/scan/{n}"), 8.0 * n * slower)),
+        );
+        benches.extend([100.0, 200.0].map(|n| (format!("hash/sha/{n}"), n)));
+        benches
+    };
+    fn borrowed(benches: &[(String, f64)]) -> Vec<(&str, f64)> {
+        benches.iter().map(|(id, m)| (id.as_str(), *m)).collect()
+    }
+    let base = side(false, 1.0);
+    let head = side(true, 1.3);
+    let versions: Vec<RunRecord> = (0..4).map(|seed| record(&borrowed(&base), seed)).collect();
+    compare::against_stored(
+        "suite",
+        &record(&borrowed(&head), 50),
+        "work tree",
+        &baseline(versions),
+        &Settings::default(),
+    )
+}
+
+#[test]
+fn issue_20_scaling_markdown_and_terminal() {
+    let report = scaling_report();
+    insta::assert_snapshot!(
+        "scaling_markdown",
+        String::from_utf8(Markdown.render(&report)).unwrap()
+    );
+    insta::assert_snapshot!(
+        "scaling_terminal",
+        String::from_utf8(Terminal { color: false }.render(&report)).unwrap()
+    );
+}
+
+#[test]
+fn issue_20_hostile_group_names_are_escaped() {
+    let names = [
+        "[x](http://evil)",
+        "@org/team",
+        "x\n## PASS",
+        "::add-mask::x",
+    ];
+    let sized: Vec<String> = names
+        .iter()
+        .flat_map(|name| [10, 100, 1000].map(|n| format!("{name}/{n}")))
+        .collect();
+    let benches = |factor: f64| -> Vec<(&str, f64)> {
+        sized
+            .iter()
+            .map(|id| {
+                let n: f64 = id.rsplit('/').next().unwrap().parse().unwrap();
+                (id.as_str(), factor * n * n)
+            })
+            .collect()
+    };
+    let versions: Vec<RunRecord> = (0..3).map(|seed| record(&benches(1.0), seed)).collect();
+    let report = compare::against_stored(
+        "suite",
+        &record(&benches(1.0), 9),
+        "work tree",
+        &baseline(versions),
+        &Settings::default(),
+    );
+    assert_eq!(report.scaling.len(), names.len(), "{:?}", report.scaling);
+    let markdown = String::from_utf8(Markdown.render(&report)).unwrap();
+    assert_github_safe(&markdown, "suite", None);
+    let terminal = String::from_utf8(Terminal { color: false }.render(&report)).unwrap();
+    assert!(!terminal.contains("\n## PASS"), "{terminal}");
+}
