@@ -1,14 +1,31 @@
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use std::hint::black_box;
 
+/// Orders of one customer (40 each) among n orders: the index keeps the
+/// lookup from growing with n.
 fn orders(c: &mut Criterion) {
-    let orders = shop::Orders::seeded(500, 40);
-    c.bench_function("orders/for_customer", |b| b.iter(|| orders.for_customer(black_box(123))));
+    let mut group = c.benchmark_group("orders");
+    for n in [2_000i64, 8_000, 32_000] {
+        let orders = shop::Orders::seeded(n / 40, 40);
+        group.throughput(Throughput::Elements(n as u64));
+        group.bench_with_input(BenchmarkId::new("for_customer", n), &orders, |b, orders| {
+            b.iter(|| orders.for_customer(black_box(23)))
+        });
+    }
+    group.finish();
 }
 
+/// Duplicates in an import batch of n SKUs, about one in twenty repeated.
 fn skus(c: &mut Criterion) {
-    let skus: Vec<u64> = (0..2_000u64).map(|i| (i * 7_919) % 1_900).collect();
-    c.bench_function("skus/find_duplicates", |b| b.iter(|| shop::find_duplicate_skus(black_box(&skus))));
+    let mut group = c.benchmark_group("skus");
+    for n in [250u64, 1_000, 4_000] {
+        let skus: Vec<u64> = (0..n).map(|i| (i * 7_919) % (n - n / 20)).collect();
+        group.throughput(Throughput::Elements(n));
+        group.bench_with_input(BenchmarkId::new("find_duplicates", n), &skus, |b, skus| {
+            b.iter(|| shop::find_duplicate_skus(black_box(skus)))
+        });
+    }
+    group.finish();
 }
 
 fn catalog(c: &mut Criterion) {
