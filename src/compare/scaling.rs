@@ -347,14 +347,7 @@ mod tests {
 
     #[test]
     fn exact_series_name_their_class() {
-        for class in [
-            Complexity::Constant,
-            Complexity::Logarithmic,
-            Complexity::Linear,
-            Complexity::Linearithmic,
-            Complexity::Quadratic,
-            Complexity::Cubic,
-        ] {
+        for class in Complexity::ALL {
             let fit = exact(class, &SIZES).unwrap();
             assert_eq!(fit.class, Some(class), "{class:?}: {fit:?}");
         }

@@ -372,7 +372,7 @@ fn issue_14_same_instructions_read_layout_and_a_real_slowdown_shows_its_instruct
 
     let (output, both) = check("^(sleepy|busy)$");
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
-    assert_eq!(both["schema"], 2);
+    assert_eq!(both["schema"], flamegate::report::REPORT_SCHEMA);
     assert_eq!(both["reproduce"]["paired"], true);
     assert_eq!(both["runner"]["same_machine"], true);
     let busy = comparison_of(&both, "busy");
