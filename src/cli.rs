@@ -118,6 +118,73 @@ pub enum Command {
     /// See docs/verdict-quality.md.
     #[command(subcommand)]
     Eval(EvalCommand),
+    /// The suite over the target branch's history: plots, level shifts, trends.
+    ///
+    /// Reads every committed version of baselines/<suite>.json along the
+    /// branch's first-parent line (the file's git history is the data: no
+    /// server) and writes one self-contained HTML page (no network, open it
+    /// from a CI artifact or GitHub Pages): per benchmark the median of each
+    /// baseline and its 95% interval over the commits, the commits where its
+    /// level shifted, machine changes, and a pull request's head when given
+    /// its report.json. Level shifts are found by PELT with a t-test per
+    /// shift, adjusted over the suite (docs/statistics.md, "History").
+    ///
+    ///   flamegate history                        # target/flamegate/history.html
+    ///
+    ///   flamegate history --changes              # list the level shifts
+    ///
+    ///   flamegate history --fail-on-regression   # scheduled workflow: exit 1 on creep
+    ///
+    /// Exit codes: 0 done, 1 a slowdown still in effect (--fail-on-regression), 2 error.
+    History(HistoryArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    /// The branch whose history is read [default: origin/main, then main, origin/master, master]
+    #[arg(long, value_name = "BRANCH")]
+    pub branch: Option<String>,
+    /// Read at most the newest N versions of the baseline file
+    #[arg(long, value_name = "N", default_value_t = 500)]
+    pub limit: usize,
+    /// Only benchmarks whose id matches this regular expression
+    #[arg(long, value_name = "REGEX")]
+    pub filter: Option<String>,
+    /// What to write: the HTML page, or the data for plotting elsewhere
+    #[arg(long, value_enum, default_value_t = HistoryFormat::Html)]
+    pub format: HistoryFormat,
+    /// Where to write it; `-` for stdout [default: <target-dir>/flamegate/history.<format>]
+    #[arg(long, value_name = "PATH")]
+    pub out: Option<PathBuf>,
+    /// Replace the file --out names if it exists
+    #[arg(long)]
+    pub force: bool,
+    /// Only print the level shifts (one a line); write no file
+    #[arg(long)]
+    pub changes: bool,
+    /// Exit 1 when a slowdown from the code is still in effect at the
+    /// branch's last baseline (for a scheduled workflow that catches creep)
+    #[arg(long)]
+    pub fail_on_regression: bool,
+    /// A pull request's report.json (from `flamegate check`): its head is
+    /// drawn as each plot's last point
+    #[arg(long, value_name = "PATH")]
+    pub report: Option<PathBuf>,
+    /// Smallest level shift reported, e.g. 3% [default: flamegate.toml's min_change, else 1%]
+    #[arg(long, value_name = "PERCENT", value_parser = percent)]
+    pub min_change: Option<Percent>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum HistoryFormat {
+    /// One self-contained HTML page with a plot per benchmark.
+    Html,
+    /// The versioned History (schema 1): commits, points, level shifts.
+    Json,
+    /// One row per benchmark and commit.
+    Csv,
 }
 
 #[derive(Debug, Subcommand)]

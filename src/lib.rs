@@ -49,6 +49,8 @@ pub mod demo;
 #[cfg(feature = "cli")]
 pub mod eval;
 #[cfg(feature = "cli")]
+pub mod history;
+#[cfg(feature = "cli")]
 pub mod hook;
 #[cfg(feature = "cli")]
 pub mod pipeline;

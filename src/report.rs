@@ -3,6 +3,8 @@
 //! Built by `compare`, read by `render` and `publish`. Serialised to JSON it is
 //! what the fork-safe mode hands from the untrusted job to the publishing one.
 
+pub mod history;
+
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};

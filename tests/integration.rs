@@ -19,6 +19,8 @@ mod criterion_versions;
 mod eval;
 #[path = "integration/github_fake.rs"]
 mod github_fake;
+#[path = "integration/history.rs"]
+mod history;
 #[path = "integration/hook_and_actions.rs"]
 mod hook_and_actions;
 #[path = "integration/instructions.rs"]

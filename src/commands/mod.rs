@@ -9,6 +9,7 @@ mod check;
 mod compare;
 mod demo;
 mod eval;
+mod history;
 mod hook;
 mod list;
 mod merge;
@@ -62,6 +63,7 @@ pub fn execute(cli: Cli) -> Result<u8> {
         Command::Demo(args) => demo::demo(args, output),
         Command::Eval(EvalCommand::Collect(args)) => eval::collect(args, output),
         Command::Eval(EvalCommand::Score(args)) => eval::score(args, output),
+        Command::History(args) => history::history(args, output),
     }
 }
 

@@ -95,6 +95,12 @@ pub fn terminal_text(text: &str) -> String {
     text.chars().map(printable).collect()
 }
 
+/// Text safe inside HTML or SVG, as element content or a double-quoted
+/// attribute value: one printable line, with `& < > " ' /` as entities.
+pub fn html_text(text: &str) -> String {
+    html_escape::encode_safe(&terminal_text(text)).into_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,11 +5,12 @@
 
 mod escape;
 pub mod flamegraph;
+pub mod history;
 mod json;
 mod markdown;
 mod terminal;
 
-pub use escape::{markdown_code, markdown_text, terminal_text};
+pub use escape::{html_text, markdown_code, markdown_text, terminal_text};
 pub use json::Json;
 pub use markdown::{Markdown, marker};
 pub use terminal::Terminal;

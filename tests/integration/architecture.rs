@@ -34,6 +34,11 @@ const ALLOWED: &[(&str, &[&str])] = &[
         ],
     ),
     ("hook", &["error", "record"]),
+    // The baseline file's history along the target branch.
+    (
+        "history",
+        &["baseline", "error", "progress", "record", "report", "stats"],
+    ),
     // Settings resolved for the stages.
     ("config", &["baseline", "compare", "error", "record"]),
     // The stage API, and what is built on it.
@@ -68,8 +73,9 @@ const ALLOWED: &[(&str, &[&str])] = &[
     (
         "commands",
         &[
-            "baseline", "cli", "collect", "compare", "config", "demo", "error", "eval", "hook",
-            "pipeline", "profile", "progress", "publish", "record", "render", "report", "stats",
+            "baseline", "cli", "collect", "compare", "config", "demo", "error", "eval", "history",
+            "hook", "pipeline", "profile", "progress", "publish", "record", "render", "report",
+            "stats",
         ],
     ),
 ];

@@ -539,3 +539,27 @@ pub fn assert_github_safe(markdown: &str, suite: &str, run_link: Option<&str>) -
     );
     html
 }
+
+/// Untrusted names that try every output: mentions, links, HTML, table
+/// breaks, comment ends, the sticky marker, headings, bidi controls, paths,
+/// workflow commands, script ends, and a very long one.
+pub fn hostile_names() -> Vec<String> {
+    [
+        "@org/team",
+        "[x](http://evil)",
+        "<img src=x onerror=alert(1)>",
+        "|a|b|",
+        "-->",
+        "<!-- flamegate:suite -->",
+        "\n## PASS",
+        "bidi\u{202E}txet\u{200B}",
+        "../../.git/hooks/pre-push",
+        "::add-mask::x",
+        "</script><script>document.body.dataset.errors='injected'</script>",
+        "\" onmouseover=\"alert(1)",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain([format!("long{}", "x".repeat(10_000))])
+    .collect()
+}

@@ -1,0 +1,424 @@
+//! History: a suite's benchmarks over the commits of its target branch.
+//!
+//! Takes the project directory and the suite; walks the branch's
+//! first-parent line (git2) and reads every committed version of
+//! `baselines/<suite>.json` (the file's history is the dataset: no server),
+//! reduces each benchmark of each version to its median and a 95% interval,
+//! and hands on a `History` with the level shifts `changes` found. Versions
+//! that are damaged or of a foreign schema are skipped with a note.
+
+pub mod changes;
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::baseline::{git::ProjectRepo, suite_file};
+use crate::error::{Error, RecordSource, Result, short_sha};
+use crate::progress::Progress;
+use crate::record::{Machine, RECORD_SCHEMA, Throughput};
+use crate::report::Report;
+use crate::report::history::{
+    BenchHistory, HISTORY_SCHEMA, HeadCommit, History, HistoryCommit, Point,
+};
+
+/// What to read.
+pub struct Request<'a> {
+    pub project_dir: &'a Path,
+    pub suite: &'a str,
+    /// The branch to walk (None: origin/main, main, origin/master, master).
+    pub branch: Option<&'a str>,
+    /// The newest this many versions of the baseline file.
+    pub limit: usize,
+    /// Only benchmarks whose id matches.
+    pub filter: Option<&'a regex::Regex>,
+    /// The practical threshold for level shifts (0.02 = 2%).
+    pub min_change: f64,
+    /// A pull request's report: its head becomes each plot's final point.
+    pub head: Option<&'a Report>,
+}
+
+/// Bound on the first-parent walk: far more commits than any useful plot.
+const MAX_COMMITS_WALKED: usize = 200_000;
+/// Versions parsed at a time: bounds memory for large baseline files.
+const BATCH: usize = 32;
+
+/// Read the history a request names.
+pub fn read(request: &Request<'_>, progress: Progress) -> Result<History> {
+    crate::baseline::check_suite_name(request.suite)?;
+    let repo = ProjectRepo::open(request.project_dir)?;
+    let (tip, branch) = repo.target_branch(request.branch)?;
+    let path = repo.repo_path(&suite_file(request.suite));
+    let mut notes = Vec::new();
+
+    let (versions, walked_to_root) = versions_of(&tip, &path, request.limit)?;
+    if versions.is_empty() {
+        return Err(Error::Usage(format!(
+            "{path} was never committed on {branch}: record a baseline there first (`flamegate baseline update` on {branch}, then commit {path})"
+        )));
+    }
+    if walked_to_root && repo.repo.is_shallow() {
+        notes.push(
+            "this is a shallow clone, so older versions are missing: fetch the full history (actions/checkout with `fetch-depth: 0`)".into(),
+        );
+    }
+    if versions.len() == request.limit {
+        notes.push(format!(
+            "the newest {} versions of {path} on {branch} (--limit)",
+            request.limit
+        ));
+    }
+    progress.note(&format!(
+        "reading {} version{} of {path} on {branch}",
+        versions.len(),
+        if versions.len() == 1 { "" } else { "s" }
+    ));
+
+    // Read blobs on this thread (git2's repository is not shared), parse
+    // them on every core.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut parsed: Vec<(HistoryCommit, Parsed)> = Vec::with_capacity(versions.len());
+    for batch in versions.chunks(BATCH) {
+        let mut blobs = Vec::with_capacity(batch.len());
+        for oid in batch {
+            let commit = repo
+                .repo
+                .find_commit(*oid)
+                .map_err(|e| Error::git("reading a commit of the baseline's history", e))?;
+            let content = repo
+                .blob_at(&commit, &path)?
+                .map(|(_, bytes)| bytes)
+                .unwrap_or_default();
+            blobs.push((describe(&commit), content));
+        }
+        let results = parse_all(&blobs, &path, threads);
+        for ((commit, _), result) in blobs.into_iter().zip(results) {
+            match result {
+                Ok(version) => parsed.push((commit, version)),
+                Err(problem) => notes.push(format!(
+                    "skipped the version of {} (\"{}\"): {problem}",
+                    short_sha(&commit.sha),
+                    commit.subject
+                )),
+            }
+        }
+    }
+    if parsed.is_empty() {
+        return Err(Error::Usage(format!(
+            "no readable version of {path} on {branch}: {}",
+            notes.join("; ")
+        )));
+    }
+    Ok(assemble(parsed, request, branch, notes))
+}
+
+/// The commits along `tip`'s first-parent line that changed `path`, oldest
+/// first, at most `limit` (the newest); and whether the walk reached a root.
+fn versions_of(tip: &git2::Commit<'_>, path: &str, limit: usize) -> Result<(Vec<git2::Oid>, bool)> {
+    let blob_id = |commit: &git2::Commit<'_>| -> Option<git2::Oid> {
+        let tree = commit.tree().ok()?;
+        tree.get_path(Path::new(path)).ok().map(|entry| entry.id())
+    };
+    let mut versions = Vec::new();
+    let mut commit = tip.clone();
+    let mut current = blob_id(&commit);
+    let mut reached_root = false;
+    for _ in 0..MAX_COMMITS_WALKED {
+        if versions.len() >= limit {
+            break;
+        }
+        let parent = commit.parent(0).ok();
+        let before = parent.as_ref().and_then(blob_id);
+        if current.is_some() && current != before {
+            versions.push(commit.id());
+        }
+        match parent {
+            Some(parent) => {
+                commit = parent;
+                current = before;
+            }
+            None => {
+                reached_root = true;
+                break;
+            }
+        }
+    }
+    versions.reverse();
+    Ok((versions, reached_root))
+}
+
+fn describe(commit: &git2::Commit<'_>) -> HistoryCommit {
+    let date = time::OffsetDateTime::from_unix_timestamp(commit.time().seconds())
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default();
+    HistoryCommit {
+        sha: commit.id().to_string(),
+        date,
+        author: String::from_utf8_lossy(commit.author().name_bytes()).into_owned(),
+        subject: String::from_utf8_lossy(commit.summary_bytes().unwrap_or(b"")).into_owned(),
+        machine_changed: false,
+        machine: String::new(),
+    }
+}
+
+/// The parts of a record the history needs; the rest (profiles, function
+/// costs) is skipped by the parser without being built.
+#[derive(Deserialize)]
+struct LeanRecord {
+    schema: u64,
+    machine: Machine,
+    benches: Vec<LeanBench>,
+}
+
+#[derive(Deserialize)]
+struct LeanBench {
+    id: String,
+    unit: String,
+    samples: Vec<f64>,
+    #[serde(default)]
+    throughput: Option<Throughput>,
+}
+
+/// Only the schema, to say why a record did not parse.
+#[derive(Deserialize)]
+struct SchemaOnly {
+    schema: Option<serde_json::Value>,
+}
+
+/// One version, reduced.
+struct Parsed {
+    machine: Machine,
+    /// (id, unit, point), in the record's order.
+    points: Vec<(String, String, Point)>,
+}
+
+fn parse_all(
+    blobs: &[(HistoryCommit, Vec<u8>)],
+    path: &str,
+    threads: usize,
+) -> Vec<std::result::Result<Parsed, String>> {
+    let chunk = blobs.len().div_ceil(threads.max(1)).max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = blobs
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|(commit, bytes)| parse(bytes, &commit.sha, path))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    })
+}
+
+/// A version reduced to its points, or why it cannot be read (in words
+/// that name the fix, as the record errors do).
+fn parse(bytes: &[u8], sha: &str, path: &str) -> std::result::Result<Parsed, String> {
+    let source = RecordSource::Git {
+        commit: sha.to_string(),
+        path: path.to_string(),
+    };
+    let record: LeanRecord = match serde_json::from_slice(bytes) {
+        Ok(record) => record,
+        Err(e) => {
+            let schema = serde_json::from_slice::<SchemaOnly>(bytes)
+                .ok()
+                .and_then(|s| s.schema)
+                .and_then(|s| s.as_u64());
+            return Err(match schema {
+                Some(found) if found != u64::from(RECORD_SCHEMA) => Error::UnknownSchema {
+                    source_of: source,
+                    found,
+                    supported: RECORD_SCHEMA,
+                },
+                _ => Error::DamagedRecord {
+                    source_of: source,
+                    problem: format!("invalid JSON: {e}"),
+                },
+            }
+            .to_string());
+        }
+    };
+    if record.schema != u64::from(RECORD_SCHEMA) {
+        return Err(Error::UnknownSchema {
+            source_of: source,
+            found: record.schema,
+            supported: RECORD_SCHEMA,
+        }
+        .to_string());
+    }
+    let points = record
+        .benches
+        .into_iter()
+        .filter_map(|bench| {
+            let point = point_of(bench.samples, bench.throughput.map(|t| t.per_iteration))?;
+            Some((bench.id, bench.unit, point))
+        })
+        .collect();
+    Ok(Parsed {
+        machine: record.machine,
+        points,
+    })
+}
+
+/// The median of a record's samples and a distribution-free 95% interval
+/// for it (order statistics n/2 ± 0.98 √n, the binomial's normal
+/// approximation). None when the samples are unusable.
+pub fn point_of(mut samples: Vec<f64>, input: Option<u64>) -> Option<Point> {
+    if samples.is_empty() || samples.iter().any(|s| !s.is_finite() || *s < 0.0) {
+        return None;
+    }
+    samples.sort_by(f64::total_cmp);
+    let n = samples.len();
+    let median = if n % 2 == 1 {
+        samples[n / 2]
+    } else {
+        (samples[n / 2 - 1] + samples[n / 2]) / 2.0
+    };
+    let half = 0.98 * (n as f64).sqrt();
+    let low = ((n as f64 / 2.0 - half).floor().max(0.0)) as usize;
+    let high = ((n as f64 / 2.0 + half).ceil() as usize).min(n - 1);
+    Some(Point {
+        median,
+        low: samples[low].min(median),
+        high: samples[high].max(median),
+        input,
+    })
+}
+
+/// Line the versions up by benchmark and find the level shifts.
+fn assemble(
+    parsed: Vec<(HistoryCommit, Parsed)>,
+    request: &Request<'_>,
+    branch: String,
+    notes: Vec<String>,
+) -> History {
+    let count = parsed.len();
+    let mut commits = Vec::with_capacity(count);
+    let mut benches: Vec<BenchHistory> = Vec::new();
+    let mut index_of: HashMap<String, usize> = HashMap::new();
+    let mut previous_machine: Option<Machine> = None;
+    for (i, (mut commit, version)) in parsed.into_iter().enumerate() {
+        commit.machine_changed = previous_machine
+            .as_ref()
+            .is_some_and(|m| !m.same_fingerprint(&version.machine));
+        commit.machine = machine_label(&version.machine);
+        previous_machine = Some(version.machine);
+        commits.push(commit);
+        for (id, unit, point) in version.points {
+            if request.filter.is_some_and(|f| !f.is_match(&id)) {
+                continue;
+            }
+            let slot = *index_of.entry(id.clone()).or_insert_with(|| {
+                benches.push(BenchHistory {
+                    id,
+                    unit: unit.clone(),
+                    points: vec![None; count],
+                    head: None,
+                    changes: Vec::new(),
+                });
+                benches.len() - 1
+            });
+            benches[slot].unit = unit;
+            benches[slot].points[i] = Some(point);
+        }
+    }
+    benches.sort_by(|a, b| a.id.cmp(&b.id));
+
+    let series: Vec<changes::Series> = benches
+        .iter()
+        .map(|b| {
+            let present = b
+                .points
+                .iter()
+                .enumerate()
+                .filter_map(|(i, p)| p.map(|p| (i, p)));
+            let (mut commit_index, mut level, mut input) = (Vec::new(), Vec::new(), Vec::new());
+            for (i, point) in present {
+                commit_index.push(i);
+                level.push(point.median);
+                input.push(point.input);
+            }
+            changes::Series {
+                commit_index,
+                level,
+                input,
+            }
+        })
+        .collect();
+    let shas: Vec<String> = commits.iter().map(|c| c.sha.clone()).collect();
+    let machine_changed: Vec<bool> = commits.iter().map(|c| c.machine_changed).collect();
+    let found = changes::level_shifts(&series, &shas, &machine_changed, request.min_change);
+    for (bench, changes) in benches.iter_mut().zip(found) {
+        bench.changes = changes;
+    }
+
+    let head = request.head.map(|report| {
+        for comparison in &report.comparisons {
+            if let Some(slot) = index_of_sorted(&benches, comparison.id.as_str()) {
+                benches[slot].head = comparison.head.as_ref().map(|h| h.median);
+            }
+        }
+        let sha = report
+            .pull_request_head
+            .clone()
+            .or_else(|| report.head.commit.clone())
+            .unwrap_or_default();
+        HeadCommit {
+            label: format!("head {}", short_sha(&sha)),
+            sha,
+        }
+    });
+
+    History {
+        schema: HISTORY_SCHEMA,
+        suite: request.suite.to_string(),
+        branch,
+        commits,
+        benches,
+        head,
+        min_change: request.min_change,
+        notes,
+    }
+}
+
+fn index_of_sorted(benches: &[BenchHistory], id: &str) -> Option<usize> {
+    benches.binary_search_by(|b| b.id.as_str().cmp(id)).ok()
+}
+
+fn machine_label(machine: &Machine) -> String {
+    format!(
+        "{}, {} cores, {}, {}",
+        machine.cpu_model, machine.logical_cores, machine.os, machine.rustc
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_point_is_the_median_with_an_order_statistic_interval() {
+        let samples: Vec<f64> = (1..=100).map(f64::from).collect();
+        let point = point_of(samples, None).unwrap();
+        assert_eq!(point.median, 50.5);
+        // Ranks 50 ± 9.8: the 41st and 60th values (0-based 40 and 60).
+        assert_eq!((point.low, point.high), (41.0, 61.0));
+        let single = point_of(vec![7.0], Some(3)).unwrap();
+        assert_eq!(
+            (single.median, single.low, single.high, single.input),
+            (7.0, 7.0, 7.0, Some(3))
+        );
+        assert!(point_of(Vec::new(), None).is_none());
+    }
+}
