@@ -41,8 +41,6 @@ pub struct Request<'a> {
 
 /// Bound on the first-parent walk: far more commits than any useful plot.
 const MAX_COMMITS_WALKED: usize = 200_000;
-/// Versions parsed at a time: bounds memory for large baseline files.
-const BATCH: usize = 32;
 
 /// Read the history a request names.
 pub fn read(request: &Request<'_>, progress: Progress) -> Result<History> {
@@ -75,33 +73,30 @@ pub fn read(request: &Request<'_>, progress: Progress) -> Result<History> {
         if versions.len() == 1 { "" } else { "s" }
     ));
 
-    // Read blobs on this thread (git2's repository is not shared), parse
-    // them on every core.
+    // Each thread opens its own handle (git2's repository is not shared)
+    // and reads, inflates and parses its share of the versions, one at a
+    // time: memory holds one version per thread.
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let described: Vec<HistoryCommit> = versions
+        .iter()
+        .map(|(commit, _)| {
+            repo.repo
+                .find_commit(*commit)
+                .map(|c| describe(&c))
+                .map_err(|e| Error::git("reading a commit of the baseline's history", e))
+        })
+        .collect::<Result<_>>()?;
+    let blobs: Vec<git2::Oid> = versions.iter().map(|(_, blob)| *blob).collect();
+    let results = parse_all(repo.repo.path(), &blobs, &described, &path, threads);
     let mut parsed: Vec<(HistoryCommit, Parsed)> = Vec::with_capacity(versions.len());
-    for batch in versions.chunks(BATCH) {
-        let mut blobs = Vec::with_capacity(batch.len());
-        for oid in batch {
-            let commit = repo
-                .repo
-                .find_commit(*oid)
-                .map_err(|e| Error::git("reading a commit of the baseline's history", e))?;
-            let content = repo
-                .blob_at(&commit, &path)?
-                .map(|(_, bytes)| bytes)
-                .unwrap_or_default();
-            blobs.push((describe(&commit), content));
-        }
-        let results = parse_all(&blobs, &path, threads);
-        for ((commit, _), result) in blobs.into_iter().zip(results) {
-            match result {
-                Ok(version) => parsed.push((commit, version)),
-                Err(problem) => notes.push(format!(
-                    "skipped the version of {} (\"{}\"): {problem}",
-                    short_sha(&commit.sha),
-                    commit.subject
-                )),
-            }
+    for (commit, result) in described.into_iter().zip(results) {
+        match result {
+            Ok(version) => parsed.push((commit, version)),
+            Err(problem) => notes.push(format!(
+                "skipped the version of {} (\"{}\"): {problem}",
+                short_sha(&commit.sha),
+                commit.subject
+            )),
         }
     }
     if parsed.is_empty() {
@@ -113,9 +108,14 @@ pub fn read(request: &Request<'_>, progress: Progress) -> Result<History> {
     Ok(assemble(parsed, request, branch, notes))
 }
 
-/// The commits along `tip`'s first-parent line that changed `path`, oldest
-/// first, at most `limit` (the newest); and whether the walk reached a root.
-fn versions_of(tip: &git2::Commit<'_>, path: &str, limit: usize) -> Result<(Vec<git2::Oid>, bool)> {
+/// The commits along `tip`'s first-parent line that changed `path`, with
+/// the file's blob there, oldest first, at most `limit` (the newest); and
+/// whether the walk reached a root.
+fn versions_of(
+    tip: &git2::Commit<'_>,
+    path: &str,
+    limit: usize,
+) -> Result<(Vec<(git2::Oid, git2::Oid)>, bool)> {
     let blob_id = |commit: &git2::Commit<'_>| -> Option<git2::Oid> {
         let tree = commit.tree().ok()?;
         tree.get_path(Path::new(path)).ok().map(|entry| entry.id())
@@ -130,8 +130,8 @@ fn versions_of(tip: &git2::Commit<'_>, path: &str, limit: usize) -> Result<(Vec<
         }
         let parent = commit.parent(0).ok();
         let before = parent.as_ref().and_then(blob_id);
-        if current.is_some() && current != before {
-            versions.push(commit.id());
+        if let Some(blob) = current.filter(|c| Some(*c) != before) {
+            versions.push((commit.id(), blob));
         }
         match parent {
             Some(parent) => {
@@ -197,8 +197,11 @@ struct Parsed {
     points: Vec<(String, String, Point)>,
 }
 
+/// Read and reduce every blob, on `threads` threads, in order.
 fn parse_all(
-    blobs: &[(HistoryCommit, Vec<u8>)],
+    git_dir: &Path,
+    blobs: &[git2::Oid],
+    commits: &[HistoryCommit],
     path: &str,
     threads: usize,
 ) -> Vec<std::result::Result<Parsed, String>> {
@@ -206,10 +209,18 @@ fn parse_all(
     std::thread::scope(|scope| {
         let handles: Vec<_> = blobs
             .chunks(chunk)
-            .map(|part| {
+            .zip(commits.chunks(chunk))
+            .map(|(part, commits)| {
                 scope.spawn(move || {
+                    let repo = git2::Repository::open(git_dir);
                     part.iter()
-                        .map(|(commit, bytes)| parse(bytes, &commit.sha, path))
+                        .zip(commits)
+                        .map(|(blob, commit)| {
+                            let repo = repo.as_ref().map_err(|e| e.message().to_string())?;
+                            let blob =
+                                repo.find_blob(*blob).map_err(|e| e.message().to_string())?;
+                            parse(blob.content(), &commit.sha, path)
+                        })
                         .collect::<Vec<_>>()
                 })
             })

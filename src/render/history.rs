@@ -588,13 +588,14 @@ fn runs(points: &[Option<Point>]) -> Vec<Vec<(usize, Point)>> {
     runs
 }
 
-/// A coordinate pair with one decimal: small files, smooth enough lines.
+/// A coordinate pair in whole units (a plot is 640 wide): 1,000 plots of
+/// 200 commits stay near 6 MB.
 fn coordinate(frame: &Frame, index: usize, value: f64) -> String {
     format!("{},{}", round(frame.x(index as f64)), round(frame.y(value)))
 }
 
 fn round(value: f64) -> f64 {
-    (value * 10.0).round() / 10.0
+    value.round()
 }
 
 #[cfg(test)]
