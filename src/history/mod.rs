@@ -77,25 +77,36 @@ pub fn read(request: &Request<'_>, progress: Progress) -> Result<History> {
     // and reads, inflates and parses its share of the versions, one at a
     // time: memory holds one version per thread.
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let described: Vec<HistoryCommit> = versions
-        .iter()
-        .map(|(commit, _)| {
-            repo.repo
-                .find_commit(*commit)
-                .map(|c| describe(&c))
-                .map_err(|e| Error::git("reading a commit of the baseline's history", e))
-        })
-        .collect::<Result<_>>()?;
     let blobs: Vec<git2::Oid> = versions.iter().map(|(_, blob)| *blob).collect();
-    let results = parse_all(repo.repo.path(), &blobs, &described, &path, threads);
+    let stored: Vec<String> = versions.iter().map(|(c, _)| c.to_string()).collect();
+    let results = parse_all(repo.repo.path(), &blobs, &stored, &path, threads);
     let mut parsed: Vec<(HistoryCommit, Parsed)> = Vec::with_capacity(versions.len());
-    for (commit, result) in described.into_iter().zip(results) {
+    let mut previous: Option<git2::Oid> = None;
+    for ((stored_in, _), result) in versions.iter().zip(results) {
+        let stored_commit = repo
+            .repo
+            .find_commit(*stored_in)
+            .map_err(|e| Error::git("reading a commit of the baseline's history", e))?;
         match result {
-            Ok(version) => parsed.push((commit, version)),
+            Ok(version) => {
+                // The measured commit, when the record names one we have.
+                let measured = version
+                    .commit
+                    .as_deref()
+                    .and_then(|sha| git2::Oid::from_str(sha).ok())
+                    .and_then(|oid| repo.repo.find_commit(oid).ok())
+                    .unwrap_or_else(|| stored_commit.clone());
+                let mut commit = describe(&measured);
+                commit.stored_in = stored_in.to_string();
+                commit.commits_since_previous =
+                    first_parent_count(&repo.repo, previous, measured.id());
+                previous = Some(measured.id());
+                parsed.push((commit, version));
+            }
             Err(problem) => notes.push(format!(
-                "skipped the version of {} (\"{}\"): {problem}",
-                short_sha(&commit.sha),
-                commit.subject
+                "skipped the version stored in {} (\"{}\"): {problem}",
+                short_sha(&stored_in.to_string()),
+                String::from_utf8_lossy(stored_commit.summary_bytes().unwrap_or(b""))
             )),
         }
     }
@@ -148,6 +159,21 @@ fn versions_of(
     Ok((versions, reached_root))
 }
 
+/// First-parent commits after `from` up to and including `to` (1 when
+/// `from` is `to`'s parent; 1 also for the first point or a walk that does
+/// not meet `from`, where the count says nothing).
+fn first_parent_count(repo: &git2::Repository, from: Option<git2::Oid>, to: git2::Oid) -> usize {
+    let Some(from) = from else { return 1 };
+    let mut walk = match repo.revwalk() {
+        Ok(walk) => walk,
+        Err(_) => return 1,
+    };
+    if walk.simplify_first_parent().is_err() || walk.push(to).is_err() || walk.hide(from).is_err() {
+        return 1;
+    }
+    walk.take(MAX_COMMITS_WALKED).count().max(1)
+}
+
 fn describe(commit: &git2::Commit<'_>) -> HistoryCommit {
     let date = time::OffsetDateTime::from_unix_timestamp(commit.time().seconds())
         .ok()
@@ -158,6 +184,8 @@ fn describe(commit: &git2::Commit<'_>) -> HistoryCommit {
         .unwrap_or_default();
     HistoryCommit {
         sha: commit.id().to_string(),
+        stored_in: String::new(),
+        commits_since_previous: 1,
         date,
         author: String::from_utf8_lossy(commit.author().name_bytes()).into_owned(),
         subject: String::from_utf8_lossy(commit.summary_bytes().unwrap_or(b"")).into_owned(),
@@ -171,6 +199,8 @@ fn describe(commit: &git2::Commit<'_>) -> HistoryCommit {
 #[derive(Deserialize)]
 struct LeanRecord {
     schema: u64,
+    #[serde(default)]
+    commit: Option<String>,
     machine: Machine,
     benches: Vec<LeanBench>,
 }
@@ -192,6 +222,8 @@ struct SchemaOnly {
 
 /// One version, reduced.
 struct Parsed {
+    /// The commit the record measured.
+    commit: Option<String>,
     machine: Machine,
     /// (id, unit, point), in the record's order.
     points: Vec<(String, String, Point)>,
@@ -201,7 +233,7 @@ struct Parsed {
 fn parse_all(
     git_dir: &Path,
     blobs: &[git2::Oid],
-    commits: &[HistoryCommit],
+    commits: &[String],
     path: &str,
     threads: usize,
 ) -> Vec<std::result::Result<Parsed, String>> {
@@ -219,7 +251,7 @@ fn parse_all(
                             let repo = repo.as_ref().map_err(|e| e.message().to_string())?;
                             let blob =
                                 repo.find_blob(*blob).map_err(|e| e.message().to_string())?;
-                            parse(blob.content(), &commit.sha, path)
+                            parse(blob.content(), commit, path)
                         })
                         .collect::<Vec<_>>()
                 })
@@ -277,6 +309,7 @@ fn parse(bytes: &[u8], sha: &str, path: &str) -> std::result::Result<Parsed, Str
         })
         .collect();
     Ok(Parsed {
+        commit: record.commit,
         machine: record.machine,
         points,
     })

@@ -67,6 +67,19 @@ fn change_words(bench: &BenchHistory, change: &ChangePoint) -> String {
     )
 }
 
+/// Where in the history the shift lies, when more than one commit could
+/// hold it: " (one of 4 commits since the previous baseline)".
+fn range_words(commit: &crate::report::history::HistoryCommit) -> String {
+    if commit.commits_since_previous > 1 {
+        format!(
+            " (one of {} commits since the previous baseline)",
+            commit.commits_since_previous
+        )
+    } else {
+        String::new()
+    }
+}
+
 fn cause_words(change: &ChangePoint) -> &'static str {
     match (change.cause, change.slower()) {
         (ShiftCause::Machine, _) => "the machine changed here",
@@ -99,13 +112,14 @@ pub fn changes_text(history: &History) -> String {
             let commit = &history.commits[change.index];
             let _ = writeln!(
                 out,
-                "  {}  {}  at {} \"{}\" ({}, {}): {}",
+                "  {}  {}  at {} \"{}\" ({}, {}){}: {}",
                 terminal_text(&bench.id),
                 change_words(bench, change),
                 crate::error::short_sha(&commit.sha),
                 terminal_text(&commit.subject),
                 commit.date.get(..10).unwrap_or(&commit.date),
                 terminal_text(&commit.author),
+                range_words(commit),
                 cause_words(change),
             );
         }
@@ -558,11 +572,12 @@ fn bench_section(out: &mut String, history: &History, bench: &BenchHistory) {
             let commit = &history.commits[change.index];
             let _ = writeln!(
                 out,
-                "<li>{} at <code>{}</code> “{}” ({}): {}</li>",
+                "<li>{} at <code>{}</code> “{}” ({}){}: {}</li>",
                 html_text(&change_words(bench, change)),
                 html_text(crate::error::short_sha(&commit.sha)),
                 html_text(&commit.subject),
                 html_text(&commit.author),
+                range_words(commit),
                 cause_words(change),
             );
         }

@@ -29,10 +29,17 @@ pub struct History {
     pub notes: Vec<String>,
 }
 
-/// A commit of the branch whose baseline version is a point of every plot.
+/// A point of every plot: the commit a baseline version measured (its
+/// record's `commit`; the commit that stored the file when the record
+/// names none or one this repository lacks).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HistoryCommit {
     pub sha: String,
+    /// The commit that stored this version of the baseline file.
+    pub stored_in: String,
+    /// First-parent commits after the previous point's up to this one: a
+    /// level shift here happened in one of them (1: this commit alone).
+    pub commits_since_previous: usize,
     /// Committer time, RFC 3339.
     pub date: String,
     pub author: String,

@@ -220,3 +220,53 @@ fn the_history_page_works_in_chromium_with_hostile_names() {
     // Every benchmark doubled at the fourth commit: a shift each, at it.
     assert_eq!(dom.matches("<line class=\"slower\"").count(), hostile.len());
 }
+
+#[test]
+fn a_shift_is_named_at_the_commit_the_baseline_measured() {
+    // As CI does on main: a code commit, then a commit storing the record
+    // that measured it. The shift belongs to the code commit.
+    let repo = Repo::new();
+    let mut slowing = String::new();
+    for i in 0..6u64 {
+        repo.write(
+            "src/lib.rs",
+            &format!("pub fn version() -> u32 {{ {i} }}\n"),
+        );
+        let subject = if i == 3 {
+            "query: drop the index".to_string()
+        } else {
+            format!("code {i}")
+        };
+        let code = repo.commit_all(&subject);
+        if i == 3 {
+            slowing = code.clone();
+        }
+        let scale: &[(usize, f64)] = if i >= 3 { &[(2, 2.0)] } else { &[] };
+        let mut record = suite_record(i, 0.01, scale);
+        record.commit = Some(code);
+        repo.write_record("baselines/suite.json", &record);
+        repo.commit_all("flamegate: record the baseline");
+    }
+    let output = history_in(&repo, &["--format", "json", "--out", "-"]);
+    let history: History = serde_json::from_slice(&output.stdout).unwrap();
+    let indexed = history
+        .benches
+        .iter()
+        .find(|b| b.id == "query/indexed")
+        .unwrap();
+    assert_eq!(indexed.changes.len(), 1, "{:?}", indexed.changes);
+    let at = &history.commits[indexed.changes[0].index];
+    assert_eq!(
+        (at.sha.as_str(), at.subject.as_str()),
+        (slowing.as_str(), "query: drop the index")
+    );
+    assert_ne!(at.stored_in, at.sha);
+    // Two first-parent commits since the previous point: its record commit and this one.
+    assert_eq!(at.commits_since_previous, 2);
+    let text = history_in(&repo, &["--changes"]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("(one of 2 commits since the previous baseline)"),
+        "{text}"
+    );
+}
