@@ -257,6 +257,7 @@ fn history(c: &mut Criterion) {
         filter: None,
         min_change: 0.01,
         head: None,
+        pending: None,
     };
     let page = flamegate::render::history::html(
         &flamegate::history::read(&request, flamegate::progress::Progress::Silent).unwrap(),

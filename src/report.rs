@@ -15,9 +15,9 @@ use crate::profile::hotspots::Hotspots;
 use crate::record::{BenchId, InputChange};
 
 /// The schema version of a serialised `Report`. 2 added the `layout`
-/// verdict and `Comparison::instructions`, 3 `Report::scaling`; schema 1
-/// and 2 reports still read.
-pub const REPORT_SCHEMA: u32 = 3;
+/// verdict and `Comparison::instructions`, 3 `Report::scaling`, 4
+/// `Comparison::trend`; schema 1 to 3 reports still read.
+pub const REPORT_SCHEMA: u32 = 4;
 /// The oldest schema this flamegate reads.
 pub const OLDEST_REPORT_SCHEMA: u32 = 1;
 
@@ -166,6 +166,11 @@ pub struct Comparison {
     /// Flamegraph files written beside the report (paths relative to it).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub flamegraphs: Vec<String>,
+    /// Stored mode: the level of the last baselines on the target branch,
+    /// oldest first, then the head's (None where a record lacks the
+    /// benchmark). Drawn as the comment's sparkline.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trend: Vec<Option<f64>>,
 }
 
 pub use crate::record::Accepted;

@@ -58,5 +58,37 @@ pub(crate) fn baseline_update(args: UpdateArgs, output: Output) -> Result<u8> {
         record.benches.len(),
         baseline::suite_file(&suite),
     ));
+    level_shifts(&config, &suite, &record, output);
     Ok(exit_code::PASS)
+}
+
+/// The level shifts of the suite along HEAD's history with this record as
+/// its newest version: where creep on main becomes visible. Best effort: a
+/// history that cannot be read is a note, not a failure of the update.
+fn level_shifts(config: &Config, suite: &str, record: &RunRecord, output: Output) {
+    let history = crate::history::read(
+        &crate::history::Request {
+            project_dir: &config.project.dir,
+            suite,
+            branch: Some("HEAD"),
+            limit: 200,
+            filter: None,
+            min_change: config.settings.min_change,
+            head: None,
+            pending: Some(record),
+        },
+        crate::progress::Progress::Silent,
+    );
+    match history {
+        Ok(history) if history.commits.len() >= 2 => {
+            output.progress.note(&format!(
+                "level shifts in this baseline's history (flamegate history writes the plots):\n{}",
+                crate::render::history::changes_text(&history).trim_end()
+            ));
+        }
+        Ok(_) => {}
+        Err(e) => output
+            .progress
+            .note(&format!("the baseline's history was not read: {e}")),
+    }
 }

@@ -52,6 +52,7 @@ pub(crate) fn history(args: HistoryArgs, output: Output) -> Result<u8> {
             filter: filter.as_ref(),
             min_change: min_change.map_or(config.settings.min_change, |p| p.0),
             head: head.as_ref(),
+            pending: None,
         },
         output.progress,
     )?;

@@ -270,7 +270,7 @@ pub fn against_stored(
     let tests: Vec<(BenchId, BenchTest)> =
         shared.iter().map(|id| (*id).clone()).zip(tests).collect();
     let Judged {
-        comparisons,
+        mut comparisons,
         scaling,
         outcome,
     } = judge(
@@ -281,6 +281,7 @@ pub fn against_stored(
         settings,
         &mut notes,
     );
+    add_trends(&mut comparisons, baseline, head);
     Report {
         schema: REPORT_SCHEMA,
         suite: suite.to_string(),
@@ -306,6 +307,33 @@ pub fn against_stored(
         runner: None,
         reproduce: None,
         scaling,
+    }
+}
+
+/// Baselines in a comparison's trend (then the head).
+pub const TREND_BASELINES: usize = 11;
+
+/// Each comparison's trend: the medians of the newest `TREND_BASELINES`
+/// baseline versions (oldest first), then the head's; left empty with
+/// fewer than two baselines, where there is no trend to show.
+fn add_trends(comparisons: &mut [Comparison], baseline: &Baseline, head: &RunRecord) {
+    let versions: Vec<&RunRecord> = baseline
+        .history
+        .iter()
+        .take(TREND_BASELINES - 1)
+        .rev()
+        .chain(std::iter::once(&baseline.record))
+        .collect();
+    if versions.len() < 2 {
+        return;
+    }
+    for comparison in comparisons {
+        let level = |record: &RunRecord| record.bench(&comparison.id).map(|b| median(&b.samples));
+        comparison.trend = versions
+            .iter()
+            .map(|r| level(r))
+            .chain(std::iter::once(level(head)))
+            .collect();
     }
 }
 
@@ -421,6 +449,7 @@ pub(crate) fn judge(
                 instructions,
                 hotspots,
                 flamegraphs: Vec::new(),
+                trend: Vec::new(),
             }
         })
         .collect();

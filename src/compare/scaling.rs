@@ -484,6 +484,7 @@ mod tests {
             instructions: None,
             hotspots: None,
             flamegraphs: Vec::new(),
+            trend: Vec::new(),
         }
     }
 

@@ -50,17 +50,35 @@ const MAIN_HISTORY: [(&str, &str, &str); 5] = [
         "    /// The total of a cart of product ids.\n",
         "    /// Products whose name starts with `prefix`.\n    pub fn search(&self, prefix: &str) -> Vec<&Product> {\n        self.products.iter().filter(|p| p.name.starts_with(prefix)).collect()\n    }\n\n    /// The total of a cart of product ids.\n",
     ),
-    (
-        "skus: say what counts as a duplicate",
-        "/// SKUs that appear more than once in an import batch.\n",
-        "/// SKUs that appear more than once in an import batch, each reported once,\n/// in ascending order.\n",
-    ),
+    // A slowdown merged into main: it allocates a lowercased copy of the
+    // name on every lookup. `flamegate history` names this commit.
+    (DISCONTINUED_COMMIT, LOOKUP, LOOKUP_HIDING_DISCONTINUED),
     (
         "catalog: price lookup helper",
         "    /// The total of a cart of product ids.\n",
         "    /// The price of one product, in cents.\n    pub fn price_of(&self, id: u32) -> Option<u64> {\n        self.lookup(id).map(|p| p.price_cents)\n    }\n\n    /// The total of a cart of product ids.\n",
     ),
 ];
+
+/// main's commit that slows every cached lookup (and so the cart total).
+const DISCONTINUED_COMMIT: &str = "catalog: hide discontinued products";
+const LOOKUP: &str = "    /// Look a product up through the cache.
+    pub fn lookup(&self, id: u32) -> Option<&Product> {
+        self.cache.get(&id).map(|&pos| &self.products[pos])
+    }
+";
+const LOOKUP_HIDING_DISCONTINUED: &str =
+    "    /// Look a product up through the cache; discontinued products are hidden.
+    pub fn lookup(&self, id: u32) -> Option<&Product> {
+        self.cache
+            .get(&id)
+            .map(|&pos| &self.products[pos])
+            .filter(|p| !p.name.to_lowercase().contains(\"discontinued\"))
+    }
+";
+/// The benchmark whose level main's history must show shifting at
+/// `DISCONTINUED_COMMIT`.
+const HISTORY_EXPECTED_SHIFT: &str = "catalog/lookup_cached";
 
 /// The benchmark groups the regressing pull request slows down, at every
 /// size, and makes scale worse (the index: a lookup that did not grow with
@@ -236,14 +254,19 @@ pub fn run(
     };
 
     // The regressing pull request's source starts from the first commit, so
-    // besides its two changes it also lacks main's three later helpers.
+    // besides its two changes it also lacks main's later helpers (it has
+    // main's discontinued-products lookup: that is main's level now).
     // Built from main's tip instead, `catalog/lookup_uncached` (source
     // unchanged, instruction count unchanged) ran +44% and +104% slower in 2
     // of 3 runs: `black_box` was no longer inlined in that build, a real
     // codegen effect the demo's self-check would call a false alarm. Kept
     // as it was until the demo can show such effects as what they are.
     let regressing = patch(
-        &patch(LIB_RS, INDEX, "")?,
+        &patch(
+            &patch(LIB_RS, LOOKUP, LOOKUP_HIDING_DISCONTINUED)?,
+            INDEX,
+            "",
+        )?,
         HASHED_DUPLICATES,
         QUADRATIC_DUPLICATES,
     )?;
@@ -363,6 +386,29 @@ pub fn run(
         }
     }
 
+    // main's history: the five baselines, the pull request's head as the
+    // last point, and the level shift main's fourth commit caused.
+    say("main's history: every committed baseline, and pr/drop-index's head");
+    let history = crate::history::read(
+        &crate::history::Request {
+            project_dir: &project.dir,
+            suite,
+            branch: Some("main"),
+            limit: 500,
+            filter: None,
+            min_change: settings.min_change,
+            head: Some(&regressed_report),
+            pending: None,
+        },
+        progress,
+    )?;
+    let history_page = root.join("reports").join("history.html");
+    crate::record::write_atomic(&history_page, &crate::render::history::html(&history))?;
+    print!("\n{}", crate::render::history::changes_text(&history));
+    if measure == collect::Measure::Time {
+        problems.extend(history_missed(&history));
+    }
+
     println!("\nflamegate demo finished in {:.0?}", started.elapsed());
     println!(
         "  pr/drop-index: {} -> exit {}  (reports: {})",
@@ -415,6 +461,7 @@ pub fn run(
             dismissed.join(", ")
         );
     }
+    println!("  history:       {}", history_page.display());
     println!(
         "  repository:    {} (inspect it with git log --all --graph)",
         repo_dir.display()
@@ -427,6 +474,22 @@ pub fn run(
     } else {
         Err(Error::DemoUnexpected(problems.join("; ")))
     }
+}
+
+/// What main's history should show and did not: a slowdown of
+/// `HISTORY_EXPECTED_SHIFT` at `DISCONTINUED_COMMIT`, still in effect.
+fn history_missed(history: &crate::report::history::History) -> Option<String> {
+    let found = history
+        .benches
+        .iter()
+        .filter(|b| b.id == HISTORY_EXPECTED_SHIFT)
+        .flat_map(|b| &b.changes)
+        .any(|c| c.unresolved && history.commits[c.index].subject == DISCONTINUED_COMMIT);
+    (!found).then(|| {
+        format!(
+            "main's history did not show `{HISTORY_EXPECTED_SHIFT}` slowing down at \"{DISCONTINUED_COMMIT}\""
+        )
+    })
 }
 
 fn summary(report: &Report) -> String {

@@ -17,7 +17,7 @@ use serde::Deserialize;
 use crate::baseline::{git::ProjectRepo, suite_file};
 use crate::error::{Error, RecordSource, Result, short_sha};
 use crate::progress::Progress;
-use crate::record::{Machine, RECORD_SCHEMA, Throughput};
+use crate::record::{Machine, RECORD_SCHEMA, RunRecord, Throughput};
 use crate::report::Report;
 use crate::report::history::{
     BenchHistory, HISTORY_SCHEMA, HeadCommit, History, HistoryCommit, Point,
@@ -37,6 +37,9 @@ pub struct Request<'a> {
     pub min_change: f64,
     /// A pull request's report: its head becomes each plot's final point.
     pub head: Option<&'a Report>,
+    /// A record not yet committed (`baseline update` just wrote it): the
+    /// last version of the history.
+    pub pending: Option<&'a RunRecord>,
 }
 
 /// Bound on the first-parent walk: far more commits than any useful plot.
@@ -51,7 +54,7 @@ pub fn read(request: &Request<'_>, progress: Progress) -> Result<History> {
     let mut notes = Vec::new();
 
     let (versions, walked_to_root) = versions_of(&tip, &path, request.limit)?;
-    if versions.is_empty() {
+    if versions.is_empty() && request.pending.is_none() {
         return Err(Error::Usage(format!(
             "{path} was never committed on {branch}: record a baseline there first (`flamegate baseline update` on {branch}, then commit {path})"
         )));
@@ -109,6 +112,17 @@ pub fn read(request: &Request<'_>, progress: Progress) -> Result<History> {
                 String::from_utf8_lossy(stored_commit.summary_bytes().unwrap_or(b""))
             )),
         }
+    }
+    if let Some(record) = request.pending {
+        let measured = record
+            .commit
+            .as_deref()
+            .and_then(|sha| git2::Oid::from_str(sha).ok())
+            .and_then(|oid| repo.repo.find_commit(oid).ok())
+            .unwrap_or_else(|| tip.clone());
+        let mut commit = describe(&measured);
+        commit.commits_since_previous = first_parent_count(&repo.repo, previous, measured.id());
+        parsed.push((commit, reduce(record)));
     }
     if parsed.is_empty() {
         return Err(Error::Usage(format!(
@@ -262,6 +276,25 @@ fn parse_all(
             .flat_map(|h| h.join().unwrap_or_default())
             .collect()
     })
+}
+
+/// A record in memory reduced as a committed version is.
+fn reduce(record: &RunRecord) -> Parsed {
+    Parsed {
+        commit: record.commit.clone(),
+        machine: record.machine.clone(),
+        points: record
+            .benches
+            .iter()
+            .filter_map(|b| {
+                let point = point_of(
+                    b.samples.clone(),
+                    b.throughput.as_ref().map(|t| t.per_iteration),
+                )?;
+                Some((b.id.as_str().to_string(), b.unit.clone(), point))
+            })
+            .collect(),
+    }
 }
 
 /// A version reduced to its points, or why it cannot be read (in words

@@ -33,26 +33,22 @@ pub fn format_level(unit: &str, value: f64) -> String {
     }
 }
 
-/// Eight-level Unicode bars of `values` scaled between their minimum and
-/// maximum; `None` is a gap (a space). Flat series sit on the lowest bar.
+/// Eight-level Unicode bars of `values` from their minimum up; `None` is a
+/// gap (a space). The bars span at least 10% of the maximum, so run-to-run
+/// noise of a percent or two stays on the lowest bars instead of filling
+/// the line.
 pub fn sparkline(values: &[Option<f64>]) -> String {
     const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
     let present = values.iter().flatten().copied();
     let (low, high) = present.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
         (lo.min(v), hi.max(v))
     });
+    let span = (high - low).max(high.abs() * 0.1).max(f64::MIN_POSITIVE);
     values
         .iter()
         .map(|v| match v {
             None => ' ',
-            Some(v) if high - low <= high.abs() * 1e-9 => {
-                let _ = v;
-                BARS[0]
-            }
-            Some(v) => {
-                let step = ((v - low) / (high - low) * 7.0).round() as usize;
-                BARS[step.min(7)]
-            }
+            Some(v) => BARS[(((v - low) / span * 7.0).round() as usize).min(7)],
         })
         .collect()
 }
@@ -621,6 +617,9 @@ mod tests {
     fn sparklines_scale_between_the_extremes() {
         assert_eq!(sparkline(&[Some(1.0), Some(2.0), None, Some(8.0)]), "▁▂ █");
         assert_eq!(sparkline(&[Some(5.0), Some(5.0)]), "▁▁");
+        // ±1% noise stays low; a 30% step reaches the top.
+        assert_eq!(sparkline(&[Some(100.0), Some(101.0), Some(99.0)]), "▂▂▁");
+        assert_eq!(sparkline(&[Some(100.0), Some(101.0), Some(130.0)]), "▁▁█");
         assert_eq!(sparkline(&[]), "");
     }
 }

@@ -293,6 +293,15 @@ impl Renderer for Markdown {
     }
 }
 
+/// A trend as one sparkline, the head's bar set apart: `▁▂▁▂▁ █`.
+fn trend_text(trend: &[Option<f64>]) -> String {
+    let line = crate::render::history::sparkline(trend);
+    match line.char_indices().last() {
+        Some((cut, _)) if trend.len() >= 2 => format!("`{} {}`", &line[..cut], &line[cut..]),
+        _ => String::new(),
+    }
+}
+
 /// The instruction check under a table of time changes (paired mode).
 fn instruction_notes(out: &mut String, rows: &[&Comparison]) {
     let counted: Vec<(&Comparison, &crate::report::InstructionCheck)> = rows
@@ -398,9 +407,15 @@ fn change_table(out: &mut String, rows: &[&Comparison], mode: Mode, catches: boo
     } else {
         ("", "")
     };
+    let trends = rows.iter().any(|c| !c.trend.is_empty());
+    let (trend_header, trend_rule) = if trends {
+        (" Trend: baselines, head |", "---|")
+    } else {
+        ("", "")
+    };
     let _ = writeln!(
         out,
-        "| Benchmark | Change {} | CI |{catches_header} Median base → head | p95 base → head |\n|---|---:|---:|{catches_rule}---:|---:|",
+        "| Benchmark | Change {} | CI |{catches_header} Median base → head | p95 base → head |{trend_header}\n|---|---:|---:|{catches_rule}---:|---:|{trend_rule}",
         change_label(mode)
     );
     let mut disagree = false;
@@ -422,9 +437,14 @@ fn change_table(out: &mut String, rows: &[&Comparison], mode: Mode, catches: boo
         } else {
             String::new()
         };
+        let trend_cell = if trends {
+            format!(" {} |", trend_text(&c.trend))
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             out,
-            "| {} | {}{flag} | {} |{catches_cell} {} → {} | {} → {} |",
+            "| {} | {}{flag} | {} |{catches_cell} {} → {} | {} → {} |{trend_cell}",
             markdown_code(c.id.as_str(), true),
             format_change(change.estimate),
             interval_text(mode, change),

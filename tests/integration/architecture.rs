@@ -52,8 +52,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
     (
         "demo",
         &[
-            "baseline", "collect", "compare", "config", "error", "pipeline", "profile", "progress",
-            "publish", "record", "render", "report", "stats",
+            "baseline", "collect", "compare", "config", "error", "history", "pipeline", "profile",
+            "progress", "publish", "record", "render", "report", "stats",
         ],
     ),
     (

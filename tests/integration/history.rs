@@ -270,3 +270,42 @@ fn a_shift_is_named_at_the_commit_the_baseline_measured() {
         "{text}"
     );
 }
+
+#[test]
+fn baseline_update_shows_the_level_shifts_its_record_completes() {
+    // Four baselines at one level, one slower; the update brings the second
+    // slower record: a level of two, named at the commit that began it.
+    let repo = Repo::new();
+    let mut slowing = String::new();
+    for i in 0..5u64 {
+        let scale: &[(usize, f64)] = if i == 4 { &[(3, 2.0)] } else { &[] };
+        repo.write_record("baselines/suite.json", &suite_record(i, 0.01, scale));
+        let sha = repo.commit_all(&format!("baseline {i}"));
+        if i == 4 {
+            slowing = sha;
+        }
+    }
+    let new = repo.path().join("new.json");
+    std::fs::write(&new, suite_record(5, 0.01, &[(3, 2.0)]).to_json()).unwrap();
+    let output = run(flamegate(repo.path())
+        .args(["baseline", "update", "--suite", "suite", "--record"])
+        .arg(&new));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("level shifts in this baseline's history"),
+        "{stderr}"
+    );
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("query/scan"))
+        .expect(&stderr);
+    assert!(
+        line.contains(&slowing[..10]) && line.contains("slower, still in effect"),
+        "{line}"
+    );
+    assert!(
+        stderr.contains("6 versions of the baseline, 5 benchmarks, 1 level shift"),
+        "{stderr}"
+    );
+}
