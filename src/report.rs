@@ -16,7 +16,8 @@ use crate::record::{BenchId, InputChange};
 
 /// The schema version of a serialised `Report`. 2 added the `layout`
 /// verdict and `Comparison::instructions`, 3 `Report::scaling`, 4
-/// `Comparison::trend`; schema 1 to 3 reports still read.
+/// `Comparison::trend` and `Report::history_page`; schema 1 to 3 reports
+/// still read.
 pub const REPORT_SCHEMA: u32 = 4;
 /// The oldest schema this flamegate reads.
 pub const OLDEST_REPORT_SCHEMA: u32 = 1;
@@ -314,6 +315,11 @@ pub struct Report {
     /// its size, on both sides. Decided only by `compare::scaling`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub scaling: Vec<Scaling>,
+    /// The history page written beside the report (`history.html`): every
+    /// committed baseline of the target branch, with this head as the last
+    /// point. A file name, never a link (the report may be untrusted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history_page: Option<String>,
 }
 
 /// A common complexity class, named only when one class fits the measured

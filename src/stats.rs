@@ -198,6 +198,21 @@ pub fn benjamini_hochberg(p_values: &[f64]) -> Vec<f64> {
     adjusted
 }
 
+/// Benchmarks needed before a common (machine) shift is estimated.
+pub const MIN_BENCHES_FOR_SHIFT: usize = 8;
+/// The shift common to all benchmarks of a run (log space), when it is
+/// clearly there: the median offset, kept only when larger than twice its
+/// standard error. With few or scattered benchmarks a median would add noise
+/// rather than remove it (seen in the demo: two huge regressions and layout
+/// effects made a same-machine run look 22% "faster").
+pub fn common_shift(offsets: &[f64]) -> Option<f64> {
+    if offsets.len() < MIN_BENCHES_FOR_SHIFT {
+        return None;
+    }
+    let shift = median(offsets);
+    (shift.abs() > 2.0 * median_standard_error(offsets)).then_some(shift)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

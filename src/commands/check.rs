@@ -109,6 +109,11 @@ pub(crate) fn check(args: CheckArgs, output: Output) -> Result<u8> {
         paired,
         instructions,
     });
+    let out_dir = output_args
+        .out_dir
+        .clone()
+        .unwrap_or_else(|| config.project.target_dir.join("flamegate"));
+    write_history_page(&config, &suite, &mut gated.report, &out_dir, output);
     finish_check(
         gated,
         &output_args,
@@ -260,3 +265,51 @@ pub(crate) fn finish_check(
     }
     Ok(code)
 }
+
+/// The history page beside the report: every committed baseline of the
+/// target branch with this head as the last point (`history.html`). Best
+/// effort and quiet: without committed baselines (a paired check of a
+/// project that has none) there is no history to draw.
+fn write_history_page(
+    config: &Config,
+    suite: &str,
+    report: &mut crate::report::Report,
+    out_dir: &Path,
+    output: Output,
+) {
+    let branch = match &config.base {
+        crate::baseline::BaseSpec::MergeBase { target_branch } => target_branch.clone(),
+        _ => None,
+    };
+    let history = crate::history::read(
+        &crate::history::Request {
+            project_dir: &config.project.dir,
+            suite,
+            branch: branch.as_deref(),
+            limit: 200,
+            filter: None,
+            min_change: config.settings.min_change,
+            head: Some(report),
+            pending: None,
+        },
+        crate::progress::Progress::Silent,
+    );
+    let Ok(history) = history else { return };
+    let path = out_dir.join(HISTORY_PAGE);
+    match write_atomic(&path, &crate::render::history::html(&history)) {
+        Ok(()) => {
+            report.history_page = Some(HISTORY_PAGE.to_string());
+            output.progress.note(&format!(
+                "wrote {} ({} baselines of {suite}, this head last)",
+                path.display(),
+                history.commits.len()
+            ));
+        }
+        Err(e) => output
+            .progress
+            .note(&format!("the history page was not written: {e}")),
+    }
+}
+
+/// The history page's file name beside report.json.
+const HISTORY_PAGE: &str = "history.html";

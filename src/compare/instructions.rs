@@ -224,6 +224,7 @@ pub fn against_instructions(
         runner: None,
         reproduce: None,
         scaling,
+        history_page: None,
     }
 }
 

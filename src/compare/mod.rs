@@ -132,19 +132,7 @@ impl Settings {
 /// over so few would swallow real changes. In the demo's five benchmarks,
 /// three got 25-40% faster from code layout alone and "agreed" on a -31%
 /// machine shift that never happened.
-pub const MIN_BENCHES_FOR_SHIFT: usize = 8;
-/// The shift common to all benchmarks of a run (log space), when it is
-/// clearly there: the median offset, kept only when larger than twice its
-/// standard error. With few or scattered benchmarks a median would add noise
-/// rather than remove it (seen in the demo: two huge regressions and layout
-/// effects made a same-machine run look 22% "faster").
-pub fn common_shift(offsets: &[f64]) -> Option<f64> {
-    if offsets.len() < MIN_BENCHES_FOR_SHIFT {
-        return None;
-    }
-    let shift = median(offsets);
-    (shift.abs() > 2.0 * median_standard_error(offsets)).then_some(shift)
-}
+pub use crate::stats::{MIN_BENCHES_FOR_SHIFT, common_shift};
 
 /// Prior degrees of freedom when pooling the noise of benchmarks with short
 /// histories (moderated variance, Smyth 2004).
@@ -307,6 +295,7 @@ pub fn against_stored(
         runner: None,
         reproduce: None,
         scaling,
+        history_page: None,
     }
 }
 

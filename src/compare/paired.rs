@@ -378,6 +378,7 @@ pub fn against_paired_with(
         runner: None,
         reproduce: None,
         scaling,
+        history_page: None,
     }
 }
 

@@ -36,8 +36,11 @@ const MIN_NOISE: f64 = 1e-4;
 pub struct Series {
     /// Index into the history's commits of each value.
     pub commit_index: Vec<usize>,
-    /// The record's median, in its unit.
+    /// The record's median with the machine's common shift removed (what
+    /// is tested).
     pub level: Vec<f64>,
+    /// The record's median as measured (what is shown).
+    pub measured: Vec<f64>,
     /// Declared input per iteration, if any.
     pub input: Vec<Option<u64>>,
 }
@@ -119,22 +122,61 @@ pub fn pelt(logs: &[f64], sigma: f64) -> Vec<usize> {
     splits
 }
 
-/// PELT's splits of one series with each one's two-sided p-value: a t-test
-/// of the mean log level of the segments on either side against the
-/// series' noise.
-pub fn candidates(series: &Series) -> Vec<Candidate> {
-    let logs: Vec<f64> = series
+/// A series' log levels.
+fn logs_of(series: &Series) -> Vec<f64> {
+    series
         .level
         .iter()
         .map(|v| v.max(f64::MIN_POSITIVE).ln())
+        .collect()
+}
+
+/// Prior degrees of freedom given to the suite's typical noise when it
+/// moderates a series' own (few records estimate noise poorly).
+const PRIOR_DF: f64 = 4.0;
+/// Series needed before the suite's typical noise is used as a prior.
+const MIN_SERIES_FOR_PRIOR: usize = 4;
+
+/// Each series' noise and its degrees of freedom: its own estimate,
+/// moderated by the suite's typical noise (Smyth 2004's moderated
+/// variance, as the stored comparison pools noise): five records alone
+/// give a t-test three degrees of freedom.
+fn moderated_noise(all: &[Series]) -> Vec<(f64, f64)> {
+    let own: Vec<(f64, f64)> = all
+        .iter()
+        .map(|series| {
+            let logs = logs_of(series);
+            (noise(&logs), logs.len().saturating_sub(2).max(1) as f64)
+        })
         .collect();
-    let sigma = noise(&logs);
+    let usable: Vec<f64> = all
+        .iter()
+        .zip(&own)
+        .filter(|(series, _)| series.level.len() >= 3)
+        .map(|(_, (sigma, _))| sigma * sigma)
+        .collect();
+    if usable.len() < MIN_SERIES_FOR_PRIOR {
+        return own;
+    }
+    let prior = median(&usable);
+    own.into_iter()
+        .map(|(sigma, df)| {
+            let variance = (PRIOR_DF * prior + df * sigma * sigma) / (PRIOR_DF + df);
+            (variance.sqrt().max(MIN_NOISE), df + PRIOR_DF)
+        })
+        .collect()
+}
+
+/// PELT's splits of one series with each one's two-sided p-value: a t-test
+/// of the mean log level of the segments on either side against the
+/// noise `sigma` (with `df` degrees of freedom).
+pub fn candidates(series: &Series, sigma: f64, df: f64) -> Vec<Candidate> {
+    let logs = logs_of(series);
     let splits = pelt(&logs, sigma);
     let mut bounds = vec![0];
     bounds.extend(&splits);
     bounds.push(logs.len());
     let mean = |s: usize, t: usize| logs[s..t].iter().sum::<f64>() / (t - s) as f64;
-    let degrees = (logs.len() as f64 - bounds.len() as f64 + 1.0).max(1.0);
     bounds
         .windows(3)
         .map(|w| {
@@ -147,7 +189,7 @@ pub fn candidates(series: &Series) -> Vec<Candidate> {
             let positions = (logs.len() - 1) as f64;
             Candidate {
                 at: k,
-                p_value: (2.0 * t_sf(t, degrees) * positions).min(1.0),
+                p_value: (2.0 * t_sf(t, df) * positions).min(1.0),
             }
         })
         .collect()
@@ -163,7 +205,11 @@ pub fn level_shifts(
     machine_changed: &[bool],
     min_change: f64,
 ) -> Vec<Vec<ChangePoint>> {
-    let proposed: Vec<Vec<Candidate>> = all.iter().map(candidates).collect();
+    let proposed: Vec<Vec<Candidate>> = all
+        .iter()
+        .zip(moderated_noise(all))
+        .map(|(series, (sigma, df))| candidates(series, sigma, df))
+        .collect();
     let p_values: Vec<f64> = proposed.iter().flatten().map(|c| c.p_value).collect();
     let mut adjusted = benjamini_hochberg(&p_values).into_iter();
     all.iter()
@@ -210,13 +256,15 @@ fn shifts_of(
         }
     }
     let levels = segment_levels(&series.level, &splits);
+    let measured = segment_levels(&series.measured, &splits);
     let latest = levels.last().copied().unwrap_or(f64::NAN);
     splits
         .iter()
         .enumerate()
         .map(|(i, &(at, p_adjusted))| {
             let index = series.commit_index[at];
-            let (before, after) = (levels[i], levels[i + 1]);
+            let (before, after) = (measured[i], measured[i + 1]);
+            let change = levels[i + 1] / levels[i] - 1.0;
             let machine = (series.commit_index[at - 1] + 1..=index)
                 .any(|c| machine_changed.get(c).copied().unwrap_or(false));
             let cause = if machine {
@@ -226,18 +274,18 @@ fn shifts_of(
             } else {
                 ShiftCause::Code
             };
-            let change = after / before - 1.0;
             ChangePoint {
                 index,
                 commit: commits[index].clone(),
                 before,
                 after,
                 change,
+                machine_shift: (after / before) / (1.0 + change) - 1.0,
                 p_adjusted,
                 cause,
                 unresolved: cause == ShiftCause::Code
                     && change > 0.0
-                    && latest / before - 1.0 >= min_change,
+                    && latest / levels[i] - 1.0 >= min_change,
             }
         })
         .collect()
@@ -293,7 +341,7 @@ mod tests {
     /// A series with log-normal noise of `noise` around `levels`, seeded.
     fn noisy(levels: &[f64], noise: f64, seed: u64) -> Series {
         let mut rng = fastrand::Rng::with_seed(seed);
-        let level = levels
+        let level: Vec<f64> = levels
             .iter()
             .map(|l| {
                 // Box-Muller: a standard normal from two uniforms.
@@ -304,6 +352,7 @@ mod tests {
             .collect();
         Series {
             commit_index: (0..levels.len()).collect(),
+            measured: level.clone(),
             level,
             input: vec![None; levels.len()],
         }
@@ -377,6 +426,7 @@ mod tests {
         let levels = steps(&[(3, 5000.0), (2, 6000.0)]);
         let series = Series {
             commit_index: vec![0, 1, 2, 3, 4],
+            measured: levels.clone(),
             level: levels,
             input: vec![None; 5],
         };
@@ -409,9 +459,11 @@ mod tests {
     #[test]
     fn gaps_keep_commit_indices() {
         // The benchmark is missing from commits 2 and 3.
+        let level = vec![100.0, 100.0, 100.0, 200.0, 200.0, 200.0];
         let series = Series {
             commit_index: vec![0, 1, 4, 5, 6, 7],
-            level: vec![100.0, 100.0, 100.0, 200.0, 200.0, 200.0],
+            measured: level.clone(),
+            level,
             input: vec![None; 6],
         };
         let commits: Vec<String> = (0..8).map(|i| format!("c{i}")).collect();

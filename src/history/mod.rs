@@ -51,6 +51,7 @@ pub fn read(request: &Request<'_>, progress: Progress) -> Result<History> {
     let repo = ProjectRepo::open(request.project_dir)?;
     let (tip, branch) = repo.target_branch(request.branch)?;
     let path = repo.repo_path(&suite_file(request.suite));
+    let baseline_dir = repo.repo_path(crate::baseline::BASELINE_DIR);
     let mut notes = Vec::new();
 
     let (versions, walked_to_root) = versions_of(&tip, &path, request.limit)?;
@@ -102,7 +103,7 @@ pub fn read(request: &Request<'_>, progress: Progress) -> Result<History> {
                 let mut commit = describe(&measured);
                 commit.stored_in = stored_in.to_string();
                 commit.commits_since_previous =
-                    first_parent_count(&repo.repo, previous, measured.id());
+                    first_parent_count(&repo.repo, previous, measured.id(), &baseline_dir);
                 previous = Some(measured.id());
                 parsed.push((commit, version));
             }
@@ -121,7 +122,8 @@ pub fn read(request: &Request<'_>, progress: Progress) -> Result<History> {
             .and_then(|oid| repo.repo.find_commit(oid).ok())
             .unwrap_or_else(|| tip.clone());
         let mut commit = describe(&measured);
-        commit.commits_since_previous = first_parent_count(&repo.repo, previous, measured.id());
+        commit.commits_since_previous =
+            first_parent_count(&repo.repo, previous, measured.id(), &baseline_dir);
         parsed.push((commit, reduce(record)));
     }
     if parsed.is_empty() {
@@ -173,19 +175,47 @@ fn versions_of(
     Ok((versions, reached_root))
 }
 
-/// First-parent commits after `from` up to and including `to` (1 when
-/// `from` is `to`'s parent; 1 also for the first point or a walk that does
-/// not meet `from`, where the count says nothing).
-fn first_parent_count(repo: &git2::Repository, from: Option<git2::Oid>, to: git2::Oid) -> usize {
+/// First-parent commits after `from` up to and including `to` that change
+/// more than the baselines (`baseline_dir`): where a level shift between
+/// the two points can lie. 1 for the first point, or when the walk does
+/// not meet `from`, where the count says nothing.
+fn first_parent_count(
+    repo: &git2::Repository,
+    from: Option<git2::Oid>,
+    to: git2::Oid,
+    baseline_dir: &str,
+) -> usize {
     let Some(from) = from else { return 1 };
-    let mut walk = match repo.revwalk() {
-        Ok(walk) => walk,
-        Err(_) => return 1,
+    let Ok(mut walk) = repo.revwalk() else {
+        return 1;
     };
     if walk.simplify_first_parent().is_err() || walk.push(to).is_err() || walk.hide(from).is_err() {
         return 1;
     }
-    walk.take(MAX_COMMITS_WALKED).count().max(1)
+    let only_baselines = |oid: git2::Oid| -> bool {
+        let Ok(commit) = repo.find_commit(oid) else {
+            return false;
+        };
+        let parent_tree = commit.parent(0).ok().and_then(|p| p.tree().ok());
+        let Ok(tree) = commit.tree() else {
+            return false;
+        };
+        let Ok(diff) = repo.diff_tree_to_tree(parent_tree.as_ref(), Some(&tree), None) else {
+            return false;
+        };
+        diff.deltas().count() > 0
+            && diff.deltas().all(|d| {
+                d.new_file()
+                    .path()
+                    .or_else(|| d.old_file().path())
+                    .is_some_and(|p| p.starts_with(baseline_dir))
+            })
+    };
+    walk.take(MAX_COMMITS_WALKED)
+        .filter_map(|oid| oid.ok())
+        .filter(|oid| !only_baselines(*oid))
+        .count()
+        .max(1)
 }
 
 fn describe(commit: &git2::Commit<'_>) -> HistoryCommit {
@@ -411,6 +441,7 @@ fn assemble(
         }
     }
     benches.sort_by(|a, b| a.id.cmp(&b.id));
+    let machine = machine_levels(&benches, count);
 
     let series: Vec<changes::Series> = benches
         .iter()
@@ -420,15 +451,18 @@ fn assemble(
                 .iter()
                 .enumerate()
                 .filter_map(|(i, p)| p.map(|p| (i, p)));
-            let (mut commit_index, mut level, mut input) = (Vec::new(), Vec::new(), Vec::new());
+            let (mut commit_index, mut level, mut measured, mut input) =
+                (Vec::new(), Vec::new(), Vec::new(), Vec::new());
             for (i, point) in present {
                 commit_index.push(i);
-                level.push(point.median);
+                level.push(point.median / machine[i].exp());
+                measured.push(point.median);
                 input.push(point.input);
             }
             changes::Series {
                 commit_index,
                 level,
+                measured,
                 input,
             }
         })
@@ -464,9 +498,34 @@ fn assemble(
         commits,
         benches,
         head,
+        machine_speed: machine.iter().map(|l| l.exp_m1()).collect(),
         min_change: request.min_change,
         notes,
     }
+}
+
+/// The machine's speed at each version (log, 0 at the first): the sum of
+/// the shifts common to the benchmarks between consecutive versions, each
+/// kept only when clearly there (`stats::common_shift`, as a comparison
+/// removes it). A shared runner that is 40% slower for one record moves
+/// every benchmark; a code change moves its own.
+fn machine_levels(benches: &[BenchHistory], count: usize) -> Vec<f64> {
+    let mut levels = vec![0.0; count];
+    let mut last_level = 0.0;
+    for (k, level) in levels.iter_mut().enumerate().skip(1) {
+        let offsets: Vec<f64> = benches
+            .iter()
+            .filter_map(|b| match (b.points[k - 1], b.points[k]) {
+                (Some(a), Some(b)) if a.median > 0.0 && b.median > 0.0 => {
+                    Some((b.median / a.median).ln())
+                }
+                _ => None,
+            })
+            .collect();
+        last_level += crate::stats::common_shift(&offsets).unwrap_or(0.0);
+        *level = last_level;
+    }
+    levels
 }
 
 fn index_of_sorted(benches: &[BenchHistory], id: &str) -> Option<usize> {

@@ -53,14 +53,40 @@ pub fn sparkline(values: &[Option<f64>]) -> String {
         .collect()
 }
 
-/// What the change was, in words: "+12.0% (1.000 µs → 1.120 µs)".
+/// What the change was, in words: "+12.0% (1.000 µs → 1.120 µs)", and
+/// the machine's common shift when one was removed from it.
 fn change_words(bench: &BenchHistory, change: &ChangePoint) -> String {
+    let machine = if change.machine_shift.abs() >= 0.005 {
+        format!(
+            "; every benchmark moved {} with it, removed",
+            format_change(change.machine_shift)
+        )
+    } else {
+        String::new()
+    };
     format!(
-        "{} ({} → {})",
+        "{} ({} → {}{machine})",
         format_change(change.change),
         format_level(&bench.unit, change.before),
         format_level(&bench.unit, change.after)
     )
+}
+
+/// The largest common speed change of the machine, as a sentence, when
+/// there was one worth saying.
+fn machine_words(history: &History) -> Option<String> {
+    let (index, speed) = history
+        .machine_speed
+        .iter()
+        .enumerate()
+        .max_by(|a, b| a.1.abs().total_cmp(&b.1.abs()))?;
+    (speed.abs() >= 0.005).then(|| {
+        format!(
+            "every benchmark's level moved together between records (the machine's speed: at most {} against the first, at {}); that common shift is removed before level shifts are looked for",
+            format_change(*speed),
+            crate::error::short_sha(&history.commits[index].sha)
+        )
+    })
 }
 
 /// Where in the history the shift lies, when more than one commit could
@@ -120,7 +146,7 @@ pub fn changes_text(history: &History) -> String {
             );
         }
     }
-    for note in &history.notes {
+    for note in machine_words(history).iter().chain(&history.notes) {
         let _ = writeln!(out, "  note: {}", terminal_text(note));
     }
     out
@@ -322,7 +348,7 @@ pub fn html(history: &History) -> Vec<u8> {
             html_text(&head.label)
         );
     }
-    for note in &history.notes {
+    for note in machine_words(history).iter().chain(&history.notes) {
         let _ = writeln!(out, "<p class=\"note\">Note: {}</p>", html_text(note));
     }
     out.push_str("</header>\n");

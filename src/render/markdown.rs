@@ -258,6 +258,13 @@ impl Renderer for Markdown {
         for note in &report.notes {
             let _ = writeln!(out, "> {}\n", markdown_text(note));
         }
+        if let Some(page) = &report.history_page {
+            let _ = writeln!(
+                out,
+                "Every committed baseline of the target branch, with this head as the last point, is plotted in {} beside this report.\n",
+                markdown_code(page, false)
+            );
+        }
         if let Some(runner) = &report.runner {
             let base = if runner.same_machine {
                 match report.mode {

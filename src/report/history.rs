@@ -23,6 +23,11 @@ pub struct History {
     /// The pull request's head (from a report.json), drawn as a final point.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub head: Option<HeadCommit>,
+    /// Per commit, the speed change common to every benchmark since the
+    /// first commit (the machine's, `stats::common_shift` between
+    /// consecutive versions): 0.5 is everything 50% slower. Removed before
+    /// level shifts are looked for.
+    pub machine_speed: Vec<f64>,
     /// The smallest level shift reported as a change (0.02 = 2%).
     pub min_change: f64,
     /// Versions skipped (damaged, foreign schema), shallow history, filters.
@@ -109,8 +114,14 @@ pub struct ChangePoint {
     /// The median level of the segment before and after.
     pub before: f64,
     pub after: f64,
-    /// after / before − 1: 0.10 is 10% slower.
+    /// The change of the benchmark's own level, the machine's common shift
+    /// removed: 0.10 is 10% slower. (`after / before` also holds the
+    /// machine's shift.)
     pub change: f64,
+    /// The shift common to every benchmark between the two levels (the
+    /// machine's speed), removed from `change`: 0.5 is every benchmark 50%
+    /// slower.
+    pub machine_shift: f64,
     /// Two-sided p-value of the shift (t-test of the two segments' log
     /// levels against the series' noise), Benjamini-Hochberg adjusted over
     /// every change of the suite.

@@ -174,9 +174,19 @@ fn chromium(args: &[&str]) -> std::process::Output {
 fn the_history_page_works_in_chromium_with_hostile_names() {
     let hostile = hostile_names();
     let repo = Repo::new();
+    // The first four benchmarks double at the fourth commit; the rest do
+    // not (a move of most benchmarks together is the machine's, removed).
     for i in 0..6u64 {
-        let level = if i >= 3 { 2_000.0 } else { 1_000.0 };
-        let benches: Vec<(&str, f64)> = hostile.iter().map(|name| (name.as_str(), level)).collect();
+        let benches: Vec<(&str, f64)> = hostile
+            .iter()
+            .enumerate()
+            .map(|(b, name)| {
+                (
+                    name.as_str(),
+                    if i >= 3 && b < 4 { 2_000.0 } else { 1_000.0 },
+                )
+            })
+            .collect();
         repo.write_record("baselines/suite.json", &record(&benches, i));
         repo.commit_all(&hostile[i as usize % hostile.len()]);
     }
@@ -217,8 +227,8 @@ fn the_history_page_works_in_chromium_with_hostile_names() {
     // No injected element: the names stayed text.
     assert!(!dom.contains("<img src=\"x\""));
     assert_eq!(dom.matches("<svg class=\"plot\"").count(), hostile.len());
-    // Every benchmark doubled at the fourth commit: a shift each, at it.
-    assert_eq!(dom.matches("<line class=\"slower\"").count(), hostile.len());
+    // The four that doubled: a shift each, at it.
+    assert_eq!(dom.matches("<line class=\"slower\"").count(), 4);
 }
 
 #[test]
@@ -261,14 +271,27 @@ fn a_shift_is_named_at_the_commit_the_baseline_measured() {
         (slowing.as_str(), "query: drop the index")
     );
     assert_ne!(at.stored_in, at.sha);
-    // Two first-parent commits since the previous point: its record commit and this one.
-    assert_eq!(at.commits_since_previous, 2);
+    // Since the previous point: its record's commit (baselines only, not
+    // counted) and this one.
+    assert_eq!(at.commits_since_previous, 1);
     let text = history_in(&repo, &["--changes"]);
     let text = String::from_utf8_lossy(&text.stdout);
     assert!(
-        text.contains("(one of 2 commits since the previous baseline)"),
+        !text.contains("commits since the previous baseline"),
         "{text}"
     );
+    // A baseline recorded after two code commits: the shift lies in one of them.
+    repo.write("src/lib.rs", "pub fn a() {}\n");
+    repo.commit_all("code a");
+    repo.write("src/lib.rs", "pub fn b() {}\n");
+    let code = repo.commit_all("code b");
+    let mut record = suite_record(9, 0.01, &[(2, 2.0)]);
+    record.commit = Some(code);
+    repo.write_record("baselines/suite.json", &record);
+    repo.commit_all("flamegate: record the baseline");
+    let output = history_in(&repo, &["--format", "json", "--out", "-"]);
+    let history: History = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(history.commits.last().unwrap().commits_since_previous, 2);
 }
 
 #[test]
@@ -308,4 +331,54 @@ fn baseline_update_shows_the_level_shifts_its_record_completes() {
         stderr.contains("6 versions of the baseline, 5 benchmarks, 1 level shift"),
         "{stderr}"
     );
+}
+
+#[test]
+fn a_machine_that_slowed_every_benchmark_is_not_a_code_change() {
+    // Ten benchmarks; from the fourth record on the runner is 50% slower
+    // for all of them, and `b0` is also twice as slow by its own code.
+    let repo = Repo::new();
+    let names: Vec<String> = (0..10).map(|i| format!("group/b{i}")).collect();
+    let mut slowing = String::new();
+    for i in 0..7u64 {
+        let machine = if i >= 3 { 1.5 } else { 1.0 };
+        let benches: Vec<(&str, f64)> = names
+            .iter()
+            .enumerate()
+            .map(|(b, name)| {
+                let code = if b == 0 && i >= 3 { 2.0 } else { 1.0 };
+                let wobble = samples(1.0, 0.01, i * 31 + b as u64, 1)[0];
+                (
+                    name.as_str(),
+                    1_000.0 * (b + 1) as f64 * machine * code * wobble,
+                )
+            })
+            .collect();
+        repo.write_record("baselines/suite.json", &record(&benches, i));
+        let sha = repo.commit_all(&format!("baseline {i}"));
+        if i == 3 {
+            slowing = sha;
+        }
+    }
+    let output = history_in(&repo, &["--format", "json", "--out", "-"]);
+    let history: History = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(
+        (history.machine_speed[3] - 0.5).abs() < 0.03,
+        "{:?}",
+        history.machine_speed
+    );
+    let changed: Vec<&str> = history
+        .benches
+        .iter()
+        .filter(|b| !b.changes.is_empty())
+        .map(|b| b.id.as_str())
+        .collect();
+    assert_eq!(changed, ["group/b0"]);
+    let change = &history.benches[0].changes[0];
+    assert_eq!(change.commit, slowing);
+    assert!((change.change - 1.0).abs() < 0.05, "{change:?}");
+    assert!((change.machine_shift - 0.5).abs() < 0.05, "{change:?}");
+    let text = history_in(&repo, &["--changes"]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("every benchmark moved +5"), "{text}");
 }

@@ -43,8 +43,13 @@ pub fn comment_body(
         } else {
             "workflow run"
         };
+        let files = if report.history_page.is_some() {
+            "the full report, flamegraphs and the plots of every baseline (history.html)"
+        } else {
+            "the full report and flamegraphs"
+        };
         footer.push_str(&format!(
-            "Measured in {whose} [{}]({}); the full report and flamegraphs are in its artifacts. ",
+            "Measured in {whose} [{}]({}); {files} are in its artifacts. ",
             run.run_id, run.url
         ));
     }
