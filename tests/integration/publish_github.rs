@@ -210,6 +210,20 @@ fn publishing_twice_leaves_one_comment_updated_in_place() {
         "the PR head, not the merge commit"
     );
     assert!(body.contains("https://github.example/octo/shop/actions/runs/4242"));
+    // Issue 19: the trend column, and the history page beside the report,
+    // named in the footer (the page itself is in the run's artifacts).
+    assert!(body.contains("Trend: baselines, head"), "{body}");
+    assert!(
+        body.contains("plots of every baseline (history.html)"),
+        "{body}"
+    );
+    let page = std::fs::read_to_string(slower.with_file_name("history.html")).unwrap();
+    assert_eq!(page.matches("<section class=\"bench\"").count(), 5);
+    assert_eq!(
+        page.matches("<circle class=\"head\"").count(),
+        5,
+        "the head is each plot's last point"
+    );
     // Issue 22: the runner, and the command that reproduces the check.
     let main_tip = repo.git(&["rev-parse", "main"]);
     assert!(
