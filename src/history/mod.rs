@@ -93,13 +93,8 @@ pub fn read(request: &Request<'_>, progress: Progress) -> Result<History> {
             .map_err(|e| Error::git("reading a commit of the baseline's history", e))?;
         match result {
             Ok(version) => {
-                // The measured commit, when the record names one we have.
-                let measured = version
-                    .commit
-                    .as_deref()
-                    .and_then(|sha| git2::Oid::from_str(sha).ok())
-                    .and_then(|oid| repo.repo.find_commit(oid).ok())
-                    .unwrap_or_else(|| stored_commit.clone());
+                let measured =
+                    measured_commit(&repo.repo, version.commit.as_deref(), &stored_commit);
                 let mut commit = describe(&measured);
                 commit.stored_in = stored_in.to_string();
                 commit.commits_since_previous =
@@ -115,12 +110,7 @@ pub fn read(request: &Request<'_>, progress: Progress) -> Result<History> {
         }
     }
     if let Some(record) = request.pending {
-        let measured = record
-            .commit
-            .as_deref()
-            .and_then(|sha| git2::Oid::from_str(sha).ok())
-            .and_then(|oid| repo.repo.find_commit(oid).ok())
-            .unwrap_or_else(|| tip.clone());
+        let measured = measured_commit(&repo.repo, record.commit.as_deref(), &tip);
         let mut commit = describe(&measured);
         commit.commits_since_previous =
             first_parent_count(&repo.repo, previous, measured.id(), &baseline_dir);
@@ -216,6 +206,18 @@ fn first_parent_count(
         .filter(|oid| !only_baselines(*oid))
         .count()
         .max(1)
+}
+
+/// The commit a record measured, when it names one this repository has;
+/// else `fallback` (the commit that stored it, or HEAD for a new record).
+fn measured_commit<'r>(
+    repo: &'r git2::Repository,
+    sha: Option<&str>,
+    fallback: &git2::Commit<'r>,
+) -> git2::Commit<'r> {
+    sha.and_then(|sha| git2::Oid::from_str(sha).ok())
+        .and_then(|oid| repo.find_commit(oid).ok())
+        .unwrap_or_else(|| fallback.clone())
 }
 
 fn describe(commit: &git2::Commit<'_>) -> HistoryCommit {
