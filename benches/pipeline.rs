@@ -61,6 +61,7 @@ fn unsorted_suite(benches: usize, seed: u64) -> RunRecord {
                 seconds: None,
                 functions: None,
                 simulated: None,
+                allocations: Vec::new(),
             })
             .collect(),
     }

@@ -51,6 +51,10 @@ pub struct FileThresholds {
     /// A group of sized benchmarks whose exponent grew by 0.5 or more with
     /// confidence fails the gate (default true).
     pub fail_on_scaling: Option<bool>,
+    /// What more allocations per iteration do: `gate` (default: beyond the
+    /// benchmark's own A/A spread fails), `zero-tolerance` (any increase
+    /// fails), `report` (shown, never failing).
+    pub allocations: Option<crate::compare::allocations::AllocationGate>,
     #[serde(default)]
     pub bench: Vec<FileBenchThreshold>,
 }
@@ -162,6 +166,7 @@ pub fn settings(cli: &StatsOverrides, file: &FileConfig, file_path: &Path) -> Re
         confidence: defaults.confidence,
         fail_on_layout: t.fail_on_layout.unwrap_or(defaults.fail_on_layout),
         fail_on_scaling: t.fail_on_scaling.unwrap_or(defaults.fail_on_scaling),
+        allocations: t.allocations.unwrap_or(defaults.allocations),
         accepted: Vec::new(),
     })
 }

@@ -12,10 +12,13 @@
 //! `commands` the one place that knows the command line (with `cli`).
 //! With default features off, only the bench-side hook is built:
 //! [`criterion()`] gives a `Criterion` that profiles with pprof in
-//! criterion's `--profile-time` mode and is inert while timing.
+//! criterion's `--profile-time` mode and is inert while timing, and
+//! [`count_allocations!`] installs a global allocator that counts heap
+//! operations per iteration in flamegate's allocation pass.
 
 pub mod profile;
 
+pub use profile::allocations::CountingAllocator;
 pub use profile::hook::criterion;
 
 #[cfg(feature = "cli")]

@@ -16,9 +16,10 @@ use crate::record::{BenchId, InputChange};
 
 /// The schema version of a serialised `Report`. 2 added the `layout`
 /// verdict and `Comparison::instructions`, 3 `Report::scaling`, 4
-/// `Comparison::trend` and `Report::history_page`; schema 1 to 3 reports
-/// still read.
-pub const REPORT_SCHEMA: u32 = 4;
+/// `Comparison::trend` and `Report::history_page`, 5 the `more
+/// allocations` verdict and `Comparison::allocations`; schema 1 to 4
+/// reports still read.
+pub const REPORT_SCHEMA: u32 = 5;
 /// The oldest schema this flamegate reads.
 pub const OLDEST_REPORT_SCHEMA: u32 = 1;
 
@@ -27,6 +28,10 @@ pub const OLDEST_REPORT_SCHEMA: u32 = 1;
 pub enum Verdict {
     /// Slower beyond the threshold, shown across the suite: fails the gate.
     Regressed,
+    /// The time did not regress, but each iteration of the routine asks
+    /// more of the heap (exact counts beyond the benchmark's own A/A
+    /// spread): fails the gate unless allocations are only reported.
+    MoreAllocations,
     /// Would be `regressed`, but a commit of the pull request accepts the
     /// slowdown (`Flamegate-Accept: <glob>: <reason>`): shown with who and
     /// why, does not fail.
@@ -61,6 +66,11 @@ pub enum Verdict {
 pub const WARNING_VERDICTS: [Verdict; 2] = [Verdict::Accepted, Verdict::LikelySlower];
 
 impl Verdict {
+    /// The verdicts that fail the gate.
+    pub fn fails_gate(self) -> bool {
+        matches!(self, Verdict::Regressed | Verdict::MoreAllocations)
+    }
+
     /// The timing words that say the time moved, with which way: +1 slower
     /// (regressed, likely slower), −1 faster (improved, likely faster).
     pub fn time_direction(self) -> Option<f64> {
@@ -74,6 +84,7 @@ impl Verdict {
     pub fn label(self) -> &'static str {
         match self {
             Verdict::Regressed => "regressed",
+            Verdict::MoreAllocations => "more allocations",
             Verdict::Accepted => "accepted",
             Verdict::Improved => "improved",
             Verdict::LikelySlower => "likely slower",
@@ -161,6 +172,10 @@ pub struct Comparison {
     /// time changed (the dual-measure check behind `layout`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instructions: Option<InstructionCheck>,
+    /// Heap operations per iteration on both sides, where both counted
+    /// them (`count_allocations!`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allocations: Option<AllocationCheck>,
     /// Where the time went, for regressed benchmarks with a head profile.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hotspots: Option<Hotspots>,
@@ -194,6 +209,76 @@ pub struct InstructionCheck {
     /// unit of input (the counts as measured).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub per_unit: bool,
+}
+
+/// A benchmark's heap operations per iteration on both sides: the medians
+/// of each side's repeated counts. Decided only by `compare::allocations`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AllocationCheck {
+    pub base: AllocationCount,
+    pub head: AllocationCount,
+    /// How far a gated measure (allocations, reallocations, bytes) may move
+    /// before it counts as changed: three times the larger side's relative
+    /// spread of repeated counts, the largest over the measures (0 for
+    /// deterministic code, and with zero tolerance).
+    pub tolerance: f64,
+    /// The gated measures that grew beyond the tolerance, by name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub grew: Vec<String>,
+    /// The gated measures that shrank beyond it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shrank: Vec<String>,
+}
+
+pub use crate::record::allocations::AllocationCount;
+
+impl AllocationCheck {
+    /// Whether any gated measure moved beyond the tolerance.
+    pub fn changed(&self) -> bool {
+        !self.grew.is_empty() || !self.shrank.is_empty()
+    }
+
+    /// What both human formats print:
+    /// `allocations per iteration 1 → 1,001; bytes 24 → 48,024; peak live bytes 24 → 48,024`,
+    /// each measure that differs (all three when none does).
+    pub fn text(&self) -> String {
+        let (b, h) = (&self.base, &self.head);
+        let measures = [
+            ("allocations per iteration", b.allocations, h.allocations),
+            ("reallocations", b.reallocations, h.reallocations),
+            ("bytes", b.bytes, h.bytes),
+            ("peak live bytes", b.peak_bytes, h.peak_bytes),
+        ];
+        let moved: Vec<String> = measures
+            .iter()
+            .filter(|(name, base, head)| base != head || *name == "allocations per iteration")
+            .map(|(name, base, head)| format!("{name} {} → {}", thousands(*base), thousands(*head)))
+            .collect();
+        let mut text = moved.join("; ");
+        if self.tolerance > 0.0 && self.tolerance.is_finite() {
+            text.push_str(&format!(
+                " (counts of the same code vary by up to {:.1}% here, so changes within {:.1}% count as none)",
+                100.0 * self.tolerance / crate::record::instructions::JITTER_MULTIPLE,
+                100.0 * self.tolerance
+            ));
+        } else if !self.tolerance.is_finite() {
+            text.push_str(" (counts of the same code vary too much here to compare)");
+        }
+        text
+    }
+}
+
+/// `48024` → `48,024`.
+pub fn thousands(value: u64) -> String {
+    let digits = value.to_string();
+    let mut out = String::new();
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
 }
 
 /// The machine a check ran on.

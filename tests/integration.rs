@@ -3,6 +3,8 @@
 #[path = "integration/support.rs"]
 mod support;
 
+#[path = "integration/allocations.rs"]
+mod allocations;
 #[path = "integration/architecture.rs"]
 mod architecture;
 #[path = "integration/baseline_git.rs"]

@@ -122,6 +122,7 @@ pub fn read_bench_dir(new_dir: &Path) -> Result<BenchResult> {
         seconds: None,
         functions: None,
         simulated: None,
+        allocations: Vec::new(),
     })
 }
 

@@ -5,6 +5,7 @@
 //! leftover criterion baseline can leak in), and hands on the benchmarks'
 //! `BenchResult`s plus the machine fingerprint, assembled into a `RunRecord`.
 
+pub mod allocations;
 pub mod callgrind;
 pub mod cargo;
 pub mod criterion_output;
@@ -515,6 +516,10 @@ fn time_benchmarks(
             result.profile = profiles.remove(&result.id);
         }
     }
+    let mut counts = allocations::allocation_pass(listed, scratch.path(), "", runner, progress)?;
+    for (_, _, result) in &mut measured {
+        result.allocations = counts.remove(&result.id).unwrap_or_default();
+    }
     Ok(measured.into_iter().map(|(_, _, r)| r).collect())
 }
 
@@ -578,6 +583,7 @@ pub(crate) fn count_one(exe: &BenchExecutable, id: &str, out: &Path) -> Result<B
         seconds: None,
         functions,
         simulated,
+        allocations: Vec::new(),
     })
 }
 

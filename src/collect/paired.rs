@@ -575,6 +575,18 @@ pub fn run_paired(
             }
         }
     }
+    // Both sides' allocations, where the bench targets count them.
+    for (side, listed, benches) in [
+        (Side::Base, &base_listed, &mut base_benches),
+        (Side::Head, &head_listed, &mut head_benches),
+    ] {
+        let tag = format!(" {side:?}").to_lowercase();
+        let mut counts =
+            super::allocations::allocation_pass(listed, scratch.path(), &tag, runner, progress)?;
+        for bench in benches.iter_mut() {
+            bench.allocations = counts.remove(&bench.id).unwrap_or_default();
+        }
+    }
     let mut round_medians = BTreeMap::new();
     for bench in &head_benches {
         let medians = round_medians_of(&results, &windows, rounds, &bench.id);

@@ -263,6 +263,7 @@ mod tests {
                     seconds: None,
                     functions: None,
                     simulated: None,
+                    allocations: Vec::new(),
                 })
                 .collect(),
         }

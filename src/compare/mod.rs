@@ -5,6 +5,7 @@
 //! STATISTICS.md rule (b), stored baseline, and (c), Benjamini-Hochberg over
 //! the suite. Classification happens only in `verdict::classify`.
 
+pub mod allocations;
 pub mod instructions;
 pub mod paired;
 pub mod scaling;
@@ -67,6 +68,8 @@ pub struct Settings {
     /// Slowdowns the pull request's commits accept (`baseline::accept`),
     /// with the matcher of each glob.
     pub accepted: Vec<(GlobMatcher, crate::report::Accepted)>,
+    /// What more allocations per iteration do to a verdict.
+    pub allocations: allocations::AllocationGate,
 }
 
 impl Settings {
@@ -89,6 +92,7 @@ impl Default for Settings {
             confidence: 0.95,
             fail_on_layout: false,
             fail_on_scaling: true,
+            allocations: allocations::AllocationGate::Gate,
             accepted: Vec::new(),
         }
     }
@@ -372,7 +376,11 @@ pub(crate) fn judge(
                 fdr: settings.fdr,
                 layout_fails: settings.fail_on_layout,
                 accepted: settings.acceptance_for(id).is_some(),
+                allocations_fail: settings.allocations.fails(),
             };
+            let allocation_check = base_bench.zip(head_bench).and_then(|(base, head)| {
+                allocations::check(&base.allocations, &head.allocations, settings.allocations)
+            });
             let (presence, change) = match test_index.get(id).copied() {
                 Some(i) => {
                     let t = &tests[i].1;
@@ -383,6 +391,9 @@ pub(crate) fn judge(
                         p_improved_adjusted: improved_adjusted[i],
                         code: t.instructions.as_ref().map(verdict::CodeEvidence::from),
                         rounds: t.rounds,
+                        allocations_grew: allocation_check
+                            .as_ref()
+                            .is_some_and(|check| !check.grew.is_empty()),
                     };
                     let change = Change {
                         detectable: t.detectable(min_change.ln_1p(), detection_level),
@@ -436,6 +447,7 @@ pub(crate) fn judge(
                     .then(|| settings.acceptance_for(id).cloned())
                     .flatten(),
                 instructions,
+                allocations: allocation_check,
                 hotspots,
                 flamegraphs: Vec::new(),
                 trend: Vec::new(),
@@ -519,13 +531,12 @@ pub(crate) fn judge(
     }
 
     let scaling = scaling::scaling(base, head, &comparisons, settings);
-    let outcome = if comparisons.iter().any(|c| c.verdict == Verdict::Regressed)
-        || scaling.iter().any(|s| s.fails)
-    {
-        Outcome::Fail
-    } else {
-        Outcome::Pass
-    };
+    let outcome =
+        if comparisons.iter().any(|c| c.verdict.fails_gate()) || scaling.iter().any(|s| s.fails) {
+            Outcome::Fail
+        } else {
+            Outcome::Pass
+        };
     Judged {
         comparisons,
         scaling,
@@ -816,6 +827,7 @@ mod tests {
                     seconds: None,
                     functions: None,
                     simulated: None,
+                    allocations: Vec::new(),
                 })
                 .collect(),
         }
@@ -999,8 +1011,9 @@ mod tests {
                     p_improved_adjusted: ch.p_improved_adjusted,
                     code: None,
                     rounds: ch.rounds,
+                    allocations_grew: false,
                 };
-                let rule = Rule { min_change: c.min_change, fdr: settings.fdr, layout_fails: false, accepted: false };
+                let rule = Rule { min_change: c.min_change, fdr: settings.fdr, layout_fails: false, accepted: false, allocations_fail: true };
                 prop_assert_eq!(classify(Presence::Both(evidence), &rule), c.verdict);
                 prop_assert!(ch.ci_low <= ch.estimate && ch.estimate <= ch.ci_high);
             }

@@ -404,6 +404,7 @@ mod tests {
             seconds: None,
             functions: None,
             simulated: None,
+            allocations: Vec::new(),
         };
         let record = |samples: Vec<f64>| RunRecord {
             schema: RECORD_SCHEMA,

@@ -482,6 +482,7 @@ mod tests {
             verdict: Verdict::Unchanged,
             accepted: None,
             instructions: None,
+            allocations: None,
             hotspots: None,
             flamegraphs: Vec::new(),
             trend: Vec::new(),

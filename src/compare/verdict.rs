@@ -19,6 +19,9 @@ pub struct Evidence {
     /// Paired: the rounds the test counted; 0 where there are no rounds
     /// (a stored baseline, instruction counts).
     pub rounds: usize,
+    /// Both sides counted their heap operations per iteration, and a gated
+    /// one grew beyond the benchmark's tolerance (`compare::allocations`).
+    pub allocations_grew: bool,
 }
 
 /// Rounds a paired benchmark needs before it can read `regressed` (the
@@ -85,6 +88,9 @@ pub struct Rule {
     /// A commit of the pull request accepts a slowdown of this benchmark:
     /// `regressed` becomes `accepted`.
     pub accepted: bool,
+    /// More allocations fail the gate (`more allocations`); otherwise they
+    /// are only reported beside the timing word.
+    pub allocations_fail: bool,
 }
 
 /// What is known about a benchmark.
@@ -111,7 +117,7 @@ pub enum Presence {
 ///   change is not shown beyond the threshold across the suite;
 /// - `inconclusive`: the interval holds zero and reaches past the threshold.
 ///
-/// Only `regressed` fails the gate.
+/// Only `regressed` fails the gate on time.
 ///
 /// A time change (any of the four words that exclude zero) whose exact
 /// instruction counts were taken on both sides is then checked against
@@ -120,6 +126,11 @@ pub enum Presence {
 /// timing word; the same instructions and memory behaviour make it
 /// `layout` (where the code sits moved the time: alignment, caches,
 /// branch predictor), unless the rule says layout fails.
+///
+/// A benchmark whose time did not regress but whose routine asks more of
+/// the heap per iteration (exact counts) is `more allocations`, which fails
+/// the gate too, unless the rule only reports allocations; accepted, it is
+/// `accepted` like a slowdown.
 pub fn classify(presence: Presence, rule: &Rule) -> Verdict {
     let evidence = match presence {
         Presence::OnlyHead => return Verdict::New,
@@ -127,7 +138,24 @@ pub fn classify(presence: Presence, rule: &Rule) -> Verdict {
         Presence::IdenticalCode => return Verdict::Identical,
         Presence::Both(evidence) => evidence,
     };
-    let timing = classify_time(&evidence, rule);
+    let timing = classify_time_and_code(&evidence, rule);
+    if timing != Verdict::Regressed
+        && timing != Verdict::Accepted
+        && evidence.allocations_grew
+        && rule.allocations_fail
+    {
+        return if rule.accepted {
+            Verdict::Accepted
+        } else {
+            Verdict::MoreAllocations
+        };
+    }
+    timing
+}
+
+/// The timing word, checked against the instruction counts.
+fn classify_time_and_code(evidence: &Evidence, rule: &Rule) -> Verdict {
+    let timing = classify_time(evidence, rule);
     let Some(direction) = timing.time_direction() else {
         return timing;
     };
@@ -213,8 +241,9 @@ mod tests {
                     p_improved_adjusted: p_improved,
                     code: None,
                     rounds,
+                    allocations_grew: false,
                 }),
-                &Rule { min_change, fdr: 0.01, layout_fails: false, accepted: false },
+                &Rule { min_change, fdr: 0.01, layout_fails: false, accepted: false, allocations_fail: true },
             );
             let (printed_low, printed_high) = (low.exp_m1(), high.exp_m1());
             // An interval holding zero is never a decided change.
@@ -243,6 +272,7 @@ mod tests {
             fdr: 0.01,
             layout_fails: false,
             accepted: false,
+            allocations_fail: true,
         };
         let verdict = |estimate: f64, low: f64, high: f64, p: f64| {
             classify(
@@ -253,6 +283,7 @@ mod tests {
                     p_improved_adjusted: 1.0,
                     code: None,
                     rounds: 0,
+                    allocations_grew: false,
                 }),
                 &rule,
             )
@@ -278,6 +309,7 @@ mod tests {
             fdr: 0.01,
             layout_fails: false,
             accepted: false,
+            allocations_fail: true,
         };
         let slower = |rounds| {
             classify(
@@ -288,6 +320,7 @@ mod tests {
                     p_improved_adjusted: 1.0,
                     code: None,
                     rounds,
+                    allocations_grew: false,
                 }),
                 &rule,
             )
@@ -313,6 +346,7 @@ mod tests {
             fdr: 0.01,
             layout_fails,
             accepted: false,
+            allocations_fail: true,
         };
         let slower = |code: Option<CodeEvidence>| Evidence {
             log_change: 0.15f64.ln_1p(),
@@ -321,6 +355,7 @@ mod tests {
             p_improved_adjusted: 1.0,
             code,
             rounds: 0,
+            allocations_grew: false,
         };
         let code = |instructions: f64, jitter: f64, cycles: Option<f64>| {
             Some(CodeEvidence {
@@ -389,7 +424,61 @@ mod tests {
             p_improved_adjusted: 1.0,
             code: code(0.0, 0.0, None),
             rounds: 0,
+            allocations_grew: false,
         };
         assert_eq!(verdict(unchanged, false), Verdict::Unchanged);
+    }
+
+    #[test]
+    fn more_allocations_fail_unless_time_already_does_or_they_are_only_reported() {
+        let evidence = |log_ci: (f64, f64), p: f64, allocations_grew: bool| Evidence {
+            log_change: (log_ci.0 + log_ci.1) / 2.0,
+            log_ci,
+            p_regressed_adjusted: p,
+            p_improved_adjusted: 1.0,
+            code: None,
+            rounds: 0,
+            allocations_grew,
+        };
+        let rule = Rule {
+            min_change: 0.01,
+            fdr: 0.01,
+            layout_fails: false,
+            accepted: false,
+            allocations_fail: true,
+        };
+        let unchanged_time = evidence((-0.005, 0.005), 1.0, true);
+        let noisy_time = evidence((-0.2, 0.2), 1.0, true);
+        let slower = evidence((0.15, 0.25), 0.001, true);
+        assert_eq!(
+            classify(Presence::Both(unchanged_time), &rule),
+            Verdict::MoreAllocations
+        );
+        assert_eq!(
+            classify(Presence::Both(noisy_time), &rule),
+            Verdict::MoreAllocations
+        );
+        assert_eq!(classify(Presence::Both(slower), &rule), Verdict::Regressed);
+        let reported = Rule {
+            allocations_fail: false,
+            ..rule
+        };
+        assert_eq!(
+            classify(Presence::Both(unchanged_time), &reported),
+            Verdict::Unchanged
+        );
+        let accepted = Rule {
+            accepted: true,
+            ..rule
+        };
+        assert_eq!(
+            classify(Presence::Both(unchanged_time), &accepted),
+            Verdict::Accepted
+        );
+        assert!(Verdict::MoreAllocations.fails_gate());
+        assert_eq!(
+            classify(Presence::Both(evidence((-0.005, 0.005), 1.0, false)), &rule),
+            Verdict::Unchanged
+        );
     }
 }

@@ -749,6 +749,7 @@ fn bench_result(id: &BenchId, samples: Vec<f64>) -> BenchResult {
         seconds: None,
         functions: None,
         simulated: None,
+        allocations: Vec::new(),
     }
 }
 

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, RecordSource, Result};
 
+pub mod allocations;
 pub mod instructions;
 pub mod interference;
 pub mod paired;
@@ -229,6 +230,10 @@ pub struct BenchResult {
     /// mispredictions per iteration (advisory).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub simulated: Option<instructions::Simulated>,
+    /// Heap operations per iteration, one entry per run of the allocation
+    /// pass (when the bench installs `flamegate::count_allocations!()`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allocations: Vec<allocations::AllocationCount>,
 }
 
 /// One benchmark run of one commit.

@@ -79,6 +79,7 @@ impl Renderer for Markdown {
         );
         let counts: Vec<String> = [
             Verdict::Regressed,
+            Verdict::MoreAllocations,
             Verdict::Accepted,
             Verdict::Improved,
             Verdict::LikelySlower,
@@ -96,6 +97,7 @@ impl Renderer for Markdown {
             !matches!(
                 v,
                 Verdict::Identical
+                    | Verdict::MoreAllocations
                     | Verdict::Accepted
                     | Verdict::LikelySlower
                     | Verdict::LikelyFaster
@@ -104,8 +106,8 @@ impl Renderer for Markdown {
         })
         .map(|&v| {
             let n = report.count(v);
-            if v == Verdict::Regressed && n > 0 {
-                format!("**{n} regressed**")
+            if v.fails_gate() && n > 0 {
+                format!("**{n} {}**", v.label())
             } else {
                 format!("{n} {}", v.label())
             }
@@ -154,6 +156,10 @@ impl Renderer for Markdown {
         for (verdict, title) in [
             (Verdict::Regressed, "Regressions"),
             (
+                Verdict::MoreAllocations,
+                "More allocations (the time did not regress, but each iteration of the routine asks more of the heap: exact counts, fails the gate)",
+            ),
+            (
                 Verdict::Accepted,
                 "Accepted slowdowns (regressed, accepted by a commit of this pull request; not failing)",
             ),
@@ -181,6 +187,7 @@ impl Renderer for Markdown {
                 change_table(&mut out, &rows, report.mode, catches);
                 out.push('\n');
                 instruction_notes(&mut out, &rows);
+                allocation_notes(&mut out, &rows);
                 for c in &rows {
                     if let Some(accepted) = &c.accepted {
                         let _ = writeln!(
@@ -325,6 +332,29 @@ fn instruction_notes(out: &mut String, rows: &[&Comparison]) {
             "- {}: {}",
             markdown_code(c.id.as_str(), false),
             markdown_text(&instruction_text(check))
+        );
+    }
+    out.push('\n');
+}
+
+/// The allocation counts under a table, for the benchmarks whose counts
+/// moved.
+fn allocation_notes(out: &mut String, rows: &[&Comparison]) {
+    let moved: Vec<(&Comparison, &crate::report::AllocationCheck)> = rows
+        .iter()
+        .filter_map(|c| c.allocations.as_ref().map(|check| (*c, check)))
+        .filter(|(_, check)| check.changed())
+        .collect();
+    if moved.is_empty() {
+        return;
+    }
+    out.push_str("**Allocations** (exact counts per iteration of the routine, base → head)\n\n");
+    for (c, check) in moved {
+        let _ = writeln!(
+            out,
+            "- {}: {}",
+            markdown_code(c.id.as_str(), false),
+            markdown_text(&check.text())
         );
     }
     out.push('\n');

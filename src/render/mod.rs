@@ -422,10 +422,25 @@ pub fn headline(report: &Report) -> String {
         Outcome::Fail => {
             let n = report.count(Verdict::Regressed);
             let worse = report.scaling.iter().filter(|s| s.fails).count();
-            let regressed = format!(
-                "{n} of {total} benchmark{} regressed",
-                if total == 1 { "" } else { "s" }
-            );
+            let of_total = |n: usize| {
+                format!(
+                    "{n} of {total} benchmark{}",
+                    if total == 1 { "" } else { "s" }
+                )
+            };
+            let regressed = match (n, report.count(Verdict::MoreAllocations)) {
+                (n, 0) => format!("{} regressed", of_total(n)),
+                (0, more) => format!(
+                    "{} allocate{} more",
+                    of_total(more),
+                    if more == 1 { "s" } else { "" }
+                ),
+                (n, more) => format!(
+                    "{} regressed, {more} allocate{} more",
+                    of_total(n),
+                    if more == 1 { "s" } else { "" }
+                ),
+            };
             match worse {
                 0 => regressed,
                 1 => format!("{regressed}, 1 group scales worse"),

@@ -25,7 +25,7 @@ impl Terminal {
             return cell;
         }
         match verdict {
-            Verdict::Regressed => cell.fg(Color::Red),
+            Verdict::Regressed | Verdict::MoreAllocations => cell.fg(Color::Red),
             Verdict::Accepted => cell.fg(Color::Yellow),
             Verdict::Improved => cell.fg(Color::Green),
             Verdict::LikelySlower | Verdict::Inconclusive | Verdict::Missing => {
@@ -177,6 +177,15 @@ impl Renderer for Terminal {
                     "accepted {}: {}\n",
                     terminal_text(c.id.as_str()),
                     terminal_text(&accepted_text(accepted))
+                ));
+            }
+        }
+        for c in &report.comparisons {
+            if let Some(check) = c.allocations.as_ref().filter(|check| check.changed()) {
+                out.push_str(&format!(
+                    "allocations {}: {}\n",
+                    terminal_text(c.id.as_str()),
+                    check.text()
                 ));
             }
         }

@@ -375,3 +375,93 @@ fn issue_20_hostile_group_names_are_escaped() {
     let terminal = String::from_utf8(Terminal { color: false }.render(&report)).unwrap();
     assert!(!terminal.contains("\n## PASS"), "{terminal}");
 }
+
+/// Issue 21: a stored report where both sides counted allocations: one
+/// benchmark allocates more at the same time (`more allocations`), one is
+/// slower and allocates more (`regressed`, with its counts), one allocates
+/// less, one the same.
+fn allocations_report(gate: compare::allocations::AllocationGate) -> Report {
+    use flamegate::record::allocations::AllocationCount;
+    let counted = |mut record: RunRecord, counts: &[(&str, u64, u64)]| {
+        for bench in &mut record.benches {
+            let (_, allocations, bytes) = counts
+                .iter()
+                .find(|(id, _, _)| *id == bench.id.as_str())
+                .unwrap();
+            bench.allocations = vec![
+                AllocationCount {
+                    allocations: *allocations,
+                    deallocations: *allocations,
+                    reallocations: 0,
+                    bytes: *bytes,
+                    peak_bytes: *bytes,
+                };
+                3
+            ];
+        }
+        record
+    };
+    let base_counts = [
+        ("api/handle", 1, 24),
+        ("api/parse", 3, 96),
+        ("api/render", 12, 4_096),
+        ("api/route", 0, 0),
+    ];
+    let times = |parse: f64| {
+        [
+            ("api/handle", 20_000.0),
+            ("api/parse", parse),
+            ("api/render", 50_000.0),
+            ("api/route", 300.0),
+        ]
+    };
+    let versions: Vec<RunRecord> = (0..4)
+        .map(|seed| counted(record(&times(1_000.0), seed), &base_counts))
+        .collect();
+    let head = counted(
+        record(&times(1_500.0), 9),
+        &[
+            ("api/handle", 1_001, 48_024),
+            ("api/parse", 5, 160),
+            ("api/render", 10, 4_000),
+            ("api/route", 0, 0),
+        ],
+    );
+    let settings = Settings {
+        allocations: gate,
+        ..Settings::default()
+    };
+    compare::against_stored("suite", &head, "work tree", &baseline(versions), &settings)
+}
+
+#[test]
+fn issue_21_allocations_markdown_and_terminal() {
+    use compare::allocations::AllocationGate;
+    use flamegate::report::{Outcome, Verdict};
+    let report = allocations_report(AllocationGate::Gate);
+    let verdict = |report: &Report, id: &str| report.comparison(id).unwrap().verdict;
+    assert_eq!(verdict(&report, "api/handle"), Verdict::MoreAllocations);
+    assert_eq!(verdict(&report, "api/parse"), Verdict::Regressed);
+    assert_eq!(report.outcome, Outcome::Fail);
+    insta::assert_snapshot!(
+        "allocations_markdown",
+        String::from_utf8(Markdown.render(&report)).unwrap()
+    );
+    insta::assert_snapshot!(
+        "allocations_terminal",
+        String::from_utf8(Terminal { color: false }.render(&report)).unwrap()
+    );
+    // Only reported: the same counts, the timing words, no failure from them.
+    let reported = allocations_report(AllocationGate::Report);
+    assert_ne!(verdict(&reported, "api/handle"), Verdict::MoreAllocations);
+    assert!(
+        reported
+            .comparison("api/handle")
+            .unwrap()
+            .allocations
+            .as_ref()
+            .unwrap()
+            .changed()
+    );
+    assert_eq!(verdict(&reported, "api/parse"), Verdict::Regressed);
+}

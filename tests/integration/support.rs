@@ -58,6 +58,7 @@ pub fn record(benches: &[(&str, f64)], seed: u64) -> RunRecord {
                 seconds: None,
                 functions: None,
                 simulated: None,
+                allocations: Vec::new(),
             })
             .collect(),
     }
@@ -256,13 +257,19 @@ pub fn parse_svg(svg: &str) -> Result<roxmltree::Document<'_>, roxmltree::Error>
 
 /// Copy the tiny criterion fixture (with flamegate's hook) into `to`.
 pub fn copy_tiny(to: &Path) {
-    for file in ["Cargo.lock", "src/lib.rs", "benches/tiny.rs"] {
+    copy_fixture("tiny", &["Cargo.lock", "src/lib.rs", "benches/tiny.rs"], to);
+}
+
+/// Copy `files` of the fixture crate `name` (which depends on flamegate by
+/// a relative path) to `to`, pointing its manifest at this flamegate.
+pub fn copy_fixture(name: &str, files: &[&str], to: &Path) {
+    for file in files {
         let dest = to.join(file);
         std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
-        std::fs::copy(fixture("tiny").join(file), dest).unwrap();
+        std::fs::copy(fixture(name).join(file), dest).unwrap();
     }
     // The fixture finds flamegate's hook by a relative path; point it home.
-    let manifest = std::fs::read_to_string(fixture("tiny").join("Cargo.toml")).unwrap();
+    let manifest = std::fs::read_to_string(fixture(name).join("Cargo.toml")).unwrap();
     let flamegate_dir = env!("CARGO_MANIFEST_DIR");
     let manifest = manifest.replace("path = \"../../..\"", &format!("path = {flamegate_dir:?}"));
     std::fs::write(to.join("Cargo.toml"), manifest).unwrap();

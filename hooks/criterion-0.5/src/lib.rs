@@ -19,6 +19,12 @@ use criterion::profiler::Profiler;
 #[path = "../../../src/profile/sampler.rs"]
 mod sampler;
 
+// The allocation counter is flamegate's own too (the same file), so a bench
+// on criterion 0.5 installs it with `flamegate_hook_criterion05::count_allocations!();`.
+#[path = "../../../src/profile/allocations.rs"]
+pub mod allocations;
+pub use allocations::CountingAllocator;
+
 /// A `Criterion` with flamegate's profiler installed.
 pub fn criterion() -> Criterion {
     Criterion::default().with_profiler(Hook::default())

@@ -38,42 +38,49 @@ fn clip(text: &str, limit: usize) -> String {
 /// file (the file every result is measured against): regressions first,
 /// each kind largest change first, at most `ANNOTATIONS_LIMIT`.
 fn annotations(report: &Report, path: &str) -> Vec<Value> {
-    std::iter::once((Verdict::Regressed, "failure"))
-        .chain(WARNING_VERDICTS.map(|v| (v, "warning")))
-        .flat_map(|(verdict, level)| {
-            let mut rows: Vec<&Comparison> = report.with(verdict).collect();
-            rows.sort_by(|a, b| {
-                let size = |c: &Comparison| c.change.as_ref().map_or(0.0, |ch| ch.estimate.abs());
-                size(b).total_cmp(&size(a))
-            });
-            rows.into_iter().map(move |c| {
-                let mut message = format!("{} {}", c.id, verdict.label());
-                if let Some(ch) = &c.change {
-                    message.push_str(&format!(
-                        " {} (interval {} … {})",
-                        format_change(ch.estimate),
-                        format_change(ch.ci_low),
-                        format_change(ch.ci_high)
-                    ));
-                }
-                if let Some(accepted) = &c.accepted {
-                    message.push_str(&format!("\n{}", crate::render::accepted_text(accepted)));
-                }
-                if let Some(h) = &c.hotspots {
-                    message.push_str(&format!("\n{}", h.summary));
-                }
-                json!({
-                    "path": path,
-                    "start_line": 1,
-                    "end_line": 1,
-                    "annotation_level": level,
-                    "title": clip(&format!("{} {}", c.id, verdict.label()), TITLE_LIMIT),
-                    "message": clip(&message, 64 * 1024 - 1),
-                })
+    [
+        (Verdict::Regressed, "failure"),
+        (Verdict::MoreAllocations, "failure"),
+    ]
+    .into_iter()
+    .chain(WARNING_VERDICTS.map(|v| (v, "warning")))
+    .flat_map(|(verdict, level)| {
+        let mut rows: Vec<&Comparison> = report.with(verdict).collect();
+        rows.sort_by(|a, b| {
+            let size = |c: &Comparison| c.change.as_ref().map_or(0.0, |ch| ch.estimate.abs());
+            size(b).total_cmp(&size(a))
+        });
+        rows.into_iter().map(move |c| {
+            let mut message = format!("{} {}", c.id, verdict.label());
+            if let Some(ch) = &c.change {
+                message.push_str(&format!(
+                    " {} (interval {} … {})",
+                    format_change(ch.estimate),
+                    format_change(ch.ci_low),
+                    format_change(ch.ci_high)
+                ));
+            }
+            if let Some(accepted) = &c.accepted {
+                message.push_str(&format!("\n{}", crate::render::accepted_text(accepted)));
+            }
+            if let Some(h) = &c.hotspots {
+                message.push_str(&format!("\n{}", h.summary));
+            }
+            if let Some(check) = c.allocations.as_ref().filter(|check| check.changed()) {
+                message.push_str(&format!("\n{}", check.text()));
+            }
+            json!({
+                "path": path,
+                "start_line": 1,
+                "end_line": 1,
+                "annotation_level": level,
+                "title": clip(&format!("{} {}", c.id, verdict.label()), TITLE_LIMIT),
+                "message": clip(&message, 64 * 1024 - 1),
             })
         })
-        .take(ANNOTATIONS_LIMIT)
-        .collect()
+    })
+    .take(ANNOTATIONS_LIMIT)
+    .collect()
 }
 
 /// Create the check run in progress. A create whose answer was lost (a 5xx,

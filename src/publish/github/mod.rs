@@ -69,6 +69,7 @@ fn permission_advice(error: &ApiError, permission: &str) -> String {
 fn worth_a_comment(report: &Report) -> bool {
     [
         Verdict::Regressed,
+        Verdict::MoreAllocations,
         Verdict::Accepted,
         Verdict::Improved,
         Verdict::New,
@@ -252,6 +253,7 @@ pub fn publish(
                 {
                     Ok((id, annotations)) => {
                         let annotated = report.count(Verdict::Regressed)
+                            + report.count(Verdict::MoreAllocations)
                             + WARNING_VERDICTS.iter().map(|&v| report.count(v)).sum::<usize>();
                         let capped = if annotated > annotations {
                             format!(

@@ -109,6 +109,9 @@ fn annotation(level: &str, c: &Comparison) -> String {
     if let Some(h) = &c.hotspots {
         message.push_str(&format!("\n{}", h.summary));
     }
+    if let Some(check) = c.allocations.as_ref().filter(|check| check.changed()) {
+        message.push_str(&format!("\n{}", check.text()));
+    }
     format!(
         "::{level} title={}::{}",
         escape_property(&format!("flamegate: {} {}", c.id, c.verdict.label())),
@@ -121,8 +124,12 @@ fn annotation(level: &str, c: &Comparison) -> String {
 /// line saying how many more there are.
 pub fn annotations(report: &Report) -> Vec<String> {
     let mut lines = Vec::new();
-    for (verdict, level) in std::iter::once((Verdict::Regressed, "error"))
-        .chain(WARNING_VERDICTS.map(|v| (v, "warning")))
+    for (verdict, level) in [
+        (Verdict::Regressed, "error"),
+        (Verdict::MoreAllocations, "error"),
+    ]
+    .into_iter()
+    .chain(WARNING_VERDICTS.map(|v| (v, "warning")))
     {
         let mut rows: Vec<&Comparison> = report.with(verdict).collect();
         rows.sort_by(|a, b| {

@@ -1,0 +1,154 @@
+//! The allocation pass: each benchmark alone in criterion's `--test` mode
+//! (one call of its routine), `REPEATS` times, with the bench-side counter
+//! (`profile::allocations`, installed by `count_allocations!`) asked to
+//! write what the routine asked of the heap. Separate from the timing and
+//! profiling passes, so the counter's stack walks distort neither.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use super::{BenchExecutable, Listed, Progress, Runner};
+use crate::error::{Error, Result};
+use crate::profile::allocations::{FORMAT_LINE, KEYS, OUTPUT_ENV};
+use crate::record::BenchId;
+use crate::record::allocations::AllocationCount;
+
+/// Counts per benchmark: the same code and input allocate the same each
+/// time; where they differ (a randomly seeded `HashMap` that grows at
+/// other moments), the spread is the benchmark's own A/A jitter.
+pub const REPEATS: usize = 3;
+
+/// Whether `exe` installs the counter: only then do its bytes hold the
+/// name of the variable the counter reads.
+pub fn installed(exe: &BenchExecutable) -> bool {
+    let needle = OUTPUT_ENV.as_bytes();
+    std::fs::read(&exe.path).is_ok_and(|bytes| bytes.windows(needle.len()).any(|w| w == needle))
+}
+
+/// Count the listed benchmarks of every executable that installs the
+/// counter; the others are named once and left uncounted.
+pub(crate) fn allocation_pass(
+    listed: &Listed,
+    scratch: &Path,
+    tag: &str,
+    runner: &dyn Runner,
+    progress: &Progress,
+) -> Result<BTreeMap<BenchId, Vec<AllocationCount>>> {
+    let counting: Vec<(usize, &BenchExecutable, &Vec<String>)> = listed
+        .iter()
+        .enumerate()
+        .filter(|(_, (exe, ids))| !ids.is_empty() && installed(exe))
+        .map(|(index, (exe, ids))| (index, exe, ids))
+        .collect();
+    let mut counts = BTreeMap::new();
+    if counting.is_empty() {
+        return Ok(counts);
+    }
+    let total: usize = counting.iter().map(|(_, _, ids)| ids.len()).sum();
+    progress.note(&format!(
+        "counting allocations{tag}: {total} benchmark(s), each {REPEATS} times alone for one iteration \
+         (criterion's --test mode)"
+    ));
+    let bar = progress.bar(total as u64, &format!("counting allocations{tag}"));
+    for (index, exe, ids) in counting {
+        for (n, id) in ids.iter().enumerate() {
+            bar.working_on(id);
+            let mut runs = Vec::with_capacity(REPEATS);
+            for repeat in 0..REPEATS {
+                let home = scratch.join(format!("allocations{tag}-{index}-{n}-{repeat}"));
+                std::fs::create_dir_all(&home).map_err(|e| Error::io(&home, e))?;
+                let out = home.join("allocations.txt");
+                let args = ["--test".to_string(), format!("^{}$", regex::escape(id))];
+                let env = [(OUTPUT_ENV.to_string(), out.to_string_lossy().into_owned())];
+                runner.run(exe, &args, &home, &env, &bar)?;
+                match std::fs::read_to_string(&out) {
+                    Ok(text) => runs.push(parse(&text).map_err(|problem| Error::Profile {
+                        path: out.clone(),
+                        problem,
+                    })?),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                        progress.note(&format!(
+                            "allocations of `{id}` not counted: bench target {} links flamegate's counter but it \
+                             wrote nothing; install it as the global allocator with `flamegate::count_allocations!();` \
+                             at the top of the bench file",
+                            exe.target.label()
+                        ));
+                        break;
+                    }
+                    Err(e) => return Err(Error::io(&out, e)),
+                }
+            }
+            if runs.len() == REPEATS {
+                counts.insert(BenchId(id.clone()), runs);
+            }
+            bar.finished_one(id);
+        }
+    }
+    bar.finish();
+    Ok(counts)
+}
+
+/// The counter's file: its format line, then `key value` for each of `KEYS`.
+pub fn parse(text: &str) -> std::result::Result<AllocationCount, String> {
+    let mut lines = text.lines();
+    if lines.next() != Some(FORMAT_LINE) {
+        return Err(format!(
+            "not a counts file of this flamegate (it expects `{FORMAT_LINE}` first): rebuild the bench with the \
+             flamegate version that runs it"
+        ));
+    }
+    let mut values = [0u64; KEYS.len()];
+    for (slot, key) in values.iter_mut().zip(KEYS) {
+        let line = lines.next().ok_or_else(|| format!("`{key}` is missing"))?;
+        let value = line
+            .strip_prefix(key)
+            .and_then(|rest| rest.strip_prefix(' '))
+            .ok_or_else(|| format!("expected `{key} <count>`, found `{line}`"))?;
+        *slot = value
+            .parse()
+            .map_err(|_| format!("`{key}` is not a count: `{value}`"))?;
+    }
+    let [allocations, deallocations, reallocations, bytes, peak_bytes] = values;
+    Ok(AllocationCount {
+        allocations,
+        deallocations,
+        reallocations,
+        bytes,
+        peak_bytes,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_counters_file_is_read_and_damage_is_named() {
+        let text = format!(
+            "{FORMAT_LINE}\nallocations 3\ndeallocations 2\nreallocations 5\nbytes 1024\npeak_bytes 512\n"
+        );
+        assert_eq!(
+            parse(&text).unwrap(),
+            AllocationCount {
+                allocations: 3,
+                deallocations: 2,
+                reallocations: 5,
+                bytes: 1024,
+                peak_bytes: 512
+            }
+        );
+        assert!(
+            parse("flamegate allocations 0\n")
+                .unwrap_err()
+                .contains("rebuild")
+        );
+        let cut = format!("{FORMAT_LINE}\nallocations 3\n");
+        assert!(
+            parse(&cut)
+                .unwrap_err()
+                .contains("`deallocations` is missing")
+        );
+        let bad = format!("{FORMAT_LINE}\nallocations -1\n");
+        assert!(parse(&bad).unwrap_err().contains("not a count"));
+    }
+}

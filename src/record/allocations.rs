@@ -1,0 +1,52 @@
+//! Heap operations per iteration carried in a `BenchResult` (measured by
+//! `collect::allocations` with the bench-side `count_allocations!`).
+
+use serde::{Deserialize, Serialize};
+
+/// What one iteration of a benchmark's routine asked of the heap, from one
+/// run of the allocation pass.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AllocationCount {
+    /// Blocks allocated (`alloc` and `alloc_zeroed`).
+    pub allocations: u64,
+    pub deallocations: u64,
+    /// Blocks resized in place or moved (`realloc`).
+    pub reallocations: u64,
+    /// Bytes allocated: new blocks' sizes plus what reallocations grew by.
+    pub bytes: u64,
+    /// The most bytes held at once by blocks the routine allocated (or
+    /// grew), counted from the iteration's start.
+    pub peak_bytes: u64,
+}
+
+/// One measure of a count.
+pub type Measure = fn(&AllocationCount) -> u64;
+
+/// The measures an allocation check compares, each with its name in notes.
+pub const GATED: [(&str, Measure); 3] = [
+    ("allocations", |c| c.allocations),
+    ("reallocations", |c| c.reallocations),
+    ("bytes", |c| c.bytes),
+];
+
+/// Repeated counts of one benchmark: each measure's median, and its
+/// relative spread (max − min over min; 0 where a side counted nothing):
+/// the benchmark's own A/A jitter, deterministic code has none.
+pub fn median_and_spread(
+    runs: &[AllocationCount],
+    measure: fn(&AllocationCount) -> u64,
+) -> (u64, f64) {
+    let mut values: Vec<u64> = runs.iter().map(measure).collect();
+    values.sort_unstable();
+    let median = values.get(values.len() / 2).copied().unwrap_or(0);
+    let (min, max) = (
+        values.first().copied().unwrap_or(0),
+        values.last().copied().unwrap_or(0),
+    );
+    let spread = if min == 0 {
+        if max == 0 { 0.0 } else { f64::INFINITY }
+    } else {
+        (max - min) as f64 / min as f64
+    };
+    (median, spread)
+}

@@ -1,0 +1,189 @@
+//! Issue 21: allocations per iteration, counted exactly by the bench-side
+//! `flamegate::count_allocations!()` in a pass of their own, recorded in
+//! baselines and gated in stored and paired mode. Real benchmarks of the
+//! fixture crate `tests/fixtures/allocations` through the real binary.
+
+use std::path::Path;
+
+use crate::support::*;
+
+const FILES: [&str; 3] = ["Cargo.lock", "src/lib.rs", "benches/allocs.rs"];
+
+/// The routine of `handle`, changed to make one more allocation (a
+/// 24-byte request id) per call: a few nanoseconds beside microseconds of work.
+fn add_one_allocation(repo: &Path) {
+    let lib = std::fs::read_to_string(repo.join("src/lib.rs")).unwrap();
+    let changed = lib.replace(
+        "    let buffer = black_box(vec![request; 3]);\n",
+        "    let buffer = black_box(vec![request; 3]);\n    let id = black_box(String::with_capacity(24));\n    drop(id);\n",
+    );
+    assert_ne!(lib, changed);
+    std::fs::write(repo.join("src/lib.rs"), changed).unwrap();
+}
+
+fn counts(record: &serde_json::Value, id: &str) -> Vec<serde_json::Value> {
+    record["benches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["id"] == id)
+        .unwrap_or_else(|| panic!("{id} in the record"))["allocations"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{id} has allocation counts"))
+        .clone()
+}
+
+fn read_json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn issue_21_allocations_are_counted_exactly_and_one_more_fails_stored_and_paired() {
+    let _machine = exclusive_benchmarking();
+    let root = tempfile::tempdir().unwrap();
+    let repo = root.path().join("allocs");
+    copy_fixture("allocations", &FILES, &repo);
+    std::fs::write(
+        repo.join("flamegate.toml"),
+        "criterion_args = [\"--warm-up-time\", \"0.1\", \"--measurement-time\", \"0.3\", \"--sample-size\", \"10\"]\n",
+    )
+    .unwrap();
+    git_in(&repo, &["init", "-q", "-b", "main"]);
+    git_in(&repo, &["add", "-A"]);
+    git_in(&repo, &["commit", "-q", "-m", "allocs"]);
+    let target = fixture_target_dir();
+
+    // The baseline on main, with each benchmark's counts (three runs each).
+    let output = run(flamegate(&repo).env("CARGO_TARGET_DIR", &target).args([
+        "baseline",
+        "update",
+        "--no-profile",
+    ]));
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("counting allocations"),
+        "{}",
+        stderr(&output)
+    );
+    let baseline = read_json(&repo.join("baselines/allocs.json"));
+    // k allocations per iteration read exactly k; the set-up's 101
+    // allocations outside `b.iter` are not counted.
+    for k in [0u64, 1, 3, 1000] {
+        let runs = counts(&baseline, &format!("boxes/{k}"));
+        assert_eq!(runs.len(), 3);
+        for counted in runs {
+            assert_eq!(
+                counted,
+                serde_json::json!({
+                    "allocations": k,
+                    "deallocations": k,
+                    "reallocations": 0,
+                    "bytes": 8 * k,
+                    "peak_bytes": if k > 0 { 8 } else { 0 },
+                }),
+                "boxes/{k}"
+            );
+        }
+    }
+    for counted in counts(&baseline, "handle") {
+        assert_eq!(counted["allocations"], 1);
+        assert_eq!(counted["bytes"], 24);
+    }
+
+    // A/A: another run of the same code reads exactly the same counts.
+    let again = root.path().join("again.json");
+    let output = run(flamegate(&repo)
+        .env("CARGO_TARGET_DIR", &target)
+        .args(["run", "--no-profile", "--out"])
+        .arg(&again));
+    assert!(output.status.success(), "{}", stderr(&output));
+    let again = read_json(&again);
+    for id in ["boxes/0", "boxes/1", "boxes/3", "boxes/1000", "handle"] {
+        assert_eq!(counts(&again, id), counts(&baseline, id), "{id}");
+    }
+
+    git_in(&repo, &["add", "-A"]);
+    git_in(&repo, &["commit", "-q", "-m", "baseline"]);
+    git_in(&repo, &["checkout", "-q", "-b", "request-id"]);
+    add_one_allocation(&repo);
+    git_in(&repo, &["commit", "-q", "-am", "handle: a request id"]);
+
+    let flagged = |report: &serde_json::Value, mode: &str| {
+        assert_eq!(report["mode"], mode);
+        let handle = comparison_of(report, "handle");
+        let check = &handle["allocations"];
+        assert_eq!(check["base"]["allocations"], 1, "{mode}: {handle}");
+        assert_eq!(check["head"]["allocations"], 2, "{mode}: {handle}");
+        assert_eq!(check["base"]["bytes"], 24, "{mode}: {handle}");
+        assert_eq!(check["head"]["bytes"], 48, "{mode}: {handle}");
+        assert_eq!(
+            check["grew"],
+            serde_json::json!(["allocations", "bytes"]),
+            "{mode}"
+        );
+        // The time may or may not show a few nanoseconds in microseconds;
+        // the allocation fails the gate either way.
+        let verdict = handle["verdict"].as_str().unwrap();
+        assert!(
+            verdict == "MoreAllocations" || verdict == "Regressed",
+            "{mode}: {handle}"
+        );
+        assert_eq!(report["outcome"], "Fail", "{mode}");
+        for k in [0, 1, 3, 1000] {
+            let boxes = comparison_of(report, &format!("boxes/{k}"));
+            assert!(boxes["allocations"]["grew"].is_null(), "{mode}: {boxes}");
+            assert_ne!(boxes["verdict"], "MoreAllocations", "{mode}: {boxes}");
+        }
+    };
+
+    // Stored mode: against the baseline committed on main.
+    let out = root.path().join("stored");
+    let output = run(flamegate(&repo)
+        .env("CARGO_TARGET_DIR", &target)
+        .args(["check", "--no-profile", "--base-ref", "main", "--out-dir"])
+        .arg(&out));
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}\n{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    flagged(&report(&out), "StoredBaseline");
+    let markdown = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(
+        markdown.contains("`handle`: allocations per iteration 1 → 2; bytes 24 → 48"),
+        "{markdown}"
+    );
+    assert!(
+        stdout(&output).contains("allocations handle: allocations per iteration 1 → 2"),
+        "{}",
+        stdout(&output)
+    );
+
+    // Paired mode: both sides built and counted in this job.
+    let out = root.path().join("paired");
+    let output = run(flamegate(&repo)
+        .env("CARGO_TARGET_DIR", target.join("allocs-paired"))
+        .args([
+            "check",
+            "--paired",
+            "--rounds",
+            "6",
+            "--base-ref",
+            "main",
+            "--no-profile",
+            "--out-dir",
+        ])
+        .arg(&out)
+        .args(["--"])
+        .args(QUICK_WINDOWS));
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}\n{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    flagged(&report(&out), "Paired");
+}
