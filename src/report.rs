@@ -217,7 +217,7 @@ pub struct InstructionCheck {
 pub struct AllocationCheck {
     pub base: AllocationCount,
     pub head: AllocationCount,
-    /// How far a gated measure (allocations, reallocations, bytes) may move
+    /// How far a gated measure (`record::allocations::GATED`) may move
     /// before it counts as changed: three times the larger side's relative
     /// spread of repeated counts, the largest over the measures (0 for
     /// deterministic code, and with zero tolerance).

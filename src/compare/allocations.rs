@@ -1,7 +1,7 @@
 //! Allocations per iteration, compared exactly like instruction counts (rule
-//! (d) of docs/statistics.md): the same code and input ask the same of the
+//! (e) of docs/statistics.md): the same code and input ask the same of the
 //! heap each time, so there is nothing to estimate. A gated measure
-//! (allocations, reallocations, bytes) changed when it moved by more than
+//! (`record::allocations::GATED`) changed when it moved by more than
 //! three times the benchmark's own A/A spread (each side counts it
 //! `collect::allocations::REPEATS` times; deterministic code has none), or
 //! by anything at all with zero tolerance. Peak live bytes are reported,
@@ -97,13 +97,19 @@ mod tests {
         assert!(!same.changed(), "{same:?}");
         assert_eq!(same.tolerance, 0.0);
         let more = check(&runs(&[3, 3, 3]), &runs(&[4, 4, 4]), AllocationGate::Gate).unwrap();
-        assert_eq!(more.grew, ["allocations", "bytes"]);
+        assert_eq!(
+            more.grew,
+            ["allocations", "allocations + reallocations", "bytes"]
+        );
         assert_eq!(
             more.text(),
             "allocations per iteration 3 → 4; bytes 72 → 96"
         );
         let fewer = check(&runs(&[4, 4, 4]), &runs(&[3, 3, 3]), AllocationGate::Gate).unwrap();
-        assert_eq!(fewer.shrank, ["allocations", "bytes"]);
+        assert_eq!(
+            fewer.shrank,
+            ["allocations", "allocations + reallocations", "bytes"]
+        );
         assert!(check(&[], &runs(&[3]), AllocationGate::Gate).is_none());
     }
 
@@ -115,18 +121,65 @@ mod tests {
         assert!(!within.changed(), "{within:?}");
         assert!((within.tolerance - 0.06).abs() < 1e-9);
         let beyond = check(&base, &runs(&[110, 110, 110]), AllocationGate::Gate).unwrap();
-        assert_eq!(beyond.grew, ["allocations", "bytes"]);
+        assert_eq!(
+            beyond.grew,
+            ["allocations", "allocations + reallocations", "bytes"]
+        );
         let strict = check(
             &base,
             &runs(&[105, 104, 105]),
             AllocationGate::ZeroTolerance,
         )
         .unwrap();
-        assert_eq!(strict.grew, ["allocations", "bytes"]);
+        assert_eq!(
+            strict.grew,
+            ["allocations", "allocations + reallocations", "bytes"]
+        );
         // From none to some is a change; counts that jump from 0 cannot be compared.
         let from_none = check(&runs(&[0, 0, 0]), &runs(&[1, 1, 1]), AllocationGate::Gate).unwrap();
-        assert_eq!(from_none.grew, ["allocations", "bytes"]);
+        assert_eq!(
+            from_none.grew,
+            ["allocations", "allocations + reallocations", "bytes"]
+        );
         let unstable = check(&runs(&[0, 5, 0]), &runs(&[9, 9, 9]), AllocationGate::Gate).unwrap();
         assert!(!unstable.changed());
+    }
+
+    fn count(allocations: u64, reallocations: u64, bytes: u64) -> Vec<AllocationCount> {
+        vec![
+            AllocationCount {
+                allocations,
+                deallocations: allocations,
+                reallocations,
+                bytes,
+                peak_bytes: bytes,
+            };
+            3
+        ]
+    }
+
+    #[test]
+    fn reallocations_count_with_allocations_not_alone() {
+        // A hash set of five blocks traded for one vector grown twice:
+        // fewer calls that obtain memory, fewer bytes, no regression.
+        let traded = check(&count(5, 0, 5_020), &count(1, 2, 128), AllocationGate::Gate).unwrap();
+        assert!(traded.grew.is_empty(), "{traded:?}");
+        assert_eq!(
+            traded.shrank,
+            ["allocations", "allocations + reallocations", "bytes"]
+        );
+        // `with_capacity` dropped for growth by `push`: one allocation
+        // either way, ten reallocations more.
+        let grown = check(
+            &count(1, 0, 4_096),
+            &count(1, 10, 4_096),
+            AllocationGate::Gate,
+        )
+        .unwrap();
+        assert_eq!(grown.grew, ["allocations + reallocations"]);
+        assert_eq!(
+            grown.text(),
+            "allocations per iteration 1 → 1; reallocations 0 → 10"
+        );
     }
 }

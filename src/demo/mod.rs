@@ -2,9 +2,10 @@
 //!
 //! Writes a throw-away git repository with a small "shop" crate (SQLite
 //! orders, a catalog cache, duplicate detection), records its baseline a few
-//! times on `main` (history for the noise model), then checks two pull
-//! requests: one that drops an index and goes O(n²), one that is neutral.
-//! Exits 0 when the gate caught the first and passed the second.
+//! times on `main` (history for the noise model), then checks three pull
+//! requests: one that drops an index and goes O(n²), one that is neutral,
+//! and one that allocates once more per request. Exits 0 when the gate caught
+//! the first and the third and passed the second.
 
 use std::path::{Path, PathBuf};
 
@@ -143,6 +144,60 @@ const QUADRATIC_DUPLICATES: &str = "    let mut duplicates = Vec::new();
         }
     }
     duplicates.sort_unstable();";
+
+/// The customer query as main runs it, and as `pr/format-query` builds it:
+/// one more heap allocation per request (about 40 ns beside a query of
+/// microseconds), which timing cannot tell from noise and the allocation
+/// count reads exactly.
+const QUERY: &str = "        let mut statement = self
+            .conn
+            .prepare_cached(\"SELECT id, customer_id, total_cents FROM orders WHERE customer_id = ?1\")";
+const FORMATTED_QUERY: &str =
+    "        const ORDER_COLUMNS: &str = \"id, customer_id, total_cents\";
+        let query = format!(\"SELECT {ORDER_COLUMNS} FROM orders WHERE customer_id = ?1\");
+        let mut statement = self.conn.prepare_cached(&query)";
+/// The benchmark group `pr/format-query` must be shown to allocate more.
+const EXPECTED_MORE_ALLOCATIONS: &str = "orders/for_customer";
+
+/// What the report of `pr/format-query` misses: a size of
+/// `EXPECTED_MORE_ALLOCATIONS` whose allocations were not seen to grow, or
+/// that did not fail the gate.
+fn missed_allocations(report: &Report) -> Vec<String> {
+    let mut problems = Vec::new();
+    let members: Vec<_> = report
+        .comparisons
+        .iter()
+        .filter(|c| c.id.as_str().starts_with(EXPECTED_MORE_ALLOCATIONS))
+        .collect();
+    if members.is_empty() {
+        problems.push(format!(
+            "pr/format-query's report has no `{EXPECTED_MORE_ALLOCATIONS}` benchmark"
+        ));
+    }
+    for c in members {
+        match &c.allocations {
+            Some(check) if check.grew.iter().any(|m| m == "allocations") => {
+                if !c.verdict.fails_gate() {
+                    problems.push(format!(
+                        "`{}` allocates more in pr/format-query but did not fail the gate ({})",
+                        c.id,
+                        c.verdict.label()
+                    ));
+                }
+            }
+            Some(check) => problems.push(format!(
+                "`{}` was not seen to allocate more in pr/format-query ({})",
+                c.id,
+                check.text()
+            )),
+            None => problems.push(format!(
+                "`{}` has no allocation counts in pr/format-query (is `flamegate::count_allocations!()` in the shop's bench?)",
+                c.id
+            )),
+        }
+    }
+    problems
+}
 
 /// Run the demo in `dir` (default: `<temp>/flamegate-demo`).
 pub fn run(
@@ -386,6 +441,43 @@ pub fn run(
         }
     }
 
+    // A change timing alone cannot see: one more allocation per request.
+    // Timed without profiles (the flamegraph has nothing to say about it).
+    say("pull request `pr/format-query`: one more heap allocation per order query");
+    switch_to_new_branch(&repo, "pr/format-query")?;
+    write_file(
+        &repo_dir.join("src/lib.rs"),
+        &patch(&main_source, QUERY, FORMATTED_QUERY)?,
+    )?;
+    commit_all(
+        &repo,
+        "orders: build the customer query from its column list",
+    )?;
+    let allocating_report = {
+        let mut gated = pipeline::gate(
+            &project,
+            suite,
+            &spec,
+            config::DEFAULT_HISTORY,
+            &settings,
+            HeadSource::Run(&timing_only, &crate::collect::Processes),
+            progress,
+        )?;
+        let out = root.join("reports").join("pr-format-query");
+        pipeline::write_outputs(&mut gated, &out)?;
+        print!(
+            "\n{}",
+            String::from_utf8_lossy(
+                &Terminal {
+                    color: output.color
+                }
+                .render(&gated.report)
+            )
+        );
+        (gated.report, out)
+    };
+    problems.extend(missed_allocations(&allocating_report.0));
+
     // main's history: the five baselines, the pull request's head as the
     // last point, and the level shift main's fourth commit caused.
     say("main's history: every committed baseline, and pr/drop-index's head");
@@ -454,6 +546,28 @@ pub fn run(
             paired_out.display()
         );
     }
+    let (allocating, allocating_out) = &allocating_report;
+    println!(
+        "  pr/format-query: {} -> exit {}  (reports: {})",
+        summary(allocating),
+        exit_for(allocating),
+        allocating_out.display()
+    );
+    for c in allocating
+        .comparisons
+        .iter()
+        .filter(|c| c.id.as_str().starts_with(EXPECTED_MORE_ALLOCATIONS))
+    {
+        if let (Some(change), Some(check)) = (&c.change, &c.allocations) {
+            println!(
+                "    {} time {} ({}); {}",
+                c.id,
+                crate::render::format_change(change.estimate),
+                c.verdict.label(),
+                check.text()
+            );
+        }
+    }
     if !dismissed.is_empty() {
         println!(
             "  note: the stored-baseline check flagged {} in pr/tidy-cart and the paired run did not: a false alarm \
@@ -468,7 +582,7 @@ pub fn run(
     );
     if problems.is_empty() {
         println!(
-            "The gate behaved as expected: the regressions were caught and the neutral change passed."
+            "The gate behaved as expected: the regressions and the extra allocation were caught and the neutral change passed."
         );
         Ok(exit_code::PASS)
     } else {
@@ -508,10 +622,21 @@ fn summary(report: &Report) -> String {
     } else {
         format!("; scales worse: {}", worse.join(", "))
     };
-    if regressed.is_empty() {
+    let allocating: Vec<&str> = report
+        .with(Verdict::MoreAllocations)
+        .map(|c| c.id.as_str())
+        .collect();
+    let mut failures = Vec::new();
+    if !regressed.is_empty() {
+        failures.push(format!("regressed: {}", regressed.join(", ")));
+    }
+    if !allocating.is_empty() {
+        failures.push(format!("more allocations: {}", allocating.join(", ")));
+    }
+    if failures.is_empty() {
         format!("pass ({} benchmarks){worse}", report.comparisons.len())
     } else {
-        format!("FAIL, regressed: {}{worse}", regressed.join(", "))
+        format!("FAIL, {}{worse}", failures.join("; "))
     }
 }
 

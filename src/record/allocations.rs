@@ -23,9 +23,15 @@ pub struct AllocationCount {
 pub type Measure = fn(&AllocationCount) -> u64;
 
 /// The measures an allocation check compares, each with its name in notes.
+/// Reallocations are gated together with allocations, as calls that obtain
+/// memory: a change that trades five allocations for one and two
+/// reallocations asks less of the heap, while one that drops
+/// `with_capacity` for growth by `push` asks more.
 pub const GATED: [(&str, Measure); 3] = [
     ("allocations", |c| c.allocations),
-    ("reallocations", |c| c.reallocations),
+    ("allocations + reallocations", |c| {
+        c.allocations + c.reallocations
+    }),
     ("bytes", |c| c.bytes),
 ];
 

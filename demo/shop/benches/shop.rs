@@ -1,6 +1,10 @@
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use std::hint::black_box;
 
+// Counts heap allocations per iteration in flamegate's allocation pass; a
+// relaxed atomic load per allocation otherwise.
+flamegate::count_allocations!();
+
 /// Orders of one customer (40 each) among n orders: the index keeps the
 /// lookup from growing with n.
 fn orders(c: &mut Criterion) {
