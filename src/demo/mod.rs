@@ -279,33 +279,41 @@ pub fn run(
     let spec = BaseSpec::MergeBase {
         target_branch: Some("main".into()),
     };
-    let check_pr = |branch: &str, title: &str, source: &str| -> Result<(Report, PathBuf)> {
+    // Each check's reports go under reports/, its table to the terminal.
+    let write_and_print =
+        |mut gated: pipeline::Gated, out_name: &str| -> Result<(Report, PathBuf)> {
+            let out = root.join("reports").join(out_name);
+            pipeline::write_outputs(&mut gated, &out)?;
+            print!(
+                "\n{}",
+                String::from_utf8_lossy(
+                    &Terminal {
+                        color: output.color
+                    }
+                    .render(&gated.report)
+                )
+            );
+            Ok((gated.report, out))
+        };
+    let check_pr = |branch: &str,
+                    title: &str,
+                    source: &str,
+                    run: &RunSelection|
+     -> Result<(Report, PathBuf)> {
         say(&format!("pull request `{branch}`: {title}"));
         switch_to_new_branch(&repo, branch)?;
         write_file(&repo_dir.join("src/lib.rs"), source)?;
         commit_all(&repo, title)?;
-        let mut gated = pipeline::gate(
+        let gated = pipeline::gate(
             &project,
             suite,
             &spec,
             config::DEFAULT_HISTORY,
             &settings,
-            HeadSource::Run(&selection, &crate::collect::Processes),
+            HeadSource::Run(run, &crate::collect::Processes),
             progress,
         )?;
-        let out = root.join("reports").join(branch.replace('/', "-"));
-        pipeline::write_outputs(&mut gated, &out)?;
-        let report = gated.report;
-        print!(
-            "\n{}",
-            String::from_utf8_lossy(
-                &Terminal {
-                    color: output.color
-                }
-                .render(&report)
-            )
-        );
-        Ok((report, out))
+        write_and_print(gated, &branch.replace('/', "-"))
     };
 
     // The regressing pull request's source starts from the first commit, so
@@ -329,6 +337,7 @@ pub fn run(
         "pr/drop-index",
         "orders: drop the customer index; simpler duplicate check",
         &regressing,
+        &selection,
     )?;
     if let Some(path) = &markdown_out {
         let head = regressed_report.head.commit.clone().unwrap_or_default();
@@ -345,7 +354,7 @@ pub fn run(
     // which explains the moves of `catalog/*`, whose source it does not
     // touch (compiled differently, or only placed differently: `layout`).
     let check_paired = |out_name: &str| -> Result<(Report, PathBuf)> {
-        let mut gated = pipeline::gate_paired(
+        let gated = pipeline::gate_paired(
             &project,
             suite,
             &spec,
@@ -355,18 +364,7 @@ pub fn run(
             &crate::collect::Processes,
             progress,
         )?;
-        let out = root.join("reports").join(out_name);
-        pipeline::write_outputs(&mut gated, &out)?;
-        print!(
-            "\n{}",
-            String::from_utf8_lossy(
-                &Terminal {
-                    color: output.color
-                }
-                .render(&gated.report)
-            )
-        );
-        Ok((gated.report, out))
+        write_and_print(gated, out_name)
     };
     let regressed_paired = if measure == collect::Measure::Time {
         say(
@@ -381,8 +379,12 @@ pub fn run(
         "cart.iter().filter_map(|&id| self.lookup(id)).map(|p| p.price_cents).sum()",
         "cart.iter()\n            .filter_map(|&id| self.lookup(id))\n            .map(|product| product.price_cents)\n            .sum()",
     )?;
-    let (neutral_report, neutral_out) =
-        check_pr("pr/tidy-cart", "catalog: tidy cart_total", &neutral)?;
+    let (neutral_report, neutral_out) = check_pr(
+        "pr/tidy-cart",
+        "catalog: tidy cart_total",
+        &neutral,
+        &selection,
+    )?;
     // The same pull request in the CI mode: main's merge-base built and run
     // in this job, alternating with the head (STATISTICS.md rule a). The
     // stored-baseline check above is the quick triage; an alarm from it is
@@ -443,39 +445,12 @@ pub fn run(
 
     // A change timing alone cannot see: one more allocation per request.
     // Timed without profiles (the flamegraph has nothing to say about it).
-    say("pull request `pr/format-query`: one more heap allocation per order query");
-    switch_to_new_branch(&repo, "pr/format-query")?;
-    write_file(
-        &repo_dir.join("src/lib.rs"),
+    let allocating_report = check_pr(
+        "pr/format-query",
+        "orders: build the customer query from its columns (one more allocation per query)",
         &patch(&main_source, QUERY, FORMATTED_QUERY)?,
+        &timing_only,
     )?;
-    commit_all(
-        &repo,
-        "orders: build the customer query from its column list",
-    )?;
-    let allocating_report = {
-        let mut gated = pipeline::gate(
-            &project,
-            suite,
-            &spec,
-            config::DEFAULT_HISTORY,
-            &settings,
-            HeadSource::Run(&timing_only, &crate::collect::Processes),
-            progress,
-        )?;
-        let out = root.join("reports").join("pr-format-query");
-        pipeline::write_outputs(&mut gated, &out)?;
-        print!(
-            "\n{}",
-            String::from_utf8_lossy(
-                &Terminal {
-                    color: output.color
-                }
-                .render(&gated.report)
-            )
-        );
-        (gated.report, out)
-    };
     problems.extend(missed_allocations(&allocating_report.0));
 
     // main's history: the five baselines, the pull request's head as the
