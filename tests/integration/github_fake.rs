@@ -57,7 +57,20 @@ pub fn prism() -> &'static Prism {
     static PRISM: OnceLock<Prism> = OnceLock::new();
     PRISM.get_or_init(|| {
         let dir = api_dir();
-        // One test binary at a time installs (tests in it share this Once).
+        // nextest runs each test in its own process: one installs and trims
+        // at a time (a file lock), the others then find both done.
+        // Named by what makes it: a changed trim.mjs or lock trims anew.
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        for input in ["trim.mjs", "package-lock.json"] {
+            std::hash::Hash::hash(&std::fs::read(dir.join(input)).expect(input), &mut hasher);
+        }
+        let trimmed = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
+            "github-trimmed-{:016x}.json",
+            std::hash::Hasher::finish(&hasher)
+        ));
+        let lock_path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("github-api.lock");
+        let lock = std::fs::File::create(&lock_path).expect("lock file");
+        lock.lock().expect("lock the GitHub API install");
         if !dir.join("node_modules/.bin/prism").exists() {
             run_checked(
                 Command::new("npm")
@@ -66,14 +79,18 @@ pub fn prism() -> &'static Prism {
                 "npm ci in tests/github-api",
             );
         }
-        let trimmed = Path::new(env!("CARGO_TARGET_TMPDIR")).join("github-trimmed.json");
-        run_checked(
-            Command::new("node")
-                .arg("trim.mjs")
-                .arg(&trimmed)
-                .current_dir(&dir),
-            "trimming GitHub's OpenAPI description",
-        );
+        if !trimmed.exists() {
+            let partial = trimmed.with_extension("partial.json");
+            run_checked(
+                Command::new("node")
+                    .arg("trim.mjs")
+                    .arg(&partial)
+                    .current_dir(&dir),
+                "trimming GitHub's OpenAPI description",
+            );
+            std::fs::rename(&partial, &trimmed).expect("rename the trimmed description");
+        }
+        drop(lock);
         let port = free_port();
         let started = std::time::Instant::now();
         // The shell outlives nothing: when this test process exits, its end
