@@ -732,3 +732,133 @@ fn switch_to_new_branch(repo: &Repository, branch: &str) -> Result<()> {
         .map_err(git)?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::baseline::Baseline;
+    use crate::record::allocations::AllocationCount;
+    use crate::record::{BenchId, BenchResult, Machine, RECORD_SCHEMA, RunRecord};
+
+    const SIZES: [u32; 3] = [2_000, 8_000, 32_000];
+
+    /// A record of the shop's order queries: `level` per iteration in
+    /// `unit`, with `allocations` heap blocks per iteration (None: the
+    /// bench did not count them).
+    fn record(unit: &str, level: f64, seed: u64, allocations: Option<u64>) -> RunRecord {
+        let mut rng = fastrand::Rng::with_seed(seed);
+        let mut samples = |level: f64| -> Vec<f64> {
+            if unit == crate::record::UNIT_INSTRUCTIONS {
+                vec![level; 3]
+            } else {
+                (0..30).map(|_| level * (1.0 + 0.01 * rng.f64())).collect()
+            }
+        };
+        let benches = SIZES
+            .iter()
+            .map(|n| BenchResult {
+                id: BenchId(format!("{EXPECTED_MORE_ALLOCATIONS}/{n}")),
+                group: "orders".into(),
+                function: None,
+                parameter: None,
+                unit: unit.into(),
+                samples: samples(level),
+                throughput: None,
+                profile: None,
+                seconds: None,
+                functions: None,
+                simulated: None,
+                allocations: allocations
+                    .map(|a| {
+                        vec![
+                            AllocationCount {
+                                allocations: a,
+                                deallocations: a,
+                                bytes: 300 * a,
+                                ..AllocationCount::default()
+                            };
+                            3
+                        ]
+                    })
+                    .unwrap_or_default(),
+            })
+            .collect();
+        RunRecord {
+            schema: RECORD_SCHEMA,
+            commit: None,
+            dirty: false,
+            machine: Machine {
+                cpu_model: "x".into(),
+                logical_cores: 2,
+                os: "x".into(),
+                rustc: "x".into(),
+                governor: None,
+                valgrind: Some("valgrind-3.19.0".into()),
+            },
+            created: time::OffsetDateTime::UNIX_EPOCH,
+            shard: None,
+            benches,
+        }
+    }
+
+    /// pr/format-query's report in `measure`: the same time or instruction
+    /// level on both sides, allocations `base` → `head` per iteration.
+    fn format_query_report(
+        measure: collect::Measure,
+        base: Option<u64>,
+        head: Option<u64>,
+    ) -> Report {
+        let unit = match measure {
+            collect::Measure::Time => "ns",
+            collect::Measure::Instructions => crate::record::UNIT_INSTRUCTIONS,
+        };
+        let baseline = Baseline {
+            record: record(unit, 12_000.0, 1, base),
+            source: crate::error::RecordSource::File("shop.json".into()),
+            commit: None,
+            chosen_as: "main".into(),
+            history: (2..6)
+                .map(|seed| record(unit, 12_000.0, seed, base))
+                .collect(),
+            notes: Vec::new(),
+        };
+        let head = record(unit, 12_000.0, 9, head);
+        let settings = Settings::default();
+        match measure {
+            collect::Measure::Time => {
+                crate::compare::against_stored(SUITE, &head, "head", &baseline, &settings)
+            }
+            collect::Measure::Instructions => crate::compare::instructions::against_instructions(
+                SUITE, &head, "head", &baseline, &settings,
+            ),
+        }
+    }
+
+    /// The demo's allocation self-check asks the same of both modes: one
+    /// more allocation per query fails every size, and a report without
+    /// the extra allocation, or without counts, is a problem it names.
+    #[test]
+    fn the_allocation_self_check_holds_in_time_and_instruction_mode() {
+        for measure in [collect::Measure::Time, collect::Measure::Instructions] {
+            let caught = format_query_report(measure, Some(5), Some(6));
+            assert_eq!(
+                missed_allocations(&caught),
+                Vec::<String>::new(),
+                "{measure:?}"
+            );
+            let same = format_query_report(measure, Some(5), Some(5));
+            let problems = missed_allocations(&same);
+            assert_eq!(problems.len(), SIZES.len(), "{measure:?}: {problems:?}");
+            assert!(
+                problems[0].contains("was not seen to allocate more"),
+                "{problems:?}"
+            );
+            let uncounted = format_query_report(measure, None, None);
+            let problems = missed_allocations(&uncounted);
+            assert!(
+                problems[0].contains("has no allocation counts"),
+                "{problems:?}"
+            );
+        }
+    }
+}

@@ -59,6 +59,31 @@ pub fn markdown_text(text: &str) -> String {
     out
 }
 
+/// flamegate's own sentence as Markdown: its code spans (`` `name` ``) stay
+/// code spans, with what stands inside them (often an untrusted id or
+/// path) fenced by `markdown_code`; the rest is escaped as text. Whatever
+/// the text holds, each piece comes out as inert text or one code span; an
+/// untrusted backtick can only move where a span ends, never let markup out.
+pub fn markdown_prose(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(open) = rest.find('`') {
+        let Some(len) = rest[open + 1..].find('`') else {
+            break;
+        };
+        out.push_str(&markdown_text(&rest[..open]));
+        let inside = &rest[open + 1..open + 1 + len];
+        if inside.is_empty() {
+            out.push_str(&markdown_text("``"));
+        } else {
+            out.push_str(&markdown_code(inside, false));
+        }
+        rest = &rest[open + len + 2..];
+    }
+    out.push_str(&markdown_text(rest));
+    out
+}
+
 /// Untrusted text as a Markdown code span (ids, function names, file
 /// names): read literally by every renderer, nothing to unescape by eye.
 /// `in_table` escapes `|`, which GFM tables split cells on even inside code.
@@ -104,6 +129,24 @@ pub fn html_text(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn prose_keeps_its_code_spans_and_escapes_the_rest() {
+        assert_eq!(
+            markdown_prose("is `layout`: set `fail_on_layout = true` under `[thresholds]` *now*"),
+            "is `layout`: set `fail_on_layout = true` under `[thresholds]` \\*now\\*"
+        );
+        // An untrusted id with a backtick, markup and a mention inside a span.
+        assert_eq!(
+            markdown_prose("`a`b<img src=x>@admin`: grew"),
+            "`a`b\\<img src=x>@<!-- -->admin\\`: grew"
+        );
+        assert_eq!(
+            markdown_prose("no spans [here](x)"),
+            "no spans \\[here\\](x)"
+        );
+        assert_eq!(markdown_prose("one ` alone"), "one \\` alone");
+    }
 
     #[test]
     fn terminal_drops_escape_sequences() {

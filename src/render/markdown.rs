@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use super::escape::{markdown_code, markdown_text};
+use super::escape::{markdown_code, markdown_prose, markdown_text};
 use super::{
     DISAGREE_MARK, DISAGREE_NOTE, Renderer, accepted_text, change_disagrees, change_label,
     detectable_text, evidence, format_change, format_level, headline, instruction_text,
@@ -130,10 +130,10 @@ impl Renderer for Markdown {
             rule_text(report),
         );
         if let Some(vouch) = vouch_text(report) {
-            let _ = writeln!(out, "{}\n", markdown_text(&vouch));
+            let _ = writeln!(out, "{}\n", markdown_prose(&vouch));
         }
         if let Some(sensitivity) = sensitivity_text(report) {
-            let _ = writeln!(out, "{}\n", markdown_text(&sensitivity));
+            let _ = writeln!(out, "{}\n", markdown_prose(&sensitivity));
         }
         let catches = shows_detectable(report);
         if !report.scaling.is_empty() {
@@ -147,7 +147,7 @@ impl Renderer for Markdown {
                     "- {}{} {}",
                     if scaling.fails { "❌ " } else { "" },
                     markdown_code(&scaling.group, false),
-                    markdown_text(&scaling_text(report.mode, scaling))
+                    markdown_prose(&scaling_text(report.mode, scaling))
                 );
             }
             out.push('\n');
@@ -194,7 +194,7 @@ impl Renderer for Markdown {
                             out,
                             "- {}: {}",
                             markdown_code(c.id.as_str(), false),
-                            markdown_text(&accepted_text(accepted))
+                            markdown_prose(&accepted_text(accepted))
                         );
                     }
                 }
@@ -263,7 +263,7 @@ impl Renderer for Markdown {
             );
         }
         for note in &report.notes {
-            let _ = writeln!(out, "> {}\n", markdown_text(note));
+            let _ = writeln!(out, "> {}\n", markdown_prose(note));
         }
         if let Some(page) = &report.history_page {
             let _ = writeln!(
@@ -331,7 +331,7 @@ fn instruction_notes(out: &mut String, rows: &[&Comparison]) {
             out,
             "- {}: {}",
             markdown_code(c.id.as_str(), false),
-            markdown_text(&instruction_text(check))
+            markdown_prose(&instruction_text(check))
         );
     }
     out.push('\n');
@@ -354,7 +354,7 @@ fn allocation_notes(out: &mut String, rows: &[&Comparison]) {
             out,
             "- {}: {}",
             markdown_code(c.id.as_str(), false),
-            markdown_text(&check.text())
+            markdown_prose(&check.text())
         );
     }
     out.push('\n');
@@ -383,7 +383,7 @@ fn hotspot_notes(out: &mut String, rows: &[&Comparison], mode: Mode) {
     for c in noted {
         let _ = write!(out, "- **{}**", markdown_code(c.id.as_str(), false));
         if let Some(h) = &c.hotspots {
-            let _ = writeln!(out, ": {}", markdown_text(&h.summary));
+            let _ = writeln!(out, ": {}", markdown_prose(&h.summary));
             let list =
                 |functions: &[crate::profile::hotspots::FunctionShare], own: bool| -> String {
                     functions

@@ -10,7 +10,7 @@ mod json;
 mod markdown;
 mod terminal;
 
-pub use escape::{html_text, markdown_code, markdown_text, terminal_text};
+pub use escape::{html_text, markdown_code, markdown_prose, markdown_text, terminal_text};
 pub use json::Json;
 pub use markdown::{Markdown, marker};
 pub use terminal::Terminal;

@@ -3,7 +3,7 @@
 use flamegate::compare::{self, Settings};
 use flamegate::record::RunRecord;
 use flamegate::render::{
-    Json, Markdown, Renderer, Terminal, markdown_code, markdown_text, terminal_text,
+    Json, Markdown, Renderer, Terminal, markdown_code, markdown_prose, markdown_text, terminal_text,
 };
 use flamegate::report::Report;
 
@@ -112,6 +112,48 @@ fn paired_markdown_and_terminal_with_instruction_checks() {
         "paired_terminal",
         String::from_utf8(Terminal { color: false }.render(&report)).unwrap()
     );
+}
+
+/// flamegate's notes keep their code spans in report.md: GitHub shows
+/// `fail_on_layout = true` as code, not as backslashes and backticks.
+#[test]
+fn notes_keep_their_code_spans_in_markdown() {
+    let report = paired_report_with_instruction_checks();
+    let markdown = String::from_utf8(Markdown.render(&report)).unwrap();
+    assert!(!markdown.contains("\\`"), "{markdown}");
+    let html = github_html(&markdown);
+    for code in ["<code>layout</code>", "<code>fail_on_layout = true</code>"] {
+        assert!(html.contains(code), "{code} missing: {html}");
+    }
+}
+
+/// A note that names a hostile benchmark in a code span still makes no
+/// markup and no mention, and shows the name as written.
+#[test]
+fn notes_naming_hostile_benchmarks_make_no_markup() {
+    let mention = regex::Regex::new(r"@[A-Za-z0-9]").unwrap();
+    let code = regex::Regex::new(r"(?s)<code>.*?</code>").unwrap();
+    let allowed = regex::Regex::new(r"</?(p|code)>|<!-- -->").unwrap();
+    for name in HOSTILE {
+        let html = github_html(&format!(
+            "{}\n",
+            markdown_prose(&format!(
+                "`{name}`: its declared input grew, see `[thresholds]`"
+            ))
+        ));
+        let left = allowed.replace_all(&html, "");
+        assert!(!left.contains('<'), "{name:?} made markup: {html}");
+        assert!(
+            !mention.is_match(&code.replace_all(&html, "")),
+            "{name:?} can mention: {html}"
+        );
+        if !name.contains('`') {
+            assert!(
+                visible(&html).contains(terminal_text(name).trim()),
+                "{name:?}: {html}"
+            );
+        }
+    }
 }
 
 #[test]
