@@ -330,7 +330,8 @@ pub struct ProjectArgs {
     #[arg(long, value_name = "PATH", default_value = "Cargo.toml")]
     pub manifest_path: PathBuf,
 
-    /// Suite name; the baseline is baselines/<suite>.json [default: from flamegate.toml, else the package name]
+    /// Suite name; the baseline is baselines/<suite>.json: 1-100 of A-Z a-z 0-9 - _ . [default: from
+    /// flamegate.toml, else the root package's name or the workspace folder's, other characters made `-`]
     #[arg(long)]
     pub suite: Option<String>,
 

@@ -187,13 +187,46 @@ pub fn base_spec(
     }
 }
 
-/// The suite name: `--suite`, the file's `suite`, or the project's name.
-pub fn suite(cli: Option<String>, file: &FileConfig, project_name: &str) -> Result<String> {
-    let suite = cli
-        .or_else(|| file.suite.clone())
-        .unwrap_or_else(|| project_name.to_string());
-    check_suite_name(&suite)?;
-    Ok(suite)
+/// The suite name and, when it was derived and had to be changed to be
+/// valid, a note saying where it came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SuiteName {
+    pub name: String,
+    pub origin: Option<String>,
+}
+
+/// The suite name: `--suite`, the file's `suite`, or the project's name
+/// (the root package's, or the workspace folder's) made valid. Only a name
+/// the user wrote is refused, with where they wrote it.
+pub fn suite(
+    cli: Option<String>,
+    file: &FileConfig,
+    file_path: &Path,
+    project_name: &str,
+) -> Result<SuiteName> {
+    let written = |name: String, place: String| {
+        check_suite_name(&name).map_err(|_| {
+            Error::Usage(format!(
+                "suite name `{name}` ({place}) must be {}",
+                crate::baseline::SUITE_NAME_RULE
+            ))
+        })?;
+        Ok(SuiteName { name, origin: None })
+    };
+    if let Some(name) = cli {
+        return written(name, "given with --suite".into());
+    }
+    if let Some(name) = file.suite.clone() {
+        return written(name, format!("set by `suite` in {}", file_path.display()));
+    }
+    let name = crate::baseline::plain_suite_name(project_name);
+    let origin = (name != project_name).then(|| {
+        format!(
+            "suite `{name}` is named after `{project_name}` (the package or workspace folder), made a valid file name; \
+             choose another with `suite = \"...\"` in flamegate.toml or --suite"
+        )
+    });
+    Ok(SuiteName { name, origin })
 }
 
 /// Default number of earlier baseline versions read for the noise model.

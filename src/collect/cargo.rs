@@ -17,6 +17,11 @@ use crate::error::{Error, Result};
 pub struct BenchTarget {
     pub name: String,
     pub package: String,
+    /// How cargo's `--package` names this package without ambiguity: its
+    /// package id spec (`path+file:///…#name@version`). The bare name is
+    /// ambiguous when the dependency tree holds a package of the same name
+    /// (a crate that criterion itself depends on, such as `itoa` or `memchr`).
+    pub package_spec: String,
     /// The package's directory: benchmarks run there, as under `cargo bench`.
     pub package_dir: PathBuf,
     /// Run without `--package`: the package is one cargo builds by default
@@ -153,6 +158,7 @@ pub fn inspect(manifest_path: &Path, target_dir: Option<&Path>) -> Result<Projec
                 .map(move |t| BenchTarget {
                     name: t.name.clone(),
                     package: package.name.to_string(),
+                    package_spec: package_spec(package),
                     package_dir: package_dir.clone(),
                     default,
                     shown_with_package: with_benches > 1,
@@ -179,6 +185,18 @@ pub fn inspect(manifest_path: &Path, target_dir: Option<&Path>) -> Result<Projec
         name,
         bench_targets,
     })
+}
+
+/// A package id spec that names `package` alone. Cargo 1.77 and later write
+/// package ids as specs (`path+file:///dir#name@1.0.0`); older ids
+/// (`name 1.0.0 (path+file:///dir)`) give `name@version`.
+fn package_spec(package: &cargo_metadata::Package) -> String {
+    let id = &package.id.repr;
+    if id.contains("://") && !id.contains(' ') {
+        id.clone()
+    } else {
+        format!("{}@{}", package.name, package.version)
+    }
 }
 
 impl Project {
@@ -271,7 +289,7 @@ pub fn build(
         .arg("--message-format=json-render-diagnostics")
         .arg("--manifest-path")
         .arg(&project.manifest_path);
-    let mut packages: Vec<&str> = targets.iter().map(|t| t.package.as_str()).collect();
+    let mut packages: Vec<&str> = targets.iter().map(|t| t.package_spec.as_str()).collect();
     packages.sort_unstable();
     packages.dedup();
     for package in packages {

@@ -22,6 +22,9 @@ pub(crate) struct Config {
     pub project: Project,
     /// `--suite`, else flamegate.toml's `suite`, else the project's name.
     pub suite: String,
+    /// Where a derived suite name came from, when it is not the project's
+    /// name as it stands (reports carry it as a note).
+    pub suite_origin: Option<String>,
     /// Which benchmarks to run and what to measure.
     pub selection: RunSelection,
     /// Where the baseline comes from, and how many earlier versions of it
@@ -72,7 +75,13 @@ impl Config {
             None => (project.dir.join(CONFIG_FILE), false),
         };
         let file = FileConfig::load(&file_path, must_exist)?;
-        let suite = config::suite(args.suite.clone(), &file, &project.name)?;
+        let config::SuiteName {
+            name: suite,
+            origin: suite_origin,
+        } = config::suite(args.suite.clone(), &file, &file_path, &project.name)?;
+        if let Some(origin) = &suite_origin {
+            eprintln!("flamegate: {origin}");
+        }
         let overrides = flags.stats.map(stats_overrides).unwrap_or_default();
         let settings = config::settings(&overrides, &file, &file_path)?;
         if let Some(warning) = config::noise_limit_warning(&overrides, &file) {
@@ -93,6 +102,7 @@ impl Config {
             history: history.or(file.history).unwrap_or(config::DEFAULT_HISTORY),
             project,
             suite,
+            suite_origin,
             selection,
             settings,
         })

@@ -99,6 +99,9 @@ pub(crate) fn check(args: CheckArgs, output: Output) -> Result<u8> {
             other => other?,
         }
     };
+    if let Some(origin) = &config.suite_origin {
+        gated.report.notes.push(origin.clone());
+    }
     let paired = paired || gated.report.mode == crate::report::Mode::Paired;
     gated.report.runner = Some(crate::report::Runner::of(
         &gated.head.machine,

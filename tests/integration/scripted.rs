@@ -186,6 +186,7 @@ fn project(root: &Path, side: &str) -> Project {
         bench_targets: vec![BenchTarget {
             name: "benches".into(),
             package: "scripted".into(),
+            package_spec: "scripted".into(),
             package_dir: dir,
             default: true,
             shown_with_package: false,
