@@ -151,6 +151,21 @@ pub struct Change {
     pub low_confidence: bool,
 }
 
+/// Undisturbed rounds a paired benchmark needs before the adaptive plan
+/// may stop it as decided and before its "catches" figure is stated: with
+/// fewer, t quantiles of two degrees of freedom or less make the figure
+/// arithmetic, not an answer (two counted rounds once read
+/// "≥ 3,046,941.0%"). The adaptive round plan's minimum.
+pub const MIN_COUNTED_ROUNDS: usize = 4;
+
+impl Change {
+    /// Paired, and judged on too few counted rounds to say what it would
+    /// have caught (`MIN_COUNTED_ROUNDS`).
+    pub fn too_few_rounds(&self) -> bool {
+        self.rounds > 0 && self.rounds < MIN_COUNTED_ROUNDS
+    }
+}
+
 /// One benchmark, base against head.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Comparison {

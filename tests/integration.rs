@@ -35,6 +35,8 @@ mod profiles;
 mod publish_github;
 #[path = "integration/real_bench.rs"]
 mod real_bench;
+#[path = "integration/real_crate_shapes.rs"]
+mod real_crate_shapes;
 #[path = "integration/render_snapshots.rs"]
 mod render_snapshots;
 #[path = "integration/scaling.rs"]

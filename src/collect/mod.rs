@@ -445,7 +445,7 @@ pub fn run(
     let mut machine = machine::fingerprint(&project.dir);
     machine.valgrind = valgrind;
     let mut benches = match selection.measure {
-        Measure::Instructions => count_instructions(project, &listed, progress)?,
+        Measure::Instructions => count_instructions(project, &listed, selection, runner, progress)?,
         Measure::Time => time_benchmarks(project, &listed, selection, runner, progress)?,
     };
     benches.sort_by(|a, b| a.id.cmp(&b.id));
@@ -526,10 +526,13 @@ fn time_benchmarks(
 /// Each listed benchmark `callgrind::REPEATS` times under callgrind
 /// (instruction mode): identical counts for deterministic code; where they
 /// differ (a randomly seeded `HashMap`), the spread is the benchmark's own
-/// A/A jitter, which the comparison then allows for.
+/// A/A jitter, which the comparison then allows for. Then the allocation
+/// pass, as in time mode: heap counts do not depend on how time is measured.
 fn count_instructions(
     project: &Project,
     listed: &Listed,
+    selection: &RunSelection,
+    runner: &dyn Runner,
     progress: &Progress,
 ) -> Result<Vec<BenchResult>> {
     let total: usize = listed.iter().map(|(_, ids)| ids.len()).sum();
@@ -545,7 +548,61 @@ fn count_instructions(
         }
     }
     bar.finish();
+    let mut inputs = declared_inputs(listed, selection, scratch.path(), runner, progress)?;
+    let mut counts = allocations::allocation_pass(listed, scratch.path(), "", runner, progress)?;
+    for result in &mut benches {
+        result.throughput = inputs.remove(&result.id);
+        result.allocations = counts.remove(&result.id).unwrap_or_default();
+    }
     Ok(benches)
+}
+
+/// The input each benchmark declares (criterion's `Throughput`), so that
+/// counts are compared per unit of input as times are. criterion writes it
+/// down only when it measures, so each executable runs once with the
+/// shortest windows it accepts (criterion before 0.4: whole seconds).
+fn declared_inputs(
+    listed: &Listed,
+    selection: &RunSelection,
+    scratch: &Path,
+    runner: &dyn Runner,
+    progress: &Progress,
+) -> Result<std::collections::BTreeMap<BenchId, crate::record::Throughput>> {
+    let total: usize = listed.iter().map(|(_, ids)| ids.len()).sum();
+    let bar = progress.bar(total as u64, "reading declared inputs");
+    let mut inputs = std::collections::BTreeMap::new();
+    for (index, (exe, ids)) in listed.iter().enumerate() {
+        if ids.is_empty() {
+            continue;
+        }
+        let seconds = if exe.takes_whole_seconds() {
+            "1"
+        } else {
+            "0.01"
+        };
+        let mut args: Vec<String> = selection.filter.iter().cloned().collect();
+        args.extend(
+            [
+                "--noplot",
+                "--warm-up-time",
+                seconds,
+                "--measurement-time",
+                seconds,
+                "--sample-size",
+                "10",
+            ]
+            .map(String::from),
+        );
+        let home = scratch.join(format!("inputs-{index}"));
+        runner.run(exe, &args, &home, &[], &bar)?;
+        for (_, result) in criterion_output::read_criterion_dirs(&home)? {
+            if let Some(throughput) = result.throughput {
+                inputs.insert(result.id, throughput);
+            }
+        }
+    }
+    bar.finish();
+    Ok(inputs)
 }
 
 /// One benchmark `callgrind::REPEATS` times under callgrind, callgrind's

@@ -70,13 +70,19 @@ fn note_whole_second_rounds(listed: &super::Listed, selection: &RunSelection, pr
 }
 
 /// Rounds every benchmark gets before the adaptive plan may stop it.
-pub const MIN_ROUNDS: usize = 4;
+pub const MIN_ROUNDS: usize = crate::report::MIN_COUNTED_ROUNDS;
 /// Rounds an undecided benchmark may get at most (adaptive plan).
 pub const MAX_ROUNDS: usize = 20;
 /// The adaptive plan's default budget per benchmark, both sides and all
 /// rounds together: about criterion's default time for one benchmark (3 s
 /// warm-up + 5 s measurement) plus process starts.
 pub const BUDGET_PER_BENCHMARK: Duration = Duration::from_secs(10);
+
+/// Rounds past the adaptive plan's minimum that an undecided benchmark may
+/// get after the budget is spent, to replace rounds something else
+/// disturbed until `MIN_ROUNDS` count: bounded, so a machine that stays
+/// busy cannot hold the job.
+pub const REPLACEMENT_ROUNDS: usize = MIN_ROUNDS;
 
 /// How many rounds a paired run makes.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -447,20 +453,40 @@ pub fn run_paired(
                         budget.as_secs_f64(),
                         open.len()
                     ));
-                    let short: BTreeSet<BenchId> = open
+                    let (short, rest): (BTreeMap<_, _>, BTreeMap<_, _>) = open
                         .into_iter()
-                        .filter(|(_, standing)| *standing == Standing::ShortOfRounds)
-                        .map(|(id, _)| id)
+                        .partition(|(_, standing)| *standing == Standing::ShortOfRounds);
+                    if !short.is_empty() {
+                        progress.note(&format!(
+                            "paired: {} of them read slower, from fewer rounds than a regression is called from; \
+                             one more round of those past the budget",
+                            short.len()
+                        ));
+                    }
+                    // Rounds something else disturbed are replaced past the
+                    // budget, until `MIN_ROUNDS` count, at most `REPLACEMENT_ROUNDS`
+                    // past the minimum: a busy moment must not leave a benchmark
+                    // judged on two rounds.
+                    let disturbed: BTreeSet<BenchId> = rest
+                        .into_keys()
+                        .filter(|id| {
+                            let medians = round_medians_of(&results, &windows, rounds, id);
+                            counted_rounds(&medians).count() < MIN_ROUNDS
+                                && medians.len() < MIN_ROUNDS + REPLACEMENT_ROUNDS
+                        })
                         .collect();
-                    if short.is_empty() {
+                    if !disturbed.is_empty() {
+                        progress.note(&format!(
+                            "paired: {} undecided benchmark(s) have fewer than {MIN_ROUNDS} undisturbed rounds; \
+                             replacing their disturbed rounds past the budget (at most {REPLACEMENT_ROUNDS} more)",
+                            disturbed.len(),
+                        ));
+                    }
+                    let next: BTreeSet<BenchId> = short.into_keys().chain(disturbed).collect();
+                    if next.is_empty() {
                         break;
                     }
-                    progress.note(&format!(
-                        "paired: {} of them read slower, from fewer rounds than a regression is called from; \
-                         one more round of those past the budget",
-                        short.len()
-                    ));
-                    short
+                    next
                 }
                 _ => {
                     progress.note(&format!(

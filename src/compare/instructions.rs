@@ -9,7 +9,7 @@
 use crate::baseline::Baseline;
 use crate::profile::hotspots::exact_hotspots;
 use crate::record::instructions::Simulated;
-use crate::record::{BenchId, RunRecord};
+use crate::record::{BenchId, InputChange, RunRecord};
 use crate::report::{Mode, REPORT_SCHEMA, Report, Side, Verdict};
 
 use super::{BenchTest, Judged, Settings, judge};
@@ -129,6 +129,55 @@ pub(super) fn exact_hotspot_notes<'a>(
     }
 }
 
+/// What a time change says when the instruction counts moved the other
+/// way: one note for each direction, naming the benchmarks with both
+/// changes. Neither number is wrong: instructions count the work, time is
+/// how fast this machine did it, and the verdict stays with the time.
+pub(super) fn disagreement_notes(comparisons: &[crate::report::Comparison]) -> Vec<String> {
+    let disagreeing = |direction: f64| -> Vec<String> {
+        comparisons
+            .iter()
+            .filter_map(|c| {
+                let time = c.change.as_ref()?.estimate;
+                let check = c.instructions.as_ref()?;
+                (c.verdict.time_direction() == Some(direction)
+                    && !check.same_instructions()
+                    && check.change * direction < 0.0)
+                    .then(|| {
+                        format!(
+                            "`{}` (time {:+.1}%, instructions {:+.1}%)",
+                            c.id,
+                            time * 100.0,
+                            check.change * 100.0
+                        )
+                    })
+            })
+            .collect()
+    };
+    let mut notes = Vec::new();
+    let faster = disagreeing(-1.0);
+    if !faster.is_empty() {
+        notes.push(format!(
+            "faster although more instructions run: {}. The work grew and this machine runs the new \
+             code faster all the same (fewer mispredicted branches, more memory accesses in flight at once, \
+             vector units); the verdict follows the time, which is what users wait for, but the speed-up \
+             rests on the hardware and may be smaller on another CPU",
+            faster.join(", ")
+        ));
+    }
+    let slower = disagreeing(1.0);
+    if !slower.is_empty() {
+        notes.push(format!(
+            "slower although fewer instructions run: {}. The work shrank but this machine runs it slower \
+             (cache misses, mispredicted branches, longer dependency chains or slower instructions such \
+             as division); the verdict follows the time, which is what users wait for; the simulated \
+             cycles, where shown, say whether caches and branches explain it",
+            slower.join(", ")
+        ));
+    }
+    notes
+}
+
 /// Compare instruction counts of the head with the stored baseline's.
 pub fn against_instructions(
     suite: &str,
@@ -158,7 +207,13 @@ pub fn against_instructions(
         };
         let allowed = tolerance(base_spread, head_spread);
         let tolerance = allowed.ln_1p();
-        let log_change = (head_count / base_count).ln();
+        // Per unit of declared input where it differs, as time is compared.
+        let input = baseline
+            .record
+            .bench(&bench.id)
+            .and_then(|base| InputChange::between(base, bench));
+        let log_change =
+            (head_count / base_count).ln() - input.as_ref().map_or(0.0, InputChange::log_ratio);
         let min_change = settings.min_change_for(&bench.id).max(allowed);
         let threshold = min_change.ln_1p();
         tests.push((
@@ -290,6 +345,46 @@ mod tests {
         let per_byte = check(&bench(909_000.0), &bench(985_800.0), Some(&input));
         assert!(per_byte.change.abs() < 0.002, "{per_byte:?}");
         assert!(per_byte.per_unit);
+    }
+
+    /// Found on unicode-segmentation's PR #112: words 37-50% faster while
+    /// two of them executed 5-6% more instructions. Both directions get a
+    /// note; agreeing changes and the same instructions get none.
+    #[test]
+    fn time_and_instructions_that_disagree_are_explained() {
+        use crate::report::{Comparison, InstructionCheck};
+        let row = |id: &str, verdict: Verdict, time: f64, instructions: f64| {
+            let json = serde_json::json!({
+                "id": id, "base": null, "head": null, "change": {
+                    "estimate": time, "ci_low": time, "ci_high": time, "p_regressed": 1.0,
+                    "p_regressed_adjusted": 1.0, "p_improved": 1.0, "p_improved_adjusted": 1.0,
+                    "standard_error": 0.01, "history": 0, "rounds": 8, "base_level": 1.0,
+                    "low_confidence": false
+                },
+                "min_change": 0.01, "verdict": verdict,
+            });
+            let mut c: Comparison = serde_json::from_value(json).unwrap();
+            c.instructions = Some(InstructionCheck {
+                base: 1000.0,
+                head: 1000.0 * (1.0 + instructions),
+                change: instructions,
+                jitter: 0.0,
+                simulated_cycles_change: None,
+                per_unit: false,
+            });
+            c
+        };
+        let rows = [
+            row("words/unicode", Verdict::Improved, -0.37, 0.052),
+            row("words/ascii", Verdict::LikelyFaster, -0.40, -0.30),
+            row("graphemes/long", Verdict::Regressed, 0.20, -0.08),
+            row("graphemes/short", Verdict::Regressed, 0.20, 0.0),
+        ];
+        let notes = disagreement_notes(&rows);
+        assert_eq!(notes.len(), 2, "{notes:?}");
+        assert!(notes[0].starts_with("faster although more instructions run: `words/unicode` (time -37.0%, instructions +5.2%)."), "{}", notes[0]);
+        assert!(notes[1].starts_with("slower although fewer instructions run: `graphemes/long` (time +20.0%, instructions -8.0%)."), "{}", notes[1]);
+        assert!(disagreement_notes(&rows[1..2]).is_empty());
     }
 
     #[test]

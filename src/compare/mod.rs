@@ -466,8 +466,13 @@ pub(crate) fn judge(
                 .push(c);
         }
     }
+    let counted = head
+        .benches
+        .iter()
+        .any(|b| b.unit == crate::record::UNIT_INSTRUCTIONS);
+    let measure = if counted { "instructions" } else { "time" };
     for rows in by_input.values() {
-        notes.push(input_note(rows));
+        notes.push(input_note(rows, measure));
     }
     if comparisons
         .iter()
@@ -557,7 +562,8 @@ pub const SENSITIVE_ENOUGH: f64 = 0.05;
 
 /// What benchmarks compared per unit of input say beside the numbers: one
 /// note for all whose input changed alike (`rows` share one `InputChange`).
-fn input_note(rows: &[&Comparison]) -> String {
+/// `measure` is what the changes are of: "time" or "instructions".
+fn input_note(rows: &[&Comparison], measure: &str) -> String {
     let input = rows[0].input.as_ref().expect("grouped by input");
     let unit = crate::record::unit_word(&input.unit);
     let growth = input.head as f64 / input.base as f64 - 1.0;
@@ -570,12 +576,12 @@ fn input_note(rows: &[&Comparison]) -> String {
     );
     match rows {
         [c] => format!(
-            "`{}`: its declared input {how}, so its change is time per {unit}: {:+.1}% (the medians are as measured)",
+            "`{}`: its declared input {how}, so its change is {measure} per {unit}: {:+.1}% (the medians are as measured)",
             c.id,
             c.change.as_ref().map_or(0.0, |ch| ch.estimate) * 100.0
         ),
         _ => format!(
-            "{} benchmarks' declared input {how} ({}), so their changes are time per {unit} (the medians are as measured)",
+            "{} benchmarks' declared input {how} ({}), so their changes are {measure} per {unit} (the medians are as measured)",
             rows.len(),
             rows.iter()
                 .map(|c| format!("`{}`", c.id))
@@ -632,7 +638,8 @@ impl BenchTest {
     /// (log). The usual normal-theory approximation with t quantiles.
     fn detectable(&self, threshold: f64, alpha: f64) -> Option<f64> {
         let df = self.df?;
-        if !self.standard_error.is_finite() {
+        let too_few = self.rounds > 0 && self.rounds < crate::report::MIN_COUNTED_ROUNDS;
+        if !self.standard_error.is_finite() || too_few {
             return None;
         }
         let reach = stats::t_quantile(1.0 - alpha, df) + stats::t_quantile(DETECTION_POWER, df);

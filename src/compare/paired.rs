@@ -46,6 +46,7 @@ pub fn decided(thetas: &[f64], threshold: f64, alpha: f64, confidence: f64) -> b
 /// `check --paired` hands it to the round loop
 /// (`collect::paired::run_paired`); `eval score` replays it on a corpus.
 ///
+/// Fewer than `MIN_COUNTED_ROUNDS` undisturbed rounds never decide.
 /// An open benchmark whose estimate reads slower beyond the threshold with
 /// fewer than `MIN_ROUNDS_TO_FLAG` rounds is `ShortOfRounds`: the plan
 /// gives it those rounds even past its budget (at most two more after the
@@ -59,7 +60,8 @@ pub fn stop_rule(
     move |id, thetas, benchmarks| {
         let threshold = settings.min_change_for(id).ln_1p();
         let alpha = settings.fdr / (benchmarks.max(1) * looks) as f64;
-        if decided(thetas, threshold, alpha, settings.confidence) {
+        let enough = thetas.len() >= crate::report::MIN_COUNTED_ROUNDS;
+        if enough && decided(thetas, threshold, alpha, settings.confidence) {
             Standing::Decided
         } else if thetas.len() < MIN_ROUNDS_TO_FLAG
             && !thetas.is_empty()
@@ -326,8 +328,9 @@ pub fn against_paired_with(
         notes.push(format!(
             "{total} disturbed round(s) set aside ({}): something else took the benchmark's CPU \
              while it was measured (its process waited for a CPU for {:.0}% or more of its \
-             measurement window, or the hypervisor stole {:.0}% or more); the round plan ran more \
-             rounds in their place, and the verdicts come from the undisturbed rounds",
+             measurement window, or the hypervisor stole {:.0}% or more); the round plan runs more \
+             rounds in their place (past its budget too, until four count, at most four more), and \
+             the verdicts come from the undisturbed rounds",
             list.join(", "),
             100.0 * DISTURBED_WAIT,
             100.0 * DISTURBED_STEAL,
@@ -350,6 +353,7 @@ pub fn against_paired_with(
         settings,
         &mut notes,
     );
+    notes.extend(super::instructions::disagreement_notes(&comparisons));
     // Without a profile, a counted regression shows where its instructions
     // went.
     super::instructions::exact_hotspot_notes(

@@ -189,22 +189,24 @@ pub fn rule_text(report: &Report) -> String {
     }
 }
 
-/// A benchmark's detectable slowdown for a table cell: `≥ 3.1%`; empty
-/// when there is none (exact counts, too few rounds).
+/// A benchmark's detectable slowdown for a table cell: `≥ 3.1%`; "too few
+/// rounds" when paired rounds cannot say; empty for exact counts.
 pub fn detectable_text(change: &crate::report::Change) -> String {
-    change
-        .detectable
-        .map(|d| format!("≥ {:.1}%", 100.0 * d))
-        .unwrap_or_default()
+    match change.detectable {
+        Some(d) => format!("≥ {:.1}%", 100.0 * d),
+        None if change.too_few_rounds() => "too few rounds".into(),
+        None => String::new(),
+    }
 }
 
 /// Whether any comparison of `report` states a detectable slowdown (the
 /// column is left out otherwise: instruction counts).
 pub fn shows_detectable(report: &Report) -> bool {
-    report
-        .comparisons
-        .iter()
-        .any(|c| c.change.as_ref().is_some_and(|ch| ch.detectable.is_some()))
+    report.comparisons.iter().any(|c| {
+        c.change
+            .as_ref()
+            .is_some_and(|ch| ch.detectable.is_some() || ch.too_few_rounds())
+    })
 }
 
 /// What the run could have missed, one sentence for both human formats:
@@ -214,29 +216,39 @@ pub fn shows_detectable(report: &Report) -> bool {
 /// what else could hide).
 pub fn sensitivity_text(report: &Report) -> Option<String> {
     use crate::report::Verdict;
-    let unshown = || {
-        report
-            .comparisons
-            .iter()
-            .filter(|c| {
-                !matches!(
-                    c.verdict,
-                    Verdict::Regressed | Verdict::Accepted | Verdict::Improved
-                )
-            })
-            .filter_map(|c| Some((c, c.change.as_ref()?.detectable?)))
+    let not_shown = || {
+        report.comparisons.iter().filter(|c| {
+            !matches!(
+                c.verdict,
+                Verdict::Regressed | Verdict::Accepted | Verdict::Improved
+            )
+        })
     };
-    let (c, least) = unshown().max_by(|a, b| a.1.total_cmp(&b.1))?;
+    let unshown = || not_shown().filter_map(|c| Some((c, c.change.as_ref()?.detectable?)));
+    let too_few: Vec<&str> = not_shown()
+        .filter(|c| c.change.as_ref().is_some_and(|ch| ch.too_few_rounds()))
+        .map(|c| c.id.as_str())
+        .collect();
+    let too_few = match too_few.len() {
+        0 => String::new(),
+        n => format!(
+            " {n} benchmark(s) had too few undisturbed rounds to say ({}).",
+            too_few.join(", ")
+        ),
+    };
+    let Some((c, least)) = unshown().max_by(|a, b| a.1.total_cmp(&b.1)) else {
+        return (!too_few.is_empty()).then(|| too_few.trim_start().to_string());
+    };
     let all = unshown().count();
     Some(if all == 1 {
         format!(
-            "This run would have caught a slowdown of {:.1}% or more with 80% probability.",
+            "This run would have caught a slowdown of {:.1}% or more with 80% probability.{too_few}",
             100.0 * least
         )
     } else {
         format!(
             "This run would have caught a slowdown of {:.1}% or more with 80% probability in each benchmark it did not find changed \
-             (the least sensitive: {}; each benchmark's own figure is in the \"catches\" column).",
+             (the least sensitive: {}; each benchmark's own figure is in the \"catches\" column).{too_few}",
             100.0 * least,
             c.id
         )

@@ -186,4 +186,28 @@ fn issue_21_allocations_are_counted_exactly_and_one_more_fails_stored_and_paired
         stderr(&output)
     );
     flagged(&report(&out), "Paired");
+
+    // Instruction mode counts allocations too: the allocation pass does
+    // not depend on how time is measured.
+    let out = root.path().join("instructions");
+    let output = run(flamegate(&repo)
+        .env("CARGO_TARGET_DIR", target.join("allocs-paired"))
+        .args([
+            "check",
+            "--paired",
+            "--measure",
+            "instructions",
+            "--base-ref",
+            "main",
+            "--out-dir",
+        ])
+        .arg(&out));
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}\n{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    flagged(&report(&out), "Instructions");
 }

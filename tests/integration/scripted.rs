@@ -422,6 +422,72 @@ fn issue_22_a_spent_budget_still_gives_a_slowdown_the_rounds_a_regression_needs(
     assert_eq!(slow.verdict, flamegate::report::Verdict::Regressed);
 }
 
+/// A spent budget still replaces disturbed rounds: two of the first four
+/// rounds of `busy/x` were disturbed, and it gets rounds past the budget
+/// until four count (it was once judged on two, and its "catches" read
+/// "≥ 3,046,941.0%"); the undisturbed benchmark stops at the minimum.
+#[test]
+fn a_spent_budget_still_replaces_disturbed_rounds_up_to_the_minimum() {
+    let disturbed =
+        |head: bool, id: &str, run: usize| head && id == "busy/x" && (run == 1 || run == 2);
+    let time = move |head: bool, id: &str, run: usize| {
+        1000.0 * wobble(run) * if disturbed(head, id, run) { 1.6 } else { 1.0 }
+    };
+    let runner = Scripted::new(&["busy/x", "quiet/y"], time).disturbing(disturbed);
+    let settings = Settings::default();
+    let run = run_paired(
+        &runner,
+        RoundPlan::Adaptive {
+            budget: Some(Duration::ZERO),
+        },
+        &RunSelection::default(),
+        &settings,
+    );
+    let rounds = rounds_of(&run);
+    assert_eq!(rounds["busy/x"], paired::MIN_ROUNDS + 2, "{rounds:?}");
+    assert_eq!(rounds["quiet/y"], paired::MIN_ROUNDS, "{rounds:?}");
+    let (head, base) = sides();
+    let report = compare::paired::against_paired("scripted", &run, head, base, &settings);
+    let busy = report
+        .comparisons
+        .iter()
+        .find(|c| c.id.0 == "busy/x")
+        .unwrap();
+    let change = busy.change.as_ref().unwrap();
+    assert_eq!((change.rounds, change.disturbed_rounds), (4, 2));
+    assert!(change.detectable.is_some_and(|d| d < 0.1), "{change:?}");
+}
+
+/// Judged on fewer rounds than the minimum (`--rounds 3`), a benchmark's
+/// "catches" column says so instead of a figure from t quantiles of two
+/// degrees of freedom.
+#[test]
+fn catches_reads_too_few_rounds_below_the_minimum() {
+    use flamegate::render::{Markdown, Renderer, Terminal};
+    let runner = Scripted::new(&["few/x"], |_, _, run| 1000.0 * wobble(run));
+    let settings = Settings::default();
+    let run = run_paired(
+        &runner,
+        RoundPlan::Fixed(3),
+        &RunSelection::default(),
+        &settings,
+    );
+    let (head, base) = sides();
+    let report = compare::paired::against_paired("scripted", &run, head, base, &settings);
+    let change = report.comparisons[0].change.as_ref().unwrap();
+    assert_eq!((change.rounds, change.detectable), (3, None));
+    let terminal = String::from_utf8(Terminal { color: false }.render(&report)).unwrap();
+    let markdown = String::from_utf8(Markdown.render(&report)).unwrap();
+    for text in [&terminal, &markdown] {
+        assert!(text.contains("too few rounds"), "{text}");
+        assert!(
+            text.contains("1 benchmark(s) had too few undisturbed rounds to say (few/x)"),
+            "{text}"
+        );
+        assert!(!text.contains("≥ "), "{text}");
+    }
+}
+
 #[test]
 fn issue_18_an_open_verdict_runs_to_the_maximum_and_a_spent_budget_stops_at_the_minimum() {
     // A zero threshold: an unchanged benchmark is never shown below it.
