@@ -291,6 +291,10 @@ pub struct HookInstallArgs {
     /// only read `new`, and timing them spends the push's time on nothing.
     #[arg(long)]
     pub time_new: bool,
+    /// Seconds a push may wait for the check; past them the hook says what
+    /// it did not check and lets the push through (CI still gates it).
+    #[arg(long, value_name = "SECONDS", default_value_t = crate::hook::DEFAULT_BUDGET_SECONDS)]
+    pub budget: u64,
     /// Criterion arguments for the quick gate, after `--`
     #[arg(last = true, value_name = "CRITERION_ARGS")]
     pub criterion_args: Vec<String>,
@@ -313,6 +317,14 @@ pub struct PrePushArgs {
     /// Time benchmarks without a stored baseline too (`hook install --time-new`).
     #[arg(long)]
     pub time_new: bool,
+    /// Seconds the push may wait for the check (`hook install --budget`).
+    #[arg(long, value_name = "SECONDS", default_value_t = crate::hook::DEFAULT_BUDGET_SECONDS)]
+    pub budget: u64,
+    /// Run the check itself; without it, this process runs the check as a
+    /// child within the budget and lets the push through unless it fails
+    /// the gate.
+    #[arg(long, hide = true)]
+    pub supervised: bool,
     #[arg(last = true, value_name = "CRITERION_ARGS")]
     pub criterion_args: Vec<String>,
 }

@@ -22,14 +22,21 @@ pub(crate) fn hook_install(args: HookInstallArgs, output: Output) -> Result<u8> 
     } else {
         args.criterion_args
     };
-    // The hook runs from the top of the work tree: name a project below it.
-    let manifest = (args.project.manifest_path != Path::new("Cargo.toml"))
-        .then_some(config.project.manifest_path.as_path());
+    // The hook runs from the top of the work tree: name a project below it
+    // relative to that, so a moved or re-cloned repository still finds it.
+    let top = crate::hook::work_tree_top(&config.project.dir)?;
+    let manifest = config
+        .project
+        .manifest_path
+        .strip_prefix(&top)
+        .unwrap_or(&config.project.manifest_path);
+    let manifest = (manifest != Path::new("Cargo.toml")).then_some(manifest);
     let installed = crate::hook::install(
         &config.project.dir,
         &exe,
         crate::hook::QuickGate {
             manifest,
+            budget: args.budget,
             criterion_args: &criterion_args,
             time_new: args.time_new,
         },
@@ -52,10 +59,45 @@ pub(crate) fn hook_install(args: HookInstallArgs, output: Output) -> Result<u8> 
 }
 
 /// The quick gate the pre-push hook runs. A regression blocks the push
-/// (exit 1); a check that cannot run (no baseline yet, a build error) is
+/// (exit 1); a check that cannot run (no baseline yet, a build error, a
+/// setting it does not know, a crash) or that outlives its budget is
 /// reported and lets the push through: the hook is a convenience, CI is
-/// the gate.
+/// the gate. The check runs in a child process (`--supervised`) so that
+/// none of that can hold or block the push.
 pub(crate) fn hook_pre_push(args: PrePushArgs, output: Output) -> Result<u8> {
+    if args.supervised {
+        return quick_gate(args, output);
+    }
+    let budget = std::time::Duration::from_secs(args.budget);
+    Ok(match crate::hook::supervise(budget) {
+        Ok(crate::hook::Supervised::Exited(code)) if code == crate::hook::BLOCKS_PUSH => code,
+        Ok(crate::hook::Supervised::Exited(0)) => exit_code::PASS,
+        Ok(crate::hook::Supervised::Exited(_)) => {
+            let how = "skip the hook with FLAMEGATE_SKIP=1 git push, or git push --no-verify";
+            eprintln!(
+                "flamegate pre-push: the check did not run to a verdict (see above); pushing anyway, CI gates it ({how})"
+            );
+            exit_code::PASS
+        }
+        Ok(crate::hook::Supervised::OutOfTime) => {
+            eprintln!(
+                "flamegate pre-push: the check ran out of its {} s budget and was stopped: this push is not checked \
+                 (CI gates it). Give it longer with `flamegate hook install --budget SECONDS`",
+                budget.as_secs()
+            );
+            exit_code::PASS
+        }
+        Err(error) => {
+            eprintln!(
+                "flamegate pre-push: could not start the check ({error}); pushing anyway, CI gates it"
+            );
+            exit_code::PASS
+        }
+    })
+}
+
+/// The check itself, in the supervised child.
+fn quick_gate(args: PrePushArgs, output: Output) -> Result<u8> {
     let stdin = crate::hook::read_stdin()?;
     let refs = crate::hook::parse_pre_push(&stdin)?;
     let say = |line: &str| output.progress.note(&format!("pre-push: {line}"));
@@ -69,7 +111,7 @@ pub(crate) fn hook_pre_push(args: PrePushArgs, output: Output) -> Result<u8> {
         say(&format!(
             "the chained pre-push hook exited {code}: push blocked by it"
         ));
-        return Ok(u8::try_from(code).unwrap_or(1).max(1));
+        return Ok(crate::hook::BLOCKS_PUSH);
     }
     let head = baseline::head_state(&config.project.dir);
     let (measure, notes) = crate::hook::plan(&refs, head.commit.as_deref());

@@ -543,8 +543,12 @@ pub fn run(
         .filter(|c| expected_more_allocations(c.id.as_str()))
     {
         if let (Some(change), Some(check)) = (&c.change, &c.allocations) {
+            let measured = match measure {
+                collect::Measure::Time => "time",
+                collect::Measure::Instructions => "instructions",
+            };
             println!(
-                "    {} time {} ({}); {}",
+                "    {} {measured} {} ({}); {}",
                 c.id,
                 crate::render::format_change(change.estimate),
                 c.verdict.label(),

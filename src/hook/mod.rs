@@ -12,6 +12,11 @@ const HOOK_MARKER: &str = "# flamegate pre-push hook";
 const CHAINED_NAME: &str = "pre-push.flamegate-chained";
 /// Short criterion windows: a pre-push check must take seconds, not minutes.
 pub const QUICK_CRITERION_ARGS: [&str; 4] = ["--warm-up-time", "0.5", "--measurement-time", "1"];
+/// How long a push waits for the check by default (`hook install --budget`).
+pub const DEFAULT_BUDGET_SECONDS: u64 = 300;
+/// The exit status by which the check blocks a push: a failed gate or a
+/// chained hook that refused. Every other status lets the push through.
+pub const BLOCKS_PUSH: u8 = crate::error::exit_code::REGRESSION;
 
 /// The hooks folder git uses for the repository at `dir` (`core.hooksPath`
 /// honoured).
@@ -35,8 +40,11 @@ pub fn hooks_dir(dir: &Path) -> Result<PathBuf> {
 /// What the installed hook runs, chosen at install time.
 #[derive(Debug, Clone, Copy)]
 pub struct QuickGate<'a> {
-    /// A project below the top of the work tree.
+    /// A project below the top of the work tree, relative to it (git runs
+    /// the hook there), so a moved or re-cloned repository still finds it.
     pub manifest: Option<&'a Path>,
+    /// Seconds the push may wait for the check.
+    pub budget: u64,
     /// criterion's arguments for the quick gate.
     pub criterion_args: &'a [String],
     /// Time benchmarks the stored baseline does not have too (by default
@@ -65,9 +73,13 @@ fn script(flamegate: &Path, gate: QuickGate) -> Result<String> {
     if gate.time_new {
         options.push_str(" --time-new");
     }
+    options.push_str(&format!(" --budget {}", gate.budget));
     // The path is quoted once, into a variable, and only ever expanded as
     // "$flamegate": spliced into the `echo "…"` text, a path holding `$(…)`
     // ran a command on every push, and one holding `"` broke the script.
+    // Only status 1 (a failed gate, a chained hook that refused) blocks the
+    // push: anything else (an error, a crash, a flamegate too old for this
+    // script's flags) lets it through with a word on how to skip the hook.
     Ok(format!(
         "#!/bin/sh\n\
          {HOOK_MARKER} (installed by `flamegate hook install`; remove it with `flamegate hook uninstall`).\n\
@@ -78,7 +90,13 @@ fn script(flamegate: &Path, gate: QuickGate) -> Result<String> {
          \x20 echo \"flamegate pre-push hook: $flamegate is gone; push not checked (reinstall with flamegate hook install)\" >&2\n\
          \x20 exit 0\n\
          fi\n\
-         exec \"$flamegate\" hook pre-push{options} \"$@\" -- {}\n",
+         \"$flamegate\" hook pre-push{options} \"$@\" -- {}\n\
+         status=$?\n\
+         if [ \"$status\" = {BLOCKS_PUSH} ]; then exit {BLOCKS_PUSH}; fi\n\
+         if [ \"$status\" != 0 ]; then\n\
+         \x20 echo \"flamegate pre-push hook: the check did not run to a verdict (exit status $status); pushing anyway, CI gates it. To skip the hook: FLAMEGATE_SKIP=1 git push, or git push --no-verify\" >&2\n\
+         fi\n\
+         exit 0\n",
         args.join(" ")
     ))
 }
@@ -272,6 +290,74 @@ pub fn run_chained(dir: &Path, args: &[String], stdin: &str) -> Result<Option<i3
     Ok(Some(status.code().unwrap_or(1)))
 }
 
+/// The top of the work tree that holds `dir`: where git runs hooks.
+pub fn work_tree_top(dir: &Path) -> Result<PathBuf> {
+    let repo = git2::Repository::discover(dir).map_err(|_| Error::NotARepository {
+        path: dir.to_path_buf(),
+    })?;
+    let top = repo.workdir().ok_or_else(|| Error::NotARepository {
+        path: dir.to_path_buf(),
+    })?;
+    top.canonicalize().map_err(|e| Error::io(top, e))
+}
+
+/// How the supervised check ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Supervised {
+    /// With this status (255 when a signal ended it).
+    Exited(u8),
+    /// The budget ran out first; the check and everything it started were
+    /// stopped.
+    OutOfTime,
+}
+
+/// Run this `hook pre-push` again as a child (`--supervised`), with git's
+/// lines on its stdin, in a process group of its own so that when `budget`
+/// runs out it is stopped with every build and benchmark it started.
+pub fn supervise(budget: std::time::Duration) -> Result<Supervised> {
+    use std::io::Write;
+    let stdin = read_stdin()?;
+    let exe = std::env::current_exe().map_err(|e| Error::io("the flamegate executable", e))?;
+    let mut args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    let at = args.iter().position(|a| a == "--").unwrap_or(args.len());
+    args.insert(at, "--supervised".into());
+    let mut command = std::process::Command::new(&exe);
+    command.args(&args).stdin(std::process::Stdio::piped());
+    #[cfg(unix)]
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    let mut child = command.spawn().map_err(|e| Error::io(&exe, e))?;
+    if let Some(mut input) = child.stdin.take() {
+        // A child that stopped early closes the pipe: its status says why.
+        let _ = input.write_all(stdin.as_bytes());
+    }
+    let started = std::time::Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().map_err(|e| Error::io(&exe, e))? {
+            let code = status.code().and_then(|c| u8::try_from(c).ok());
+            return Ok(Supervised::Exited(code.unwrap_or(u8::MAX)));
+        }
+        if started.elapsed() >= budget {
+            stop_group(&mut child);
+            return Ok(Supervised::OutOfTime);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// Stop the child and its process group (its builds and benchmarks).
+fn stop_group(child: &mut std::process::Child) {
+    #[cfg(unix)]
+    if let Ok(group) = i32::try_from(child.id()) {
+        // SAFETY: kill(2) with a negative pid signals that process group;
+        // it touches no memory of this process.
+        unsafe {
+            libc::kill(-group, libc::SIGKILL);
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
 /// All of stdin (what git writes to a pre-push hook).
 pub fn read_stdin() -> Result<String> {
     let mut text = String::new();
@@ -313,11 +399,12 @@ mod tests {
     }
 
     #[test]
-    fn the_script_quotes_what_it_runs() {
+    fn the_script_quotes_what_it_runs_and_blocks_only_on_a_verdict() {
         let text = script(
             Path::new("/opt/my tools/flamegate"),
             QuickGate {
-                manifest: Some(Path::new("/src/app/Cargo.toml")),
+                manifest: Some(Path::new("app/Cargo.toml")),
+                budget: 120,
                 criterion_args: &["--measurement-time".into(), "1".into()],
                 time_new: false,
             },
@@ -329,10 +416,15 @@ mod tests {
         );
         assert!(
             text.contains(
-                "exec \"$flamegate\" hook pre-push --manifest-path /src/app/Cargo.toml \"$@\" -- --measurement-time 1"
+                "\"$flamegate\" hook pre-push --manifest-path app/Cargo.toml --budget 120 \"$@\" -- --measurement-time 1\n"
             ),
             "{text}"
         );
+        assert!(
+            text.contains("if [ \"$status\" = 1 ]; then exit 1; fi\n"),
+            "{text}"
+        );
+        assert!(text.ends_with("exit 0\n"), "{text}");
         assert!(text.starts_with("#!/bin/sh\n"));
         assert!(text.contains(HOOK_MARKER));
     }

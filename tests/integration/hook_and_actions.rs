@@ -243,6 +243,94 @@ fn a_regression_blocks_a_real_git_push_and_a_clean_change_passes() {
     );
 }
 
+/// Only a verdict blocks a push. A setting this flamegate does not know, a
+/// project that is gone, a hook whose flags this flamegate does not take
+/// (one written by a newer version), and a check that outlives its budget
+/// each say what went wrong and let the push through.
+#[test]
+fn a_push_is_blocked_only_by_a_verdict() {
+    let _machine = exclusive_benchmarking();
+    let root = tempfile::tempdir().unwrap();
+    let (work, origin) = tiny_repo_with_baselines(root.path());
+    let install = |extra: &[&str]| {
+        let output = run(flamegate(&work)
+            .args(["hook", "install", "--force"])
+            .args(extra)
+            .arg("--")
+            .args(QUICK_WINDOWS));
+        assert!(output.status.success(), "{}", stderr(&output));
+    };
+    let pushed = |branch: &str, says: &[&str]| {
+        let push = git_push(&work, &["origin", branch], false);
+        let err = stderr(&push);
+        assert!(
+            push.status.success(),
+            "{branch}: the push was blocked: {err}"
+        );
+        for line in says {
+            assert!(err.contains(line), "{branch}: no {line:?} in {err}");
+        }
+        let branches = git_in(&origin, &["branch", "--list"]);
+        assert!(branches.contains(branch), "{branches}");
+    };
+    install(&[]);
+    let skip = "FLAMEGATE_SKIP=1 git push, or git push --no-verify";
+
+    git_in(&work, &["checkout", "-q", "-b", "future-setting", "main"]);
+    let config = work.join("flamegate.toml");
+    let mut text = std::fs::read_to_string(&config).unwrap_or_default();
+    text.push_str("setting_from_a_newer_flamegate = true\n");
+    std::fs::write(&config, text).unwrap();
+    git_in(&work, &["add", "-A"]);
+    git_in(&work, &["commit", "-q", "-m", "a newer setting"]);
+    pushed(
+        "future-setting",
+        &["setting_from_a_newer_flamegate", "pushing anyway", skip],
+    );
+
+    git_in(&work, &["checkout", "-q", "-b", "no-project", "main"]);
+    git_in(&work, &["rm", "-q", "Cargo.toml"]);
+    git_in(&work, &["commit", "-q", "-m", "move the crate away"]);
+    pushed(
+        "no-project",
+        &["no Cargo project at", "pushing anyway", skip],
+    );
+
+    // A hook with a flag this flamegate does not take.
+    let hook = work.join(".git/hooks/pre-push");
+    let script = std::fs::read_to_string(&hook).unwrap();
+    std::fs::write(
+        &hook,
+        script.replace(" --budget ", " --from-the-future --budget "),
+    )
+    .unwrap();
+    git_in(&work, &["checkout", "-q", "-b", "newer-hook", "main"]);
+    std::fs::write(work.join("NOTES.md"), "notes\n").unwrap();
+    git_in(&work, &["add", "-A"]);
+    git_in(&work, &["commit", "-q", "-m", "notes"]);
+    pushed(
+        "newer-hook",
+        &[
+            "--from-the-future",
+            "did not run to a verdict (exit status 2)",
+            skip,
+        ],
+    );
+
+    // A real slowdown (blocked without a budget: the test above), but the
+    // check cannot finish in one second.
+    install(&["--budget", "1"]);
+    slow_branch(&work, "slower-but-late");
+    pushed(
+        "slower-but-late",
+        &[
+            "ran out of its 1 s budget",
+            "this push is not checked",
+            "--budget SECONDS",
+        ],
+    );
+}
+
 #[test]
 fn an_actions_run_end_to_end_in_a_shallow_clone() {
     let _machine = exclusive_benchmarking();
