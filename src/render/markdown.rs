@@ -465,7 +465,7 @@ fn change_table(out: &mut String, rows: &[&Comparison], mode: Mode, catches: boo
         } else {
             String::new()
         };
-        if change_disagrees(change, head.median) {
+        if change_disagrees(change, head.median, c.input.as_ref()) {
             flag.push_str(&format!(" {DISAGREE_MARK}"));
             disagree = true;
         }

@@ -301,9 +301,16 @@ pub fn vouch_text(report: &Report) -> Option<String> {
 
 /// A row whose Change and medians point different ways (the change is an
 /// estimate over rounds or against a level, the medians are pooled): marked
-/// with `DISAGREE_MARK` and explained once by `DISAGREE_NOTE`.
-pub fn change_disagrees(change: &crate::report::Change, head_median: f64) -> bool {
-    let medians = head_median - change.base_level;
+/// with `DISAGREE_MARK` and explained once by `DISAGREE_NOTE`. Where the
+/// declared input changed (`input`), the change is per unit, and so is the
+/// head's median before it is compared.
+pub fn change_disagrees(
+    change: &crate::report::Change,
+    head_median: f64,
+    input: Option<&crate::record::InputChange>,
+) -> bool {
+    let per_unit = input.map_or(1.0, |i| i.base as f64 / i.head as f64);
+    let medians = head_median * per_unit - change.base_level;
     change.estimate * medians < 0.0 && change.estimate.abs() >= 0.001
 }
 
@@ -505,16 +512,32 @@ mod tests {
             estimate: 0.008,
             ..change
         };
-        assert!(change_disagrees(&paired, 7917.0));
-        assert!(!change_disagrees(&paired, 8000.0));
+        assert!(change_disagrees(&paired, 7917.0, None));
+        assert!(!change_disagrees(&paired, 8000.0, None));
         // Below 0.1% a sign says nothing.
         assert!(!change_disagrees(
             &Change {
                 estimate: 0.0005,
                 ..paired
             },
-            7917.0
+            7917.0,
+            None
         ));
+        // rust-hex: an untouched decoder's input grew 12.2%, its count by
+        // 11.9% (1.07M -> 1.19M): per byte -0.2%, which the medians agree
+        // with once they are per byte too.
+        let per_byte = Change {
+            base_level: 1_066_000.0,
+            estimate: -0.002,
+            ..change
+        };
+        let input = crate::record::InputChange {
+            unit: "Bytes".into(),
+            base: 14_504,
+            head: 16_274,
+        };
+        assert!(change_disagrees(&per_byte, 1_193_000.0, None));
+        assert!(!change_disagrees(&per_byte, 1_193_000.0, Some(&input)));
     }
 
     #[test]

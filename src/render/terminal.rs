@@ -67,7 +67,7 @@ impl Renderer for Terminal {
                         format_change(ch.estimate),
                         if ch.low_confidence { "?" } else { "" },
                         match &c.head {
-                            Some(h) if change_disagrees(ch, h.median) => {
+                            Some(h) if change_disagrees(ch, h.median, c.input.as_ref()) => {
                                 disagree = true;
                                 DISAGREE_MARK
                             }
