@@ -5,6 +5,8 @@
 set -uo pipefail
 
 input() { local name="FLAMEGATE_INPUT_$1"; printf '%s' "${!name:-}"; }
+# Bench names from the workflow: split into words, never expanded as globs.
+read -r -a benches <<<"$(input BENCHES)"
 
 out_dir=$(input OUT_DIR)
 out_dir=${out_dir:-flamegate-report}
@@ -15,7 +17,7 @@ config=$(input CONFIG)
 [ -n "$config" ] && args+=(--config "$config")
 base_ref=$(input BASE_REF)
 [ -n "$base_ref" ] && args+=(--base-ref "$base_ref")
-for bench in $(input BENCHES); do
+for bench in "${benches[@]}"; do
   args+=(--bench "$bench")
 done
 case "$(input MODE)" in
@@ -52,7 +54,7 @@ if [ -n "$shard" ]; then
   [ -n "$manifest" ] && args+=(--manifest-path "$manifest")
   [ -n "$config" ] && args+=(--config "$config")
   [ -n "$base_ref" ] && args+=(--base-ref "$base_ref")
-  for bench in $(input BENCHES); do
+  for bench in "${benches[@]}"; do
     args+=(--bench "$bench")
   done
   [ -n "$measure" ] && args+=(--measure "$measure")

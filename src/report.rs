@@ -20,6 +20,9 @@ use crate::record::{BenchId, InputChange};
 /// allocations` verdict and `Comparison::allocations`; schema 1 to 4
 /// reports still read.
 pub const REPORT_SCHEMA: u32 = 5;
+/// The largest `report.json` flamegate reads (16 MiB): a suite of thousands
+/// of benchmarks with hotspot notes stays far below it.
+pub const MAX_REPORT_BYTES: u64 = 16 * 1024 * 1024;
 /// The oldest schema this flamegate reads.
 pub const OLDEST_REPORT_SCHEMA: u32 = 1;
 
@@ -576,13 +579,28 @@ impl Report {
             .filter(move |c| c.verdict == verdict)
     }
 
-    /// Read a `report.json`, schema first. In fork-safe mode it comes from
+    /// Read a `report.json` (a regular file of at most `MAX_REPORT_BYTES`),
+    /// schema first. In fork-safe mode it comes from
     /// an untrusted artifact: it is only read as data, never acted upon.
     pub fn load(path: &Path) -> Result<Report> {
         let damaged = |problem: String| Error::DamagedReport {
             path: path.to_path_buf(),
             problem,
         };
+        // Never through a link, never more than a report can be: the file
+        // may come from a fork's artifact.
+        let meta = std::fs::symlink_metadata(path).map_err(|e| Error::io(path, e))?;
+        if !meta.is_file() {
+            return Err(damaged(
+                "not a regular file (a link, a folder or a device)".into(),
+            ));
+        }
+        if meta.len() > MAX_REPORT_BYTES {
+            return Err(damaged(format!(
+                "{} bytes, over the {MAX_REPORT_BYTES} a report can take",
+                meta.len()
+            )));
+        }
         let text = std::fs::read(path).map_err(|e| Error::io(path, e))?;
         let value: serde_json::Value =
             serde_json::from_slice(&text).map_err(|e| damaged(format!("not JSON: {e}")))?;
@@ -611,6 +629,24 @@ impl Report {
                 )));
             }
         }
+        for c in &report.comparisons {
+            if let Some(accepted) = &c.accepted
+                && !is_commit_id(&accepted.commit)
+            {
+                return Err(damaged(format!(
+                    "`accepted.commit` of `{}` is not a commit id (40 or 64 lowercase hex digits)",
+                    c.id
+                )));
+            }
+        }
+        // The suite names a check run and files: the same rule as a suite
+        // name the user writes (`.instructions` is a valid suffix).
+        crate::baseline::check_suite_name(&report.suite).map_err(|_| {
+            damaged(format!(
+                "`suite` must be {}",
+                crate::baseline::SUITE_NAME_RULE
+            ))
+        })?;
         Ok(report)
     }
 

@@ -51,6 +51,12 @@ pub fn markdown_text(text: &str) -> String {
             out.push_str("@<!-- -->");
             continue;
         }
+        if c == '#' && chars.get(i + 1).is_some_and(char::is_ascii_digit) {
+            // `#12` and `owner/repo#12` link an issue after rendering, and
+            // GitHub then lists a cross-reference on it: split likewise.
+            out.push_str("#<!-- -->");
+            continue;
+        }
         if escape {
             out.push('\\');
         }
@@ -146,6 +152,15 @@ mod tests {
             "no spans \\[here\\](x)"
         );
         assert_eq!(markdown_prose("one ` alone"), "one \\` alone");
+    }
+
+    #[test]
+    fn issue_references_are_split_like_mentions() {
+        assert_eq!(
+            markdown_text("see owner/repo#12 and #3"),
+            "see owner/repo#<!-- -->12 and #<!-- -->3"
+        );
+        assert_eq!(markdown_text("# heading"), "\\# heading");
     }
 
     #[test]

@@ -959,6 +959,50 @@ fn issue_17_forged_commit_fields_are_refused_and_never_reach_github() {
     assert!(job.summary().is_empty(), "nothing reached the job summary");
 }
 
+/// A fork's artifact can hold anything: a suite name that would name the
+/// check run, an acceptance commit that goes into the comment, a link in
+/// place of report.json, or a file too large to read. Each is refused
+/// before anything reaches GitHub.
+#[test]
+fn forged_suites_acceptances_links_and_huge_reports_are_refused() {
+    let fake = FakeGithub::start(HEAD);
+    let job = publisher_job(&fake, HEAD);
+    let forged = "x\n@org/team <!--";
+    let refused = |file: &str, expected: &str| {
+        let output = run(&mut job.command(&["publish", "--report", file, "--from-workflow-run"]));
+        let err = usage_error(&output);
+        assert!(err.contains(expected), "{file}: {err}");
+        assert!(!err.contains("@org/team"), "{file}: echoed: {err}");
+    };
+    let mut value = serde_json::to_value(regressed(HEAD)).unwrap();
+    value["suite"] = forged.into();
+    std::fs::write(job.path().join("suite.json"), value.to_string()).unwrap();
+    refused("suite.json", "`suite` must be 1-100 characters");
+
+    let mut value = serde_json::to_value(regressed(HEAD)).unwrap();
+    value["comparisons"][0]["accepted"] = serde_json::json!({
+        "glob": "*", "reason": "ok", "by": "maintainer", "commit": forged,
+    });
+    std::fs::write(job.path().join("accepted.json"), value.to_string()).unwrap();
+    refused("accepted.json", "`accepted.commit` of");
+
+    std::fs::write(
+        job.path().join("real.json"),
+        serde_json::to_string(&regressed(HEAD)).unwrap(),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(job.path().join("real.json"), job.path().join("link.json")).unwrap();
+    refused("link.json", "not a regular file");
+
+    let huge = std::fs::File::create(job.path().join("huge.json")).unwrap();
+    huge.set_len(flamegate::report::MAX_REPORT_BYTES + 1)
+        .unwrap();
+    refused("huge.json", "over the 16777216 a report can take");
+
+    assert_eq!(fake.state().requests.len(), 0, "nothing was sent");
+    assert!(job.summary().is_empty(), "nothing reached the job summary");
+}
+
 #[test]
 fn issue_17_a_report_is_checked_by_the_head_it_claims_not_by_either_field() {
     let fake = FakeGithub::start(HEAD);
