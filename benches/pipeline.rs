@@ -200,6 +200,12 @@ fn profiles(c: &mut Criterion) {
 /// `benches`-benchmark baseline (100 samples each), written with git2
 /// (blobs and commits only, no work tree files but Cargo's).
 fn history_repo(benches: usize, commits: usize) -> tempfile::TempDir {
+    history_repo_changing_every(benches, commits, 1)
+}
+
+/// `history_repo` whose baseline changes at every `every`-th commit only;
+/// the commits between change a source file, as on a real main branch.
+fn history_repo_changing_every(benches: usize, commits: usize, every: usize) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let repo = git2::Repository::init(dir.path()).unwrap();
     let signature = git2::Signature::new(
@@ -210,7 +216,7 @@ fn history_repo(benches: usize, commits: usize) -> tempfile::TempDir {
     .unwrap();
     let mut parent: Option<git2::Oid> = None;
     for version in 0..commits {
-        let mut record = suite(benches, version as u64);
+        let mut record = suite(benches, (version / every) as u64);
         // A 20% slowdown of one benchmark half-way: the detector has work.
         if version >= commits / 2 {
             for sample in &mut record.benches[7].samples {
@@ -223,6 +229,8 @@ fn history_repo(benches: usize, commits: usize) -> tempfile::TempDir {
         let baselines = baselines.write().unwrap();
         let mut root = repo.treebuilder(None).unwrap();
         root.insert("baselines", baselines, 0o040000).unwrap();
+        let source = repo.blob(format!("// {version}\n").as_bytes()).unwrap();
+        root.insert("lib.rs", source, 0o100644).unwrap();
         let tree = repo.find_tree(root.write().unwrap()).unwrap();
         let parents: Vec<git2::Commit<'_>> = parent
             .iter()
@@ -280,9 +288,24 @@ fn history(c: &mut Criterion) {
     group.finish();
 }
 
+/// The stored baseline and its noise history (20 earlier versions) from a
+/// main branch of 2,000 commits whose 200-benchmark baseline changed at
+/// every 50th: the walk reads every commit's tree, and a version's blob
+/// only when it differs.
+fn baseline_history(c: &mut Criterion) {
+    let repo = history_repo_changing_every(200, 2_000, 50);
+    let spec = flamegate::baseline::BaseSpec::Revision("main".into());
+    let mut group = c.benchmark_group("baseline");
+    group.sample_size(10);
+    group.bench_function("load_with_history/200x2000_commits", |b| {
+        b.iter(|| black_box(flamegate::baseline::load(repo.path(), "suite", &spec, 20).unwrap()))
+    });
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = flamegate::criterion();
-    targets = pipeline, profiles, shards, history
+    targets = pipeline, profiles, shards, history, baseline_history
 }
 criterion_main!(benches);

@@ -150,18 +150,33 @@ impl ProjectRepo {
 
     /// The blob at `path` in `commit`'s tree, if the file exists there.
     pub fn blob_at(&self, commit: &Commit<'_>, path: &str) -> Result<Option<(Oid, Vec<u8>)>> {
+        let Some(oid) = self.entry_id_at(commit, path)? else {
+            return Ok(None);
+        };
+        self.blob(oid, path)
+            .map(|content| content.map(|c| (oid, c)))
+    }
+
+    /// The id of the tree entry at `path` in `commit`, without reading it:
+    /// walks compare ids and inflate only the versions that differ.
+    pub fn entry_id_at(&self, commit: &Commit<'_>, path: &str) -> Result<Option<Oid>> {
         let tree = commit
             .tree()
             .map_err(|e| Error::git(format!("reading the tree of {}", commit.id()), e))?;
-        let Ok(entry) = tree.get_path(&PathBuf::from(path)) else {
-            return Ok(None);
-        };
-        let object = entry
-            .to_object(&self.repo)
-            .map_err(|e| Error::git(format!("reading {path} at {}", commit.id()), e))?;
-        Ok(object
-            .as_blob()
-            .map(|blob| (blob.id(), blob.content().to_vec())))
+        Ok(tree
+            .get_path(&PathBuf::from(path))
+            .ok()
+            .map(|entry| entry.id()))
+    }
+
+    /// The content of blob `oid` (`path` names it in messages); None when
+    /// the entry is not a blob (a folder or a submodule at that path).
+    fn blob(&self, oid: Oid, path: &str) -> Result<Option<Vec<u8>>> {
+        let object = self
+            .repo
+            .find_object(oid, None)
+            .map_err(|e| Error::git(format!("reading {path} ({oid})"), e))?;
+        Ok(object.as_blob().map(|blob| blob.content().to_vec()))
     }
 
     /// Write `commit`'s files into `target` (an empty directory), leaving the
@@ -195,7 +210,7 @@ impl ProjectRepo {
         // Bound the walk: history beyond this is too old to describe today's noise.
         const MAX_COMMITS_WALKED: usize = 5_000;
         let mut versions = Vec::new();
-        let mut last = self.blob_at(start, path)?.map(|(oid, _)| oid);
+        let mut last = self.entry_id_at(start, path)?;
         let mut commit = start.clone();
         for _ in 0..MAX_COMMITS_WALKED {
             if versions.len() >= limit {
@@ -207,13 +222,15 @@ impl ProjectRepo {
                     && is_grafted(&self.repo, &commit);
                 return Ok((versions, cut));
             };
-            if let Some((oid, content)) = self.blob_at(&parent, path)?
+            if let Some(oid) = self.entry_id_at(&parent, path)?
                 && Some(oid) != last
             {
-                versions.push(FileVersion {
-                    commit: parent.id().to_string(),
-                    content,
-                });
+                if let Some(content) = self.blob(oid, path)? {
+                    versions.push(FileVersion {
+                        commit: parent.id().to_string(),
+                        content,
+                    });
+                }
                 last = Some(oid);
             }
             commit = parent;
