@@ -154,12 +154,7 @@ pub struct Change {
     pub low_confidence: bool,
 }
 
-/// Undisturbed rounds a paired benchmark needs before the adaptive plan
-/// may stop it as decided and before its "catches" figure is stated: with
-/// fewer, t quantiles of two degrees of freedom or less make the figure
-/// arithmetic, not an answer (two counted rounds once read
-/// "≥ 3,046,941.0%"). The adaptive round plan's minimum.
-pub const MIN_COUNTED_ROUNDS: usize = 4;
+pub use crate::record::paired::MIN_COUNTED_ROUNDS;
 
 impl Change {
     /// Paired, and judged on too few counted rounds to say what it would
@@ -641,10 +636,10 @@ impl Report {
         }
         // The suite names a check run and files: the same rule as a suite
         // name the user writes (`.instructions` is a valid suffix).
-        crate::baseline::check_suite_name(&report.suite).map_err(|_| {
+        crate::record::check_suite_name(&report.suite).map_err(|_| {
             damaged(format!(
                 "`suite` must be {}",
-                crate::baseline::SUITE_NAME_RULE
+                crate::record::SUITE_NAME_RULE
             ))
         })?;
         Ok(report)

@@ -70,7 +70,7 @@ fn note_whole_second_rounds(listed: &super::Listed, selection: &RunSelection, pr
 }
 
 /// Rounds every benchmark gets before the adaptive plan may stop it.
-pub const MIN_ROUNDS: usize = crate::report::MIN_COUNTED_ROUNDS;
+pub const MIN_ROUNDS: usize = crate::record::paired::MIN_COUNTED_ROUNDS;
 /// Rounds an undecided benchmark may get at most (adaptive plan).
 pub const MAX_ROUNDS: usize = 20;
 /// The adaptive plan's default budget per benchmark, both sides and all

@@ -638,7 +638,7 @@ impl BenchTest {
     /// (log). The usual normal-theory approximation with t quantiles.
     fn detectable(&self, threshold: f64, alpha: f64) -> Option<f64> {
         let df = self.df?;
-        let too_few = self.rounds > 0 && self.rounds < crate::report::MIN_COUNTED_ROUNDS;
+        let too_few = self.rounds > 0 && self.rounds < crate::record::paired::MIN_COUNTED_ROUNDS;
         if !self.standard_error.is_finite() || too_few {
             return None;
         }

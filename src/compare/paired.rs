@@ -60,7 +60,7 @@ pub fn stop_rule(
     move |id, thetas, benchmarks| {
         let threshold = settings.min_change_for(id).ln_1p();
         let alpha = settings.fdr / (benchmarks.max(1) * looks) as f64;
-        let enough = thetas.len() >= crate::report::MIN_COUNTED_ROUNDS;
+        let enough = thetas.len() >= crate::record::paired::MIN_COUNTED_ROUNDS;
         if enough && decided(thetas, threshold, alpha, settings.confidence) {
             Standing::Decided
         } else if thetas.len() < MIN_ROUNDS_TO_FLAG

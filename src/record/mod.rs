@@ -429,6 +429,54 @@ pub struct Accepted {
     pub commit: String,
 }
 
+/// Whether `suite` is plain enough to be a file name.
+fn is_plain_suite_name(suite: &str) -> bool {
+    !suite.is_empty()
+        && suite.len() <= 100
+        && !suite.starts_with('.')
+        && suite
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+/// What a suite name must be, for messages.
+pub const SUITE_NAME_RULE: &str =
+    "1-100 characters of A-Z, a-z, 0-9, `-`, `_`, `.` and not starting with `.`";
+
+/// Check a suite name: it becomes a file name, so it is kept plain.
+pub fn check_suite_name(suite: &str) -> Result<()> {
+    if is_plain_suite_name(suite) {
+        Ok(())
+    } else {
+        Err(Error::Usage(format!(
+            "suite name `{suite}` must be {SUITE_NAME_RULE}"
+        )))
+    }
+}
+
+/// A valid suite name made from `name` (a package or folder name nobody
+/// chose as a suite name): other characters become `-`, leading dots go,
+/// and it is cut to 100 characters.
+pub fn plain_suite_name(name: &str) -> String {
+    let plain: String = name
+        .trim_start_matches('.')
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(100)
+        .collect();
+    if plain.is_empty() {
+        "benches".into()
+    } else {
+        plain
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

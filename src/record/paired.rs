@@ -5,6 +5,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::{BenchId, RunRecord};
 
+/// Undisturbed rounds a paired benchmark needs before the adaptive plan
+/// may stop it as decided and before its "catches" figure is stated: with
+/// fewer, t quantiles of two degrees of freedom or less make the figure
+/// arithmetic, not an answer (two counted rounds once read
+/// "≥ 3,046,941.0%"). The adaptive round plan's minimum.
+pub const MIN_COUNTED_ROUNDS: usize = 4;
+
 /// Where a benchmark of an adaptive paired run stands after its rounds so
 /// far (the stop rule's answer, `compare::paired::stop_rule`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
