@@ -287,24 +287,11 @@ pub fn against_instructions(
 mod tests {
     use super::*;
     use crate::error::RecordSource;
-    use crate::record::{BenchResult, Machine, RECORD_SCHEMA, UNIT_INSTRUCTIONS};
+    use crate::record::{BenchResult, UNIT_INSTRUCTIONS};
 
     fn counts(benches: &[(&str, &[f64])]) -> RunRecord {
-        RunRecord {
-            schema: RECORD_SCHEMA,
-            commit: None,
-            dirty: false,
-            machine: Machine {
-                cpu_model: "x".into(),
-                logical_cores: 2,
-                os: "x".into(),
-                rustc: "x".into(),
-                governor: None,
-                valgrind: Some("valgrind-3.19.0".into()),
-            },
-            created: time::OffsetDateTime::UNIX_EPOCH,
-            shard: None,
-            benches: benches
+        RunRecord::for_tests(
+            benches
                 .iter()
                 .map(|(id, samples)| BenchResult {
                     id: BenchId(id.to_string()),
@@ -321,7 +308,7 @@ mod tests {
                     allocations: Vec::new(),
                 })
                 .collect(),
-        }
+        )
     }
 
     /// Found on rust-hex: a pull request grew the benchmarks' declared

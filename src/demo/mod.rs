@@ -742,7 +742,7 @@ mod tests {
     use super::*;
     use crate::baseline::Baseline;
     use crate::record::allocations::AllocationCount;
-    use crate::record::{BenchId, BenchResult, Machine, RECORD_SCHEMA, RunRecord};
+    use crate::record::{BenchId, BenchResult, RunRecord};
 
     const SIZES: [u32; 3] = [2_000, 8_000, 32_000];
 
@@ -787,22 +787,7 @@ mod tests {
                     .unwrap_or_default(),
             })
             .collect();
-        RunRecord {
-            schema: RECORD_SCHEMA,
-            commit: None,
-            dirty: false,
-            machine: Machine {
-                cpu_model: "x".into(),
-                logical_cores: 2,
-                os: "x".into(),
-                rustc: "x".into(),
-                governor: None,
-                valgrind: Some("valgrind-3.19.0".into()),
-            },
-            created: time::OffsetDateTime::UNIX_EPOCH,
-            shard: None,
-            benches,
-        }
+        RunRecord::for_tests(benches)
     }
 
     /// pr/format-query's report in `measure`: the same time or instruction

@@ -478,6 +478,30 @@ pub fn plain_suite_name(name: &str) -> String {
 }
 
 #[cfg(test)]
+impl RunRecord {
+    /// A record of `benches` on a fixed machine (valgrind known), for unit
+    /// tests that build records by hand.
+    pub(crate) fn for_tests(benches: Vec<BenchResult>) -> RunRecord {
+        RunRecord {
+            schema: RECORD_SCHEMA,
+            commit: None,
+            dirty: false,
+            machine: Machine {
+                cpu_model: "x".into(),
+                logical_cores: 2,
+                os: "x".into(),
+                rustc: "x".into(),
+                governor: None,
+                valgrind: Some("valgrind-3.19.0".into()),
+            },
+            created: time::OffsetDateTime::UNIX_EPOCH,
+            shard: None,
+            benches,
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
