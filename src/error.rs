@@ -13,6 +13,9 @@ pub mod exit_code {
     pub const REGRESSION: u8 = 1;
     /// Bad usage or environment: no baseline, damaged input, a build or run failed.
     pub const USAGE_OR_ENVIRONMENT: u8 = 2;
+    /// Interrupted (SIGINT, SIGTERM, SIGHUP): the pre-push hook's check was
+    /// stopped, and the push with it (128 + SIGINT, as shells report it).
+    pub const INTERRUPTED: u8 = 130;
 }
 
 /// Where a stored record came from, for error messages.

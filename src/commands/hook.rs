@@ -87,6 +87,12 @@ pub(crate) fn hook_pre_push(args: PrePushArgs, output: Output) -> Result<u8> {
             );
             exit_code::PASS
         }
+        // The push stops: git was interrupted too, and an interrupted check
+        // must not push unchecked when only flamegate got the signal.
+        Ok(crate::hook::Supervised::Interrupted) => {
+            eprintln!("flamegate pre-push: interrupted; the check was stopped and so is the push");
+            exit_code::INTERRUPTED
+        }
         Err(error) => {
             eprintln!(
                 "flamegate pre-push: could not start the check ({error}); pushing anyway, CI gates it"

@@ -17,6 +17,7 @@ pub const DEFAULT_BUDGET_SECONDS: u64 = 300;
 /// The exit status by which the check blocks a push: a failed gate or a
 /// chained hook that refused. Every other status lets the push through.
 pub const BLOCKS_PUSH: u8 = crate::error::exit_code::REGRESSION;
+const INTERRUPTED: u8 = crate::error::exit_code::INTERRUPTED;
 
 /// The hooks folder git uses for the repository at `dir` (`core.hooksPath`
 /// honoured).
@@ -77,9 +78,10 @@ fn script(flamegate: &Path, gate: QuickGate) -> Result<String> {
     // The path is quoted once, into a variable, and only ever expanded as
     // "$flamegate": spliced into the `echo "…"` text, a path holding `$(…)`
     // ran a command on every push, and one holding `"` broke the script.
-    // Only status 1 (a failed gate, a chained hook that refused) blocks the
-    // push: anything else (an error, a crash, a flamegate too old for this
-    // script's flags) lets it through with a word on how to skip the hook.
+    // Only status 1 (a failed gate, a chained hook that refused) and an
+    // interrupted check stop the push: anything else (an error, a crash, a
+    // flamegate too old for this script's flags) lets it through with a
+    // word on how to skip the hook.
     Ok(format!(
         "#!/bin/sh\n\
          {HOOK_MARKER} (installed by `flamegate hook install`; remove it with `flamegate hook uninstall`).\n\
@@ -92,7 +94,7 @@ fn script(flamegate: &Path, gate: QuickGate) -> Result<String> {
          fi\n\
          \"$flamegate\" hook pre-push{options} \"$@\" -- {}\n\
          status=$?\n\
-         if [ \"$status\" = {BLOCKS_PUSH} ]; then exit {BLOCKS_PUSH}; fi\n\
+         if [ \"$status\" = {BLOCKS_PUSH} ] || [ \"$status\" = {INTERRUPTED} ]; then exit \"$status\"; fi\n\
          if [ \"$status\" != 0 ]; then\n\
          \x20 echo \"flamegate pre-push hook: the check did not run to a verdict (exit status $status); pushing anyway, CI gates it. To skip the hook: FLAMEGATE_SKIP=1 git push, or git push --no-verify\" >&2\n\
          fi\n\
@@ -309,11 +311,15 @@ pub enum Supervised {
     /// The budget ran out first; the check and everything it started were
     /// stopped.
     OutOfTime,
+    /// The push was interrupted (Ctrl-C); the check was stopped likewise.
+    Interrupted,
 }
 
 /// Run this `hook pre-push` again as a child (`--supervised`), with git's
 /// lines on its stdin, in a process group of its own so that when `budget`
-/// runs out it is stopped with every build and benchmark it started.
+/// runs out it is stopped with every build and benchmark it started. The
+/// terminal's Ctrl-C no longer reaches that group, so an interrupted push
+/// (SIGINT, SIGTERM, SIGHUP here) stops it too.
 pub fn supervise(budget: std::time::Duration) -> Result<Supervised> {
     use std::io::Write;
     let stdin = read_stdin()?;
@@ -325,6 +331,11 @@ pub fn supervise(budget: std::time::Duration) -> Result<Supervised> {
     command.args(&args).stdin(std::process::Stdio::piped());
     #[cfg(unix)]
     std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    let interrupted = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for signal in signal_hook::consts::TERM_SIGNALS {
+        signal_hook::flag::register(*signal, std::sync::Arc::clone(&interrupted))
+            .map_err(|e| Error::io("a signal handler", e))?;
+    }
     let mut child = command.spawn().map_err(|e| Error::io(&exe, e))?;
     if let Some(mut input) = child.stdin.take() {
         // A child that stopped early closes the pipe: its status says why.
@@ -335,6 +346,10 @@ pub fn supervise(budget: std::time::Duration) -> Result<Supervised> {
         if let Some(status) = child.try_wait().map_err(|e| Error::io(&exe, e))? {
             let code = status.code().and_then(|c| u8::try_from(c).ok());
             return Ok(Supervised::Exited(code.unwrap_or(u8::MAX)));
+        }
+        if interrupted.load(std::sync::atomic::Ordering::Relaxed) {
+            stop_group(&mut child);
+            return Ok(Supervised::Interrupted);
         }
         if started.elapsed() >= budget {
             stop_group(&mut child);
@@ -421,7 +436,9 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains("if [ \"$status\" = 1 ]; then exit 1; fi\n"),
+            text.contains(
+                "if [ \"$status\" = 1 ] || [ \"$status\" = 130 ]; then exit \"$status\"; fi\n"
+            ),
             "{text}"
         );
         assert!(text.ends_with("exit 0\n"), "{text}");

@@ -333,6 +333,72 @@ fn a_push_is_blocked_only_by_a_verdict() {
     );
 }
 
+/// Ctrl-C during a push: the check runs in a process group of its own (so
+/// that its budget can stop it with its builds), which the terminal's
+/// signal does not reach; flamegate stops it, with every compiler it
+/// started, and the push stops too.
+#[test]
+fn an_interrupted_push_stops_the_check_and_everything_it_started() {
+    use std::io::Write;
+    let _machine = exclusive_benchmarking();
+    let root = tempfile::tempdir().unwrap();
+    let (work, _origin) = tiny_repo_with_baselines(root.path());
+    let head = git_in(&work, &["rev-parse", "HEAD"]).trim().to_string();
+    // A target dir of its own: a cold build, whose compilers name it.
+    let target = root.path().join("cold-target");
+    let mut child = flamegate(&work)
+        .env("CARGO_TARGET_DIR", &target)
+        .args(["hook", "pre-push", "origin", "file:///remote"])
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let line = format!(
+        "refs/heads/main {head} refs/heads/main {}\n",
+        "0".repeat(40)
+    );
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(line.as_bytes())
+        .unwrap();
+    let running = |pattern: &str| {
+        let found = Command::new("pgrep")
+            .args(["-f", pattern])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&found.stdout).lines().count()
+    };
+    let pattern = target.to_str().unwrap().to_string();
+    let started = std::time::Instant::now();
+    while running(&pattern) == 0 {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "no build started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(130), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("interrupted"),
+        "{}",
+        stderr(&output)
+    );
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(
+        running(&pattern),
+        0,
+        "the build outlived the interrupted hook"
+    );
+}
+
 #[test]
 fn an_actions_run_end_to_end_in_a_shallow_clone() {
     let _machine = exclusive_benchmarking();
