@@ -10,7 +10,9 @@ read -r -a benches <<<"$(input BENCHES)"
 
 out_dir=$(input OUT_DIR)
 out_dir=${out_dir:-flamegate-report}
-args=(check --publish --out-dir "$out_dir" --comment "$(input COMMENT)")
+# No token in this step: it builds and runs the pull request's code. The
+# publish step (action/publish.sh) checks acceptances and posts.
+args=(check --defer-acceptances --out-dir "$out_dir")
 manifest=$(input MANIFEST_PATH)
 [ -n "$manifest" ] && args+=(--manifest-path "$manifest")
 config=$(input CONFIG)
@@ -38,7 +40,6 @@ case "$(input MODE)" in
     exit 2
     ;;
 esac
-[ "$(input CHECK_RUN)" = true ] && args+=(--check-run)
 measure=$(input MEASURE)
 [ -n "$measure" ] && args+=(--measure "$measure")
 
@@ -75,11 +76,10 @@ elif [ -n "$merge_from" ]; then
     exit 2
   fi
   # Same flags as the gate, with the records instead of a benchmark run.
-  merge_args=(merge "${records[@]}" --publish --out-dir "$out_dir" --comment "$(input COMMENT)")
+  merge_args=(merge "${records[@]}" --defer-acceptances --out-dir "$out_dir")
   [ -n "$manifest" ] && merge_args+=(--manifest-path "$manifest")
   [ -n "$config" ] && merge_args+=(--config "$config")
   [ -n "$base_ref" ] && merge_args+=(--base-ref "$base_ref")
-  [ "$(input CHECK_RUN)" = true ] && merge_args+=(--check-run)
   args=("${merge_args[@]}")
 fi
 

@@ -467,6 +467,14 @@ pub struct CheckArgs {
     #[command(flatten)]
     pub github: GithubArgs,
 
+    /// In GitHub Actions without --publish, acceptances (`Flamegate-Accept`)
+    /// are refused, since they cannot be checked here; with this flag they
+    /// pass this step, and a later `flamegate publish --gate` step checks
+    /// them on GitHub and gives the final verdict (the Action does this, so
+    /// the step that runs benchmark code never holds the token).
+    #[arg(long, conflicts_with = "publish")]
+    pub defer_acceptances: bool,
+
     /// Build the base revision too and run both in alternating rounds in
     /// this job, instead of comparing with the stored baseline. Slower, but
     /// machine differences cancel out: the trustworthy mode for CI.
@@ -583,6 +591,22 @@ pub struct MergeArgs {
     pub publish: bool,
     #[command(flatten)]
     pub github: GithubArgs,
+
+    /// In GitHub Actions without --publish, acceptances (`Flamegate-Accept`)
+    /// are refused, since they cannot be checked here; with this flag they
+    /// pass this step, and a later `flamegate publish --gate` step checks
+    /// them on GitHub and gives the final verdict (the Action does this, so
+    /// the step that runs benchmark code never holds the token).
+    #[arg(long, conflicts_with = "publish")]
+    pub defer_acceptances: bool,
+}
+
+/// `--accept-policy`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum AcceptPolicyArg {
+    Off,
+    Anyone,
+    Writers,
 }
 
 #[derive(Debug, Args)]
@@ -595,6 +619,19 @@ pub struct PublishArgs {
     /// of a `pull_request` run; the report is untrusted.
     #[arg(long)]
     pub from_workflow_run: bool,
+
+    /// Exit 1 when the report fails the gate once its acceptances are
+    /// checked: the step that gives the verdict after `check
+    /// --defer-acceptances`.
+    #[arg(long)]
+    pub gate: bool,
+
+    /// Who may accept a failure: off, anyone, or writers (a user with write
+    /// access approved the pull request at the checked commit) [default:
+    /// the report's policy, from flamegate.toml's `[accept] policy`;
+    /// writers with --from-workflow-run, whose report is untrusted]
+    #[arg(long, value_enum, value_name = "POLICY")]
+    pub accept_policy: Option<AcceptPolicyArg>,
 
     #[command(flatten)]
     pub github: GithubArgs,

@@ -35,6 +35,16 @@ pub struct FileConfig {
     pub profile_time: Option<f64>,
     #[serde(default)]
     pub thresholds: FileThresholds,
+    #[serde(default)]
+    pub accept: FileAccept,
+}
+
+/// `[accept]`: who may accept a failure with a `Flamegate-Accept` line.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileAccept {
+    /// `off`, `anyone` or `writers` (default): see `record::AcceptPolicy`.
+    pub policy: Option<crate::record::AcceptPolicy>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -168,6 +178,7 @@ pub fn settings(cli: &StatsOverrides, file: &FileConfig, file_path: &Path) -> Re
         fail_on_scaling: t.fail_on_scaling.unwrap_or(defaults.fail_on_scaling),
         allocations: t.allocations.unwrap_or(defaults.allocations),
         accepted: Vec::new(),
+        accept_policy: file.accept.policy.unwrap_or_default(),
     })
 }
 

@@ -51,10 +51,11 @@ pub fn gate(
     progress: Progress,
 ) -> Result<Gated> {
     let mut baseline: Baseline = baseline::load(&project.dir, suite, spec, history)?;
+    let measured_at = baseline.record.commit.clone();
     let settings = &accepting(
         settings,
         &project.dir,
-        baseline.commit.as_deref(),
+        (baseline.commit.as_deref(), measured_at.as_deref()),
         &mut baseline.notes,
     );
     progress.note(&format!(
@@ -117,20 +118,21 @@ pub fn gate_paired(
     Ok(judge_paired(suite, measured, settings, &project.dir))
 }
 
-/// `settings` with the slowdowns that the commits between `base_commit` and
-/// HEAD accept (`baseline::accept`); malformed lines, and a history that
-/// cannot be read, are noted.
+/// `settings` with the failures that the commits between the base commit
+/// and HEAD accept, and in stored mode those merged on the target branch
+/// since the record was measured (`baseline::accept`); malformed lines,
+/// and a history that cannot be read, are noted.
 fn accepting(
     settings: &Settings,
     project_dir: &Path,
-    base_commit: Option<&str>,
+    (base_commit, measured_at): (Option<&str>, Option<&str>),
     notes: &mut Vec<String>,
 ) -> Settings {
     let mut settings = settings.clone();
     let Some(base) = base_commit else {
         return settings;
     };
-    match baseline::accept::acceptances(project_dir, base) {
+    match baseline::accept::acceptances(project_dir, base, measured_at) {
         Ok((accepted, problems)) => {
             notes.extend(problems);
             settings.accept(accepted, notes);
@@ -162,7 +164,7 @@ pub fn judge_paired(
     let settings = accepting(
         settings,
         project_dir,
-        run.base.commit.as_deref(),
+        (run.base.commit.as_deref(), None),
         &mut notes,
     );
     let mut report = compare::paired::against_paired(suite, &run, head_side, base_side, &settings);
@@ -330,7 +332,7 @@ pub fn gate_paired_instructions(
     let settings = &accepting(
         settings,
         &project.dir,
-        Some(&sides.checkout.commit),
+        (Some(&sides.checkout.commit), None),
         &mut notes,
     );
     let baseline = Baseline {

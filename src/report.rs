@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result, is_commit_id};
 
 use crate::profile::hotspots::Hotspots;
-use crate::record::{BenchId, InputChange};
+use crate::record::{AcceptKind, BenchId, InputChange, Standing};
 
 /// The schema version of a serialised `Report`. 2 added the `layout`
 /// verdict and `Comparison::instructions`, 3 `Report::scaling`, 4
@@ -374,6 +374,10 @@ pub struct SettingsUsed {
     pub fdr: f64,
     /// Confidence level of the reported intervals.
     pub confidence: f64,
+    /// Who may accept a failure. A publisher that does not trust the
+    /// report (fork-safe mode) ignores it and verifies every acceptance.
+    #[serde(default)]
+    pub accept_policy: crate::record::AcceptPolicy,
 }
 
 /// The compared suite.
@@ -539,6 +543,10 @@ pub struct Scaling {
     pub verdict: ScalingVerdict,
     /// Fails the gate (`fail_on_scaling`).
     pub fails: bool,
+    /// Would fail, but a commit of the pull request accepts it
+    /// (`Flamegate-Accept-Scaling`): who and why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accepted: Option<Accepted>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub projection: Option<Projection>,
     /// Why there is no claim, or what limits it.
@@ -554,7 +562,71 @@ pub struct ExponentChange {
     pub ci_high: f64,
 }
 
+/// The suite's outcome from its verdicts: any benchmark or sized group
+/// that fails the gate fails the suite.
+pub fn outcome_of(comparisons: &[Comparison], scaling: &[Scaling]) -> Outcome {
+    if comparisons.iter().any(|c| c.verdict.fails_gate()) || scaling.iter().any(|s| s.fails) {
+        Outcome::Fail
+    } else {
+        Outcome::Pass
+    }
+}
+
+/// The verdict a refused acceptance gives back: the failure it accepted.
+fn failure_accepted(kind: AcceptKind) -> Verdict {
+    match kind {
+        AcceptKind::Allocations => Verdict::MoreAllocations,
+        AcceptKind::Time | AcceptKind::Scaling => Verdict::Regressed,
+    }
+}
+
 impl Report {
+    /// Whether any benchmark or sized group carries an acceptance of the
+    /// pull request's own (one merged on the target branch needs no check).
+    pub fn has_acceptances(&self) -> bool {
+        let own = |a: &Option<Accepted>| a.as_ref().is_some_and(|a| a.standing != Standing::Merged);
+        self.comparisons.iter().any(|c| own(&c.accepted))
+            || self.scaling.iter().any(|s| own(&s.accepted))
+    }
+
+    /// Give every acceptance of the pull request its standing
+    /// (`record::Standing`; one merged on the target branch keeps
+    /// `Merged`): an honoured
+    /// one makes its failure `accepted`, a refused one gives the failure
+    /// back (`regressed`, `more allocations`, a failing sized group), and
+    /// the outcome follows. Only failures and acceptances move: whatever
+    /// else a report says about a benchmark stays.
+    pub fn judge_acceptances(&mut self, standing: impl Fn(&Accepted) -> Standing) {
+        for c in &mut self.comparisons {
+            let Some(accepted) = &mut c.accepted else {
+                continue;
+            };
+            if !matches!(
+                c.verdict,
+                Verdict::Accepted | Verdict::Regressed | Verdict::MoreAllocations
+            ) {
+                continue;
+            }
+            if accepted.standing != Standing::Merged {
+                accepted.standing = standing(accepted);
+            }
+            c.verdict = if accepted.honoured() {
+                Verdict::Accepted
+            } else {
+                failure_accepted(accepted.kind)
+            };
+        }
+        for group in &mut self.scaling {
+            if let Some(accepted) = &mut group.accepted
+                && accepted.standing != Standing::Merged
+            {
+                accepted.standing = standing(accepted);
+                group.fails = !accepted.honoured();
+            }
+        }
+        self.outcome = outcome_of(&self.comparisons, &self.scaling);
+    }
+
     /// How many benchmarks got `verdict`.
     pub fn count(&self, verdict: Verdict) -> usize {
         self.comparisons

@@ -244,5 +244,17 @@ pub(crate) fn publish_options(args: &GithubArgs, from_workflow_run: bool) -> Pub
             deadline: Duration::from_secs(args.publish_deadline.max(1)),
             ..RetryPolicy::default()
         },
+        accept_policy: None,
+    }
+}
+
+impl From<crate::cli::AcceptPolicyArg> for crate::record::AcceptPolicy {
+    fn from(arg: crate::cli::AcceptPolicyArg) -> Self {
+        use crate::cli::AcceptPolicyArg;
+        match arg {
+            AcceptPolicyArg::Off => crate::record::AcceptPolicy::Off,
+            AcceptPolicyArg::Anyone => crate::record::AcceptPolicy::Anyone,
+            AcceptPolicyArg::Writers => crate::record::AcceptPolicy::Writers,
+        }
     }
 }

@@ -34,6 +34,7 @@ pub(crate) fn check(args: CheckArgs, output: Output) -> Result<u8> {
         paired_if_no_baseline,
         publish,
         github,
+        defer_acceptances,
         shard,
     } = args;
     if shard.is_some() && (publish || record.is_some()) {
@@ -126,6 +127,7 @@ pub(crate) fn check(args: CheckArgs, output: Output) -> Result<u8> {
             actions: &actions,
             stop_commands,
             publish: publish.then_some(&github),
+            defer_acceptances,
         },
     )
 }
@@ -231,6 +233,8 @@ pub(crate) struct CheckPublish<'a> {
     pub(crate) actions: &'a ActionsEnv,
     pub(crate) stop_commands: Option<StopCommands>,
     pub(crate) publish: Option<&'a GithubArgs>,
+    /// `--defer-acceptances`: a later `publish --gate` step checks them.
+    pub(crate) defer_acceptances: bool,
 }
 
 /// Record the pull request's head (GitHub checks out a merge commit), write
@@ -247,10 +251,11 @@ pub(crate) fn finish_check(
     {
         gated.report.pull_request_head = Some(head_sha);
     }
+    let options = github.publish.map(|args| publish_options(args, false));
+    settle_acceptances(&mut gated.report, options.as_ref(), &github, output);
     let (code, report) = emit(gated, args, target_dir, output)?;
     drop(github.stop_commands);
-    if let Some(args) = github.publish {
-        let options = publish_options(args, false);
+    if let Some(options) = options {
         let lines =
             match publish::github::publish(&report, &options, github.actions, output.progress) {
                 Ok(published) => published,
@@ -267,6 +272,46 @@ pub(crate) fn finish_check(
         }
     }
     Ok(code)
+}
+
+/// Where the gate decides a merge, an acceptance counts only once checked
+/// on GitHub (`publish::github::accept`): publishing checks it; in GitHub
+/// Actions without publishing it is refused, unless a later `publish
+/// --gate` step checks it. A local check honours it, marked unverified.
+fn settle_acceptances(
+    report: &mut crate::report::Report,
+    options: Option<&publish::github::PublishOptions>,
+    github: &CheckPublish<'_>,
+    output: Output,
+) {
+    let line = match options {
+        Some(options) => {
+            let policy = publish::github::accept::policy_for(report, options);
+            publish::github::accept::settle(
+                report,
+                policy,
+                options,
+                github.actions,
+                output.progress,
+            )
+        }
+        None if github.actions.in_actions
+            && !github.defer_acceptances
+            && report.settings.accept_policy == crate::record::AcceptPolicy::Writers
+            && report.has_acceptances() =>
+        {
+            report.judge_acceptances(|_| crate::record::Standing::Refused {
+                why: "in GitHub Actions an acceptance counts only once checked on GitHub: add \
+                      --publish, or --defer-acceptances with a later `flamegate publish --gate` step"
+                    .into(),
+            });
+            Some("acceptances not honoured: not checked on GitHub (see the report)".into())
+        }
+        None => None,
+    };
+    if let Some(line) = line {
+        output.progress.note(&line);
+    }
 }
 
 /// The history page beside the report: every committed baseline of the

@@ -23,6 +23,7 @@ pub(crate) fn merge_shards(args: MergeArgs, output: Output) -> Result<u8> {
         output: output_args,
         publish,
         github,
+        defer_acceptances,
     } = args;
     let labels: Vec<String> = records.iter().map(|p| p.display().to_string()).collect();
     let (merged, paired_run) = match read_paired_shards(&records)? {
@@ -99,6 +100,7 @@ pub(crate) fn merge_shards(args: MergeArgs, output: Output) -> Result<u8> {
             actions: &actions,
             stop_commands: None,
             publish: publish.then_some(&github),
+            defer_acceptances,
         },
     )
 }

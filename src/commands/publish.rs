@@ -6,13 +6,20 @@ use crate::error::{Result, exit_code};
 use crate::pipeline::Output;
 use crate::publish;
 use crate::publish::github::env::ActionsEnv;
-use crate::report::Report;
+use crate::report::{Outcome, Report};
 
 /// `flamegate publish`: exit 0 when everything asked was published.
 pub(crate) fn publish_report(args: PublishArgs, output: Output) -> Result<u8> {
-    let report = Report::load(&args.report)?;
+    let mut report = Report::load(&args.report)?;
     let actions = ActionsEnv::from_process();
-    let options = publish_options(&args.github, args.from_workflow_run);
+    let mut options = publish_options(&args.github, args.from_workflow_run);
+    options.accept_policy = args.accept_policy.map(Into::into);
+    let policy = publish::github::accept::policy_for(&report, &options);
+    if let Some(line) =
+        publish::github::accept::settle(&mut report, policy, &options, &actions, output.progress)
+    {
+        output.progress.note(&line);
+    }
     let published = publish::github::publish(&report, &options, &actions, output.progress)?;
     for line in &published.done {
         output.progress.note(line);
@@ -22,6 +29,10 @@ pub(crate) fn publish_report(args: PublishArgs, output: Output) -> Result<u8> {
             actions.in_actions,
             &format!("flamegate: error: {problem}"),
         );
+    }
+    if args.gate && report.outcome == Outcome::Fail {
+        output.progress.note(&crate::render::headline(&report));
+        return Ok(exit_code::REGRESSION);
     }
     Ok(if published.problems.is_empty() {
         exit_code::PASS

@@ -19,12 +19,12 @@ use globset::{Glob, GlobMatcher};
 use crate::baseline::Baseline;
 use crate::error::{Error, Result};
 use crate::profile::hotspots;
-use crate::record::{BenchId, BenchResult, InputChange, RunRecord};
+use crate::record::{AcceptKind, BenchId, BenchResult, InputChange, RunRecord};
 use crate::report::{
     Change, Comparison, Mode, Outcome, REPORT_SCHEMA, Report, SettingsUsed, Side, Summary, Verdict,
 };
 use stats::{MAD_TO_SD, benjamini_hochberg, mad, median, median_standard_error};
-pub use verdict::{Evidence, Presence, Rule, classify};
+pub use verdict::{Evidence, Presence, Rule, classify, classify_with_acceptance};
 
 /// A per-benchmark threshold chosen by glob over benchmark ids.
 #[derive(Debug, Clone)]
@@ -65,9 +65,11 @@ pub struct Settings {
     /// A group of sized benchmarks whose exponent grew by at least
     /// `scaling::FAIL_GROWTH` with confidence fails the gate.
     pub fail_on_scaling: bool,
-    /// Slowdowns the pull request's commits accept (`baseline::accept`),
+    /// Failures the pull request's commits accept (`baseline::accept`),
     /// with the matcher of each glob.
     pub accepted: Vec<(GlobMatcher, crate::report::Accepted)>,
+    /// Who may accept a failure (`[accept] policy`).
+    pub accept_policy: crate::record::AcceptPolicy,
     /// What more allocations per iteration do to a verdict.
     pub allocations: allocations::AllocationGate,
 }
@@ -79,6 +81,7 @@ impl Settings {
             min_change: self.min_change,
             fdr: self.fdr,
             confidence: self.confidence,
+            accept_policy: self.accept_policy,
         }
     }
 }
@@ -94,14 +97,24 @@ impl Default for Settings {
             fail_on_scaling: true,
             allocations: allocations::AllocationGate::Gate,
             accepted: Vec::new(),
+            accept_policy: crate::record::AcceptPolicy::default(),
         }
     }
 }
 
 impl Settings {
     /// Add the acceptances found in the pull request's commits; a glob that
-    /// is not one is reported in `notes` and accepts nothing.
+    /// is not one is reported in `notes` and accepts nothing, and so does
+    /// every acceptance under `[accept] policy = "off"`.
     pub fn accept(&mut self, accepted: Vec<crate::report::Accepted>, notes: &mut Vec<String>) {
+        if self.accept_policy == crate::record::AcceptPolicy::Off && !accepted.is_empty() {
+            notes.push(format!(
+                "{} acceptance line(s) in the pull request's commits accept nothing: \
+                 flamegate.toml sets `[accept] policy = \"off\"`",
+                accepted.len()
+            ));
+            return;
+        }
         for a in accepted {
             match Glob::new(&a.glob) {
                 Ok(glob) => self.accepted.push((glob.compile_matcher(), a)),
@@ -114,11 +127,15 @@ impl Settings {
         }
     }
 
-    /// The newest acceptance naming benchmark `id`, if any.
-    pub fn acceptance_for(&self, id: &BenchId) -> Option<&crate::report::Accepted> {
+    /// The newest acceptance of `kind` naming benchmark (or group) `id`.
+    pub fn acceptance_for(
+        &self,
+        id: &BenchId,
+        kind: crate::record::AcceptKind,
+    ) -> Option<&crate::report::Accepted> {
         self.accepted
             .iter()
-            .find(|(m, _)| m.is_match(id.as_str()))
+            .find(|(m, a)| a.kind == kind && m.is_match(id.as_str()))
             .map(|(_, a)| a)
     }
 
@@ -375,7 +392,10 @@ pub(crate) fn judge(
                 min_change,
                 fdr: settings.fdr,
                 layout_fails: settings.fail_on_layout,
-                accepted: settings.acceptance_for(id).is_some(),
+                accepts_time: settings.acceptance_for(id, AcceptKind::Time).is_some(),
+                accepts_allocations: settings
+                    .acceptance_for(id, AcceptKind::Allocations)
+                    .is_some(),
                 allocations_fail: settings.allocations.fails(),
             };
             let allocation_check = base_bench.zip(head_bench).and_then(|(base, head)| {
@@ -417,7 +437,7 @@ pub(crate) fn judge(
                 None if head_bench.is_some() => (Presence::OnlyHead, None),
                 None => (Presence::OnlyBase, None),
             };
-            let verdict = classify(presence, &rule);
+            let (verdict, accepted_kind) = classify_with_acceptance(presence, &rule);
             if let Presence::Both(evidence) = presence
                 && verdict == Verdict::LikelySlower
                 && verdict::held_back_by_rounds(&evidence, &rule)
@@ -443,9 +463,7 @@ pub(crate) fn judge(
                 change,
                 min_change,
                 verdict,
-                accepted: (verdict == Verdict::Accepted)
-                    .then(|| settings.acceptance_for(id).cloned())
-                    .flatten(),
+                accepted: accepted_kind.and_then(|kind| settings.acceptance_for(id, kind).cloned()),
                 instructions,
                 allocations: allocation_check,
                 hotspots,
@@ -536,12 +554,7 @@ pub(crate) fn judge(
     }
 
     let scaling = scaling::scaling(base, head, &comparisons, settings);
-    let outcome =
-        if comparisons.iter().any(|c| c.verdict.fails_gate()) || scaling.iter().any(|s| s.fails) {
-            Outcome::Fail
-        } else {
-            Outcome::Pass
-        };
+    let outcome = crate::report::outcome_of(&comparisons, &scaling);
     Judged {
         comparisons,
         scaling,
@@ -1020,7 +1033,7 @@ mod tests {
                     rounds: ch.rounds,
                     allocations_grew: false,
                 };
-                let rule = Rule { min_change: c.min_change, fdr: settings.fdr, layout_fails: false, accepted: false, allocations_fail: true };
+                let rule = Rule { min_change: c.min_change, fdr: settings.fdr, layout_fails: false, accepts_time: false, accepts_allocations: false, allocations_fail: true };
                 prop_assert_eq!(classify(Presence::Both(evidence), &rule), c.verdict);
                 prop_assert!(ch.ci_low <= ch.estimate && ch.estimate <= ch.ci_high);
             }

@@ -239,6 +239,7 @@ fn judge_group(
         change: None,
         verdict: ScalingVerdict::NoClaim,
         fails: false,
+        accepted: None,
         projection: None,
         why: None,
     };
@@ -322,17 +323,22 @@ fn judge_group(
             -change.estimate
         ));
     }
+    let kind = crate::record::AcceptKind::Scaling;
     let accepted = settings
-        .acceptance_for(&BenchId(scaling.group.clone()))
-        .is_some()
-        || scaling
-            .members
-            .iter()
-            .all(|m| settings.acceptance_for(&m.id).is_some());
-    scaling.fails = scaling.verdict == ScalingVerdict::ScalesWorse
+        .acceptance_for(&BenchId(scaling.group.clone()), kind)
+        .or_else(|| {
+            let each: Option<Vec<_>> = scaling
+                .members
+                .iter()
+                .map(|m| settings.acceptance_for(&m.id, kind))
+                .collect();
+            each.and_then(|each| each.first().copied())
+        });
+    let would_fail = scaling.verdict == ScalingVerdict::ScalesWorse
         && settings.fail_on_scaling
-        && change.ci_low >= FAIL_GROWTH
-        && !accepted;
+        && change.ci_low >= FAIL_GROWTH;
+    scaling.accepted = accepted.filter(|_| would_fail).cloned();
+    scaling.fails = would_fail && scaling.accepted.is_none();
 
     let (_, top) = members[members.len() - 1];
     if let (Some(base), Some(head), Some(base_top), Some(head_top)) =

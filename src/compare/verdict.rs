@@ -1,6 +1,7 @@
 //! The one function that classifies a benchmark. Every renderer reads its
 //! result; none recomputes it.
 
+use crate::record::AcceptKind;
 use crate::report::Verdict;
 
 /// What the statistics found for a benchmark present on both sides.
@@ -87,7 +88,10 @@ pub struct Rule {
     pub layout_fails: bool,
     /// A commit of the pull request accepts a slowdown of this benchmark:
     /// `regressed` becomes `accepted`.
-    pub accepted: bool,
+    pub accepts_time: bool,
+    /// A commit of the pull request accepts more allocations in it:
+    /// `more allocations` becomes `accepted`.
+    pub accepts_allocations: bool,
     /// More allocations fail the gate (`more allocations`); otherwise they
     /// are only reported beside the timing word.
     pub allocations_fail: bool,
@@ -132,25 +136,28 @@ pub enum Presence {
 /// the gate too, unless the rule only reports allocations; accepted, it is
 /// `accepted` like a slowdown.
 pub fn classify(presence: Presence, rule: &Rule) -> Verdict {
+    classify_with_acceptance(presence, rule).0
+}
+
+/// `classify`, with the kind of acceptance an `accepted` verdict rests on.
+/// A slowdown and more allocations each need their own: accepting one
+/// leaves the other failing.
+pub fn classify_with_acceptance(presence: Presence, rule: &Rule) -> (Verdict, Option<AcceptKind>) {
     let evidence = match presence {
-        Presence::OnlyHead => return Verdict::New,
-        Presence::OnlyBase => return Verdict::Missing,
-        Presence::IdenticalCode => return Verdict::Identical,
+        Presence::OnlyHead => return (Verdict::New, None),
+        Presence::OnlyBase => return (Verdict::Missing, None),
+        Presence::IdenticalCode => return (Verdict::Identical, None),
         Presence::Both(evidence) => evidence,
     };
     let timing = classify_time_and_code(&evidence, rule);
-    if timing != Verdict::Regressed
-        && timing != Verdict::Accepted
-        && evidence.allocations_grew
-        && rule.allocations_fail
-    {
-        return if rule.accepted {
-            Verdict::Accepted
-        } else {
-            Verdict::MoreAllocations
-        };
+    let allocations_fail = evidence.allocations_grew && rule.allocations_fail;
+    match timing {
+        Verdict::Regressed => (timing, None),
+        _ if allocations_fail && !rule.accepts_allocations => (Verdict::MoreAllocations, None),
+        Verdict::Accepted => (timing, Some(AcceptKind::Time)),
+        _ if allocations_fail => (Verdict::Accepted, Some(AcceptKind::Allocations)),
+        _ => (timing, None),
     }
-    timing
 }
 
 /// The timing word, checked against the instruction counts.
@@ -167,7 +174,7 @@ fn classify_time_and_code(evidence: &Evidence, rule: &Rule) -> Verdict {
         {
             Verdict::Layout
         }
-        _ if timing == Verdict::Regressed && rule.accepted => Verdict::Accepted,
+        _ if timing == Verdict::Regressed && rule.accepts_time => Verdict::Accepted,
         _ => timing,
     }
 }
@@ -243,7 +250,8 @@ mod tests {
                     rounds,
                     allocations_grew: false,
                 }),
-                &Rule { min_change, fdr: 0.01, layout_fails: false, accepted: false, allocations_fail: true },
+                &Rule { min_change, fdr: 0.01, layout_fails: false, accepts_time: false,
+            accepts_allocations: false, allocations_fail: true },
             );
             let (printed_low, printed_high) = (low.exp_m1(), high.exp_m1());
             // An interval holding zero is never a decided change.
@@ -271,7 +279,8 @@ mod tests {
             min_change: 0.01,
             fdr: 0.01,
             layout_fails: false,
-            accepted: false,
+            accepts_time: false,
+            accepts_allocations: false,
             allocations_fail: true,
         };
         let verdict = |estimate: f64, low: f64, high: f64, p: f64| {
@@ -308,7 +317,8 @@ mod tests {
             min_change: 0.01,
             fdr: 0.01,
             layout_fails: false,
-            accepted: false,
+            accepts_time: false,
+            accepts_allocations: false,
             allocations_fail: true,
         };
         let slower = |rounds| {
@@ -345,7 +355,8 @@ mod tests {
             min_change: 0.01,
             fdr: 0.01,
             layout_fails,
-            accepted: false,
+            accepts_time: false,
+            accepts_allocations: false,
             allocations_fail: true,
         };
         let slower = |code: Option<CodeEvidence>| Evidence {
@@ -400,7 +411,7 @@ mod tests {
         );
         // A pull request's commit accepts it: accepted, unless it is layout.
         let accepting = Rule {
-            accepted: true,
+            accepts_time: true,
             ..rule(false)
         };
         assert_eq!(
@@ -444,7 +455,8 @@ mod tests {
             min_change: 0.01,
             fdr: 0.01,
             layout_fails: false,
-            accepted: false,
+            accepts_time: false,
+            accepts_allocations: false,
             allocations_fail: true,
         };
         let unchanged_time = evidence((-0.005, 0.005), 1.0, true);
@@ -467,13 +479,46 @@ mod tests {
             classify(Presence::Both(unchanged_time), &reported),
             Verdict::Unchanged
         );
-        let accepted = Rule {
-            accepted: true,
+        // Accepting the slowdown does not accept the allocations: each
+        // failure needs its own line.
+        let accepts_time = Rule {
+            accepts_time: true,
             ..rule
         };
         assert_eq!(
-            classify(Presence::Both(unchanged_time), &accepted),
-            Verdict::Accepted
+            classify(Presence::Both(unchanged_time), &accepts_time),
+            Verdict::MoreAllocations
+        );
+        let slower_with_allocations = Evidence {
+            allocations_grew: true,
+            ..slower
+        };
+        assert_eq!(
+            classify(Presence::Both(slower_with_allocations), &accepts_time),
+            Verdict::MoreAllocations
+        );
+        let accepts_allocations = Rule {
+            accepts_allocations: true,
+            ..rule
+        };
+        assert_eq!(
+            classify_with_acceptance(Presence::Both(unchanged_time), &accepts_allocations),
+            (Verdict::Accepted, Some(AcceptKind::Allocations))
+        );
+        assert_eq!(
+            classify(
+                Presence::Both(slower_with_allocations),
+                &accepts_allocations
+            ),
+            Verdict::Regressed
+        );
+        let accepts_both = Rule {
+            accepts_time: true,
+            ..accepts_allocations
+        };
+        assert_eq!(
+            classify_with_acceptance(Presence::Both(slower_with_allocations), &accepts_both),
+            (Verdict::Accepted, Some(AcceptKind::Time))
         );
         assert!(Verdict::MoreAllocations.fails_gate());
         assert_eq!(

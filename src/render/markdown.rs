@@ -161,7 +161,7 @@ impl Renderer for Markdown {
             ),
             (
                 Verdict::Accepted,
-                "Accepted slowdowns (regressed, accepted by a commit of this pull request; not failing)",
+                "Accepted (a failure accepted by a commit of this pull request; not failing)",
             ),
             (Verdict::Improved, "Improvements"),
             (

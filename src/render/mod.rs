@@ -161,16 +161,38 @@ pub fn instruction_text(check: &crate::report::InstructionCheck) -> String {
     text
 }
 
-/// Who accepted a slowdown and why, as both human formats print it.
+/// Who accepted a failure and why, as both human formats print it. The
+/// name in a commit is whatever its author typed: only a login GitHub
+/// vouched for reads "accepted by".
 pub fn accepted_text(accepted: &crate::report::Accepted) -> String {
-    format!(
-        "accepted by {} in {} (`{}: {}: …`): {}",
-        accepted.by,
+    use crate::record::Standing;
+    let line = format!(
+        "in {} (`{}: {}: …`): {}",
         crate::error::short_sha(&accepted.commit),
-        crate::record::ACCEPT_TRAILER,
+        accepted.kind.trailer(),
         accepted.glob,
         accepted.reason
-    )
+    );
+    match &accepted.standing {
+        Standing::Verified { login } => {
+            format!("accepted by @{login} (approved the pull request at this commit) {line}")
+        }
+        Standing::Merged => format!(
+            "accepted on the target branch in {} (merged after the baseline was measured; `{}: {}: …`): {}",
+            crate::error::short_sha(&accepted.commit),
+            accepted.kind.trailer(),
+            accepted.glob,
+            accepted.reason
+        ),
+        Standing::Unverified => format!(
+            "unverified acceptance (commit says: {}) {line}",
+            accepted.by
+        ),
+        Standing::Refused { why } => format!(
+            "unverified acceptance (commit says: {}), not honoured: {why}; {line}",
+            accepted.by
+        ),
+    }
 }
 
 /// The decision rule's settings as both human formats state them.
@@ -425,8 +447,13 @@ pub fn scaling_text(mode: crate::report::Mode, scaling: &crate::report::Scaling)
         };
         text.push_str(&format!("{joint} {why}"));
     }
+    if let Some(accepted) = &scaling.accepted {
+        text.push_str(&format!("; {}", accepted_text(accepted)));
+    }
     if scaling.fails {
         text.push_str("; fails the gate");
+    } else if scaling.accepted.is_some() {
+        text.push_str("; accepted, does not fail the gate");
     } else if scaling.verdict == ScalingVerdict::ScalesWorse {
         text.push_str("; does not fail the gate (it fails from an exponent grown by 0.5 or more with confidence, with `fail_on_scaling`)");
     }

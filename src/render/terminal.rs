@@ -174,7 +174,12 @@ impl Renderer for Terminal {
         for c in &report.comparisons {
             if let Some(accepted) = &c.accepted {
                 out.push_str(&format!(
-                    "accepted {}: {}\n",
+                    "{} {}: {}\n",
+                    if accepted.honoured() {
+                        "accepted"
+                    } else {
+                        "not accepted"
+                    },
                     terminal_text(c.id.as_str()),
                     terminal_text(&accepted_text(accepted))
                 ));

@@ -11,6 +11,8 @@ const OPERATIONS = {
   "/repos/{owner}/{repo}/issues/comments/{comment_id}": ["patch", "delete"],
   "/repos/{owner}/{repo}/pulls": ["get"],
   "/repos/{owner}/{repo}/pulls/{pull_number}": ["get"],
+  "/repos/{owner}/{repo}/pulls/{pull_number}/reviews": ["get"],
+  "/repos/{owner}/{repo}/collaborators/{username}/permission": ["get"],
   "/repos/{owner}/{repo}/check-runs": ["post"],
   "/repos/{owner}/{repo}/check-runs/{check_run_id}": ["patch"],
   "/repos/{owner}/{repo}/commits/{ref}/check-runs": ["get"],

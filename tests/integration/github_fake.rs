@@ -182,6 +182,11 @@ pub struct GithubState {
     pub comments: Vec<Comment>,
     pub check_runs: Vec<CheckRun>,
     pub pulls: Vec<PullRequest>,
+    /// Reviews of pull request #7, oldest first: (login, state, commit).
+    pub reviews: Vec<(String, String, String)>,
+    /// Repository permission by login (`admin`, `write`, `read`);
+    /// anyone else is not a collaborator (404).
+    pub permissions: Vec<(String, String)>,
     pub faults: VecDeque<(Method, &'static str, Fault)>,
     pub requests: Vec<Request>,
     pub violations: Vec<String>,
@@ -554,6 +559,34 @@ fn act(state: &Mutex<GithubState>, method: &Method, uri: &Uri, body: &Bytes) -> 
                 .map(pull_json)
                 .collect();
             json_response(200, Value::Array(list))
+        }
+        ("GET", ["repos", _, _, "pulls", _, "reviews"]) => {
+            let per_page: usize = query_param(uri, "per_page")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(30);
+            let page: usize = query_param(uri, "page")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(1);
+            let list: Vec<Value> = s
+                .reviews
+                .iter()
+                .enumerate()
+                .skip((page - 1) * per_page)
+                .take(per_page)
+                .map(|(i, (login, state, commit))| {
+                    json!({"id": i + 1, "user": {"login": login}, "state": state, "commit_id": commit, "body": ""})
+                })
+                .collect();
+            json_response(200, Value::Array(list))
+        }
+        ("GET", ["repos", _, _, "collaborators", login, "permission"]) => {
+            match s.permissions.iter().find(|(l, _)| l == login) {
+                Some((login, permission)) => json_response(
+                    200,
+                    json!({"permission": permission, "role_name": permission, "user": {"login": login}}),
+                ),
+                None => json_response(404, json!({"message": "Not Found"})),
+            }
         }
         ("POST", ["repos", _, _, "check-runs"]) => {
             s.next_id += 1;

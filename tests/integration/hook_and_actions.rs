@@ -554,7 +554,35 @@ impl ActionStep {
         self.dir.join("summary.md")
     }
 
+    /// The Action's gate step without the token, then (unless sharding)
+    /// its publish step with it, as action.yml runs them: their output
+    /// joined, and the job's exit code (the first step that failed).
     fn run(&self, inputs: &[(&str, &str)]) -> std::process::Output {
+        use std::os::unix::process::ExitStatusExt;
+        let gate = self.step("run.sh", inputs).output().unwrap();
+        let sharding = inputs
+            .iter()
+            .any(|(name, value)| *name == "SHARD" && !value.is_empty());
+        if sharding {
+            return gate;
+        }
+        let publish = self
+            .step("publish.sh", inputs)
+            .env("GITHUB_TOKEN", "ghs_actions_e2e_token")
+            .output()
+            .unwrap();
+        let failed = [&gate, &publish]
+            .into_iter()
+            .find(|o| !o.status.success())
+            .map_or(0, |o| o.status.code().unwrap_or(1));
+        std::process::Output {
+            status: std::process::ExitStatus::from_raw(failed << 8),
+            stdout: [gate.stdout, publish.stdout].concat(),
+            stderr: [gate.stderr, publish.stderr].concat(),
+        }
+    }
+
+    fn step(&self, script: &str, inputs: &[(&str, &str)]) -> Command {
         let bin_dir = Path::new(env!("CARGO_BIN_EXE_flamegate")).parent().unwrap();
         let mut command = Command::new("bash");
         for (name, _) in std::env::vars() {
@@ -563,7 +591,11 @@ impl ActionStep {
             }
         }
         command
-            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("action/run.sh"))
+            .arg(
+                Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("action")
+                    .join(script),
+            )
             .current_dir(&self.checkout)
             .env(
                 "PATH",
@@ -574,7 +606,6 @@ impl ActionStep {
             .env("GITHUB_ACTIONS", "true")
             .env("GITHUB_API_URL", &self.api_url)
             .env("GITHUB_SERVER_URL", "https://github.example")
-            .env("GITHUB_TOKEN", "ghs_actions_e2e_token")
             .env("GITHUB_REPOSITORY", "octo/tiny")
             .env("GITHUB_EVENT_NAME", "pull_request")
             .env("GITHUB_EVENT_PATH", &self.event)
@@ -586,7 +617,7 @@ impl ActionStep {
         for (name, value) in inputs {
             command.env(format!("FLAMEGATE_INPUT_{name}"), value);
         }
-        command.output().unwrap()
+        command
     }
 }
 

@@ -1141,3 +1141,232 @@ fn issue_17_a_report_does_not_decide_how_many_annotation_requests_are_sent() {
     drop(state);
     fake.assert_conformant();
 }
+
+/// A feature branch whose last commit, authored under a maintainer's name
+/// that anyone can type, accepts the slowdown of parse/large; the head
+/// record has it 50% slower. Returns the repository with head.json.
+fn forged_acceptance(message: &str) -> Repo {
+    let versions: Vec<RunRecord> = (0..4).map(|seed| suite_record(seed, 0.01, &[])).collect();
+    let repo = Repo::with_history(&versions);
+    repo.git(&[
+        "commit",
+        "-q",
+        "--allow-empty",
+        "--author=Mai Ntainer <maintainer@example.invalid>",
+        "-m",
+        message,
+    ]);
+    repo.write_record("head.json", &suite_record(50, 0.01, &[(1, 1.5)]));
+    repo
+}
+
+const ACCEPT_LARGE: &str = "parse: check every field\n\n\
+     Flamegate-Accept: parse/large: correctness first";
+
+fn approve(fake: &FakeGithub, login: &str, permission: &str, commit: &str) {
+    let mut state = fake.state();
+    state
+        .reviews
+        .push((login.into(), "APPROVED".into(), commit.into()));
+    if !state.permissions.iter().any(|(l, _)| l == login) {
+        state.permissions.push((login.into(), permission.into()));
+    }
+}
+
+fn check_published(job: &Job, repo: &Repo) -> (Output, serde_json::Value) {
+    let output = run(job
+        .command(&["check", "--record", "head.json", "--publish", "--check-run"])
+        .current_dir(repo.path()));
+    let written = report(&repo.path().join("target/flamegate"));
+    (output, written)
+}
+
+#[test]
+fn a_local_check_honours_an_acceptance_but_never_names_who_accepted() {
+    let repo = forged_acceptance(ACCEPT_LARGE);
+    let mut command = flamegate(repo.path());
+    for (name, _) in std::env::vars() {
+        if name.starts_with("GITHUB_") || name == "CI" {
+            command.env_remove(name);
+        }
+    }
+    let output = run(command.args(["check", "--record", "head.json"]));
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(
+        text.contains("accepted parse/large: unverified acceptance (commit says: Mai Ntainer) in "),
+        "{text}"
+    );
+    assert!(!text.contains("accepted by"), "{text}");
+}
+
+#[test]
+fn a_forged_acceptance_fails_where_the_report_is_published_until_a_writer_approves() {
+    let fake = FakeGithub::start(HEAD);
+    let repo = forged_acceptance(ACCEPT_LARGE);
+    let job = Job::pull_request(&fake, HEAD);
+    // No review: the name in the commit is all there is.
+    let (output, written) = check_published(&job, &repo);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert_eq!(verdict_of(&written, "parse/large"), "Regressed");
+    let comment = ours(&fake).pop().expect("a comment").body;
+    assert!(
+        comment.contains(
+            "unverified acceptance (commit says: Mai Ntainer), not honoured: no user with write access approved pull request"
+        ),
+        "{comment}"
+    );
+    assert!(!comment.contains("accepted by"), "{comment}");
+    assert_eq!(
+        fake.state()
+            .check_runs
+            .last()
+            .unwrap()
+            .conclusion
+            .as_deref(),
+        Some("failure")
+    );
+    // Approvals that do not count: a reader's, and a writer's of an
+    // earlier commit (the pull request moved on since).
+    approve(&fake, "contributor", "read", HEAD);
+    approve(&fake, "maint", "write", NEWER_HEAD);
+    let (output, _) = check_published(&job, &repo);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    // A writer approves this commit: accepted, by the login GitHub vouches for.
+    approve(&fake, "maint", "write", HEAD);
+    let (output, written) = check_published(&job, &repo);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(verdict_of(&written, "parse/large"), "Accepted");
+    let comment = ours(&fake).pop().unwrap().body;
+    assert!(comment.contains("accepted by @<!-- -->maint"), "{comment}");
+    assert_eq!(
+        fake.state()
+            .check_runs
+            .last()
+            .unwrap()
+            .conclusion
+            .as_deref(),
+        Some("success")
+    );
+    fake.assert_conformant();
+}
+
+#[test]
+fn in_actions_an_acceptance_needs_publishing_or_a_later_gate_step() {
+    let fake = FakeGithub::start(HEAD);
+    approve(&fake, "maint", "admin", HEAD);
+    let repo = forged_acceptance(ACCEPT_LARGE);
+    let job = Job::pull_request(&fake, HEAD);
+    let gate = |extra: &[&str]| {
+        let mut args = vec!["check", "--record", "head.json", "--out-dir", "out"];
+        args.extend_from_slice(extra);
+        run(job
+            .command(&args)
+            .env_remove("GITHUB_TOKEN")
+            .current_dir(repo.path()))
+    };
+    let refused = gate(&[]);
+    assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
+    assert!(stdout(&refused).contains("--defer-acceptances"));
+    // The Action's two steps: the gate without the token, then the publisher.
+    let deferred = gate(&["--defer-acceptances"]);
+    assert_eq!(deferred.status.code(), Some(0), "{}", stderr(&deferred));
+    let report_path = repo.path().join("out/report.json");
+    let publish = |extra: &[&str]| {
+        let mut args = vec![
+            "publish",
+            "--report",
+            report_path.to_str().unwrap(),
+            "--gate",
+        ];
+        args.extend_from_slice(extra);
+        run(&mut job.command(&args))
+    };
+    let published = publish(&[]);
+    assert_eq!(published.status.code(), Some(0), "{}", stderr(&published));
+    assert!(
+        ours(&fake)
+            .pop()
+            .unwrap()
+            .body
+            .contains("accepted by @<!-- -->maint")
+    );
+    fake.state().reviews.clear();
+    let published = publish(&[]);
+    assert_eq!(published.status.code(), Some(1), "{}", stderr(&published));
+    assert!(ours(&fake).pop().unwrap().body.contains("not honoured"));
+    fake.assert_conformant();
+}
+
+#[test]
+fn a_forks_report_cannot_relax_the_policy_or_claim_a_verified_acceptance() {
+    let fake = FakeGithub::start(HEAD);
+    let repo = forged_acceptance(ACCEPT_LARGE);
+    let job = Job::pull_request(&fake, HEAD);
+    let path = checked_report(&job, &repo, &suite_record(50, 0.01, &[(1, 1.5)]), "out");
+    // The fork's job forges its artifact: a lax policy and a verified name.
+    let mut forged: Report =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    forged.settings.accept_policy = flamegate::record::AcceptPolicy::Anyone;
+    forged.judge_acceptances(|_| flamegate::record::Standing::Verified {
+        login: "maint".into(),
+    });
+    assert_eq!(forged.outcome, flamegate::report::Outcome::Pass);
+    let publisher = Job::workflow_run(
+        &fake,
+        workflow_run_event(
+            HEAD,
+            "success",
+            serde_json::json!([{ "number": 7, "head": { "sha": HEAD } }]),
+        ),
+    );
+    let output = publisher.publish(&forged, &["--gate", "--check-run"]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let comment = ours(&fake).pop().unwrap().body;
+    assert!(comment.contains("not honoured"), "{comment}");
+    assert_eq!(
+        fake.state()
+            .check_runs
+            .last()
+            .unwrap()
+            .conclusion
+            .as_deref(),
+        Some("failure")
+    );
+    // A maintainer's approval of the fork's head is what counts.
+    approve(&fake, "maint", "write", HEAD);
+    let output = publisher.publish(&forged, &["--gate"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    fake.assert_conformant();
+}
+
+#[test]
+fn acceptance_off_and_a_bare_wildcard_accept_nothing() {
+    let repo = forged_acceptance("all\n\nFlamegate-Accept: *: approved in review");
+    let mut command = flamegate(repo.path());
+    command.env_remove("GITHUB_ACTIONS");
+    let output = run(command.args(["check", "--record", "head.json"]));
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let written = report(&repo.path().join("target/flamegate"));
+    assert!(
+        written["notes"]
+            .to_string()
+            .contains("would accept every benchmark"),
+        "{}",
+        written["notes"]
+    );
+    let repo = forged_acceptance(ACCEPT_LARGE);
+    repo.write("flamegate.toml", "[accept]\npolicy = \"off\"\n");
+    let mut command = flamegate(repo.path());
+    command.env_remove("GITHUB_ACTIONS");
+    let output = run(command.args(["check", "--record", "head.json"]));
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let written = report(&repo.path().join("target/flamegate"));
+    assert!(
+        written["notes"]
+            .to_string()
+            .contains("policy = \\\"off\\\""),
+        "{}",
+        written["notes"]
+    );
+}

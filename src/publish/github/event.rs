@@ -91,7 +91,8 @@ pub fn read_origin(env: &ActionsEnv, from_workflow_run: bool) -> Result<Origin, 
     };
     match name {
         "workflow_run" => workflow_run(&payload),
-        "pull_request" | "pull_request_target" => {
+        // A review re-runs the gate, so an approval can verify an acceptance.
+        "pull_request" | "pull_request_target" | "pull_request_review" => {
             let number = u64_at(&payload, &["pull_request", "number"])
                 .or_else(|| u64_at(&payload, &["number"]))
                 .ok_or("the pull_request event has no pull request number")?;
@@ -118,7 +119,7 @@ fn workflow_run(payload: &Value) -> Result<Origin, String> {
         .get("workflow_run")
         .ok_or("the workflow_run event has no `workflow_run` object")?;
     let event = str_at(run, &["event"]).unwrap_or("");
-    if event != "pull_request" {
+    if event != "pull_request" && event != "pull_request_review" {
         return Err(format!(
             "the triggering run was for a `{event}` event, not `pull_request`; nothing to publish to a pull request"
         ));

@@ -4,6 +4,7 @@
 //! The gate's verdict never depends on any of this: failures come back as
 //! problems to print, never as a different exit code of `check`.
 
+pub mod accept;
 pub mod body;
 pub mod check_run;
 pub mod client;
@@ -36,6 +37,9 @@ pub struct PublishOptions {
     /// user, or `github-actions[bot]` for the workflow's GITHUB_TOKEN].
     pub comment_author: Option<String>,
     pub policy: RetryPolicy,
+    /// Who may accept a failure [default: the report's policy; `writers`
+    /// for an untrusted report].
+    pub accept_policy: Option<crate::record::AcceptPolicy>,
 }
 
 /// What publishing did, and what went wrong without stopping it.
