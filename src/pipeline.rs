@@ -180,14 +180,22 @@ pub fn judge_paired(
 /// tree (removed when this is dropped) and each side's project with its own
 /// target directory.
 pub struct PairedSides {
+    /// Dropped last: the checkout is removed while the folder is still ours.
     checkout: baseline::BaseCheckout,
     head: Project,
     base: Project,
+    _lock: crate::record::FolderLock,
 }
 
 impl PairedSides {
     fn prepare(project: &Project, spec: &BaseSpec, progress: Progress) -> Result<PairedSides> {
         let under = project.target_dir.join("flamegate").join("paired");
+        // One paired run per target folder: a second would replace the
+        // first's checkout, and the first would time the second's code.
+        let lock = crate::record::FolderLock::acquire(
+            &project.target_dir.join("flamegate").join(".paired.lock"),
+            |line| progress.note(line),
+        )?;
         let mut checkout = baseline::checkout_base(&project.dir, spec, &under)?;
         progress.note(&format!(
             "base: {} ({}), checked out beside the work tree",
@@ -228,6 +236,7 @@ impl PairedSides {
             checkout,
             head,
             base,
+            _lock: lock,
         })
     }
 
@@ -365,6 +374,10 @@ pub struct Gated {
 
 /// Write flamegraphs, report.md and report.json into `out_dir`.
 pub fn write_outputs(gated: &mut Gated, out_dir: &Path) -> Result<Vec<PathBuf>> {
+    // One report's files are written together, never mixed with another's.
+    let _lock = crate::record::FolderLock::acquire(&out_dir.join(OUTPUT_LOCK), |line| {
+        eprintln!("flamegate: {line}")
+    })?;
     let flamegraphs =
         publish::files::write_flamegraphs(&mut gated.report, &gated.head, &gated.base, out_dir)?;
     let mut written = publish::files::write_reports(&gated.report, out_dir)?;
@@ -373,6 +386,9 @@ pub fn write_outputs(gated: &mut Gated, out_dir: &Path) -> Result<Vec<PathBuf>> 
     }
     Ok(written)
 }
+
+/// The output folder's lock file (hidden: artifact uploads skip it).
+pub const OUTPUT_LOCK: &str = ".flamegate.lock";
 
 /// Where the head record comes from.
 pub enum HeadSource<'a> {

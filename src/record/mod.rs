@@ -413,6 +413,44 @@ fn remove_stale_temp_files(dir: &Path, prefix: &str) {
     }
 }
 
+/// An exclusive lock on a folder flamegate writes, held until dropped: two
+/// runs sharing a target or output folder take turns instead of timing each
+/// other's code or mixing their files. The lock file stays (removing it
+/// would race the next run); the lock goes with the process, even a killed
+/// one.
+#[derive(Debug)]
+pub struct FolderLock {
+    _file: std::fs::File,
+}
+
+impl FolderLock {
+    /// Lock `lock_path` (created with its folders), telling `waiting` once
+    /// when another run holds it, then waiting for it.
+    pub fn acquire(lock_path: &Path, waiting: impl FnOnce(&str)) -> Result<FolderLock> {
+        if let Some(dir) = lock_path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        }
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(lock_path)
+            .map_err(|e| Error::io(lock_path, e))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                waiting(&format!(
+                    "another flamegate run is using this folder (it holds {}); waiting for it to finish",
+                    lock_path.display()
+                ));
+                file.lock().map_err(|e| Error::io(lock_path, e))?;
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(Error::io(lock_path, e)),
+        }
+        Ok(FolderLock { _file: file })
+    }
+}
+
 /// The commit-message key that accepts a slowdown (`baseline::accept`).
 pub const ACCEPT_TRAILER: &str = "Flamegate-Accept";
 

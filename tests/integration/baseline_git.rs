@@ -510,3 +510,74 @@ fn a_slowdown_accepted_on_main_after_the_baseline_was_measured_stays_accepted() 
     let large = comparison_of(&after, "parse/large");
     assert!(large.get("accepted").is_none(), "{large}");
 }
+
+/// Two runs writing one output folder take turns: the second says who it
+/// waits for and writes nothing until the first is done.
+#[test]
+fn a_second_run_into_the_same_output_folder_waits_and_says_so() {
+    use std::io::BufRead;
+    let repo = Repo::with_history(&history(4));
+    repo.write_record("head.json", &suite_record(9, 0.01, &[]));
+    let out = repo.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let held = std::fs::File::create(out.join(".flamegate.lock")).unwrap();
+    held.lock().unwrap();
+    let mut child = flamegate(repo.path())
+        .args(["check", "--record", "head.json", "--out-dir", "out"])
+        .env_remove("GITHUB_ACTIONS")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let waiting = lines
+        .by_ref()
+        .map(Result::unwrap)
+        .find(|line| line.contains("another flamegate run is using this folder"));
+    assert!(waiting.is_some(), "the second run said nothing");
+    assert!(!out.join("report.json").exists(), "written while locked");
+    drop(held);
+    let rest: Vec<String> = lines.map(Result::unwrap).collect();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "{rest:?}");
+    assert!(out.join("report.json").exists());
+}
+
+/// Two paired runs in one target folder take turns: otherwise the second
+/// replaces the first's checkout of the base, and the first times it.
+#[test]
+fn a_second_paired_run_in_the_same_target_folder_waits_for_the_first() {
+    use std::io::BufRead;
+    let repo = Repo::with_history(&history(2));
+    repo.write("benches/b.rs", "fn main() {}\n");
+    repo.write(
+        "Cargo.toml",
+        "[package]\nname = \"suite\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
+         [[bench]]\nname = \"b\"\nharness = false\n",
+    );
+    repo.commit_all("a bench");
+    let lock_path = repo.path().join("target/flamegate/.paired.lock");
+    std::fs::create_dir_all(lock_path.parent().unwrap()).unwrap();
+    let held = std::fs::File::create(&lock_path).unwrap();
+    held.lock().unwrap();
+    let mut child = flamegate(repo.path())
+        .args(["check", "--paired", "--base", "main"])
+        .env_remove("GITHUB_ACTIONS")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    let waiting = lines.by_ref().map(Result::unwrap).find(|line| {
+        seen.push(line.clone());
+        line.contains("another flamegate run is using this folder")
+    });
+    assert!(waiting.is_some(), "{seen:?}");
+    assert!(
+        !repo.path().join("target/flamegate/paired").exists(),
+        "the base was checked out while another run held the folder"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

@@ -199,6 +199,9 @@ fn the_history_page_works_in_chromium_with_hostile_names() {
         String::from_utf8_lossy(&output.stderr)
     );
     let page = std::fs::read_to_string(&out).unwrap();
+    // Only the page's own script and style, by hash: no inline code else.
+    assert!(!page.contains("unsafe-inline"));
+    assert!(page.contains("script-src 'sha256-") && page.contains("base-uri 'none'"));
     for name in &hostile {
         if name.contains(['<', '>', '"']) {
             assert!(!page.contains(name.as_str()), "raw in the page: {name}");

@@ -504,6 +504,10 @@ fn workflow_run_with_empty_pull_requests_finds_the_fork_by_its_branch() {
         "{body}"
     );
     assert!(body.contains("/octo/shop/actions/runs/555"));
+    assert!(
+        body.contains("Those files were written by the pull request's own job"),
+        "{body}"
+    );
     fake.assert_conformant();
 }
 

@@ -52,6 +52,14 @@ pub fn comment_body(
             "Measured in {whose} [{}]({}); {files} are in its artifacts. ",
             run.run_id, run.url
         ));
+        if run.from_pull_request_run {
+            // The artifact is the pull request's own output: its job ran the
+            // pull request's code, which could have written anything there.
+            footer.push_str(
+                "Those files were written by the pull request's own job, which ran its code: \
+                 treat them as the pull request's, not as flamegate's. ",
+            );
+        }
     }
     footer.push_str(&format!(
         "Head `{}`. flamegate {}.</sub>\n",
