@@ -120,6 +120,18 @@ pub enum Error {
     )]
     BuildFailed { command: String, status: String },
 
+    #[error(
+        "{pass} of benchmark `{benchmark}` did not finish within {seconds:.0} s, so it was stopped \
+         ({exe}). Run that benchmark alone to see where it waits; set FLAMEGATE_PASS_TIMEOUT \
+         (seconds) to give the pass longer"
+    )]
+    BenchTimedOut {
+        exe: PathBuf,
+        pass: &'static str,
+        benchmark: String,
+        seconds: f64,
+    },
+
     #[error("benchmark executable {exe} failed ({status}):\n{output_tail}")]
     BenchFailed {
         exe: PathBuf,

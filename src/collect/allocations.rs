@@ -7,9 +7,12 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use super::runner::Limit;
 use super::{BenchExecutable, Listed, Progress, Runner};
 use crate::error::{Error, Result};
-use crate::profile::allocations::{FORMAT_LINE, KEYS, OUTPUT_ENV};
+use crate::profile::allocations::{
+    FORMAT_LINE, KEYS, LOOPS_ENV, MAX_LOOPS, OUTPUT_ENV, is_timing_loop,
+};
 use crate::record::BenchId;
 use crate::record::allocations::AllocationCount;
 
@@ -17,6 +20,49 @@ use crate::record::allocations::AllocationCount;
 /// time; where they differ (a randomly seeded `HashMap` that grows at
 /// other moments), the spread is the benchmark's own A/A jitter.
 pub const REPEATS: usize = 3;
+
+/// How long one counted run may take: one iteration and criterion's
+/// start-up, with room for a slow set-up.
+pub const ALLOCATION_RUN_LIMIT: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// Where criterion's timing loops are in the executable at `path`, as the
+/// counter reads them (`LOOPS_ENV`): the entry point, then each
+/// `Bencher::iter*` function's address and size from the symbol table. Or
+/// why the executable cannot be counted.
+pub fn timing_loops(path: &Path) -> std::result::Result<String, String> {
+    use object::{Object, ObjectSymbol, SymbolKind};
+    let data = std::fs::read(path).map_err(|e| format!("cannot read it: {e}"))?;
+    let file = object::File::parse(&*data).map_err(|e| format!("cannot parse it: {e}"))?;
+    let mut ranges: Vec<(u64, u64)> = file
+        .symbols()
+        .filter(|s| s.kind() == SymbolKind::Text && s.size() > 0)
+        .filter(|s| {
+            s.name()
+                .is_ok_and(|name| is_timing_loop(&format!("{:#}", rustc_demangle::demangle(name))))
+        })
+        .map(|s| (s.address(), s.size()))
+        .collect();
+    ranges.sort_unstable();
+    ranges.dedup();
+    if ranges.is_empty() {
+        return Err(
+            "its symbol table names no criterion `Bencher::iter` function (a stripped \
+                    executable? keep symbols for benches: `[profile.bench] strip = false`)"
+                .into(),
+        );
+    }
+    if ranges.len() > MAX_LOOPS {
+        return Err(format!(
+            "it has {} criterion timing-loop functions, more than the counter takes ({MAX_LOOPS})",
+            ranges.len()
+        ));
+    }
+    let mut text = format!("{:x}", file.entry());
+    for (start, length) in ranges {
+        text.push_str(&format!(" {start:x}+{length:x}"));
+    }
+    Ok(text)
+}
 
 /// Whether `exe` installs the counter: only then do its bytes hold the
 /// name of the variable the counter reads.
@@ -51,6 +97,16 @@ pub(crate) fn allocation_pass(
     ));
     let bar = progress.bar(total as u64, &format!("counting allocations{tag}"));
     for (index, exe, ids) in counting {
+        let loops = match timing_loops(&exe.path) {
+            Ok(loops) => loops,
+            Err(why) => {
+                progress.note(&format!(
+                    "allocations of bench target {} not counted: {why}",
+                    exe.target.label()
+                ));
+                continue;
+            }
+        };
         for (n, id) in ids.iter().enumerate() {
             bar.working_on(id);
             let mut runs = Vec::with_capacity(REPEATS);
@@ -59,8 +115,16 @@ pub(crate) fn allocation_pass(
                 std::fs::create_dir_all(&home).map_err(|e| Error::io(&home, e))?;
                 let out = home.join("allocations.txt");
                 let args = ["--test".to_string(), format!("^{}$", regex::escape(id))];
-                let env = [(OUTPUT_ENV.to_string(), out.to_string_lossy().into_owned())];
-                runner.run(exe, &args, &home, &env, &bar)?;
+                let env = [
+                    (OUTPUT_ENV.to_string(), out.to_string_lossy().into_owned()),
+                    (LOOPS_ENV.to_string(), loops.clone()),
+                ];
+                let limit = Limit::of(
+                    "the allocation pass",
+                    ALLOCATION_RUN_LIMIT,
+                    Some(id.clone()),
+                );
+                runner.run_limited(exe, &args, &home, &env, &bar, &limit)?;
                 match std::fs::read_to_string(&out) {
                     Ok(text) => runs.push(parse(&text).map_err(|problem| Error::Profile {
                         path: out.clone(),

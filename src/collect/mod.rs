@@ -376,7 +376,14 @@ pub(crate) fn profile_pass(
             continue;
         }
         let home = scratch.join(format!("profile{tag}-{index}"));
-        runner.run(exe, &args, &home, &[], &bar)?;
+        // Each benchmark profiles for `seconds`, after criterion's set-up:
+        // a minute each on top is far beyond any that works.
+        let limit = runner::Limit::of(
+            "the profiling pass",
+            std::time::Duration::from_secs_f64((seconds + 60.0) * ids.len() as f64),
+            None,
+        );
+        runner.run_limited(exe, &args, &home, &[], &bar, &limit)?;
         for (_, dir, id) in dirs.iter().filter(|(i, _, _)| *i == index) {
             let file = home
                 .join(dir)
@@ -724,7 +731,9 @@ pub(crate) fn run_executable(
     criterion_home: &Path,
     env: &[(String, String)],
     bar: &crate::progress::Bar,
+    limit: Option<&runner::Limit>,
 ) -> Result<BTreeMap<String, Measured>> {
+    let deadline = limit.map(|l| std::time::Instant::now() + l.after);
     let mut command = bench_command(exe);
     command
         .args(args)
@@ -746,8 +755,40 @@ pub(crate) fn run_executable(
     let mut tail = VecDeque::new();
     let mut started: BTreeMap<String, std::time::Instant> = BTreeMap::new();
     let mut seconds = BTreeMap::new();
-    for line in received {
+    let mut current: Option<String> = None;
+    loop {
+        let line = match deadline {
+            None => match received.recv() {
+                Ok(line) => line,
+                Err(_) => break,
+            },
+            Some(deadline) => {
+                let left = deadline.saturating_duration_since(std::time::Instant::now());
+                match received.recv_timeout(left) {
+                    Ok(line) => line,
+                    Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+                    Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                        let _ = child.kill();
+                        let _ = child.wait();
+                        let limit = limit.expect("a deadline comes from a limit");
+                        return Err(Error::BenchTimedOut {
+                            exe: exe.path.clone(),
+                            pass: limit.pass,
+                            benchmark: limit
+                                .benchmark
+                                .clone()
+                                .or(current)
+                                .unwrap_or_else(|| "(none started)".into()),
+                            seconds: limit.after.as_secs_f64(),
+                        });
+                    }
+                }
+            }
+        };
         if let Some(rest) = line.strip_prefix("Benchmarking ") {
+            if let Some((id, _)) = rest.rsplit_once(": ") {
+                current = Some(id.to_string());
+            }
             let parsed = rest.rsplit_once(": ");
             if let Some((id, status)) = parsed {
                 windows.status(id, status);

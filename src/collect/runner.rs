@@ -39,6 +39,57 @@ pub trait Runner {
         env: &[(String, String)],
         bar: &Bar,
     ) -> Result<BTreeMap<String, Measured>>;
+
+    /// `run`, stopped with an error naming the benchmark it was on when it
+    /// outlives `limit` (a hang in the allocation or profiling pass must
+    /// not hold a CI job or a `git push`). Runners that cannot hang need
+    /// not override it.
+    fn run_limited(
+        &self,
+        exe: &BenchExecutable,
+        args: &[String],
+        criterion_home: &Path,
+        env: &[(String, String)],
+        bar: &Bar,
+        limit: &Limit,
+    ) -> Result<BTreeMap<String, Measured>> {
+        let _ = limit;
+        self.run(exe, args, criterion_home, env, bar)
+    }
+}
+
+/// How long a bench process of a pass may take, and how to name it.
+#[derive(Debug, Clone)]
+pub struct Limit {
+    pub after: std::time::Duration,
+    /// The pass, for the error: "the allocation pass".
+    pub pass: &'static str,
+    /// The benchmark it runs, when it runs one (else the last it started).
+    pub benchmark: Option<String>,
+}
+
+/// `FLAMEGATE_PASS_TIMEOUT`: seconds a bench process of the allocation or
+/// profiling pass may take, overriding the pass's own limit.
+pub const PASS_TIMEOUT_ENV: &str = "FLAMEGATE_PASS_TIMEOUT";
+
+impl Limit {
+    /// `default` unless `FLAMEGATE_PASS_TIMEOUT` says otherwise.
+    pub fn of(
+        pass: &'static str,
+        default: std::time::Duration,
+        benchmark: Option<String>,
+    ) -> Limit {
+        let after = std::env::var(PASS_TIMEOUT_ENV)
+            .ok()
+            .and_then(|s| s.trim().parse::<f64>().ok())
+            .filter(|s| s.is_finite() && *s > 0.0)
+            .map_or(default, std::time::Duration::from_secs_f64);
+        Limit {
+            after,
+            pass,
+            benchmark,
+        }
+    }
 }
 
 /// How one benchmark's run in a bench process went.
@@ -76,6 +127,18 @@ impl Runner for Processes {
         env: &[(String, String)],
         bar: &Bar,
     ) -> Result<BTreeMap<String, Measured>> {
-        super::run_executable(exe, args, criterion_home, env, bar)
+        super::run_executable(exe, args, criterion_home, env, bar, None)
+    }
+
+    fn run_limited(
+        &self,
+        exe: &BenchExecutable,
+        args: &[String],
+        criterion_home: &Path,
+        env: &[(String, String)],
+        bar: &Bar,
+        limit: &Limit,
+    ) -> Result<BTreeMap<String, Measured>> {
+        super::run_executable(exe, args, criterion_home, env, bar, Some(limit))
     }
 }

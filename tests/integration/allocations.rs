@@ -7,7 +7,12 @@ use std::path::Path;
 
 use crate::support::*;
 
-const FILES: [&str; 3] = ["Cargo.lock", "src/lib.rs", "benches/allocs.rs"];
+const FILES: [&str; 4] = [
+    "Cargo.lock",
+    "src/lib.rs",
+    "benches/allocs.rs",
+    "benches/edge.rs",
+];
 
 /// The routine of `handle`, changed to make one more allocation (a
 /// 24-byte request id) per call: a few nanoseconds beside microseconds of work.
@@ -45,7 +50,8 @@ fn issue_21_allocations_are_counted_exactly_and_one_more_fails_stored_and_paired
     copy_fixture("allocations", &FILES, &repo);
     std::fs::write(
         repo.join("flamegate.toml"),
-        "criterion_args = [\"--warm-up-time\", \"0.1\", \"--measurement-time\", \"0.3\", \"--sample-size\", \"10\"]\n",
+        "benches = [\"allocs\"]\n\
+         criterion_args = [\"--warm-up-time\", \"0.1\", \"--measurement-time\", \"0.3\", \"--sample-size\", \"10\"]\n",
     )
     .unwrap();
     git_in(&repo, &["init", "-q", "-b", "main"]);
@@ -210,4 +216,76 @@ fn issue_21_allocations_are_counted_exactly_and_one_more_fails_stored_and_paired
         stderr(&output)
     );
     flagged(&report(&out), "Instructions");
+}
+
+/// The counter inside the allocator symbolizes nothing and takes no lock:
+/// a routine that takes backtraces on two threads (the `backtrace` crate's
+/// own lock and symbol cache busy) is counted, the same each time, without
+/// a hang; `iter_batched`'s set-up counts with its routine; and a routine
+/// that hangs in the allocation pass is stopped, by name.
+#[test]
+fn the_counter_survives_backtraces_on_two_threads_and_a_hang_is_stopped_by_name() {
+    let _machine = exclusive_benchmarking();
+    let root = tempfile::tempdir().unwrap();
+    let repo = root.path().join("allocs");
+    copy_fixture("allocations", &FILES, &repo);
+    std::fs::write(
+        repo.join("flamegate.toml"),
+        "benches = [\"edge\"]\n\
+         criterion_args = [\"--warm-up-time\", \"0.1\", \"--measurement-time\", \"0.3\", \"--sample-size\", \"10\"]\n",
+    )
+    .unwrap();
+    git_in(&repo, &["init", "-q", "-b", "main"]);
+    git_in(&repo, &["add", "-A"]);
+    git_in(&repo, &["commit", "-q", "-m", "allocs"]);
+    let target = fixture_target_dir();
+    let measured = root.path().join("edge.json");
+    let output = run(flamegate(&repo)
+        .env("CARGO_TARGET_DIR", &target)
+        .args([
+            "run",
+            "--no-profile",
+            "--filter",
+            "^(batched|backtraces)$",
+            "--out",
+        ])
+        .arg(&measured));
+    assert!(output.status.success(), "{}", stderr(&output));
+    let record = read_json(&measured);
+    for counted in counts(&record, "batched") {
+        assert_eq!(
+            counted,
+            serde_json::json!({
+                "allocations": 1,
+                "deallocations": 1,
+                "reallocations": 0,
+                "bytes": 64,
+                "peak_bytes": 64,
+            }),
+            "the set-up's vector, freed by the routine"
+        );
+    }
+    let traced = counts(&record, "backtraces");
+    assert_eq!(traced.len(), 3);
+    assert!(traced[0]["allocations"].as_u64().unwrap() > 0, "{traced:?}");
+
+    let output = run(flamegate(&repo)
+        .env("CARGO_TARGET_DIR", &target)
+        .env("FLAMEGATE_FIXTURE_HANG", "1")
+        .env("FLAMEGATE_PASS_TIMEOUT", "5")
+        .args([
+            "run",
+            "--no-profile",
+            "--filter",
+            "^hangs_when_counted$",
+            "--out",
+        ])
+        .arg(root.path().join("hang.json")));
+    let err = usage_error(&output);
+    assert!(
+        err.contains(
+            "the allocation pass of benchmark `hangs_when_counted` did not finish within 5 s"
+        ),
+        "{err}"
+    );
 }
