@@ -724,9 +724,16 @@ pub struct DemoArgs {
 
     /// Also write the pull-request comment flamegate would post for the
     /// regressing pull request to this file (publish its report.json with
-    /// `flamegate publish`).
+    /// `flamegate publish`) [default: reports/comment.md in --dir]
     #[arg(long, value_name = "PATH")]
     pub markdown_out: Option<PathBuf>,
+
+    /// The longer tour: main's baselines recorded after each of its
+    /// commits, each pull request checked against them and paired, one more
+    /// that adds a heap allocation per request, and main's history page.
+    /// Instruction mode always runs the tour.
+    #[arg(long)]
+    pub tour: bool,
 }
 
 /// The defaults `--help` shows that are not clap defaults (flamegate.toml can

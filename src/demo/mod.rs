@@ -1,11 +1,13 @@
 //! `flamegate demo`: the whole gate on a bundled sample backend.
 //!
-//! Writes a throw-away git repository with a small "shop" crate (SQLite
-//! orders, a catalog cache, duplicate detection), records its baseline a few
-//! times on `main` (history for the noise model), then checks three pull
-//! requests: one that drops an index and goes O(n²), one that is neutral,
-//! and one that allocates once more per request. Exits 0 when the gate caught
-//! the first and the third and passed the second.
+//! Writes a throw-away git repository with a small "shop" crate (indexed
+//! orders, a catalog cache, duplicate detection). The default demo checks
+//! two pull requests paired, as CI would: one that drops the index and goes
+//! O(n²), and a neutral one. The tour (`--tour`, and instruction mode) also
+//! records main's baseline a few times (history for the noise model),
+//! checks each pull request against it, adds one that allocates once more
+//! per request, and plots main's history. Exits 0 when the gate caught what
+//! it should and passed the neutral change.
 
 use std::path::{Path, PathBuf};
 
@@ -37,14 +39,14 @@ const DEMO_PROFILE_SECONDS: f64 = 2.0;
 /// followed by a baseline record, so the history spans five builds.
 const MAIN_HISTORY: [(&str, &str, &str); 5] = [
     (
-        "shop: orders in SQLite, catalog cache, duplicate detection",
+        "shop: indexed orders, catalog cache, duplicate detection",
         "",
         "",
     ),
     (
         "orders: revenue per customer",
-        "        rows.map(|r| r.expect(\"row\")).collect()\n    }\n",
-        "        rows.map(|r| r.expect(\"row\")).collect()\n    }\n\n    /// Total spent by one customer, in cents.\n    pub fn revenue_of(&self, customer_id: i64) -> i64 {\n        self.conn\n            .query_row(\n                \"SELECT COALESCE(SUM(total_cents), 0) FROM orders WHERE customer_id = ?1\",\n                params![customer_id],\n                |row| row.get(0),\n            )\n            .expect(\"revenue query\")\n    }\n",
+        "        positions.iter().map(|&pos| self.rows[pos]).collect()\n    }\n",
+        "        positions.iter().map(|&pos| self.rows[pos]).collect()\n    }\n\n    /// Total spent by one customer, in cents.\n    pub fn revenue_of(&self, customer_id: i64) -> i64 {\n        self.for_customer(customer_id).iter().map(|o| o.total_cents).sum()\n    }\n",
     ),
     (
         "catalog: search by name prefix",
@@ -130,7 +132,13 @@ fn missed(report: &Report, run: &str) -> Vec<String> {
     problems
 }
 
-const INDEX: &str = "\n             CREATE INDEX orders_by_customer ON orders(customer_id);";
+/// How main finds a customer's orders (its index), and how the regressing
+/// pull request does (a scan of every order).
+const INDEX_LOOKUP: &str =
+    "        let positions = self.by_customer.get(&customer_id).map_or(&[][..], Vec::as_slice);
+        positions.iter().map(|&pos| self.rows[pos]).collect()";
+const SCAN: &str =
+    "        self.rows.iter().filter(|o| o.customer_id == customer_id).copied().collect()";
 
 const HASHED_DUPLICATES: &str = "    let mut seen = HashSet::with_capacity(skus.len());
     let mut duplicates = HashSet::new();
@@ -150,17 +158,12 @@ const QUADRATIC_DUPLICATES: &str = "    let mut duplicates = Vec::new();
     }
     duplicates.sort_unstable();";
 
-/// The customer query as main runs it, and as `pr/format-query` builds it:
-/// one more heap allocation per request (about 40 ns beside a query of
-/// microseconds), which timing cannot tell from noise and the allocation
-/// count reads exactly.
-const QUERY: &str = "        let mut statement = self
-            .conn
-            .prepare_cached(\"SELECT id, customer_id, total_cents FROM orders WHERE customer_id = ?1\")";
-const FORMATTED_QUERY: &str =
-    "        const ORDER_COLUMNS: &str = \"id, customer_id, total_cents\";
-        let query = format!(\"SELECT {ORDER_COLUMNS} FROM orders WHERE customer_id = ?1\");
-        let mut statement = self.conn.prepare_cached(&query)";
+/// The customer lookup as main runs it, and as `pr/format-query` writes it:
+/// an error message built eagerly (`ok_or(format!(…))`, where `ok_or_else`
+/// was meant), one more heap allocation per request that its time hardly
+/// shows and the allocation count reads exactly.
+const QUERY: &str = "self.by_customer.get(&customer_id).map_or(";
+const FORMATTED_QUERY: &str = "self.by_customer.get(&customer_id).ok_or(format!(\"no orders for customer {customer_id}\")).map_or(";
 /// The benchmark group `pr/format-query` must be shown to allocate more.
 const EXPECTED_MORE_ALLOCATIONS: &str = "orders/for_customer";
 
@@ -208,15 +211,31 @@ fn missed_allocations(report: &Report) -> Vec<String> {
     problems
 }
 
-/// Run the demo in `dir` (default: `<temp>/flamegate-demo`).
+/// Criterion windows of the default demo's rounds: its slowdowns are tens
+/// to thousands of percent, far beyond what short windows blur.
+const QUICK_WINDOWS: [&str; 6] = [
+    "--warm-up-time",
+    "0.05",
+    "--measurement-time",
+    "0.2",
+    "--sample-size",
+    "10",
+];
+/// Seconds of sampling per benchmark in the default demo's profiles (criterion takes no less).
+const QUICK_PROFILE_SECONDS: f64 = 1.0;
+/// Rounds of the default demo's paired checks: the fewest a regression is
+/// called from.
+const QUICK_ROUNDS: usize = crate::compare::paired::MIN_ROUNDS_TO_FLAG;
+
+/// Run the demo in `dir` (default: `<temp>/flamegate-demo`): the quick
+/// paired demo, or with `tour` (and in instruction mode) the tour.
 pub fn run(
     dir: Option<PathBuf>,
     markdown_out: Option<PathBuf>,
     measure: collect::Measure,
+    tour: bool,
     output: Output,
 ) -> Result<u8> {
-    let suite = measure.suite(SUITE);
-    let suite = suite.as_str();
     // Refuse before minutes of work, not after.
     if let Some(path) = markdown_out.as_ref().filter(|p| p.exists()) {
         return Err(Error::WouldOverwrite {
@@ -225,20 +244,191 @@ pub fn run(
         });
     }
     let root = dir.unwrap_or_else(|| std::env::temp_dir().join("flamegate-demo"));
-    let repo_dir = root.join("repo");
+    if tour || measure == collect::Measure::Instructions {
+        run_tour(&root, markdown_out, measure, output)
+    } else {
+        run_quick(&root, markdown_out, output)
+    }
+}
+
+/// The default demo: main, then two pull requests checked paired (main
+/// built beside each, both timed in alternating rounds, every time change
+/// counted in instructions), as the Action gates CI.
+fn run_quick(root: &Path, markdown_out: Option<PathBuf>, output: Output) -> Result<u8> {
     let started = std::time::Instant::now();
     let progress = output.progress;
     let say = |message: &str| progress.note(&format!("demo: {message}"));
+    let (repo_dir, repo, project) = start(root, &say)?;
+    let selection = RunSelection {
+        criterion_args: QUICK_WINDOWS.map(String::from).to_vec(),
+        profile_time: Some(QUICK_PROFILE_SECONDS),
+        check_instructions: true,
+        ..RunSelection::default()
+    };
+    let spec = BaseSpec::MergeBase {
+        target_branch: Some("main".into()),
+    };
+    let settings = Settings::default();
+    let check = |branch: &str, title: &str, source: &str| -> Result<(Report, PathBuf)> {
+        say(&format!(
+            "pull request `{branch}`: {title}; main built beside it, both timed in alternating rounds"
+        ));
+        switch_to_new_branch(&repo, branch)?;
+        write_file(&repo_dir.join("src/lib.rs"), source)?;
+        commit_all(&repo, title)?;
+        let mut gated = pipeline::gate_paired(
+            &project,
+            SUITE,
+            &spec,
+            &settings,
+            &selection,
+            collect::paired::RoundPlan::Fixed(QUICK_ROUNDS),
+            &crate::collect::Processes,
+            progress,
+        )?;
+        let out = root.join("reports").join(branch.replace('/', "-"));
+        pipeline::write_outputs(&mut gated, &out)?;
+        let table = Terminal {
+            color: output.color,
+        }
+        .render(&gated.report);
+        print!("\n{}", String::from_utf8_lossy(&table));
+        Ok((gated.report, out))
+    };
+    let regressing = patch(
+        &patch(LIB_RS, INDEX_LOOKUP, SCAN)?,
+        HASHED_DUPLICATES,
+        QUADRATIC_DUPLICATES,
+    )?;
+    let (regressed, regressed_out) = check(
+        "pr/drop-index",
+        "orders: scan instead of the customer index; simpler duplicate check",
+        &regressing,
+    )?;
+    let comment = markdown_out.unwrap_or_else(|| root.join("reports").join("comment.md"));
+    let head = regressed.head.commit.clone().unwrap_or_default();
+    crate::record::write_atomic(
+        &comment,
+        comment_body(&regressed, &head, None, COMMENT_LIMIT).as_bytes(),
+    )?;
+    let (neutral, neutral_out) = check("pr/tidy-cart", "catalog: tidy cart_total", &tidy(LIB_RS)?)?;
 
+    let mut problems = missed(&regressed, "");
+    problems.extend(false_alarms(&regressed, "pr/drop-index"));
+    problems.extend(false_alarms(&neutral, "pr/tidy-cart"));
+    println!("\nflamegate demo finished in {:.0?}", started.elapsed());
+    println!(
+        "  pr/drop-index: {} -> exit {}  (reports: {})",
+        summary(&regressed),
+        exit_for(&regressed),
+        regressed_out.display()
+    );
+    print_instruction_checks(&regressed, |_| true);
+    println!(
+        "  pr/tidy-cart:  {} -> exit {}  (reports: {})",
+        summary(&neutral),
+        exit_for(&neutral),
+        neutral_out.display()
+    );
+    println!(
+        "  the comment flamegate would post on pr/drop-index: {}",
+        comment.display()
+    );
+    println!(
+        "  repository:    {} (inspect it with git log --all --graph)",
+        repo_dir.display()
+    );
+    println!(
+        "  more: `flamegate demo --tour` also records main's baselines, checks against them, catches one more \
+         allocation per request and plots main's history"
+    );
+    finish(
+        problems,
+        "the regression was caught and the neutral change passed",
+    )
+}
+
+/// The shop's repository under `root` with main's first commit, and the
+/// project with its build cache beside it.
+fn start(
+    root: &Path,
+    say: &dyn Fn(&str),
+) -> Result<(PathBuf, Repository, collect::cargo::Project)> {
+    let repo_dir = root.join("repo");
     say(&format!(
         "writing the sample shop backend to {}",
         repo_dir.display()
     ));
     let repo = create_repo(&repo_dir)?;
     commit_all(&repo, MAIN_HISTORY[0].0)?;
-
     let project =
         collect::cargo::inspect(&repo_dir.join("Cargo.toml"), Some(&root.join("target")))?;
+    Ok((repo_dir, repo, project))
+}
+
+/// The regressions of `report` outside the expected groups: false alarms.
+fn false_alarms(report: &Report, branch: &str) -> Vec<String> {
+    report
+        .with(Verdict::Regressed)
+        .filter(|c| branch == "pr/tidy-cart" || !expected_regression(c.id.as_str()))
+        .map(|c| {
+            format!(
+                "`{}` was flagged in {branch} but its code did not change (a false alarm)",
+                c.id
+            )
+        })
+        .collect()
+}
+
+/// Each benchmark of `report` (those `shown`) whose time change was
+/// counted in instructions: the change and the counts.
+fn print_instruction_checks(report: &Report, shown: impl Fn(&str) -> bool) {
+    for c in report.comparisons.iter().filter(|c| shown(c.id.as_str())) {
+        if let (Some(change), Some(check)) = (&c.change, &c.instructions) {
+            println!(
+                "    {} {} ({}): {}",
+                c.id,
+                crate::render::format_change(change.estimate),
+                c.verdict.label(),
+                crate::render::instruction_text(check)
+            );
+        }
+    }
+}
+
+/// The neutral pull request's source: `cart_total` reformatted.
+fn tidy(source: &str) -> Result<String> {
+    patch(
+        source,
+        "cart.iter().filter_map(|&id| self.lookup(id)).map(|p| p.price_cents).sum()",
+        "cart.iter()\n            .filter_map(|&id| self.lookup(id))\n            .map(|product| product.price_cents)\n            .sum()",
+    )
+}
+
+/// The demo's exit: 0 when nothing was missed, else the problems.
+fn finish(problems: Vec<String>, behaved: &str) -> Result<u8> {
+    if problems.is_empty() {
+        println!("The gate behaved as expected: {behaved}.");
+        Ok(exit_code::PASS)
+    } else {
+        Err(Error::DemoUnexpected(problems.join("; ")))
+    }
+}
+
+/// The tour: main's baselines, three pull requests stored and paired, and
+/// main's history.
+fn run_tour(
+    root: &Path,
+    markdown_out: Option<PathBuf>,
+    measure: collect::Measure,
+    output: Output,
+) -> Result<u8> {
+    let suite = measure.suite(SUITE);
+    let suite = suite.as_str();
+    let started = std::time::Instant::now();
+    let progress = output.progress;
+    let say = |message: &str| progress.note(&format!("demo: {message}"));
+    let (repo_dir, repo, project) = start(root, &say)?;
     let file = FileConfig::load(&repo_dir.join(config::CONFIG_FILE), true)?;
     let timing_only = RunSelection {
         criterion_args: file.criterion_args.clone().unwrap_or_default(),
@@ -336,8 +526,8 @@ pub fn run(
     let regressing = patch(
         &patch(
             &patch(LIB_RS, LOOKUP, LOOKUP_HIDING_DISCONTINUED)?,
-            INDEX,
-            "",
+            INDEX_LOOKUP,
+            SCAN,
         )?,
         HASHED_DUPLICATES,
         QUADRATIC_DUPLICATES,
@@ -383,11 +573,7 @@ pub fn run(
     } else {
         None
     };
-    let neutral = patch(
-        &main_source,
-        "cart.iter().filter_map(|&id| self.lookup(id)).map(|p| p.price_cents).sum()",
-        "cart.iter()\n            .filter_map(|&id| self.lookup(id))\n            .map(|product| product.price_cents)\n            .sum()",
-    )?;
+    let neutral = tidy(&main_source)?;
     let (neutral_report, neutral_out) = check_pr(
         "pr/tidy-cart",
         "catalog: tidy cart_total",
@@ -456,7 +642,7 @@ pub fn run(
     // Timed without profiles (the flamegraph has nothing to say about it).
     let allocating_report = check_pr(
         "pr/format-query",
-        "orders: build the customer query from its columns (one more allocation per query)",
+        "orders: say which customer has no orders (one more allocation per request)",
         &patch(&main_source, QUERY, FORMATTED_QUERY)?,
         &timing_only,
     )?;
@@ -506,21 +692,7 @@ pub fn run(
             paired_out.display()
         );
         // What moved although its source did not, and why.
-        for c in paired_report
-            .comparisons
-            .iter()
-            .filter(|c| !expected_regression(c.id.as_str()))
-        {
-            if let (Some(change), Some(check)) = (&c.change, &c.instructions) {
-                println!(
-                    "    {} {} ({}): {}",
-                    c.id,
-                    crate::render::format_change(change.estimate),
-                    c.verdict.label(),
-                    crate::render::instruction_text(check)
-                );
-            }
-        }
+        print_instruction_checks(paired_report, |id| !expected_regression(id));
     }
     if let Some((paired_report, paired_out)) = &paired {
         println!(
@@ -568,14 +740,10 @@ pub fn run(
         "  repository:    {} (inspect it with git log --all --graph)",
         repo_dir.display()
     );
-    if problems.is_empty() {
-        println!(
-            "The gate behaved as expected: the regressions and the extra allocation were caught and the neutral change passed."
-        );
-        Ok(exit_code::PASS)
-    } else {
-        Err(Error::DemoUnexpected(problems.join("; ")))
-    }
+    finish(
+        problems,
+        "the regressions and the extra allocation were caught and the neutral change passed",
+    )
 }
 
 /// What main's history should show and did not: a slowdown of

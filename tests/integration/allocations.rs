@@ -42,21 +42,30 @@ fn read_json(path: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
-#[test]
-fn issue_21_allocations_are_counted_exactly_and_one_more_fails_stored_and_paired() {
-    let _machine = exclusive_benchmarking();
-    let root = tempfile::tempdir().unwrap();
-    let repo = root.path().join("allocs");
+/// The fixture in a repository of its own under `root`, running only the
+/// bench target `bench`, with short criterion windows.
+fn fixture_repo(root: &Path, bench: &str) -> std::path::PathBuf {
+    let repo = root.join("allocs");
     copy_fixture("allocations", &FILES, &repo);
     std::fs::write(
         repo.join("flamegate.toml"),
-        "benches = [\"allocs\"]\n\
-         criterion_args = [\"--warm-up-time\", \"0.1\", \"--measurement-time\", \"0.3\", \"--sample-size\", \"10\"]\n",
+        format!(
+            "benches = [\"{bench}\"]\n\
+             criterion_args = [\"--warm-up-time\", \"0.1\", \"--measurement-time\", \"0.3\", \"--sample-size\", \"10\"]\n"
+        ),
     )
     .unwrap();
     git_in(&repo, &["init", "-q", "-b", "main"]);
     git_in(&repo, &["add", "-A"]);
     git_in(&repo, &["commit", "-q", "-m", "allocs"]);
+    repo
+}
+
+#[test]
+fn issue_21_allocations_are_counted_exactly_and_one_more_fails_stored_and_paired() {
+    let _machine = exclusive_benchmarking();
+    let root = tempfile::tempdir().unwrap();
+    let repo = fixture_repo(root.path(), "allocs");
     let target = fixture_target_dir();
 
     // The baseline on main, with each benchmark's counts (three runs each).
@@ -220,24 +229,15 @@ fn issue_21_allocations_are_counted_exactly_and_one_more_fails_stored_and_paired
 
 /// The counter inside the allocator symbolizes nothing and takes no lock:
 /// a routine that takes backtraces on two threads (the `backtrace` crate's
-/// own lock and symbol cache busy) is counted, the same each time, without
-/// a hang; `iter_batched`'s set-up counts with its routine; and a routine
+/// own lock and symbol cache busy) has its own thread's allocations
+/// counted, without a hang (how many depends on which thread symbolizes
+/// first); `iter_batched`'s set-up counts with its routine; and a routine
 /// that hangs in the allocation pass is stopped, by name.
 #[test]
 fn the_counter_survives_backtraces_on_two_threads_and_a_hang_is_stopped_by_name() {
     let _machine = exclusive_benchmarking();
     let root = tempfile::tempdir().unwrap();
-    let repo = root.path().join("allocs");
-    copy_fixture("allocations", &FILES, &repo);
-    std::fs::write(
-        repo.join("flamegate.toml"),
-        "benches = [\"edge\"]\n\
-         criterion_args = [\"--warm-up-time\", \"0.1\", \"--measurement-time\", \"0.3\", \"--sample-size\", \"10\"]\n",
-    )
-    .unwrap();
-    git_in(&repo, &["init", "-q", "-b", "main"]);
-    git_in(&repo, &["add", "-A"]);
-    git_in(&repo, &["commit", "-q", "-m", "allocs"]);
+    let repo = fixture_repo(root.path(), "edge");
     let target = fixture_target_dir();
     let measured = root.path().join("edge.json");
     let output = run(flamegate(&repo)

@@ -387,6 +387,16 @@ fn comment_json(c: &Comment, repo: &str) -> Value {
     })
 }
 
+/// `page` (from 1) and `per_page` (GitHub's default 30) of a list request.
+fn page_of(uri: &Uri) -> (usize, usize) {
+    let number = |name, default| {
+        query_param(uri, name)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    (number("page", 1), number("per_page", 30))
+}
+
 fn query_param(uri: &Uri, name: &str) -> Option<String> {
     uri.query()?.split('&').find_map(|pair| {
         let (k, v) = pair.split_once('=')?;
@@ -482,12 +492,7 @@ fn act(state: &Mutex<GithubState>, method: &Method, uri: &Uri, body: &Bytes) -> 
             }
         }
         ("GET", ["repos", owner, repo, "issues", _, "comments"]) => {
-            let per_page: usize = query_param(uri, "per_page")
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(30);
-            let page: usize = query_param(uri, "page")
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(1);
+            let (page, per_page) = page_of(uri);
             let full = format!("{owner}/{repo}");
             let items: Vec<Value> = s
                 .comments
@@ -561,12 +566,7 @@ fn act(state: &Mutex<GithubState>, method: &Method, uri: &Uri, body: &Bytes) -> 
             json_response(200, Value::Array(list))
         }
         ("GET", ["repos", _, _, "pulls", _, "reviews"]) => {
-            let per_page: usize = query_param(uri, "per_page")
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(30);
-            let page: usize = query_param(uri, "page")
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(1);
+            let (page, per_page) = page_of(uri);
             let list: Vec<Value> = s
                 .reviews
                 .iter()

@@ -1344,33 +1344,24 @@ fn a_forks_report_cannot_relax_the_policy_or_claim_a_verified_acceptance() {
     fake.assert_conformant();
 }
 
+/// `check --record head.json` outside GitHub Actions: its exit code and notes.
+fn checked_locally(repo: &Repo) -> (Option<i32>, String) {
+    let mut command = flamegate(repo.path());
+    command.env_remove("GITHUB_ACTIONS");
+    let output = run(command.args(["check", "--record", "head.json"]));
+    let written = report(&repo.path().join("target/flamegate"));
+    (output.status.code(), written["notes"].to_string())
+}
+
 #[test]
 fn acceptance_off_and_a_bare_wildcard_accept_nothing() {
     let repo = forged_acceptance("all\n\nFlamegate-Accept: *: approved in review");
-    let mut command = flamegate(repo.path());
-    command.env_remove("GITHUB_ACTIONS");
-    let output = run(command.args(["check", "--record", "head.json"]));
-    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
-    let written = report(&repo.path().join("target/flamegate"));
-    assert!(
-        written["notes"]
-            .to_string()
-            .contains("would accept every benchmark"),
-        "{}",
-        written["notes"]
-    );
+    let (code, notes) = checked_locally(&repo);
+    assert_eq!(code, Some(1), "{notes}");
+    assert!(notes.contains("would accept every benchmark"), "{notes}");
     let repo = forged_acceptance(ACCEPT_LARGE);
     repo.write("flamegate.toml", "[accept]\npolicy = \"off\"\n");
-    let mut command = flamegate(repo.path());
-    command.env_remove("GITHUB_ACTIONS");
-    let output = run(command.args(["check", "--record", "head.json"]));
-    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
-    let written = report(&repo.path().join("target/flamegate"));
-    assert!(
-        written["notes"]
-            .to_string()
-            .contains("policy = \\\"off\\\""),
-        "{}",
-        written["notes"]
-    );
+    let (code, notes) = checked_locally(&repo);
+    assert_eq!(code, Some(1), "{notes}");
+    assert!(notes.contains("policy = \\\"off\\\""), "{notes}");
 }

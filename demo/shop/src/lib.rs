@@ -1,58 +1,40 @@
-//! A small shop backend: orders in an embedded SQLite database, a product
-//! catalog with a lookup cache, and duplicate-SKU detection for imports.
+//! A small shop backend: an order store with an index of each customer's
+//! orders, a product catalog with a lookup cache, and duplicate-SKU
+//! detection for imports.
 
 use std::collections::{HashMap, HashSet};
 
-use rusqlite::{params, Connection};
-
-/// An order row.
-#[derive(Debug, Clone, PartialEq)]
+/// An order.
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Order {
     pub id: i64,
     pub customer_id: i64,
     pub total_cents: i64,
 }
 
-/// The order store.
+/// The order store: orders as they arrived, and where each customer's are.
 pub struct Orders {
-    conn: Connection,
+    rows: Vec<Order>,
+    by_customer: HashMap<i64, Vec<usize>>,
 }
 
 impl Orders {
-    /// An in-memory store with `customers * per_customer` orders.
+    /// A store with `customers * per_customer` orders.
     pub fn seeded(customers: i64, per_customer: i64) -> Orders {
-        let conn = Connection::open_in_memory().expect("sqlite opens in memory");
-        conn.execute_batch(
-            "CREATE TABLE orders (id INTEGER PRIMARY KEY, customer_id INTEGER NOT NULL, total_cents INTEGER NOT NULL);
-             CREATE INDEX orders_by_customer ON orders(customer_id);",
-        )
-        .expect("schema");
-        let tx = conn.unchecked_transaction().expect("transaction");
-        {
-            let mut insert = tx
-                .prepare("INSERT INTO orders (customer_id, total_cents) VALUES (?1, ?2)")
-                .expect("insert statement");
-            for order in 0..customers * per_customer {
-                let customer = (order * 7919) % customers;
-                insert.execute(params![customer, 100 + (order * 37) % 10_000]).expect("insert");
-            }
+        let rows: Vec<Order> = (0..customers * per_customer)
+            .map(|id| Order { id, customer_id: (id * 7919) % customers, total_cents: 100 + (id * 37) % 10_000 })
+            .collect();
+        let mut by_customer: HashMap<i64, Vec<usize>> = HashMap::new();
+        for (pos, order) in rows.iter().enumerate() {
+            by_customer.entry(order.customer_id).or_default().push(pos);
         }
-        tx.commit().expect("commit");
-        Orders { conn }
+        Orders { rows, by_customer }
     }
 
     /// All orders of one customer.
     pub fn for_customer(&self, customer_id: i64) -> Vec<Order> {
-        let mut statement = self
-            .conn
-            .prepare_cached("SELECT id, customer_id, total_cents FROM orders WHERE customer_id = ?1")
-            .expect("select statement");
-        let rows = statement
-            .query_map(params![customer_id], |row| {
-                Ok(Order { id: row.get(0)?, customer_id: row.get(1)?, total_cents: row.get(2)? })
-            })
-            .expect("query");
-        rows.map(|r| r.expect("row")).collect()
+        let positions = self.by_customer.get(&customer_id).map_or(&[][..], Vec::as_slice);
+        positions.iter().map(|&pos| self.rows[pos]).collect()
     }
 }
 
