@@ -180,10 +180,11 @@ pub fn judge_paired(
 /// tree (removed when this is dropped) and each side's project with its own
 /// target directory.
 pub struct PairedSides {
-    /// Dropped last: the checkout is removed while the folder is still ours.
     checkout: baseline::BaseCheckout,
     head: Project,
     base: Project,
+    /// Declared last, so dropped last: the checkout is removed while the
+    /// folder is still this run's.
     _lock: crate::record::FolderLock,
 }
 

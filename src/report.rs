@@ -589,14 +589,14 @@ impl Report {
             || self.scaling.iter().any(|s| own(&s.accepted))
     }
 
-    /// Give every acceptance of the pull request its standing
+    /// Give every acceptance of the pull request `standing`
     /// (`record::Standing`; one merged on the target branch keeps
-    /// `Merged`): an honoured
-    /// one makes its failure `accepted`, a refused one gives the failure
-    /// back (`regressed`, `more allocations`, a failing sized group), and
-    /// the outcome follows. Only failures and acceptances move: whatever
-    /// else a report says about a benchmark stays.
-    pub fn judge_acceptances(&mut self, standing: impl Fn(&Accepted) -> Standing) {
+    /// `Merged`): an honoured one makes its failure `accepted`, a refused
+    /// one gives the failure back (`regressed`, `more allocations`, a
+    /// failing sized group), and the outcome follows. Only failures and
+    /// acceptances move: whatever else a report says about a benchmark
+    /// stays.
+    pub fn judge_acceptances(&mut self, standing: &Standing) {
         for c in &mut self.comparisons {
             let Some(accepted) = &mut c.accepted else {
                 continue;
@@ -608,7 +608,7 @@ impl Report {
                 continue;
             }
             if accepted.standing != Standing::Merged {
-                accepted.standing = standing(accepted);
+                accepted.standing = standing.clone();
             }
             c.verdict = if accepted.honoured() {
                 Verdict::Accepted
@@ -620,7 +620,7 @@ impl Report {
             if let Some(accepted) = &mut group.accepted
                 && accepted.standing != Standing::Merged
             {
-                accepted.standing = standing(accepted);
+                accepted.standing = standing.clone();
                 group.fails = !accepted.honoured();
             }
         }

@@ -733,7 +733,7 @@ pub(crate) fn run_executable(
     bar: &crate::progress::Bar,
     limit: Option<&runner::Limit>,
 ) -> Result<BTreeMap<String, Measured>> {
-    let deadline = limit.map(|l| std::time::Instant::now() + l.after);
+    let deadline = limit.map(|l| (std::time::Instant::now() + l.after, l));
     let mut command = bench_command(exe);
     command
         .args(args)
@@ -762,7 +762,7 @@ pub(crate) fn run_executable(
                 Ok(line) => line,
                 Err(_) => break,
             },
-            Some(deadline) => {
+            Some((deadline, limit)) => {
                 let left = deadline.saturating_duration_since(std::time::Instant::now());
                 match received.recv_timeout(left) {
                     Ok(line) => line,
@@ -770,7 +770,6 @@ pub(crate) fn run_executable(
                     Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
                         let _ = child.kill();
                         let _ = child.wait();
-                        let limit = limit.expect("a deadline comes from a limit");
                         return Err(Error::BenchTimedOut {
                             exe: exe.path.clone(),
                             pass: limit.pass,

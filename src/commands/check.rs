@@ -286,21 +286,14 @@ fn settle_acceptances(
 ) {
     let line = match options {
         Some(options) => {
-            let policy = publish::github::accept::policy_for(report, options);
-            publish::github::accept::settle(
-                report,
-                policy,
-                options,
-                github.actions,
-                output.progress,
-            )
+            publish::github::accept::settle(report, options, github.actions, output.progress)
         }
         None if github.actions.in_actions
             && !github.defer_acceptances
             && report.settings.accept_policy == crate::record::AcceptPolicy::Writers
             && report.has_acceptances() =>
         {
-            report.judge_acceptances(|_| crate::record::Standing::Refused {
+            report.judge_acceptances(&crate::record::Standing::Refused {
                 why: "in GitHub Actions an acceptance counts only once checked on GitHub: add \
                       --publish, or --defer-acceptances with a later `flamegate publish --gate` step"
                     .into(),

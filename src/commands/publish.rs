@@ -14,9 +14,8 @@ pub(crate) fn publish_report(args: PublishArgs, output: Output) -> Result<u8> {
     let actions = ActionsEnv::from_process();
     let mut options = publish_options(&args.github, args.from_workflow_run);
     options.accept_policy = args.accept_policy.map(Into::into);
-    let policy = publish::github::accept::policy_for(&report, &options);
     if let Some(line) =
-        publish::github::accept::settle(&mut report, policy, &options, &actions, output.progress)
+        publish::github::accept::settle(&mut report, &options, &actions, output.progress)
     {
         output.progress.note(&line);
     }

@@ -511,30 +511,51 @@ fn a_slowdown_accepted_on_main_after_the_baseline_was_measured_stays_accepted() 
     assert!(large.get("accepted").is_none(), "{large}");
 }
 
-/// Two runs writing one output folder take turns: the second says who it
-/// waits for and writes nothing until the first is done.
-#[test]
-fn a_second_run_into_the_same_output_folder_waits_and_says_so() {
+/// Hold the lock file at `lock_path`, start flamegate with `args` in
+/// `repo` and read its stderr until it says it waits for that lock. The
+/// held lock, the running child, and the rest of its stderr.
+fn waiting_for_a_held_lock(
+    repo: &Repo,
+    lock_path: &std::path::Path,
+    args: &[&str],
+) -> (
+    std::fs::File,
+    std::process::Child,
+    std::io::Lines<std::io::BufReader<std::process::ChildStderr>>,
+) {
     use std::io::BufRead;
-    let repo = Repo::with_history(&history(4));
-    repo.write_record("head.json", &suite_record(9, 0.01, &[]));
-    let out = repo.path().join("out");
-    std::fs::create_dir_all(&out).unwrap();
-    let held = std::fs::File::create(out.join(".flamegate.lock")).unwrap();
+    std::fs::create_dir_all(lock_path.parent().unwrap()).unwrap();
+    let held = std::fs::File::create(lock_path).unwrap();
     held.lock().unwrap();
     let mut child = flamegate(repo.path())
-        .args(["check", "--record", "head.json", "--out-dir", "out"])
+        .args(args)
         .env_remove("GITHUB_ACTIONS")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
-    let waiting = lines
-        .by_ref()
-        .map(Result::unwrap)
-        .find(|line| line.contains("another flamegate run is using this folder"));
-    assert!(waiting.is_some(), "the second run said nothing");
+    let mut seen = Vec::new();
+    let waiting = lines.by_ref().map(Result::unwrap).find(|line| {
+        seen.push(line.clone());
+        line.contains("another flamegate run is using this folder")
+    });
+    assert!(waiting.is_some(), "it never said it waits: {seen:?}");
+    (held, child, lines)
+}
+
+/// Two runs writing one output folder take turns: the second says who it
+/// waits for and writes nothing until the first is done.
+#[test]
+fn a_second_run_into_the_same_output_folder_waits_and_says_so() {
+    let repo = Repo::with_history(&history(4));
+    repo.write_record("head.json", &suite_record(9, 0.01, &[]));
+    let out = repo.path().join("out");
+    let (held, mut child, lines) = waiting_for_a_held_lock(
+        &repo,
+        &out.join(".flamegate.lock"),
+        &["check", "--record", "head.json", "--out-dir", "out"],
+    );
     assert!(!out.join("report.json").exists(), "written while locked");
     drop(held);
     let rest: Vec<String> = lines.map(Result::unwrap).collect();
@@ -547,7 +568,6 @@ fn a_second_run_into_the_same_output_folder_waits_and_says_so() {
 /// replaces the first's checkout of the base, and the first times it.
 #[test]
 fn a_second_paired_run_in_the_same_target_folder_waits_for_the_first() {
-    use std::io::BufRead;
     let repo = Repo::with_history(&history(2));
     repo.write("benches/b.rs", "fn main() {}\n");
     repo.write(
@@ -556,24 +576,11 @@ fn a_second_paired_run_in_the_same_target_folder_waits_for_the_first() {
          [[bench]]\nname = \"b\"\nharness = false\n",
     );
     repo.commit_all("a bench");
-    let lock_path = repo.path().join("target/flamegate/.paired.lock");
-    std::fs::create_dir_all(lock_path.parent().unwrap()).unwrap();
-    let held = std::fs::File::create(&lock_path).unwrap();
-    held.lock().unwrap();
-    let mut child = flamegate(repo.path())
-        .args(["check", "--paired", "--base", "main"])
-        .env_remove("GITHUB_ACTIONS")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
-    let mut seen = Vec::new();
-    let waiting = lines.by_ref().map(Result::unwrap).find(|line| {
-        seen.push(line.clone());
-        line.contains("another flamegate run is using this folder")
-    });
-    assert!(waiting.is_some(), "{seen:?}");
+    let (_held, mut child, _) = waiting_for_a_held_lock(
+        &repo,
+        &repo.path().join("target/flamegate/.paired.lock"),
+        &["check", "--paired", "--base", "main"],
+    );
     assert!(
         !repo.path().join("target/flamegate/paired").exists(),
         "the base was checked out while another run held the folder"

@@ -1312,7 +1312,7 @@ fn a_forks_report_cannot_relax_the_policy_or_claim_a_verified_acceptance() {
     let mut forged: Report =
         serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     forged.settings.accept_policy = flamegate::record::AcceptPolicy::Anyone;
-    forged.judge_acceptances(|_| flamegate::record::Standing::Verified {
+    forged.judge_acceptances(&flamegate::record::Standing::Verified {
         login: "maint".into(),
     });
     assert_eq!(forged.outcome, flamegate::report::Outcome::Pass);

@@ -22,13 +22,14 @@ use crate::report::Report;
 
 /// GitHub's `permission` for users who may push (maintainers read `write`).
 const WRITER_PERMISSIONS: [&str; 2] = ["admin", "write"];
-/// Review pages read at most (100 reviews each).
+/// Reviews per page (GitHub's largest), and pages read at most.
+const REVIEWS_PER_PAGE: usize = 100;
 const MAX_REVIEW_PAGES: usize = 10;
 
 /// The policy a publisher applies: its own when given, else the report's,
 /// except that a report from a fork's run (fork-safe mode) is not trusted
 /// to choose a laxer one than `writers`.
-pub fn policy_for(report: &Report, options: &PublishOptions) -> AcceptPolicy {
+fn policy_for(report: &Report, options: &PublishOptions) -> AcceptPolicy {
     match options.accept_policy {
         Some(policy) => policy,
         None if options.from_workflow_run => AcceptPolicy::Writers,
@@ -36,12 +37,11 @@ pub fn policy_for(report: &Report, options: &PublishOptions) -> AcceptPolicy {
     }
 }
 
-/// Give every acceptance in `report` its standing under `policy`, before
-/// the report is rendered or published. Returns a line saying what was
-/// decided, when the report has acceptances.
+/// Give every acceptance in `report` its standing under the publisher's
+/// policy (`policy_for`), before the report is rendered or published.
+/// Returns a line saying what was decided, when the report has acceptances.
 pub fn settle(
     report: &mut Report,
-    policy: AcceptPolicy,
     options: &PublishOptions,
     env: &ActionsEnv,
     progress: Progress,
@@ -49,7 +49,7 @@ pub fn settle(
     if !report.has_acceptances() {
         return None;
     }
-    let standing = match policy {
+    let standing = match policy_for(report, options) {
         AcceptPolicy::Off => Standing::Refused {
             why: "acceptance is off (`[accept] policy = \"off\"`)".into(),
         },
@@ -68,7 +68,7 @@ pub fn settle(
         }
         Standing::Refused { why } => format!("acceptances not honoured: {why}"),
     };
-    report.judge_acceptances(|_| standing.clone());
+    report.judge_acceptances(&standing);
     Some(line)
 }
 
@@ -137,7 +137,7 @@ async fn approvals_at(api: &Api<'_>, number: u64, head_sha: &str) -> Result<Vec<
     let mut latest: Vec<(String, String, String)> = Vec::new();
     for page in 1..=MAX_REVIEW_PAGES {
         let path = format!(
-            "{}/pulls/{number}/reviews?per_page=100&page={page}",
+            "{}/pulls/{number}/reviews?per_page={REVIEWS_PER_PAGE}&page={page}",
             api.repo.api_path()
         );
         let reviews = api
@@ -160,7 +160,7 @@ async fn approvals_at(api: &Api<'_>, number: u64, head_sha: &str) -> Result<Vec<
             latest.retain(|(l, _, _)| l != login);
             latest.push((login.to_string(), state.to_string(), commit));
         }
-        if reviews.len() < 100 {
+        if reviews.len() < REVIEWS_PER_PAGE {
             break;
         }
     }
