@@ -267,6 +267,10 @@ pub enum EvalFormat {
 #[derive(Debug, Subcommand)]
 pub enum HookCommand {
     /// Write the repository's pre-push hook (core.hooksPath honoured).
+    ///
+    /// Every push then times the stored baseline's benchmarks with short
+    /// windows; a regression is confirmed by a paired run against the
+    /// merge-base (built and timed here) before it blocks the push.
     Install(HookInstallArgs),
     /// Remove flamegate's pre-push hook; a chained earlier hook is put back.
     Uninstall(HookUninstallArgs),
@@ -293,7 +297,7 @@ pub struct HookInstallArgs {
     pub time_new: bool,
     /// Seconds a push may wait for the check; past them the hook says what
     /// it did not check and lets the push through (CI still gates it).
-    #[arg(long, value_name = "SECONDS", default_value_t = crate::hook::DEFAULT_BUDGET_SECONDS)]
+    #[arg(id = "push_budget", long = "budget", value_name = "SECONDS", default_value_t = crate::hook::DEFAULT_BUDGET_SECONDS)]
     pub budget: u64,
     /// Criterion arguments for the quick gate, after `--`
     #[arg(last = true, value_name = "CRITERION_ARGS")]
@@ -318,7 +322,7 @@ pub struct PrePushArgs {
     #[arg(long)]
     pub time_new: bool,
     /// Seconds the push may wait for the check (`hook install --budget`).
-    #[arg(long, value_name = "SECONDS", default_value_t = crate::hook::DEFAULT_BUDGET_SECONDS)]
+    #[arg(id = "push_budget", long = "budget", value_name = "SECONDS", default_value_t = crate::hook::DEFAULT_BUDGET_SECONDS)]
     pub budget: u64,
     /// Run the check itself; without it, this process runs the check as a
     /// child within the budget and lets the push through unless it fails

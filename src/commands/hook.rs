@@ -193,15 +193,99 @@ fn quick_gate(args: PrePushArgs, output: Output) -> Result<u8> {
         gated.report.comparisons.len(),
         started.elapsed().as_secs_f64()
     ));
-    match gated.report.outcome {
-        Outcome::Pass => Ok(exit_code::PASS),
-        Outcome::Fail => {
-            eprintln!(
-                "flamegate pre-push: push blocked: {} (quick check against the stored baseline).\n\
-                 Fix the slowdown, or push anyway with `git push --no-verify` (or FLAMEGATE_SKIP=1 git push).",
-                render::headline(&gated.report)
-            );
-            Ok(exit_code::REGRESSION)
-        }
+    if gated.report.outcome == Outcome::Pass {
+        return Ok(exit_code::PASS);
     }
+    let budget = std::time::Duration::from_secs(args.budget).saturating_sub(started.elapsed());
+    confirm_paired(&config, &selection, &gated.report, budget, output)
+}
+
+/// A stored baseline was measured at another time, often under another
+/// load: the quick check's regression is a suspicion until a paired run
+/// (the merge-base built here, both sides timed in alternating rounds, so
+/// the machine's drift falls on both) finds it too. Only the flagged
+/// benchmarks are timed; half the budget left goes to rounds, the rest to
+/// building. Where the paired run cannot be made, the quick verdict stands.
+fn confirm_paired(
+    config: &Config,
+    selection: &RunSelection,
+    quick: &crate::report::Report,
+    budget: std::time::Duration,
+    output: Output,
+) -> Result<u8> {
+    let flagged = flagged_ids(quick);
+    output.progress.note(&format!(
+        "pre-push: {}; confirming with a paired run of the {} flagged benchmark(s) against the merge-base",
+        render::headline(quick),
+        flagged.len()
+    ));
+    let selection = RunSelection {
+        filter: crate::collect::shard::exact_filter(&flagged),
+        timed_ids: None,
+        ..selection.clone()
+    };
+    let plan = crate::collect::paired::RoundPlan::Adaptive {
+        budget: Some(budget / 2),
+    };
+    let paired = crate::pipeline::gate_paired(
+        &config.project,
+        &config.suite,
+        &config.base,
+        &config.settings,
+        &selection,
+        plan,
+        &crate::collect::Processes,
+        output.progress,
+    );
+    let (report, how) = match &paired {
+        Ok(gated) => {
+            let table = Terminal {
+                color: output.color,
+            }
+            .render(&gated.report);
+            eprint!("{}", String::from_utf8_lossy(&table));
+            (
+                &gated.report,
+                "confirmed by a paired run against the merge-base",
+            )
+        }
+        Err(error) => {
+            eprintln!("flamegate pre-push: the paired run could not be made ({error})");
+            (
+                quick,
+                "quick check against the stored baseline, not confirmed",
+            )
+        }
+    };
+    if report.outcome == Outcome::Pass {
+        eprintln!(
+            "flamegate pre-push: not confirmed: with both sides timed now, the paired run finds no regression \
+             (the stored baseline was measured at another time, most often under another load); pushing"
+        );
+        return Ok(exit_code::PASS);
+    }
+    eprintln!(
+        "flamegate pre-push: push blocked: {} ({how}).\n\
+         Fix the slowdown, or push anyway with `git push --no-verify` (or FLAMEGATE_SKIP=1 git push).",
+        render::headline(report)
+    );
+    Ok(exit_code::REGRESSION)
+}
+
+/// The benchmarks behind a failed report: those that fail the gate, and
+/// every member of a sized group that does.
+fn flagged_ids(
+    report: &crate::report::Report,
+) -> std::collections::BTreeSet<crate::record::BenchId> {
+    let failing = report
+        .comparisons
+        .iter()
+        .filter(|c| c.verdict.fails_gate())
+        .map(|c| c.id.clone());
+    let scaling = report
+        .scaling
+        .iter()
+        .filter(|s| s.fails)
+        .flat_map(|s| s.members.iter().map(|m| m.id.clone()));
+    failing.chain(scaling).collect()
 }

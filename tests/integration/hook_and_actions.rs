@@ -151,13 +151,14 @@ fn pre_push_without_anything_to_measure_lets_the_push_through() {
     }
 }
 
-fn git_push(work: &Path, args: &[&str], skip: bool) -> std::process::Output {
+/// `git push` in `work`, its hook building in `target`.
+fn git_push(work: &Path, target: &Path, args: &[&str], skip: bool) -> std::process::Output {
     let mut command = Command::new("git");
     command
         .current_dir(work)
         .arg("push")
         .args(args)
-        .env("CARGO_TARGET_DIR", fixture_target_dir())
+        .env("CARGO_TARGET_DIR", target)
         .env("NO_COLOR", "1");
     if skip {
         command.env("FLAMEGATE_SKIP", "1");
@@ -170,24 +171,33 @@ fn git_push(work: &Path, args: &[&str], skip: bool) -> std::process::Output {
 #[test]
 fn a_regression_blocks_a_real_git_push_and_a_clean_change_passes() {
     let _machine = exclusive_benchmarking();
-    let root = tempfile::tempdir().unwrap();
-    let (work, origin) = tiny_repo_with_baselines(root.path());
+    // A paired run confirms what the quick check flags: the fixed path and
+    // target dir keep its builds cached with the paired tests'.
+    let (work, origin) = paired_repo_with_baselines();
+    let target = paired_target();
     let output = run(flamegate(&work)
         .args(["hook", "install", "--"])
         .args(QUICK_WINDOWS));
     assert!(output.status.success(), "{}", stderr(&output));
 
     slow_branch(&work, "slower");
-    let push = git_push(&work, &["origin", "slower"], false);
+    let push = git_push(&work, &target, &["origin", "slower"], false);
     let err = stderr(&push);
     assert!(!push.status.success(), "the push went through: {err}");
-    assert!(err.contains("push blocked"), "{err}");
+    assert!(
+        err.contains("confirming with a paired run of the 3 flagged benchmark(s)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("(confirmed by a paired run against the merge-base)"),
+        "{err}"
+    );
     assert!(err.contains("git push --no-verify"), "{err}");
     let branches = git_in(&origin, &["branch", "--list"]);
     assert!(!branches.contains("slower"), "{branches}");
 
     // Skipping is one variable away.
-    let push = git_push(&work, &["origin", "slower"], true);
+    let push = git_push(&work, &target, &["origin", "slower"], true);
     assert!(push.status.success(), "{}", stderr(&push));
 
     // A change that does not touch the benchmarked code passes the gate.
@@ -206,10 +216,15 @@ fn a_regression_blocks_a_real_git_push_and_a_clean_change_passes() {
     .unwrap();
     git_in(&work, &["add", "-A"]);
     git_in(&work, &["commit", "-q", "-m", "notes, one more benchmark"]);
-    let push = git_push(&work, &["origin", "docs"], false);
+    let push = git_push(&work, &target, &["origin", "docs"], false);
     let err = stderr(&push);
     assert!(push.status.success(), "{err}");
-    assert!(err.contains("no regressions"), "{err}");
+    // The quick check passes it, or flags the machine's drift since the
+    // baseline was recorded and the paired run clears it.
+    assert!(
+        err.contains("no regressions") || err.contains("pre-push: not confirmed"),
+        "{err}"
+    );
     assert!(
         err.contains("measuring the 3 benchmark(s) of the stored baseline"),
         "{err}"
@@ -230,7 +245,7 @@ fn a_regression_blocks_a_real_git_push_and_a_clean_change_passes() {
     assert!(output.status.success(), "{}", stderr(&output));
     std::fs::write(work.join("NOTES.md"), "more notes\n").unwrap();
     git_in(&work, &["commit", "-q", "-am", "more notes"]);
-    let push = git_push(&work, &["origin", "docs"], false);
+    let push = git_push(&work, &target, &["origin", "docs"], false);
     let err = stderr(&push);
     assert!(push.status.success(), "{err}");
     assert!(!err.contains("not timed"), "{err}");
@@ -243,6 +258,39 @@ fn a_regression_blocks_a_real_git_push_and_a_clean_change_passes() {
         err.contains("pre-push: checked 4 benchmark(s) in "),
         "{err}"
     );
+
+    // A stored baseline twice as fast as the code ever ran (recorded on a
+    // faster machine): the quick check flags every benchmark, the paired
+    // run finds both sides the same machine code, and the push goes on.
+    git_in(&work, &["checkout", "-q", "main"]);
+    let path = work.join("baselines/tiny.json");
+    let mut record: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    for bench in record["benches"].as_array_mut().unwrap() {
+        for sample in bench["samples"].as_array_mut().unwrap() {
+            *sample = serde_json::json!(sample.as_f64().unwrap() / 2.0);
+        }
+    }
+    std::fs::write(&path, serde_json::to_string_pretty(&record).unwrap()).unwrap();
+    git_in(
+        &work,
+        &["commit", "-q", "-am", "baseline from a faster machine"],
+    );
+    let push = git_push(&work, &target, &["origin", "main"], true);
+    assert!(push.status.success(), "{}", stderr(&push));
+    git_in(&work, &["checkout", "-q", "-b", "readme", "main"]);
+    std::fs::write(work.join("NOTES.md"), "other notes\n").unwrap();
+    git_in(&work, &["add", "NOTES.md"]);
+    git_in(&work, &["commit", "-q", "-m", "other notes"]);
+    let push = git_push(&work, &target, &["origin", "readme"], false);
+    let err = stderr(&push);
+    assert!(push.status.success(), "{err}");
+    assert!(
+        err.contains("confirming with a paired run of the 3 flagged benchmark(s)"),
+        "{err}"
+    );
+    assert!(err.contains("identical machine code"), "{err}");
+    assert!(err.contains("pre-push: not confirmed"), "{err}");
 }
 
 /// Only a verdict blocks a push. A setting this flamegate does not know, a
@@ -263,7 +311,7 @@ fn a_push_is_blocked_only_by_a_verdict() {
         assert!(output.status.success(), "{}", stderr(&output));
     };
     let pushed = |branch: &str, says: &[&str]| {
-        let push = git_push(&work, &["origin", branch], false);
+        let push = git_push(&work, &fixture_target_dir(), &["origin", branch], false);
         let err = stderr(&push);
         assert!(
             push.status.success(),

@@ -362,8 +362,25 @@ pub const RECORDED_BASELINES: usize = 5;
 /// caller gets a copy (its own remote URL set). The project's flamegate.toml
 /// sets the quick criterion windows and a 1-second profile.
 pub fn tiny_repo_with_baselines(root: &Path) -> (PathBuf, PathBuf) {
+    copy_history(root.join("work"), root.join("origin.git"))
+}
+
+/// `tiny_repo_with_baselines` with the work tree at `paired_repo()`'s fixed
+/// path (made anew), for tests that also run paired checks: built in
+/// `paired_target()`, their builds are cached with the paired tests'.
+pub fn paired_repo_with_baselines() -> (PathBuf, PathBuf) {
+    let (work, origin) = (
+        fixture_target_dir().join("paired-repo"),
+        fixture_target_dir().join("paired-origin.git"),
+    );
+    for dir in [&work, &origin] {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    copy_history(work, origin)
+}
+
+fn copy_history(work: PathBuf, origin: PathBuf) -> (PathBuf, PathBuf) {
     let template = history_template(RECORDED_BASELINES);
-    let (work, origin) = (root.join("work"), root.join("origin.git"));
     for (from, to) in [
         (template.join("work"), &work),
         (template.join("origin.git"), &origin),
