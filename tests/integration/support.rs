@@ -270,10 +270,28 @@ pub fn copy_fixture(name: &str, files: &[&str], to: &Path) {
     }
     // The fixture finds flamegate's hook by a relative path; point it home.
     let manifest = std::fs::read_to_string(fixture(name).join("Cargo.toml")).unwrap();
-    let flamegate_dir = env!("CARGO_MANIFEST_DIR");
+    let flamegate_dir = flamegate_source_link();
     let manifest = manifest.replace("path = \"../../..\"", &format!("path = {flamegate_dir:?}"));
     std::fs::write(to.join("Cargo.toml"), manifest).unwrap();
     std::fs::write(to.join(".gitignore"), "/target\n").unwrap();
+}
+
+/// A fixed path, under the fixture target dir, that leads to this checkout
+/// of flamegate: copied fixtures name it as their path dependency, so their
+/// manifests, recorded templates and compiled units stay valid for the next
+/// checkout (`.ci/run` keeps the fixture target dir between runs).
+fn flamegate_source_link() -> PathBuf {
+    let link = fixture_target_dir().join("flamegate-source");
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    if std::fs::read_link(&link).is_ok_and(|to| to == here) {
+        return link;
+    }
+    std::fs::create_dir_all(fixture_target_dir()).unwrap();
+    let fresh = fixture_target_dir().join(format!("flamegate-source.{}", std::process::id()));
+    let _ = std::fs::remove_file(&fresh);
+    std::os::unix::fs::symlink(here, &fresh).unwrap();
+    std::fs::rename(&fresh, &link).unwrap();
+    link
 }
 
 /// Assert that `id` in the report written to `out_dir` has a hotspot note
@@ -401,17 +419,12 @@ fn copy_history(work: PathBuf, origin: PathBuf) -> (PathBuf, PathBuf) {
 }
 
 /// The recorded repository pair for `tiny_repo_with_baselines`, made once
-/// for this flamegate binary (its size and time stamp are in the name, so a
-/// rebuilt flamegate records afresh).
+/// for what decides its records (`recording_key`): a rebuilt flamegate of
+/// the same sources reuses it, in this run or the next (`.ci/run` keeps the
+/// fixture target dir outside the checkout).
 fn history_template(records: usize) -> PathBuf {
-    let exe = std::fs::metadata(env!("CARGO_BIN_EXE_flamegate")).unwrap();
-    let stamp = exe
-        .modified()
-        .unwrap()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let dir = fixture_target_dir().join(format!("history-{records}-{}-{stamp}", exe.len()));
+    let prefix = format!("history-{records}-");
+    let dir = fixture_target_dir().join(format!("{prefix}{}", recording_key()));
     if dir.join("complete").exists() {
         return dir;
     }
@@ -424,7 +437,49 @@ fn history_template(records: usize) -> PathBuf {
     if std::fs::rename(&building, &dir).is_err() {
         let _ = std::fs::remove_dir_all(&building);
     }
+    // Templates of other sources are stale: only an older build reads them.
+    for entry in std::fs::read_dir(fixture_target_dir()).unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with(&prefix) && entry.path() != dir {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
     dir
+}
+
+/// A digest of what decides a recorded fixture history: flamegate's
+/// sources and lock (the binary that records and the hook the fixture
+/// links), the tiny fixture, and the compiler. Content, not time stamps:
+/// a fresh clone of the same commit gets the same key.
+fn recording_key() -> String {
+    use sha2::Digest;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut hasher = sha2::Sha256::new();
+    let rustc = Command::new("rustc").arg("-vV").output().unwrap();
+    hasher.update(&rustc.stdout);
+    let trees = [
+        "Cargo.toml",
+        "Cargo.lock",
+        "src",
+        "hooks",
+        "tests/fixtures/tiny",
+    ];
+    for tree in trees {
+        let mut files: Vec<PathBuf> = walkdir::WalkDir::new(root.join(tree))
+            .into_iter()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_type().is_file())
+            .map(|e| e.into_path())
+            .collect();
+        files.sort();
+        for file in files {
+            let relative = file.strip_prefix(root).unwrap();
+            hasher.update(relative.to_string_lossy().as_bytes());
+            hasher.update(std::fs::read(&file).unwrap());
+        }
+    }
+    let digest = hasher.finalize();
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn record_history(root: &Path, records: usize) {
