@@ -1,6 +1,10 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // Paired builds run flamegate as cargo's compiler wrapper.
+    if let Some(code) = flamegate::collect::rustc_wrapper::run_if_wrapping() {
+        return ExitCode::from(code);
+    }
     let cli = flamegate::cli::parse();
     match flamegate::commands::execute(cli) {
         Ok(code) => ExitCode::from(code),

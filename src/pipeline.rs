@@ -213,17 +213,21 @@ impl PairedSides {
             .manifest_path
             .file_name()
             .map_or_else(|| "Cargo.toml".into(), |n| n.to_os_string());
-        // A target directory per side, apart from the user's own: cargo names
-        // a workspace member's artifacts from its path relative to the
-        // workspace, so in one shared directory the base's bench executable
-        // replaced the head's (both sides then ran the base's code; the
-        // paired tests caught it).
+        // A target directory per side, apart from the user's own (never
+        // written to): cargo names a workspace member's artifacts from its
+        // path relative to the workspace, so in one shared directory the
+        // base's bench executable replaced the head's (both sides then ran
+        // the base's code; the paired tests caught it). The head's starts
+        // from the user's compiled units (`collect::paired::seed_target`).
         let mut base = collect::cargo::inspect(
             &checkout.project_dir.join(manifest_name),
             Some(&under.join("base-target")),
         )?;
         let head =
             collect::cargo::inspect(&project.manifest_path, Some(&under.join("head-target")))?;
+        if collect::paired::seed_target(&project.target_dir, &head.target_dir)? {
+            progress.note("head: starting from your target directory's compiled dependencies");
+        }
         // Both sides build with the head's toolchain and cargo configuration
         // (cargo and rustup read them from where cargo runs). Where the pull
         // request changes them, their effect is not measured: say so.
@@ -318,7 +322,7 @@ pub fn gate_paired_instructions(
 ) -> Result<Gated> {
     let sides = PairedSides::prepare(project, spec, progress)?;
     let head_state = baseline::head_state(&project.dir);
-    let env = collect::paired::build_env(&sides.base, &sides.head);
+    let env = collect::paired::build_env(&sides.base, &sides.head)?;
     let head = collect::run(
         &sides.head,
         selection,

@@ -14,6 +14,7 @@ pub mod machine;
 pub mod machine_code;
 pub mod paired;
 pub mod runner;
+pub mod rustc_wrapper;
 pub mod shard;
 
 use std::collections::{BTreeMap, VecDeque};

@@ -128,17 +128,20 @@ pub use crate::record::paired::{PAIRED_SHARD_FORMAT, PairedRun, PairedShard, Rou
 /// The build environment of both sides. The base builds from another
 /// directory; mapping both sides' paths onto the head's keeps embedded file
 /// names (panic locations) identical, so identical code gives an identical
-/// binary layout on both sides; both sides get the same flags.
-pub fn build_env(base: &Project, head: &Project) -> Vec<(String, String)> {
-    let mut rustflags = std::env::var("RUSTFLAGS").unwrap_or_default();
-    for dir in [&base.dir, &head.dir] {
-        rustflags.push_str(&format!(
-            " --remap-path-prefix={}={}",
-            dir.display(),
-            head.dir.display()
-        ));
-    }
-    vec![("RUSTFLAGS".to_string(), rustflags.trim().to_string())]
+/// binary layout on both sides. Only the workspace's crates get the
+/// mapping (`rustc_wrapper`): dependencies build as in the user's builds.
+pub fn build_env(base: &Project, head: &Project) -> Result<Vec<(String, String)>> {
+    let flags: Vec<String> = [&base.dir, &head.dir]
+        .iter()
+        .map(|dir| {
+            format!(
+                "--remap-path-prefix={}={}",
+                dir.display(),
+                head.dir.display()
+            )
+        })
+        .collect();
+    super::rustc_wrapper::build_env(&flags)
 }
 
 /// The subdirectories of a target's `release/` that hold compiled units and
@@ -160,15 +163,8 @@ const UNIT_DIRS: [&str; 3] = ["deps", "build", ".fingerprint"];
 /// live there and stay built. `cargo::build` reports if a bench executable
 /// was reused anyway, and the caller rebuilds from nothing then.
 pub fn seed_base_target(head: &Project, base: &Project, base_sources: &Path) -> Result<bool> {
-    let (from, to) = (
-        head.target_dir.join("release"),
-        base.target_dir.join("release"),
-    );
-    if to.exists() || !from.join(".fingerprint").is_dir() {
+    if !seed_target(&head.target_dir, &base.target_dir)? {
         return Ok(false);
-    }
-    for dir in UNIT_DIRS {
-        copy_tree(&from.join(dir), &to.join(dir))?;
     }
     let now = std::time::SystemTime::now();
     // Not the base's target directory, wherever it is: its copied times are
@@ -185,6 +181,22 @@ pub fn seed_base_target(head: &Project, base: &Project, base_sources: &Path) -> 
                 .and_then(|file| file.set_modified(now))
                 .map_err(|e| Error::io(entry.path(), e))?;
         }
+    }
+    Ok(true)
+}
+
+/// Copy the compiled units of target directory `from` into `to` when `to`
+/// has never been built and `from` has: the head side's start from the
+/// user's own builds (the same dependencies with the same flags, since
+/// `build_env` adds flags to the workspace's crates only), and the base's
+/// from the head's. Returns whether it copied.
+pub fn seed_target(from: &Path, to: &Path) -> Result<bool> {
+    let (from, to) = (from.join("release"), to.join("release"));
+    if to.exists() || !from.join(".fingerprint").is_dir() {
+        return Ok(false);
+    }
+    for dir in UNIT_DIRS {
+        copy_tree(&from.join(dir), &to.join(dir))?;
     }
     Ok(true)
 }
@@ -329,7 +341,7 @@ pub fn run_paired(
     runner: &dyn super::Runner,
     progress: &Progress,
 ) -> Result<TimedPair> {
-    let env = build_env(base, head);
+    let env = build_env(base, head)?;
     let head_listed = build_and_list(head, selection, &env, runner, progress)?;
     let seeded = seed_base_target(head, base, base_sources)?;
     if seeded {

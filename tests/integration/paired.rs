@@ -436,3 +436,58 @@ fn issue_14_same_instructions_read_layout_and_a_real_slowdown_shows_its_instruct
     assert_eq!(verdict_of(&strict, "sleepy"), "Regressed");
     std::fs::remove_file(repo.join("flamegate.toml")).unwrap();
 }
+
+/// A first paired check after the user's own build compiles only the
+/// workspace's crates on both sides: the path mapping reaches the
+/// workspace's crates alone (flamegate as cargo's workspace wrapper), so
+/// the dependencies the user built are reused, the head's from a copy of
+/// the user's target directory and the base's from the head's. The
+/// project sits in a new folder each time, which with the mapping in
+/// RUSTFLAGS made every dependency build again.
+#[test]
+fn a_first_paired_check_compiles_only_the_workspace_crates() {
+    let _machine = exclusive_benchmarking();
+    let repo_dir = tempfile::tempdir().unwrap();
+    let repo = repo_dir.path();
+    copy_tiny(repo);
+    git_in(repo, &["init", "-q", "-b", "main"]);
+    git_in(repo, &["add", "-A"]);
+    git_in(repo, &["commit", "-q", "-m", "tiny"]);
+    let target = fixture_target_dir();
+    // The user's build, as `flamegate run` or `check` makes it.
+    let output = run(in_fixture_target(flamegate(repo).arg("list")));
+    assert!(output.status.success(), "{}", stderr(&output));
+    for side in ["head-target", "base-target"] {
+        let _ = std::fs::remove_dir_all(target.join("flamegate/paired").join(side));
+    }
+    let out = tempfile::tempdir().unwrap();
+    let output = run(in_fixture_target(flamegate(repo).args([
+        "check",
+        "--paired",
+        "--base",
+        "HEAD",
+        "--out-dir",
+    ]))
+    .arg(out.path())
+    .args(quick_no_profile()));
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("head: starting from your target directory's compiled dependencies"),
+        "{err}"
+    );
+    let compiled: Vec<&str> = err
+        .lines()
+        .map(str::trim)
+        .filter(|line| line.starts_with("Compiling "))
+        .collect();
+    assert_eq!(compiled.len(), 2, "one build per side: {err}");
+    for line in compiled {
+        assert!(line.starts_with("Compiling tiny v0.1.0"), "{line}\n{err}");
+    }
+    assert!(
+        stdout(&output).contains("paired: identical machine code on both sides, nothing timed"),
+        "{}",
+        stdout(&output)
+    );
+}
