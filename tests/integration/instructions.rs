@@ -64,10 +64,7 @@ fn five_percent_more_iterations_read_as_five_percent_and_a_a_reads_zero() {
     let _machine = exclusive_benchmarking();
     let repo_dir = tempfile::tempdir().unwrap();
     let repo = repo_dir.path();
-    copy_tiny(repo);
-    git_in(repo, &["init", "-q", "-b", "main"]);
-    git_in(repo, &["add", "-A"]);
-    git_in(repo, &["commit", "-q", "-m", "tiny"]);
+    committed_tiny(repo);
     let output = run(in_fixture_target(flamegate(repo).args([
         "baseline",
         "update",

@@ -449,10 +449,7 @@ fn a_first_paired_check_compiles_only_the_workspace_crates() {
     let _machine = exclusive_benchmarking();
     let repo_dir = tempfile::tempdir().unwrap();
     let repo = repo_dir.path();
-    copy_tiny(repo);
-    git_in(repo, &["init", "-q", "-b", "main"]);
-    git_in(repo, &["add", "-A"]);
-    git_in(repo, &["commit", "-q", "-m", "tiny"]);
+    committed_tiny(repo);
     let target = fixture_target_dir();
     // The user's build, as `flamegate run` or `check` makes it.
     let output = run(in_fixture_target(flamegate(repo).arg("list")));

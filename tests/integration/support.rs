@@ -260,6 +260,14 @@ pub fn copy_tiny(to: &Path) {
     copy_fixture("tiny", &["Cargo.lock", "src/lib.rs", "benches/tiny.rs"], to);
 }
 
+/// The tiny fixture in `to` as a git repository: one commit on `main`.
+pub fn committed_tiny(to: &Path) {
+    copy_tiny(to);
+    git_in(to, &["init", "-q", "-b", "main"]);
+    git_in(to, &["add", "-A"]);
+    git_in(to, &["commit", "-q", "-m", "tiny"]);
+}
+
 /// Copy `files` of the fixture crate `name` (which depends on flamegate by
 /// a relative path) to `to`, pointing its manifest at this flamegate.
 pub fn copy_fixture(name: &str, files: &[&str], to: &Path) {
@@ -540,10 +548,7 @@ pub fn paired_repo() -> PathBuf {
     let repo = fixture_target_dir().join("paired-repo");
     let _ = std::fs::remove_dir_all(&repo);
     std::fs::create_dir_all(&repo).unwrap();
-    copy_tiny(&repo);
-    git_in(&repo, &["init", "-q", "-b", "main"]);
-    git_in(&repo, &["add", "-A"]);
-    git_in(&repo, &["commit", "-q", "-m", "tiny"]);
+    committed_tiny(&repo);
     repo
 }
 
