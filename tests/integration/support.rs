@@ -396,7 +396,7 @@ pub fn tiny_repo_with_baselines(root: &Path) -> (PathBuf, PathBuf) {
 /// `paired_target()`, their builds are cached with the paired tests'.
 pub fn paired_repo_with_baselines() -> (PathBuf, PathBuf) {
     let (work, origin) = (
-        fixture_target_dir().join("paired-repo"),
+        paired_repo_dir(),
         fixture_target_dir().join("paired-origin.git"),
     );
     for dir in [&work, &origin] {
@@ -473,17 +473,14 @@ fn recording_key() -> String {
         "tests/fixtures/tiny",
     ];
     for tree in trees {
-        let mut files: Vec<PathBuf> = walkdir::WalkDir::new(root.join(tree))
-            .into_iter()
-            .filter_map(|e| e.ok())
-            .filter(|e| e.file_type().is_file())
-            .map(|e| e.into_path())
-            .collect();
-        files.sort();
-        for file in files {
-            let relative = file.strip_prefix(root).unwrap();
+        let files = walkdir::WalkDir::new(root.join(tree)).sort_by_file_name();
+        for file in files.into_iter().filter_map(|e| e.ok()) {
+            if !file.file_type().is_file() {
+                continue;
+            }
+            let relative = file.path().strip_prefix(root).unwrap();
             hasher.update(relative.to_string_lossy().as_bytes());
-            hasher.update(std::fs::read(&file).unwrap());
+            hasher.update(std::fs::read(file.path()).unwrap());
         }
     }
     let digest = hasher.finalize();
@@ -545,11 +542,17 @@ pub fn slow_branch(work: &Path, branch: &str) -> String {
 /// onto the project's, so a stable path (and `paired_target()` as the
 /// target dir) keeps both sides' dependency builds cached between tests.
 pub fn paired_repo() -> PathBuf {
-    let repo = fixture_target_dir().join("paired-repo");
+    let repo = paired_repo_dir();
     let _ = std::fs::remove_dir_all(&repo);
     std::fs::create_dir_all(&repo).unwrap();
     committed_tiny(&repo);
     repo
+}
+
+/// Where `paired_repo()` and `paired_repo_with_baselines()` put the work
+/// tree: one path, so their paired builds share units.
+fn paired_repo_dir() -> PathBuf {
+    fixture_target_dir().join("paired-repo")
 }
 
 /// The target dir paired tests use for `paired_repo()`.
