@@ -175,7 +175,7 @@ fn forbidden_edges(src: &Path) -> Vec<String> {
 
 #[test]
 fn issue_18_modules_import_only_in_the_allowed_direction() {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let src = crate::support::checkout_dir().join("src");
     let problems = forbidden_edges(&src);
     assert!(
         problems.is_empty(),

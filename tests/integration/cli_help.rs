@@ -52,7 +52,7 @@ fn issue_18_help_shows_the_defaults_the_code_uses() {
 fn issue_22_the_readme_states_the_rules_the_code_uses() {
     use flamegate::collect::paired::{BUDGET_PER_BENCHMARK, MAX_ROUNDS, MIN_ROUNDS, ROUND_ARGS};
     use flamegate::compare::paired::{CHECK_TEST, MIN_ROUNDS_TO_FLAG};
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+    let readme = std::fs::read_to_string(checkout_dir().join("README.md"))
         .unwrap()
         .split_whitespace()
         .collect::<Vec<_>>()

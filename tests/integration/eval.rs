@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use crate::support::*;
 
 fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    checkout_dir()
 }
 
 fn score(corpus: &Path) -> serde_json::Value {

@@ -27,7 +27,7 @@ pub struct Prism {
 }
 
 fn api_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/github-api")
+    crate::support::checkout_dir().join("tests/github-api")
 }
 
 fn free_port() -> u16 {

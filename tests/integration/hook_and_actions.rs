@@ -639,11 +639,7 @@ impl ActionStep {
             }
         }
         command
-            .arg(
-                Path::new(env!("CARGO_MANIFEST_DIR"))
-                    .join("action")
-                    .join(script),
-            )
+            .arg(checkout_dir().join("action").join(script))
             .current_dir(&self.checkout)
             .env(
                 "PATH",

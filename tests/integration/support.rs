@@ -240,10 +240,18 @@ pub fn in_fixture_target(command: &mut Command) -> &mut Command {
     command.env("CARGO_TARGET_DIR", fixture_target_dir())
 }
 
+/// This checkout, as cargo or nextest name it when the test runs. Not
+/// `env!`: cargo does not rebuild a test when only the checkout's path
+/// changed, so a binary reused from another clone (the CI cache) would
+/// carry that clone's path.
+pub fn checkout_dir() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
+}
+
 pub fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
+    checkout_dir().join("tests/fixtures").join(name)
 }
 
 /// Parse an SVG as XML (inferno writes a DOCTYPE, which must be allowed).
@@ -290,14 +298,14 @@ pub fn copy_fixture(name: &str, files: &[&str], to: &Path) {
 /// checkout (`.ci/run` keeps the fixture target dir between runs).
 fn flamegate_source_link() -> PathBuf {
     let link = fixture_target_dir().join("flamegate-source");
-    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let here = checkout_dir();
     if std::fs::read_link(&link).is_ok_and(|to| to == here) {
         return link;
     }
     std::fs::create_dir_all(fixture_target_dir()).unwrap();
     let fresh = fixture_target_dir().join(format!("flamegate-source.{}", std::process::id()));
     let _ = std::fs::remove_file(&fresh);
-    std::os::unix::fs::symlink(here, &fresh).unwrap();
+    std::os::unix::fs::symlink(&here, &fresh).unwrap();
     std::fs::rename(&fresh, &link).unwrap();
     link
 }
@@ -461,7 +469,7 @@ fn history_template(records: usize) -> PathBuf {
 /// a fresh clone of the same commit gets the same key.
 fn recording_key() -> String {
     use sha2::Digest;
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let root = checkout_dir();
     let mut hasher = sha2::Sha256::new();
     let rustc = Command::new("rustc").arg("-vV").output().unwrap();
     hasher.update(&rustc.stdout);
@@ -478,7 +486,7 @@ fn recording_key() -> String {
             if !file.file_type().is_file() {
                 continue;
             }
-            let relative = file.path().strip_prefix(root).unwrap();
+            let relative = file.path().strip_prefix(&root).unwrap();
             hasher.update(relative.to_string_lossy().as_bytes());
             hasher.update(std::fs::read(file.path()).unwrap());
         }
