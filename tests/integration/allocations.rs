@@ -61,8 +61,46 @@ fn fixture_repo(root: &Path, bench: &str) -> std::path::PathBuf {
     repo
 }
 
+/// On a new branch `request-id`, a commit that gives `handle` one more
+/// allocation.
+fn one_more_allocation_on_a_branch(repo: &Path) {
+    git_in(repo, &["checkout", "-q", "-b", "request-id"]);
+    add_one_allocation(repo);
+    git_in(repo, &["commit", "-q", "-am", "handle: a request id"]);
+}
+
+/// `handle` made one more allocation of 24 bytes: flagged as more
+/// allocations, failing the gate; the `boxes` benchmarks are not.
+fn assert_one_more_allocation_flagged(report: &serde_json::Value, mode: &str) {
+    assert_eq!(report["mode"], mode);
+    let handle = comparison_of(report, "handle");
+    let check = &handle["allocations"];
+    assert_eq!(check["base"]["allocations"], 1, "{mode}: {handle}");
+    assert_eq!(check["head"]["allocations"], 2, "{mode}: {handle}");
+    assert_eq!(check["base"]["bytes"], 24, "{mode}: {handle}");
+    assert_eq!(check["head"]["bytes"], 48, "{mode}: {handle}");
+    assert_eq!(
+        check["grew"],
+        serde_json::json!(["allocations", "allocations + reallocations", "bytes"]),
+        "{mode}"
+    );
+    // The time may or may not show a few nanoseconds in microseconds;
+    // the allocation fails the gate either way.
+    let verdict = handle["verdict"].as_str().unwrap();
+    assert!(
+        verdict == "MoreAllocations" || verdict == "Regressed",
+        "{mode}: {handle}"
+    );
+    assert_eq!(report["outcome"], "Fail", "{mode}");
+    for k in [0, 1, 3, 1000] {
+        let boxes = comparison_of(report, &format!("boxes/{k}"));
+        assert!(boxes["allocations"]["grew"].is_null(), "{mode}: {boxes}");
+        assert_ne!(boxes["verdict"], "MoreAllocations", "{mode}: {boxes}");
+    }
+}
+
 #[test]
-fn issue_21_allocations_are_counted_exactly_and_one_more_fails_stored_and_paired() {
+fn allocations_are_counted_exactly_and_one_more_fails_a_stored_check() {
     let _machine = exclusive_benchmarking();
     let root = tempfile::tempdir().unwrap();
     let repo = fixture_repo(root.path(), "allocs");
@@ -119,37 +157,7 @@ fn issue_21_allocations_are_counted_exactly_and_one_more_fails_stored_and_paired
 
     git_in(&repo, &["add", "-A"]);
     git_in(&repo, &["commit", "-q", "-m", "baseline"]);
-    git_in(&repo, &["checkout", "-q", "-b", "request-id"]);
-    add_one_allocation(&repo);
-    git_in(&repo, &["commit", "-q", "-am", "handle: a request id"]);
-
-    let flagged = |report: &serde_json::Value, mode: &str| {
-        assert_eq!(report["mode"], mode);
-        let handle = comparison_of(report, "handle");
-        let check = &handle["allocations"];
-        assert_eq!(check["base"]["allocations"], 1, "{mode}: {handle}");
-        assert_eq!(check["head"]["allocations"], 2, "{mode}: {handle}");
-        assert_eq!(check["base"]["bytes"], 24, "{mode}: {handle}");
-        assert_eq!(check["head"]["bytes"], 48, "{mode}: {handle}");
-        assert_eq!(
-            check["grew"],
-            serde_json::json!(["allocations", "allocations + reallocations", "bytes"]),
-            "{mode}"
-        );
-        // The time may or may not show a few nanoseconds in microseconds;
-        // the allocation fails the gate either way.
-        let verdict = handle["verdict"].as_str().unwrap();
-        assert!(
-            verdict == "MoreAllocations" || verdict == "Regressed",
-            "{mode}: {handle}"
-        );
-        assert_eq!(report["outcome"], "Fail", "{mode}");
-        for k in [0, 1, 3, 1000] {
-            let boxes = comparison_of(report, &format!("boxes/{k}"));
-            assert!(boxes["allocations"]["grew"].is_null(), "{mode}: {boxes}");
-            assert_ne!(boxes["verdict"], "MoreAllocations", "{mode}: {boxes}");
-        }
-    };
+    one_more_allocation_on_a_branch(&repo);
 
     // Stored mode: against the baseline committed on main.
     let out = root.path().join("stored");
@@ -164,7 +172,7 @@ fn issue_21_allocations_are_counted_exactly_and_one_more_fails_stored_and_paired
         stdout(&output),
         stderr(&output)
     );
-    flagged(&report(&out), "StoredBaseline");
+    assert_one_more_allocation_flagged(&report(&out), "StoredBaseline");
     let markdown = std::fs::read_to_string(out.join("report.md")).unwrap();
     assert!(
         markdown.contains("`handle`: allocations per iteration 1 → 2; bytes 24 → 48"),
@@ -175,6 +183,17 @@ fn issue_21_allocations_are_counted_exactly_and_one_more_fails_stored_and_paired
         "{}",
         stdout(&output)
     );
+}
+
+/// The same change gated paired (both sides built, timed and counted in
+/// this job) and paired in instruction mode.
+#[test]
+fn one_more_allocation_fails_paired_and_instruction_checks() {
+    let _machine = exclusive_benchmarking();
+    let root = tempfile::tempdir().unwrap();
+    let repo = fixture_repo(root.path(), "allocs");
+    let target = fixture_target_dir();
+    one_more_allocation_on_a_branch(&repo);
 
     // Paired mode: both sides built and counted in this job.
     let out = root.path().join("paired");
@@ -200,7 +219,7 @@ fn issue_21_allocations_are_counted_exactly_and_one_more_fails_stored_and_paired
         stdout(&output),
         stderr(&output)
     );
-    flagged(&report(&out), "Paired");
+    assert_one_more_allocation_flagged(&report(&out), "Paired");
 
     // Instruction mode counts allocations too: the allocation pass does
     // not depend on how time is measured.
@@ -224,7 +243,7 @@ fn issue_21_allocations_are_counted_exactly_and_one_more_fails_stored_and_paired
         stdout(&output),
         stderr(&output)
     );
-    flagged(&report(&out), "Instructions");
+    assert_one_more_allocation_flagged(&report(&out), "Instructions");
 }
 
 /// The counter inside the allocator symbolizes nothing and takes no lock:

@@ -152,20 +152,6 @@ fn paired_check_flags_a_slowdown_passes_an_identical_commit_and_leaves_the_tree_
         stderr(&output)
     );
 
-    // The adaptive plan extending open benchmarks round by round is tested
-    // with scripted samples (scripted.rs) and for real in the Action's
-    // sharded paired test; here only its budget, further down.
-    let adaptive_run = |extra: &[&str]| {
-        let out = tempfile::tempdir().unwrap();
-        let output = run(flamegate(repo)
-            .env("CARGO_TARGET_DIR", &target)
-            .args(["check", "--paired", "--base-ref", "main"])
-            .args(extra)
-            .arg("--out-dir")
-            .arg(out.path()));
-        (output, out)
-    };
-
     // Four times the work is flagged.
     git_in(repo, &["checkout", "-q", "-b", "slower", "main"]);
     let lib = std::fs::read_to_string(repo.join("src/lib.rs")).unwrap();
@@ -208,6 +194,83 @@ fn paired_check_flags_a_slowdown_passes_an_identical_commit_and_leaves_the_tree_
     // Both sides were profiled: hotspots and a like-for-like differential.
     assert_profiled_regression(out.path(), "work/xorshift/4000", "tiny::work");
     assert_eq!(leftover_checkouts(&target), Vec::<PathBuf>::new());
+
+    // A base that does not build: an error, and the checkout is gone.
+    git_in(repo, &["checkout", "-q", "main"]);
+    std::fs::write(
+        repo.join("src/lib.rs"),
+        "pub fn work(n: u64) -> u64 { this does not compile }\n",
+    )
+    .unwrap();
+    git_in(repo, &["commit", "-q", "-am", "broken"]);
+    git_in(repo, &["checkout", "-q", "slower"]);
+    let out = tempfile::tempdir().unwrap();
+    let output = run(flamegate(repo)
+        .env("CARGO_TARGET_DIR", &target)
+        .args([
+            "check",
+            "--paired",
+            "--rounds",
+            "2",
+            "--base",
+            "main",
+            "--out-dir",
+        ])
+        .arg(out.path())
+        .args(quick()));
+    let err = usage_error(&output);
+    assert!(err.contains("building the benchmarks failed"), "{err}");
+    assert_eq!(leftover_checkouts(&target), Vec::<PathBuf>::new());
+}
+
+/// The adaptive plan's budget and a grown declared input, on the paired
+/// repository of the test above: a spent budget still gives a slowdown
+/// the six rounds a regression is called from, and an input grown at the
+/// same cost per element is judged per element.
+#[test]
+fn a_spent_budget_still_calls_a_slowdown_and_a_grown_input_is_judged_per_element() {
+    let _machine = exclusive_benchmarking();
+    let repo_dir = paired_repo();
+    let repo = repo_dir.as_path();
+    let target = paired_target();
+    let paired_with = |out: &Path, extra: &[&str]| {
+        run(flamegate(repo)
+            .env("CARGO_TARGET_DIR", &target)
+            .args([
+                "check",
+                "--paired",
+                "--rounds",
+                "6",
+                "--base-ref",
+                "main",
+                "--out-dir",
+            ])
+            .arg(out)
+            .args(extra)
+            .args(quick_no_profile()))
+    };
+    // The adaptive plan extending open benchmarks round by round is tested
+    // with scripted samples (scripted.rs) and for real in the Action's
+    // sharded paired test; here only its budget, below.
+    let adaptive_run = |extra: &[&str]| {
+        let out = tempfile::tempdir().unwrap();
+        let output = run(flamegate(repo)
+            .env("CARGO_TARGET_DIR", &target)
+            .args(["check", "--paired", "--base-ref", "main"])
+            .args(extra)
+            .arg("--out-dir")
+            .arg(out.path()));
+        (output, out)
+    };
+
+    git_in(repo, &["checkout", "-q", "-b", "slower", "main"]);
+    let lib = std::fs::read_to_string(repo.join("src/lib.rs")).unwrap();
+    std::fs::write(
+        repo.join("src/lib.rs"),
+        lib.replace("for i in 0..n {", "for i in 0..n * 4 {"),
+    )
+    .unwrap();
+    git_in(repo, &["commit", "-q", "-am", "four times the work"]);
 
     // Adaptive with a budget already spent after the minimum four rounds:
     // the three slowed benchmarks still get the six rounds a regression is
@@ -254,7 +317,7 @@ fn paired_check_flags_a_slowdown_passes_an_identical_commit_and_leaves_the_tree_
         &["commit", "-q", "-am", "bigger inputs, slower small"],
     );
     let out = tempfile::tempdir().unwrap();
-    let output = paired_with(out.path(), false, &["--no-instruction-check"]);
+    let output = paired_with(out.path(), &["--no-instruction-check"]);
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     let bigger = report(out.path());
     assert_eq!(verdict_of(&bigger, "work_small"), "Regressed");
@@ -283,33 +346,6 @@ fn paired_check_flags_a_slowdown_passes_an_identical_commit_and_leaves_the_tree_
         );
         assert!(stdout(&output).contains(&note), "{}", stdout(&output));
     }
-
-    // A base that does not build: an error, and the checkout is gone.
-    git_in(repo, &["checkout", "-q", "main"]);
-    std::fs::write(
-        repo.join("src/lib.rs"),
-        "pub fn work(n: u64) -> u64 { this does not compile }\n",
-    )
-    .unwrap();
-    git_in(repo, &["commit", "-q", "-am", "broken"]);
-    git_in(repo, &["checkout", "-q", "slower"]);
-    let out = tempfile::tempdir().unwrap();
-    let output = run(flamegate(repo)
-        .env("CARGO_TARGET_DIR", &target)
-        .args([
-            "check",
-            "--paired",
-            "--rounds",
-            "2",
-            "--base",
-            "main",
-            "--out-dir",
-        ])
-        .arg(out.path())
-        .args(quick()));
-    let err = usage_error(&output);
-    assert!(err.contains("building the benchmarks failed"), "{err}");
-    assert_eq!(leftover_checkouts(&target), Vec::<PathBuf>::new());
 }
 
 /// Issue 14, deliver 3: a paired time change is checked against exact

@@ -72,25 +72,37 @@ fn check(repo: &std::path::Path, args: &[&str]) -> (std::process::Output, tempfi
     (output, out)
 }
 
-#[test]
-fn issue_20_a_linear_function_made_quadratic_scales_worse_in_every_mode() {
-    let _machine = exclusive_benchmarking();
-    let repo_dir = paired_repo();
-    let repo = repo_dir.as_path();
+/// `paired_repo()` with the duplicate finder linear on main and quadratic
+/// on the checked-out branch `nested-loop`; with `stored_baseline`, main
+/// also commits a timed baseline, as CI records on every push.
+fn linear_on_main_quadratic_on_a_branch(stored_baseline: bool) -> std::path::PathBuf {
+    let repo = paired_repo();
     std::fs::write(repo.join("benches/tiny.rs"), BENCH).unwrap();
     std::fs::write(repo.join("src/lib.rs"), LINEAR).unwrap();
-    git_in(repo, &["commit", "-q", "-am", "duplicates with a hash set"]);
-    // A stored baseline on main, as CI records on every push.
-    let output = run(flamegate(repo)
-        .env("CARGO_TARGET_DIR", paired_target())
-        .args(["baseline", "update"])
-        .args(quick_no_profile()));
-    assert!(output.status.success(), "{}", stderr(&output));
-    git_in(repo, &["add", "-A"]);
-    git_in(repo, &["commit", "-q", "-m", "baseline"]);
-    git_in(repo, &["checkout", "-q", "-b", "nested-loop"]);
+    git_in(
+        &repo,
+        &["commit", "-q", "-am", "duplicates with a hash set"],
+    );
+    if stored_baseline {
+        let output = run(flamegate(&repo)
+            .env("CARGO_TARGET_DIR", paired_target())
+            .args(["baseline", "update"])
+            .args(quick_no_profile()));
+        assert!(output.status.success(), "{}", stderr(&output));
+        git_in(&repo, &["add", "-A"]);
+        git_in(&repo, &["commit", "-q", "-m", "baseline"]);
+    }
+    git_in(&repo, &["checkout", "-q", "-b", "nested-loop"]);
     std::fs::write(repo.join("src/lib.rs"), QUADRATIC).unwrap();
-    git_in(repo, &["commit", "-q", "-am", "simpler duplicate check"]);
+    git_in(&repo, &["commit", "-q", "-am", "simpler duplicate check"]);
+    repo
+}
+
+#[test]
+fn a_linear_function_made_quadratic_scales_worse_in_exact_counts() {
+    let _machine = exclusive_benchmarking();
+    let repo_dir = linear_on_main_quadratic_on_a_branch(false);
+    let repo = repo_dir.as_path();
 
     // Exact counts: both classes named, the exponent's change exact.
     let (output, out) = check(
@@ -124,6 +136,31 @@ fn issue_20_a_linear_function_made_quadratic_scales_worse_in_every_mode() {
         stdout(&output)
     );
 
+    // flamegate.toml can keep a scaling change from failing the gate; the
+    // per-size regressions still fail it.
+    std::fs::write(
+        repo.join("flamegate.toml"),
+        "[thresholds]\nfail_on_scaling = false\n",
+    )
+    .unwrap();
+    let (output, out) = check(
+        repo,
+        &["--measure", "instructions", "--paired", "--base", "main"],
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let relaxed = scaling_of(out.path());
+    assert_eq!(relaxed["verdict"], "ScalesWorse");
+    assert_eq!(relaxed["fails"], false);
+}
+
+/// The same verdict from time: paired rounds (the CI mode) and a stored
+/// baseline.
+#[test]
+fn a_linear_function_made_quadratic_scales_worse_timed_paired_and_stored() {
+    let _machine = exclusive_benchmarking();
+    let repo_dir = linear_on_main_quadratic_on_a_branch(true);
+    let repo = repo_dir.as_path();
+
     // Timed, paired (the CI mode): the same verdict from rounds.
     let paired_args = [
         &["--paired", "--base", "main", "--rounds", "6"][..],
@@ -143,20 +180,4 @@ fn issue_20_a_linear_function_made_quadratic_scales_worse_in_every_mode() {
     let stored = scaling_of(out.path());
     assert_eq!(stored["verdict"], "ScalesWorse", "{stored}");
     eprintln!("stored: {stored}");
-
-    // flamegate.toml can keep a scaling change from failing the gate; the
-    // per-size regressions still fail it.
-    std::fs::write(
-        repo.join("flamegate.toml"),
-        "[thresholds]\nfail_on_scaling = false\n",
-    )
-    .unwrap();
-    let (output, out) = check(
-        repo,
-        &["--measure", "instructions", "--paired", "--base", "main"],
-    );
-    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
-    let relaxed = scaling_of(out.path());
-    assert_eq!(relaxed["verdict"], "ScalesWorse");
-    assert_eq!(relaxed["fails"], false);
 }
