@@ -322,11 +322,11 @@ pub fn gate_paired_instructions(
 ) -> Result<Gated> {
     let sides = PairedSides::prepare(project, spec, progress)?;
     let head_state = baseline::head_state(&project.dir);
-    let env = collect::paired::build_env(&sides.base, &sides.head)?;
+    let flags = collect::paired::workspace_flags(&sides.base, &sides.head);
     let head = collect::run(
         &sides.head,
         selection,
-        &env,
+        &flags,
         head_state.commit.clone(),
         head_state.dirty,
         runner,
@@ -335,7 +335,7 @@ pub fn gate_paired_instructions(
     let base = collect::run(
         &sides.base,
         selection,
-        &env,
+        &flags,
         Some(sides.checkout.commit.clone()),
         false,
         runner,

@@ -3,7 +3,7 @@
 //! data, thread-local data) compared by name, address and bytes. Debug
 //! information, symbol tables, notes (the build id) and comments are not
 //! loaded, so they are left out; embedded source paths are already the same
-//! on both sides (`paired::build_env` maps the base's onto the head's).
+//! on both sides (`paired::workspace_flags` maps the base's onto the head's).
 //! Identical code on both sides cannot differ in speed by anything but
 //! noise, so a paired run does not time it.
 

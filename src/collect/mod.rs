@@ -85,10 +85,15 @@ pub struct RunSelection {
 /// allows, a few hundred samples.
 pub const DEFAULT_PROFILE_SECONDS: f64 = 3.0;
 
-/// Environment for the one build both passes use: full debug info gives the
-/// profiler qualified names of inlined frames (line tables alone name them
-/// `work`, `iter<...>`); code generation is unchanged.
-const BUILD_ENV: [(&str, &str); 1] = [("CARGO_PROFILE_BENCH_DEBUG", "true")];
+/// Compiler flags for the workspace's own crates in the one build both
+/// passes use: full debug info gives the profiler qualified names of
+/// inlined frames (line tables alone name them `work`, `iter<...>`), kept
+/// in the bench executable (cargo's release profile strips debug info
+/// it did not ask for); code generation is unchanged. Only the workspace's crates (through
+/// `rustc_wrapper`): dependencies build exactly as `cargo bench` builds
+/// them, so flamegate reuses the user's compiled dependencies and the user's
+/// `cargo bench` reuses flamegate's.
+const WORKSPACE_BUILD_FLAGS: [&str; 2] = ["-Cdebuginfo=2", "-Cstrip=none"];
 
 /// Flags that would make criterion do something other than a timing run.
 const FORBIDDEN_ARGS: &[&str] = &[
@@ -105,7 +110,7 @@ const FORBIDDEN_ARGS: &[&str] = &[
 pub(crate) fn build_and_list(
     project: &Project,
     selection: &RunSelection,
-    extra_env: &[(String, String)],
+    workspace_flags: &[String],
     runner: &dyn Runner,
     progress: &Progress,
 ) -> Result<Vec<(BenchExecutable, Vec<String>)>> {
@@ -124,11 +129,12 @@ pub(crate) fn build_and_list(
         targets.len(),
         project.name
     ));
-    let build_env: Vec<(String, String)> = BUILD_ENV
+    let flags: Vec<String> = WORKSPACE_BUILD_FLAGS
         .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .chain(extra_env.iter().cloned())
+        .map(|flag| flag.to_string())
+        .chain(workspace_flags.iter().cloned())
         .collect();
+    let build_env = rustc_wrapper::build_env(&flags)?;
     let executables = runner.build(project, &targets, &build_env)?;
     let mut listed = Vec::new();
     // A target with another harness beside criterion targets is skipped and
@@ -414,7 +420,7 @@ pub(crate) fn scratch_dir(project: &Project) -> Result<tempfile::TempDir> {
 pub fn run(
     project: &Project,
     selection: &RunSelection,
-    build_env: &[(String, String)],
+    workspace_flags: &[String],
     commit: Option<String>,
     dirty: bool,
     runner: &dyn Runner,
@@ -425,7 +431,7 @@ pub fn run(
         Measure::Instructions => Some(callgrind::valgrind_version()?),
         Measure::Time => None,
     };
-    let listed = build_and_list(project, selection, build_env, runner, progress)?;
+    let listed = build_and_list(project, selection, workspace_flags, runner, progress)?;
     let (listed, selection) = match &selection.timed_ids {
         Some(timed) => {
             let (listed, filter) = keep_timed(listed, timed, progress)?;

@@ -125,13 +125,14 @@ pub fn round_windows(selection: &RunSelection) -> Vec<String> {
 
 pub use crate::record::paired::{PAIRED_SHARD_FORMAT, PairedRun, PairedShard, RoundMedians};
 
-/// The build environment of both sides. The base builds from another
-/// directory; mapping both sides' paths onto the head's keeps embedded file
-/// names (panic locations) identical, so identical code gives an identical
-/// binary layout on both sides. Only the workspace's crates get the
-/// mapping (`rustc_wrapper`): dependencies build as in the user's builds.
-pub fn build_env(base: &Project, head: &Project) -> Result<Vec<(String, String)>> {
-    let flags: Vec<String> = [&base.dir, &head.dir]
+/// The compiler flags of both sides' workspace crates. The base builds from
+/// another directory; mapping both sides' paths onto the head's keeps
+/// embedded file names (panic locations) identical, so identical code gives
+/// an identical binary layout on both sides. Only the workspace's crates
+/// get the mapping (`rustc_wrapper`): dependencies build as in the user's
+/// builds.
+pub fn workspace_flags(base: &Project, head: &Project) -> Vec<String> {
+    [&base.dir, &head.dir]
         .iter()
         .map(|dir| {
             format!(
@@ -140,8 +141,7 @@ pub fn build_env(base: &Project, head: &Project) -> Result<Vec<(String, String)>
                 head.dir.display()
             )
         })
-        .collect();
-    super::rustc_wrapper::build_env(&flags)
+        .collect()
 }
 
 /// The subdirectories of a target's `release/` that hold compiled units and
@@ -151,7 +151,7 @@ const UNIT_DIRS: [&str; 3] = ["deps", "build", ".fingerprint"];
 
 /// Give the base side a start from the head's compiled dependencies when its
 /// target directory has never been built (a cold cache): both sides build
-/// the same locked dependencies with the same flags (`build_env`), so
+/// the same locked dependencies with the same flags (`workspace_flags`), so
 /// without this a cold paired run compiles every dependency twice. Returns
 /// whether it seeded.
 ///
@@ -188,7 +188,7 @@ pub fn seed_base_target(head: &Project, base: &Project, base_sources: &Path) -> 
 /// Copy the compiled units of target directory `from` into `to` when `to`
 /// has never been built and `from` has: the head side's start from the
 /// user's own builds (the same dependencies with the same flags, since
-/// `build_env` adds flags to the workspace's crates only), and the base's
+/// `workspace_flags` reach the workspace's crates only), and the base's
 /// from the head's. Returns whether it copied.
 pub fn seed_target(from: &Path, to: &Path) -> Result<bool> {
     let (from, to) = (from.join("release"), to.join("release"));
@@ -341,15 +341,15 @@ pub fn run_paired(
     runner: &dyn super::Runner,
     progress: &Progress,
 ) -> Result<TimedPair> {
-    let env = build_env(base, head)?;
-    let head_listed = build_and_list(head, selection, &env, runner, progress)?;
+    let flags = workspace_flags(base, head);
+    let head_listed = build_and_list(head, selection, &flags, runner, progress)?;
     let seeded = seed_base_target(head, base, base_sources)?;
     if seeded {
         progress.note(
             "base: starting from the head's compiled dependencies (same lock file and flags)",
         );
     }
-    let mut base_listed = build_and_list(base, selection, &env, runner, progress)?;
+    let mut base_listed = build_and_list(base, selection, &flags, runner, progress)?;
     if seeded && base_listed.iter().any(|(exe, _)| exe.reused) {
         // The base's own code must be built from the base's sources; a
         // reused executable could be the head's. Never seen; build afresh.
@@ -357,7 +357,7 @@ pub fn run_paired(
             .note("base: cargo reused a seeded bench executable; building the base from nothing");
         let release = base.target_dir.join("release");
         std::fs::remove_dir_all(&release).map_err(|e| Error::io(&release, e))?;
-        base_listed = build_and_list(base, selection, &env, runner, progress)?;
+        base_listed = build_and_list(base, selection, &flags, runner, progress)?;
     }
     // A shard of a paired run: the split is made over both sides' ids, and
     // both sides run exactly the shard's benchmarks.

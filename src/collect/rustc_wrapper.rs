@@ -20,7 +20,12 @@ const SEPARATOR: char = '\u{1f}';
 const WRAPPER_VAR: &str = "RUSTC_WORKSPACE_WRAPPER";
 
 /// The build environment that makes cargo compile the workspace's crates
-/// through this executable with `flags` added.
+/// through this executable with `flags` added. cargo's record of a unit
+/// covers the wrapper, not these flags: a unit flamegate compiled with
+/// other flags counts as fresh. That holds for the flags flamegate passes:
+/// debug info is in every build, and the paired path mapping leaves the
+/// head's own paths as they are (the base's sources are stamped newer, so
+/// the base's units rebuild: `paired::seed_base_target`).
 pub fn build_env(flags: &[String]) -> Result<Vec<(String, String)>> {
     let exe = std::env::current_exe().map_err(|e| Error::io("the flamegate executable", e))?;
     let mut env = vec![

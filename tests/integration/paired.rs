@@ -473,10 +473,10 @@ fn issue_14_same_instructions_read_layout_and_a_real_slowdown_shows_its_instruct
     std::fs::remove_file(repo.join("flamegate.toml")).unwrap();
 }
 
-/// A first paired check after the user's own build compiles only the
-/// workspace's crates on both sides: the path mapping reaches the
-/// workspace's crates alone (flamegate as cargo's workspace wrapper), so
-/// the dependencies the user built are reused, the head's from a copy of
+/// A first paired check after the user's own `cargo bench` compiles only
+/// the workspace's crates on both sides: the path mapping and the debug
+/// info reach the workspace's crates alone (flamegate as cargo's workspace
+/// wrapper), so the dependencies the user built are reused, the head's from a copy of
 /// the user's target directory and the base's from the head's. The
 /// project sits in a new folder each time, which with the mapping in
 /// RUSTFLAGS made every dependency build again.
@@ -487,8 +487,12 @@ fn a_first_paired_check_compiles_only_the_workspace_crates() {
     let repo = repo_dir.path();
     committed_tiny(repo);
     let target = fixture_target_dir();
-    // The user's build, as `flamegate run` or `check` makes it.
-    let output = run(in_fixture_target(flamegate(repo).arg("list")));
+    // The user's own build: plain `cargo bench`, without flamegate.
+    let output = run(in_fixture_target(
+        std::process::Command::new("cargo")
+            .args(["bench", "--no-run"])
+            .current_dir(repo),
+    ));
     assert!(output.status.success(), "{}", stderr(&output));
     for side in ["head-target", "base-target"] {
         let _ = std::fs::remove_dir_all(target.join("flamegate/paired").join(side));
