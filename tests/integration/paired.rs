@@ -49,6 +49,31 @@ fn leftover_checkouts(target: &Path) -> Vec<PathBuf> {
         .unwrap_or_default()
 }
 
+/// `check --paired` of `repo` against `main` in six rounds, built in
+/// `target`, with the profiling pass when `profile`.
+fn six_rounds(
+    repo: &Path,
+    target: &Path,
+    out: &Path,
+    profile: bool,
+    extra: &[&str],
+) -> std::process::Output {
+    run(flamegate(repo)
+        .env("CARGO_TARGET_DIR", target)
+        .args([
+            "check",
+            "--paired",
+            "--rounds",
+            "6",
+            "--base-ref",
+            "main",
+            "--out-dir",
+        ])
+        .arg(out)
+        .args(extra)
+        .args(if profile { quick() } else { quick_no_profile() }))
+}
+
 #[test]
 fn paired_check_flags_a_slowdown_passes_an_identical_commit_and_leaves_the_tree_alone() {
     let _machine = exclusive_benchmarking();
@@ -60,22 +85,8 @@ fn paired_check_flags_a_slowdown_passes_an_identical_commit_and_leaves_the_tree_
     std::fs::write(target.join("release/marker"), "the user's build").unwrap();
     // `profile`: the profiling pass too (1 s per benchmark and side), or
     // timing only where the test looks at no flamegraph.
-    let paired_with = |out: &Path, profile: bool, extra: &[&str]| {
-        run(flamegate(repo)
-            .env("CARGO_TARGET_DIR", &target)
-            .args([
-                "check",
-                "--paired",
-                "--rounds",
-                "6",
-                "--base-ref",
-                "main",
-                "--out-dir",
-            ])
-            .arg(out)
-            .args(extra)
-            .args(if profile { quick() } else { quick_no_profile() }))
-    };
+    let paired_with =
+        |out: &Path, profile: bool, extra: &[&str]| six_rounds(repo, &target, out, profile, extra);
     let paired = |out: &Path, profile: bool| paired_with(out, profile, &[]);
 
     // An identical commit, timed anyway (an A/A run), passes.
@@ -233,22 +244,7 @@ fn a_spent_budget_still_calls_a_slowdown_and_a_grown_input_is_judged_per_element
     let repo_dir = paired_repo();
     let repo = repo_dir.as_path();
     let target = paired_target();
-    let paired_with = |out: &Path, extra: &[&str]| {
-        run(flamegate(repo)
-            .env("CARGO_TARGET_DIR", &target)
-            .args([
-                "check",
-                "--paired",
-                "--rounds",
-                "6",
-                "--base-ref",
-                "main",
-                "--out-dir",
-            ])
-            .arg(out)
-            .args(extra)
-            .args(quick_no_profile()))
-    };
+    let paired_with = |out: &Path, extra: &[&str]| six_rounds(repo, &target, out, false, extra);
     // The adaptive plan extending open benchmarks round by round is tested
     // with scripted samples (scripted.rs) and for real in the Action's
     // sharded paired test; here only its budget, below.
@@ -263,14 +259,7 @@ fn a_spent_budget_still_calls_a_slowdown_and_a_grown_input_is_judged_per_element
         (output, out)
     };
 
-    git_in(repo, &["checkout", "-q", "-b", "slower", "main"]);
-    let lib = std::fs::read_to_string(repo.join("src/lib.rs")).unwrap();
-    std::fs::write(
-        repo.join("src/lib.rs"),
-        lib.replace("for i in 0..n {", "for i in 0..n * 4 {"),
-    )
-    .unwrap();
-    git_in(repo, &["commit", "-q", "-am", "four times the work"]);
+    slow_branch(repo, "slower");
 
     // Adaptive with a budget already spent after the minimum four rounds:
     // the three slowed benchmarks still get the six rounds a regression is
