@@ -88,11 +88,11 @@ pub const DEFAULT_PROFILE_SECONDS: f64 = 3.0;
 /// Compiler flags for the workspace's own crates in the one build both
 /// passes use: full debug info gives the profiler qualified names of
 /// inlined frames (line tables alone name them `work`, `iter<...>`), kept
-/// in the bench executable (cargo's release profile strips debug info
-/// it did not ask for); code generation is unchanged. Only the workspace's crates (through
-/// `rustc_wrapper`): dependencies build exactly as `cargo bench` builds
-/// them, so flamegate reuses the user's compiled dependencies and the user's
-/// `cargo bench` reuses flamegate's.
+/// in the bench executable (cargo's release profile strips debug info it
+/// did not ask for); code generation is unchanged. Only the workspace's
+/// crates (through `rustc_wrapper`): dependencies build exactly as
+/// `cargo bench` builds them, so flamegate reuses the user's compiled
+/// dependencies and the user's `cargo bench` reuses flamegate's.
 const WORKSPACE_BUILD_FLAGS: [&str; 2] = ["-Cdebuginfo=2", "-Cstrip=none"];
 
 /// Flags that would make criterion do something other than a timing run.

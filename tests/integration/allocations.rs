@@ -197,21 +197,7 @@ fn one_more_allocation_fails_paired_and_instruction_checks() {
 
     // Paired mode: both sides built and counted in this job.
     let out = root.path().join("paired");
-    let output = run(flamegate(&repo)
-        .env("CARGO_TARGET_DIR", target.join("allocs-paired"))
-        .args([
-            "check",
-            "--paired",
-            "--rounds",
-            "6",
-            "--base-ref",
-            "main",
-            "--no-profile",
-            "--out-dir",
-        ])
-        .arg(&out)
-        .args(["--"])
-        .args(QUICK_WINDOWS));
+    let output = paired_six_rounds(&repo, &target.join("allocs-paired"), &out, false, &[]);
     assert_eq!(
         output.status.code(),
         Some(1),

@@ -2,13 +2,9 @@
 //! suite, and scoring the committed corpus (the verdict-quality numbers in
 //! docs/verdict-quality.md are guarded here).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::support::*;
-
-fn repo_root() -> PathBuf {
-    checkout_dir()
-}
 
 fn score(corpus: &Path) -> serde_json::Value {
     score_with(corpus, &[])
@@ -16,7 +12,7 @@ fn score(corpus: &Path) -> serde_json::Value {
 
 /// `eval score --format json` on `corpus`, with `extra` arguments.
 fn score_with(corpus: &Path, extra: &[&str]) -> serde_json::Value {
-    let output = run(flamegate(&repo_root())
+    let output = run(flamegate(&checkout_dir())
         .args(["eval", "score", "--format", "json"])
         .args(extra)
         .arg("--corpus")
@@ -45,7 +41,7 @@ fn eval_collects_a_trial_resumes_after_an_interrupted_write_and_scores_it() {
     let corpus = tempfile::tempdir().unwrap();
     let collect = |trials: &str| {
         // The suite shares criterion's build with the tiny fixture's tests.
-        run(flamegate(&repo_root())
+        run(flamegate(&checkout_dir())
             .env("CARGO_TARGET_DIR", fixture_target_dir())
             .args([
                 "eval",
@@ -141,12 +137,12 @@ fn eval_collects_a_trial_resumes_after_an_interrupted_write_and_scores_it() {
 fn a_damaged_corpus_is_refused_with_the_line_named() {
     let corpus = tempfile::tempdir().unwrap();
     std::fs::copy(
-        repo_root().join("eval/corpus/rounds-6/header.json"),
+        checkout_dir().join("eval/corpus/rounds-6/header.json"),
         corpus.path().join("header.json"),
     )
     .unwrap();
     std::fs::write(corpus.path().join("trials.jsonl"), "{\"trial\": 0}\n{}\n").unwrap();
-    let err = usage_error(&run(flamegate(&repo_root())
+    let err = usage_error(&run(flamegate(&checkout_dir())
         .args(["eval", "score", "--corpus"])
         .arg(corpus.path())));
     assert!(err.contains("trials.jsonl: line 1"), "{err}");
@@ -161,7 +157,7 @@ fn hits(rate: &serde_json::Value) -> (u64, u64) {
 /// the statistics that makes a rule worse on the same samples fails here.
 #[test]
 fn the_committed_six_round_corpus_scores_as_documented() {
-    let corpus = repo_root().join("eval/corpus/rounds-6");
+    let corpus = checkout_dir().join("eval/corpus/rounds-6");
     let scores = score(&corpus);
     assert_eq!(scores["trials"], 59);
     assert_eq!(scores, score(&corpus), "scoring is deterministic");
@@ -189,7 +185,7 @@ fn the_committed_six_round_corpus_scores_as_documented() {
 /// the default build; the instruction check reads every one as layout.
 #[test]
 fn the_committed_placement_corpus_scores_as_documented() {
-    let scores = score(&repo_root().join("eval/corpus/placement-6"));
+    let scores = score(&checkout_dir().join("eval/corpus/placement-6"));
     assert_eq!(scores["trials"], 29);
     for name in [
         "flamegate paired, 6 rounds",
@@ -220,7 +216,7 @@ fn the_committed_placement_corpus_scores_as_documented() {
 /// rose (+14%): the hardware learns less of a longer repeated branch pattern.
 #[test]
 fn issue_14_the_committed_input_size_corpus_scores_as_documented() {
-    let scores = score(&repo_root().join("eval/corpus/input-6"));
+    let scores = score(&checkout_dir().join("eval/corpus/input-6"));
     assert_eq!(scores["trials"], 16);
     for name in [
         "flamegate paired, 6 rounds",
@@ -244,7 +240,7 @@ fn issue_14_the_committed_input_size_corpus_scores_as_documented() {
 /// plan between, on the same trials), as docs/verdict-quality.md reports.
 #[test]
 fn the_committed_twelve_round_corpus_scores_as_documented() {
-    let scores = score(&repo_root().join("eval/corpus/rounds-12"));
+    let scores = score(&checkout_dir().join("eval/corpus/rounds-12"));
     assert_eq!(scores["trials"], 37);
     for name in [
         "flamegate paired, 6 rounds",
@@ -276,8 +272,8 @@ fn synthetic<'a>(scores: &'a serde_json::Value, name: &str) -> &'a serde_json::V
 /// same seed, fewer suites, so the debug build scores them in seconds).
 #[test]
 fn issue_15_the_quiet_and_contended_corpora_score_as_documented() {
-    let quiet = score_with_synthetic(&repo_root().join("eval/corpus/quiet-12"), "200");
-    let contended = score_with_synthetic(&repo_root().join("eval/corpus/contended-12"), "200");
+    let quiet = score_with_synthetic(&checkout_dir().join("eval/corpus/quiet-12"), "200");
+    let contended = score_with_synthetic(&checkout_dir().join("eval/corpus/contended-12"), "200");
     assert_eq!(
         (quiet["trials"].as_u64(), contended["trials"].as_u64()),
         (Some(18), Some(15))

@@ -49,31 +49,6 @@ fn leftover_checkouts(target: &Path) -> Vec<PathBuf> {
         .unwrap_or_default()
 }
 
-/// `check --paired` of `repo` against `main` in six rounds, built in
-/// `target`, with the profiling pass when `profile`.
-fn six_rounds(
-    repo: &Path,
-    target: &Path,
-    out: &Path,
-    profile: bool,
-    extra: &[&str],
-) -> std::process::Output {
-    run(flamegate(repo)
-        .env("CARGO_TARGET_DIR", target)
-        .args([
-            "check",
-            "--paired",
-            "--rounds",
-            "6",
-            "--base-ref",
-            "main",
-            "--out-dir",
-        ])
-        .arg(out)
-        .args(extra)
-        .args(if profile { quick() } else { quick_no_profile() }))
-}
-
 #[test]
 fn paired_check_flags_a_slowdown_passes_an_identical_commit_and_leaves_the_tree_alone() {
     let _machine = exclusive_benchmarking();
@@ -85,8 +60,9 @@ fn paired_check_flags_a_slowdown_passes_an_identical_commit_and_leaves_the_tree_
     std::fs::write(target.join("release/marker"), "the user's build").unwrap();
     // `profile`: the profiling pass too (1 s per benchmark and side), or
     // timing only where the test looks at no flamegraph.
-    let paired_with =
-        |out: &Path, profile: bool, extra: &[&str]| six_rounds(repo, &target, out, profile, extra);
+    let paired_with = |out: &Path, profile: bool, extra: &[&str]| {
+        paired_six_rounds(repo, &target, out, profile, extra)
+    };
     let paired = |out: &Path, profile: bool| paired_with(out, profile, &[]);
 
     // An identical commit, timed anyway (an A/A run), passes.
@@ -244,7 +220,8 @@ fn a_spent_budget_still_calls_a_slowdown_and_a_grown_input_is_judged_per_element
     let repo_dir = paired_repo();
     let repo = repo_dir.as_path();
     let target = paired_target();
-    let paired_with = |out: &Path, extra: &[&str]| six_rounds(repo, &target, out, false, extra);
+    let paired_with =
+        |out: &Path, extra: &[&str]| paired_six_rounds(repo, &target, out, false, extra);
     // The adaptive plan extending open benchmarks round by round is tested
     // with scripted samples (scripted.rs) and for real in the Action's
     // sharded paired test; here only its budget, below.
@@ -465,8 +442,9 @@ fn issue_14_same_instructions_read_layout_and_a_real_slowdown_shows_its_instruct
 /// A first paired check after the user's own `cargo bench` compiles only
 /// the workspace's crates on both sides: the path mapping and the debug
 /// info reach the workspace's crates alone (flamegate as cargo's workspace
-/// wrapper), so the dependencies the user built are reused, the head's from a copy of
-/// the user's target directory and the base's from the head's. The
+/// wrapper), so the dependencies the user built are reused, the head's
+/// from a copy of the user's target directory and the base's from the
+/// head's. The
 /// project sits in a new folder each time, which with the mapping in
 /// RUSTFLAGS made every dependency build again.
 #[test]

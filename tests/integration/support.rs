@@ -365,6 +365,31 @@ pub fn quick_no_profile() -> Vec<&'static str> {
     [&["--no-profile", "--"][..], &QUICK_WINDOWS].concat()
 }
 
+/// `check --paired` of `repo` against `main` in six rounds, built in
+/// `target`, with the profiling pass when `profile`.
+pub fn paired_six_rounds(
+    repo: &Path,
+    target: &Path,
+    out: &Path,
+    profile: bool,
+    extra: &[&str],
+) -> std::process::Output {
+    run(flamegate(repo)
+        .env("CARGO_TARGET_DIR", target)
+        .args([
+            "check",
+            "--paired",
+            "--rounds",
+            "6",
+            "--base-ref",
+            "main",
+            "--out-dir",
+        ])
+        .arg(out)
+        .args(extra)
+        .args(if profile { quick() } else { quick_no_profile() }))
+}
+
 /// A stored baseline from git: `history[0]` is the record at the merge-base.
 pub fn baseline(history: Vec<RunRecord>) -> flamegate::baseline::Baseline {
     let mut history = history.into_iter();
