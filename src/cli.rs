@@ -510,6 +510,17 @@ pub struct CheckArgs {
     #[arg(long, requires = "paired")]
     pub time_identical: bool,
 
+    /// Time every benchmark, also those that executed the same code on
+    /// both sides (and identical bench targets, as --time-identical). By
+    /// default each benchmark first runs once under valgrind's callgrind
+    /// on each side; one that executed the same functions, with the same
+    /// machine code the same number of times, gets the verdict "same code"
+    /// and no rounds, so a pull request pays rounds only for the
+    /// benchmarks whose code it changed. Without valgrind every benchmark
+    /// is timed
+    #[arg(long, requires = "paired")]
+    pub time_all: bool,
+
     /// Skip the instruction check of a paired run in time. By default every
     /// benchmark whose time changed is then counted on both sides under
     /// valgrind's callgrind: the same instructions and simulated cache and

@@ -61,6 +61,9 @@ pub enum Verdict {
     /// Paired: both sides' bench executables load identical machine code,
     /// so nothing can differ but noise; not timed.
     Identical,
+    /// Paired: the benchmark executed the same functions with the same
+    /// machine code the same number of times on both sides; not timed.
+    SameCode,
 }
 
 /// The verdicts shown as warnings (annotations, check runs): a reader should
@@ -98,6 +101,7 @@ impl Verdict {
             Verdict::Missing => "missing",
             Verdict::Unchanged => "unchanged",
             Verdict::Identical => "identical",
+            Verdict::SameCode => "same code",
         }
     }
 }

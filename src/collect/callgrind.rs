@@ -30,7 +30,7 @@ pub use crate::record::instructions::{FunctionCost, Simulated};
 pub const TIME_LIMIT: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// Run `command` to completion, or kill it after `limit`.
-fn run_with_limit(
+pub(super) fn run_with_limit(
     mut command: Command,
     limit: std::time::Duration,
     id: &str,
@@ -114,17 +114,10 @@ pub fn count(
         .stdin(std::process::Stdio::null());
     let output = run_with_limit(command, TIME_LIMIT, id)?;
     if !output.status.success() {
-        let mut tail: Vec<String> = String::from_utf8_lossy(&output.stderr)
-            .lines()
-            .rev()
-            .take(30)
-            .map(str::to_string)
-            .collect();
-        tail.reverse();
         return Err(Error::BenchFailed {
             exe: exe.path.clone(),
             status: format!("{} under callgrind", output.status),
-            output_tail: tail.join("\n"),
+            output_tail: tail(&output.stderr),
         });
     }
     let text = std::fs::read_to_string(out_file).map_err(|e| Error::io(out_file, e))?;
@@ -152,6 +145,13 @@ pub fn count(
         )));
     }
     Ok((instructions, simulated))
+}
+
+/// The last 30 lines of a failed run's output.
+pub(super) fn tail(output: &[u8]) -> String {
+    let text = String::from_utf8_lossy(output);
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(30)..].join("\n")
 }
 
 /// Each function's own and inclusive instructions in a callgrind output file.

@@ -9,12 +9,15 @@ pub mod allocations;
 pub mod callgrind;
 pub mod cargo;
 pub mod criterion_output;
+pub mod executed;
+pub mod fingerprint;
 pub mod interference;
 pub mod machine;
 pub mod machine_code;
 pub mod paired;
 pub mod runner;
 pub mod rustc_wrapper;
+pub mod same_code;
 pub mod shard;
 
 use std::collections::{BTreeMap, VecDeque};
@@ -73,6 +76,9 @@ pub struct RunSelection {
     /// Paired runs: time bench targets even when both sides compiled to
     /// identical machine code (an A/A run of this machine's noise).
     pub time_identical: bool,
+    /// Paired runs: time benchmarks even when both sides executed the same
+    /// code (`same_code`).
+    pub time_same_code: bool,
     /// Paired runs in time: count the instructions of the benchmarks whose
     /// time changed, on both sides (the dual-measure check).
     pub check_instructions: bool,

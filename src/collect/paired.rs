@@ -391,6 +391,27 @@ pub fn run_paired(
     } else {
         set_aside_identical(head_listed, base_listed, progress)
     };
+    let scratch = super::scratch_dir(head)?;
+    let (head_listed, base_listed, same_code) = if selection.time_same_code {
+        (head_listed, base_listed, BTreeSet::new())
+    } else {
+        super::same_code::set_aside_same_code(head_listed, base_listed, scratch.path(), progress)
+    };
+    // Rounds, profiles and allocation counts run only what is left.
+    let narrowed;
+    let selection = if same_code.is_empty() {
+        selection
+    } else {
+        let left = head_listed
+            .iter()
+            .flat_map(|(_, ids)| ids.iter().map(|id| BenchId(id.clone())))
+            .collect::<Vec<_>>();
+        narrowed = RunSelection {
+            filter: super::shard::exact_filter(&left),
+            ..selection.clone()
+        };
+        &narrowed
+    };
     note_whole_second_rounds(&head_listed, selection, progress);
     let nothing_to_time = head_listed.is_empty() && base_listed.is_empty();
     let on_both: BTreeSet<BenchId> = {
@@ -411,7 +432,6 @@ pub fn run_paired(
         }
         RoundPlan::Fixed(_) => None,
     };
-    let scratch = super::scratch_dir(head)?;
     // results[side][round]: every benchmark's samples in that round.
     let mut results: BTreeMap<(u8, usize), Vec<BenchResult>> = BTreeMap::new();
     let mut windows = Windows::new();
@@ -651,6 +671,7 @@ pub fn run_paired(
             head: head_record,
             round_medians,
             identical,
+            same_code,
             instructions: Default::default(),
         },
         head_listed,

@@ -317,12 +317,14 @@ pub fn merge_paired(
     let rounds = shards.iter().map(|s| s.run.rounds).max().unwrap_or(0);
     let mut round_medians = BTreeMap::new();
     let mut identical = std::collections::BTreeSet::new();
+    let mut same_code = std::collections::BTreeSet::new();
     let mut instructions = crate::record::paired::CountedInstructions::default();
     let mut base_benches = Vec::new();
     let mut heads = Vec::new();
     for shard in shards {
         round_medians.extend(shard.run.round_medians);
         identical.extend(shard.run.identical);
+        same_code.extend(shard.run.same_code);
         instructions.extend(shard.run.instructions);
         base_benches.extend(shard.run.base.benches);
         heads.push(shard.run.head);
@@ -339,6 +341,7 @@ pub fn merge_paired(
         head: merged.record.clone(),
         round_medians,
         identical,
+        same_code,
         instructions,
     };
     Ok((super::paired::PairedShard { run, ..first }, merged))

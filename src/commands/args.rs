@@ -162,6 +162,7 @@ fn selection(args: BenchArgs, file: &FileConfig) -> Result<RunSelection> {
     Ok(RunSelection {
         shard: None,
         time_identical: false,
+        time_same_code: false,
         timed_ids: None,
         // Only a paired run in time checks; `check --no-instruction-check` skips it.
         check_instructions: true,

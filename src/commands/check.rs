@@ -30,6 +30,7 @@ pub(crate) fn check(args: CheckArgs, output: Output) -> Result<u8> {
         rounds,
         budget,
         time_identical,
+        time_all,
         no_instruction_check,
         paired_if_no_baseline,
         publish,
@@ -52,7 +53,8 @@ pub(crate) fn check(args: CheckArgs, output: Output) -> Result<u8> {
         (shard.is_none() && actions.in_actions && Format::from(output_args.format) != Format::Json)
             .then(StopCommands::begin);
     let mut config = Config::resolve(&project, Flags::all(&bench, &base, &stats))?;
-    config.selection.time_identical = time_identical;
+    config.selection.time_identical = time_identical || time_all;
+    config.selection.time_same_code = time_all;
     config.selection.check_instructions = !no_instruction_check;
     let instructions = config.selection.measure == collect::Measure::Instructions;
     if paired && instructions && shard.is_some() {

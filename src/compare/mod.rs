@@ -12,7 +12,7 @@ pub mod scaling;
 pub use crate::stats;
 pub mod verdict;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use globset::{Glob, GlobMatcher};
 
@@ -286,7 +286,7 @@ pub fn against_stored(
         &baseline.record,
         head,
         tests,
-        &BTreeSet::new(),
+        &BTreeMap::new(),
         settings,
         &mut notes,
     );
@@ -353,7 +353,7 @@ pub(crate) fn judge(
     base: &RunRecord,
     head: &RunRecord,
     tests: Vec<(BenchId, BenchTest)>,
-    identical: &BTreeSet<BenchId>,
+    untimed: &BTreeMap<BenchId, Presence>,
     settings: &Settings,
     notes: &mut Vec<String>,
 ) -> Judged {
@@ -362,7 +362,7 @@ pub(crate) fn judge(
         .iter()
         .chain(&base.benches)
         .map(|b| &b.id)
-        .chain(identical)
+        .chain(untimed.keys())
         .collect();
     let regressed_adjusted =
         benjamini_hochberg(&tests.iter().map(|(_, t)| t.p_regressed).collect::<Vec<_>>());
@@ -433,7 +433,7 @@ pub(crate) fn judge(
                     };
                     (Presence::Both(evidence), Some(change))
                 }
-                None if identical.contains(*id) => (Presence::IdenticalCode, None),
+                None if untimed.contains_key(*id) => (untimed[*id], None),
                 None if head_bench.is_some() => (Presence::OnlyHead, None),
                 None => (Presence::OnlyBase, None),
             };

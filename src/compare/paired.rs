@@ -6,6 +6,9 @@
 //! against the practical threshold (`CHECK_TEST`); Benjamini-Hochberg across
 //! the suite (in `judge`).
 
+use std::collections::BTreeMap;
+
+use crate::compare::Presence;
 use crate::record::interference::{DISTURBED_STEAL, DISTURBED_WAIT};
 use crate::record::paired::{
     CountedInstructions, PairedRun, Standing, counted_rounds, round_log_ratios, set_aside,
@@ -318,6 +321,15 @@ pub fn against_paired_with(
             run.identical.len()
         ));
     }
+    if !run.same_code.is_empty() {
+        notes.push(format!(
+            "{} benchmark(s) not timed: same code executed. Run once under callgrind on each side, \
+             each executed the same functions, with the same machine code (placement aside), the same \
+             number of instructions each; timing them again would measure only the machine. \
+             `--time-all` times them anyway",
+            run.same_code.len()
+        ));
+    }
     notes.extend(instruction_notes(&run.instructions));
     if !set_aside_by_bench.is_empty() {
         let total: usize = set_aside_by_bench.iter().map(|(_, n)| n).sum();
@@ -349,7 +361,7 @@ pub fn against_paired_with(
         &run.base,
         &run.head,
         tests,
-        &run.identical,
+        &untimed(run),
         settings,
         &mut notes,
     );
@@ -384,6 +396,16 @@ pub fn against_paired_with(
         scaling,
         history_page: None,
     }
+}
+
+/// The benchmarks a paired run did not time, and why.
+fn untimed(run: &PairedRun) -> BTreeMap<BenchId, Presence> {
+    let identical = run.identical.iter().map(|id| (id, Presence::IdenticalCode));
+    let same_code = run.same_code.iter().map(|id| (id, Presence::SameCode));
+    identical
+        .chain(same_code)
+        .map(|(id, presence)| (id.clone(), presence))
+        .collect()
 }
 
 #[cfg(test)]
@@ -440,6 +462,7 @@ mod tests {
             head: record(ratios.iter().map(|r| 1000.0 * r).collect()),
             round_medians: [(id, rounds)].into_iter().collect(),
             identical: Default::default(),
+            same_code: Default::default(),
             instructions: Default::default(),
         }
     }

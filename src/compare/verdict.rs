@@ -105,6 +105,8 @@ pub enum Presence {
     OnlyBase,
     /// Paired: the same machine code on both sides; not measured.
     IdenticalCode,
+    /// Paired: the same code executed on both sides; not measured.
+    SameCode,
 }
 
 /// Classify one benchmark. Every word says what the interval printed beside
@@ -147,6 +149,7 @@ pub fn classify_with_acceptance(presence: Presence, rule: &Rule) -> (Verdict, Op
         Presence::OnlyHead => return (Verdict::New, None),
         Presence::OnlyBase => return (Verdict::Missing, None),
         Presence::IdenticalCode => return (Verdict::Identical, None),
+        Presence::SameCode => return (Verdict::SameCode, None),
         Presence::Both(evidence) => evidence,
     };
     let timing = classify_time_and_code(&evidence, rule);

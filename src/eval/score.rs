@@ -563,6 +563,7 @@ fn paired_run(
         head: record(corpus, head),
         round_medians,
         identical: Default::default(),
+        same_code: Default::default(),
         instructions: Default::default(),
     }
 }

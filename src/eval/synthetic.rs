@@ -180,6 +180,7 @@ fn flagged(
         head,
         round_medians,
         identical: Default::default(),
+        same_code: Default::default(),
         instructions: Default::default(),
     };
     let side = || crate::report::Side {

@@ -85,6 +85,11 @@ pub struct PairedRun {
     /// same machine code (`collect::machine_code`).
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub identical: BTreeSet<BenchId>,
+    /// Benchmarks not timed because both sides executed the same functions
+    /// with the same machine code the same number of times
+    /// (`collect::executed`).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub same_code: BTreeSet<BenchId>,
     /// The dual-measure check: instruction counts of both sides for the
     /// benchmarks whose time changed.
     #[serde(default, skip_serializing_if = "CountedInstructions::is_empty")]

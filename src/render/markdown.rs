@@ -90,6 +90,7 @@ impl Renderer for Markdown {
             Verdict::Missing,
             Verdict::Unchanged,
             Verdict::Identical,
+            Verdict::SameCode,
         ]
         .iter()
         // The rarer words only when they occur.
@@ -97,6 +98,7 @@ impl Renderer for Markdown {
             !matches!(
                 v,
                 Verdict::Identical
+                    | Verdict::SameCode
                     | Verdict::MoreAllocations
                     | Verdict::Accepted
                     | Verdict::LikelySlower
@@ -242,18 +244,14 @@ impl Renderer for Markdown {
             change_table(&mut out, &unchanged, report.mode, catches);
             out.push_str("\n</details>\n\n");
         }
-        let identical: Vec<&Comparison> = report.with(Verdict::Identical).collect();
-        if !identical.is_empty() {
-            let _ = writeln!(
-                out,
-                "<details><summary>{} benchmark{} with identical machine code (not timed)</summary>\n",
-                identical.len(),
-                if identical.len() == 1 { "" } else { "s" }
-            );
-            for c in identical {
-                let _ = writeln!(out, "- {}", markdown_code(c.id.as_str(), false));
-            }
-            out.push_str("\n</details>\n\n");
+        for (verdict, what) in [
+            (Verdict::Identical, "with identical machine code"),
+            (
+                Verdict::SameCode,
+                "that executed the same code on both sides",
+            ),
+        ] {
+            untimed_list(&mut out, report, verdict, what);
         }
         if let Some(shift) = report.machine_shift {
             let _ = writeln!(
@@ -494,4 +492,22 @@ fn change_table(out: &mut String, rows: &[&Comparison], mode: Mode, catches: boo
     if disagree {
         let _ = writeln!(out, "\n{DISAGREE_NOTE}");
     }
+}
+
+/// A folded list of the benchmarks a paired run did not time, for one reason.
+fn untimed_list(out: &mut String, report: &Report, verdict: Verdict, what: &str) {
+    let ids: Vec<&Comparison> = report.with(verdict).collect();
+    if ids.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "<details><summary>{} benchmark{} {what} (not timed)</summary>\n",
+        ids.len(),
+        if ids.len() == 1 { "" } else { "s" }
+    );
+    for c in ids {
+        let _ = writeln!(out, "- {}", markdown_code(c.id.as_str(), false));
+    }
+    out.push_str("\n</details>\n\n");
 }

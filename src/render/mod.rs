@@ -111,7 +111,7 @@ pub fn evidence(report: &Report) -> String {
             let least = rounds.iter().min().copied().unwrap_or(0);
             let most = rounds.iter().max().copied().unwrap_or(0);
             if rounds.is_empty() {
-                "paired: identical machine code on both sides, nothing timed".to_string()
+                "paired: the same code on both sides, nothing timed".to_string()
             } else if least == most {
                 format!("paired: {most} rounds in this job, base and head alternating")
             } else {
@@ -464,6 +464,14 @@ pub fn scaling_text(mode: crate::report::Mode, scaling: &crate::report::Scaling)
 pub fn headline(report: &Report) -> String {
     use crate::report::{Outcome, Verdict};
     let total = report.comparisons.len();
+    let same_code = match report.count(Verdict::SameCode) {
+        0 => None,
+        n => Some(format!("{n} not timed: same code executed")),
+    };
+    let aside = |text: String, asides: Vec<String>| match asides.is_empty() {
+        true => text,
+        false => format!("{text} ({})", asides.join("; ")),
+    };
     match report.outcome {
         Outcome::Fail => {
             let n = report.count(Verdict::Regressed);
@@ -487,23 +495,24 @@ pub fn headline(report: &Report) -> String {
                     if more == 1 { "s" } else { "" }
                 ),
             };
-            match worse {
+            let text = match worse {
                 0 => regressed,
                 1 => format!("{regressed}, 1 group scales worse"),
                 _ => format!("{regressed}, {worse} groups scale worse"),
-            }
+            };
+            aside(text, same_code.into_iter().collect())
         }
         Outcome::Pass => {
-            let accepted = report.count(Verdict::Accepted);
-            format!(
-                "no regressions in {total} benchmark{}{}",
-                if total == 1 { "" } else { "s" },
-                match accepted {
-                    0 => String::new(),
-                    1 => " (1 slowdown accepted)".to_string(),
-                    n => format!(" ({n} slowdowns accepted)"),
-                }
-            )
+            let accepted = match report.count(Verdict::Accepted) {
+                0 => None,
+                1 => Some("1 slowdown accepted".to_string()),
+                n => Some(format!("{n} slowdowns accepted")),
+            };
+            let text = format!(
+                "no regressions in {total} benchmark{}",
+                if total == 1 { "" } else { "s" }
+            );
+            aside(text, accepted.into_iter().chain(same_code).collect())
         }
     }
 }

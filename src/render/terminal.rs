@@ -32,7 +32,11 @@ impl Terminal {
                 cell.fg(Color::Yellow)
             }
             Verdict::LikelyFaster => cell.fg(Color::Green),
-            Verdict::New | Verdict::Unchanged | Verdict::Identical | Verdict::Layout => cell,
+            Verdict::New
+            | Verdict::Unchanged
+            | Verdict::Identical
+            | Verdict::SameCode
+            | Verdict::Layout => cell,
         }
     }
 }

@@ -495,3 +495,61 @@ fn a_first_paired_check_compiles_only_the_workspace_crates() {
         stdout(&output)
     );
 }
+
+/// The two-modules fixture as a repository: both modules on `main`, and a
+/// branch `divide` that changes `checksum::mix` alone (a multiply made a
+/// divide by a number given at run time).
+fn two_modules_repo(dir: &Path) {
+    copy_fixture(
+        "two-modules",
+        &["Cargo.lock", "src/lib.rs", "benches/modules.rs"],
+        dir,
+    );
+    git_in(dir, &["init", "-q", "-b", "main"]);
+    git_in(dir, &["add", "-A"]);
+    git_in(dir, &["commit", "-q", "-m", "two modules"]);
+    git_in(dir, &["checkout", "-q", "-b", "divide"]);
+    let lib = std::fs::read_to_string(dir.join("src/lib.rs")).unwrap();
+    let divided = lib.replace("w.wrapping_mul(k)", "(w / k.max(1))");
+    assert_ne!(lib, divided);
+    std::fs::write(dir.join("src/lib.rs"), divided).unwrap();
+    git_in(dir, &["commit", "-q", "-am", "divide"]);
+}
+
+#[test]
+fn a_change_to_one_module_times_only_that_modules_benchmarks() {
+    let _machine = exclusive_benchmarking();
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    two_modules_repo(&repo);
+    let out = dir.path().join("out");
+    let output = paired_six_rounds(&repo, &paired_target(), &out, false, &[]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let report = report(&out);
+    assert_eq!(verdict_of(&report, "parse/number"), "SameCode");
+    assert!(comparison_of(&report, "parse/number")["change"].is_null());
+    assert_eq!(verdict_of(&report, "checksum/mix"), "Regressed");
+    let rounds = comparison_of(&report, "checksum/mix")["change"]["rounds"].as_u64();
+    assert_eq!(rounds, Some(6), "{report}");
+    let log = stderr(&output);
+    assert!(
+        log.contains("1 benchmark(s) executed the same code on both sides and are not timed"),
+        "{log}"
+    );
+    let markdown = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(
+        markdown.contains("1 benchmark that executed the same code on both sides (not timed)"),
+        "{markdown}"
+    );
+
+    // --time-all times it: a benchmark of untouched code, timed, is not
+    // a regression.
+    let all = dir.path().join("all");
+    let output = paired_six_rounds(&repo, &paired_target(), &all, false, &["--time-all"]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let report = crate::support::report(&all);
+    let parse = comparison_of(&report, "parse/number");
+    assert_eq!(parse["change"]["rounds"].as_u64(), Some(6), "{parse}");
+    assert_ne!(verdict_of(&report, "parse/number"), "Regressed");
+    assert_eq!(verdict_of(&report, "checksum/mix"), "Regressed");
+}

@@ -1,0 +1,317 @@
+//! What one benchmark executed: the functions its timed routine ran (inside
+//! criterion's `Bencher::iter*`, under callgrind, one iteration in
+//! criterion's test mode), each with its own instruction count and, for the
+//! bench executable's own functions, a fingerprint of its machine code
+//! (`fingerprint`). Two sides whose benchmark executed the same functions,
+//! with the same code, the same number of times, ran the same code: timing
+//! them again measures nothing but the machine.
+//!
+//! What this cannot see, and so never calls the same: code on other threads
+//! (callgrind counts only the thread inside `iter`; a benchmark that starts
+//! threads is always timed), and a change in the data the routine runs on
+//! that leaves every function's instruction count equal.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use super::BenchExecutable;
+use super::fingerprint::CodeIndex;
+use crate::error::{Error, Result};
+
+/// One executed function: its own instructions, and a digest of its machine
+/// code when it is the bench executable's (shared libraries are the same
+/// files on both sides).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecutedFunction {
+    pub instructions: u64,
+    pub code: Option<String>,
+}
+
+/// What a benchmark's routine executed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Execution {
+    /// By function name (`.llvm.N` suffixes, which name the code unit and
+    /// not the function, dropped), with the library for code outside the
+    /// executable.
+    pub functions: BTreeMap<String, ExecutedFunction>,
+    /// Threads the process ran: more than one means code callgrind did not
+    /// attribute to the routine.
+    pub threads: usize,
+}
+
+impl Execution {
+    /// Whether `self` and `other` ran the same code, or why not (the first
+    /// few functions that differ).
+    pub fn differences(&self, other: &Execution) -> Vec<String> {
+        if self.threads > 1 || other.threads > 1 {
+            return vec!["it runs more than one thread".into()];
+        }
+        let names: std::collections::BTreeSet<&String> = self
+            .functions
+            .keys()
+            .chain(other.functions.keys())
+            .collect();
+        names
+            .into_iter()
+            .filter_map(
+                |name| match (self.functions.get(name), other.functions.get(name)) {
+                    (Some(a), Some(b)) if a.code != b.code => Some(format!("{name}: code changed")),
+                    (Some(a), Some(b)) if a.instructions != b.instructions => Some(format!(
+                        "{name}: {} → {} instructions",
+                        a.instructions, b.instructions
+                    )),
+                    (Some(_), None) | (None, Some(_)) => {
+                        Some(format!("{name}: run on one side only"))
+                    }
+                    _ => None,
+                },
+            )
+            .collect()
+    }
+}
+
+/// The callgrind pattern of criterion's timing loops, matched against the
+/// symbol names callgrind sees with demangling off (legacy `_ZN…` and v0
+/// `_R…` names both spell these words in this order).
+const TIMING_LOOPS: &str = "*criterion*bencher*Bencher*iter*";
+
+/// Run benchmark `id` of `exe` once under callgrind and read what it
+/// executed; callgrind's files go to `out_file` and beside it.
+pub fn execution(
+    exe: &BenchExecutable,
+    code: &mut CodeIndex,
+    id: &str,
+    out_file: &Path,
+) -> Result<Execution> {
+    let filter = format!("^{}$", regex::escape(id));
+    let mut command = Command::new("valgrind");
+    command
+        .arg("--tool=callgrind")
+        .arg(format!("--callgrind-out-file={}", out_file.display()))
+        .arg(format!("--toggle-collect={TIMING_LOOPS}"))
+        .args(["--demangle=no", "--separate-threads=yes"])
+        .arg(&exe.path)
+        .args(["--bench", "--test"])
+        .arg(&filter)
+        .current_dir(&exe.target.package_dir)
+        .env("CARGO_MANIFEST_DIR", &exe.target.package_dir)
+        .env("CARGO_PKG_NAME", &exe.target.package)
+        .stdin(std::process::Stdio::null());
+    let output = super::callgrind::run_with_limit(command, super::callgrind::TIME_LIMIT, id)?;
+    if !output.status.success() {
+        return Err(Error::BenchFailed {
+            exe: exe.path.clone(),
+            status: format!("{} under callgrind", output.status),
+            output_tail: super::callgrind::tail(&output.stderr),
+        });
+    }
+    let files = thread_files(out_file)?;
+    let mut functions = BTreeMap::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).map_err(|e| Error::io(file, e))?;
+        for ((object, name), instructions) in own_costs(&text) {
+            if instructions == 0 {
+                continue;
+            }
+            let in_exe = Path::new(&object) == exe.path;
+            let digest = if in_exe { code.digest(&name) } else { None };
+            let key = match in_exe {
+                true => comparable_name(&name).to_string(),
+                false => format!("{} ({})", comparable_name(&name), library_name(&object)),
+            };
+            functions.insert(
+                key,
+                ExecutedFunction {
+                    instructions,
+                    code: digest,
+                },
+            );
+        }
+    }
+    if functions.is_empty() {
+        return Err(Error::Usage(format!(
+            "callgrind saw nothing executed inside criterion's `iter` for benchmark `{id}`: its timing \
+             loop was inlined away or it does not use `b.iter(...)`"
+        )));
+    }
+    Ok(Execution {
+        functions,
+        threads: files.len(),
+    })
+}
+
+/// callgrind's per-thread files (`out_file-01`, `out_file-02`, …).
+fn thread_files(out_file: &Path) -> Result<Vec<PathBuf>> {
+    let dir = out_file.parent().unwrap_or(Path::new("."));
+    let stem = out_file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| Error::io(dir, e))?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| {
+            path.file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.strip_prefix(stem.as_str()))
+                .and_then(|rest| rest.strip_prefix('-'))
+                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        })
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// `name.llvm.1234` → `name`: the suffix is a hash of the code unit the
+/// function was promoted from, which changes with its neighbours.
+fn comparable_name(name: &str) -> &str {
+    match name.find(".llvm.") {
+        Some(at) => &name[..at],
+        None => name,
+    }
+}
+
+/// `/usr/lib/x86_64-linux-gnu/libc.so.6` → `libc.so.6`.
+fn library_name(object: &str) -> &str {
+    object.rsplit('/').next().unwrap_or(object)
+}
+
+/// Each function's own instructions (the first event) in a callgrind file,
+/// by (object, function name). Lines after `calls=` carry a callee's
+/// inclusive cost and are not the caller's own.
+fn own_costs(text: &str) -> BTreeMap<(String, String), u64> {
+    let mut objects: BTreeMap<String, String> = BTreeMap::new();
+    let mut names: BTreeMap<String, String> = BTreeMap::new();
+    let mut object = String::new();
+    let mut function: Option<(String, String)> = None;
+    let mut call_cost_next = false;
+    let mut costs = BTreeMap::new();
+    for line in text.lines() {
+        if let Some(spec) = line.strip_prefix("ob=") {
+            object = compressed(spec, &mut objects);
+        } else if let Some(spec) = line.strip_prefix("fn=") {
+            function = Some((object.clone(), compressed(spec, &mut names)));
+        } else if let Some(spec) = line.strip_prefix("cfn=") {
+            // Defines a name a later `fn=` may refer to by number.
+            compressed(spec, &mut names);
+        } else if let Some(spec) = line.strip_prefix("cob=") {
+            compressed(spec, &mut objects);
+        } else if line.starts_with("calls=") {
+            call_cost_next = true;
+        } else if line.starts_with(|c: char| c.is_ascii_digit() || matches!(c, '+' | '-' | '*')) {
+            if std::mem::take(&mut call_cost_next) {
+                continue;
+            }
+            let cost = line
+                .split_whitespace()
+                .nth(1)
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0);
+            if let Some(key) = &function {
+                *costs.entry(key.clone()).or_insert(0) += cost;
+            }
+        }
+    }
+    costs
+}
+
+/// callgrind's name compression: `(12) name` defines 12, `(12)` refers to it.
+fn compressed(spec: &str, table: &mut BTreeMap<String, String>) -> String {
+    let spec = spec.trim();
+    let Some(rest) = spec.strip_prefix('(') else {
+        return spec.to_string();
+    };
+    let Some((id, name)) = rest.split_once(')') else {
+        return spec.to_string();
+    };
+    let name = name.trim();
+    if name.is_empty() {
+        table.get(id).cloned().unwrap_or_default()
+    } else {
+        table.insert(id.to_string(), name.to_string());
+        name.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn own_costs_leave_out_what_callees_cost_and_follow_compressed_names() {
+        let text = "\
+events: Ir
+ob=(1) /lib/libc.so.6
+fn=(1) memcpy
+0 40
+ob=(2) /t/bench
+fn=(2) _ZN4tiny4work17h0E
+7 10
++1 5
+cob=(1)
+cfn=(1)
+calls=2 0
+* 40
+* 1
+fn=(3) _ZN9criterion7bencher4iter17h1E
+3 2
+cfn=(2)
+calls=1 0
+3 56
+fn=(2)
++2 4
+";
+        let costs = own_costs(text);
+        let cost = |object: &str, name: &str| costs[&(object.to_string(), name.to_string())];
+        assert_eq!(cost("/lib/libc.so.6", "memcpy"), 40);
+        assert_eq!(cost("/t/bench", "_ZN4tiny4work17h0E"), 10 + 5 + 1 + 4);
+        assert_eq!(cost("/t/bench", "_ZN9criterion7bencher4iter17h1E"), 2);
+        assert_eq!(costs.len(), 3);
+    }
+
+    #[test]
+    fn two_executions_differ_by_code_count_presence_or_threads() {
+        let run = |pairs: &[(&str, u64, &str)], threads| Execution {
+            functions: pairs
+                .iter()
+                .map(|(name, n, code)| {
+                    (
+                        name.to_string(),
+                        ExecutedFunction {
+                            instructions: *n,
+                            code: Some(code.to_string()),
+                        },
+                    )
+                })
+                .collect(),
+            threads,
+        };
+        let base = run(&[("work", 100, "a"), ("iter", 5, "b")], 1);
+        assert!(base.differences(&base.clone()).is_empty());
+        assert_eq!(
+            base.differences(&run(&[("work", 100, "c"), ("iter", 5, "b")], 1)),
+            ["work: code changed"]
+        );
+        assert_eq!(
+            base.differences(&run(&[("work", 101, "a"), ("iter", 5, "b")], 1)),
+            ["work: 100 → 101 instructions"]
+        );
+        assert_eq!(
+            base.differences(&run(&[("iter", 5, "b")], 1)),
+            ["work: run on one side only"]
+        );
+        assert_eq!(
+            base.differences(&base.clone().with_threads(2)),
+            ["it runs more than one thread"]
+        );
+        assert_eq!(comparable_name("f.llvm.8826"), "f");
+    }
+
+    impl Execution {
+        fn with_threads(mut self, threads: usize) -> Self {
+            self.threads = threads;
+            self
+        }
+    }
+}

@@ -1,0 +1,296 @@
+//! A function's machine code, fingerprinted so that where it sits does not
+//! matter but what it does does: each instruction's bytes, with every
+//! address it names (a call or jump target, a `rip`-relative operand)
+//! replaced by what is there (`function+offset`), and the read-only data it
+//! reads (lookup tables, constants) hashed in. The same function compiled
+//! into two executables at different addresses gets the same fingerprint;
+//! one instruction swapped for another of the same length does not.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use iced_x86::{Decoder, DecoderOptions, Instruction, OpKind};
+use object::{
+    Object, ObjectSection, ObjectSymbol, ObjectSymbolTable, RelocationTarget, SectionKind,
+};
+use sha2::Digest;
+
+use crate::error::{Error, Result};
+
+/// Read-only data a function refers to without a symbol of its own (an
+/// anonymous constant) is hashed up to the next symbol, at most this far.
+const ANONYMOUS_DATA_BYTES: u64 = 256;
+
+/// A mapped section: where it is, what it holds, whether code may write it.
+struct Section {
+    name: String,
+    address: u64,
+    kind: SectionKind,
+    bytes: Vec<u8>,
+}
+
+/// One bench executable's symbols, sections and load-time relocations, and
+/// the fingerprints made so far.
+pub struct CodeIndex {
+    sections: Vec<Section>,
+    /// (address, size, name), sorted by address.
+    symbols: Vec<(u64, u64, String)>,
+    by_name: HashMap<String, usize>,
+    /// What the loader writes at an address (a `.got` slot): a symbol's name
+    /// or an address in the executable.
+    relocated: HashMap<u64, String>,
+    digests: HashMap<String, Option<String>>,
+}
+
+impl CodeIndex {
+    /// Read the executable at `path`.
+    pub fn read(path: &Path) -> Result<CodeIndex> {
+        let data = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let invalid = |e: object::Error| {
+            Error::io(
+                path,
+                std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()),
+            )
+        };
+        let file = object::File::parse(&*data).map_err(invalid)?;
+        let mut sections = Vec::new();
+        for section in file.sections() {
+            if section.address() == 0 || section.kind() == SectionKind::UninitializedData {
+                continue;
+            }
+            sections.push(Section {
+                name: section.name().unwrap_or("").to_string(),
+                address: section.address(),
+                kind: section.kind(),
+                bytes: section.data().map_err(invalid)?.to_vec(),
+            });
+        }
+        let mut symbols: Vec<(u64, u64, String)> = file
+            .symbols()
+            .filter(|s| s.address() != 0 && s.is_definition())
+            .filter_map(|s| Some((s.address(), s.size(), s.name().ok()?.to_string())))
+            .collect();
+        symbols.sort();
+        let by_name = symbols
+            .iter()
+            .enumerate()
+            .map(|(i, (_, _, name))| (name.clone(), i))
+            .collect();
+        let mut relocated = HashMap::new();
+        if let Some(relocations) = file.dynamic_relocations() {
+            for (at, relocation) in relocations {
+                let target = match relocation.target() {
+                    RelocationTarget::Symbol(index) => file
+                        .dynamic_symbol_table()
+                        .and_then(|table| table.symbol_by_index(index).ok())
+                        .and_then(|symbol| symbol.name().ok().map(str::to_string)),
+                    _ => Some(format!("@{}", relocation.addend())),
+                };
+                if let Some(target) = target {
+                    relocated.insert(at, target);
+                }
+            }
+        }
+        let mut index = CodeIndex {
+            sections,
+            symbols,
+            by_name,
+            relocated,
+            digests: HashMap::new(),
+        };
+        // Addends are addresses in this executable: name them.
+        let named: HashMap<u64, String> = index
+            .relocated
+            .iter()
+            .filter_map(|(at, target)| {
+                let address: u64 = target.strip_prefix('@')?.parse::<i64>().ok()? as u64;
+                Some((*at, index.describe_plain(address)))
+            })
+            .collect();
+        index.relocated.extend(named);
+        Ok(index)
+    }
+
+    /// The fingerprint of the function named `name` (a symbol of this
+    /// executable), or None when it has no symbol with code.
+    pub fn digest(&mut self, name: &str) -> Option<String> {
+        if let Some(known) = self.digests.get(name) {
+            return known.clone();
+        }
+        let digest = self.compute(name);
+        self.digests.insert(name.to_string(), digest.clone());
+        digest
+    }
+
+    fn compute(&self, name: &str) -> Option<String> {
+        let &(start, size, _) = self.symbols.get(*self.by_name.get(name)?)?;
+        let bytes = self.bytes_at(start, size)?;
+        let mut hasher = sha2::Sha256::new();
+        let mut decoder = Decoder::with_ip(64, bytes, start, DecoderOptions::NONE);
+        let mut instruction = Instruction::default();
+        while decoder.can_decode() {
+            let at = (decoder.ip() - start) as usize;
+            decoder.decode_out(&mut instruction);
+            let mut raw = bytes[at..at + instruction.len()].to_vec();
+            let offsets = decoder.get_constant_offsets(&instruction);
+            let mut named = Vec::new();
+            if is_near_branch(&instruction) && offsets.has_immediate() {
+                blank(
+                    &mut raw,
+                    offsets.immediate_offset(),
+                    offsets.immediate_size(),
+                );
+                named.push(self.describe(instruction.near_branch_target(), start, size));
+            }
+            if instruction.is_ip_rel_memory_operand() && offsets.has_displacement() {
+                blank(
+                    &mut raw,
+                    offsets.displacement_offset(),
+                    offsets.displacement_size(),
+                );
+                named.push(self.describe(instruction.ip_rel_memory_address(), start, size));
+            }
+            hasher.update((raw.len() as u8).to_le_bytes());
+            hasher.update(&raw);
+            for name in named {
+                hasher.update(name.as_bytes());
+                hasher.update([0]);
+            }
+        }
+        Some(format!("{:x}", hasher.finalize()))
+    }
+
+    /// What is at `address`, as seen from the function at `start..start+size`.
+    fn describe(&self, address: u64, start: u64, size: u64) -> String {
+        if (start..start + size).contains(&address) {
+            return format!("here+{}", address - start);
+        }
+        let Some(section) = self.section_of(address) else {
+            return "outside".into();
+        };
+        match section.kind {
+            SectionKind::ReadOnlyData | SectionKind::ReadOnlyString => {
+                format!(
+                    "{} = {}",
+                    self.describe_plain(address),
+                    self.read_only_digest(address)
+                )
+            }
+            _ => match self.relocated.get(&address) {
+                Some(target) => format!("slot -> {target}"),
+                None => self.describe_plain(address),
+            },
+        }
+    }
+
+    /// `symbol+offset`, or the section's name when no symbol holds it.
+    fn describe_plain(&self, address: u64) -> String {
+        match self.symbol_at(address) {
+            Some((symbol_start, _, name)) => format!("{name}+{}", address - symbol_start),
+            None => self
+                .section_of(address)
+                .map_or("outside".into(), |s| format!("{} (no symbol)", s.name)),
+        }
+    }
+
+    /// A digest of the read-only bytes at `address`: the symbol's bytes from
+    /// there on, or up to the next symbol (anonymous constants).
+    fn read_only_digest(&self, address: u64) -> String {
+        let next = self.symbols.partition_point(|(a, _, _)| *a <= address);
+        let end = match self.symbol_at(address) {
+            Some((symbol_start, size, _)) => (symbol_start + size).max(address + 1),
+            None => self
+                .symbols
+                .get(next)
+                .map_or(u64::MAX, |(a, _, _)| *a)
+                .min(address + ANONYMOUS_DATA_BYTES),
+        };
+        let section = self.section_of(address).expect("checked by the caller");
+        let section_end = section.address + section.bytes.len() as u64;
+        let bytes = self
+            .bytes_at(address, end.min(section_end) - address)
+            .unwrap_or(&[]);
+        format!("{:x}", sha2::Sha256::digest(bytes))
+    }
+
+    fn section_of(&self, address: u64) -> Option<&Section> {
+        self.sections
+            .iter()
+            .find(|s| (s.address..s.address + s.bytes.len() as u64).contains(&address))
+    }
+
+    /// The symbol holding `address`: its start, size and name.
+    fn symbol_at(&self, address: u64) -> Option<(u64, u64, &str)> {
+        let after = self.symbols.partition_point(|(a, _, _)| *a <= address);
+        // Symbols nest rarely and never deep: a short look back suffices.
+        self.symbols[..after]
+            .iter()
+            .rev()
+            .take(64)
+            .find(|(a, size, _)| address < a + (*size).max(1))
+            .map(|(a, size, name)| (*a, *size, name.as_str()))
+    }
+
+    fn bytes_at(&self, address: u64, size: u64) -> Option<&[u8]> {
+        let section = self.section_of(address)?;
+        let from = (address - section.address) as usize;
+        section.bytes.get(from..from + size as usize)
+    }
+}
+
+fn is_near_branch(instruction: &Instruction) -> bool {
+    matches!(
+        instruction.op0_kind(),
+        OpKind::NearBranch16 | OpKind::NearBranch32 | OpKind::NearBranch64
+    )
+}
+
+fn blank(raw: &mut [u8], offset: usize, size: usize) {
+    for byte in raw.iter_mut().skip(offset).take(size) {
+        *byte = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[inline(never)]
+    fn scaled(x: u64, k: u64) -> u64 {
+        std::hint::black_box(x).wrapping_mul(k) ^ 0x9e37_79b9
+    }
+
+    #[inline(never)]
+    fn divided(x: u64, k: u64) -> u64 {
+        (std::hint::black_box(x) / k.max(1)) ^ 0x9e37_79b9
+    }
+
+    fn symbol_of(index: &CodeIndex, fragment: &str) -> String {
+        index
+            .symbols
+            .iter()
+            .map(|(_, _, name)| name)
+            .find(|name| name.contains(fragment))
+            .unwrap_or_else(|| panic!("no symbol with {fragment}"))
+            .clone()
+    }
+
+    #[test]
+    fn a_function_keeps_its_fingerprint_in_a_copy_and_differs_from_another() {
+        assert_ne!(scaled(3, 5), divided(3, 5));
+        let me = std::env::current_exe().unwrap();
+        let mut index = CodeIndex::read(&me).unwrap();
+        let mul = symbol_of(&index, "fingerprint5tests6scaled");
+        let div = symbol_of(&index, "fingerprint5tests7divided");
+        let (mul_digest, div_digest) = (index.digest(&mul), index.digest(&div));
+        assert!(mul_digest.is_some());
+        assert_ne!(mul_digest, div_digest);
+        let dir = tempfile::tempdir().unwrap();
+        let copy = dir.path().join("copy");
+        std::fs::copy(&me, &copy).unwrap();
+        let mut again = CodeIndex::read(&copy).unwrap();
+        assert_eq!(again.digest(&mul), mul_digest);
+        assert_eq!(again.digest(&div), div_digest);
+        assert_eq!(index.digest("no such function"), None);
+    }
+}

@@ -1,0 +1,113 @@
+//! Paired runs time only what changed: before any round, each benchmark
+//! runs once under callgrind on each side (`executed`), and a benchmark
+//! whose two sides executed the same code is set aside with no rounds. A
+//! pull request that touches one module then pays rounds for that module's
+//! benchmarks alone, and the false-discovery family holds only benchmarks
+//! that could have changed.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use super::executed::{Execution, execution};
+use super::fingerprint::CodeIndex;
+use super::{BenchExecutable, Listed, Progress};
+use crate::error::Result;
+use crate::record::BenchId;
+
+/// Take the benchmarks that executed the same code on both sides out of
+/// both lists. Returns what is left to time and the benchmarks set aside.
+/// Anything that stops the comparison of one benchmark (it fails under
+/// callgrind, its executable cannot be read) leaves it to be timed, with a
+/// note; without valgrind every benchmark is timed.
+pub fn set_aside_same_code(
+    mut head_listed: Listed,
+    mut base_listed: Listed,
+    scratch: &Path,
+    progress: &Progress,
+) -> (Listed, Listed, BTreeSet<BenchId>) {
+    let mut same = BTreeSet::new();
+    if super::callgrind::valgrind_version().is_err() {
+        progress.note(
+            "paired: valgrind is not installed, so every benchmark is timed, also those whose code \
+             the change did not touch (install valgrind to time only the changed ones)",
+        );
+        return (head_listed, base_listed, same);
+    }
+    let total: usize = head_listed.iter().map(|(_, ids)| ids.len()).sum();
+    let bar = progress.bar(total as u64, "comparing what each benchmark executed");
+    for (index, (head_exe, head_ids)) in head_listed.iter_mut().enumerate() {
+        let Some((base_exe, base_ids)) = base_listed
+            .iter_mut()
+            .find(|(base, _)| base.target.is(&head_exe.target))
+        else {
+            continue;
+        };
+        let indexes = CodeIndex::read(&head_exe.path)
+            .and_then(|head| CodeIndex::read(&base_exe.path).map(|base| (head, base)));
+        let (mut head_code, mut base_code) = match indexes {
+            Ok(indexes) => indexes,
+            Err(error) => {
+                progress.note(&format!(
+                    "bench target {}: could not read its machine code ({error}); timing it",
+                    head_exe.target.label()
+                ));
+                continue;
+            }
+        };
+        for (n, id) in head_ids.iter().enumerate() {
+            bar.working_on(id);
+            if base_ids.contains(id) {
+                let out = scratch.join(format!("executed-{index}-{n}"));
+                let sides = both_sides(
+                    (head_exe, &mut head_code),
+                    (base_exe, &mut base_code),
+                    id,
+                    &out,
+                );
+                match sides {
+                    Ok((head, base)) if head.differences(&base).is_empty() => {
+                        same.insert(BenchId(id.clone()));
+                    }
+                    Ok(_) => {}
+                    Err(error) => progress.note(&format!(
+                        "benchmark {id}: could not see what it executed ({error}); timing it"
+                    )),
+                }
+            }
+            bar.finished_one(id);
+        }
+    }
+    bar.finish();
+    for (_, ids) in head_listed.iter_mut().chain(base_listed.iter_mut()) {
+        ids.retain(|id| !same.contains(&BenchId(id.clone())));
+    }
+    if !same.is_empty() {
+        progress.note(&format!(
+            "paired: {} benchmark(s) executed the same code on both sides and are not timed",
+            same.len()
+        ));
+    }
+    (head_listed, base_listed, same)
+}
+
+/// What benchmark `id` executed on each side, both run at once: callgrind
+/// counts do not depend on what else the machine does.
+fn both_sides(
+    head: (&BenchExecutable, &mut CodeIndex),
+    base: (&BenchExecutable, &mut CodeIndex),
+    id: &str,
+    out: &Path,
+) -> Result<(Execution, Execution)> {
+    for side in ["base", "head"] {
+        let dir = out.join(side);
+        std::fs::create_dir_all(&dir).map_err(|e| crate::error::Error::io(&dir, e))?;
+    }
+    std::thread::scope(|scope| {
+        let base_run = scope.spawn(|| execution(base.0, base.1, id, &out.join("base/callgrind")));
+        let head_run = execution(head.0, head.1, id, &out.join("head/callgrind"));
+        let base_run = base_run
+            .join()
+            .expect("the base side's thread does not panic");
+        Ok((head_run?, base_run?))
+    })
+}
