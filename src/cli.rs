@@ -506,7 +506,8 @@ pub struct CheckArgs {
     /// identical machine code. By default those are not timed (their
     /// benchmarks get the verdict "identical"): a pull request that changes
     /// only docs or tests costs the two builds and no rounds. Use it for an
-    /// A/A run that shows this machine's noise
+    /// A/A run that shows this machine's noise. Identical code is also the
+    /// same code, so this times every benchmark, as --time-all does
     #[arg(long, requires = "paired")]
     pub time_identical: bool,
 

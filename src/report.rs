@@ -226,6 +226,11 @@ pub struct InstructionCheck {
     /// unit of input (the counts as measured).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub per_unit: bool,
+    /// Paired: the two sides executed different machine code (fingerprints
+    /// of the executed functions), so the same count is not the same
+    /// instructions and the change is never `layout`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub code_changed: bool,
 }
 
 /// A benchmark's heap operations per iteration on both sides: the medians

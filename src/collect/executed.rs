@@ -41,6 +41,19 @@ pub struct Execution {
 }
 
 impl Execution {
+    /// Whether the two ran different machine code: a function run on one
+    /// side only, or one whose fingerprint differs. Equal instruction
+    /// counts then are not the same instructions.
+    pub fn code_differs(&self, other: &Execution) -> bool {
+        self.functions.len() != other.functions.len()
+            || self.functions.iter().any(|(name, function)| {
+                other
+                    .functions
+                    .get(name)
+                    .is_none_or(|theirs| theirs.code != function.code)
+            })
+    }
+
     /// Whether `self` and `other` ran the same code, or why not (the first
     /// few functions that differ).
     pub fn differences(&self, other: &Execution) -> Vec<String> {

@@ -392,14 +392,14 @@ pub fn run_paired(
         set_aside_identical(head_listed, base_listed, progress)
     };
     let scratch = super::scratch_dir(head)?;
-    let (head_listed, base_listed, same_code) = if selection.time_same_code {
-        (head_listed, base_listed, BTreeSet::new())
+    let (head_listed, base_listed, executions) = if selection.time_same_code {
+        (head_listed, base_listed, Default::default())
     } else {
         super::same_code::set_aside_same_code(head_listed, base_listed, scratch.path(), progress)
     };
     // Rounds, profiles and allocation counts run only what is left.
     let narrowed;
-    let selection = if same_code.is_empty() {
+    let selection = if executions.same_code.is_empty() {
         selection
     } else {
         let left = head_listed
@@ -671,7 +671,8 @@ pub fn run_paired(
             head: head_record,
             round_medians,
             identical,
-            same_code,
+            same_code: executions.same_code,
+            code_changed: executions.code_changed,
             instructions: Default::default(),
         },
         head_listed,

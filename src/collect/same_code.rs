@@ -14,8 +14,18 @@ use super::{BenchExecutable, Listed, Progress};
 use crate::error::Result;
 use crate::record::BenchId;
 
+/// What the pass found, by benchmark.
+#[derive(Debug, Default)]
+pub struct Executions {
+    /// Executed the same code on both sides: not timed.
+    pub same_code: BTreeSet<BenchId>,
+    /// Executed different machine code (not only different counts): an
+    /// equal instruction count later is not the same instructions.
+    pub code_changed: BTreeSet<BenchId>,
+}
+
 /// Take the benchmarks that executed the same code on both sides out of
-/// both lists. Returns what is left to time and the benchmarks set aside.
+/// both lists. Returns what is left to time and what the pass found.
 /// Anything that stops the comparison of one benchmark (it fails under
 /// callgrind, its executable cannot be read) leaves it to be timed, with a
 /// note; without valgrind every benchmark is timed.
@@ -24,14 +34,14 @@ pub fn set_aside_same_code(
     mut base_listed: Listed,
     scratch: &Path,
     progress: &Progress,
-) -> (Listed, Listed, BTreeSet<BenchId>) {
-    let mut same = BTreeSet::new();
+) -> (Listed, Listed, Executions) {
+    let mut found = Executions::default();
     if super::callgrind::valgrind_version().is_err() {
         progress.note(
             "paired: valgrind is not installed, so every benchmark is timed, also those whose code \
              the change did not touch (install valgrind to time only the changed ones)",
         );
-        return (head_listed, base_listed, same);
+        return (head_listed, base_listed, found);
     }
     let total: usize = head_listed.iter().map(|(_, ids)| ids.len()).sum();
     let bar = progress.bar(total as u64, "comparing what each benchmark executed");
@@ -66,7 +76,10 @@ pub fn set_aside_same_code(
                 );
                 match sides {
                     Ok((head, base)) if head.differences(&base).is_empty() => {
-                        same.insert(BenchId(id.clone()));
+                        found.same_code.insert(BenchId(id.clone()));
+                    }
+                    Ok((head, base)) if head.code_differs(&base) => {
+                        found.code_changed.insert(BenchId(id.clone()));
                     }
                     Ok(_) => {}
                     Err(error) => progress.note(&format!(
@@ -79,15 +92,15 @@ pub fn set_aside_same_code(
     }
     bar.finish();
     for (_, ids) in head_listed.iter_mut().chain(base_listed.iter_mut()) {
-        ids.retain(|id| !same.contains(&BenchId(id.clone())));
+        ids.retain(|id| !found.same_code.contains(&BenchId(id.clone())));
     }
-    if !same.is_empty() {
+    if !found.same_code.is_empty() {
         progress.note(&format!(
             "paired: {} benchmark(s) executed the same code on both sides and are not timed",
-            same.len()
+            found.same_code.len()
         ));
     }
-    (head_listed, base_listed, same)
+    (head_listed, base_listed, found)
 }
 
 /// What benchmark `id` executed on each side, both run at once: callgrind

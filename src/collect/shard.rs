@@ -318,6 +318,7 @@ pub fn merge_paired(
     let mut round_medians = BTreeMap::new();
     let mut identical = std::collections::BTreeSet::new();
     let mut same_code = std::collections::BTreeSet::new();
+    let mut code_changed = std::collections::BTreeSet::new();
     let mut instructions = crate::record::paired::CountedInstructions::default();
     let mut base_benches = Vec::new();
     let mut heads = Vec::new();
@@ -325,6 +326,7 @@ pub fn merge_paired(
         round_medians.extend(shard.run.round_medians);
         identical.extend(shard.run.identical);
         same_code.extend(shard.run.same_code);
+        code_changed.extend(shard.run.code_changed);
         instructions.extend(shard.run.instructions);
         base_benches.extend(shard.run.base.benches);
         heads.push(shard.run.head);
@@ -342,6 +344,7 @@ pub fn merge_paired(
         round_medians,
         identical,
         same_code,
+        code_changed,
         instructions,
     };
     Ok((super::paired::PairedShard { run, ..first }, merged))

@@ -63,6 +63,7 @@ pub fn check(
             )
         }),
         per_unit: input.is_some(),
+        code_changed: false,
     }
 }
 
@@ -358,6 +359,7 @@ mod tests {
                 jitter: 0.0,
                 simulated_cycles_change: None,
                 per_unit: false,
+                code_changed: false,
             });
             c
         };

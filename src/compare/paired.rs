@@ -306,10 +306,12 @@ pub fn against_paired_with(
                 disturbed,
                 df: Some(inputs.df),
                 low_confidence: n < 2,
-                instructions: run
-                    .instructions
-                    .of(id)
-                    .map(|(base, head)| super::instructions::check(base, head, input.as_ref())),
+                instructions: run.instructions.of(id).map(|(base, head)| {
+                    crate::report::InstructionCheck {
+                        code_changed: run.code_changed.contains(id),
+                        ..super::instructions::check(base, head, input.as_ref())
+                    }
+                }),
             },
         ));
     }
@@ -463,6 +465,7 @@ mod tests {
             round_medians: [(id, rounds)].into_iter().collect(),
             identical: Default::default(),
             same_code: Default::default(),
+            code_changed: Default::default(),
             instructions: Default::default(),
         }
     }

@@ -45,6 +45,8 @@ pub struct CodeEvidence {
     /// ln(head / base) of callgrind's cycle estimate from its cache and
     /// branch simulation (`Ir + 10 Bm + 10 L1m + 100 LLm`), when simulated.
     pub cycles_log_change: Option<f64>,
+    /// The executed functions' machine code differs between the sides.
+    pub code_changed: bool,
 }
 
 impl From<&crate::report::InstructionCheck> for CodeEvidence {
@@ -53,6 +55,7 @@ impl From<&crate::report::InstructionCheck> for CodeEvidence {
             instructions_log_change: check.change.ln_1p(),
             instructions_jitter: check.jitter,
             cycles_log_change: check.simulated_cycles_change.map(f64::ln_1p),
+            code_changed: check.code_changed,
         }
     }
 }
@@ -172,6 +175,7 @@ fn classify_time_and_code(evidence: &Evidence, rule: &Rule) -> Verdict {
     match evidence.code {
         Some(code)
             if !rule.layout_fails
+                && !code.code_changed
                 && !code.instructions_changed()
                 && !code.memory_changed(direction, rule.min_change.ln_1p()) =>
         {
@@ -376,6 +380,7 @@ mod tests {
                 instructions_log_change: instructions.ln_1p(),
                 instructions_jitter: jitter,
                 cycles_log_change: cycles.map(f64::ln_1p),
+                code_changed: false,
             })
         };
         let verdict = |e: Evidence, fails| classify(Presence::Both(e), &rule(fails));
@@ -402,6 +407,13 @@ mod tests {
             verdict(slower(code(0.004, 0.002, None)), false),
             Verdict::Layout
         );
+        // The same count of different instructions (a multiply swapped for
+        // an add): the time stands.
+        let swapped = code(0.0, 0.0, Some(0.0)).map(|c| CodeEvidence {
+            code_changed: true,
+            ..c
+        });
+        assert_eq!(verdict(slower(swapped), false), Verdict::Regressed);
         // Same instructions, memory costs 3% more: the time stands.
         assert_eq!(
             verdict(slower(code(0.0, 0.0, Some(0.03))), false),

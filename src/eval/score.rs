@@ -564,6 +564,7 @@ fn paired_run(
         round_medians,
         identical: Default::default(),
         same_code: Default::default(),
+        code_changed: Default::default(),
         instructions: Default::default(),
     }
 }

@@ -181,6 +181,7 @@ fn flagged(
         round_medians,
         identical: Default::default(),
         same_code: Default::default(),
+        code_changed: Default::default(),
         instructions: Default::default(),
     };
     let side = || crate::report::Side {

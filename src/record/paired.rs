@@ -90,6 +90,11 @@ pub struct PairedRun {
     /// (`collect::executed`).
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub same_code: BTreeSet<BenchId>,
+    /// Timed benchmarks whose two sides executed different machine code
+    /// (not only different counts): equal instruction counts are then not
+    /// the same instructions, and a time change is never `layout`.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub code_changed: BTreeSet<BenchId>,
     /// The dual-measure check: instruction counts of both sides for the
     /// benchmarks whose time changed.
     #[serde(default, skip_serializing_if = "CountedInstructions::is_empty")]

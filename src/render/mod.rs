@@ -110,8 +110,10 @@ pub fn evidence(report: &Report) -> String {
                 .collect();
             let least = rounds.iter().min().copied().unwrap_or(0);
             let most = rounds.iter().max().copied().unwrap_or(0);
-            if rounds.is_empty() {
-                "paired: the same code on both sides, nothing timed".to_string()
+            if rounds.is_empty() && report.count(crate::report::Verdict::SameCode) > 0 {
+                "paired: the same code executed on both sides, nothing timed".to_string()
+            } else if rounds.is_empty() {
+                "paired: identical machine code on both sides, nothing timed".to_string()
             } else if least == most {
                 format!("paired: {most} rounds in this job, base and head alternating")
             } else {
@@ -140,7 +142,9 @@ pub fn interval_text(mode: crate::report::Mode, change: &crate::report::Change) 
 /// `1.20 M → 1.68 M instructions (+40.0%); simulated cycles +38.5%`.
 pub fn instruction_text(check: &crate::report::InstructionCheck) -> String {
     use crate::profile::hotspots::format_count;
-    let change = if check.same_instructions() {
+    let change = if check.same_instructions() && check.code_changed {
+        "the same count, different instructions".to_string()
+    } else if check.same_instructions() {
         "the same".to_string()
     } else {
         format_change(check.change)

@@ -326,12 +326,16 @@ fn issue_14_same_instructions_read_layout_and_a_real_slowdown_shows_its_instruct
     let repo_dir = paired_repo();
     let repo = repo_dir.as_path();
     let target = paired_target();
+    // `sleepy` runs the same code on both sides (its pause is read from a
+    // file in set-up, outside the timed routine), `busy` does more work.
     let moves = |sleep_micros: u64, work: u64| {
+        std::fs::write(repo.join("sleep.txt"), sleep_micros.to_string()).unwrap();
         format!(
             "use criterion::{{criterion_group, criterion_main, Criterion}};\n\
              use std::hint::black_box;\n\
              fn benches(c: &mut Criterion) {{\n\
-             c.bench_function(\"sleepy\", |b| b.iter(|| std::thread::sleep(std::time::Duration::from_micros(black_box({sleep_micros})))));\n\
+             let pause: u64 = std::fs::read_to_string(\"sleep.txt\").unwrap().trim().parse().unwrap();\n\
+             c.bench_function(\"sleepy\", |b| b.iter(|| std::thread::sleep(std::time::Duration::from_micros(black_box(pause)))));\n\
              c.bench_function(\"busy\", |b| b.iter(|| tiny::work(black_box({work}))));\n\
              }}\n\
              criterion_group!(moves, benches);\n\
@@ -350,7 +354,7 @@ fn issue_14_same_instructions_read_layout_and_a_real_slowdown_shows_its_instruct
     git_in(repo, &["checkout", "-q", "-b", "moved"]);
     std::fs::write(repo.join("benches/moves.rs"), moves(400, 4000)).unwrap();
     git_in(repo, &["commit", "-q", "-am", "sleep longer, work more"]);
-    let check = |filter: &str| {
+    let check = |filter: &str, extra: &[&str]| {
         let out = tempfile::tempdir().unwrap();
         let output = run(flamegate(repo)
             .env("CARGO_TARGET_DIR", &target)
@@ -368,11 +372,19 @@ fn issue_14_same_instructions_read_layout_and_a_real_slowdown_shows_its_instruct
                 "--out-dir",
             ])
             .arg(out.path())
+            .args(extra)
             .args(quick_no_profile()));
         (output, report(out.path()))
     };
 
-    let (output, both) = check("^(sleepy|busy)$");
+    // Not timed by default: the same code ran on both sides.
+    let (output, default) = check("^(sleepy|busy)$", &[]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert_eq!(verdict_of(&default, "sleepy"), "SameCode");
+    assert_eq!(verdict_of(&default, "busy"), "Regressed");
+
+    // Timed anyway, the same code and the same count read `layout`.
+    let (output, both) = check("^(sleepy|busy)$", &["--time-all"]);
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     assert_eq!(both["schema"], flamegate::report::REPORT_SCHEMA);
     assert_eq!(both["reproduce"]["paired"], true);
@@ -423,7 +435,7 @@ fn issue_14_same_instructions_read_layout_and_a_real_slowdown_shows_its_instruct
     );
 
     // Layout alone does not fail the gate.
-    let (output, alone) = check("^sleepy$");
+    let (output, alone) = check("^sleepy$", &["--time-all"]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert_eq!(verdict_of(&alone, "sleepy"), "Layout");
 
@@ -433,7 +445,7 @@ fn issue_14_same_instructions_read_layout_and_a_real_slowdown_shows_its_instruct
         "[thresholds]\nfail_on_layout = true\n",
     )
     .unwrap();
-    let (output, strict) = check("^sleepy$");
+    let (output, strict) = check("^sleepy$", &["--time-all"]);
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     assert_eq!(verdict_of(&strict, "sleepy"), "Regressed");
     std::fs::remove_file(repo.join("flamegate.toml")).unwrap();
@@ -514,6 +526,15 @@ fn two_modules_repo(dir: &Path) {
     assert_ne!(lib, divided);
     std::fs::write(dir.join("src/lib.rs"), divided).unwrap();
     git_in(dir, &["commit", "-q", "-am", "divide"]);
+    // The same count of different instructions: a multiply made an add.
+    git_in(dir, &["checkout", "-q", "-b", "add", "main"]);
+    std::fs::write(
+        dir.join("src/lib.rs"),
+        lib.replace("w.wrapping_mul(k)", "w.wrapping_add(k)"),
+    )
+    .unwrap();
+    git_in(dir, &["commit", "-q", "-am", "add"]);
+    git_in(dir, &["checkout", "-q", "divide"]);
 }
 
 #[test]
@@ -531,6 +552,11 @@ fn a_change_to_one_module_times_only_that_modules_benchmarks() {
     assert_eq!(verdict_of(&report, "checksum/mix"), "Regressed");
     let rounds = comparison_of(&report, "checksum/mix")["change"]["rounds"].as_u64();
     assert_eq!(rounds, Some(6), "{report}");
+    // Untouched, but their executions differ from run to run: timed.
+    for id in ["hash/count", "thread/number"] {
+        let timed = comparison_of(&report, id);
+        assert_eq!(timed["change"]["rounds"].as_u64(), Some(6), "{timed}");
+    }
     let log = stderr(&output);
     assert!(
         log.contains("1 benchmark(s) executed the same code on both sides and are not timed"),
@@ -545,11 +571,36 @@ fn a_change_to_one_module_times_only_that_modules_benchmarks() {
     // --time-all times it: a benchmark of untouched code, timed, is not
     // a regression.
     let all = dir.path().join("all");
-    let output = paired_six_rounds(&repo, &paired_target(), &all, false, &["--time-all"]);
+    let only = ["--filter", "^(parse|checksum)/"];
+    let output = paired_six_rounds(
+        &repo,
+        &paired_target(),
+        &all,
+        false,
+        &[&only[..], &["--time-all"]].concat(),
+    );
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     let report = crate::support::report(&all);
     let parse = comparison_of(&report, "parse/number");
     assert_eq!(parse["change"]["rounds"].as_u64(), Some(6), "{parse}");
     assert_ne!(verdict_of(&report, "parse/number"), "Regressed");
     assert_eq!(verdict_of(&report, "checksum/mix"), "Regressed");
+
+    // An add for a multiply executes as many instructions, different ones:
+    // whatever the time did, it is never `layout` (nor `same code`).
+    git_in(&repo, &["checkout", "-q", "add"]);
+    let add = dir.path().join("add");
+    let output = paired_six_rounds(&repo, &paired_target(), &add, false, &only);
+    let report = crate::support::report(&add);
+    let mix = comparison_of(&report, "checksum/mix");
+    assert!(
+        !["Layout", "SameCode", "Identical"].contains(&mix["verdict"].as_str().unwrap()),
+        "{mix}\n{}",
+        stderr(&output)
+    );
+    if let Some(check) = mix["instructions"].as_object() {
+        assert_eq!(check["change"].as_f64(), Some(0.0), "{mix}");
+        assert_eq!(check["code_changed"].as_bool(), Some(true), "{mix}");
+    }
+    assert_eq!(verdict_of(&report, "parse/number"), "SameCode");
 }

@@ -85,6 +85,7 @@ fn paired_report_with_instruction_checks() -> Report {
         same_code: [flamegate::record::BenchId("lex/tokens".into())]
             .into_iter()
             .collect(),
+        code_changed: Default::default(),
         instructions: CountedInstructions {
             base: vec![
                 counts("parse/large", 180_000.0, 40),

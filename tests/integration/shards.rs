@@ -375,6 +375,7 @@ fn paired_shards(dir: &Path, count: usize) -> Vec<PathBuf> {
                     head: head_part,
                     identical: Default::default(),
                     same_code: Default::default(),
+                    code_changed: Default::default(),
                     instructions: Default::default(),
                 },
                 head_side: side("1111111111111111111111111111111111111111", "work tree"),
