@@ -19,21 +19,21 @@ use super::BenchExecutable;
 use super::fingerprint::CodeIndex;
 use crate::error::{Error, Result};
 
-/// One executed function: its own instructions, and a digest of its machine
-/// code when it is the bench executable's (shared libraries are the same
-/// files on both sides).
+/// One executed function: its name (demangled, for messages) and its own
+/// instructions.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExecutedFunction {
+    pub name: String,
     pub instructions: u64,
-    pub code: Option<String>,
 }
 
 /// What a benchmark's routine executed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Execution {
-    /// By function name (`.llvm.N` suffixes, which name the code unit and
-    /// not the function, dropped), with the library for code outside the
-    /// executable.
+    /// The bench executable's functions by the fingerprint of their machine
+    /// code (not by name: identical functions are folded into one address
+    /// with several names, and which one a side shows is chance); shared
+    /// libraries' (the same files on both sides) by name and library.
     pub functions: BTreeMap<String, ExecutedFunction>,
     /// Threads the process ran: more than one means code callgrind did not
     /// attribute to the routine.
@@ -45,13 +45,7 @@ impl Execution {
     /// side only, or one whose fingerprint differs. Equal instruction
     /// counts then are not the same instructions.
     pub fn code_differs(&self, other: &Execution) -> bool {
-        self.functions.len() != other.functions.len()
-            || self.functions.iter().any(|(name, function)| {
-                other
-                    .functions
-                    .get(name)
-                    .is_none_or(|theirs| theirs.code != function.code)
-            })
+        !self.functions.keys().eq(other.functions.keys())
     }
 
     /// Whether `self` and `other` ran the same code, or why not (the first
@@ -60,23 +54,26 @@ impl Execution {
         if self.threads > 1 || other.threads > 1 {
             return vec!["it runs more than one thread".into()];
         }
-        let names: std::collections::BTreeSet<&String> = self
+        let keys: std::collections::BTreeSet<&String> = self
             .functions
             .keys()
             .chain(other.functions.keys())
             .collect();
-        names
-            .into_iter()
+        let runs = |side: &Execution, name: &str| side.functions.values().any(|f| f.name == name);
+        keys.into_iter()
             .filter_map(
-                |name| match (self.functions.get(name), other.functions.get(name)) {
-                    (Some(a), Some(b)) if a.code != b.code => Some(format!("{name}: code changed")),
+                |key| match (self.functions.get(key), other.functions.get(key)) {
                     (Some(a), Some(b)) if a.instructions != b.instructions => Some(format!(
-                        "{name}: {} → {} instructions",
-                        a.instructions, b.instructions
+                        "{}: {} → {} instructions",
+                        a.name, a.instructions, b.instructions
                     )),
-                    (Some(_), None) | (None, Some(_)) => {
-                        Some(format!("{name}: run on one side only"))
+                    (Some(a), None) if runs(other, &a.name) => {
+                        Some(format!("{}: code changed", a.name))
                     }
+                    (Some(a), None) => Some(format!("{}: run on one side only", a.name)),
+                    // A changed function is named once, from this side.
+                    (None, Some(b)) if runs(self, &b.name) => None,
+                    (None, Some(b)) => Some(format!("{}: run on one side only", b.name)),
                     _ => None,
                 },
             )
@@ -127,19 +124,20 @@ pub fn execution(
             if instructions == 0 {
                 continue;
             }
-            let in_exe = Path::new(&object) == exe.path;
-            let digest = if in_exe { code.digest(&name) } else { None };
-            let key = match in_exe {
-                true => comparable_name(&name).to_string(),
-                false => format!("{} ({})", comparable_name(&name), library_name(&object)),
+            let shown = format!("{:#}", rustc_demangle::demangle(comparable_name(&name)));
+            let key = if Path::new(&object) == exe.path {
+                code.digest(&name)
+                    .map_or_else(|| shown.clone(), |digest| format!("code {digest}"))
+            } else {
+                format!("{shown} ({})", library_name(&object))
             };
-            functions.insert(
-                key,
-                ExecutedFunction {
-                    instructions,
-                    code: digest,
-                },
-            );
+            functions
+                .entry(key)
+                .or_insert(ExecutedFunction {
+                    name: shown,
+                    instructions: 0,
+                })
+                .instructions += instructions;
         }
     }
     if functions.is_empty() {
@@ -290,10 +288,10 @@ fn=(2)
                 .iter()
                 .map(|(name, n, code)| {
                     (
-                        name.to_string(),
+                        code.to_string(),
                         ExecutedFunction {
+                            name: name.to_string(),
                             instructions: *n,
-                            code: Some(code.to_string()),
                         },
                     )
                 })
@@ -302,6 +300,13 @@ fn=(2)
         };
         let base = run(&[("work", 100, "a"), ("iter", 5, "b")], 1);
         assert!(base.differences(&base.clone()).is_empty());
+        assert!(!base.code_differs(&run(&[("work", 101, "a"), ("iter", 5, "b")], 1)));
+        assert!(base.code_differs(&run(&[("work", 100, "c"), ("iter", 5, "b")], 1)));
+        // The same code under another name (folded aliases) is the same.
+        assert!(
+            base.differences(&run(&[("other", 100, "a"), ("iter", 5, "b")], 1))
+                .is_empty()
+        );
         assert_eq!(
             base.differences(&run(&[("work", 100, "c"), ("iter", 5, "b")], 1)),
             ["work: code changed"]

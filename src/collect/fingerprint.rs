@@ -29,6 +29,13 @@ struct Section {
     bytes: Vec<u8>,
 }
 
+/// What the loader writes into a slot: another object's symbol, or an
+/// address in this executable.
+enum Relocated {
+    Symbol(String),
+    Address(u64),
+}
+
 /// One bench executable's symbols, sections and load-time relocations, and
 /// the fingerprints made so far.
 pub struct CodeIndex {
@@ -36,9 +43,8 @@ pub struct CodeIndex {
     /// (address, size, name), sorted by address.
     symbols: Vec<(u64, u64, String)>,
     by_name: HashMap<String, usize>,
-    /// What the loader writes at an address (a `.got` slot): a symbol's name
-    /// or an address in the executable.
-    relocated: HashMap<u64, String>,
+    /// What the loader writes at an address (a `.got` slot).
+    relocated: HashMap<u64, Relocated>,
     digests: HashMap<String, Option<String>>,
 }
 
@@ -83,32 +89,22 @@ impl CodeIndex {
                     RelocationTarget::Symbol(index) => file
                         .dynamic_symbol_table()
                         .and_then(|table| table.symbol_by_index(index).ok())
-                        .and_then(|symbol| symbol.name().ok().map(str::to_string)),
-                    _ => Some(format!("@{}", relocation.addend())),
+                        .and_then(|symbol| symbol.name().ok())
+                        .map(|name| Relocated::Symbol(name.to_string())),
+                    _ => Some(Relocated::Address(relocation.addend() as u64)),
                 };
                 if let Some(target) = target {
                     relocated.insert(at, target);
                 }
             }
         }
-        let mut index = CodeIndex {
+        Ok(CodeIndex {
             sections,
             symbols,
             by_name,
             relocated,
             digests: HashMap::new(),
-        };
-        // Addends are addresses in this executable: name them.
-        let named: HashMap<u64, String> = index
-            .relocated
-            .iter()
-            .filter_map(|(at, target)| {
-                let address: u64 = target.strip_prefix('@')?.parse::<i64>().ok()? as u64;
-                Some((*at, index.describe_plain(address)))
-            })
-            .collect();
-        index.relocated.extend(named);
-        Ok(index)
+        })
     }
 
     /// The fingerprint of the function named `name` (a symbol of this
@@ -124,6 +120,13 @@ impl CodeIndex {
 
     fn compute(&self, name: &str) -> Option<String> {
         let &(start, size, _) = self.symbols.get(*self.by_name.get(name)?)?;
+        self.walk(start, size, true)
+    }
+
+    /// A digest of the code at `start..start+size`: each instruction's
+    /// bytes with the addresses in them blanked, and, when `deep`, what
+    /// those addresses name (`describe`).
+    fn walk(&self, start: u64, size: u64, deep: bool) -> Option<String> {
         let bytes = self.bytes_at(start, size)?;
         let mut hasher = sha2::Sha256::new();
         let mut decoder = Decoder::with_ip(64, bytes, start, DecoderOptions::NONE);
@@ -133,14 +136,14 @@ impl CodeIndex {
             decoder.decode_out(&mut instruction);
             let mut raw = bytes[at..at + instruction.len()].to_vec();
             let offsets = decoder.get_constant_offsets(&instruction);
-            let mut named = Vec::new();
+            let mut targets = Vec::new();
             if is_near_branch(&instruction) && offsets.has_immediate() {
                 blank(
                     &mut raw,
                     offsets.immediate_offset(),
                     offsets.immediate_size(),
                 );
-                named.push(self.describe(instruction.near_branch_target(), start, size));
+                targets.push(instruction.near_branch_target());
             }
             if instruction.is_ip_rel_memory_operand() && offsets.has_displacement() {
                 blank(
@@ -148,38 +151,54 @@ impl CodeIndex {
                     offsets.displacement_offset(),
                     offsets.displacement_size(),
                 );
-                named.push(self.describe(instruction.ip_rel_memory_address(), start, size));
+                targets.push(instruction.ip_rel_memory_address());
             }
             hasher.update((raw.len() as u8).to_le_bytes());
             hasher.update(&raw);
-            for name in named {
-                hasher.update(name.as_bytes());
+            for target in targets.into_iter().filter(|_| deep) {
+                hasher.update(self.describe(target, start, size).as_bytes());
                 hasher.update([0]);
             }
         }
         Some(format!("{:x}", hasher.finalize()))
     }
 
-    /// What is at `address`, as seen from the function at `start..start+size`.
+    /// What is at `address`, as seen from the function at `start..start+size`:
+    /// a place in itself, a slot the loader fills (named by what it points
+    /// to), or another place (`describe_place`).
     fn describe(&self, address: u64, start: u64, size: u64) -> String {
         if (start..start + size).contains(&address) {
             return format!("here+{}", address - start);
         }
+        match self.relocated.get(&address) {
+            Some(Relocated::Symbol(name)) => format!("slot -> {name}"),
+            Some(Relocated::Address(target)) => format!("slot -> {}", self.describe_place(*target)),
+            None => self.describe_place(address),
+        }
+    }
+
+    /// Read-only data by its bytes, another function by its own code
+    /// (shallow), anything else by symbol. Not by a function's symbol:
+    /// identical functions are often folded into one address with several
+    /// names, and which name a side shows is chance.
+    fn describe_place(&self, address: u64) -> String {
         let Some(section) = self.section_of(address) else {
             return "outside".into();
         };
         match section.kind {
             SectionKind::ReadOnlyData | SectionKind::ReadOnlyString => {
-                format!(
-                    "{} = {}",
-                    self.describe_plain(address),
-                    self.read_only_digest(address)
-                )
+                let offset = self
+                    .symbol_at(address)
+                    .map_or(0, |(symbol_start, _, _)| address - symbol_start);
+                format!("data+{offset} = {}", self.read_only_digest(address))
             }
-            _ => match self.relocated.get(&address) {
-                Some(target) => format!("slot -> {target}"),
-                None => self.describe_plain(address),
+            SectionKind::Text => match self.symbol_at(address) {
+                Some((callee, callee_size, _)) if callee == address && callee_size > 0 => self
+                    .walk(callee, callee_size, false)
+                    .map_or_else(|| self.describe_plain(address), |d| format!("code {d}")),
+                _ => self.describe_plain(address),
             },
+            _ => self.describe_plain(address),
         }
     }
 
