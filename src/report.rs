@@ -431,6 +431,9 @@ pub struct Report {
     /// point. A file name, never a link (the report may be untrusted).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub history_page: Option<String>,
+    /// Paired: where the check's time went, phase by phase.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phases: Option<crate::record::paired::PhaseTimes>,
 }
 
 /// A common complexity class, named only when one class fits the measured

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 use crate::record::interference::Interference;
-use crate::record::paired::{Standing, counted_rounds, round_log_ratios};
+use crate::record::paired::{PhaseTimes, Standing, counted_rounds, round_log_ratios};
 use crate::record::{BenchId, BenchResult, InputChange, RECORD_SCHEMA, RunRecord};
 
 use super::{
@@ -342,7 +342,11 @@ pub fn run_paired(
     progress: &Progress,
 ) -> Result<TimedPair> {
     let flags = workspace_flags(base, head);
+    let mut phases = PhaseTimes::default();
+    let mark = Instant::now();
     let head_listed = build_and_list(head, selection, &flags, runner, progress)?;
+    phases.build_head = mark.elapsed().as_secs_f64();
+    let mark = Instant::now();
     let seeded = seed_base_target(head, base, base_sources)?;
     if seeded {
         progress.note(
@@ -359,6 +363,7 @@ pub fn run_paired(
         std::fs::remove_dir_all(&release).map_err(|e| Error::io(&release, e))?;
         base_listed = build_and_list(base, selection, &flags, runner, progress)?;
     }
+    phases.build_base = mark.elapsed().as_secs_f64();
     // A shard of a paired run: the split is made over both sides' ids, and
     // both sides run exactly the shard's benchmarks.
     let (head_listed, base_listed, selection, shard) = match &selection.shard {
@@ -392,11 +397,13 @@ pub fn run_paired(
         set_aside_identical(head_listed, base_listed, progress)
     };
     let scratch = super::scratch_dir(head)?;
+    let mark = Instant::now();
     let (head_listed, base_listed, executions) = if selection.time_same_code {
         (head_listed, base_listed, Default::default())
     } else {
         super::same_code::set_aside_same_code(head_listed, base_listed, scratch.path(), progress)
     };
+    phases.same_code_pass = mark.elapsed().as_secs_f64();
     // Rounds, profiles and allocation counts run only what is left.
     let narrowed;
     let selection = if executions.same_code.is_empty() {
@@ -607,8 +614,10 @@ pub fn run_paired(
         }
         by_id.into_values().collect()
     };
+    phases.rounds = started.elapsed().as_secs_f64();
     let mut base_benches = pooled(Side::Base);
     let mut head_benches = pooled(Side::Head);
+    let mark = Instant::now();
     if let Some(seconds) = selection.profile_time {
         // Both sides profiled the same way, so differential flamegraphs
         // compare like with like.
@@ -633,6 +642,8 @@ pub fn run_paired(
             }
         }
     }
+    phases.profiles = mark.elapsed().as_secs_f64();
+    let mark = Instant::now();
     // Both sides' allocations, where the bench targets count them.
     for (side, listed, benches) in [
         (Side::Base, &base_listed, &mut base_benches),
@@ -645,6 +656,7 @@ pub fn run_paired(
             bench.allocations = counts.remove(&bench.id).unwrap_or_default();
         }
     }
+    phases.allocations = mark.elapsed().as_secs_f64();
     let mut round_medians = BTreeMap::new();
     for bench in &head_benches {
         let medians = round_medians_of(&results, &windows, rounds, &bench.id);
@@ -673,6 +685,7 @@ pub fn run_paired(
             identical,
             same_code: executions.same_code,
             code_changed: executions.code_changed,
+            phases,
             instructions: Default::default(),
         },
         head_listed,
@@ -710,6 +723,7 @@ impl TimedPair {
         if changed.is_empty() {
             return Ok(());
         }
+        let mark = Instant::now();
         let not_counted = |counted: &mut crate::record::paired::CountedInstructions,
                            ids: &[BenchId],
                            why: &str| {
@@ -784,6 +798,7 @@ impl TimedPair {
         }
         bar.finish();
         self.run.instructions = counted;
+        self.run.phases.instruction_check = mark.elapsed().as_secs_f64();
         Ok(())
     }
 }

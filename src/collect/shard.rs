@@ -319,6 +319,7 @@ pub fn merge_paired(
     let mut identical = std::collections::BTreeSet::new();
     let mut same_code = std::collections::BTreeSet::new();
     let mut code_changed = std::collections::BTreeSet::new();
+    let mut phases = crate::record::paired::PhaseTimes::default();
     let mut instructions = crate::record::paired::CountedInstructions::default();
     let mut base_benches = Vec::new();
     let mut heads = Vec::new();
@@ -327,6 +328,7 @@ pub fn merge_paired(
         identical.extend(shard.run.identical);
         same_code.extend(shard.run.same_code);
         code_changed.extend(shard.run.code_changed);
+        phases.add(&shard.run.phases);
         instructions.extend(shard.run.instructions);
         base_benches.extend(shard.run.base.benches);
         heads.push(shard.run.head);
@@ -345,6 +347,7 @@ pub fn merge_paired(
         identical,
         same_code,
         code_changed,
+        phases,
         instructions,
     };
     Ok((super::paired::PairedShard { run, ..first }, merged))

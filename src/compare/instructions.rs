@@ -277,6 +277,7 @@ pub fn against_instructions(
         outcome,
         notes,
         pull_request_head: None,
+        phases: None,
         runner: None,
         reproduce: None,
         scaling,

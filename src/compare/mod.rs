@@ -313,6 +313,7 @@ pub fn against_stored(
         outcome,
         notes,
         pull_request_head: None,
+        phases: None,
         runner: None,
         reproduce: None,
         scaling,

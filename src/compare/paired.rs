@@ -397,6 +397,7 @@ pub fn against_paired_with(
         reproduce: None,
         scaling,
         history_page: None,
+        phases: Some(run.phases).filter(|p| !p.is_empty()),
     }
 }
 
@@ -466,6 +467,7 @@ mod tests {
             identical: Default::default(),
             same_code: Default::default(),
             code_changed: Default::default(),
+            phases: Default::default(),
             instructions: Default::default(),
         }
     }

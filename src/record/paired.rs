@@ -95,10 +95,59 @@ pub struct PairedRun {
     /// the same instructions, and a time change is never `layout`.
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub code_changed: BTreeSet<BenchId>,
+    /// Where the run's time went, phase by phase.
+    #[serde(default, skip_serializing_if = "PhaseTimes::is_empty")]
+    pub phases: PhaseTimes,
     /// The dual-measure check: instruction counts of both sides for the
     /// benchmarks whose time changed.
     #[serde(default, skip_serializing_if = "CountedInstructions::is_empty")]
     pub instructions: CountedInstructions,
+}
+
+/// Seconds a paired run spent in each phase (README, docs/cost.md).
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PhaseTimes {
+    pub build_head: f64,
+    pub build_base: f64,
+    /// Seeing what each benchmark executed on both sides (`same code`).
+    pub same_code_pass: f64,
+    pub rounds: f64,
+    pub instruction_check: f64,
+    pub profiles: f64,
+    pub allocations: f64,
+}
+
+impl PhaseTimes {
+    pub fn is_empty(&self) -> bool {
+        *self == PhaseTimes::default()
+    }
+
+    /// Each phase that took time, with its name, in the order they run.
+    pub fn named(&self) -> Vec<(&'static str, f64)> {
+        [
+            ("build head", self.build_head),
+            ("build base", self.build_base),
+            ("same-code pass", self.same_code_pass),
+            ("rounds", self.rounds),
+            ("instruction check", self.instruction_check),
+            ("profiles", self.profiles),
+            ("allocations", self.allocations),
+        ]
+        .into_iter()
+        .filter(|(_, seconds)| *seconds > 0.0)
+        .collect()
+    }
+
+    /// Two shards' phases: the machine time both spent.
+    pub fn add(&mut self, other: &PhaseTimes) {
+        self.build_head += other.build_head;
+        self.build_base += other.build_base;
+        self.same_code_pass += other.same_code_pass;
+        self.rounds += other.rounds;
+        self.instruction_check += other.instruction_check;
+        self.profiles += other.profiles;
+        self.allocations += other.allocations;
+    }
 }
 
 /// Exact instruction counts of the benchmarks whose time changed in a

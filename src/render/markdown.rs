@@ -263,6 +263,9 @@ impl Renderer for Markdown {
         for note in &report.notes {
             let _ = writeln!(out, "> {}\n", markdown_prose(note));
         }
+        if let Some(spent) = super::time_spent(report) {
+            let _ = writeln!(out, "Time: {spent}.\n");
+        }
         if let Some(page) = &report.history_page {
             let _ = writeln!(
                 out,

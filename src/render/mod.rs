@@ -464,6 +464,31 @@ pub fn scaling_text(mode: crate::report::Mode, scaling: &crate::report::Scaling)
     text
 }
 
+/// Where a paired check's time went and what it timed, as both human
+/// formats print it: `build head 3.2 s, …; 3 timed, 1 same code`.
+pub fn time_spent(report: &Report) -> Option<String> {
+    use crate::report::Verdict;
+    let phases = report.phases?;
+    let spent: Vec<String> = phases
+        .named()
+        .into_iter()
+        .map(|(phase, seconds)| format!("{phase} {seconds:.1} s"))
+        .collect();
+    let timed = report
+        .comparisons
+        .iter()
+        .filter(|c| c.change.is_some())
+        .count();
+    let mut counts = vec![format!("{timed} timed")];
+    for verdict in [Verdict::SameCode, Verdict::Identical] {
+        match report.count(verdict) {
+            0 => {}
+            n => counts.push(format!("{n} {}", verdict.label())),
+        }
+    }
+    Some(format!("{}; {}", spent.join(", "), counts.join(", ")))
+}
+
 /// The headline both human formats open with.
 pub fn headline(report: &Report) -> String {
     use crate::report::{Outcome, Verdict};

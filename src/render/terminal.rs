@@ -223,6 +223,9 @@ impl Renderer for Terminal {
         for note in &report.notes {
             out.push_str(&format!("note: {}\n", terminal_text(note)));
         }
+        if let Some(spent) = super::time_spent(report) {
+            out.push_str(&format!("time: {spent}\n"));
+        }
         out.into_bytes()
     }
 }

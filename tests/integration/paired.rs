@@ -562,6 +562,16 @@ fn a_change_to_one_module_times_only_that_modules_benchmarks() {
         log.contains("1 benchmark(s) executed the same code on both sides and are not timed"),
         "{log}"
     );
+    // Where the time went: the pass and the rounds, and what was timed.
+    let phases = &report["phases"];
+    for phase in ["build_head", "build_base", "same_code_pass", "rounds"] {
+        assert!(phases[phase].as_f64().unwrap() > 0.0, "{phase}: {phases}");
+    }
+    assert!(
+        stdout(&output).contains("; 3 timed, 1 same code"),
+        "{}",
+        stdout(&output)
+    );
     let markdown = std::fs::read_to_string(out.join("report.md")).unwrap();
     assert!(
         markdown.contains("1 benchmark that executed the same code on both sides (not timed)"),

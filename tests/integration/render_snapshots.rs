@@ -86,6 +86,15 @@ fn paired_report_with_instruction_checks() -> Report {
             .into_iter()
             .collect(),
         code_changed: Default::default(),
+        phases: flamegate::record::paired::PhaseTimes {
+            build_head: 3.2,
+            build_base: 41.0,
+            same_code_pass: 2.4,
+            rounds: 30.5,
+            instruction_check: 12.1,
+            profiles: 0.0,
+            allocations: 1.3,
+        },
         instructions: CountedInstructions {
             base: vec![
                 counts("parse/large", 180_000.0, 40),

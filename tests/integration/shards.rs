@@ -376,6 +376,7 @@ fn paired_shards(dir: &Path, count: usize) -> Vec<PathBuf> {
                     identical: Default::default(),
                     same_code: Default::default(),
                     code_changed: Default::default(),
+                    phases: Default::default(),
                     instructions: Default::default(),
                 },
                 head_side: side("1111111111111111111111111111111111111111", "work tree"),
