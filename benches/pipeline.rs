@@ -33,6 +33,7 @@ fn unsorted_suite(benches: usize, seed: u64) -> RunRecord {
         (state >> 11) as f64 / (1u64 << 53) as f64
     };
     RunRecord {
+        same_code: Default::default(),
         schema: RECORD_SCHEMA,
         commit: None,
         dirty: false,
@@ -48,6 +49,7 @@ fn unsorted_suite(benches: usize, seed: u64) -> RunRecord {
         shard: None,
         benches: (0..benches)
             .map(|i| BenchResult {
+                executed: None,
                 id: BenchId(format!("group{}/bench{i}", i % 10)),
                 group: format!("group{}", i % 10),
                 function: None,

@@ -517,9 +517,11 @@ pub struct CheckArgs {
     /// on each side; one that executed the same functions, with the same
     /// machine code the same number of times, gets the verdict "same code"
     /// and no rounds, so a pull request pays rounds only for the
-    /// benchmarks whose code it changed. Without valgrind every benchmark
-    /// is timed
-    #[arg(long, requires = "paired")]
+    /// benchmarks whose code it changed. Against a stored baseline the same
+    /// holds for each benchmark that executes what the baseline's record
+    /// says it executed (records in time keep a digest of that). Without
+    /// valgrind every benchmark is timed
+    #[arg(long)]
     pub time_all: bool,
 
     /// Skip the instruction check of a paired run in time. By default every

@@ -68,7 +68,12 @@ pub fn gate(
         HeadSource::File(path) => (RunRecord::load(path)?, format!("file {}", path.display())),
         HeadSource::Record(record, chosen_as) => (*record, chosen_as),
         HeadSource::Run(selection, runner) => (
-            measure(project, selection, runner, progress)?,
+            measure(
+                project,
+                &against_recorded_executions(selection, &baseline.record),
+                runner,
+                progress,
+            )?,
             "work tree".into(),
         ),
     };
@@ -99,6 +104,26 @@ pub fn gate(
         head: record,
         base: baseline.record,
     })
+}
+
+/// A run that records what each benchmark executes, made to compare with
+/// what the stored record says, so benchmarks that execute the same are not
+/// timed (`collect::same_code::against_record`).
+fn against_recorded_executions(selection: &RunSelection, record: &RunRecord) -> RunSelection {
+    let recorded: std::collections::BTreeMap<_, _> = record
+        .benches
+        .iter()
+        .filter_map(|b| Some((b.id.clone(), b.executed.clone()?)))
+        .collect();
+    let executed = match &selection.executed {
+        collect::ExecutedCheck::Off => collect::ExecutedCheck::Off,
+        _ if recorded.is_empty() => collect::ExecutedCheck::Record,
+        _ => collect::ExecutedCheck::Against(recorded),
+    };
+    RunSelection {
+        executed,
+        ..selection.clone()
+    }
 }
 
 /// The paired gate: check the base revision out, build both sides in their

@@ -111,6 +111,7 @@ pub fn read_bench_dir(new_dir: &Path) -> Result<BenchResult> {
         .map(|v| parse_throughput(v, &new_dir.join("benchmark.json")))
         .transpose()?;
     Ok(BenchResult {
+        executed: None,
         id: BenchId(benchmark.full_id),
         group: benchmark.group_id,
         function: benchmark.function_id,

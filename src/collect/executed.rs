@@ -41,6 +41,22 @@ pub struct Execution {
 }
 
 impl Execution {
+    /// One digest of the whole execution (each function's key and count),
+    /// for a record to keep; None when it ran more than one thread, which
+    /// callgrind cannot see whole.
+    pub fn digest(&self) -> Option<String> {
+        use sha2::Digest;
+        if self.threads > 1 {
+            return None;
+        }
+        let mut hasher = sha2::Sha256::new();
+        for (key, function) in &self.functions {
+            hasher.update(key.as_bytes());
+            hasher.update(function.instructions.to_le_bytes());
+        }
+        Some(format!("{:x}", hasher.finalize()))
+    }
+
     /// Whether the two ran different machine code: a function run on one
     /// side only, or one whose fingerprint differs. Equal instruction
     /// counts then are not the same instructions.

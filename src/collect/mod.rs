@@ -20,7 +20,7 @@ pub mod rustc_wrapper;
 pub mod same_code;
 pub mod shard;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -54,6 +54,17 @@ impl Measure {
     }
 }
 
+/// Whether a run in time first looks at what each benchmark executes
+/// (`same_code`): to keep it in the record (`baseline update`), or also to
+/// leave untimed the benchmarks that execute what a stored record says.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum ExecutedCheck {
+    #[default]
+    Off,
+    Record,
+    Against(BTreeMap<BenchId, String>),
+}
+
 /// What to run.
 #[derive(Debug, Clone, Default)]
 pub struct RunSelection {
@@ -79,6 +90,8 @@ pub struct RunSelection {
     /// Paired runs: time benchmarks even when both sides executed the same
     /// code (`same_code`).
     pub time_same_code: bool,
+    /// Runs in time: whether to look at what each benchmark executed first.
+    pub executed: ExecutedCheck,
     /// Paired runs in time: count the instructions of the benchmarks whose
     /// time changed, on both sides (the dual-measure check).
     pub check_instructions: bool,
@@ -464,12 +477,39 @@ pub fn run(
     let selection = selection.as_ref();
     let mut machine = machine::fingerprint(&project.dir);
     machine.valgrind = valgrind;
-    let mut benches = match selection.measure {
-        Measure::Instructions => count_instructions(project, &listed, selection, runner, progress)?,
-        Measure::Time => time_benchmarks(project, &listed, selection, runner, progress)?,
+    let (mut benches, same_code) = match selection.measure {
+        Measure::Instructions => (
+            count_instructions(project, &listed, selection, runner, progress)?,
+            BTreeSet::new(),
+        ),
+        Measure::Time => {
+            let (listed, executed, same_code) =
+                same_code::against_record(project, listed, selection, progress)?;
+            let narrowed = RunSelection {
+                filter: shard::exact_filter(
+                    listed
+                        .iter()
+                        .flat_map(|(_, ids)| ids.iter().map(|id| BenchId(id.clone())))
+                        .collect::<Vec<_>>()
+                        .iter(),
+                ),
+                ..selection.clone()
+            };
+            let selection = if same_code.is_empty() {
+                selection
+            } else {
+                &narrowed
+            };
+            let mut benches = time_benchmarks(project, &listed, selection, runner, progress)?;
+            for bench in &mut benches {
+                bench.executed = executed.get(&bench.id).cloned();
+            }
+            (benches, same_code)
+        }
     };
     benches.sort_by(|a, b| a.id.cmp(&b.id));
     let record = RunRecord {
+        same_code,
         schema: RECORD_SCHEMA,
         commit,
         dirty,
@@ -649,6 +689,7 @@ pub(crate) fn count_one(exe: &BenchExecutable, id: &str, out: &Path) -> Result<B
         None => None,
     };
     Ok(BenchResult {
+        executed: None,
         id: BenchId(id.to_string()),
         group: id.split('/').next().unwrap_or(id).to_string(),
         function: None,

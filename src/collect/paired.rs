@@ -666,6 +666,7 @@ pub fn run_paired(
     }
     let machine = machine::fingerprint(&head.dir);
     let record = |benches: Vec<BenchResult>, commit: Option<String>, dirty: bool| RunRecord {
+        same_code: Default::default(),
         schema: RECORD_SCHEMA,
         commit,
         dirty,

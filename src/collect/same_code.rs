@@ -5,12 +5,12 @@
 //! benchmarks alone, and the false-discovery family holds only benchmarks
 //! that could have changed.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use super::executed::{Execution, execution};
 use super::fingerprint::CodeIndex;
-use super::{BenchExecutable, Listed, Progress};
+use super::{BenchExecutable, ExecutedCheck, Listed, Progress, Project, RunSelection};
 use crate::error::Result;
 use crate::record::BenchId;
 
@@ -123,4 +123,86 @@ fn both_sides(
             .expect("the base side's thread does not panic");
         Ok((head_run?, base_run?))
     })
+}
+
+/// A run against a stored record (`ExecutedCheck`): what each listed
+/// benchmark executes, by digest, and the benchmarks that execute what the
+/// record says its benchmark did, taken out of the list (not timed). Off,
+/// or without valgrind: nothing looked at, everything timed.
+pub fn against_record(
+    project: &Project,
+    mut listed: Listed,
+    selection: &RunSelection,
+    progress: &Progress,
+) -> Result<(Listed, BTreeMap<BenchId, String>, BTreeSet<BenchId>)> {
+    let mut same = BTreeSet::new();
+    if selection.executed == ExecutedCheck::Off {
+        return Ok((listed, BTreeMap::new(), same));
+    }
+    if super::callgrind::valgrind_version().is_err() {
+        progress.note(
+            "valgrind is not installed: what each benchmark executes is not recorded, and every \
+             benchmark is timed (install valgrind to time only the changed ones)",
+        );
+        return Ok((listed, BTreeMap::new(), same));
+    }
+    let scratch = super::scratch_dir(project)?;
+    let digests = digests(&listed, scratch.path(), progress);
+    if let ExecutedCheck::Against(before) = &selection.executed {
+        same = digests
+            .iter()
+            .filter(|(id, digest)| before.get(*id) == Some(*digest))
+            .map(|(id, _)| id.clone())
+            .collect();
+    }
+    for (_, ids) in listed.iter_mut() {
+        ids.retain(|id| !same.contains(&BenchId(id.clone())));
+    }
+    if !same.is_empty() {
+        progress.note(&format!(
+            "{} benchmark(s) executed what the baseline recorded and are not timed",
+            same.len()
+        ));
+    }
+    Ok((listed, digests, same))
+}
+
+/// What each listed benchmark executes, as one digest each (`Execution::digest`).
+/// A benchmark that cannot be looked at has none, and is timed.
+fn digests(listed: &Listed, scratch: &Path, progress: &Progress) -> BTreeMap<BenchId, String> {
+    let total: usize = listed.iter().map(|(_, ids)| ids.len()).sum();
+    let bar = progress.bar(total as u64, "seeing what each benchmark executes");
+    let mut digests = BTreeMap::new();
+    for (index, (exe, ids)) in listed.iter().enumerate() {
+        let mut code = match CodeIndex::read(&exe.path) {
+            Ok(code) => code,
+            Err(error) => {
+                progress.note(&format!(
+                    "bench target {}: could not read its machine code ({error}); timing it",
+                    exe.target.label()
+                ));
+                continue;
+            }
+        };
+        for (n, id) in ids.iter().enumerate() {
+            bar.working_on(id);
+            let out = scratch.join(format!("executed-{index}-{n}"));
+            let seen = std::fs::create_dir_all(&out)
+                .map_err(|e| crate::error::Error::io(&out, e))
+                .and_then(|()| execution(exe, &mut code, id, &out.join("callgrind")));
+            match seen {
+                Ok(execution) => {
+                    if let Some(digest) = execution.digest() {
+                        digests.insert(BenchId(id.clone()), digest);
+                    }
+                }
+                Err(error) => progress.note(&format!(
+                    "benchmark {id}: could not see what it executed ({error}); timing it"
+                )),
+            }
+            bar.finished_one(id);
+        }
+    }
+    bar.finish();
+    digests
 }

@@ -163,6 +163,12 @@ fn selection(args: BenchArgs, file: &FileConfig) -> Result<RunSelection> {
         shard: None,
         time_identical: false,
         time_same_code: false,
+        // Kept in every record in time, so a later check can leave
+        // benchmarks that execute the same untimed.
+        executed: match collect::Measure::from(measure) {
+            collect::Measure::Time => collect::ExecutedCheck::Record,
+            collect::Measure::Instructions => collect::ExecutedCheck::Off,
+        },
         timed_ids: None,
         // Only a paired run in time checks; `check --no-instruction-check` skips it.
         check_instructions: true,

@@ -55,6 +55,9 @@ pub(crate) fn check(args: CheckArgs, output: Output) -> Result<u8> {
     let mut config = Config::resolve(&project, Flags::all(&bench, &base, &stats))?;
     config.selection.time_identical = time_identical || time_all;
     config.selection.time_same_code = time_identical || time_all;
+    if time_all {
+        config.selection.executed = collect::ExecutedCheck::Off;
+    }
     config.selection.check_instructions = !no_instruction_check;
     let instructions = config.selection.measure == collect::Measure::Instructions;
     if paired && instructions && shard.is_some() {

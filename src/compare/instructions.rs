@@ -296,6 +296,7 @@ mod tests {
             benches
                 .iter()
                 .map(|(id, samples)| BenchResult {
+                    executed: None,
                     id: BenchId(id.to_string()),
                     group: "g".into(),
                     function: None,

@@ -286,10 +286,23 @@ pub fn against_stored(
         &baseline.record,
         head,
         tests,
-        &BTreeMap::new(),
+        &head
+            .same_code
+            .iter()
+            .map(|id| (id.clone(), Presence::SameCode))
+            .collect(),
         settings,
         &mut notes,
     );
+    if !head.same_code.is_empty() {
+        notes.push(format!(
+            "{} benchmark(s) not timed: same code executed. Each ran once under callgrind and executed \
+             what the baseline's record says it executed (the same functions, with the same machine \
+             code, the same number of instructions each), so timing it again would measure only the \
+             machine. `--time-all` times them anyway",
+            head.same_code.len()
+        ));
+    }
     add_trends(&mut comparisons, baseline, head);
     Report {
         schema: REPORT_SCHEMA,
@@ -820,6 +833,7 @@ mod tests {
             (state >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
         };
         RunRecord {
+            same_code: Default::default(),
             schema: RECORD_SCHEMA,
             commit: None,
             dirty: false,
@@ -837,6 +851,7 @@ mod tests {
                 .iter()
                 .enumerate()
                 .map(|(i, m)| BenchResult {
+                    executed: None,
                     id: BenchId(format!("bench/{i}")),
                     group: "bench".into(),
                     function: None,

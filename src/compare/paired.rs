@@ -422,6 +422,7 @@ mod tests {
     fn run(ratios: &[f64]) -> PairedRun {
         let id = BenchId("bench/x".into());
         let bench = |samples: Vec<f64>| BenchResult {
+            executed: None,
             id: id.clone(),
             group: "bench".into(),
             function: None,
@@ -436,6 +437,7 @@ mod tests {
             allocations: Vec::new(),
         };
         let record = |samples: Vec<f64>| RunRecord {
+            same_code: Default::default(),
             schema: RECORD_SCHEMA,
             commit: None,
             dirty: false,

@@ -924,6 +924,7 @@ mod tests {
         let benches = SIZES
             .iter()
             .map(|n| BenchResult {
+                executed: None,
                 id: BenchId(format!("{EXPECTED_MORE_ALLOCATIONS}/{n}")),
                 group: "orders".into(),
                 function: None,

@@ -736,6 +736,7 @@ fn welch_t(a: &[f64], b: &[f64]) -> f64 {
 
 fn bench_result(id: &BenchId, samples: Vec<f64>) -> BenchResult {
     BenchResult {
+        executed: None,
         id: id.clone(),
         group: id
             .as_str()
@@ -763,6 +764,7 @@ pub(super) fn paired_records(
     machine: &crate::record::Machine,
 ) -> (RunRecord, RunRecord) {
     let side = |of: fn(&RoundMedians) -> f64| RunRecord {
+        same_code: Default::default(),
         schema: RECORD_SCHEMA,
         commit: None,
         dirty: false,
@@ -779,6 +781,7 @@ pub(super) fn paired_records(
 
 fn record(corpus: &Corpus, benches: Vec<BenchResult>) -> RunRecord {
     RunRecord {
+        same_code: Default::default(),
         schema: RECORD_SCHEMA,
         commit: None,
         dirty: false,

@@ -3,7 +3,7 @@
 //! Every stored JSON carries `schema`; reading checks it before anything else,
 //! then validates the samples, so no later stage sees NaN, zero or negative times.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -234,6 +234,11 @@ pub struct BenchResult {
     /// pass (when the bench installs `flamegate::count_allocations!()`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allocations: Vec<allocations::AllocationCount>,
+    /// A digest of what the benchmark's routine executed (functions by
+    /// their machine code, with instruction counts; `collect::executed`):
+    /// a later check whose benchmark executes the same does not time it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub executed: Option<String>,
 }
 
 /// One benchmark run of one commit.
@@ -247,6 +252,10 @@ pub struct RunRecord {
     pub machine: Machine,
     #[serde(with = "time::serde::rfc3339")]
     pub created: time::OffsetDateTime,
+    /// Benchmarks not timed in this run: they executed what the stored
+    /// baseline's record says its benchmark executed (`BenchResult::executed`).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub same_code: BTreeSet<BenchId>,
     pub benches: Vec<BenchResult>,
     /// Set when this run measured one shard of a split suite.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -604,6 +613,7 @@ impl RunRecord {
     /// tests that build records by hand.
     pub(crate) fn for_tests(benches: Vec<BenchResult>) -> RunRecord {
         RunRecord {
+            same_code: Default::default(),
             schema: RECORD_SCHEMA,
             commit: None,
             dirty: false,

@@ -614,3 +614,57 @@ fn a_change_to_one_module_times_only_that_modules_benchmarks() {
     }
     assert_eq!(verdict_of(&report, "parse/number"), "SameCode");
 }
+
+#[test]
+fn a_stored_check_times_only_what_executes_differently_from_the_record() {
+    let _machine = exclusive_benchmarking();
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    two_modules_repo(&repo);
+    git_in(&repo, &["checkout", "-q", "main"]);
+    let target = paired_target();
+    let update = run(flamegate(&repo)
+        .env("CARGO_TARGET_DIR", &target)
+        .args(["baseline", "update"])
+        .args(quick_no_profile()));
+    assert_eq!(update.status.code(), Some(0), "{}", stderr(&update));
+    let stored = std::fs::read_to_string(repo.join("baselines/two-modules.json")).unwrap();
+    assert!(stored.contains("\"executed\""), "{stored}");
+    git_in(&repo, &["add", "baselines"]);
+    git_in(&repo, &["commit", "-q", "-m", "baseline"]);
+    git_in(&repo, &["checkout", "-q", "divide"]);
+    git_in(&repo, &["rebase", "-q", "main"]);
+
+    let out = dir.path().join("out");
+    let output = run(flamegate(&repo)
+        .env("CARGO_TARGET_DIR", &target)
+        .args(["check", "--base-ref", "main", "--out-dir"])
+        .arg(&out)
+        .args(quick_no_profile()));
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let report = report(&out);
+    assert_eq!(report["mode"], "StoredBaseline");
+    assert_eq!(verdict_of(&report, "parse/number"), "SameCode");
+    assert!(comparison_of(&report, "parse/number")["change"].is_null());
+    assert_eq!(verdict_of(&report, "checksum/mix"), "Regressed");
+    for id in ["hash/count", "thread/number"] {
+        let timed = comparison_of(&report, id);
+        assert!(timed["change"].is_object(), "{timed}");
+    }
+    assert!(
+        stdout(&output).contains("(1 not timed: same code executed)"),
+        "{}",
+        stdout(&output)
+    );
+
+    // --time-all times it against the record, like any benchmark.
+    let all = dir.path().join("all");
+    let output = run(flamegate(&repo)
+        .env("CARGO_TARGET_DIR", &target)
+        .args(["check", "--base-ref", "main", "--time-all", "--out-dir"])
+        .arg(&all)
+        .args(quick_no_profile()));
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let report = crate::support::report(&all);
+    assert!(comparison_of(&report, "parse/number")["change"].is_object());
+}

@@ -37,6 +37,7 @@ pub fn samples(median_ns: f64, spread: f64, seed: u64, n: usize) -> Vec<f64> {
 /// A record with benchmarks `(id, median_ns)`, seeded noise.
 pub fn record(benches: &[(&str, f64)], seed: u64) -> RunRecord {
     RunRecord {
+        same_code: Default::default(),
         schema: RECORD_SCHEMA,
         commit: Some("0123456789abcdef0123456789abcdef01234567".into()),
         dirty: false,
@@ -47,6 +48,7 @@ pub fn record(benches: &[(&str, f64)], seed: u64) -> RunRecord {
             .iter()
             .enumerate()
             .map(|(i, (id, median))| BenchResult {
+                executed: None,
                 id: BenchId(id.to_string()),
                 group: id.split('/').next().unwrap_or(id).to_string(),
                 function: None,
