@@ -248,7 +248,7 @@ fn a_regression_blocks_a_real_git_push_and_a_clean_change_passes() {
     let push = git_push(&work, &target, &["origin", "docs"], false);
     let err = stderr(&push);
     assert!(push.status.success(), "{err}");
-    assert!(!err.contains("not timed"), "{err}");
+    assert!(!err.contains("without a stored baseline"), "{err}");
     assert!(
         err.lines()
             .any(|l| l.contains("added_later") && l.trim_end().ends_with("new")),
@@ -270,6 +270,9 @@ fn a_regression_blocks_a_real_git_push_and_a_clean_change_passes() {
         for sample in bench["samples"].as_array_mut().unwrap() {
             *sample = serde_json::json!(sample.as_f64().unwrap() / 2.0);
         }
+        // Another machine's build executes other code (its compiler, its
+        // libc): nothing is left untimed as the same code.
+        bench.as_object_mut().unwrap().remove("executed");
     }
     std::fs::write(&path, serde_json::to_string_pretty(&record).unwrap()).unwrap();
     git_in(
