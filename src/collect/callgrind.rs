@@ -30,7 +30,7 @@ pub use crate::record::instructions::{FunctionCost, Simulated};
 pub const TIME_LIMIT: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// Run `command` to completion, or kill it after `limit`.
-pub(super) fn run_with_limit(
+fn run_with_limit(
     mut command: Command,
     limit: std::time::Duration,
     id: &str,
@@ -74,6 +74,33 @@ pub(super) fn run_with_limit(
     })
 }
 
+/// Run benchmark `id` (exactly) of `exe` once under callgrind with
+/// `options`, in criterion's test mode, as cargo would run it; a failure
+/// is an error with the end of its output.
+pub(super) fn run_benchmark(exe: &BenchExecutable, id: &str, options: &[String]) -> Result<()> {
+    let filter = format!("^{}$", regex::escape(id));
+    let mut command = Command::new("valgrind");
+    command
+        .arg("--tool=callgrind")
+        .args(options)
+        .arg(&exe.path)
+        .args(["--bench", "--test"])
+        .arg(&filter)
+        .current_dir(&exe.target.package_dir)
+        .env("CARGO_MANIFEST_DIR", &exe.target.package_dir)
+        .env("CARGO_PKG_NAME", &exe.target.package)
+        .stdin(std::process::Stdio::null());
+    let output = run_with_limit(command, TIME_LIMIT, id)?;
+    if !output.status.success() {
+        return Err(Error::BenchFailed {
+            exe: exe.path.clone(),
+            status: format!("{} under callgrind", output.status),
+            output_tail: tail(&output.stderr),
+        });
+    }
+    Ok(())
+}
+
 /// `valgrind --version` ("valgrind-3.19.0"), or how to install it.
 pub fn valgrind_version() -> Result<String> {
     let output = Command::new("valgrind")
@@ -95,31 +122,14 @@ pub fn count(
     out_file: &Path,
     simulate: bool,
 ) -> Result<(u64, Option<Simulated>)> {
-    let filter = format!("^{}$", regex::escape(id));
-    let mut command = Command::new("valgrind");
-    command
-        .arg("--tool=callgrind")
-        .arg(format!("--callgrind-out-file={}", out_file.display()))
-        .arg(format!("--toggle-collect={COUNTED_FUNCTIONS}"));
+    let mut options = vec![
+        format!("--callgrind-out-file={}", out_file.display()),
+        format!("--toggle-collect={COUNTED_FUNCTIONS}"),
+    ];
     if simulate {
-        command.args(["--cache-sim=yes", "--branch-sim=yes"]);
+        options.extend(["--cache-sim=yes".into(), "--branch-sim=yes".into()]);
     }
-    command
-        .arg(&exe.path)
-        .args(["--bench", "--test"])
-        .arg(&filter)
-        .current_dir(&exe.target.package_dir)
-        .env("CARGO_MANIFEST_DIR", &exe.target.package_dir)
-        .env("CARGO_PKG_NAME", &exe.target.package)
-        .stdin(std::process::Stdio::null());
-    let output = run_with_limit(command, TIME_LIMIT, id)?;
-    if !output.status.success() {
-        return Err(Error::BenchFailed {
-            exe: exe.path.clone(),
-            status: format!("{} under callgrind", output.status),
-            output_tail: tail(&output.stderr),
-        });
-    }
+    run_benchmark(exe, id, &options)?;
     let text = std::fs::read_to_string(out_file).map_err(|e| Error::io(out_file, e))?;
     let totals = totals(&text);
     let instructions = totals.get("Ir").copied().ok_or_else(|| Error::Profile {
@@ -148,7 +158,7 @@ pub fn count(
 }
 
 /// The last 30 lines of a failed run's output.
-pub(super) fn tail(output: &[u8]) -> String {
+fn tail(output: &[u8]) -> String {
     let text = String::from_utf8_lossy(output);
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(30)..].join("\n")

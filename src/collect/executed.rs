@@ -13,7 +13,6 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use super::BenchExecutable;
 use super::fingerprint::CodeIndex;
@@ -110,28 +109,13 @@ pub fn execution(
     id: &str,
     out_file: &Path,
 ) -> Result<Execution> {
-    let filter = format!("^{}$", regex::escape(id));
-    let mut command = Command::new("valgrind");
-    command
-        .arg("--tool=callgrind")
-        .arg(format!("--callgrind-out-file={}", out_file.display()))
-        .arg(format!("--toggle-collect={TIMING_LOOPS}"))
-        .args(["--demangle=no", "--separate-threads=yes"])
-        .arg(&exe.path)
-        .args(["--bench", "--test"])
-        .arg(&filter)
-        .current_dir(&exe.target.package_dir)
-        .env("CARGO_MANIFEST_DIR", &exe.target.package_dir)
-        .env("CARGO_PKG_NAME", &exe.target.package)
-        .stdin(std::process::Stdio::null());
-    let output = super::callgrind::run_with_limit(command, super::callgrind::TIME_LIMIT, id)?;
-    if !output.status.success() {
-        return Err(Error::BenchFailed {
-            exe: exe.path.clone(),
-            status: format!("{} under callgrind", output.status),
-            output_tail: super::callgrind::tail(&output.stderr),
-        });
-    }
+    let options = [
+        format!("--callgrind-out-file={}", out_file.display()),
+        format!("--toggle-collect={TIMING_LOOPS}"),
+        "--demangle=no".into(),
+        "--separate-threads=yes".into(),
+    ];
+    super::callgrind::run_benchmark(exe, id, &options)?;
     let files = thread_files(out_file)?;
     let mut functions = BTreeMap::new();
     for file in &files {

@@ -52,17 +52,10 @@ pub fn set_aside_same_code(
         else {
             continue;
         };
-        let indexes = CodeIndex::read(&head_exe.path)
-            .and_then(|head| CodeIndex::read(&base_exe.path).map(|base| (head, base)));
-        let (mut head_code, mut base_code) = match indexes {
-            Ok(indexes) => indexes,
-            Err(error) => {
-                progress.note(&format!(
-                    "bench target {}: could not read its machine code ({error}); timing it",
-                    head_exe.target.label()
-                ));
-                continue;
-            }
+        let (Some(mut head_code), Some(mut base_code)) =
+            (code_of(head_exe, progress), code_of(base_exe, progress))
+        else {
+            continue;
         };
         for (n, id) in head_ids.iter().enumerate() {
             bar.working_on(id);
@@ -174,15 +167,8 @@ fn digests(listed: &Listed, scratch: &Path, progress: &Progress) -> BTreeMap<Ben
     let bar = progress.bar(total as u64, "seeing what each benchmark executes");
     let mut digests = BTreeMap::new();
     for (index, (exe, ids)) in listed.iter().enumerate() {
-        let mut code = match CodeIndex::read(&exe.path) {
-            Ok(code) => code,
-            Err(error) => {
-                progress.note(&format!(
-                    "bench target {}: could not read its machine code ({error}); timing it",
-                    exe.target.label()
-                ));
-                continue;
-            }
+        let Some(mut code) = code_of(exe, progress) else {
+            continue;
         };
         for (n, id) in ids.iter().enumerate() {
             bar.working_on(id);
@@ -205,4 +191,16 @@ fn digests(listed: &Listed, scratch: &Path, progress: &Progress) -> BTreeMap<Ben
     }
     bar.finish();
     digests
+}
+
+/// The executable's code index, or a note that its benchmarks are timed.
+fn code_of(exe: &BenchExecutable, progress: &Progress) -> Option<CodeIndex> {
+    CodeIndex::read(&exe.path)
+        .map_err(|error| {
+            progress.note(&format!(
+                "bench target {}: could not read its machine code ({error}); timing it",
+                exe.target.label()
+            ))
+        })
+        .ok()
 }
