@@ -134,7 +134,8 @@ impl PhaseTimes {
             ("allocations", self.allocations),
         ]
         .into_iter()
-        .filter(|(_, seconds)| *seconds > 0.0)
+        // Shown to a tenth of a second: what rounds to 0.0 did not run.
+        .filter(|(_, seconds)| *seconds >= 0.05)
         .collect()
     }
 
