@@ -206,3 +206,26 @@ pub struct PairedShard {
 
 /// The version of `PairedShard` this flamegate writes and reads.
 pub const PAIRED_SHARD_FORMAT: u32 = 1;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phases_that_round_to_nothing_are_left_out_and_shards_add_up() {
+        let mut phases = PhaseTimes {
+            build_head: 3.2,
+            rounds: 0.0001,
+            ..PhaseTimes::default()
+        };
+        assert_eq!(phases.named(), vec![("build head", 3.2)]);
+        phases.add(&PhaseTimes {
+            rounds: 2.0,
+            ..PhaseTimes::default()
+        });
+        assert_eq!(
+            phases.named(),
+            vec![("build head", 3.2), ("rounds", 2.0001)]
+        );
+    }
+}
