@@ -239,6 +239,24 @@ fn restrict(listed: Listed, keep: impl Fn(&BenchId) -> bool) -> (Listed, Vec<Str
     (listed, left_out)
 }
 
+/// The criterion filter that selects exactly the listed ids (one regular
+/// expression over every executable's ids); None when none is listed.
+fn filter_of(listed: &Listed) -> Option<String> {
+    let ids: Vec<BenchId> = listed
+        .iter()
+        .flat_map(|(_, ids)| ids.iter().map(|id| BenchId(id.clone())))
+        .collect();
+    shard::exact_filter(&ids)
+}
+
+/// `selection` narrowed to exactly the listed ids.
+pub(crate) fn narrowed_to(selection: &RunSelection, listed: &Listed) -> RunSelection {
+    RunSelection {
+        filter: filter_of(listed),
+        ..selection.clone()
+    }
+}
+
 /// How many ids a note names before it says "and N more".
 const NAMED_IN_A_NOTE: usize = 10;
 
@@ -250,16 +268,12 @@ fn keep_timed(
     progress: &Progress,
 ) -> Result<(Listed, Option<String>)> {
     let (listed, left_out) = restrict(listed, |id| timed.contains(id));
-    let kept: Vec<BenchId> = listed
-        .iter()
-        .flat_map(|(_, ids)| ids.iter().map(|id| BenchId(id.clone())))
-        .collect();
-    if kept.is_empty() {
+    let Some(filter) = filter_of(&listed) else {
         return Err(Error::Usage(format!(
             "none of the {} benchmark(s) of the stored baseline is defined by the bench targets any more (renamed?); record a new baseline with `flamegate baseline update`",
             timed.len()
         )));
-    }
+    };
     if !left_out.is_empty() {
         let mut named = left_out
             .iter()
@@ -275,7 +289,7 @@ fn keep_timed(
             left_out.len()
         ));
     }
-    Ok((listed, shard::exact_filter(&kept)))
+    Ok((listed, Some(filter)))
 }
 
 /// Restrict the listed benchmarks to one shard (see `shard`): the split is
@@ -485,19 +499,11 @@ pub fn run(
         Measure::Time => {
             let (listed, executed, same_code) =
                 same_code::against_record(project, listed, selection, progress)?;
-            let narrowed = RunSelection {
-                filter: shard::exact_filter(
-                    listed
-                        .iter()
-                        .flat_map(|(_, ids)| ids.iter().map(|id| BenchId(id.clone())))
-                        .collect::<Vec<_>>()
-                        .iter(),
-                ),
-                ..selection.clone()
-            };
+            let narrowed;
             let selection = if same_code.is_empty() {
                 selection
             } else {
+                narrowed = narrowed_to(selection, &listed);
                 &narrowed
             };
             let mut benches = time_benchmarks(project, &listed, selection, runner, progress)?;

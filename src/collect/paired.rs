@@ -409,14 +409,7 @@ pub fn run_paired(
     let selection = if executions.same_code.is_empty() {
         selection
     } else {
-        let left = head_listed
-            .iter()
-            .flat_map(|(_, ids)| ids.iter().map(|id| BenchId(id.clone())))
-            .collect::<Vec<_>>();
-        narrowed = RunSelection {
-            filter: super::shard::exact_filter(&left),
-            ..selection.clone()
-        };
+        narrowed = super::narrowed_to(selection, &head_listed);
         &narrowed
     };
     note_whole_second_rounds(&head_listed, selection, progress);

@@ -84,9 +84,9 @@ pub fn set_aside_same_code(
         }
     }
     bar.finish();
-    for (_, ids) in head_listed.iter_mut().chain(base_listed.iter_mut()) {
-        ids.retain(|id| !found.same_code.contains(&BenchId(id.clone())));
-    }
+    let timed = |id: &BenchId| !found.same_code.contains(id);
+    let (head_listed, _) = super::restrict(head_listed, timed);
+    let (base_listed, _) = super::restrict(base_listed, timed);
     if !found.same_code.is_empty() {
         progress.note(&format!(
             "paired: {} benchmark(s) executed the same code on both sides and are not timed",
@@ -124,7 +124,7 @@ fn both_sides(
 /// or without valgrind: nothing looked at, everything timed.
 pub fn against_record(
     project: &Project,
-    mut listed: Listed,
+    listed: Listed,
     selection: &RunSelection,
     progress: &Progress,
 ) -> Result<(Listed, BTreeMap<BenchId, String>, BTreeSet<BenchId>)> {
@@ -148,9 +148,7 @@ pub fn against_record(
             .map(|(id, _)| id.clone())
             .collect();
     }
-    for (_, ids) in listed.iter_mut() {
-        ids.retain(|id| !same.contains(&BenchId(id.clone())));
-    }
+    let (listed, _) = super::restrict(listed, |id| !same.contains(id));
     if !same.is_empty() {
         progress.note(&format!(
             "{} benchmark(s) executed what the baseline recorded and are not timed",
