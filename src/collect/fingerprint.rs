@@ -6,6 +6,7 @@
 //! into two executables at different addresses gets the same fingerprint;
 //! one instruction swapped for another of the same length does not.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -46,6 +47,9 @@ pub struct CodeIndex {
     /// What the loader writes at an address (a `.got` slot).
     relocated: HashMap<u64, Relocated>,
     digests: HashMap<String, Option<String>>,
+    /// Shallow digests of the functions called so far, by address: a callee
+    /// is named by its code at every call site of every function.
+    callees: RefCell<HashMap<u64, Option<String>>>,
 }
 
 impl CodeIndex {
@@ -104,6 +108,7 @@ impl CodeIndex {
             by_name,
             relocated,
             digests: HashMap::new(),
+            callees: RefCell::default(),
         })
     }
 
@@ -194,12 +199,22 @@ impl CodeIndex {
             }
             SectionKind::Text => match self.symbol_at(address) {
                 Some((callee, callee_size, _)) if callee == address && callee_size > 0 => self
-                    .walk(callee, callee_size, false)
+                    .callee_digest(callee, callee_size)
                     .map_or_else(|| self.describe_plain(address), |d| format!("code {d}")),
                 _ => self.describe_plain(address),
             },
             _ => self.describe_plain(address),
         }
+    }
+
+    /// The shallow digest of the function at `start`, made once.
+    fn callee_digest(&self, start: u64, size: u64) -> Option<String> {
+        if let Some(known) = self.callees.borrow().get(&start) {
+            return known.clone();
+        }
+        let digest = self.walk(start, size, false);
+        self.callees.borrow_mut().insert(start, digest.clone());
+        digest
     }
 
     /// `symbol+offset`, or the section's name when no symbol holds it.
