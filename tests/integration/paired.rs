@@ -356,24 +356,8 @@ fn issue_14_same_instructions_read_layout_and_a_real_slowdown_shows_its_instruct
     git_in(repo, &["commit", "-q", "-am", "sleep longer, work more"]);
     let check = |filter: &str, extra: &[&str]| {
         let out = tempfile::tempdir().unwrap();
-        let output = run(flamegate(repo)
-            .env("CARGO_TARGET_DIR", &target)
-            .args([
-                "check",
-                "--paired",
-                "--rounds",
-                "6",
-                "--base-ref",
-                "main",
-                "--bench",
-                "moves",
-                "--filter",
-                filter,
-                "--out-dir",
-            ])
-            .arg(out.path())
-            .args(extra)
-            .args(quick_no_profile()));
+        let only = ["--bench", "moves", "--filter", filter];
+        let output = paired_six_rounds(repo, &target, out.path(), false, &[&only, extra].concat());
         (output, report(out.path()))
     };
 
