@@ -50,6 +50,7 @@ fn unsorted_suite(benches: usize, seed: u64) -> RunRecord {
         benches: (0..benches)
             .map(|i| BenchResult {
                 executed: None,
+                executed_data_cycles: None,
                 id: BenchId(format!("group{}/bench{i}", i % 10)),
                 group: format!("group{}", i % 10),
                 function: None,

@@ -113,7 +113,13 @@ fn against_recorded_executions(selection: &RunSelection, record: &RunRecord) -> 
     let recorded: std::collections::BTreeMap<_, _> = record
         .benches
         .iter()
-        .filter_map(|b| Some((b.id.clone(), b.executed.clone()?)))
+        .filter_map(|b| {
+            let recorded = collect::executed::Recorded {
+                digest: b.executed.clone()?,
+                data_cycles: b.executed_data_cycles,
+            };
+            Some((b.id.clone(), recorded))
+        })
         .collect();
     let executed = match &selection.executed {
         collect::ExecutedCheck::Off => collect::ExecutedCheck::Off,

@@ -188,7 +188,7 @@ pub fn functions(out_file: &Path) -> Result<BTreeMap<String, FunctionCost>> {
 
 /// Each event's total from a callgrind output file: the names on its
 /// `events:` line, the values on its `summary:` (or `totals:`) line.
-fn totals(text: &str) -> BTreeMap<String, u64> {
+pub(super) fn totals(text: &str) -> BTreeMap<String, u64> {
     let names: Vec<&str> = text
         .lines()
         .find_map(|l| l.strip_prefix("events:"))

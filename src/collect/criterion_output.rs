@@ -112,6 +112,7 @@ pub fn read_bench_dir(new_dir: &Path) -> Result<BenchResult> {
         .transpose()?;
     Ok(BenchResult {
         executed: None,
+        executed_data_cycles: None,
         id: BenchId(benchmark.full_id),
         group: benchmark.group_id,
         function: benchmark.function_id,

@@ -6,10 +6,17 @@
 //! with the same code, the same number of times, ran the same code: timing
 //! them again measures nothing but the machine.
 //!
+//! The same code can still cost differently when it touches memory or
+//! branches differently (the same loop over sorted or shuffled data), so
+//! callgrind also simulates the data cache and the branch predictor; the
+//! two sides' data misses and mispredictions must match too, within what
+//! the benchmark's own repeated runs differ by.
+//!
 //! What this cannot see, and so never calls the same: code on other threads
 //! (callgrind counts only the thread inside `iter`; a benchmark that starts
 //! threads is always timed), and a change in the data the routine runs on
-//! that leaves every function's instruction count equal.
+//! that leaves every function's instruction count, the data misses and the
+//! mispredictions equal.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -37,6 +44,56 @@ pub struct Execution {
     /// Threads the process ran: more than one means code callgrind did not
     /// attribute to the routine.
     pub threads: usize,
+    /// What the same instructions cost in memory and branches.
+    pub events: DataAndBranches,
+}
+
+/// callgrind's simulated events that depend on the data, not on where the
+/// code sits: data-cache misses at both levels and mispredicted branches.
+/// Instruction-cache misses are left out: they follow code placement, which
+/// is layout, not a change.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DataAndBranches {
+    pub l1_data_misses: u64,
+    pub ll_data_misses: u64,
+    pub mispredicts: u64,
+}
+
+impl DataAndBranches {
+    /// Read from a callgrind file's totals (run with `--cache-sim=yes
+    /// --branch-sim=yes`).
+    fn of(totals: &BTreeMap<String, u64>) -> Self {
+        let sum = |names: &[&str]| names.iter().filter_map(|n| totals.get(*n)).sum();
+        DataAndBranches {
+            l1_data_misses: sum(&["D1mr", "D1mw"]),
+            ll_data_misses: sum(&["DLmr", "DLmw"]),
+            mispredicts: sum(&["Bcm", "Bim"]),
+        }
+    }
+
+    fn add(self, other: Self) -> Self {
+        DataAndBranches {
+            l1_data_misses: self.l1_data_misses + other.l1_data_misses,
+            ll_data_misses: self.ll_data_misses + other.ll_data_misses,
+            mispredicts: self.mispredicts + other.mispredicts,
+        }
+    }
+
+    fn values(self) -> [(&'static str, u64); 3] {
+        [
+            ("data L1 misses", self.l1_data_misses),
+            ("data last-level misses", self.ll_data_misses),
+            ("mispredicted branches", self.mispredicts),
+        ]
+    }
+
+    /// What these events add to callgrind's cycle estimate.
+    pub fn extra_cycles(self) -> f64 {
+        use crate::record::instructions::{L1_MISS_CYCLES, LL_MISS_CYCLES, MISPREDICT_CYCLES};
+        L1_MISS_CYCLES * self.l1_data_misses as f64
+            + LL_MISS_CYCLES * self.ll_data_misses as f64
+            + MISPREDICT_CYCLES * self.mispredicts as f64
+    }
 }
 
 impl Execution {
@@ -96,6 +153,83 @@ impl Execution {
     }
 }
 
+/// The smallest share of a benchmark's estimated cycles that different
+/// data misses or mispredictions must add up to before the same code
+/// counts as running differently: a tenth of the smallest change the gate
+/// reports by default (1%). Identical executables started from different
+/// folders were measured a mispredicted branch apart.
+pub const SAME_COST_FLOOR: f64 = 0.001;
+
+/// What a record keeps of an execution (`BenchResult::executed` and
+/// `executed_data_cycles`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recorded {
+    pub digest: String,
+    pub data_cycles: Option<f64>,
+}
+
+/// Whether two executions of the same instructions spend the same on data
+/// misses and mispredictions (`mine`, `theirs`, in estimated cycles): apart
+/// by no more than `JITTER_MULTIPLE` times `spread` (how far repeated runs
+/// of one side were apart) or `SAME_COST_FLOOR` of the whole.
+fn same_cost(instructions: u64, mine: f64, theirs: f64, spread: f64) -> bool {
+    let allowed = (crate::record::instructions::JITTER_MULTIPLE * spread)
+        .max(SAME_COST_FLOOR * (instructions as f64 + mine));
+    (mine - theirs).abs() <= allowed
+}
+
+impl Execution {
+    /// Every executed function's own instructions, added up.
+    pub fn instructions(&self) -> u64 {
+        self.functions.values().map(|f| f.instructions).sum()
+    }
+
+    /// What a record keeps of this execution; None when it ran more than
+    /// one thread.
+    pub fn recorded(&self) -> Option<Recorded> {
+        Some(Recorded {
+            digest: self.digest()?,
+            data_cycles: Some(self.events.extra_cycles()),
+        })
+    }
+
+    /// Whether this executes what `recorded` says: the same digest, and
+    /// data misses and mispredictions that cost the same within
+    /// `SAME_COST_FLOOR` (a record has no second run to show the spread).
+    /// A record from before they were kept is not matched.
+    pub fn matches(&self, recorded: &Recorded) -> bool {
+        let Some(digest) = self.digest() else {
+            return false;
+        };
+        let mine = self.events.extra_cycles();
+        digest == recorded.digest
+            && recorded
+                .data_cycles
+                .is_some_and(|theirs| same_cost(self.instructions(), mine, theirs, 0.0))
+    }
+
+    /// Whether `self` and `other`, which ran the same code the same number
+    /// of times, spent different cycles on data misses and mispredictions
+    /// (the events that differ, described): apart by more than
+    /// `JITTER_MULTIPLE` times `spread` (the cycles repeated runs of one
+    /// side were apart, the larger side's) and more than `SAME_COST_FLOOR`.
+    pub fn events_differ(&self, other: &Execution, spread: f64) -> Option<String> {
+        let (mine, theirs) = (self.events.extra_cycles(), other.events.extra_cycles());
+        if same_cost(self.instructions(), mine, theirs, spread) {
+            return None;
+        }
+        let described: Vec<String> = self
+            .events
+            .values()
+            .into_iter()
+            .zip(other.events.values())
+            .filter(|((_, a), (_, b))| a != b)
+            .map(|((name, a), (_, b))| format!("{name} {a} → {b}"))
+            .collect();
+        Some(described.join(", "))
+    }
+}
+
 /// The callgrind pattern of criterion's timing loops, matched against the
 /// symbol names callgrind sees with demangling off (legacy `_ZN…` and v0
 /// `_R…` names both spell these words in this order).
@@ -114,12 +248,16 @@ pub fn execution(
         format!("--toggle-collect={TIMING_LOOPS}"),
         "--demangle=no".into(),
         "--separate-threads=yes".into(),
+        "--cache-sim=yes".into(),
+        "--branch-sim=yes".into(),
     ];
     super::callgrind::run_benchmark(exe, id, &options)?;
     let files = thread_files(out_file)?;
     let mut functions = BTreeMap::new();
+    let mut events = DataAndBranches::default();
     for file in &files {
         let text = std::fs::read_to_string(file).map_err(|e| Error::io(file, e))?;
+        events = events.add(DataAndBranches::of(&super::callgrind::totals(&text)));
         for ((object, name), instructions) in own_costs(&text) {
             if instructions == 0 {
                 continue;
@@ -149,6 +287,7 @@ pub fn execution(
     Ok(Execution {
         functions,
         threads: files.len(),
+        events,
     })
 }
 
@@ -297,6 +436,7 @@ fn=(2)
                 })
                 .collect(),
             threads,
+            events: DataAndBranches::default(),
         };
         let base = run(&[("work", 100, "a"), ("iter", 5, "b")], 1);
         assert!(base.differences(&base.clone()).is_empty());
@@ -324,6 +464,49 @@ fn=(2)
             ["it runs more than one thread"]
         );
         assert_eq!(comparable_name("f.llvm.8826"), "f");
+    }
+
+    #[test]
+    fn data_misses_and_mispredictions_differ_beyond_their_spread_and_a_floor() {
+        let run = |l1, ll, mispredicts| Execution {
+            functions: [(
+                "a".to_string(),
+                ExecutedFunction {
+                    name: "work".into(),
+                    instructions: 30_000,
+                },
+            )]
+            .into(),
+            threads: 1,
+            events: DataAndBranches {
+                l1_data_misses: l1,
+                ll_data_misses: ll,
+                mispredicts,
+            },
+        };
+        let base = run(4, 0, 285);
+        assert_eq!(base.events_differ(&base, 0.0), None);
+        // The same loop over sorted data: 270 mispredictions fewer.
+        assert_eq!(
+            base.events_differ(&run(4, 0, 15), 0.0).as_deref(),
+            Some("mispredicted branches 285 → 15")
+        );
+        // One apart is under a tenth of a percent of 33k cycles.
+        assert_eq!(base.events_differ(&run(4, 0, 284), 0.0), None);
+        // Last-level misses weigh ten times more: one is 100 of 32,890
+        // cycles (0.3%), unless repeated runs of a side move by 40.
+        assert!(base.events_differ(&run(4, 1, 285), 0.0).is_some());
+        assert_eq!(base.events_differ(&run(4, 1, 285), 40.0), None);
+
+        // Against a record: the digest, and the same floor.
+        let recorded = base.recorded().unwrap();
+        assert!(run(4, 0, 284).matches(&recorded));
+        assert!(!run(4, 0, 15).matches(&recorded));
+        let older = Recorded {
+            data_cycles: None,
+            ..recorded
+        };
+        assert!(!base.matches(&older), "a record without data cycles");
     }
 
     impl Execution {

@@ -62,7 +62,7 @@ pub enum ExecutedCheck {
     #[default]
     Off,
     Record,
-    Against(BTreeMap<BenchId, String>),
+    Against(BTreeMap<BenchId, executed::Recorded>),
 }
 
 /// What to run.
@@ -508,7 +508,10 @@ pub fn run(
             };
             let mut benches = time_benchmarks(project, &listed, selection, runner, progress)?;
             for bench in &mut benches {
-                bench.executed = executed.get(&bench.id).cloned();
+                if let Some(seen) = executed.get(&bench.id) {
+                    bench.executed = Some(seen.digest.clone());
+                    bench.executed_data_cycles = seen.data_cycles;
+                }
             }
             (benches, same_code)
         }
@@ -696,6 +699,7 @@ pub(crate) fn count_one(exe: &BenchExecutable, id: &str, out: &Path) -> Result<B
     };
     Ok(BenchResult {
         executed: None,
+        executed_data_cycles: None,
         id: BenchId(id.to_string()),
         group: id.split('/').next().unwrap_or(id).to_string(),
         function: None,

@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use super::executed::{Execution, execution};
+use super::executed::{Execution, Recorded, execution};
 use super::fingerprint::CodeIndex;
 use super::{BenchExecutable, ExecutedCheck, Listed, Progress, Project, RunSelection};
 use crate::error::Result;
@@ -61,20 +61,26 @@ pub fn set_aside_same_code(
             bar.working_on(id);
             if base_ids.contains(id) {
                 let out = scratch.join(format!("executed-{index}-{n}"));
-                let sides = both_sides(
-                    (head_exe, &mut head_code),
-                    (base_exe, &mut base_code),
-                    id,
-                    &out,
-                );
-                match sides {
-                    Ok((head, base)) if head.differences(&base).is_empty() => {
+                let mut run = |attempt: usize| {
+                    both_sides(
+                        (head_exe, &mut head_code),
+                        (base_exe, &mut base_code),
+                        id,
+                        &out.join(attempt.to_string()),
+                    )
+                };
+                match compare_sides(&mut run) {
+                    Ok(Sides::SameCode) => {
                         found.same_code.insert(BenchId(id.clone()));
                     }
-                    Ok((head, base)) if head.code_differs(&base) => {
+                    Ok(Sides::CodeChanged) => {
                         found.code_changed.insert(BenchId(id.clone()));
                     }
-                    Ok(_) => {}
+                    Ok(Sides::CountsDiffer) => {}
+                    Ok(Sides::EventsDiffer(events)) => progress.note(&format!(
+                        "benchmark {id}: the same code on both sides, but it uses memory or branches \
+                         differently ({events}); timing it"
+                    )),
                     Err(error) => progress.note(&format!(
                         "benchmark {id}: could not see what it executed ({error}); timing it"
                     )),
@@ -94,6 +100,43 @@ pub fn set_aside_same_code(
         ));
     }
     (head_listed, base_listed, found)
+}
+
+/// How the two sides' executions of one benchmark compare.
+enum Sides {
+    SameCode,
+    /// Different machine code ran.
+    CodeChanged,
+    /// The same machine code, run a different number of times.
+    CountsDiffer,
+    /// The same code and counts, but data misses or mispredictions apart by
+    /// more than repeated runs of each side are (described).
+    EventsDiffer(String),
+}
+
+/// Compare what one benchmark executed on each side (`run(attempt)` runs
+/// both). Equal code with unequal simulated events is run a second time
+/// to see how far each side's own events move between runs.
+fn compare_sides(run: &mut impl FnMut(usize) -> Result<(Execution, Execution)>) -> Result<Sides> {
+    let (head, base) = run(0)?;
+    if !head.differences(&base).is_empty() {
+        return Ok(if head.code_differs(&base) {
+            Sides::CodeChanged
+        } else {
+            Sides::CountsDiffer
+        });
+    }
+    if base.events_differ(&head, 0.0).is_none() {
+        return Ok(Sides::SameCode);
+    }
+    let (head_again, base_again) = run(1)?;
+    let apart =
+        |a: &Execution, b: &Execution| (a.events.extra_cycles() - b.events.extra_cycles()).abs();
+    let spread = apart(&head, &head_again).max(apart(&base, &base_again));
+    Ok(match base.events_differ(&head, spread) {
+        None => Sides::SameCode,
+        Some(events) => Sides::EventsDiffer(events),
+    })
 }
 
 /// What benchmark `id` executed on each side, both run at once: callgrind
@@ -119,15 +162,16 @@ fn both_sides(
 }
 
 /// A run against a stored record (`ExecutedCheck`): what each listed
-/// benchmark executes, by digest, and the benchmarks that execute what the
-/// record says its benchmark did, taken out of the list (not timed). Off,
-/// or without valgrind: nothing looked at, everything timed.
+/// benchmark executes, as a record keeps it, and the benchmarks that
+/// execute what the record says its benchmark did, taken out of the list
+/// (not timed). Off, or without valgrind: nothing looked at, everything
+/// timed.
 pub fn against_record(
     project: &Project,
     listed: Listed,
     selection: &RunSelection,
     progress: &Progress,
-) -> Result<(Listed, BTreeMap<BenchId, String>, BTreeSet<BenchId>)> {
+) -> Result<(Listed, BTreeMap<BenchId, Recorded>, BTreeSet<BenchId>)> {
     let mut same = BTreeSet::new();
     if selection.executed == ExecutedCheck::Off {
         return Ok((listed, BTreeMap::new(), same));
@@ -140,11 +184,11 @@ pub fn against_record(
         return Ok((listed, BTreeMap::new(), same));
     }
     let scratch = super::scratch_dir(project)?;
-    let digests = digests(&listed, scratch.path(), progress);
+    let executions = executions(&listed, scratch.path(), progress);
     if let ExecutedCheck::Against(before) = &selection.executed {
-        same = digests
+        same = executions
             .iter()
-            .filter(|(id, digest)| before.get(*id) == Some(*digest))
+            .filter(|(id, execution)| before.get(*id).is_some_and(|r| execution.matches(r)))
             .map(|(id, _)| id.clone())
             .collect();
     }
@@ -155,15 +199,23 @@ pub fn against_record(
             same.len()
         ));
     }
-    Ok((listed, digests, same))
+    let recorded = executions
+        .iter()
+        .filter_map(|(id, execution)| Some((id.clone(), execution.recorded()?)))
+        .collect();
+    Ok((listed, recorded, same))
 }
 
-/// What each listed benchmark executes, as one digest each (`Execution::digest`).
-/// A benchmark that cannot be looked at has none, and is timed.
-fn digests(listed: &Listed, scratch: &Path, progress: &Progress) -> BTreeMap<BenchId, String> {
+/// What each listed benchmark executes. A benchmark that cannot be looked
+/// at has none, and is timed.
+fn executions(
+    listed: &Listed,
+    scratch: &Path,
+    progress: &Progress,
+) -> BTreeMap<BenchId, Execution> {
     let total: usize = listed.iter().map(|(_, ids)| ids.len()).sum();
     let bar = progress.bar(total as u64, "seeing what each benchmark executes");
-    let mut digests = BTreeMap::new();
+    let mut executions = BTreeMap::new();
     for (index, (exe, ids)) in listed.iter().enumerate() {
         let Some(mut code) = code_of(exe, progress) else {
             continue;
@@ -176,9 +228,7 @@ fn digests(listed: &Listed, scratch: &Path, progress: &Progress) -> BTreeMap<Ben
                 .and_then(|()| execution(exe, &mut code, id, &out.join("callgrind")));
             match seen {
                 Ok(execution) => {
-                    if let Some(digest) = execution.digest() {
-                        digests.insert(BenchId(id.clone()), digest);
-                    }
+                    executions.insert(BenchId(id.clone()), execution);
                 }
                 Err(error) => progress.note(&format!(
                     "benchmark {id}: could not see what it executed ({error}); timing it"
@@ -188,7 +238,7 @@ fn digests(listed: &Listed, scratch: &Path, progress: &Progress) -> BTreeMap<Ben
         }
     }
     bar.finish();
-    digests
+    executions
 }
 
 /// The executable's code index, or a note that its benchmarks are timed.
@@ -201,4 +251,66 @@ fn code_of(exe: &BenchExecutable, progress: &Progress) -> Option<CodeIndex> {
             ))
         })
         .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::collect::executed::{DataAndBranches, ExecutedFunction};
+
+    fn run(instructions: u64, code: &str, mispredicts: u64) -> Execution {
+        Execution {
+            functions: [(
+                code.to_string(),
+                ExecutedFunction {
+                    name: "work".into(),
+                    instructions,
+                },
+            )]
+            .into(),
+            threads: 1,
+            events: DataAndBranches {
+                mispredicts,
+                ..DataAndBranches::default()
+            },
+        }
+    }
+
+    /// Compare two sides whose runs are `runs[attempt]` = (head, base);
+    /// returns the verdict and how many times both sides ran.
+    fn compare(runs: &[(Execution, Execution)]) -> (Sides, usize) {
+        let mut ran = 0;
+        let sides = compare_sides(&mut |attempt| {
+            ran += 1;
+            Ok(runs[attempt].clone())
+        })
+        .unwrap();
+        (sides, ran)
+    }
+
+    #[test]
+    fn same_code_needs_equal_events_or_a_difference_within_each_sides_own_spread() {
+        let same = (run(100, "a", 10), run(100, "a", 10));
+        assert!(matches!(compare(&[same]), (Sides::SameCode, 1)));
+        let moved = (run(100, "b", 10), run(100, "a", 10));
+        assert!(matches!(compare(&[moved]), (Sides::CodeChanged, 1)));
+        let counted = (run(101, "a", 10), run(100, "a", 10));
+        assert!(matches!(compare(&[counted]), (Sides::CountsDiffer, 1)));
+        // Sorted data for the same loop: far fewer mispredictions, and each
+        // side repeats its own exactly.
+        let sorted = (run(100, "a", 3), run(100, "a", 900));
+        match compare(&[sorted.clone(), sorted]) {
+            (Sides::EventsDiffer(events), 2) => {
+                assert_eq!(events, "mispredicted branches 900 → 3")
+            }
+            (_, ran) => panic!("not told apart ({ran} runs)"),
+        }
+        // A benchmark whose mispredictions move by 2 between runs: 5 apart
+        // across the sides is its own noise.
+        let noisy = [
+            (run(100, "a", 15), run(100, "a", 10)),
+            (run(100, "a", 13), run(100, "a", 10)),
+        ];
+        assert!(matches!(compare(&noisy), (Sides::SameCode, 2)));
+    }
 }

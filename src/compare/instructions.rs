@@ -28,12 +28,13 @@ fn median_and_spread(samples: &[f64]) -> (f64, f64) {
     (super::stats::median(samples), (max - min) / min)
 }
 
-/// callgrind's cycle estimate for one iteration from its simulation:
-/// `Ir + 10 Bm + 10 L1m + 100 LLm` (the formula KCachegrind uses).
+/// callgrind's cycle estimate for one iteration from its simulation.
 fn estimated_cycles(instructions: f64, simulated: &Simulated) -> f64 {
+    use crate::record::instructions::{L1_MISS_CYCLES, LL_MISS_CYCLES, MISPREDICT_CYCLES};
     instructions
-        + 10.0 * (simulated.mispredicts + simulated.l1_misses) as f64
-        + 100.0 * simulated.ll_misses as f64
+        + MISPREDICT_CYCLES * simulated.mispredicts as f64
+        + L1_MISS_CYCLES * simulated.l1_misses as f64
+        + LL_MISS_CYCLES * simulated.ll_misses as f64
 }
 
 /// The dual-measure check of one timed benchmark: its instruction counts
@@ -297,6 +298,7 @@ mod tests {
                 .iter()
                 .map(|(id, samples)| BenchResult {
                     executed: None,
+                    executed_data_cycles: None,
                     id: BenchId(id.to_string()),
                     group: "g".into(),
                     function: None,

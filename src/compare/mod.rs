@@ -852,6 +852,7 @@ mod tests {
                 .enumerate()
                 .map(|(i, m)| BenchResult {
                     executed: None,
+                    executed_data_cycles: None,
                     id: BenchId(format!("bench/{i}")),
                     group: "bench".into(),
                     function: None,

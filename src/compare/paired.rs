@@ -423,6 +423,7 @@ mod tests {
         let id = BenchId("bench/x".into());
         let bench = |samples: Vec<f64>| BenchResult {
             executed: None,
+            executed_data_cycles: None,
             id: id.clone(),
             group: "bench".into(),
             function: None,

@@ -925,6 +925,7 @@ mod tests {
             .iter()
             .map(|n| BenchResult {
                 executed: None,
+                executed_data_cycles: None,
                 id: BenchId(format!("{EXPECTED_MORE_ALLOCATIONS}/{n}")),
                 group: "orders".into(),
                 function: None,

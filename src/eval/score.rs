@@ -737,6 +737,7 @@ fn welch_t(a: &[f64], b: &[f64]) -> f64 {
 fn bench_result(id: &BenchId, samples: Vec<f64>) -> BenchResult {
     BenchResult {
         executed: None,
+        executed_data_cycles: None,
         id: id.clone(),
         group: id
             .as_str()

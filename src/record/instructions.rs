@@ -28,6 +28,13 @@ pub struct Simulated {
     pub mispredicts: u64,
 }
 
+/// callgrind's cycle estimate (the formula KCachegrind uses): each
+/// instruction one cycle, a first-level miss or a mispredicted branch ten
+/// more, a last-level miss a hundred.
+pub const L1_MISS_CYCLES: f64 = 10.0;
+pub const MISPREDICT_CYCLES: f64 = 10.0;
+pub const LL_MISS_CYCLES: f64 = 100.0;
+
 /// Changes within this multiple of a benchmark's A/A jitter are not changes.
 pub const JITTER_MULTIPLE: f64 = 3.0;
 

@@ -239,6 +239,11 @@ pub struct BenchResult {
     /// a later check whose benchmark executes the same does not time it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub executed: Option<String>,
+    /// What that execution's data misses and mispredicted branches add to
+    /// callgrind's cycle estimate: the same code on other data costs
+    /// differently.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub executed_data_cycles: Option<f64>,
 }
 
 /// One benchmark run of one commit.

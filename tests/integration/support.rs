@@ -49,6 +49,7 @@ pub fn record(benches: &[(&str, f64)], seed: u64) -> RunRecord {
             .enumerate()
             .map(|(i, (id, median))| BenchResult {
                 executed: None,
+                executed_data_cycles: None,
                 id: BenchId(id.to_string()),
                 group: id.split('/').next().unwrap_or(id).to_string(),
                 function: None,
