@@ -175,6 +175,9 @@ impl CodeIndex {
         if (start..start + size).contains(&address) {
             return format!("here+{}", address - start);
         }
+        if let Some(targets) = self.jump_table(address, start, size) {
+            return format!("jump table {targets:?}");
+        }
         match self.relocated.get(&address) {
             Some(Relocated::Symbol(name)) => format!("slot -> {name}"),
             Some(Relocated::Address(target)) => format!("slot -> {}", self.describe_place(*target)),
@@ -205,6 +208,31 @@ impl CodeIndex {
             },
             _ => self.describe_plain(address),
         }
+    }
+
+    /// A jump table at `address` used by the function at
+    /// `start..start+size`: read-only 32-bit offsets from the table to
+    /// places in the function (how compilers lay out a `match` as a table).
+    /// Named by the places (`here+offset`), not by the offsets, which
+    /// change whenever the code moves away from the table. None when fewer
+    /// than two entries at `address` land in the function.
+    fn jump_table(&self, address: u64, start: u64, size: u64) -> Option<Vec<u64>> {
+        let section = self.section_of(address)?;
+        if section.kind != SectionKind::ReadOnlyData {
+            return None;
+        }
+        let from = (address - section.address) as usize;
+        let targets: Vec<u64> = section.bytes[from..]
+            .chunks_exact(4)
+            .map_while(|entry| {
+                let offset = i32::from_le_bytes(entry.try_into().expect("four bytes"));
+                let target = address.checked_add_signed(i64::from(offset))?;
+                (start..start + size)
+                    .contains(&target)
+                    .then(|| target - start)
+            })
+            .collect();
+        (targets.len() >= 2).then_some(targets)
     }
 
     /// The shallow digest of the function at `start`, made once.
@@ -307,6 +335,48 @@ mod tests {
             .find(|name| name.contains(fragment))
             .unwrap_or_else(|| panic!("no symbol with {fragment}"))
             .clone()
+    }
+
+    /// An index of one function (code at 0x1000, 0x100 bytes) and a
+    /// read-only table at `table` of offsets from the table to `places`
+    /// in the function, then data that leads nowhere.
+    fn with_table(table: u64, places: &[u64]) -> CodeIndex {
+        let mut bytes: Vec<u8> = places
+            .iter()
+            .flat_map(|place| (((0x1000 + place) as i64 - table as i64) as i32).to_le_bytes())
+            .collect();
+        bytes.extend(0x7fff_0000i32.to_le_bytes());
+        let section = |name: &str, address, kind, bytes| Section {
+            name: name.into(),
+            address,
+            kind,
+            bytes,
+        };
+        CodeIndex {
+            sections: vec![
+                section(".text", 0x1000, SectionKind::Text, vec![0xc3; 0x100]),
+                section(".rodata", table, SectionKind::ReadOnlyData, bytes),
+            ],
+            symbols: vec![(0x1000, 0x100, "f".into())],
+            by_name: HashMap::new(),
+            relocated: HashMap::new(),
+            digests: HashMap::new(),
+            callees: RefCell::default(),
+        }
+    }
+
+    #[test]
+    fn a_jump_table_is_named_by_where_it_leads_not_by_its_offsets() {
+        let near = with_table(0x400, &[0x10, 0x24, 0x80]);
+        let far = with_table(0x9000, &[0x10, 0x24, 0x80]);
+        let describe = |index: &CodeIndex, table| index.describe(table, 0x1000, 0x100);
+        assert_eq!(describe(&near, 0x400), "jump table [16, 36, 128]");
+        assert_eq!(describe(&near, 0x400), describe(&far, 0x9000));
+        let other = with_table(0x9000, &[0x10, 0x28, 0x80]);
+        assert_ne!(describe(&far, 0x9000), describe(&other, 0x9000));
+        // One entry is no table: read as data, by its bytes.
+        let single = with_table(0x400, &[0x10]);
+        assert!(describe(&single, 0x400).starts_with("data+0 = "));
     }
 
     #[test]
