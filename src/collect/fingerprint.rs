@@ -218,7 +218,12 @@ impl CodeIndex {
     /// than two entries at `address` land in the function.
     fn jump_table(&self, address: u64, start: u64, size: u64) -> Option<Vec<u64>> {
         let section = self.section_of(address)?;
-        if section.kind != SectionKind::ReadOnlyData {
+        // Linkers merge string constants into `.rodata`, which then reads
+        // as a string section.
+        if !matches!(
+            section.kind,
+            SectionKind::ReadOnlyData | SectionKind::ReadOnlyString
+        ) {
             return None;
         }
         let from = (address - section.address) as usize;
@@ -233,6 +238,42 @@ impl CodeIndex {
             })
             .collect();
         (targets.len() >= 2).then_some(targets)
+    }
+
+    /// Where, after `address`, the next table of 32-bit offsets into code
+    /// (another function's jump table) starts, or u64::MAX. Anonymous data
+    /// ends there: such a table is never what this function reads, and its
+    /// offsets change whenever the code it leads to moves. A table of such
+    /// offsets starting at `address` itself is read whole.
+    fn next_code_offsets(&self, address: u64) -> u64 {
+        let Some(section) = self.section_of(address) else {
+            return u64::MAX;
+        };
+        let leads_to_code = |at: u64| {
+            let from = (at - section.address) as usize;
+            let Some(entry) = section.bytes.get(from..from + 4) else {
+                return false;
+            };
+            let offset = i32::from_le_bytes(entry.try_into().expect("four bytes"));
+            at.checked_add_signed(i64::from(offset))
+                .and_then(|target| self.section_of(target))
+                .is_some_and(|s| s.kind == SectionKind::Text)
+        };
+        let table_at = |at: u64| leads_to_code(at) && leads_to_code(at + 4);
+        let end = address + ANONYMOUS_DATA_BYTES;
+        let mut at = address.next_multiple_of(4);
+        if at == address {
+            while at < end && leads_to_code(at) {
+                at += 4;
+            }
+        }
+        while at < end {
+            if table_at(at) {
+                return at;
+            }
+            at += 4;
+        }
+        u64::MAX
     }
 
     /// The shallow digest of the function at `start`, made once.
@@ -265,7 +306,8 @@ impl CodeIndex {
                 .symbols
                 .get(next)
                 .map_or(u64::MAX, |(a, _, _)| *a)
-                .min(address + ANONYMOUS_DATA_BYTES),
+                .min(address + ANONYMOUS_DATA_BYTES)
+                .min(self.next_code_offsets(address)),
         };
         let section = self.section_of(address).expect("checked by the caller");
         let section_end = section.address + section.bytes.len() as u64;
@@ -368,15 +410,58 @@ mod tests {
     #[test]
     fn a_jump_table_is_named_by_where_it_leads_not_by_its_offsets() {
         let near = with_table(0x400, &[0x10, 0x24, 0x80]);
+        let mut merged = with_table(0x400, &[0x10, 0x24, 0x80]);
+        merged.sections[1].kind = SectionKind::ReadOnlyString;
         let far = with_table(0x9000, &[0x10, 0x24, 0x80]);
         let describe = |index: &CodeIndex, table| index.describe(table, 0x1000, 0x100);
         assert_eq!(describe(&near, 0x400), "jump table [16, 36, 128]");
         assert_eq!(describe(&near, 0x400), describe(&far, 0x9000));
+        assert_eq!(describe(&merged, 0x400), describe(&far, 0x9000));
         let other = with_table(0x9000, &[0x10, 0x28, 0x80]);
         assert_ne!(describe(&far, 0x9000), describe(&other, 0x9000));
         // One entry is no table: read as data, by its bytes.
         let single = with_table(0x400, &[0x10]);
         assert!(describe(&single, 0x400).starts_with("data+0 = "));
+    }
+
+    #[test]
+    fn anonymous_data_ends_where_another_functions_jump_table_starts() {
+        // A 12-byte string, then a table of offsets into code (another
+        // function's jump table) that changes when that code moves.
+        let read_only = |table: [u64; 2], tail: u8| {
+            let mut bytes = b"called unwra".to_vec();
+            for (n, place) in table.iter().enumerate() {
+                let at = 0x40c + 4 * n as i64;
+                bytes.extend((((0x1000 + place) as i64 - at) as i32).to_le_bytes());
+            }
+            bytes.extend([tail; 8]);
+            let mut index = with_table(0x9000, &[0x10, 0x20]);
+            index.sections[1] = Section {
+                name: ".rodata".into(),
+                address: 0x400,
+                kind: SectionKind::ReadOnlyString,
+                bytes,
+            };
+            index.read_only_digest(0x400)
+        };
+        assert_eq!(read_only([0x10, 0x20], 1), read_only([0x30, 0x40], 2));
+        // The table read from its start is read whole, and what follows.
+        let from_table = |table: [u64; 2], tail: u8| {
+            let mut index = with_table(0x9000, &[0x10, 0x20]);
+            let mut bytes: Vec<u8> = table
+                .iter()
+                .enumerate()
+                .flat_map(|(n, place)| {
+                    (((0x1000 + place) as i64 - (0x400 + 4 * n as i64)) as i32).to_le_bytes()
+                })
+                .collect();
+            bytes.extend([tail; 8]);
+            index.sections[1].address = 0x400;
+            index.sections[1].bytes = bytes;
+            index.read_only_digest(0x400)
+        };
+        assert_ne!(from_table([0x10, 0x20], 1), from_table([0x30, 0x40], 1));
+        assert_ne!(from_table([0x10, 0x20], 1), from_table([0x10, 0x20], 2));
     }
 
     #[test]
