@@ -33,6 +33,7 @@ const MIN_SEGMENT: usize = 2;
 const MIN_NOISE: f64 = 1e-4;
 
 /// One benchmark's series, points present only.
+#[derive(Default)]
 pub struct Series {
     /// Index into the history's commits of each value.
     pub commit_index: Vec<usize>,
@@ -43,6 +44,9 @@ pub struct Series {
     pub measured: Vec<f64>,
     /// Declared input per iteration, if any.
     pub input: Vec<Option<u64>>,
+    /// A digest of what the benchmark executed (`BenchResult::executed`),
+    /// where the record kept one.
+    pub executed: Vec<Option<String>>,
 }
 
 /// A split PELT proposed, with its p-value before adjustment.
@@ -234,7 +238,7 @@ fn shifts_of(
     machine_changed: &[bool],
     min_change: f64,
 ) -> Vec<ChangePoint> {
-    let mut splits: Vec<(usize, f64)> = kept.to_vec();
+    let mut splits = at_code_changes(series, kept, machine_changed);
     // Dropping a split merges two levels, which can shrink a neighbour's
     // shift below the threshold: repeat until every split is large enough
     // and every short level is one.
@@ -265,15 +269,7 @@ fn shifts_of(
             let index = series.commit_index[at];
             let (before, after) = (measured[i], measured[i + 1]);
             let change = levels[i + 1] / levels[i] - 1.0;
-            let machine = (series.commit_index[at - 1] + 1..=index)
-                .any(|c| machine_changed.get(c).copied().unwrap_or(false));
-            let cause = if machine {
-                ShiftCause::Machine
-            } else if series.input[at] != series.input[at - 1] {
-                ShiftCause::Input
-            } else {
-                ShiftCause::Code
-            };
+            let cause = cause_at(series, at, machine_changed);
             ChangePoint {
                 index,
                 commit: commits[index].clone(),
@@ -289,6 +285,59 @@ fn shifts_of(
             }
         })
         .collect()
+}
+
+/// Why the level may have moved between records `at - 1` and `at`.
+fn cause_at(series: &Series, at: usize, machine_changed: &[bool]) -> ShiftCause {
+    let machine = (series.commit_index[at - 1] + 1..=series.commit_index[at])
+        .any(|c| machine_changed.get(c).copied().unwrap_or(false));
+    if machine {
+        ShiftCause::Machine
+    } else if series.input[at] != series.input[at - 1] {
+        ShiftCause::Input
+    } else {
+        ShiftCause::Code
+    }
+}
+
+/// Whether records `at - 1` and `at` are known to have executed the same
+/// code (both kept a digest of what ran, and it is the same).
+fn same_code_at(series: &Series, at: usize) -> bool {
+    match (series.executed.get(at - 1), series.executed.get(at)) {
+        (Some(Some(before)), Some(Some(after))) => before == after,
+        _ => false,
+    }
+}
+
+/// The splits, each placed where the code could have changed: a split the
+/// noise put between two records that executed the same code (nothing
+/// changed there but the machine's mood) moves to the nearest record
+/// between its neighbouring splits where what ran changed or is unknown,
+/// or is dropped when there is none. The machine or the input changing
+/// there explains a shift on its own, and such splits stay.
+fn at_code_changes(
+    series: &Series,
+    kept: &[(usize, f64)],
+    machine_changed: &[bool],
+) -> Vec<(usize, f64)> {
+    let mut placed: Vec<(usize, f64)> = Vec::new();
+    for (n, &(at, p)) in kept.iter().enumerate() {
+        if cause_at(series, at, machine_changed) != ShiftCause::Code || !same_code_at(series, at) {
+            placed.push((at, p));
+            continue;
+        }
+        let low = placed.last().map_or(1, |(previous, _)| previous + 1);
+        let high = kept
+            .get(n + 1)
+            .map_or(series.level.len(), |(next, _)| *next);
+        let nearest = (low..high)
+            .filter(|&j| !same_code_at(series, j))
+            .min_by_key(|&j| j.abs_diff(at));
+        if let Some(j) = nearest {
+            placed.push((j, p));
+        }
+    }
+    placed
 }
 
 /// A split next to a short segment (fewer than three records) that is not
@@ -355,6 +404,7 @@ mod tests {
             measured: level.clone(),
             level,
             input: vec![None; levels.len()],
+            executed: Vec::new(),
         }
     }
 
@@ -429,6 +479,7 @@ mod tests {
             measured: levels.clone(),
             level: levels,
             input: vec![None; 5],
+            executed: Vec::new(),
         };
         let found = shifts(vec![series], 0.01);
         assert_eq!(found[0].len(), 1);
@@ -465,10 +516,41 @@ mod tests {
             measured: level.clone(),
             level,
             input: vec![None; 6],
+            executed: Vec::new(),
         };
         let commits: Vec<String> = (0..8).map(|i| format!("c{i}")).collect();
         let found = level_shifts(&[series], &commits, &[false; 8], 0.02);
         assert_eq!(found[0][0].index, 5);
         assert_eq!(found[0][0].commit, "c5");
+    }
+
+    /// What ran at each record: "a" up to `changed_at`, then "b".
+    fn executed(n: usize, changed_at: usize) -> Vec<Option<String>> {
+        (0..n)
+            .map(|i| Some(if i < changed_at { "a" } else { "b" }.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn a_shift_is_placed_only_where_what_ran_changed() {
+        // Machine drift: a 10% step at record 30 of code that never changed.
+        let levels = steps(&[(30, 1000.0), (30, 1100.0)]);
+        let mut drift = noisy(&levels, 0.01, 2);
+        drift.executed = vec![Some("a".to_string()); 60];
+        assert!(shifts(vec![drift], 0.02)[0].is_empty());
+        // The same step where the code changed is kept; and one record off
+        // (the noise's choice) moves to the commit that changed it.
+        for changed_at in [30, 31] {
+            let mut real = noisy(&levels, 0.01, 2);
+            real.executed = executed(60, changed_at);
+            let found = shifts(vec![real], 0.02);
+            assert_eq!(found[0].len(), 1, "{:?}", found[0]);
+            assert_eq!(found[0][0].index, changed_at);
+        }
+        // Records that kept no digest leave the split where it was.
+        let mut unknown = noisy(&levels, 0.01, 2);
+        unknown.executed = executed(60, 45);
+        unknown.executed[30] = None;
+        assert_eq!(shifts(vec![unknown], 0.02)[0][0].index, 30);
     }
 }

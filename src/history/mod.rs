@@ -258,6 +258,8 @@ struct LeanBench {
     samples: Vec<f64>,
     #[serde(default)]
     throughput: Option<Throughput>,
+    #[serde(default)]
+    executed: Option<String>,
 }
 
 /// Only the schema, to say why a record did not parse.
@@ -271,8 +273,8 @@ struct Parsed {
     /// The commit the record measured.
     commit: Option<String>,
     machine: Machine,
-    /// (id, unit, point), in the record's order.
-    points: Vec<(String, String, Point)>,
+    /// (id, unit, point, what it executed), in the record's order.
+    points: Vec<(String, String, Point, Option<String>)>,
 }
 
 /// Read and reduce every blob, on `threads` threads, in order.
@@ -323,7 +325,12 @@ fn reduce(record: &RunRecord) -> Parsed {
                     b.samples.clone(),
                     b.throughput.as_ref().map(|t| t.per_iteration),
                 )?;
-                Some((b.id.as_str().to_string(), b.unit.clone(), point))
+                Some((
+                    b.id.as_str().to_string(),
+                    b.unit.clone(),
+                    point,
+                    b.executed.clone(),
+                ))
             })
             .collect(),
     }
@@ -370,7 +377,7 @@ fn parse(bytes: &[u8], sha: &str, path: &str) -> std::result::Result<Parsed, Str
         .into_iter()
         .filter_map(|bench| {
             let point = point_of(bench.samples, bench.throughput.map(|t| t.per_iteration))?;
-            Some((bench.id, bench.unit, point))
+            Some((bench.id, bench.unit, point, bench.executed))
         })
         .collect();
     Ok(Parsed {
@@ -415,6 +422,8 @@ fn assemble(
     let count = parsed.len();
     let mut commits = Vec::with_capacity(count);
     let mut benches: Vec<BenchHistory> = Vec::new();
+    // What each benchmark executed at each commit (beside `benches`).
+    let mut executed: Vec<Vec<Option<String>>> = Vec::new();
     let mut index_of: HashMap<String, usize> = HashMap::new();
     let mut previous_machine: Option<Machine> = None;
     for (i, (mut commit, version)) in parsed.into_iter().enumerate() {
@@ -424,7 +433,7 @@ fn assemble(
         commit.machine = machine_label(&version.machine);
         previous_machine = Some(version.machine);
         commits.push(commit);
-        for (id, unit, point) in version.points {
+        for (id, unit, point, digest) in version.points {
             if request.filter.is_some_and(|f| !f.is_match(&id)) {
                 continue;
             }
@@ -436,37 +445,39 @@ fn assemble(
                     head: None,
                     changes: Vec::new(),
                 });
+                executed.push(vec![None; count]);
                 benches.len() - 1
             });
             benches[slot].unit = unit;
             benches[slot].points[i] = Some(point);
+            executed[slot][i] = digest;
         }
     }
-    benches.sort_by(|a, b| a.id.cmp(&b.id));
+    let mut benches: Vec<(BenchHistory, Vec<Option<String>>)> =
+        benches.into_iter().zip(executed).collect();
+    benches.sort_by(|a, b| a.0.id.cmp(&b.0.id));
+    let (mut benches, executed): (Vec<BenchHistory>, Vec<Vec<Option<String>>>) =
+        benches.into_iter().unzip();
     let machine = machine_levels(&benches, count);
 
     let series: Vec<changes::Series> = benches
         .iter()
-        .map(|b| {
+        .zip(&executed)
+        .map(|(b, executed)| {
             let present = b
                 .points
                 .iter()
                 .enumerate()
                 .filter_map(|(i, p)| p.map(|p| (i, p)));
-            let (mut commit_index, mut level, mut measured, mut input) =
-                (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+            let mut series = changes::Series::default();
             for (i, point) in present {
-                commit_index.push(i);
-                level.push(point.median / machine[i].exp());
-                measured.push(point.median);
-                input.push(point.input);
+                series.commit_index.push(i);
+                series.level.push(point.median / machine[i].exp());
+                series.measured.push(point.median);
+                series.input.push(point.input);
+                series.executed.push(executed[i].clone());
             }
-            changes::Series {
-                commit_index,
-                level,
-                measured,
-                input,
-            }
+            series
         })
         .collect();
     let shas: Vec<String> = commits.iter().map(|c| c.sha.clone()).collect();

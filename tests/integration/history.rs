@@ -385,3 +385,38 @@ fn a_machine_that_slowed_every_benchmark_is_not_a_code_change() {
     let text = String::from_utf8_lossy(&text.stdout);
     assert!(text.contains("every benchmark moved +5"), "{text}");
 }
+
+#[test]
+fn a_level_shift_is_named_only_where_the_executed_code_changed() {
+    // From the eighth record on, `query/scan` and `query/indexed` are 30%
+    // slower. Each record keeps what every benchmark executed: scan's code
+    // changed at that commit; indexed ran the same code throughout (the
+    // machine drifted for it alone, as a noisy runner does).
+    let repo = Repo::new();
+    let mut slowing = String::new();
+    for i in 0..14u64 {
+        let scale: &[(usize, f64)] = if i >= 8 { &[(3, 1.3), (2, 1.3)] } else { &[] };
+        let mut record = suite_record(i, 0.01, scale);
+        for bench in &mut record.benches {
+            let changed = bench.id.0 == "query/scan" && i >= 8;
+            bench.executed = Some(format!("{}-{}", bench.id.0, u8::from(changed)));
+        }
+        repo.write_record("baselines/suite.json", &record);
+        let sha = repo.commit_all(&format!("baseline {i}"));
+        if i == 8 {
+            slowing = sha;
+        }
+    }
+    let output = history_in(&repo, &["--format", "json", "--out", "-"]);
+    let history: History = serde_json::from_slice(&output.stdout).unwrap();
+    let changes_of = |id: &str| {
+        let bench = history.benches.iter().find(|b| b.id == id).unwrap();
+        bench
+            .changes
+            .iter()
+            .map(|c| c.commit.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(changes_of("query/scan"), [slowing]);
+    assert_eq!(changes_of("query/indexed"), Vec::<String>::new());
+}
