@@ -451,10 +451,17 @@ fn run_tour(
     let say = |message: &str| progress.note(&format!("demo: {message}"));
     let (repo_dir, repo, project) = start(root, &say)?;
     let file = FileConfig::load(&repo_dir.join(config::CONFIG_FILE), true)?;
+    // Records in time keep what each benchmark executed, as `baseline
+    // update` does: history then places shifts only where that changed.
+    let executed = match measure {
+        collect::Measure::Time => collect::ExecutedCheck::Record,
+        collect::Measure::Instructions => collect::ExecutedCheck::Off,
+    };
     let timing_only = RunSelection {
         criterion_args: file.criterion_args.clone().unwrap_or_default(),
         measure,
         check_instructions: true,
+        executed,
         ..RunSelection::default()
     };
     // Profiles matter for the baseline the pull requests compare with (the
