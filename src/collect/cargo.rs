@@ -99,6 +99,29 @@ impl BenchExecutable {
             .as_ref()
             .is_none_or(|v| crate::profile::hook::CRITERION_VERSIONS.contains(&(v.major, v.minor)))
     }
+
+    /// Whether its criterion config installs a profiler (flamegate's hook or
+    /// any other `criterion::profiler::Profiler`): without one, criterion's
+    /// profiling mode only runs the benchmarks and nothing is sampled. Read
+    /// from the symbol table (a profiler is called through `dyn`, so its
+    /// `start_profiling` is never inlined away); an executable that cannot be
+    /// read is assumed to have one.
+    pub fn installs_a_profiler(&self) -> bool {
+        use object::{Object, ObjectSymbol};
+        let Ok(data) = std::fs::read(&self.path) else {
+            return true;
+        };
+        let Ok(file) = object::File::parse(&*data) else {
+            return true;
+        };
+        file.symbols().any(|symbol| {
+            symbol.name().is_ok_and(|name| {
+                let name = format!("{:#}", rustc_demangle::demangle(name));
+                name.ends_with(" as criterion::profiler::Profiler>::start_profiling")
+                    && !name.starts_with("<criterion::profiler::ExternalProfiler as")
+            })
+        })
+    }
 }
 
 /// Inspect the project at `manifest_path` (a `Cargo.toml` or its directory).

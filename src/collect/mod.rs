@@ -399,6 +399,20 @@ pub(crate) fn profile_pass(
             format!("{} (criterion {version})", exe.target.label())
         })
         .collect();
+    let no_profiler: Vec<String> = listed
+        .iter()
+        .filter(|(exe, ids)| !ids.is_empty() && exe.fits_profiler_hook())
+        .filter(|(exe, _)| !exe.installs_a_profiler())
+        .map(|(exe, _)| exe.target.label())
+        .collect();
+    if !no_profiler.is_empty() {
+        progress.note(&format!(
+            "not profiled: bench target(s) {}: no profiler installed in their criterion config \
+             (`config = flamegate::criterion()` in `criterion_group!` installs flamegate's), so they \
+             get timing verdicts without flamegraphs",
+            no_profiler.join(", ")
+        ));
+    }
     if !no_hook.is_empty() {
         progress.note(&format!(
             "not profiled: bench target(s) {}: flamegate's profiler hooks plug into criterion {}, so \
@@ -412,7 +426,8 @@ pub(crate) fn profile_pass(
         ));
     }
     for (index, (exe, ids)) in listed.iter().enumerate() {
-        if ids.is_empty() || !exe.fits_profiler_hook() {
+        if ids.is_empty() || !exe.fits_profiler_hook() || no_profiler.contains(&exe.target.label())
+        {
             continue;
         }
         let home = scratch.join(format!("profile{tag}-{index}"));
