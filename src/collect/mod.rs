@@ -371,26 +371,9 @@ pub(crate) fn timing_args(selection: &RunSelection, defaults: &[&str]) -> Vec<St
     args
 }
 
-/// The profiling pass, separate from timing so sampling never distorts it:
-/// each executable once in criterion's `--profile-time` mode; the profiles
-/// of the benchmarks in `dirs` (executable index, criterion directory, id)
-/// folded. Benchmarks without the hook have no profile.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn profile_pass(
-    listed: &[(BenchExecutable, Vec<String>)],
-    dirs: &[(usize, PathBuf, BenchId)],
-    selection: &RunSelection,
-    seconds: f64,
-    scratch: &Path,
-    tag: &str,
-    runner: &dyn Runner,
-    progress: &Progress,
-) -> Result<std::collections::BTreeMap<BenchId, crate::record::FoldedStacks>> {
-    let total: usize = listed.iter().map(|(_, ids)| ids.len()).sum();
-    let bar = progress.bar(total as u64, &format!("profiling{tag}"));
-    let mut args: Vec<String> = selection.filter.iter().cloned().collect();
-    args.extend(["--profile-time".to_string(), seconds.to_string()]);
-    let mut profiles = std::collections::BTreeMap::new();
+/// Say which bench targets the profiling pass leaves out, and why: their
+/// criterion has no flamegate hook, or their config installs no profiler.
+pub(crate) fn note_unprofiled(listed: &[(BenchExecutable, Vec<String>)], progress: &Progress) {
     let no_hook: Vec<String> = listed
         .iter()
         .filter(|(exe, ids)| !ids.is_empty() && !exe.fits_profiler_hook())
@@ -425,9 +408,39 @@ pub(crate) fn profile_pass(
                 .join(" and "),
         ));
     }
+}
+
+/// The profiling pass, separate from timing so sampling never distorts it:
+/// each executable once in criterion's `--profile-time` mode; the profiles
+/// of the benchmarks in `dirs` (executable index, criterion directory, id)
+/// folded. Benchmarks without the hook have no profile.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn profile_pass(
+    listed: &[(BenchExecutable, Vec<String>)],
+    dirs: &[(usize, PathBuf, BenchId)],
+    selection: &RunSelection,
+    seconds: f64,
+    scratch: &Path,
+    tag: &str,
+    runner: &dyn Runner,
+    progress: &Progress,
+) -> Result<std::collections::BTreeMap<BenchId, crate::record::FoldedStacks>> {
+    let profiled: Vec<bool> = listed
+        .iter()
+        .map(|(exe, ids)| !ids.is_empty() && exe.fits_profiler_hook() && exe.installs_a_profiler())
+        .collect();
+    let total: usize = listed
+        .iter()
+        .zip(&profiled)
+        .filter(|(_, profiled)| **profiled)
+        .map(|((_, ids), _)| ids.len())
+        .sum();
+    let bar = progress.bar(total as u64, &format!("profiling{tag}"));
+    let mut args: Vec<String> = selection.filter.iter().cloned().collect();
+    args.extend(["--profile-time".to_string(), seconds.to_string()]);
+    let mut profiles = std::collections::BTreeMap::new();
     for (index, (exe, ids)) in listed.iter().enumerate() {
-        if ids.is_empty() || !exe.fits_profiler_hook() || no_profiler.contains(&exe.target.label())
-        {
+        if !profiled[index] {
             continue;
         }
         let home = scratch.join(format!("profile{tag}-{index}"));
@@ -586,6 +599,7 @@ fn time_benchmarks(
             .iter()
             .map(|(index, dir, result)| (*index, dir.clone(), result.id.clone()))
             .collect();
+        note_unprofiled(listed, progress);
         let mut profiles = profile_pass(
             listed,
             &dirs,

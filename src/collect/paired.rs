@@ -612,6 +612,7 @@ pub fn run_paired(
     let mut head_benches = pooled(Side::Head);
     let mark = Instant::now();
     if let Some(seconds) = selection.profile_time {
+        super::note_unprofiled(&head_listed, progress);
         // Both sides profiled the same way, so differential flamegraphs
         // compare like with like.
         for (side, listed, benches) in [
