@@ -50,12 +50,11 @@ fn assert_five_percent(report: &serde_json::Value) {
 /// Exactly 5% more loop iterations in `work`, committed on branch `more`.
 fn five_percent_more(repo: &std::path::Path) {
     git_in(repo, &["checkout", "-q", "-b", "more"]);
-    let lib = std::fs::read_to_string(repo.join("src/lib.rs")).unwrap();
-    std::fs::write(
-        repo.join("src/lib.rs"),
-        lib.replace("for i in 0..n {", "for i in 0..n + n / 20 {"),
-    )
-    .unwrap();
+    replace_in(
+        &repo.join("src/lib.rs"),
+        "for i in 0..n {",
+        "for i in 0..n + n / 20 {",
+    );
     git_in(repo, &["commit", "-q", "-am", "5% more work"]);
 }
 

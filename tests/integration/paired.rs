@@ -141,12 +141,11 @@ fn paired_check_flags_a_slowdown_passes_an_identical_commit_and_leaves_the_tree_
 
     // Four times the work is flagged.
     git_in(repo, &["checkout", "-q", "-b", "slower", "main"]);
-    let lib = std::fs::read_to_string(repo.join("src/lib.rs")).unwrap();
-    std::fs::write(
-        repo.join("src/lib.rs"),
-        lib.replace("for i in 0..n {", "for i in 0..n * 4 {"),
-    )
-    .unwrap();
+    replace_in(
+        &repo.join("src/lib.rs"),
+        "for i in 0..n {",
+        "for i in 0..n * 4 {",
+    );
     // The pull request also changes the cargo configuration (harmlessly):
     // both sides build with the head's, and the report says so (issue 17).
     std::fs::create_dir_all(repo.join(".cargo")).unwrap();
@@ -506,25 +505,24 @@ fn two_modules_repo(dir: &Path) {
     git_in(dir, &["add", "-A"]);
     git_in(dir, &["commit", "-q", "-m", "two modules"]);
     git_in(dir, &["checkout", "-q", "-b", "divide"]);
-    let lib = std::fs::read_to_string(dir.join("src/lib.rs")).unwrap();
-    let divided = lib.replace("w.wrapping_mul(k)", "(w / k.max(1))");
-    assert_ne!(lib, divided);
-    std::fs::write(dir.join("src/lib.rs"), divided).unwrap();
-    let bench = std::fs::read_to_string(dir.join("benches/modules.rs")).unwrap();
-    let sorted = bench.replace(
+    replace_in(
+        &dir.join("src/lib.rs"),
+        "w.wrapping_mul(k)",
+        "(w / k.max(1))",
+    );
+    replace_in(
+        &dir.join("benches/modules.rs"),
         "    c.bench_function(\"parse/large\"",
         "    let mut bytes = bytes;\n    bytes.sort_unstable();\n    c.bench_function(\"parse/large\"",
     );
-    assert_ne!(bench, sorted);
-    std::fs::write(dir.join("benches/modules.rs"), sorted).unwrap();
     git_in(dir, &["commit", "-q", "-am", "divide"]);
     // The same count of different instructions: a multiply made an add.
     git_in(dir, &["checkout", "-q", "-b", "add", "main"]);
-    std::fs::write(
-        dir.join("src/lib.rs"),
-        lib.replace("w.wrapping_mul(k)", "w.wrapping_add(k)"),
-    )
-    .unwrap();
+    replace_in(
+        &dir.join("src/lib.rs"),
+        "w.wrapping_mul(k)",
+        "w.wrapping_add(k)",
+    );
     git_in(dir, &["commit", "-q", "-am", "add"]);
     git_in(dir, &["checkout", "-q", "divide"]);
 }

@@ -563,12 +563,11 @@ fn record_history(root: &Path, records: usize) {
 /// Four times the work in `tiny::work`, committed on a new branch.
 pub fn slow_branch(work: &Path, branch: &str) -> String {
     git_in(work, &["checkout", "-q", "-b", branch, "main"]);
-    let lib = std::fs::read_to_string(work.join("src/lib.rs")).unwrap();
-    std::fs::write(
-        work.join("src/lib.rs"),
-        lib.replace("for i in 0..n {", "for i in 0..n * 4 {"),
-    )
-    .unwrap();
+    replace_in(
+        &work.join("src/lib.rs"),
+        "for i in 0..n {",
+        "for i in 0..n * 4 {",
+    );
     git_in(work, &["commit", "-q", "-am", "four times the work"]);
     git_in(work, &["rev-parse", "HEAD"]).trim().to_string()
 }
@@ -685,4 +684,12 @@ pub fn hostile_names() -> Vec<String> {
     .map(|s| s.to_string())
     .chain([format!("long{}", "x".repeat(10_000))])
     .collect()
+}
+
+/// Replace `from` with `to` in the file at `path`, which must contain it.
+pub fn replace_in(path: &Path, from: &str, to: &str) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let changed = text.replace(from, to);
+    assert_ne!(text, changed, "{} has no {from:?}", path.display());
+    std::fs::write(path, changed).unwrap();
 }
