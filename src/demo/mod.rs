@@ -377,11 +377,27 @@ fn write_and_print(
     Ok((gated.report, out.to_path_buf()))
 }
 
-/// The regressions of `report` that were not `expected`: false alarms.
+/// The regressions of `report` that were not `expected`: false alarms,
+/// unless the benchmark's executed machine code changed. A pull request
+/// that leaves a function's source alone can still change its machine
+/// code (the compiler inlines a shared helper differently once other
+/// callers change), and flamegate times the machine code: such a
+/// regression is the pull request's, and is said so, not counted.
 fn false_alarms(report: &Report, branch: &str, expected: impl Fn(&str) -> bool) -> Vec<String> {
-    report
+    let (recompiled, alarms): (Vec<_>, Vec<_>) = report
         .with(Verdict::Regressed)
         .filter(|c| !expected(c.id.as_str()))
+        .partition(|c| c.instructions.as_ref().is_some_and(|i| i.code_changed));
+    for c in recompiled {
+        println!(
+            "note: `{}` regressed in {branch} although its source did not change: the pull request \
+             changed the machine code it executes (different instructions), so the time change is \
+             the pull request's",
+            c.id
+        );
+    }
+    alarms
+        .into_iter()
         .map(|c| {
             format!(
                 "`{}` was flagged in {branch} but its code did not change (a false alarm)",
