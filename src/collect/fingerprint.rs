@@ -194,7 +194,7 @@ impl CodeIndex {
             return "outside".into();
         };
         match section.kind {
-            SectionKind::ReadOnlyData | SectionKind::ReadOnlyString => {
+            kind if is_read_only(kind) => {
                 let offset = self
                     .symbol_at(address)
                     .map_or(0, |(symbol_start, _, _)| address - symbol_start);
@@ -218,20 +218,13 @@ impl CodeIndex {
     /// than two entries at `address` land in the function.
     fn jump_table(&self, address: u64, start: u64, size: u64) -> Option<Vec<u64>> {
         let section = self.section_of(address)?;
-        // Linkers merge string constants into `.rodata`, which then reads
-        // as a string section.
-        if !matches!(
-            section.kind,
-            SectionKind::ReadOnlyData | SectionKind::ReadOnlyString
-        ) {
+        if !is_read_only(section.kind) {
             return None;
         }
-        let from = (address - section.address) as usize;
-        let targets: Vec<u64> = section.bytes[from..]
-            .chunks_exact(4)
-            .map_while(|entry| {
-                let offset = i32::from_le_bytes(entry.try_into().expect("four bytes"));
-                let target = address.checked_add_signed(i64::from(offset))?;
+        let targets: Vec<u64> = (address..)
+            .step_by(4)
+            .map_while(|at| {
+                let target = offset_target(section, address, at)?;
                 (start..start + size)
                     .contains(&target)
                     .then(|| target - start)
@@ -250,12 +243,7 @@ impl CodeIndex {
             return u64::MAX;
         };
         let leads_to_code = |at: u64| {
-            let from = (at - section.address) as usize;
-            let Some(entry) = section.bytes.get(from..from + 4) else {
-                return false;
-            };
-            let offset = i32::from_le_bytes(entry.try_into().expect("four bytes"));
-            at.checked_add_signed(i64::from(offset))
+            offset_target(section, at, at)
                 .and_then(|target| self.section_of(target))
                 .is_some_and(|s| s.kind == SectionKind::Text)
         };
@@ -340,6 +328,25 @@ impl CodeIndex {
         let from = (address - section.address) as usize;
         section.bytes.get(from..from + size as usize)
     }
+}
+
+/// Read-only data. Linkers merge string constants into `.rodata`, which
+/// then reads as a string section.
+fn is_read_only(kind: SectionKind) -> bool {
+    matches!(
+        kind,
+        SectionKind::ReadOnlyData | SectionKind::ReadOnlyString
+    )
+}
+
+/// Where the 32-bit offset stored at `at` in `section` leads, counted from
+/// `base` (a jump table's entries count from the table's start); None past
+/// the section's end.
+fn offset_target(section: &Section, base: u64, at: u64) -> Option<u64> {
+    let from = usize::try_from(at.checked_sub(section.address)?).ok()?;
+    let entry = section.bytes.get(from..from.checked_add(4)?)?;
+    let offset = i32::from_le_bytes(entry.try_into().expect("four bytes"));
+    base.checked_add_signed(i64::from(offset))
 }
 
 fn is_near_branch(instruction: &Instruction) -> bool {
