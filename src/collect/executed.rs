@@ -172,6 +172,21 @@ pub struct Recorded {
 /// misses and mispredictions (`mine`, `theirs`, in estimated cycles): apart
 /// by no more than `JITTER_MULTIPLE` times `spread` (how far repeated runs
 /// of one side were apart) or `SAME_COST_FLOOR` of the whole.
+impl Recorded {
+    /// Whether this execution (of `instructions` in all) is what `earlier`
+    /// recorded: the same digest, and data misses and mispredictions that
+    /// cost the same within `SAME_COST_FLOOR` (a record has no second run
+    /// to show the spread). A record from before they were kept is not
+    /// matched.
+    pub fn matches(&self, earlier: &Recorded, instructions: u64) -> bool {
+        self.digest == earlier.digest
+            && match (self.data_cycles, earlier.data_cycles) {
+                (Some(mine), Some(theirs)) => same_cost(instructions, mine, theirs, 0.0),
+                _ => false,
+            }
+    }
+}
+
 fn same_cost(instructions: u64, mine: f64, theirs: f64, spread: f64) -> bool {
     let allowed = (crate::record::instructions::JITTER_MULTIPLE * spread)
         .max(SAME_COST_FLOOR * (instructions as f64 + mine));
@@ -191,21 +206,6 @@ impl Execution {
             digest: self.digest()?,
             data_cycles: Some(self.events.extra_cycles()),
         })
-    }
-
-    /// Whether this executes what `recorded` says: the same digest, and
-    /// data misses and mispredictions that cost the same within
-    /// `SAME_COST_FLOOR` (a record has no second run to show the spread).
-    /// A record from before they were kept is not matched.
-    pub fn matches(&self, recorded: &Recorded) -> bool {
-        let Some(digest) = self.digest() else {
-            return false;
-        };
-        let mine = self.events.extra_cycles();
-        digest == recorded.digest
-            && recorded
-                .data_cycles
-                .is_some_and(|theirs| same_cost(self.instructions(), mine, theirs, 0.0))
     }
 
     /// Whether `self` and `other`, which ran the same code the same number
@@ -500,13 +500,16 @@ fn=(2)
 
         // Against a record: the digest, and the same floor.
         let recorded = base.recorded().unwrap();
-        assert!(run(4, 0, 284).matches(&recorded));
-        assert!(!run(4, 0, 15).matches(&recorded));
+        let matches = |now: &Execution, earlier: &Recorded| {
+            now.recorded().unwrap().matches(earlier, now.instructions())
+        };
+        assert!(matches(&run(4, 0, 284), &recorded));
+        assert!(!matches(&run(4, 0, 15), &recorded));
         let older = Recorded {
             data_cycles: None,
             ..recorded
         };
-        assert!(!base.matches(&older), "a record without data cycles");
+        assert!(!matches(&base, &older), "a record without data cycles");
     }
 
     impl Execution {

@@ -184,11 +184,20 @@ pub fn against_record(
         return Ok((listed, BTreeMap::new(), same));
     }
     let scratch = super::scratch_dir(project)?;
-    let executions = executions(&listed, scratch.path(), progress);
+    // What each benchmark executes now, as a record keeps it, and how many
+    // instructions that is (what the cost floor is a share of).
+    let seen: BTreeMap<BenchId, (Recorded, u64)> = executions(&listed, scratch.path(), progress)
+        .into_iter()
+        .filter_map(|(id, execution)| Some((id, (execution.recorded()?, execution.instructions()))))
+        .collect();
     if let ExecutedCheck::Against(before) = &selection.executed {
-        same = executions
+        same = seen
             .iter()
-            .filter(|(id, execution)| before.get(*id).is_some_and(|r| execution.matches(r)))
+            .filter(|(id, (now, instructions))| {
+                before
+                    .get(*id)
+                    .is_some_and(|earlier| now.matches(earlier, *instructions))
+            })
             .map(|(id, _)| id.clone())
             .collect();
     }
@@ -199,10 +208,7 @@ pub fn against_record(
             same.len()
         ));
     }
-    let recorded = executions
-        .iter()
-        .filter_map(|(id, execution)| Some((id.clone(), execution.recorded()?)))
-        .collect();
+    let recorded = seen.into_iter().map(|(id, (now, _))| (id, now)).collect();
     Ok((listed, recorded, same))
 }
 
