@@ -223,6 +223,16 @@ pub fn estimate_of(report: &serde_json::Value, id: &str) -> f64 {
 }
 
 /// The comparison of `id` in a report.json.
+/// Whether a benchmark was timed in `rounds` paired rounds, as `--rounds N`
+/// promises: at least N counted, more when disturbed rounds were re-run
+/// (up to half as many again), and then every round counts once most of
+/// them were disturbed.
+pub fn timed_in_rounds(comparison: &serde_json::Value, rounds: u64) -> bool {
+    comparison["change"]["rounds"]
+        .as_u64()
+        .is_some_and(|n| (rounds..=rounds + rounds.div_ceil(2)).contains(&n))
+}
+
 pub fn comparison_of<'a>(report: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
     report["comparisons"]
         .as_array()
