@@ -137,6 +137,58 @@ pub enum Command {
     ///
     /// Exit codes: 0 done, 1 a slowdown still in effect (--fail-on-regression), 2 error.
     History(HistoryArgs),
+    /// Find the commit that made a benchmark slower: a binary search of the
+    /// first-parent commits between --good and --bad by instruction counts.
+    ///
+    /// Counts both ends under callgrind (valgrind must be installed), takes
+    /// the selected benchmarks whose count grew (any change with --any) and,
+    /// for each, counts the commit halfway between the last one at the good
+    /// end's level and the first at the bad end's, until they are adjacent:
+    /// about log2(N) commits for N in the range. Each commit is checked out
+    /// into <target-dir>/flamegate/bisect/source (your work tree is not
+    /// touched) and built in one target directory there, which keeps the
+    /// compiled dependencies from step to step. A commit whose bench executables load the same
+    /// machine code as one already counted is not counted again; one that
+    /// does not build or lacks the benchmark is skipped and named.
+    ///
+    /// Prints the culprit of each benchmark (commit, author, date), the
+    /// change it alone makes, its diff stat and the functions whose own
+    /// instructions grew, and writes bisect.md and bisect.json.
+    ///
+    /// Example: flamegate bisect --good v1.2.0 --bad main --filter '^parse/'
+    ///
+    /// Exit codes: 0 every culprit found, 1 some left undecided (the
+    /// commits between were skipped), 2 error (no count changed, an end
+    /// does not build, not a git repository).
+    Bisect(BisectArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BisectArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    /// A commit at the level the benchmarks should have (older); it must be
+    /// on --bad's first-parent history
+    #[arg(long, value_name = "REV")]
+    pub good: String,
+    /// A commit at the changed level (newer)
+    #[arg(long, value_name = "REV", default_value = "HEAD")]
+    pub bad: String,
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// Find the commit of any change in the counts, faster too [default: growth only]
+    #[arg(long)]
+    pub any: bool,
+    /// Smallest change in a count that is bisected, e.g. 2% [default:
+    /// flamegate.toml's min_change, else 1%; more where counts jitter]
+    #[arg(long, value_name = "PERCENT", value_parser = percent)]
+    pub min_change: Option<Percent>,
+    /// What to print on stdout
+    #[arg(long, value_enum, default_value_t = FormatArg::Terminal)]
+    pub format: FormatArg,
+    /// Where bisect.md and bisect.json go [default: <target-dir>/flamegate]
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -680,10 +732,17 @@ pub struct RunArgs {
 pub struct ListArgs {
     #[command(flatten)]
     pub project: ProjectArgs,
-    /// Bench target to list (repeatable) [default: all bench targets]
+    #[command(flatten)]
+    pub select: SelectArgs,
+}
+
+/// Which benchmarks a command that only builds them looks at.
+#[derive(Debug, Clone, Default, Args)]
+pub struct SelectArgs {
+    /// Bench target (repeatable) [default: all bench targets]
     #[arg(long = "bench", value_name = "NAME")]
     pub benches: Vec<String>,
-    /// Workspace package whose bench targets are listed (repeatable)
+    /// Workspace package whose bench targets are used (repeatable)
     /// [default: the packages `cargo bench` builds]
     #[arg(short = 'p', long = "package", value_name = "SPEC")]
     pub packages: Vec<String>,

@@ -48,6 +48,8 @@ pub mod render;
 pub mod report;
 
 #[cfg(feature = "cli")]
+pub mod bisect;
+#[cfg(feature = "cli")]
 pub mod demo;
 #[cfg(feature = "cli")]
 pub mod eval;

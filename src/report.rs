@@ -3,6 +3,7 @@
 //! Built by `compare`, read by `render` and `publish`. Serialised to JSON it is
 //! what the fork-safe mode hands from the untrusted job to the publishing one.
 
+pub mod bisect;
 pub mod history;
 
 use std::path::Path;

@@ -9,6 +9,8 @@ mod allocations;
 mod architecture;
 #[path = "integration/baseline_git.rs"]
 mod baseline_git;
+#[path = "integration/bisect.rs"]
+mod bisect;
 #[path = "integration/cli_help.rs"]
 mod cli_help;
 #[path = "integration/config.rs"]

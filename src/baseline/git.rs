@@ -198,6 +198,86 @@ impl ProjectRepo {
             })
     }
 
+    /// The first-parent commits from `good` (exclusive) to `bad`
+    /// (inclusive), oldest first. `good` must be on `bad`'s first-parent
+    /// history: a bisection steps along one line of commits.
+    pub fn first_parent_range(&self, good: &Commit<'_>, bad: &Commit<'_>) -> Result<Vec<Oid>> {
+        // Bound the walk as `earlier_versions` does.
+        const MAX_COMMITS_WALKED: usize = 100_000;
+        let mut range = Vec::new();
+        let mut commit = bad.clone();
+        while commit.id() != good.id() {
+            if range.len() >= MAX_COMMITS_WALKED {
+                break;
+            }
+            range.push(commit.id());
+            match commit.parent(0) {
+                Ok(parent) => commit = parent,
+                Err(_) => {
+                    let mut message = format!(
+                        "{} is not on the first-parent history of {} (`git log --first-parent {}`): \
+                         pass an older commit of that line as --good",
+                        crate::error::short_sha(&good.id().to_string()),
+                        crate::error::short_sha(&bad.id().to_string()),
+                        crate::error::short_sha(&bad.id().to_string()),
+                    );
+                    if self.repo.is_shallow() {
+                        message.push_str(
+                            "; this is a shallow clone: fetch the history (`git fetch --unshallow`)",
+                        );
+                    }
+                    return Err(Error::Usage(message));
+                }
+            }
+        }
+        range.reverse();
+        Ok(range)
+    }
+
+    pub fn find(&self, id: Oid) -> Result<Commit<'_>> {
+        self.repo
+            .find_commit(id)
+            .map_err(|e| Error::git(format!("reading commit {id}"), e))
+    }
+
+    /// Replace what `target` holds with `commit`'s files. (libgit2 checks
+    /// a tree out into another folder as if that folder held HEAD: files
+    /// left there by another commit would stay, so the folder is emptied.)
+    pub fn checkout_into(&self, commit: &Commit<'_>, target: &Path) -> Result<()> {
+        if target.exists() {
+            std::fs::remove_dir_all(target).map_err(|e| Error::io(target, e))?;
+        }
+        std::fs::create_dir_all(target).map_err(|e| Error::io(target, e))?;
+        self.export_tree(commit, target)
+    }
+
+    /// What `commit` changed beside its first parent (everything, for a
+    /// root commit).
+    pub fn diff_stat(&self, commit: &Commit<'_>) -> Result<crate::record::commit::DiffStat> {
+        let context = || format!("comparing {} with its parent", commit.id());
+        let tree = commit.tree().map_err(|e| Error::git(context(), e))?;
+        let parent_tree = match commit.parent(0) {
+            Ok(parent) => Some(parent.tree().map_err(|e| Error::git(context(), e))?),
+            Err(_) => None,
+        };
+        let diff = self
+            .repo
+            .diff_tree_to_tree(parent_tree.as_ref(), Some(&tree), None)
+            .map_err(|e| Error::git(context(), e))?;
+        let stats = diff.stats().map_err(|e| Error::git(context(), e))?;
+        let paths = diff
+            .deltas()
+            .filter_map(|d| d.new_file().path().or_else(|| d.old_file().path()))
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect();
+        Ok(crate::record::commit::DiffStat {
+            files: stats.files_changed(),
+            insertions: stats.insertions(),
+            deletions: stats.deletions(),
+            paths,
+        })
+    }
+
     /// Earlier versions of `path` along first-parent history before `start`
     /// (newest first, `start`'s own version excluded), at most `limit`.
     /// Returns the versions and whether the walk was cut by a shallow clone.
@@ -236,6 +316,23 @@ impl ProjectRepo {
             commit = parent;
         }
         Ok((versions, false))
+    }
+}
+
+/// A commit named for a reader: subject, author, committer time.
+pub fn summary(commit: &Commit<'_>) -> crate::record::commit::CommitSummary {
+    let date = time::OffsetDateTime::from_unix_timestamp(commit.time().seconds())
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default();
+    crate::record::commit::CommitSummary {
+        sha: commit.id().to_string(),
+        subject: String::from_utf8_lossy(commit.summary_bytes().unwrap_or(b"")).into_owned(),
+        author: String::from_utf8_lossy(commit.author().name_bytes()).into_owned(),
+        date,
     }
 }
 

@@ -68,6 +68,20 @@ pub fn same_machine_code(a: &Path, b: &Path) -> Result<bool> {
     Ok(loaded_sections(a)? == loaded_sections(b)?)
 }
 
+/// A digest of what the executable at `path` loads and runs: two
+/// executables with the same digest run the same machine code.
+pub fn machine_code_digest(path: &Path) -> Result<String> {
+    use sha2::Digest;
+    let mut hasher = sha2::Sha256::new();
+    for (name, address, bytes) in loaded_sections(path)? {
+        for part in [name.as_bytes(), &address.to_le_bytes(), &bytes] {
+            hasher.update((part.len() as u64).to_le_bytes());
+            hasher.update(part);
+        }
+    }
+    Ok(format!("{:x}", hasher.finalize()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -84,6 +98,10 @@ mod tests {
         bytes.extend_from_slice(b"not loaded");
         std::fs::write(&copy, &bytes).unwrap();
         assert!(same_machine_code(&me, &copy).unwrap());
+        assert_eq!(
+            machine_code_digest(&me).unwrap(),
+            machine_code_digest(&copy).unwrap()
+        );
         // One byte of code changed.
         let text = loaded_sections(&me)
             .unwrap()
@@ -97,6 +115,10 @@ mod tests {
         changed[offset as usize + text.2.len() / 2] ^= 0xff;
         std::fs::write(&copy, &changed).unwrap();
         assert!(!same_machine_code(&me, &copy).unwrap());
+        assert_ne!(
+            machine_code_digest(&me).unwrap(),
+            machine_code_digest(&copy).unwrap()
+        );
         let not_an_executable = dir.path().join("text");
         std::fs::write(&not_an_executable, "hello").unwrap();
         assert!(same_machine_code(&me, &not_an_executable).is_err());

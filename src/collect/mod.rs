@@ -126,7 +126,7 @@ const FORBIDDEN_ARGS: &[&str] = &[
 
 /// Check the selection, build the selected bench targets and list the
 /// benchmark ids each executable defines (at least one in all).
-pub(crate) fn build_and_list(
+pub fn build_and_list(
     project: &Project,
     selection: &RunSelection,
     workspace_flags: &[String],
@@ -207,7 +207,7 @@ fn refuse_shared_ids(listed: &Listed) -> Result<()> {
 }
 
 /// Each bench executable with the benchmark ids it runs.
-pub(crate) type Listed = Vec<(BenchExecutable, Vec<String>)>;
+pub type Listed = Vec<(BenchExecutable, Vec<String>)>;
 
 /// Build the selected bench targets and list their benchmark ids (after
 /// `--bench`, `--package` and `--filter`): each bench target's label
@@ -705,7 +705,7 @@ fn declared_inputs(
 
 /// One benchmark `callgrind::REPEATS` times under callgrind, callgrind's
 /// output in files named from `out` (a path prefix).
-pub(crate) fn count_one(exe: &BenchExecutable, id: &str, out: &Path) -> Result<BenchResult> {
+pub fn count_one(exe: &BenchExecutable, id: &str, out: &Path) -> Result<BenchResult> {
     let mut counts = Vec::new();
     let mut first_out = None;
     let mut simulated = None;

@@ -9,14 +9,14 @@ use crate::pipeline::Output;
 
 pub(crate) fn list(args: ListArgs, output: Output) -> Result<u8> {
     let mut config = Config::resolve(&args.project, Flags::default())?;
-    if !args.benches.is_empty() {
-        config.selection.benches = args.benches;
+    if !args.select.benches.is_empty() {
+        config.selection.benches = args.select.benches;
     }
-    if !args.packages.is_empty() {
-        config.selection.packages = args.packages;
+    if !args.select.packages.is_empty() {
+        config.selection.packages = args.select.packages;
     }
-    if args.filter.is_some() {
-        config.selection.filter = args.filter;
+    if args.select.filter.is_some() {
+        config.selection.filter = args.select.filter;
     }
     let listed = crate::collect::list(
         &config.project,

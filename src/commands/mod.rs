@@ -5,6 +5,7 @@
 
 mod args;
 mod baseline;
+mod bisect;
 mod check;
 mod compare;
 mod demo;
@@ -64,6 +65,7 @@ pub fn execute(cli: Cli) -> Result<u8> {
         Command::Eval(EvalCommand::Collect(args)) => eval::collect(args, output),
         Command::Eval(EvalCommand::Score(args)) => eval::score(args, output),
         Command::History(args) => history::history(args, output),
+        Command::Bisect(args) => bisect::bisect(args, output),
     }
 }
 

@@ -28,6 +28,41 @@ fn median_and_spread(samples: &[f64]) -> (f64, f64) {
     (super::stats::median(samples), (max - min) / min)
 }
 
+/// The smallest relative change in a benchmark's count that is a change:
+/// its `min_change`, or more where its repeated counts jitter; and the
+/// jitter's part alone.
+fn smallest_change(
+    settings: &Settings,
+    id: &BenchId,
+    base_spread: f64,
+    head_spread: f64,
+) -> (f64, f64) {
+    let allowed = tolerance(base_spread, head_spread);
+    (settings.min_change_for(id).max(allowed), allowed)
+}
+
+/// How two commits' counts of one benchmark differ: `ln(head / base)`,
+/// when that is a change by the rule `against_instructions` gates with.
+pub fn count_change(
+    settings: &Settings,
+    id: &BenchId,
+    base: &crate::record::BenchResult,
+    head: &crate::record::BenchResult,
+) -> Option<f64> {
+    let ((base_count, base_spread), (head_count, head_spread)) = (
+        median_and_spread(&base.samples),
+        median_and_spread(&head.samples),
+    );
+    let (min_change, _) = smallest_change(settings, id, base_spread, head_spread);
+    let log_change = (head_count / base_count).ln();
+    (log_change.abs() > min_change.ln_1p()).then_some(log_change)
+}
+
+/// A benchmark's count: the median of its repeats.
+pub fn level(bench: &crate::record::BenchResult) -> f64 {
+    super::stats::median(&bench.samples)
+}
+
 /// callgrind's cycle estimate for one iteration from its simulation.
 fn estimated_cycles(instructions: f64, simulated: &Simulated) -> f64 {
     use crate::record::instructions::{L1_MISS_CYCLES, LL_MISS_CYCLES, MISPREDICT_CYCLES};
@@ -89,6 +124,27 @@ pub fn simulated_note(base: &Simulated, head: &Simulated) -> String {
 /// per-function counts of both sides (`sides`: a benchmark's base and head
 /// instruction records); the hint to install the profiler goes once every
 /// regression has its notes.
+/// Where the instructions went from `base` to `head`, by function (their
+/// per-function counts, when callgrind gave them), with the simulated cache
+/// and branch events of both.
+pub fn hotspots_between(
+    base: Option<&crate::record::BenchResult>,
+    head: &crate::record::BenchResult,
+) -> Option<crate::profile::hotspots::Hotspots> {
+    let functions = head.functions.as_ref()?;
+    let total = |b: &crate::record::BenchResult| super::stats::median(&b.samples) as u64;
+    let mut hotspots = exact_hotspots(
+        base.and_then(|b| b.functions.as_ref()),
+        functions,
+        base.map_or(0, total),
+        total(head),
+    );
+    if let (Some(base), Some(head)) = (base.and_then(|b| b.simulated), head.simulated) {
+        hotspots.summary = format!("{}; {}", hotspots.summary, simulated_note(&base, &head));
+    }
+    Some(hotspots)
+}
+
 pub(super) fn exact_hotspot_notes<'a>(
     comparisons: &mut [crate::report::Comparison],
     sides: impl Fn(
@@ -104,24 +160,7 @@ pub(super) fn exact_hotspot_notes<'a>(
         .filter(|c| c.verdict == Verdict::Regressed && c.hotspots.is_none())
     {
         let (base_bench, head_bench) = sides(&c.id);
-        if let Some(head_bench) = head_bench
-            && let Some(functions) = &head_bench.functions
-        {
-            let total = |b: &crate::record::BenchResult| super::stats::median(&b.samples) as u64;
-            let mut hotspots = exact_hotspots(
-                base_bench.and_then(|b| b.functions.as_ref()),
-                functions,
-                base_bench.map_or(0, total),
-                total(head_bench),
-            );
-            if let (Some(base), Some(head)) =
-                (base_bench.and_then(|b| b.simulated), head_bench.simulated)
-            {
-                hotspots.summary =
-                    format!("{}; {}", hotspots.summary, simulated_note(&base, &head));
-            }
-            c.hotspots = Some(hotspots);
-        }
+        c.hotspots = head_bench.and_then(|head| hotspots_between(base_bench, head));
     }
     if comparisons
         .iter()
@@ -207,7 +246,7 @@ pub fn against_instructions(
         else {
             continue;
         };
-        let allowed = tolerance(base_spread, head_spread);
+        let (min_change, allowed) = smallest_change(settings, &bench.id, base_spread, head_spread);
         let tolerance = allowed.ln_1p();
         // Per unit of declared input where it differs, as time is compared.
         let input = baseline
@@ -216,7 +255,6 @@ pub fn against_instructions(
             .and_then(|base| InputChange::between(base, bench));
         let log_change =
             (head_count / base_count).ln() - input.as_ref().map_or(0.0, InputChange::log_ratio);
-        let min_change = settings.min_change_for(&bench.id).max(allowed);
         let threshold = min_change.ln_1p();
         tests.push((
             bench.id.clone(),

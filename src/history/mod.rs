@@ -221,20 +221,14 @@ fn measured_commit<'r>(
 }
 
 fn describe(commit: &git2::Commit<'_>) -> HistoryCommit {
-    let date = time::OffsetDateTime::from_unix_timestamp(commit.time().seconds())
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_default();
+    let summary = crate::baseline::git::summary(commit);
     HistoryCommit {
-        sha: commit.id().to_string(),
+        sha: summary.sha,
         stored_in: String::new(),
         commits_since_previous: 1,
-        date,
-        author: String::from_utf8_lossy(commit.author().name_bytes()).into_owned(),
-        subject: String::from_utf8_lossy(commit.summary_bytes().unwrap_or(b"")).into_owned(),
+        date: summary.date,
+        author: summary.author,
+        subject: summary.subject,
         machine_changed: false,
         machine: String::new(),
     }

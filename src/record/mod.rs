@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, RecordSource, Result};
 
 pub mod allocations;
+pub mod commit;
 pub mod instructions;
 pub mod interference;
 pub mod paired;

@@ -3,6 +3,7 @@
 //! Renderers read each comparison's verdict; none recomputes it. They never
 //! write files: the caller decides where bytes go.
 
+pub mod bisect;
 mod escape;
 pub mod flamegraph;
 pub mod history;

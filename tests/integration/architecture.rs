@@ -56,6 +56,13 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "progress", "publish", "record", "render", "report", "stats",
         ],
     ),
+    // From a change between two commits to the commit that made it.
+    (
+        "bisect",
+        &[
+            "baseline", "collect", "compare", "error", "profile", "progress", "record", "report",
+        ],
+    ),
     (
         "eval",
         &[
@@ -73,9 +80,9 @@ const ALLOWED: &[(&str, &[&str])] = &[
     (
         "commands",
         &[
-            "baseline", "cli", "collect", "compare", "config", "demo", "error", "eval", "history",
-            "hook", "pipeline", "profile", "progress", "publish", "record", "render", "report",
-            "stats",
+            "baseline", "bisect", "cli", "collect", "compare", "config", "demo", "error", "eval",
+            "history", "hook", "pipeline", "profile", "progress", "publish", "record", "render",
+            "report", "stats",
         ],
     ),
 ];

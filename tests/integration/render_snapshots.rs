@@ -521,3 +521,114 @@ fn issue_21_allocations_markdown_and_terminal() {
     );
     assert_eq!(verdict(&reported, "api/parse"), Verdict::Regressed);
 }
+
+/// A bisection: one benchmark with its culprit (and where its instructions
+/// went), one left undecided between a skipped commit and the next, a
+/// commit with another's machine code, hostile subjects and names.
+fn bisect_report() -> flamegate::report::bisect::BisectReport {
+    use flamegate::profile::hotspots::{FunctionShare, Hotspots};
+    use flamegate::record::commit::{CommitSummary, DiffStat};
+    use flamegate::report::bisect::*;
+    let commit = |n: u8, subject: &str| CommitSummary {
+        sha: format!("{n:x}").repeat(40),
+        subject: subject.into(),
+        author: "Ann <b>Dev</b>".into(),
+        date: "2026-12-01T10:00:00Z".into(),
+    };
+    let step = |n: u8, subject: &str, outcome: StepOutcome| Step {
+        commit: commit(n, subject),
+        outcome,
+        build_seconds: 4.25,
+        measure_seconds: 2.5,
+    };
+    BisectReport {
+        schema: BISECT_SCHEMA,
+        suite: "shop".into(),
+        good: commit(1, "v1.2.0"),
+        bad: commit(15, "main | *bold*"),
+        commits: 15,
+        any_change: false,
+        benchmarks: vec![
+            BenchBisection {
+                id: "dups/find/3200".into(),
+                unit: "instructions".into(),
+                good_level: 494_700.0,
+                bad_level: 11_130_000.0,
+                change: 21.49,
+                outcome: BisectOutcome::Culprit(Box::new(Culprit {
+                    commit: commit(8, "simpler duplicate check"),
+                    parent: "7".repeat(40),
+                    parent_level: 513_400.0,
+                    level: 11_130_000.0,
+                    change: 20.67,
+                    share: 0.99,
+                    diff: DiffStat {
+                        files: 1,
+                        insertions: 6,
+                        deletions: 3,
+                        paths: vec!["src/lib.rs".into()],
+                    },
+                    hotspots: Some(Hotspots {
+                        base_samples: 513_400,
+                        head_samples: 11_130_000,
+                        by_self: vec![FunctionShare {
+                            name: "tiny::find_duplicates".into(),
+                            self_base: 0.07,
+                            self_head: 1.0,
+                            inclusive_base: 0.07,
+                            inclusive_head: 1.0,
+                        }],
+                        by_inclusive: Vec::new(),
+                        new_functions: Vec::new(),
+                        summary: "`tiny::find_duplicates` +11.08M instructions per iteration in its own code".into(),
+                        instructions: true,
+                    }),
+                })),
+            },
+            BenchBisection {
+                id: "parse/`large`|x".into(),
+                unit: "instructions".into(),
+                good_level: 1_000.0,
+                bad_level: 1_200.0,
+                change: 0.2,
+                outcome: BisectOutcome::Undecided {
+                    candidates: vec![commit(11, "half a <script>"), commit(12, "finish it")],
+                },
+            },
+        ],
+        steps: vec![
+            step(1, "v1.2.0", StepOutcome::Measured),
+            step(15, "main | *bold*", StepOutcome::Measured),
+            step(7, "changelog", StepOutcome::Measured),
+            step(
+                11,
+                "half a <script>",
+                StepOutcome::Skipped {
+                    reason: "building the benchmarks failed (exit status: 101)".into(),
+                },
+            ),
+            step(
+                8,
+                "simpler duplicate check",
+                StepOutcome::SameExecutables {
+                    as_commit: "a".repeat(40),
+                },
+            ),
+        ],
+        seconds: 33.4,
+        notes: Vec::new(),
+    }
+}
+
+#[test]
+fn bisect_markdown_and_terminal() {
+    let report = bisect_report();
+    insta::assert_snapshot!(
+        "bisect_markdown",
+        flamegate::render::bisect::markdown(&report)
+    );
+    insta::assert_snapshot!(
+        "bisect_terminal",
+        flamegate::render::bisect::terminal(&report)
+    );
+}

@@ -4,7 +4,7 @@
 
 use crate::support::*;
 
-const BENCH: &str = r#"use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+pub(crate) const BENCH: &str = r#"use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use std::hint::black_box;
 
 fn benches(c: &mut Criterion) {
@@ -28,7 +28,7 @@ criterion_group! {
 criterion_main!(tiny_benches);
 "#;
 
-const LINEAR: &str = "/// SKUs that appear more than once, each once, ascending.
+pub(crate) const LINEAR: &str = "/// SKUs that appear more than once, each once, ascending.
 pub fn find_duplicates(skus: &[u64]) -> Vec<u64> {
     let mut seen = std::collections::HashSet::with_capacity(skus.len());
     let mut duplicates: Vec<u64> = skus.iter().copied().filter(|s| !seen.insert(*s)).collect();
@@ -38,7 +38,7 @@ pub fn find_duplicates(skus: &[u64]) -> Vec<u64> {
 }
 ";
 
-const QUADRATIC: &str = "/// SKUs that appear more than once, each once, ascending.
+pub(crate) const QUADRATIC: &str = "/// SKUs that appear more than once, each once, ascending.
 pub fn find_duplicates(skus: &[u64]) -> Vec<u64> {
     let mut duplicates = Vec::new();
     for (i, sku) in skus.iter().enumerate() {

@@ -1,0 +1,65 @@
+//! `flamegate bisect`: the commit that changed a benchmark's count.
+
+use std::io::Write;
+
+use super::*;
+use crate::bisect::{self, Request};
+use crate::cli::BisectArgs;
+use crate::collect;
+use crate::error::{Error, Result, exit_code};
+use crate::record::write_atomic;
+use crate::render::bisect as render;
+
+pub(crate) fn bisect(args: BisectArgs, output: Output) -> Result<u8> {
+    let mut config = Config::resolve(&args.project, Flags::default())?;
+    if let Some(min_change) = args.min_change {
+        config.settings.min_change = min_change.0;
+    }
+    let selection = collect::RunSelection {
+        benches: args.select.benches,
+        packages: args.select.packages,
+        filter: args.select.filter,
+        ..Default::default()
+    };
+    let report = bisect::bisect(
+        &Request {
+            project: &config.project,
+            suite: config.suite.clone(),
+            good: args.good,
+            bad: args.bad,
+            selection,
+            settings: &config.settings,
+            any_change: args.any,
+        },
+        &collect::Processes,
+        &output.progress,
+    )?;
+    let out_dir = args
+        .out_dir
+        .unwrap_or_else(|| config.project.target_dir.join("flamegate"));
+    let json = serde_json::to_vec_pretty(&report).expect("a bisect report serializes");
+    let markdown = render::markdown(&report);
+    for (name, bytes) in [
+        ("bisect.json", &json),
+        ("bisect.md", &markdown.as_bytes().to_vec()),
+    ] {
+        let path = out_dir.join(name);
+        write_atomic(&path, bytes)?;
+        output.progress.note(&format!("wrote {}", path.display()));
+    }
+    let text = match Format::from(args.format) {
+        Format::Terminal => render::terminal(&report).into_bytes(),
+        Format::Markdown => markdown.into_bytes(),
+        Format::Json => json,
+    };
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(&text)
+        .and_then(|_| stdout.flush())
+        .map_err(|e| Error::io("stdout", e))?;
+    Ok(if report.decided() {
+        exit_code::PASS
+    } else {
+        exit_code::REGRESSION
+    })
+}

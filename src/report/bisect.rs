@@ -1,0 +1,110 @@
+//! What `flamegate bisect` found: per benchmark the commit that changed it
+//! (or the commits it could not tell apart), and every step it took.
+
+use serde::{Deserialize, Serialize};
+
+use crate::profile::hotspots::Hotspots;
+use crate::record::commit::{CommitSummary, DiffStat};
+
+/// The version of `bisect.json`.
+pub const BISECT_SCHEMA: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BisectReport {
+    pub schema: u32,
+    pub suite: String,
+    pub good: CommitSummary,
+    pub bad: CommitSummary,
+    /// First-parent commits after `good` up to `bad`.
+    pub commits: usize,
+    /// Slowdowns only, or any change (`--any`).
+    pub any_change: bool,
+    /// The benchmarks whose instruction counts changed between the ends,
+    /// each bisected.
+    pub benchmarks: Vec<BenchBisection>,
+    /// Every commit looked at, in order.
+    pub steps: Vec<Step>,
+    /// Wall-clock seconds, all steps together.
+    pub seconds: f64,
+    pub notes: Vec<String>,
+}
+
+impl BisectReport {
+    /// Commits whose benchmarks were run (not those that reused another
+    /// commit's measurement or were skipped).
+    pub fn measured(&self) -> usize {
+        self.steps
+            .iter()
+            .filter(|s| s.outcome == StepOutcome::Measured)
+            .count()
+    }
+
+    /// Whether every bisected benchmark has its culprit.
+    pub fn decided(&self) -> bool {
+        self.benchmarks
+            .iter()
+            .all(|b| matches!(b.outcome, BisectOutcome::Culprit(_)))
+    }
+}
+
+/// One benchmark's bisection.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BenchBisection {
+    pub id: String,
+    /// `instructions` per iteration.
+    pub unit: String,
+    pub good_level: f64,
+    pub bad_level: f64,
+    /// bad / good − 1.
+    pub change: f64,
+    pub outcome: BisectOutcome,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum BisectOutcome {
+    Culprit(Box<Culprit>),
+    /// The first changed commit is one of these (oldest first): the ones
+    /// between them could not be measured.
+    Undecided {
+        candidates: Vec<CommitSummary>,
+    },
+}
+
+/// The first commit at the bad end's level, and the change it alone makes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Culprit {
+    pub commit: CommitSummary,
+    /// Its first parent, at the good end's level.
+    pub parent: String,
+    pub parent_level: f64,
+    pub level: f64,
+    /// level / parent_level − 1.
+    pub change: f64,
+    /// The culprit's change as a share of the whole change between the
+    /// ends (in log terms: 1.0 when it alone makes all of it).
+    pub share: f64,
+    pub diff: DiffStat,
+    /// The functions whose own instructions grew, culprit against parent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hotspots: Option<Hotspots>,
+}
+
+/// One commit looked at.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Step {
+    pub commit: CommitSummary,
+    pub outcome: StepOutcome,
+    pub build_seconds: f64,
+    pub measure_seconds: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum StepOutcome {
+    /// Built and counted.
+    Measured,
+    /// Its bench executables load the same machine code as this commit's,
+    /// already counted: its counts are that commit's.
+    SameExecutables { as_commit: String },
+    /// Not measurable here; why.
+    Skipped { reason: String },
+}

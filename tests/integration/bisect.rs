@@ -1,0 +1,195 @@
+//! `flamegate bisect` through the real binary, on a repository with a
+//! culprit among unrelated commits.
+
+use std::path::Path;
+
+use crate::scaling::{BENCH, LINEAR, QUADRATIC};
+use crate::support::*;
+
+/// Commit everything in `repo` with `subject`.
+fn commit(repo: &Path, subject: &str) {
+    git_in(repo, &["add", "-A"]);
+    git_in(repo, &["commit", "-q", "-m", subject]);
+}
+
+/// A change to the work tree, made before a commit.
+type Change<'a> = Box<dyn Fn() + 'a>;
+
+/// Sixteen commits on main: the duplicate finder linear at the first,
+/// quadratic from the ninth (index 8); around it, commits that leave its
+/// code alone (docs, a test, a function it does not call), two that change
+/// it without changing its count much (a capacity), and one that does not
+/// build (index 11, fixed by the next).
+fn sixteen_commits(repo: &Path) {
+    committed_tiny(repo);
+    std::fs::write(repo.join("benches/tiny.rs"), BENCH).unwrap();
+    std::fs::write(repo.join("src/lib.rs"), LINEAR).unwrap();
+    commit(repo, "duplicates with a hash set");
+    let lib = repo.join("src/lib.rs");
+    let append = |text: &str| {
+        let mut source = std::fs::read_to_string(&lib).unwrap();
+        source.push_str(text);
+        std::fs::write(&lib, source).unwrap();
+    };
+    let steps: Vec<(&str, Change)> = vec![
+        (
+            "readme",
+            Box::new(|| std::fs::write(repo.join("README.md"), "# tiny\n").unwrap()),
+        ),
+        (
+            "a total",
+            Box::new(|| {
+                append("\npub fn total(skus: &[u64]) -> u64 {\n    skus.iter().sum()\n}\n")
+            }),
+        ),
+        (
+            "a test",
+            Box::new(|| {
+                std::fs::create_dir_all(repo.join("tests")).unwrap();
+                std::fs::write(
+                    repo.join("tests/total.rs"),
+                    "#[test]\nfn sums() {\n    assert_eq!(tiny::total(&[1, 2]), 3);\n}\n",
+                )
+                .unwrap();
+            }),
+        ),
+        (
+            "readme usage",
+            Box::new(|| {
+                std::fs::write(repo.join("README.md"), "# tiny\n\nFinds duplicates.\n").unwrap()
+            }),
+        ),
+        (
+            "room for one more",
+            Box::new(|| {
+                replace_in(
+                    &lib,
+                    "with_capacity(skus.len())",
+                    "with_capacity(skus.len() + 1)",
+                )
+            }),
+        ),
+        (
+            "a max",
+            Box::new(|| {
+                append(
+                    "\npub fn largest(skus: &[u64]) -> Option<u64> {\n    skus.iter().copied().max()\n}\n",
+                )
+            }),
+        ),
+        (
+            "changelog",
+            Box::new(|| std::fs::write(repo.join("CHANGELOG.md"), "- totals\n").unwrap()),
+        ),
+        (
+            "simpler duplicate check",
+            Box::new(|| {
+                let rest = std::fs::read_to_string(&lib).unwrap();
+                let rest = &rest[rest.find("\npub fn total").unwrap()..];
+                std::fs::write(&lib, format!("{QUADRATIC}{rest}")).unwrap();
+            }),
+        ),
+        (
+            "changelog again",
+            Box::new(|| {
+                std::fs::write(repo.join("CHANGELOG.md"), "- totals\n- simpler\n").unwrap()
+            }),
+        ),
+        (
+            "readme badge",
+            Box::new(|| {
+                std::fs::write(
+                    repo.join("README.md"),
+                    "# tiny\n\nFinds duplicates, fast.\n",
+                )
+                .unwrap()
+            }),
+        ),
+        (
+            "half a smallest",
+            Box::new(|| {
+                append(
+                    "\npub fn smallest(skus: &[u64]) -> Option<u64> {\n    skus.iter().copied().min(\n",
+                )
+            }),
+        ),
+        ("finish smallest", Box::new(|| append(")\n}\n"))),
+        (
+            "a room",
+            Box::new(|| {
+                replace_in(
+                    &lib,
+                    "let mut duplicates = Vec::new();",
+                    "let mut duplicates = Vec::with_capacity(4);",
+                )
+            }),
+        ),
+        (
+            "test largest",
+            Box::new(|| {
+                std::fs::write(repo.join("tests/largest.rs"), "#[test]\nfn largest() {\n    assert_eq!(tiny::largest(&[1, 2]), Some(2));\n}\n").unwrap();
+            }),
+        ),
+        (
+            "license",
+            Box::new(|| std::fs::write(repo.join("LICENSE"), "MIT\n").unwrap()),
+        ),
+    ];
+    for (subject, change) in steps {
+        change();
+        commit(repo, subject);
+    }
+}
+
+#[test]
+fn bisect_names_the_commit_that_made_a_function_quadratic_and_skips_one_that_does_not_build() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    sixteen_commits(&repo);
+    let out = tempfile::tempdir().unwrap();
+    let output = run(flamegate(&repo)
+        .env("CARGO_TARGET_DIR", paired_target())
+        .args(["bisect", "--good", "HEAD~15", "--bad", "HEAD", "--out-dir"])
+        .arg(out.path()));
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.path().join("bisect.json")).unwrap()).unwrap();
+    let benchmarks = report["benchmarks"].as_array().unwrap();
+    assert_eq!(benchmarks.len(), 3, "every size grew: {report}");
+    for bench in benchmarks {
+        let culprit = &bench["outcome"]["Culprit"];
+        assert_eq!(
+            culprit["commit"]["subject"], "simpler duplicate check",
+            "{bench}"
+        );
+        assert_eq!(culprit["diff"]["paths"][0], "src/lib.rs", "{bench}");
+        // The culprit alone makes (nearly) all of the change.
+        let share = culprit["share"].as_f64().unwrap();
+        assert!((0.9..1.1).contains(&share), "{bench}");
+    }
+    let steps = report["steps"].as_array().unwrap();
+    let outcome_of = |subject: &str| {
+        steps
+            .iter()
+            .find(|s| s["commit"]["subject"] == subject)
+            .map(|s| s["outcome"].clone())
+    };
+    let skipped = outcome_of("half a smallest").expect("the search stepped on it");
+    assert!(
+        skipped["Skipped"]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("build")),
+        "{skipped}"
+    );
+    let counted = steps.iter().filter(|s| s["outcome"] == "Measured").count();
+    assert!(counted <= 5, "{counted} commits counted: {report}");
+    let text = stdout(&output);
+    assert!(
+        text.contains("culprit: ") && text.contains("simpler duplicate check"),
+        "{text}"
+    );
+    let markdown = std::fs::read_to_string(out.path().join("bisect.md")).unwrap();
+    assert!(markdown.contains("**Culprit: `"), "{markdown}");
+    assert!(markdown.contains("skipped: "), "{markdown}");
+}
