@@ -63,6 +63,8 @@ struct Bench<'a> {
     measured: BTreeMap<usize, Measurement>,
     /// The executables' digest of each counted commit, with its index.
     by_executables: BTreeMap<String, usize>,
+    /// Between the ends, only the benchmarks being bisected are counted.
+    only: Option<std::collections::BTreeSet<BenchId>>,
     steps: Vec<Step>,
 }
 
@@ -90,6 +92,8 @@ pub fn bisect(
         short_sha(&bench.range[last].sha),
     ));
     let good = bench.end(0, "--good")?;
+    // Only what both ends have can be bisected.
+    bench.only = Some(good.keys().cloned().collect());
     let bad = bench.end(last, "--bad")?;
     let changed = changed_between(&good, &bad, request);
     if changed.is_empty() {
@@ -106,6 +110,7 @@ pub fn bisect(
             short_sha(&bench.range[last].sha)
         )));
     }
+    bench.only = Some(changed.iter().cloned().collect());
     let mut benchmarks = Vec::new();
     for id in changed {
         progress.note(&format!("bisect: {id}"));
@@ -210,6 +215,7 @@ impl<'a> Bench<'a> {
             progress,
             measured: BTreeMap::new(),
             by_executables: BTreeMap::new(),
+            only: None,
             steps: Vec::new(),
         })
     }
@@ -385,7 +391,16 @@ impl<'a> Bench<'a> {
         index: usize,
         listed: &collect::Listed,
     ) -> Result<BTreeMap<BenchId, BenchResult>> {
-        let total = listed.iter().map(|(_, ids)| ids.len()).sum::<usize>();
+        let wanted = |id: &String| {
+            self.only
+                .as_ref()
+                .is_none_or(|only| only.contains(&BenchId(id.clone())))
+        };
+        let total = listed
+            .iter()
+            .flat_map(|(_, ids)| ids)
+            .filter(|id| wanted(id))
+            .count();
         let bar = self.progress.bar(
             total as u64,
             &format!(
@@ -399,7 +414,7 @@ impl<'a> Bench<'a> {
             .map_err(|e| Error::io(&self.target, e))?;
         let mut counts = BTreeMap::new();
         for (n, (exe, ids)) in listed.iter().enumerate() {
-            for (m, id) in ids.iter().enumerate() {
+            for (m, id) in ids.iter().enumerate().filter(|(_, id)| wanted(id)) {
                 bar.working_on(id);
                 let out = scratch.path().join(format!("callgrind-{n}-{m}"));
                 let result = collect::count_one(exe, id, &out)?;
