@@ -20,10 +20,12 @@ use crate::collect::{self, Progress, Project, RunSelection, Runner};
 use crate::compare::Settings;
 use crate::compare::instructions::{count_change, hotspots_between, level};
 use crate::error::{Error, Result, short_sha};
+use crate::profile::hotspots::crate_of;
 use crate::record::commit::CommitSummary;
 use crate::record::{BenchId, BenchResult, UNIT_INSTRUCTIONS};
 use crate::report::bisect::{
-    BISECT_SCHEMA, BenchBisection, BisectOutcome, BisectReport, Culprit, Step, StepOutcome,
+    BISECT_SCHEMA, BenchBisection, BisectOutcome, BisectReport, Culprit, DependencyChange, Step,
+    StepOutcome,
 };
 use search::{Next, Status};
 
@@ -303,7 +305,70 @@ impl<'a> Bench<'a> {
             share: (culprit_level / parent_level).ln() / whole,
             diff: self.repo.diff_stat(&commit)?,
             hotspots: hotspots_between(Some(parent), culprit),
+            dependencies: self.dependency_changes(index, parent, culprit)?,
         })
+    }
+
+    /// The packages the commit at `index` changed in `Cargo.lock`, each
+    /// with what its crate's functions execute themselves at the parent
+    /// and at the commit, largest share of the change first.
+    fn dependency_changes(
+        &self,
+        index: usize,
+        parent: &BenchResult,
+        culprit: &BenchResult,
+    ) -> Result<Vec<DependencyChange>> {
+        let (before, after) = (self.lock_at(index - 1)?, self.lock_at(index)?);
+        if before == after {
+            return Ok(Vec::new());
+        }
+        let (own_before, own_after) = (own_by_crate(parent), own_by_crate(culprit));
+        let whole = level(culprit) - level(parent);
+        let mut changes: Vec<DependencyChange> = collect::cargo::lock_changes(&before, &after)
+            .into_iter()
+            .map(|package| {
+                // Package `foo-bar` is crate `foo_bar` in symbols.
+                let krate = package.name.replace('-', "_");
+                let instructions_before = own_before.get(&krate).copied().unwrap_or(0.0);
+                let instructions_after = own_after.get(&krate).copied().unwrap_or(0.0);
+                DependencyChange {
+                    package,
+                    instructions_before,
+                    instructions_after,
+                    share: if whole == 0.0 {
+                        0.0
+                    } else {
+                        (instructions_after - instructions_before) / whole
+                    },
+                }
+            })
+            .collect();
+        changes.sort_by(|a, b| b.share.abs().total_cmp(&a.share.abs()));
+        Ok(changes)
+    }
+
+    /// The text of the `Cargo.lock` that applies to the project at commit
+    /// `index`: the project's own, else the nearest folder's above it.
+    fn lock_at(&self, index: usize) -> Result<String> {
+        let commit = self.repo.find(self.ids[index])?;
+        let prefix = &self.repo.project_prefix;
+        let mut folders: Vec<&str> = (0..=prefix.len())
+            .rev()
+            .filter(|end| *end == prefix.len() || prefix.as_bytes()[*end] == b'/')
+            .map(|end| &prefix[..end])
+            .collect();
+        folders.push("");
+        for folder in folders {
+            let path = if folder.is_empty() {
+                "Cargo.lock".to_string()
+            } else {
+                format!("{folder}/Cargo.lock")
+            };
+            if let Some((_, bytes)) = self.repo.blob_at(&commit, &path)? {
+                return Ok(String::from_utf8_lossy(&bytes).into_owned());
+            }
+        }
+        Ok(String::new())
     }
 
     /// Check commit `index` out, build it and count its benchmarks, once.
@@ -425,6 +490,18 @@ impl<'a> Bench<'a> {
         bar.finish();
         Ok(counts)
     }
+}
+
+/// The instructions each crate's functions execute themselves, per
+/// iteration, by the crate their symbols name.
+fn own_by_crate(bench: &BenchResult) -> BTreeMap<String, f64> {
+    let mut by_crate = BTreeMap::new();
+    for (name, cost) in bench.functions.iter().flatten() {
+        if let Some(krate) = crate_of(name) {
+            *by_crate.entry(krate.to_string()).or_insert(0.0) += cost.own as f64;
+        }
+    }
+    by_crate
 }
 
 /// An error's first line: why a commit was skipped, for the report.

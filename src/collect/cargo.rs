@@ -447,3 +447,81 @@ fn harness_versions(
         })
         .collect()
 }
+
+/// The packages whose locked versions differ between two `Cargo.lock`
+/// texts, by name. A lock file that does not parse reads as empty: the
+/// change is then every package, and the caller names none of them wrong.
+pub fn lock_changes(before: &str, after: &str) -> Vec<crate::record::commit::PackageChange> {
+    #[derive(serde::Deserialize)]
+    struct Lock {
+        #[serde(default)]
+        package: Vec<Locked>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Locked {
+        name: String,
+        version: String,
+    }
+    let versions = |text: &str| {
+        let mut by_name: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+        for package in toml::from_str::<Lock>(text)
+            .map(|l| l.package)
+            .unwrap_or_default()
+        {
+            by_name
+                .entry(package.name)
+                .or_default()
+                .push(package.version);
+        }
+        for versions in by_name.values_mut() {
+            versions.sort();
+        }
+        by_name
+    };
+    let (before, after) = (versions(before), versions(after));
+    let names: std::collections::BTreeSet<&String> = before.keys().chain(after.keys()).collect();
+    names
+        .into_iter()
+        .filter(|name| before.get(*name) != after.get(*name))
+        .map(|name| crate::record::commit::PackageChange {
+            name: name.clone(),
+            before: before.get(name).cloned().unwrap_or_default(),
+            after: after.get(name).cloned().unwrap_or_default(),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lock_change_names_bumped_added_and_removed_packages() {
+        let before = "version = 4\n\n[[package]]\nname = \"memchr\"\nversion = \"2.7.4\"\n\n\
+                      [[package]]\nname = \"tiny\"\nversion = \"0.1.0\"\n\n\
+                      [[package]]\nname = \"gone\"\nversion = \"1.0.0\"\n";
+        let after = "version = 4\n\n[[package]]\nname = \"memchr\"\nversion = \"2.8.0\"\n\n\
+                     [[package]]\nname = \"tiny\"\nversion = \"0.1.0\"\n\n\
+                     [[package]]\nname = \"new\"\nversion = \"0.3.0\"\n";
+        let changes = lock_changes(before, after);
+        let named: Vec<(&str, Vec<&str>, Vec<&str>)> = changes
+            .iter()
+            .map(|c| {
+                (
+                    c.name.as_str(),
+                    c.before.iter().map(String::as_str).collect(),
+                    c.after.iter().map(String::as_str).collect(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            named,
+            vec![
+                ("gone", vec!["1.0.0"], vec![]),
+                ("memchr", vec!["2.7.4"], vec!["2.8.0"]),
+                ("new", vec![], vec!["0.3.0"]),
+            ]
+        );
+        assert!(lock_changes(before, before).is_empty());
+    }
+}

@@ -76,6 +76,18 @@ pub fn is_std_frame(name: &str) -> bool {
         || self_type.starts_with(['[', '&', '*', '('])
 }
 
+/// The crate a function's symbol names it in: the first path segment, or
+/// the implementing type's for `<Type as Trait>::method`. None for methods
+/// on primitives, slices and references, which name no crate.
+pub fn crate_of(name: &str) -> Option<&str> {
+    let path = name.strip_prefix('<').unwrap_or(name);
+    let first = path.split("::").next()?;
+    let valid = !first.is_empty()
+        && first.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !first.starts_with(|c: char| c.is_ascii_digit());
+    (valid && path.len() > first.len()).then_some(first)
+}
+
 fn shares(stacks: &FoldedStacks) -> Shares {
     let mut shares = Shares::default();
     for (stack, &count) in stacks.iter() {
@@ -368,6 +380,24 @@ mod tests {
             h.summary,
             "hottest work self 98% of samples; no function's share grew by 5 points"
         );
+    }
+
+    #[test]
+    fn a_symbol_names_its_crate_or_none() {
+        for (name, krate) in [
+            ("memchr::memchr::fallback::memchr", Some("memchr")),
+            (
+                "<hashbrown::raw::RawTable<T> as core::ops::Drop>::drop",
+                Some("hashbrown"),
+            ),
+            ("core::slice::<impl [T]>::contains", Some("core")),
+            ("<[u64]>::contains", None),
+            ("<u64>::unchecked_add", None),
+            ("main", None),
+            ("0x0000000000401000", None),
+        ] {
+            assert_eq!(crate_of(name), krate, "{name}");
+        }
     }
 
     #[test]

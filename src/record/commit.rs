@@ -23,3 +23,14 @@ pub struct DiffStat {
     /// The changed paths, from the repository's root.
     pub paths: Vec<String>,
 }
+
+/// A package whose locked versions differ between two `Cargo.lock` files
+/// (several versions of one package can be locked at once).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackageChange {
+    pub name: String,
+    /// Versions before, ascending; empty when it was added.
+    pub before: Vec<String>,
+    /// Versions after; empty when it was removed.
+    pub after: Vec<String>,
+}

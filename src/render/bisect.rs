@@ -8,7 +8,7 @@ use super::{format_change, markdown_code, markdown_prose, markdown_text, termina
 use crate::error::short_sha;
 use crate::profile::hotspots::format_count;
 use crate::record::commit::CommitSummary;
-use crate::report::bisect::{BisectOutcome, BisectReport, Culprit, StepOutcome};
+use crate::report::bisect::{BisectOutcome, BisectReport, Culprit, DependencyChange, StepOutcome};
 
 /// Paths a culprit's diff lists before "and N more".
 const PATHS_SHOWN: usize = 8;
@@ -55,6 +55,34 @@ fn diff_text(culprit: &Culprit, code: impl Fn(&str) -> String) -> String {
         diff.insertions,
         diff.deletions,
         paths.join(", ")
+    )
+}
+
+/// A package the culprit's lock file changed, and its part in the change.
+fn dependency_text(change: &DependencyChange, code: impl Fn(&str) -> String) -> String {
+    let versions = |v: &[String]| {
+        if v.is_empty() {
+            "none".to_string()
+        } else {
+            v.join(", ")
+        }
+    };
+    let package = &change.package;
+    let executed = if change.instructions_before == 0.0 && change.instructions_after == 0.0 {
+        "its functions did not run in this benchmark".to_string()
+    } else {
+        format!(
+            "its functions' own instructions {} → {} per iteration, {:.0}% of the change",
+            format_count(change.instructions_before),
+            format_count(change.instructions_after),
+            change.share * 100.0
+        )
+    };
+    format!(
+        "{} {} → {}: {executed}",
+        code(&package.name),
+        versions(&package.before),
+        versions(&package.after)
     )
 }
 
@@ -114,6 +142,13 @@ pub fn markdown(report: &BisectReport) -> String {
                     "- changed: {}",
                     diff_text(culprit, |p| markdown_code(p, false))
                 );
+                for change in &culprit.dependencies {
+                    let _ = writeln!(
+                        out,
+                        "- dependency: {}",
+                        dependency_text(change, |t| markdown_code(t, false))
+                    );
+                }
                 if let Some(h) = &culprit.hotspots {
                     let _ = writeln!(out, "- where: {}", markdown_prose(&h.summary));
                     super::markdown::hotspot_details(&mut out, h);
@@ -197,6 +232,13 @@ pub fn terminal(report: &BisectReport) -> String {
                 );
                 let _ = writeln!(out, "  alone: {}", alone_text(culprit));
                 let _ = writeln!(out, "  changed: {}", diff_text(culprit, terminal_text));
+                for change in &culprit.dependencies {
+                    let _ = writeln!(
+                        out,
+                        "  dependency: {}",
+                        dependency_text(change, terminal_text)
+                    );
+                }
                 if let Some(h) = &culprit.hotspots {
                     let _ = writeln!(out, "  where: {}", terminal_text(&h.summary));
                 }

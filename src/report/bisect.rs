@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::profile::hotspots::Hotspots;
-use crate::record::commit::{CommitSummary, DiffStat};
+use crate::record::commit::{CommitSummary, DiffStat, PackageChange};
 
 /// The version of `bisect.json`.
 pub const BISECT_SCHEMA: u32 = 1;
@@ -87,6 +87,23 @@ pub struct Culprit {
     /// The functions whose own instructions grew, culprit against parent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hotspots: Option<Hotspots>,
+    /// Packages whose locked versions the culprit changed, with what their
+    /// functions execute, largest share first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dependencies: Vec<DependencyChange>,
+}
+
+/// A package the culprit's `Cargo.lock` changed, and its part in the
+/// benchmark's change: the instructions its crate's functions execute
+/// themselves (by symbol), per iteration, at the parent and the culprit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DependencyChange {
+    pub package: PackageChange,
+    pub instructions_before: f64,
+    pub instructions_after: f64,
+    /// Its growth as a share of the benchmark's change between parent and
+    /// culprit (0 when its functions did not change what they execute).
+    pub share: f64,
 }
 
 /// One commit looked at.

@@ -193,3 +193,85 @@ fn bisect_names_the_commit_that_made_a_function_quadratic_and_skips_one_that_doe
     assert!(markdown.contains("**Culprit: `"), "{markdown}");
     assert!(markdown.contains("skipped: "), "{markdown}");
 }
+
+/// Bring `Cargo.lock` up to date with the manifests, as a commit would.
+fn lock(repo: &Path) {
+    let status = std::process::Command::new("cargo")
+        .args(["metadata", "--offline", "--format-version", "1"])
+        .current_dir(repo)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// The duplicate finder moved into a path dependency, `dup-find` 0.1.0
+/// (linear); then a readme, `dup-find` 0.2.0 (quadratic), a changelog.
+fn a_dependency_bumped(repo: &Path) {
+    committed_tiny(repo);
+    let dependency = repo.join("dup-find");
+    std::fs::create_dir_all(dependency.join("src")).unwrap();
+    let manifest = |version: &str| {
+        format!("[package]\nname = \"dup-find\"\nversion = \"{version}\"\nedition = \"2021\"\n")
+    };
+    std::fs::write(dependency.join("Cargo.toml"), manifest("0.1.0")).unwrap();
+    std::fs::write(dependency.join("src/lib.rs"), LINEAR).unwrap();
+    std::fs::write(
+        repo.join("src/lib.rs"),
+        "pub use dup_find::find_duplicates;\n",
+    )
+    .unwrap();
+    replace_in(
+        &repo.join("Cargo.toml"),
+        "[dev-dependencies]",
+        "[dependencies]\ndup-find = { path = \"dup-find\" }\n\n[dev-dependencies]",
+    );
+    std::fs::write(repo.join("benches/tiny.rs"), BENCH).unwrap();
+    lock(repo);
+    commit(repo, "duplicates from dup-find");
+    std::fs::write(repo.join("README.md"), "# tiny\n").unwrap();
+    commit(repo, "readme");
+    std::fs::write(dependency.join("Cargo.toml"), manifest("0.2.0")).unwrap();
+    std::fs::write(dependency.join("src/lib.rs"), QUADRATIC).unwrap();
+    lock(repo);
+    commit(repo, "dup-find 0.2");
+    std::fs::write(repo.join("CHANGELOG.md"), "- dup-find 0.2\n").unwrap();
+    commit(repo, "changelog");
+}
+
+#[test]
+fn bisect_names_the_dependency_whose_update_made_a_benchmark_slower() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    a_dependency_bumped(&repo);
+    let out = tempfile::tempdir().unwrap();
+    let output = run(flamegate(&repo)
+        .env("CARGO_TARGET_DIR", paired_target())
+        .args([
+            "bisect",
+            "--good",
+            "HEAD~3",
+            "--filter",
+            "3200",
+            "--out-dir",
+        ])
+        .arg(out.path()));
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.path().join("bisect.json")).unwrap()).unwrap();
+    let culprit = &report["benchmarks"][0]["outcome"]["Culprit"];
+    assert_eq!(culprit["commit"]["subject"], "dup-find 0.2", "{report}");
+    let dependency = &culprit["dependencies"][0];
+    assert_eq!(dependency["package"]["name"], "dup-find", "{culprit}");
+    assert_eq!(dependency["package"]["before"][0], "0.1.0", "{culprit}");
+    assert_eq!(dependency["package"]["after"][0], "0.2.0", "{culprit}");
+    // Its functions make nearly all of the change.
+    let share = dependency["share"].as_f64().unwrap();
+    assert!(share > 0.9, "{culprit}");
+    let text = stdout(&output);
+    assert!(
+        text.contains("dependency: dup-find 0.1.0 → 0.2.0: its functions' own instructions"),
+        "{text}"
+    );
+}

@@ -527,7 +527,7 @@ fn issue_21_allocations_markdown_and_terminal() {
 /// commit with another's machine code, hostile subjects and names.
 fn bisect_report() -> flamegate::report::bisect::BisectReport {
     use flamegate::profile::hotspots::{FunctionShare, Hotspots};
-    use flamegate::record::commit::{CommitSummary, DiffStat};
+    use flamegate::record::commit::{CommitSummary, DiffStat, PackageChange};
     use flamegate::report::bisect::*;
     let commit = |n: u8, subject: &str| CommitSummary {
         sha: format!("{n:x}").repeat(40),
@@ -583,6 +583,28 @@ fn bisect_report() -> flamegate::report::bisect::BisectReport {
                         summary: "`tiny::find_duplicates` +11.08M instructions per iteration in its own code".into(),
                         instructions: true,
                     }),
+                    dependencies: vec![
+                        DependencyChange {
+                            package: PackageChange {
+                                name: "dup-find".into(),
+                                before: vec!["0.1.0".into()],
+                                after: vec!["0.2.0".into()],
+                            },
+                            instructions_before: 480_000.0,
+                            instructions_after: 11_100_000.0,
+                            share: 0.96,
+                        },
+                        DependencyChange {
+                            package: PackageChange {
+                                name: "`evil`|pkg".into(),
+                                before: vec![],
+                                after: vec!["1.0.0".into()],
+                            },
+                            instructions_before: 0.0,
+                            instructions_after: 0.0,
+                            share: 0.0,
+                        },
+                    ],
                 })),
             },
             BenchBisection {
