@@ -138,28 +138,36 @@ pub enum Command {
     /// Exit codes: 0 done, 1 a slowdown still in effect (--fail-on-regression), 2 error.
     History(HistoryArgs),
     /// Find the commit that made a benchmark slower: a binary search of the
-    /// first-parent commits between --good and --bad by instruction counts.
+    /// first-parent commits between --good and --bad.
     ///
-    /// Counts both ends under callgrind (valgrind must be installed), takes
-    /// the selected benchmarks whose count grew (any change with --any) and,
-    /// for each, counts the commit halfway between the last one at the good
-    /// end's level and the first at the bad end's, until they are adjacent:
-    /// about log2(N) commits for N in the range. Each commit is checked out
-    /// into <target-dir>/flamegate/bisect/source (your work tree is not
-    /// touched) and built in one target directory there, which keeps the
-    /// compiled dependencies from step to step. A commit whose bench executables load the same
-    /// machine code as one already counted is not counted again; one that
-    /// does not build or lacks the benchmark is skipped and named.
+    /// Counts both ends' instructions under callgrind (valgrind must be
+    /// installed) and takes the selected benchmarks whose count grew (any
+    /// change with --any); for each, it measures the commit halfway between
+    /// the last one at the good end's level and the first at the bad end's,
+    /// until they are adjacent: about log2(N) commits for N in the range.
+    /// Where no count changed (a cache or branch effect), or with --measure
+    /// time, it times instead: the bad end against the good end in paired
+    /// rounds, then each commit looked at against the good end until its
+    /// level is nearer one end than the other (a commit still between them
+    /// is stepped around), and finally the culprit against its parent.
+    ///
+    /// Each commit is checked out into <target-dir>/flamegate/bisect/source
+    /// (your work tree is not touched) and built in one target directory
+    /// there, which keeps the compiled dependencies from step to step. A
+    /// commit whose bench executables load the same machine code as one
+    /// already measured is not measured again; one that does not build or
+    /// lacks the benchmark is skipped and named.
     ///
     /// Prints the culprit of each benchmark (commit, author, date), the
-    /// change it alone makes, its diff stat and the functions whose own
-    /// instructions grew, and writes bisect.md and bisect.json.
+    /// change it alone makes, its diff stat, the packages its Cargo.lock
+    /// changed and (counted) the functions and crates whose own
+    /// instructions grew; writes bisect.md and bisect.json.
     ///
     /// Example: flamegate bisect --good v1.2.0 --bad main --filter '^parse/'
     ///
     /// Exit codes: 0 every culprit found, 1 some left undecided (the
-    /// commits between were skipped), 2 error (no count changed, an end
-    /// does not build, not a git repository).
+    /// commits between were skipped), 2 error (nothing changed between the
+    /// ends, an end does not build, not a git repository).
     Bisect(BisectArgs),
 }
 
@@ -176,9 +184,13 @@ pub struct BisectArgs {
     pub bad: String,
     #[command(flatten)]
     pub select: SelectArgs,
-    /// Find the commit of any change in the counts, faster too [default: growth only]
+    /// Find the commit of any change, faster too [default: slowdowns only]
     #[arg(long)]
     pub any: bool,
+    /// Bisect by instruction counts or by paired timing [default:
+    /// instructions where the change shows in them, else time]
+    #[arg(long, value_enum)]
+    pub measure: Option<MeasureArg>,
     /// Smallest change in a count that is bisected, e.g. 2% [default:
     /// flamegate.toml's min_change, else 1%; more where counts jitter]
     #[arg(long, value_name = "PERCENT", value_parser = percent)]

@@ -1,28 +1,31 @@
 //! `flamegate bisect`: from a change between two commits to the commit that
 //! made it. Each commit looked at is checked out into one folder, built in
-//! one target directory (the dependencies compile once) and its
-//! benchmarks' instructions counted under callgrind; counts are exact, so a
-//! plain binary search (`search`) decides each benchmark in about log₂ of
-//! the commits. A commit whose bench executables load the machine code of
-//! one already counted is not counted again; one that does not build, or
-//! lacks the benchmark, is skipped and named.
+//! one target directory (the dependencies compile once) and measured:
+//! its instructions counted under callgrind where the change shows in
+//! them (`counted`: exact, so a plain binary search), else timed in paired
+//! rounds against the good end (`timed`). The search itself is `search`. A
+//! commit whose bench executables load the machine code of one already
+//! measured is not measured again; one that does not build, or lacks the
+//! benchmark, is skipped and named.
 
+mod counted;
 pub mod search;
+mod timed;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use git2::Oid;
 
 use crate::baseline::git::{ProjectRepo, summary};
-use crate::collect::{self, Progress, Project, RunSelection, Runner};
+use crate::collect::{self, Measure, Progress, Project, RunSelection, Runner};
 use crate::compare::Settings;
-use crate::compare::instructions::{count_change, hotspots_between, level};
+use crate::compare::paired::Nearer;
 use crate::error::{Error, Result, short_sha};
 use crate::profile::hotspots::crate_of;
 use crate::record::commit::CommitSummary;
-use crate::record::{BenchId, BenchResult, UNIT_INSTRUCTIONS};
+use crate::record::{BenchId, BenchResult};
 use crate::report::bisect::{
     BISECT_SCHEMA, BenchBisection, BisectOutcome, BisectReport, Culprit, DependencyChange, Step,
     StepOutcome,
@@ -41,45 +44,81 @@ pub struct Request<'a> {
     /// The benchmarks: `--bench`, `--package`, `--filter`.
     pub selection: RunSelection,
     pub settings: &'a Settings,
-    /// Bisect any change in the counts, not only growth.
+    /// Bisect any change, not only slowdowns.
     pub any_change: bool,
+    /// Instructions or time; None: instructions where the change shows in
+    /// them, else time.
+    pub measure: Option<Measure>,
 }
 
-/// A measured commit: each benchmark's counts, or why it has none.
+/// What a commit's measurement says.
+#[derive(Clone)]
 enum Measurement {
+    /// Each benchmark's instruction counts.
     Counted(BTreeMap<BenchId, BenchResult>),
+    /// Each timed benchmark's level, placed between the ends.
+    Placed(BTreeMap<BenchId, Nearer>),
+    /// Why it has none.
     Skipped(String),
 }
 
-/// Checks commits out, builds and counts them, each at most once.
+/// A benchmark being bisected: its level at the good end and at the bad
+/// end, in its unit.
+#[derive(Debug, Clone, Copy)]
+struct Ends {
+    good: f64,
+    bad: f64,
+}
+
+impl Ends {
+    /// The change from the good end to the bad one, in log space.
+    fn whole(self) -> f64 {
+        (self.bad / self.good).ln()
+    }
+}
+
+/// Checks commits out, builds and measures them, each at most once.
 struct Bench<'a> {
     repo: ProjectRepo,
     range: Vec<CommitSummary>,
     ids: Vec<Oid>,
+    under: PathBuf,
     source: PathBuf,
+    /// The project's manifest, relative to a checkout's root.
     manifest: PathBuf,
     target: PathBuf,
+    suite: String,
     selection: RunSelection,
+    settings: &'a Settings,
     runner: &'a dyn Runner,
     progress: &'a Progress,
     measured: BTreeMap<usize, Measurement>,
-    /// The executables' digest of each counted commit, with its index.
+    /// The executables' digest of each measured commit, with its index.
     by_executables: BTreeMap<String, usize>,
-    /// Between the ends, only the benchmarks being bisected are counted.
-    only: Option<std::collections::BTreeSet<BenchId>>,
+    /// Only these benchmarks are measured (from the bad end on: the good
+    /// end's; between the ends: the bisected ones).
+    only: Option<BTreeSet<BenchId>>,
+    /// The benchmarks being bisected.
+    ends: BTreeMap<BenchId, Ends>,
+    /// Timing: the good end, checked out apart, that every commit is
+    /// paired with.
+    good_side: Option<timed::GoodSide>,
     steps: Vec<Step>,
+    notes: Vec<String>,
 }
 
-/// Find, for each selected benchmark whose count changed between
-/// `request.good` and `request.bad`, the first-parent commit that changed it.
+/// Find, for each selected benchmark that changed between `request.good`
+/// and `request.bad`, the first-parent commit that changed it.
 pub fn bisect(
     request: &Request<'_>,
     runner: &dyn Runner,
     progress: &Progress,
 ) -> Result<BisectReport> {
     let started = Instant::now();
-    // Fail before minutes of building when valgrind is missing.
-    collect::callgrind::valgrind_version()?;
+    if request.measure != Some(Measure::Time) {
+        // Fail before minutes of building when valgrind is missing.
+        collect::callgrind::valgrind_version()?;
+    }
     let under = request.project.target_dir.join("flamegate").join("bisect");
     // One bisection per target folder: a second would check other commits
     // out into the same source folder.
@@ -88,44 +127,44 @@ pub fn bisect(
     let mut bench = Bench::open(request, &under, runner, progress)?;
     let last = bench.range.len() - 1;
     progress.note(&format!(
-        "bisect: {} commit(s) after {} up to {}; counting instructions at both ends",
+        "bisect: {} commit(s) after {} up to {}",
         last,
         short_sha(&bench.range[0].sha),
         short_sha(&bench.range[last].sha),
     ));
-    let good = bench.end(0, "--good")?;
-    // Only what both ends have can be bisected.
-    bench.only = Some(good.keys().cloned().collect());
-    let bad = bench.end(last, "--bad")?;
-    let changed = changed_between(&good, &bad, request);
-    if changed.is_empty() {
-        return Err(Error::Usage(format!(
-            "no selected benchmark's instruction count {} by more than its min_change between {} and {}; \
-             bisect follows instruction counts (exact): a change in time alone is not found this way \
-             (compare the two commits with `flamegate check --paired`)",
-            if request.any_change {
-                "changed"
-            } else {
-                "grew"
-            },
-            short_sha(&bench.range[0].sha),
-            short_sha(&bench.range[last].sha)
-        )));
-    }
+    let unit = bench.find_ends(request)?;
+    let changed: Vec<BenchId> = bench.ends.keys().cloned().collect();
     bench.only = Some(changed.iter().cloned().collect());
-    let mut benchmarks = Vec::new();
-    for id in changed {
+    let mut outcomes = BTreeMap::new();
+    for id in &changed {
         progress.note(&format!("bisect: {id}"));
-        let outcome = bench.search(&id, &good[&id], &bad[&id])?;
-        benchmarks.push(BenchBisection {
-            unit: UNIT_INSTRUCTIONS.into(),
-            good_level: level(&good[&id]),
-            bad_level: level(&bad[&id]),
-            change: level(&bad[&id]) / level(&good[&id]) - 1.0,
-            id: id.0,
-            outcome,
-        });
+        outcomes.insert(id.clone(), bench.search(id)?);
     }
+    let mut culprits = bench.culprits(&outcomes)?;
+    let mut benchmarks: Vec<BenchBisection> = changed
+        .iter()
+        .map(|id| {
+            let ends = bench.ends[id];
+            let outcome = match &outcomes[id] {
+                Next::Culprit(_) => {
+                    BisectOutcome::Culprit(Box::new(culprits.remove(id).expect("one per culprit")))
+                }
+                Next::Undecided { first, last } => BisectOutcome::Undecided {
+                    candidates: bench.range[*first..=*last].to_vec(),
+                },
+                Next::Probe(_) => unreachable!("the search ends with a culprit or undecided"),
+            };
+            BenchBisection {
+                id: id.0.clone(),
+                unit: unit.into(),
+                good_level: ends.good,
+                bad_level: ends.bad,
+                change: ends.bad / ends.good - 1.0,
+                outcome,
+            }
+        })
+        .collect();
+    benchmarks.sort_by(|a, b| b.change.abs().total_cmp(&a.change.abs()));
     Ok(BisectReport {
         schema: BISECT_SCHEMA,
         suite: request.suite.clone(),
@@ -136,31 +175,18 @@ pub fn bisect(
         benchmarks,
         steps: bench.steps,
         seconds: started.elapsed().as_secs_f64(),
-        notes: Vec::new(),
+        notes: bench.notes,
     })
 }
 
-/// The benchmarks on both ends whose counts changed (grew, unless
-/// `any_change`), largest change first.
-fn changed_between(
-    good: &BTreeMap<BenchId, BenchResult>,
-    bad: &BTreeMap<BenchId, BenchResult>,
-    request: &Request<'_>,
-) -> Vec<BenchId> {
-    let mut changed: Vec<(f64, BenchId)> = good
-        .iter()
-        .filter_map(|(id, before)| {
-            let change = count_change(request.settings, id, before, bad.get(id)?)?;
-            (request.any_change || change > 0.0).then(|| (change, id.clone()))
-        })
-        .collect();
-    changed.sort_by(|a, b| b.0.abs().total_cmp(&a.0.abs()).then(a.1.cmp(&b.1)));
-    changed.into_iter().map(|(_, id)| id).collect()
+/// Whether a change of `whole` (log space) is one this bisection follows.
+fn followed(whole: f64, any_change: bool) -> bool {
+    any_change || whole > 0.0
 }
 
 impl<'a> Bench<'a> {
     fn open(
-        request: &Request<'_>,
+        request: &Request<'a>,
         under: &Path,
         runner: &'a dyn Runner,
         progress: &'a Progress,
@@ -186,13 +212,8 @@ impl<'a> Bench<'a> {
             .iter()
             .map(|id| repo.find(*id).map(|c| summary(&c)))
             .collect::<Result<Vec<_>>>()?;
-        let source = under.join("source");
-        let project_dir = if repo.project_prefix.is_empty() {
-            source.clone()
-        } else {
-            source.join(&repo.project_prefix)
-        };
-        let manifest = project_dir.join(
+        let mut manifest = PathBuf::from(&repo.project_prefix);
+        manifest.push(
             project
                 .manifest_path
                 .file_name()
@@ -206,182 +227,152 @@ impl<'a> Bench<'a> {
             repo,
             range,
             ids,
-            source,
+            under: under.to_path_buf(),
+            source: under.join("source"),
             manifest,
             target,
-            selection: RunSelection {
-                measure: collect::Measure::Instructions,
-                ..request.selection.clone()
-            },
+            suite: request.suite.clone(),
+            selection: request.selection.clone(),
+            settings: request.settings,
             runner,
             progress,
             measured: BTreeMap::new(),
             by_executables: BTreeMap::new(),
             only: None,
+            ends: BTreeMap::new(),
+            good_side: None,
             steps: Vec::new(),
+            notes: Vec::new(),
         })
     }
 
-    /// An end of the range: it must be measurable.
-    fn end(&mut self, index: usize, flag: &str) -> Result<BTreeMap<BenchId, BenchResult>> {
-        self.measure(index)?;
-        match &self.measured[&index] {
-            Measurement::Counted(counts) => Ok(counts.clone()),
-            Measurement::Skipped(reason) => Err(Error::Usage(format!(
-                "{flag} {} cannot be measured: {reason}",
-                short_sha(&self.range[index].sha)
-            ))),
+    /// Measure both ends and keep the benchmarks that changed between
+    /// them; returns their unit.
+    fn find_ends(&mut self, request: &Request<'_>) -> Result<&'static str> {
+        if request.measure == Some(Measure::Time) {
+            return self.time_ends(request.any_change);
         }
+        self.count_ends(request.any_change)?;
+        if !self.ends.is_empty() {
+            return Ok(crate::record::UNIT_INSTRUCTIONS);
+        }
+        let (good, bad) = (
+            short_sha(&self.range[0].sha).to_string(),
+            short_sha(&self.range.last().expect("two ends").sha).to_string(),
+        );
+        let what = if request.any_change {
+            "changed"
+        } else {
+            "grew"
+        };
+        if request.measure == Some(Measure::Instructions) {
+            return Err(Error::Usage(format!(
+                "no selected benchmark's instruction count {what} by more than its min_change between \
+                 {good} and {bad}; a change in time alone is found with `--measure time`"
+            )));
+        }
+        self.notes.push(format!(
+            "no instruction count {what} by more than its min_change between {good} and {bad}: \
+             bisected by paired timing"
+        ));
+        self.progress
+            .note("bisect: the counts did not change; timing both ends in paired rounds");
+        self.measured.clear();
+        self.by_executables.clear();
+        self.only = None;
+        self.time_ends(request.any_change)
     }
 
-    /// Binary search for the first commit at `bad`'s level of benchmark `id`.
-    fn search(
-        &mut self,
-        id: &BenchId,
-        good: &BenchResult,
-        bad: &BenchResult,
-    ) -> Result<BisectOutcome> {
+    /// Binary search for the first commit at the bad end's level of
+    /// benchmark `id`.
+    fn search(&mut self, id: &BenchId) -> Result<Next> {
         let mut statuses = vec![Status::Unknown; self.range.len()];
         statuses[0] = Status::Good;
         *statuses.last_mut().expect("two ends") = Status::Bad;
-        let whole = (level(bad) / level(good)).ln();
         loop {
-            match search::next(&statuses) {
-                Next::Probe(index) => {
-                    self.measure(index)?;
-                    statuses[index] = match &self.measured[&index] {
-                        Measurement::Counted(counts) => match counts.get(id) {
-                            // Nearer the bad end's count than the good end's.
-                            Some(bench) if (level(bench) / level(good)).ln() / whole > 0.5 => {
-                                Status::Bad
-                            }
-                            Some(_) => Status::Good,
-                            None => Status::Skipped,
-                        },
-                        Measurement::Skipped(_) => Status::Skipped,
-                    };
-                    let level = match statuses[index] {
-                        Status::Good => "at the good end's level",
-                        Status::Bad => "at the bad end's level",
-                        _ => "skipped",
-                    };
-                    self.progress.note(&format!(
-                        "bisect: {id} at {}: {level}; {} commit(s) may still be the first",
-                        short_sha(&self.range[index].sha),
-                        search::remaining(&statuses)
-                    ));
-                }
-                Next::Culprit(index) => {
-                    return self
-                        .culprit(id, index, whole)
-                        .map(|c| BisectOutcome::Culprit(Box::new(c)));
-                }
-                Next::Undecided { first, last } => {
-                    return Ok(BisectOutcome::Undecided {
-                        candidates: self.range[first..=last].to_vec(),
-                    });
-                }
-            }
+            let next = search::next(&statuses);
+            let Next::Probe(index) = next else {
+                return Ok(next);
+            };
+            self.measure(index)?;
+            statuses[index] = self.status(index, id);
+            let level = match statuses[index] {
+                Status::Good => "at the good end's level",
+                Status::Bad => "at the bad end's level",
+                _ => "skipped",
+            };
+            self.progress.note(&format!(
+                "bisect: {id} at {}: {level}; {} commit(s) may still be the first",
+                short_sha(&self.range[index].sha),
+                search::remaining(&statuses)
+            ));
         }
     }
 
-    /// The culprit at `index` and its parent at `index - 1`, both counted.
-    fn culprit(&self, id: &BenchId, index: usize, whole: f64) -> Result<Culprit> {
-        let counts = |i: usize| match &self.measured[&i] {
-            Measurement::Counted(counts) => counts.get(id),
-            Measurement::Skipped(_) => None,
-        };
-        let (Some(parent), Some(culprit)) = (counts(index - 1), counts(index)) else {
-            unreachable!("the search names a culprit only after counting it and its parent")
-        };
-        let (parent_level, culprit_level) = (level(parent), level(culprit));
-        let commit = self.repo.find(self.ids[index])?;
-        Ok(Culprit {
-            commit: self.range[index].clone(),
-            parent: self.range[index - 1].sha.clone(),
-            parent_level,
-            level: culprit_level,
-            change: culprit_level / parent_level - 1.0,
-            share: (culprit_level / parent_level).ln() / whole,
-            diff: self.repo.diff_stat(&commit)?,
-            hotspots: hotspots_between(Some(parent), culprit),
-            dependencies: self.dependency_changes(index, parent, culprit)?,
-        })
-    }
-
-    /// The packages the commit at `index` changed in `Cargo.lock`, each
-    /// with what its crate's functions execute themselves at the parent
-    /// and at the commit, largest share of the change first.
-    fn dependency_changes(
-        &self,
-        index: usize,
-        parent: &BenchResult,
-        culprit: &BenchResult,
-    ) -> Result<Vec<DependencyChange>> {
-        let (before, after) = (self.lock_at(index - 1)?, self.lock_at(index)?);
-        if before == after {
-            return Ok(Vec::new());
-        }
-        let (own_before, own_after) = (own_by_crate(parent), own_by_crate(culprit));
-        let whole = level(culprit) - level(parent);
-        let mut changes: Vec<DependencyChange> = collect::cargo::lock_changes(&before, &after)
-            .into_iter()
-            .map(|package| {
-                // Package `foo-bar` is crate `foo_bar` in symbols.
-                let krate = package.name.replace('-', "_");
-                let instructions_before = own_before.get(&krate).copied().unwrap_or(0.0);
-                let instructions_after = own_after.get(&krate).copied().unwrap_or(0.0);
-                DependencyChange {
-                    package,
-                    instructions_before,
-                    instructions_after,
-                    share: if whole == 0.0 {
-                        0.0
+    /// Where commit `index`, measured, stands for benchmark `id`.
+    fn status(&self, index: usize, id: &BenchId) -> Status {
+        let ends = self.ends[id];
+        match &self.measured[&index] {
+            Measurement::Counted(counts) => match counts.get(id) {
+                // Nearer the bad end's count than the good end's.
+                Some(bench) => {
+                    if (counted::level(bench) / ends.good).ln() / ends.whole() > 0.5 {
+                        Status::Bad
                     } else {
-                        (instructions_after - instructions_before) / whole
-                    },
+                        Status::Good
+                    }
                 }
+                None => Status::Skipped,
+            },
+            Measurement::Placed(placed) => match placed.get(id) {
+                Some(Nearer::Good) => Status::Good,
+                Some(Nearer::Bad) => Status::Bad,
+                Some(Nearer::Between) | None => Status::Skipped,
+            },
+            Measurement::Skipped(_) => Status::Skipped,
+        }
+    }
+
+    /// The culprit of each benchmark whose search found one.
+    fn culprits(
+        &mut self,
+        outcomes: &BTreeMap<BenchId, Next>,
+    ) -> Result<BTreeMap<BenchId, Culprit>> {
+        let found: BTreeMap<BenchId, usize> = outcomes
+            .iter()
+            .filter_map(|(id, next)| match next {
+                Next::Culprit(index) => Some((id.clone(), *index)),
+                _ => None,
             })
             .collect();
-        changes.sort_by(|a, b| b.share.abs().total_cmp(&a.share.abs()));
-        Ok(changes)
-    }
-
-    /// The text of the `Cargo.lock` that applies to the project at commit
-    /// `index`: the project's own, else the nearest folder's above it.
-    fn lock_at(&self, index: usize) -> Result<String> {
-        let commit = self.repo.find(self.ids[index])?;
-        let prefix = &self.repo.project_prefix;
-        let mut folders: Vec<&str> = (0..=prefix.len())
-            .rev()
-            .filter(|end| *end == prefix.len() || prefix.as_bytes()[*end] == b'/')
-            .map(|end| &prefix[..end])
-            .collect();
-        folders.push("");
-        for folder in folders {
-            let path = if folder.is_empty() {
-                "Cargo.lock".to_string()
-            } else {
-                format!("{folder}/Cargo.lock")
-            };
-            if let Some((_, bytes)) = self.repo.blob_at(&commit, &path)? {
-                return Ok(String::from_utf8_lossy(&bytes).into_owned());
-            }
+        if self.good_side.is_some() {
+            self.timed_culprits(&found)
+        } else {
+            found
+                .iter()
+                .map(|(id, index)| Ok((id.clone(), self.counted_culprit(id, *index)?)))
+                .collect()
         }
-        Ok(String::new())
     }
 
-    /// Check commit `index` out, build it and count its benchmarks, once.
+    /// What every culprit shares: the commit, its parent, its diff.
+    fn culprit_at(
+        &self,
+        index: usize,
+    ) -> Result<(CommitSummary, String, crate::record::commit::DiffStat)> {
+        let commit = self.repo.find(self.ids[index])?;
+        Ok((
+            self.range[index].clone(),
+            self.range[index - 1].sha.clone(),
+            self.repo.diff_stat(&commit)?,
+        ))
+    }
+
+    /// Check commit `index` out, build it and measure it, once.
     fn measure(&mut self, index: usize) -> Result<()> {
         if self.measured.contains_key(&index) {
             return Ok(());
         }
-        let commit = self.range[index].clone();
-        self.progress.note(&format!(
-            "bisect: building {} {}",
-            short_sha(&commit.sha),
-            commit.subject
-        ));
         let started = Instant::now();
         let built = self.build(index)?;
         let build_seconds = started.elapsed().as_secs_f64();
@@ -391,104 +382,201 @@ impl<'a> Bench<'a> {
                 Measurement::Skipped(reason.clone()),
                 StepOutcome::Skipped { reason },
             ),
-            Ok((listed, digest)) => match self.by_executables.get(&digest) {
+            Ok(built) => match self.by_executables.get(&built.digest) {
                 Some(&same) => (
-                    match &self.measured[&same] {
-                        Measurement::Counted(counts) => Measurement::Counted(counts.clone()),
-                        Measurement::Skipped(reason) => Measurement::Skipped(reason.clone()),
-                    },
+                    self.measured[&same].clone(),
                     StepOutcome::SameExecutables {
                         as_commit: self.range[same].sha.clone(),
                     },
                 ),
                 None => {
-                    let counts = self.count(index, &listed)?;
-                    self.by_executables.insert(digest, index);
-                    (Measurement::Counted(counts), StepOutcome::Measured)
+                    let measurement = if self.good_side.is_some() {
+                        self.time(index, &built.project)?
+                    } else {
+                        Measurement::Counted(self.count(index, &built.listed)?)
+                    };
+                    self.by_executables.insert(built.digest, index);
+                    (measurement, StepOutcome::Measured)
                 }
             },
         };
-        self.steps.push(Step {
-            commit,
+        self.record_step(
+            index,
             outcome,
             build_seconds,
-            measure_seconds: started.elapsed().as_secs_f64(),
-        });
+            started.elapsed().as_secs_f64(),
+        );
         self.measured.insert(index, measurement);
         Ok(())
     }
 
-    /// Commit `index` checked out and built: its executables and their
-    /// digest, or why it cannot be measured.
-    fn build(
+    fn record_step(&mut self, index: usize, outcome: StepOutcome, build: f64, measure: f64) {
+        self.steps.push(Step {
+            commit: self.range[index].clone(),
+            outcome,
+            build_seconds: build,
+            measure_seconds: measure,
+        });
+    }
+
+    /// Commit `index` checked out into `dir` (the probe's folder unless
+    /// told otherwise) and inspected with target directory `target`.
+    fn checkout(
         &self,
         index: usize,
-    ) -> Result<std::result::Result<(collect::Listed, String), String>> {
+        dir: &Path,
+        target: &Path,
+    ) -> Result<std::result::Result<Project, String>> {
         let commit = self.repo.find(self.ids[index])?;
-        self.repo.checkout_into(&commit, &self.source)?;
-        let listed =
-            collect::cargo::inspect(&self.manifest, Some(&self.target)).and_then(|project| {
-                collect::build_and_list(&project, &self.selection, &[], self.runner, self.progress)
-            });
-        let listed = match listed {
+        self.repo.checkout_into(&commit, dir)?;
+        skippable(collect::cargo::inspect(
+            &dir.join(&self.manifest),
+            Some(target),
+        ))
+    }
+
+    /// Commit `index` checked out and built: its project, executables and
+    /// their digest, or why it cannot be measured.
+    fn build(&self, index: usize) -> Result<std::result::Result<Built, String>> {
+        let commit = &self.range[index];
+        self.progress.note(&format!(
+            "bisect: building {} {}",
+            short_sha(&commit.sha),
+            commit.subject
+        ));
+        let project = match self.checkout(index, &self.source, &self.target)? {
+            Ok(project) => project,
+            Err(reason) => return Ok(Err(reason)),
+        };
+        // Timed commits build as the paired rounds will (paths mapped
+        // onto the good end's), so the rounds find them built.
+        let flags = self
+            .good_side
+            .as_ref()
+            .map(|good| collect::paired::workspace_flags(&good.project, &project))
+            .unwrap_or_default();
+        let selection = self.narrowed();
+        let listed = match skippable(collect::build_and_list(
+            &project,
+            &selection,
+            &flags,
+            self.runner,
+            self.progress,
+        ))? {
             Ok(listed) => listed,
-            // What the commit's sources make: skipped. Anything else (a
-            // full disk, a missing toolchain) is no property of the commit.
-            Err(
-                error @ (Error::BuildFailed { .. }
-                | Error::CargoMetadata { .. }
-                | Error::NotCriterion { .. }
-                | Error::Usage(_)),
-            ) => return Ok(Err(first_line(&error))),
-            Err(error) => return Err(error),
+            Err(reason) => return Ok(Err(reason)),
         };
         let mut digest = String::new();
         for (exe, ids) in &listed {
             digest.push_str(&collect::machine_code::machine_code_digest(&exe.path)?);
             digest.push_str(&ids.join("\n"));
         }
-        Ok(Ok((listed, digest)))
+        Ok(Ok(Built {
+            project,
+            listed,
+            digest,
+        }))
     }
 
-    /// Every listed benchmark's instructions at commit `index`.
-    fn count(
+    /// The selection, narrowed to the benchmarks still measured.
+    fn narrowed(&self) -> RunSelection {
+        match &self.only {
+            Some(only) => RunSelection {
+                filter: collect::shard::exact_filter(only),
+                ..self.selection.clone()
+            },
+            None => self.selection.clone(),
+        }
+    }
+
+    /// The packages the commit at `index` changed in `Cargo.lock`; with
+    /// counts, each with what its crate's functions execute themselves at
+    /// the parent and at the commit, largest share of the change first.
+    fn dependency_changes(
         &self,
         index: usize,
-        listed: &collect::Listed,
-    ) -> Result<BTreeMap<BenchId, BenchResult>> {
-        let wanted = |id: &String| {
-            self.only
-                .as_ref()
-                .is_none_or(|only| only.contains(&BenchId(id.clone())))
-        };
-        let total = listed
-            .iter()
-            .flat_map(|(_, ids)| ids)
-            .filter(|id| wanted(id))
-            .count();
-        let bar = self.progress.bar(
-            total as u64,
-            &format!(
-                "counting instructions at {}",
-                short_sha(&self.range[index].sha)
-            ),
-        );
-        let scratch = tempfile::Builder::new()
-            .prefix("flamegate-bisect-")
-            .tempdir_in(&self.target)
-            .map_err(|e| Error::io(&self.target, e))?;
-        let mut counts = BTreeMap::new();
-        for (n, (exe, ids)) in listed.iter().enumerate() {
-            for (m, id) in ids.iter().enumerate().filter(|(_, id)| wanted(id)) {
-                bar.working_on(id);
-                let out = scratch.path().join(format!("callgrind-{n}-{m}"));
-                let result = collect::count_one(exe, id, &out)?;
-                counts.insert(result.id.clone(), result);
-                bar.finished_one(id);
-            }
+        counts: Option<(&BenchResult, &BenchResult)>,
+    ) -> Result<Vec<DependencyChange>> {
+        let (before, after) = (self.lock_at(index - 1)?, self.lock_at(index)?);
+        if before == after {
+            return Ok(Vec::new());
         }
-        bar.finish();
-        Ok(counts)
+        let mut changes: Vec<DependencyChange> = collect::cargo::lock_changes(&before, &after)
+            .into_iter()
+            .map(|package| {
+                // Package `foo-bar` is crate `foo_bar` in symbols.
+                let krate = package.name.replace('-', "_");
+                let Some((parent, culprit)) = counts else {
+                    return DependencyChange {
+                        package,
+                        instructions_before: None,
+                        instructions_after: None,
+                        share: None,
+                    };
+                };
+                let own =
+                    |bench: &BenchResult| own_by_crate(bench).get(&krate).copied().unwrap_or(0.0);
+                let (own_before, own_after) = (own(parent), own(culprit));
+                let whole = counted::level(culprit) - counted::level(parent);
+                DependencyChange {
+                    package,
+                    instructions_before: Some(own_before),
+                    instructions_after: Some(own_after),
+                    share: Some(if whole == 0.0 {
+                        0.0
+                    } else {
+                        (own_after - own_before) / whole
+                    }),
+                }
+            })
+            .collect();
+        changes.sort_by(|a, b| {
+            let share = |c: &DependencyChange| c.share.unwrap_or(0.0).abs();
+            share(b).total_cmp(&share(a))
+        });
+        Ok(changes)
+    }
+
+    /// The text of the `Cargo.lock` that applies to the project at commit
+    /// `index`: the project's own, else the nearest folder's above it.
+    fn lock_at(&self, index: usize) -> Result<String> {
+        let commit = self.repo.find(self.ids[index])?;
+        let mut folder = Some(Path::new(&self.repo.project_prefix));
+        while let Some(dir) = folder {
+            let path = dir.join("Cargo.lock").to_string_lossy().replace('\\', "/");
+            if let Some((_, bytes)) = self.repo.blob_at(&commit, &path)? {
+                return Ok(String::from_utf8_lossy(&bytes).into_owned());
+            }
+            folder = dir.parent();
+        }
+        Ok(String::new())
+    }
+}
+
+/// A commit checked out and built.
+struct Built {
+    project: Project,
+    listed: collect::Listed,
+    digest: String,
+}
+
+/// What a commit's sources make of an error: a reason to skip it. Anything
+/// else (a full disk, a missing toolchain) is no property of the commit.
+fn skippable<T>(result: Result<T>) -> Result<std::result::Result<T, String>> {
+    match result {
+        Ok(value) => Ok(Ok(value)),
+        Err(
+            error @ (Error::BuildFailed { .. }
+            | Error::CargoMetadata { .. }
+            | Error::NotCriterion { .. }
+            | Error::Usage(_)),
+        ) => Ok(Err(error
+            .to_string()
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_string())),
+        Err(error) => Err(error),
     }
 }
 
@@ -502,14 +590,4 @@ fn own_by_crate(bench: &BenchResult) -> BTreeMap<String, f64> {
         }
     }
     by_crate
-}
-
-/// An error's first line: why a commit was skipped, for the report.
-fn first_line(error: &Error) -> String {
-    error
-        .to_string()
-        .lines()
-        .next()
-        .unwrap_or_default()
-        .to_string()
 }

@@ -30,6 +30,7 @@ pub(crate) fn bisect(args: BisectArgs, output: Output) -> Result<u8> {
             selection,
             settings: &config.settings,
             any_change: args.any,
+            measure: args.measure.map(collect::Measure::from),
         },
         &collect::Processes,
         &output.progress,

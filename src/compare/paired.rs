@@ -77,6 +77,70 @@ pub fn stop_rule(
     }
 }
 
+/// Which end of a bisected range a commit's level is nearer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Nearer {
+    Good,
+    Bad,
+    /// Its interval still holds the midpoint between the ends.
+    Between,
+}
+
+/// Where a commit's level lies between the ends of a bisected range, from
+/// its round log ratios against the good end (`thetas`) and the change
+/// from the good end to the bad one (`whole`, a log ratio): nearer the
+/// good end when the interval of the round location (the paired test's
+/// M-estimate) lies wholly on the good end's side of the midpoint
+/// `whole / 2`, nearer the bad end when wholly on the other side.
+/// `confidence` is two-sided; fewer than `MIN_COUNTED_ROUNDS` rounds
+/// decide nothing.
+pub fn nearer_end(thetas: &[f64], whole: f64, confidence: f64) -> Nearer {
+    if thetas.len() < crate::record::paired::MIN_COUNTED_ROUNDS || whole == 0.0 {
+        return Nearer::Between;
+    }
+    let (mean, standard_error, df) = location(thetas, CHECK_TEST);
+    let margin = stats::t_quantile(1.0 - (1.0 - confidence) / 2.0, df) * standard_error;
+    // Measured toward the bad end: positive is the bad end's direction.
+    let toward_bad = |x: f64| x * whole.signum();
+    let (low, high) = if whole > 0.0 {
+        (mean - margin, mean + margin)
+    } else {
+        (mean + margin, mean - margin)
+    };
+    let midpoint = whole.abs() / 2.0;
+    if toward_bad(high) < midpoint {
+        Nearer::Good
+    } else if toward_bad(low) > midpoint {
+        Nearer::Bad
+    } else {
+        Nearer::Between
+    }
+}
+
+/// The confidence `nearer_end` is asked at after every round of a plan of
+/// at most `max_rounds`: the level split over the looks, so that stopping
+/// at the first look that places a commit does not place it wrongly more
+/// often than one test at `confidence` would.
+pub fn per_look_confidence(confidence: f64, max_rounds: usize) -> f64 {
+    let looks = max_rounds.saturating_sub(crate::record::paired::MIN_COUNTED_ROUNDS) + 1;
+    1.0 - (1.0 - confidence) / looks as f64
+}
+
+/// The adaptive plan's stop rule for a bisection step: a benchmark is
+/// decided once `nearer_end` places it (`wholes`: each bisected
+/// benchmark's change between the ends).
+pub fn midpoint_stop_rule(
+    wholes: &BTreeMap<BenchId, f64>,
+    confidence: f64,
+) -> impl Fn(&BenchId, &[f64], usize) -> Standing + '_ {
+    move |id, thetas, _| match wholes.get(id) {
+        Some(whole) if nearer_end(thetas, *whole, confidence) != Nearer::Between => {
+            Standing::Decided
+        }
+        _ => Standing::Open,
+    }
+}
+
 /// Rounds a paired benchmark needs before it can read regressed, whether
 /// the adaptive plan stops it or the run ends.
 pub use super::verdict::MIN_ROUNDS_TO_FLAG;
@@ -409,6 +473,33 @@ fn untimed(run: &PairedRun) -> BTreeMap<BenchId, Presence> {
         .chain(same_code)
         .map(|(id, presence)| (id.clone(), presence))
         .collect()
+}
+
+#[cfg(test)]
+mod nearer_tests {
+    use super::*;
+
+    #[test]
+    fn a_level_is_placed_at_the_end_it_is_nearer_and_not_while_its_interval_holds_the_midpoint() {
+        let near = |center: f64, spread: f64| -> Vec<f64> {
+            (0..8)
+                .map(|i| center + spread * (i as f64 - 3.5) / 3.5)
+                .collect()
+        };
+        let whole = 0.2_f64.ln_1p();
+        assert_eq!(nearer_end(&near(0.0, 0.01), whole, 0.95), Nearer::Good);
+        assert_eq!(nearer_end(&near(whole, 0.01), whole, 0.95), Nearer::Bad);
+        assert_eq!(
+            nearer_end(&near(whole / 2.0, 0.01), whole, 0.95),
+            Nearer::Between
+        );
+        assert_eq!(nearer_end(&near(0.0, 0.5), whole, 0.95), Nearer::Between);
+        // A speed-up (`--any`): the bad end is the faster one.
+        assert_eq!(nearer_end(&near(-whole, 0.01), -whole, 0.95), Nearer::Bad);
+        assert_eq!(nearer_end(&near(0.0, 0.01), -whole, 0.95), Nearer::Good);
+        // Too few rounds place nothing.
+        assert_eq!(nearer_end(&[0.0, 0.0], whole, 0.95), Nearer::Between);
+    }
 }
 
 #[cfg(test)]

@@ -8,30 +8,94 @@ use super::{format_change, markdown_code, markdown_prose, markdown_text, termina
 use crate::error::short_sha;
 use crate::profile::hotspots::format_count;
 use crate::record::commit::CommitSummary;
+use crate::report::bisect::BenchBisection;
 use crate::report::bisect::{BisectOutcome, BisectReport, Culprit, DependencyChange, StepOutcome};
 
 /// Paths a culprit's diff lists before "and N more".
 const PATHS_SHOWN: usize = 8;
 
+/// Whether the report's benchmarks were timed (else counted).
+fn timed(report: &BisectReport) -> bool {
+    report
+        .benchmarks
+        .first()
+        .is_some_and(|b| b.unit == crate::record::UNIT_NS)
+}
+
+/// How a step was measured, for its words.
+#[derive(Clone, Copy, PartialEq)]
+enum Timed {
+    No,
+    Yes,
+    /// The good end of a timed bisection.
+    GoodEnd,
+}
+
+fn timed_step(report: &BisectReport, step: &crate::report::bisect::Step) -> Timed {
+    match (timed(report), step.commit.sha == report.good.sha) {
+        (false, _) => Timed::No,
+        (true, true) => Timed::GoodEnd,
+        (true, false) => Timed::Yes,
+    }
+}
+
+/// Two levels in their unit: instruction counts or times per iteration.
+fn levels_text(unit: &str, from: f64, to: f64) -> String {
+    if unit == crate::record::UNIT_NS {
+        format!(
+            "{} → {}",
+            super::format_duration(from),
+            super::format_duration(to)
+        )
+    } else {
+        format!("{} → {} instructions", format_count(from), format_count(to))
+    }
+}
+
+/// What a step did, in a few words (`code` escapes a commit id, `text`
+/// a reason).
+fn step_text(
+    outcome: &StepOutcome,
+    timed: Timed,
+    code: impl Fn(&str) -> String,
+    text: impl Fn(&str) -> String,
+) -> String {
+    match outcome {
+        StepOutcome::Measured if timed == Timed::GoodEnd => {
+            "the good end: every commit is timed against it".into()
+        }
+        StepOutcome::Measured if timed == Timed::Yes => "timed against the good end".into(),
+        StepOutcome::Measured => "counted".into(),
+        StepOutcome::Retested { against } => {
+            format!("timed against its parent {}", code(short_sha(against)))
+        }
+        StepOutcome::SameExecutables { as_commit } => {
+            format!("same machine code as {}", code(short_sha(as_commit)))
+        }
+        StepOutcome::Skipped { reason } => format!("skipped: {}", text(reason)),
+    }
+}
+
 /// What the steps cost, in one sentence.
 fn cost(report: &BisectReport) -> String {
-    let reused = report
-        .steps
-        .iter()
-        .filter(|s| matches!(s.outcome, StepOutcome::SameExecutables { .. }))
-        .count();
-    let skipped = report
-        .steps
-        .iter()
-        .filter(|s| matches!(s.outcome, StepOutcome::Skipped { .. }))
-        .count();
-    format!(
-        "{} of {} commits looked at: {} counted, {reused} with the machine code of one counted, {skipped} skipped; {:.0} s",
-        report.steps.len(),
+    let count = |f: fn(&StepOutcome) -> bool| report.steps.iter().filter(|s| f(&s.outcome)).count();
+    let reused = count(|o| matches!(o, StepOutcome::SameExecutables { .. }));
+    let skipped = count(|o| matches!(o, StepOutcome::Skipped { .. }));
+    let retested = count(|o| matches!(o, StepOutcome::Retested { .. }));
+    let word = if timed(report) { "timed" } else { "counted" };
+    let mut text = format!(
+        "{} of {} commits looked at: {} {word}, {reused} with the machine code of one {word}, {skipped} skipped",
+        report.steps.len() - retested,
         report.commits + 1,
         report.measured(),
-        report.seconds
-    )
+    );
+    if retested > 0 {
+        text.push_str(&format!(
+            ", {retested} culprit(s) timed against their parent"
+        ));
+    }
+    text.push_str(&format!("; {:.0} s", report.seconds));
+    text
 }
 
 fn date(commit: &CommitSummary) -> &str {
@@ -68,15 +132,19 @@ fn dependency_text(change: &DependencyChange, code: impl Fn(&str) -> String) -> 
         }
     };
     let package = &change.package;
-    let executed = if change.instructions_before == 0.0 && change.instructions_after == 0.0 {
-        "its functions did not run in this benchmark".to_string()
-    } else {
-        format!(
+    let executed = match (
+        change.instructions_before,
+        change.instructions_after,
+        change.share,
+    ) {
+        (Some(before), Some(after), Some(share)) if before > 0.0 || after > 0.0 => format!(
             "its functions' own instructions {} → {} per iteration, {:.0}% of the change",
-            format_count(change.instructions_before),
-            format_count(change.instructions_after),
-            change.share * 100.0
-        )
+            format_count(before),
+            format_count(after),
+            share * 100.0
+        ),
+        (Some(_), Some(_), _) => "its functions did not run in this benchmark".to_string(),
+        _ => "timed, not attributed to crates (count instructions to see its share)".to_string(),
     };
     format!(
         "{} {} → {}: {executed}",
@@ -87,15 +155,40 @@ fn dependency_text(change: &DependencyChange, code: impl Fn(&str) -> String) -> 
 }
 
 /// The culprit's own change, in one sentence.
-fn alone_text(culprit: &Culprit) -> String {
-    format!(
-        "{} → {} instructions per iteration ({}), {:.0}% of the change between the ends",
-        format_count(culprit.parent_level),
-        format_count(culprit.level),
+fn alone_text(culprit: &Culprit, unit: &str) -> String {
+    let mut text = format!(
+        "{} per iteration ({}",
+        levels_text(unit, culprit.parent_level, culprit.level),
         format_change(culprit.change),
+    );
+    if let Some([low, high]) = culprit.interval {
+        text.push_str(&format!(
+            ", 95% interval {} to {}",
+            format_change(low),
+            format_change(high)
+        ));
+    }
+    if let Some(verdict) = culprit.verdict {
+        text.push_str(&format!(", {}", verdict.label()));
+    }
+    text.push_str(&format!(
+        "), {:.0}% of the change between the ends",
         culprit.share * 100.0
+    ));
+    text
+}
+
+/// A benchmark's heading line: its id and its levels at the ends.
+fn bench_line(bench: &BenchBisection, id: &str) -> String {
+    format!(
+        "{id}: {} ({})",
+        levels_text(&bench.unit, bench.good_level, bench.bad_level),
+        format_change(bench.change)
     )
 }
+
+const UNDECIDED: &str = "the first changed commit is one of these (the ones between were skipped: \
+                         they could not be measured, or their level lay between the ends')";
 
 pub fn markdown(report: &BisectReport) -> String {
     let mut out = String::new();
@@ -121,11 +214,8 @@ pub fn markdown(report: &BisectReport) -> String {
     for bench in &report.benchmarks {
         let _ = writeln!(
             out,
-            "### {}: {} → {} instructions ({})\n",
-            markdown_code(&bench.id, false),
-            format_count(bench.good_level),
-            format_count(bench.bad_level),
-            format_change(bench.change)
+            "### {}\n",
+            bench_line(bench, &markdown_code(&bench.id, false))
         );
         match &bench.outcome {
             BisectOutcome::Culprit(culprit) => {
@@ -136,29 +226,10 @@ pub fn markdown(report: &BisectReport) -> String {
                     markdown_text(&culprit.commit.author),
                     date(&culprit.commit)
                 );
-                let _ = writeln!(out, "- alone: {}", markdown_text(&alone_text(culprit)));
-                let _ = writeln!(
-                    out,
-                    "- changed: {}",
-                    diff_text(culprit, |p| markdown_code(p, false))
-                );
-                for change in &culprit.dependencies {
-                    let _ = writeln!(
-                        out,
-                        "- dependency: {}",
-                        dependency_text(change, |t| markdown_code(t, false))
-                    );
-                }
-                if let Some(h) = &culprit.hotspots {
-                    let _ = writeln!(out, "- where: {}", markdown_prose(&h.summary));
-                    super::markdown::hotspot_details(&mut out, h);
-                }
+                markdown_culprit(&mut out, culprit, &bench.unit);
             }
             BisectOutcome::Undecided { candidates } => {
-                let _ = writeln!(
-                    out,
-                    "**Undecided**: the first changed commit is one of these (the ones between could not be measured):\n"
-                );
+                let _ = writeln!(out, "**Undecided**: {UNDECIDED}:\n");
                 for c in candidates {
                     let _ = writeln!(out, "- {}", commit(c));
                 }
@@ -166,30 +237,60 @@ pub fn markdown(report: &BisectReport) -> String {
         }
         out.push('\n');
     }
-    out.push_str("<details><summary>Steps</summary>\n\n| Commit | Outcome | Build | Count |\n|---|---|---:|---:|\n");
-    for step in &report.steps {
-        let outcome = match &step.outcome {
-            StepOutcome::Measured => "counted".to_string(),
-            StepOutcome::SameExecutables { as_commit } => format!(
-                "same machine code as {}",
-                markdown_code(short_sha(as_commit), true)
-            ),
-            StepOutcome::Skipped { reason } => format!("skipped: {}", markdown_text(reason)),
-        };
+    markdown_steps(&mut out, report);
+    for note in &report.notes {
+        let _ = writeln!(out, "\n> {}", markdown_prose(note));
+    }
+    out
+}
+
+fn markdown_culprit(out: &mut String, culprit: &Culprit, unit: &str) {
+    let _ = writeln!(
+        out,
+        "- alone: {}",
+        markdown_text(&alone_text(culprit, unit))
+    );
+    let _ = writeln!(
+        out,
+        "- changed: {}",
+        diff_text(culprit, |p| markdown_code(p, false))
+    );
+    for change in &culprit.dependencies {
         let _ = writeln!(
             out,
-            "| {} {} | {outcome} | {:.1} s | {:.1} s |",
+            "- dependency: {}",
+            dependency_text(change, |t| markdown_code(t, false))
+        );
+    }
+    if let Some(h) = &culprit.hotspots {
+        let _ = writeln!(out, "- where: {}", markdown_prose(&h.summary));
+        super::markdown::hotspot_details(out, h);
+    }
+}
+
+fn markdown_steps(out: &mut String, report: &BisectReport) {
+    let measure = if timed(report) { "Rounds" } else { "Count" };
+    let _ = writeln!(
+        out,
+        "<details><summary>Steps</summary>\n\n| Commit | Outcome | Build | {measure} |\n|---|---|---:|---:|"
+    );
+    for step in &report.steps {
+        let _ = writeln!(
+            out,
+            "| {} {} | {} | {:.1} s | {:.1} s |",
             markdown_code(short_sha(&step.commit.sha), true),
             markdown_text(&step.commit.subject),
+            step_text(
+                &step.outcome,
+                timed_step(report, step),
+                |c| markdown_code(c, true),
+                markdown_text
+            ),
             step.build_seconds,
             step.measure_seconds
         );
     }
     out.push_str("\n</details>\n");
-    for note in &report.notes {
-        let _ = writeln!(out, "\n> {}", markdown_prose(note));
-    }
-    out
 }
 
 pub fn terminal(report: &BisectReport) -> String {
@@ -203,24 +304,16 @@ pub fn terminal(report: &BisectReport) -> String {
         cost(report)
     );
     for step in &report.steps {
-        let outcome = match &step.outcome {
-            StepOutcome::Measured => "counted".to_string(),
-            StepOutcome::SameExecutables { as_commit } => {
-                format!("same machine code as {}", short_sha(as_commit))
-            }
-            StepOutcome::Skipped { reason } => format!("skipped: {}", terminal_text(reason)),
-        };
+        let outcome = step_text(
+            &step.outcome,
+            timed_step(report, step),
+            str::to_string,
+            terminal_text,
+        );
         let _ = writeln!(out, "  {}: {outcome}", commit(&step.commit));
     }
     for bench in &report.benchmarks {
-        let _ = writeln!(
-            out,
-            "{}: {} → {} instructions ({})",
-            terminal_text(&bench.id),
-            format_count(bench.good_level),
-            format_count(bench.bad_level),
-            format_change(bench.change)
-        );
+        let _ = writeln!(out, "{}", bench_line(bench, &terminal_text(&bench.id)));
         match &bench.outcome {
             BisectOutcome::Culprit(culprit) => {
                 let _ = writeln!(
@@ -230,7 +323,7 @@ pub fn terminal(report: &BisectReport) -> String {
                     terminal_text(&culprit.commit.author),
                     date(&culprit.commit)
                 );
-                let _ = writeln!(out, "  alone: {}", alone_text(culprit));
+                let _ = writeln!(out, "  alone: {}", alone_text(culprit, &bench.unit));
                 let _ = writeln!(out, "  changed: {}", diff_text(culprit, terminal_text));
                 for change in &culprit.dependencies {
                     let _ = writeln!(
@@ -244,7 +337,7 @@ pub fn terminal(report: &BisectReport) -> String {
                 }
             }
             BisectOutcome::Undecided { candidates } => {
-                let _ = writeln!(out, "  undecided: the first changed commit is one of");
+                let _ = writeln!(out, "  undecided: {UNDECIDED}:");
                 for c in candidates {
                     let _ = writeln!(out, "    {}", commit(c));
                 }

@@ -51,7 +51,7 @@ impl BisectReport {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BenchBisection {
     pub id: String,
-    /// `instructions` per iteration.
+    /// `instructions` or `ns` per iteration.
     pub unit: String,
     pub good_level: f64,
     pub bad_level: f64,
@@ -64,7 +64,8 @@ pub struct BenchBisection {
 pub enum BisectOutcome {
     Culprit(Box<Culprit>),
     /// The first changed commit is one of these (oldest first): the ones
-    /// between them could not be measured.
+    /// between them could not be measured, or their level lies between the
+    /// ends' (timed, within noise of the midpoint).
     Undecided {
         candidates: Vec<CommitSummary>,
     },
@@ -84,6 +85,12 @@ pub struct Culprit {
     /// ends (in log terms: 1.0 when it alone makes all of it).
     pub share: f64,
     pub diff: DiffStat,
+    /// Timed: the 95% interval of `change`, from rounds of the culprit
+    /// paired with its parent, and the verdict those rounds give.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval: Option<[f64; 2]>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<crate::report::Verdict>,
     /// The functions whose own instructions grew, culprit against parent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hotspots: Option<Hotspots>,
@@ -99,11 +106,12 @@ pub struct Culprit {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DependencyChange {
     pub package: PackageChange,
-    pub instructions_before: f64,
-    pub instructions_after: f64,
+    /// None when timed: time is not attributed to crates.
+    pub instructions_before: Option<f64>,
+    pub instructions_after: Option<f64>,
     /// Its growth as a share of the benchmark's change between parent and
     /// culprit (0 when its functions did not change what they execute).
-    pub share: f64,
+    pub share: Option<f64>,
 }
 
 /// One commit looked at.
@@ -117,8 +125,11 @@ pub struct Step {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum StepOutcome {
-    /// Built and counted.
+    /// Built and counted, or timed against the good end.
     Measured,
+    /// The culprit timed again, paired with its parent: the change it
+    /// alone makes.
+    Retested { against: String },
     /// Its bench executables load the same machine code as this commit's,
     /// already counted: its counts are that commit's.
     SameExecutables { as_commit: String },

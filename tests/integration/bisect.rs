@@ -275,3 +275,40 @@ fn bisect_names_the_dependency_whose_update_made_a_benchmark_slower() {
         "{text}"
     );
 }
+
+/// The same search by paired timing: every commit looked at is timed
+/// against the good end until its level is nearer one end, and the culprit
+/// is timed against its parent.
+#[test]
+fn bisect_by_time_names_the_culprit_and_times_it_against_its_parent() {
+    let _machine = exclusive_benchmarking();
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    sixteen_commits(&repo);
+    let out = tempfile::tempdir().unwrap();
+    let output = run(flamegate(&repo)
+        .env("CARGO_TARGET_DIR", paired_target())
+        .args(["bisect", "--good", "HEAD~15", "--measure", "time"])
+        .args(["--filter", "3200", "--out-dir"])
+        .arg(out.path()));
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.path().join("bisect.json")).unwrap()).unwrap();
+    let bench = &report["benchmarks"][0];
+    assert_eq!(bench["unit"], "ns", "{report}");
+    let culprit = &bench["outcome"]["Culprit"];
+    assert_eq!(
+        culprit["commit"]["subject"], "simpler duplicate check",
+        "{report}"
+    );
+    assert_eq!(culprit["verdict"], "Regressed", "{culprit}");
+    assert!(culprit["interval"][0].as_f64().unwrap() > 1.0, "{culprit}");
+    let steps = report["steps"].as_array().unwrap();
+    let timed = steps.iter().filter(|s| s["outcome"] == "Measured").count();
+    assert!(timed <= 5, "{timed} commits timed: {report}");
+    assert!(
+        steps.iter().any(|s| s["outcome"]["Retested"].is_object()),
+        "{report}"
+    );
+}

@@ -562,6 +562,8 @@ fn bisect_report() -> flamegate::report::bisect::BisectReport {
                     level: 11_130_000.0,
                     change: 20.67,
                     share: 0.99,
+                    interval: None,
+                    verdict: None,
                     diff: DiffStat {
                         files: 1,
                         insertions: 6,
@@ -590,9 +592,9 @@ fn bisect_report() -> flamegate::report::bisect::BisectReport {
                                 before: vec!["0.1.0".into()],
                                 after: vec!["0.2.0".into()],
                             },
-                            instructions_before: 480_000.0,
-                            instructions_after: 11_100_000.0,
-                            share: 0.96,
+                            instructions_before: Some(480_000.0),
+                            instructions_after: Some(11_100_000.0),
+                            share: Some(0.96),
                         },
                         DependencyChange {
                             package: PackageChange {
@@ -600,9 +602,9 @@ fn bisect_report() -> flamegate::report::bisect::BisectReport {
                                 before: vec![],
                                 after: vec!["1.0.0".into()],
                             },
-                            instructions_before: 0.0,
-                            instructions_after: 0.0,
-                            share: 0.0,
+                            instructions_before: Some(0.0),
+                            instructions_after: Some(0.0),
+                            share: Some(0.0),
                         },
                     ],
                 })),
@@ -642,8 +644,52 @@ fn bisect_report() -> flamegate::report::bisect::BisectReport {
     }
 }
 
+/// The same bisection timed: levels in time, the culprit's interval and
+/// verdict against its parent, its retest among the steps, a dependency
+/// not attributed.
+fn timed_bisect_report() -> flamegate::report::bisect::BisectReport {
+    use flamegate::report::bisect::*;
+    let mut report = bisect_report();
+    report.benchmarks.truncate(1);
+    let bench = &mut report.benchmarks[0];
+    bench.unit = "ns".into();
+    bench.good_level = 1_250.0;
+    bench.bad_level = 28_400.0;
+    let BisectOutcome::Culprit(culprit) = &mut bench.outcome else {
+        unreachable!()
+    };
+    culprit.parent_level = 1_262.0;
+    culprit.level = 28_100.0;
+    culprit.interval = Some([19.8, 22.9]);
+    culprit.verdict = Some(flamegate::report::Verdict::Regressed);
+    culprit.hotspots = None;
+    culprit.dependencies.truncate(1);
+    let dependency = &mut culprit.dependencies[0];
+    dependency.instructions_before = None;
+    dependency.instructions_after = None;
+    dependency.share = None;
+    let retest = Step {
+        outcome: StepOutcome::Retested {
+            against: "7".repeat(40),
+        },
+        ..report.steps[4].clone()
+    };
+    report.steps.push(retest);
+    report.notes.push("no instruction count grew by more than its min_change between `1111111111` and `ffffffffff`: bisected by paired timing".into());
+    report
+}
+
 #[test]
 fn bisect_markdown_and_terminal() {
+    let timed = timed_bisect_report();
+    insta::assert_snapshot!(
+        "bisect_timed_markdown",
+        flamegate::render::bisect::markdown(&timed)
+    );
+    insta::assert_snapshot!(
+        "bisect_timed_terminal",
+        flamegate::render::bisect::terminal(&timed)
+    );
     let report = bisect_report();
     insta::assert_snapshot!(
         "bisect_markdown",
