@@ -141,20 +141,33 @@ fn sixteen_commits(repo: &Path) {
     }
 }
 
-#[test]
-fn bisect_names_the_commit_that_made_a_function_quadratic_and_skips_one_that_does_not_build() {
+/// A repository made by `make` in a temporary folder, bisected with
+/// `args`: the run's output, its `bisect.json` (null when none) and its
+/// `bisect.md`.
+fn bisect_in(make: fn(&Path), args: &[&str]) -> (std::process::Output, serde_json::Value, String) {
     let dir = tempfile::tempdir().unwrap();
     let repo = dir.path().join("repo");
     std::fs::create_dir_all(&repo).unwrap();
-    sixteen_commits(&repo);
-    let out = tempfile::tempdir().unwrap();
+    make(&repo);
+    let out = dir.path().join("out");
     let output = run(flamegate(&repo)
         .env("CARGO_TARGET_DIR", paired_target())
-        .args(["bisect", "--good", "HEAD~15", "--bad", "HEAD", "--out-dir"])
-        .arg(out.path()));
+        .arg("bisect")
+        .args(args)
+        .arg("--out-dir")
+        .arg(&out));
+    let report = std::fs::read(out.join("bisect.json"))
+        .map(|bytes| serde_json::from_slice(&bytes).unwrap())
+        .unwrap_or_default();
+    let markdown = std::fs::read_to_string(out.join("bisect.md")).unwrap_or_default();
+    (output, report, markdown)
+}
+
+#[test]
+fn bisect_names_the_commit_that_made_a_function_quadratic_and_skips_one_that_does_not_build() {
+    let (output, report, markdown) =
+        bisect_in(sixteen_commits, &["--good", "HEAD~15", "--bad", "HEAD"]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    let report: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.path().join("bisect.json")).unwrap()).unwrap();
     let benchmarks = report["benchmarks"].as_array().unwrap();
     assert_eq!(benchmarks.len(), 3, "every size grew: {report}");
     for bench in benchmarks {
@@ -189,7 +202,6 @@ fn bisect_names_the_commit_that_made_a_function_quadratic_and_skips_one_that_doe
         text.contains("culprit: ") && text.contains("simpler duplicate check"),
         "{text}"
     );
-    let markdown = std::fs::read_to_string(out.path().join("bisect.md")).unwrap();
     assert!(markdown.contains("**Culprit: `"), "{markdown}");
     assert!(markdown.contains("skipped: "), "{markdown}");
 }
@@ -241,25 +253,11 @@ fn a_dependency_bumped(repo: &Path) {
 
 #[test]
 fn bisect_names_the_dependency_whose_update_made_a_benchmark_slower() {
-    let dir = tempfile::tempdir().unwrap();
-    let repo = dir.path().join("repo");
-    std::fs::create_dir_all(&repo).unwrap();
-    a_dependency_bumped(&repo);
-    let out = tempfile::tempdir().unwrap();
-    let output = run(flamegate(&repo)
-        .env("CARGO_TARGET_DIR", paired_target())
-        .args([
-            "bisect",
-            "--good",
-            "HEAD~3",
-            "--filter",
-            "3200",
-            "--out-dir",
-        ])
-        .arg(out.path()));
+    let (output, report, _) = bisect_in(
+        a_dependency_bumped,
+        &["--good", "HEAD~3", "--filter", "3200"],
+    );
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    let report: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.path().join("bisect.json")).unwrap()).unwrap();
     let culprit = &report["benchmarks"][0]["outcome"]["Culprit"];
     assert_eq!(culprit["commit"]["subject"], "dup-find 0.2", "{report}");
     let dependency = &culprit["dependencies"][0];
@@ -282,19 +280,11 @@ fn bisect_names_the_dependency_whose_update_made_a_benchmark_slower() {
 #[test]
 fn bisect_by_time_names_the_culprit_and_times_it_against_its_parent() {
     let _machine = exclusive_benchmarking();
-    let dir = tempfile::tempdir().unwrap();
-    let repo = dir.path().join("repo");
-    std::fs::create_dir_all(&repo).unwrap();
-    sixteen_commits(&repo);
-    let out = tempfile::tempdir().unwrap();
-    let output = run(flamegate(&repo)
-        .env("CARGO_TARGET_DIR", paired_target())
-        .args(["bisect", "--good", "HEAD~15", "--measure", "time"])
-        .args(["--filter", "3200", "--out-dir"])
-        .arg(out.path()));
+    let (output, report, _) = bisect_in(
+        sixteen_commits,
+        &["--good", "HEAD~15", "--measure", "time", "--filter", "3200"],
+    );
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    let report: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.path().join("bisect.json")).unwrap()).unwrap();
     let bench = &report["benchmarks"][0];
     assert_eq!(bench["unit"], "ns", "{report}");
     let culprit = &bench["outcome"]["Culprit"];
