@@ -543,6 +543,14 @@ pub struct CheckArgs {
     #[arg(long, conflicts_with = "publish")]
     pub defer_acceptances: bool,
 
+    /// When the gate fails and the pull request has several commits, find
+    /// the commit that introduced each regression (`flamegate bisect`
+    /// between the base commit and HEAD: instruction counts where they
+    /// show the change, else paired timing) and name it in the report and
+    /// the comment
+    #[arg(long)]
+    pub bisect: bool,
+
     /// Build the base revision too and run both in alternating rounds in
     /// this job, instead of comparing with the stored baseline. Slower, but
     /// machine differences cancel out: the trustworthy mode for CI.

@@ -435,6 +435,10 @@ pub struct Report {
     /// Paired: where the check's time went, phase by phase.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phases: Option<crate::record::paired::PhaseTimes>,
+    /// `check --bisect`: the commit of the pull request that introduced
+    /// each regression.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bisect: Option<Box<bisect::BisectReport>>,
 }
 
 /// A common complexity class, named only when one class fits the measured

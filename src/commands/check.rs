@@ -36,6 +36,7 @@ pub(crate) fn check(args: CheckArgs, output: Output) -> Result<u8> {
         publish,
         github,
         defer_acceptances,
+        bisect,
         shard,
     } = args;
     if shard.is_some() && (publish || record.is_some()) {
@@ -123,6 +124,9 @@ pub(crate) fn check(args: CheckArgs, output: Output) -> Result<u8> {
         .clone()
         .unwrap_or_else(|| config.project.target_dir.join("flamegate"));
     write_history_page(&config, &suite, &mut gated.report, &out_dir, output);
+    if bisect && gated.report.outcome == crate::report::Outcome::Fail {
+        name_culprits(&config, &mut gated.report, output);
+    }
     finish_check(
         gated,
         &output_args,
@@ -135,6 +139,59 @@ pub(crate) fn check(args: CheckArgs, output: Output) -> Result<u8> {
             defer_acceptances,
         },
     )
+}
+
+/// `check --bisect` on a failing gate: bisect the regressions between the
+/// base commit and HEAD, when more than one commit lies between them; what
+/// stands in the way is a note, never a failure of the check.
+fn name_culprits(config: &Config, report: &mut crate::report::Report, output: Output) {
+    let regressed: Vec<crate::record::BenchId> = report
+        .with(crate::report::Verdict::Regressed)
+        .map(|c| c.id.clone())
+        .collect();
+    let Some(base) = report.base.commit.clone() else {
+        report
+            .notes
+            .push("--bisect: the base is no commit, so there are no commits to bisect".into());
+        return;
+    };
+    let several = crate::baseline::git::ProjectRepo::open(&config.project.dir).and_then(|repo| {
+        let (good, bad) = (repo.commit_at(&base)?, repo.head_commit()?);
+        Ok(repo.first_parent_range(&good, &bad)?.len() > 1)
+    });
+    match several {
+        Ok(true) => {}
+        Ok(false) => return,
+        Err(error) => {
+            report.notes.push(format!("--bisect: {error}"));
+            return;
+        }
+    }
+    if regressed.is_empty() {
+        return;
+    }
+    let request = crate::bisect::Request {
+        project: &config.project,
+        suite: config.suite.clone(),
+        good: base,
+        bad: "HEAD".into(),
+        selection: collect::RunSelection {
+            benches: config.selection.benches.clone(),
+            packages: config.selection.packages.clone(),
+            filter: collect::shard::exact_filter(&regressed),
+            ..Default::default()
+        },
+        settings: &config.settings,
+        any_change: false,
+        measure: (config.selection.measure == collect::Measure::Instructions)
+            .then_some(collect::Measure::Instructions),
+    };
+    match crate::bisect::bisect(&request, &collect::Processes, &output.progress) {
+        Ok(found) => report.bisect = Some(Box::new(found)),
+        Err(error) => report
+            .notes
+            .push(format!("--bisect could not name the commits: {error}")),
+    }
 }
 
 /// `check --paired-if-no-baseline` without a stored baseline: the paired

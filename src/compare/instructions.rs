@@ -317,6 +317,7 @@ pub fn against_instructions(
         notes,
         pull_request_head: None,
         phases: None,
+        bisect: None,
         runner: None,
         reproduce: None,
         scaling,

@@ -327,6 +327,7 @@ pub fn against_stored(
         notes,
         pull_request_head: None,
         phases: None,
+        bisect: None,
         runner: None,
         reproduce: None,
         scaling,

@@ -462,6 +462,7 @@ pub fn against_paired_with(
         scaling,
         history_page: None,
         phases: Some(run.phases).filter(|p| !p.is_empty()),
+        bisect: None,
     }
 }
 

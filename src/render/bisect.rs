@@ -349,3 +349,73 @@ pub fn terminal(report: &BisectReport) -> String {
     }
     out
 }
+
+/// What `check --bisect` found for one benchmark, in one line after its
+/// id: the commit that introduced its change, or the commits it is one of.
+fn check_line(
+    bench: &BenchBisection,
+    code: impl Fn(&str) -> String,
+    text: impl Fn(&str) -> String,
+) -> String {
+    match &bench.outcome {
+        BisectOutcome::Culprit(culprit) => format!(
+            "introduced by {} {} ({}, {}): alone {}",
+            code(short_sha(&culprit.commit.sha)),
+            text(&culprit.commit.subject),
+            text(&culprit.commit.author),
+            date(&culprit.commit),
+            text(&alone_text(culprit, &bench.unit))
+        ),
+        BisectOutcome::Undecided { candidates } => format!(
+            "introduced by one of {} (the commits between could not be placed)",
+            candidates
+                .iter()
+                .map(|c| code(short_sha(&c.sha)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// The pull request's commits named for its regressions, as Markdown
+/// lines for the comment.
+pub(super) fn check_markdown(out: &mut String, bisect: &BisectReport, ids: &[&str]) {
+    let found: Vec<&BenchBisection> = bisect
+        .benchmarks
+        .iter()
+        .filter(|b| ids.contains(&b.id.as_str()))
+        .collect();
+    if found.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "**Which commit** ({} commits of the pull request, bisected: {}):\n",
+        bisect.commits,
+        markdown_text(&cost(bisect))
+    );
+    for bench in found {
+        let _ = writeln!(
+            out,
+            "- {}: {}",
+            markdown_code(&bench.id, false),
+            check_line(bench, |c| markdown_code(c, false), markdown_text)
+        );
+    }
+    out.push('\n');
+}
+
+/// The same for the terminal.
+pub(super) fn check_terminal(bisect: &BisectReport) -> String {
+    bisect
+        .benchmarks
+        .iter()
+        .map(|bench| {
+            format!(
+                "commit: {}: {}\n",
+                terminal_text(&bench.id),
+                check_line(bench, str::to_string, terminal_text)
+            )
+        })
+        .collect()
+}

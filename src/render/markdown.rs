@@ -190,6 +190,10 @@ impl Renderer for Markdown {
                 out.push('\n');
                 instruction_notes(&mut out, &rows);
                 allocation_notes(&mut out, &rows);
+                if let Some(bisect) = report.bisect.as_deref() {
+                    let ids: Vec<&str> = rows.iter().map(|c| c.id.as_str()).collect();
+                    super::bisect::check_markdown(&mut out, bisect, &ids);
+                }
                 for c in &rows {
                     if let Some(accepted) = &c.accepted {
                         let _ = writeln!(

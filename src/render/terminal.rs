@@ -220,6 +220,9 @@ impl Renderer for Terminal {
         {
             out.push_str("? low confidence: see the notes\n");
         }
+        if let Some(bisect) = report.bisect.as_deref() {
+            out.push_str(&super::bisect::check_terminal(bisect));
+        }
         for note in &report.notes {
             out.push_str(&format!("note: {}\n", terminal_text(note)));
         }

@@ -302,3 +302,56 @@ fn bisect_by_time_names_the_culprit_and_times_it_against_its_parent() {
         "{report}"
     );
 }
+
+/// main with the linear duplicate finder; checked out, a pull request of
+/// five commits whose third makes it quadratic.
+fn a_pull_request_of_five_commits(repo: &Path) {
+    committed_tiny(repo);
+    std::fs::write(repo.join("benches/tiny.rs"), BENCH).unwrap();
+    std::fs::write(repo.join("src/lib.rs"), LINEAR).unwrap();
+    commit(repo, "duplicates with a hash set");
+    git_in(repo, &["checkout", "-q", "-b", "simpler"]);
+    std::fs::write(repo.join("README.md"), "# tiny\n").unwrap();
+    commit(repo, "readme");
+    std::fs::write(repo.join("CHANGELOG.md"), "- simpler\n").unwrap();
+    commit(repo, "changelog");
+    std::fs::write(repo.join("src/lib.rs"), QUADRATIC).unwrap();
+    commit(repo, "simpler duplicate check");
+    std::fs::write(repo.join("LICENSE"), "MIT\n").unwrap();
+    commit(repo, "license");
+    std::fs::write(repo.join("README.md"), "# tiny\n\nSimpler.\n").unwrap();
+    commit(repo, "readme again");
+}
+
+#[test]
+fn check_bisect_names_the_commit_of_the_pull_request_that_regressed() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    a_pull_request_of_five_commits(&repo);
+    let out = dir.path().join("out");
+    let output = run(flamegate(&repo)
+        .env("CARGO_TARGET_DIR", paired_target())
+        .args(["check", "--paired", "--measure", "instructions"])
+        .args(["--base-ref", "main", "--filter", "3200", "--bisect"])
+        .arg("--out-dir")
+        .arg(&out));
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let report = report(&out);
+    let culprit = &report["bisect"]["benchmarks"][0]["outcome"]["Culprit"];
+    assert_eq!(
+        culprit["commit"]["subject"], "simpler duplicate check",
+        "{report}"
+    );
+    let markdown = std::fs::read_to_string(out.join("report.md")).unwrap();
+    let line = markdown
+        .lines()
+        .find(|l| l.starts_with("- `dups/find/3200`: introduced by `"))
+        .unwrap_or_else(|| panic!("{markdown}"));
+    assert!(line.contains("simpler duplicate check"), "{line}");
+    assert!(
+        stdout(&output).contains("commit: dups/find/3200: introduced by "),
+        "{}",
+        stdout(&output)
+    );
+}

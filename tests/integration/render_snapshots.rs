@@ -700,3 +700,32 @@ fn bisect_markdown_and_terminal() {
         flamegate::render::bisect::terminal(&report)
     );
 }
+
+/// `check --bisect`: the comment and the terminal name the commit of the
+/// pull request under its regressions (only the lines that say so).
+#[test]
+fn check_bisect_names_the_commit_under_the_regressions() {
+    let mut report = fixed_report();
+    let regressed = report
+        .with(flamegate::report::Verdict::Regressed)
+        .next()
+        .expect("the fixed report has a regression")
+        .id
+        .clone();
+    let mut bisect = bisect_report();
+    bisect.benchmarks[0].id = regressed.as_str().into();
+    report.bisect = Some(Box::new(bisect));
+    let markdown = String::from_utf8(Markdown.render(&report)).unwrap();
+    let start = markdown
+        .find("**Which commit**")
+        .expect("a which-commit section");
+    // The heading and its list.
+    let section: Vec<&str> = markdown[start..].splitn(3, "\n\n").take(2).collect();
+    insta::assert_snapshot!("check_bisect_markdown", section.join("\n\n"));
+    let terminal = String::from_utf8(Terminal { color: false }.render(&report)).unwrap();
+    let lines: Vec<&str> = terminal
+        .lines()
+        .filter(|l| l.starts_with("commit: "))
+        .collect();
+    insta::assert_snapshot!("check_bisect_terminal", lines.join("\n"));
+}
