@@ -232,6 +232,12 @@ pub struct HistoryArgs {
     /// branch's last baseline (for a scheduled workflow that catches creep)
     #[arg(long)]
     pub fail_on_regression: bool,
+    /// Bisect each slowdown still in effect whose baseline was recorded
+    /// more than one commit after the previous one (`flamegate bisect`
+    /// between the two), and name the commit that made it instead of "one
+    /// of N commits"
+    #[arg(long)]
+    pub bisect: bool,
     /// A pull request's report.json (from `flamegate check`): its head is
     /// drawn as each plot's last point
     #[arg(long, value_name = "PATH")]

@@ -24,6 +24,7 @@ pub(crate) fn history(args: HistoryArgs, output: Output) -> Result<u8> {
         fail_on_regression,
         report,
         min_change,
+        bisect,
     } = args;
     if limit == 0 {
         return Err(Error::Usage("--limit must be at least 1".into()));
@@ -43,7 +44,7 @@ pub(crate) fn history(args: HistoryArgs, output: Output) -> Result<u8> {
         _ => None,
     };
     let branch = branch.or(configured);
-    let history = history::read(
+    let mut history = history::read(
         &Request {
             project_dir: &config.project.dir,
             suite: &config.suite,
@@ -57,6 +58,9 @@ pub(crate) fn history(args: HistoryArgs, output: Output) -> Result<u8> {
         output.progress,
     )?;
 
+    if bisect {
+        bisect_shifts(&config, &mut history, output);
+    }
     let summary = render::changes_text(&history);
     if changes {
         print_stdout(summary.as_bytes())?;
@@ -113,4 +117,68 @@ fn print_stdout(bytes: &[u8]) -> Result<()> {
         .write_all(bytes)
         .and_then(|_| stdout.flush())
         .map_err(|e| Error::io("stdout", e))
+}
+
+/// `history --bisect`: each slowdown still in effect that lies in one of
+/// several commits, bisected between the previous baseline's commit and
+/// its own; the culprit named on the shift. A bisection that cannot finish
+/// is a note: the history stands.
+fn bisect_shifts(config: &Config, history: &mut crate::report::history::History, output: Output) {
+    use std::collections::BTreeMap;
+    // The shifts to bisect, by the commits that bound them.
+    let mut ranges: BTreeMap<usize, Vec<(usize, usize)>> = BTreeMap::new();
+    for (b, bench) in history.benches.iter().enumerate() {
+        for (c, change) in bench.changes.iter().enumerate() {
+            if change.unresolved && history.commits[change.index].commits_since_previous > 1 {
+                ranges.entry(change.index).or_default().push((b, c));
+            }
+        }
+    }
+    for (index, shifts) in ranges {
+        let ids: Vec<crate::record::BenchId> = shifts
+            .iter()
+            .map(|(b, _)| crate::record::BenchId(history.benches[*b].id.clone()))
+            .collect();
+        let counted = shifts
+            .iter()
+            .all(|(b, _)| history.benches[*b].unit == crate::record::UNIT_INSTRUCTIONS);
+        let request = crate::bisect::Request {
+            project: &config.project,
+            suite: config.suite.clone(),
+            good: history.commits[index - 1].sha.clone(),
+            bad: history.commits[index].sha.clone(),
+            selection: crate::collect::RunSelection {
+                filter: crate::collect::shard::exact_filter(&ids),
+                ..Default::default()
+            },
+            settings: &config.settings,
+            any_change: false,
+            measure: counted.then_some(crate::collect::Measure::Instructions),
+        };
+        let found =
+            match crate::bisect::bisect(&request, &crate::collect::Processes, &output.progress) {
+                Ok(found) => found,
+                Err(error) => {
+                    history.notes.push(format!(
+                        "--bisect at {}: {error}",
+                        crate::error::short_sha(&history.commits[index].sha)
+                    ));
+                    continue;
+                }
+            };
+        for (b, c) in shifts {
+            let bench = &mut history.benches[b];
+            let outcome = found.benchmarks.iter().find(|f| f.id == bench.id);
+            match outcome.map(|f| &f.outcome) {
+                Some(crate::report::bisect::BisectOutcome::Culprit(culprit)) => {
+                    bench.changes[c].culprit = Some(culprit.commit.clone());
+                }
+                _ => history.notes.push(format!(
+                    "--bisect: {} could not be placed on one commit before {}",
+                    bench.id,
+                    crate::error::short_sha(&history.commits[index].sha)
+                )),
+            }
+        }
+    }
 }

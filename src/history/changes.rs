@@ -282,6 +282,7 @@ fn shifts_of(
                 unresolved: cause == ShiftCause::Code
                     && change > 0.0
                     && latest / levels[i] - 1.0 >= min_change,
+                culprit: None,
             }
         })
         .collect()

@@ -90,15 +90,34 @@ fn machine_words(history: &History) -> Option<String> {
 }
 
 /// Where in the history the shift lies, when more than one commit could
-/// hold it: " (one of 4 commits since the previous baseline)".
-fn range_words(commit: &crate::report::history::HistoryCommit) -> String {
-    if commit.commits_since_previous > 1 {
-        format!(
+/// hold it: " (one of 4 commits since the previous baseline)", or the
+/// commit `history --bisect` found among them.
+fn range_words(commit: &crate::report::history::HistoryCommit, change: &ChangePoint) -> String {
+    match &change.culprit {
+        Some(_) => format!(
+            " (bisected among the {} commits since the previous baseline)",
+            commit.commits_since_previous
+        ),
+        None if commit.commits_since_previous > 1 => format!(
             " (one of {} commits since the previous baseline)",
             commit.commits_since_previous
-        )
-    } else {
-        String::new()
+        ),
+        None => String::new(),
+    }
+}
+
+/// The commit a shift is named at: the bisected culprit where there is
+/// one, else the commit its baseline measured. (sha, subject, date, author.)
+fn named_commit<'a>(
+    history: &'a History,
+    change: &'a ChangePoint,
+) -> (&'a str, &'a str, &'a str, &'a str) {
+    match &change.culprit {
+        Some(c) => (&c.sha, &c.subject, &c.date, &c.author),
+        None => {
+            let c = &history.commits[change.index];
+            (&c.sha, &c.subject, &c.date, &c.author)
+        }
     }
 }
 
@@ -132,16 +151,17 @@ pub fn changes_text(history: &History) -> String {
     for bench in &history.benches {
         for change in &bench.changes {
             let commit = &history.commits[change.index];
+            let (sha, subject, date, author) = named_commit(history, change);
             let _ = writeln!(
                 out,
                 "  {}  {}  at {} \"{}\" ({}, {}){}: {}",
                 terminal_text(&bench.id),
                 change_words(bench, change),
-                crate::error::short_sha(&commit.sha),
-                terminal_text(&commit.subject),
-                commit.date.get(..10).unwrap_or(&commit.date),
-                terminal_text(&commit.author),
-                range_words(commit),
+                crate::error::short_sha(sha),
+                terminal_text(subject),
+                date.get(..10).unwrap_or(date),
+                terminal_text(author),
+                range_words(commit, change),
                 cause_words(change),
             );
         }
@@ -410,16 +430,16 @@ fn changes_table(out: &mut String, history: &History) {
         "<table class=\"changes\">\n<tr><th>Benchmark</th><th>Change</th><th>Commit</th><th>Subject</th><th></th></tr>\n",
     );
     for (bench, change) in rows {
-        let commit = &history.commits[change.index];
+        let (sha, subject, date, _) = named_commit(history, change);
         let _ = writeln!(
             out,
             "<tr><td><a href=\"#{}\">{}</a></td><td>{}</td><td><code>{}</code> {}</td><td>{}</td><td>{}</td></tr>",
             anchor(&bench.id),
             html_text(&bench.id),
             html_text(&change_words(bench, change)),
-            html_text(crate::error::short_sha(&commit.sha)),
-            html_text(commit.date.get(..10).unwrap_or(&commit.date)),
-            html_text(&commit.subject),
+            html_text(crate::error::short_sha(sha)),
+            html_text(date.get(..10).unwrap_or(date)),
+            html_text(subject),
             cause_words(change),
         );
     }
@@ -609,14 +629,15 @@ fn bench_section(out: &mut String, history: &History, bench: &BenchHistory) {
         out.push_str("<ul>\n");
         for change in &bench.changes {
             let commit = &history.commits[change.index];
+            let (sha, subject, _, author) = named_commit(history, change);
             let _ = writeln!(
                 out,
                 "<li>{} at <code>{}</code> “{}” ({}){}: {}</li>",
                 html_text(&change_words(bench, change)),
-                html_text(crate::error::short_sha(&commit.sha)),
-                html_text(&commit.subject),
-                html_text(&commit.author),
-                range_words(commit),
+                html_text(crate::error::short_sha(sha)),
+                html_text(subject),
+                html_text(author),
+                html_text(&range_words(commit, change)),
                 cause_words(change),
             );
         }

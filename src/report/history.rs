@@ -131,6 +131,10 @@ pub struct ChangePoint {
     /// commit (the latest level is `min_change` or more above `before`):
     /// what `history --fail-on-regression` fails on.
     pub unresolved: bool,
+    /// `history --bisect`: the commit among those since the previous
+    /// baseline that made the shift.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub culprit: Option<crate::record::commit::CommitSummary>,
 }
 
 impl ChangePoint {

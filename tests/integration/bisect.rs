@@ -355,3 +355,92 @@ fn check_bisect_names_the_commit_of_the_pull_request_that_regressed() {
         stdout(&output)
     );
 }
+
+/// Record the instruction baseline at HEAD and commit it, as CI does on
+/// main.
+fn record_baseline(repo: &Path) {
+    let output = run(flamegate(repo)
+        .env("CARGO_TARGET_DIR", paired_target())
+        .args(["baseline", "update", "--measure", "instructions"])
+        .args(["--filter", "3200"]));
+    assert!(output.status.success(), "{}", stderr(&output));
+    commit(repo, "flamegate: record the baseline");
+}
+
+/// main with an instruction baseline recorded after some commits: the
+/// duplicate finder turns quadratic in the second of three commits between
+/// two records, so the history can only say "one of 3 commits".
+fn baselines_a_few_commits_apart(repo: &Path) {
+    committed_tiny(repo);
+    std::fs::write(repo.join("benches/tiny.rs"), BENCH).unwrap();
+    std::fs::write(repo.join("src/lib.rs"), LINEAR).unwrap();
+    commit(repo, "duplicates with a hash set");
+    record_baseline(repo);
+    std::fs::write(repo.join("README.md"), "# tiny\n").unwrap();
+    commit(repo, "readme");
+    record_baseline(repo);
+    std::fs::write(repo.join("CHANGELOG.md"), "- simpler\n").unwrap();
+    commit(repo, "changelog");
+    std::fs::write(repo.join("src/lib.rs"), QUADRATIC).unwrap();
+    commit(repo, "simpler duplicate check");
+    std::fs::write(repo.join("LICENSE"), "MIT\n").unwrap();
+    commit(repo, "license");
+    record_baseline(repo);
+    std::fs::write(repo.join("README.md"), "# tiny\n\nSimpler.\n").unwrap();
+    commit(repo, "readme again");
+    record_baseline(repo);
+}
+
+#[test]
+fn history_bisect_names_the_culprit_instead_of_one_of_n_commits() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    baselines_a_few_commits_apart(&repo);
+    let changes = |extra: &[&str]| {
+        let output = run(flamegate(&repo)
+            .env("CARGO_TARGET_DIR", paired_target())
+            .args(["history", "--suite", "tiny.instructions", "--changes"])
+            .args(extra));
+        assert!(output.status.success(), "{}", stderr(&output));
+        stdout(&output)
+    };
+    let before = changes(&[]);
+    let shift = before
+        .lines()
+        .find(|l| l.contains("dups/find/3200"))
+        .unwrap_or_else(|| panic!("{before}"));
+    assert!(
+        shift.contains("(one of 3 commits since the previous baseline)"),
+        "{shift}"
+    );
+    let after = changes(&["--bisect"]);
+    let shift = after
+        .lines()
+        .find(|l| l.contains("dups/find/3200"))
+        .unwrap_or_else(|| panic!("{after}"));
+    assert!(shift.contains("\"simpler duplicate check\""), "{shift}");
+    assert!(
+        shift.contains("(bisected among the 3 commits since the previous baseline)"),
+        "{shift}"
+    );
+    // The page names it too, in its table of shifts and under the plot.
+    let page = dir.path().join("history.html");
+    let output = run(flamegate(&repo)
+        .env("CARGO_TARGET_DIR", paired_target())
+        .args([
+            "history",
+            "--suite",
+            "tiny.instructions",
+            "--bisect",
+            "--out",
+        ])
+        .arg(&page));
+    assert!(output.status.success(), "{}", stderr(&output));
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert_eq!(
+        html.matches("simpler duplicate check").count(),
+        2,
+        "{html:.3000}"
+    );
+}
