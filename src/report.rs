@@ -200,6 +200,10 @@ pub struct Comparison {
     /// Flamegraph files written beside the report (paths relative to it).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub flamegraphs: Vec<String>,
+    /// Packages whose locked versions differ between base and head whose
+    /// crates' functions execute more or less here (exact counts).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dependencies: Vec<bisect::DependencyChange>,
     /// Stored mode: the level of the last baselines on the target branch,
     /// oldest first, then the head's (None where a record lacks the
     /// benchmark). Drawn as the comment's sparkline.

@@ -251,6 +251,21 @@ impl ProjectRepo {
         self.export_tree(commit, target)
     }
 
+    /// The text of the `Cargo.lock` that applies to the project at
+    /// `commit`: the project's own, else the nearest folder's above it
+    /// (a workspace's); empty when there is none.
+    pub fn lock_at(&self, commit: &Commit<'_>) -> Result<String> {
+        let mut folder = Some(Path::new(&self.project_prefix));
+        while let Some(dir) = folder {
+            let path = dir.join("Cargo.lock").to_string_lossy().replace('\\', "/");
+            if let Some((_, bytes)) = self.blob_at(commit, &path)? {
+                return Ok(String::from_utf8_lossy(&bytes).into_owned());
+            }
+            folder = dir.parent();
+        }
+        Ok(String::new())
+    }
+
     /// What `commit` changed beside its first parent (everything, for a
     /// root commit).
     pub fn diff_stat(&self, commit: &Commit<'_>) -> Result<crate::record::commit::DiffStat> {

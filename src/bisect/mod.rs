@@ -21,9 +21,9 @@ use git2::Oid;
 use crate::baseline::git::{ProjectRepo, summary};
 use crate::collect::{self, Measure, Progress, Project, RunSelection, Runner};
 use crate::compare::Settings;
+use crate::compare::instructions::dependency_shares;
 use crate::compare::paired::Nearer;
 use crate::error::{Error, Result, short_sha};
-use crate::profile::hotspots::crate_of;
 use crate::record::commit::CommitSummary;
 use crate::record::{BenchId, BenchResult};
 use crate::report::bisect::{
@@ -497,62 +497,20 @@ impl<'a> Bench<'a> {
         index: usize,
         counts: Option<(&BenchResult, &BenchResult)>,
     ) -> Result<Vec<DependencyChange>> {
-        let (before, after) = (self.lock_at(index - 1)?, self.lock_at(index)?);
+        let at = |i: usize| -> Result<String> {
+            let commit = self.repo.find(self.ids[i])?;
+            self.repo.lock_at(&commit)
+        };
+        let (before, after) = (at(index - 1)?, at(index)?);
         if before == after {
             return Ok(Vec::new());
         }
-        let mut changes: Vec<DependencyChange> = collect::cargo::lock_changes(&before, &after)
-            .into_iter()
-            .map(|package| {
-                // Package `foo-bar` is crate `foo_bar` in symbols.
-                let krate = package.name.replace('-', "_");
-                let Some((parent, culprit)) = counts else {
-                    return DependencyChange {
-                        package,
-                        instructions_before: None,
-                        instructions_after: None,
-                        share: None,
-                    };
-                };
-                let own =
-                    |bench: &BenchResult| own_by_crate(bench).get(&krate).copied().unwrap_or(0.0);
-                let (own_before, own_after) = (own(parent), own(culprit));
-                let whole = counted::level(culprit) - counted::level(parent);
-                DependencyChange {
-                    package,
-                    instructions_before: Some(own_before),
-                    instructions_after: Some(own_after),
-                    share: Some(if whole == 0.0 {
-                        0.0
-                    } else {
-                        (own_after - own_before) / whole
-                    }),
-                }
-            })
-            .collect();
-        changes.sort_by(|a, b| {
-            let share = |c: &DependencyChange| c.share.unwrap_or(0.0).abs();
-            share(b).total_cmp(&share(a))
-        });
-        Ok(changes)
-    }
-
-    /// The text of the `Cargo.lock` that applies to the project at commit
-    /// `index`: the project's own, else the nearest folder's above it.
-    fn lock_at(&self, index: usize) -> Result<String> {
-        let commit = self.repo.find(self.ids[index])?;
-        let mut folder = Some(Path::new(&self.repo.project_prefix));
-        while let Some(dir) = folder {
-            let path = dir.join("Cargo.lock").to_string_lossy().replace('\\', "/");
-            if let Some((_, bytes)) = self.repo.blob_at(&commit, &path)? {
-                return Ok(String::from_utf8_lossy(&bytes).into_owned());
-            }
-            folder = dir.parent();
-        }
-        Ok(String::new())
+        Ok(dependency_shares(
+            collect::cargo::lock_changes(&before, &after),
+            counts,
+        ))
     }
 }
-
 /// A commit checked out and built.
 struct Built {
     project: Project,
@@ -578,16 +536,4 @@ fn skippable<T>(result: Result<T>) -> Result<std::result::Result<T, String>> {
             .to_string())),
         Err(error) => Err(error),
     }
-}
-
-/// The instructions each crate's functions execute themselves, per
-/// iteration, by the crate their symbols name.
-fn own_by_crate(bench: &BenchResult) -> BTreeMap<String, f64> {
-    let mut by_crate = BTreeMap::new();
-    for (name, cost) in bench.functions.iter().flatten() {
-        if let Some(krate) = crate_of(name) {
-            *by_crate.entry(krate.to_string()).or_insert(0.0) += cost.own as f64;
-        }
-    }
-    by_crate
 }

@@ -124,6 +124,7 @@ pub(crate) fn check(args: CheckArgs, output: Output) -> Result<u8> {
         .clone()
         .unwrap_or_else(|| config.project.target_dir.join("flamegate"));
     write_history_page(&config, &suite, &mut gated.report, &out_dir, output);
+    name_dependencies(&config, &mut gated);
     if bisect && gated.report.outcome == crate::report::Outcome::Fail {
         name_culprits(&config, &mut gated.report, output);
     }
@@ -139,6 +140,66 @@ pub(crate) fn check(args: CheckArgs, output: Output) -> Result<u8> {
             defer_acceptances,
         },
     )
+}
+
+/// When `Cargo.lock` differs between the base commit and the work tree: a
+/// note naming the packages, and on each regression counted with
+/// per-function instructions on both sides, the packages whose crates'
+/// functions execute more or less (`compare::instructions::dependency_shares`).
+/// A lock file that cannot be read names nothing.
+fn name_dependencies(config: &Config, gated: &mut Gated) {
+    let Some(base) = gated.report.base.commit.clone() else {
+        return;
+    };
+    let before = crate::baseline::git::ProjectRepo::open(&config.project.dir)
+        .and_then(|repo| repo.lock_at(&repo.commit_at(&base)?));
+    let after = config
+        .project
+        .dir
+        .ancestors()
+        .map(|dir| dir.join("Cargo.lock"))
+        .find(|path| path.is_file())
+        .and_then(|path| std::fs::read_to_string(path).ok());
+    let (Ok(before), Some(after)) = (before, after) else {
+        return;
+    };
+    let changes = collect::cargo::lock_changes(&before, &after);
+    if changes.is_empty() {
+        return;
+    }
+    let listed: Vec<String> = changes
+        .iter()
+        .map(|c| {
+            format!(
+                "`{}` {} → {}",
+                c.name,
+                c.before.join(", "),
+                c.after.join(", ")
+            )
+        })
+        .collect();
+    gated.report.notes.push(format!(
+        "Cargo.lock differs between the base and the head: {}",
+        listed.join("; ")
+    ));
+    let (base, head) = (&gated.base, &gated.head);
+    for c in gated
+        .report
+        .comparisons
+        .iter_mut()
+        .filter(|c| c.verdict == crate::report::Verdict::Regressed)
+    {
+        let sides = base.bench(&c.id).zip(head.bench(&c.id));
+        let Some(sides) = sides.filter(|(b, h)| b.functions.is_some() && h.functions.is_some())
+        else {
+            continue;
+        };
+        c.dependencies =
+            crate::compare::instructions::dependency_shares(changes.clone(), Some(sides))
+                .into_iter()
+                .filter(|d| d.share.is_some_and(|share| share != 0.0))
+                .collect();
+    }
 }
 
 /// `check --bisect` on a failing gate: bisect the regressions between the

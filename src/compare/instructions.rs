@@ -58,6 +58,68 @@ pub fn count_change(
     (log_change.abs() > min_change.ln_1p()).then_some(log_change)
 }
 
+/// The instructions each crate's functions execute themselves, per
+/// iteration, by the crate their symbols name.
+fn own_by_crate(bench: &crate::record::BenchResult) -> std::collections::BTreeMap<String, f64> {
+    let mut by_crate = std::collections::BTreeMap::new();
+    for (name, cost) in bench.functions.iter().flatten() {
+        if let Some(krate) = crate::profile::hotspots::crate_of(name) {
+            *by_crate.entry(krate.to_string()).or_insert(0.0) += cost.own as f64;
+        }
+    }
+    by_crate
+}
+
+/// Each package whose locked versions changed, with (where both sides'
+/// per-function counts are given) what its crate's functions execute
+/// themselves on each side and that growth's share of the benchmark's
+/// change; largest share first.
+pub fn dependency_shares(
+    changes: Vec<crate::record::commit::PackageChange>,
+    sides: Option<(&crate::record::BenchResult, &crate::record::BenchResult)>,
+) -> Vec<crate::report::bisect::DependencyChange> {
+    use crate::report::bisect::DependencyChange;
+    let owned = sides.map(|(base, head)| {
+        (
+            own_by_crate(base),
+            own_by_crate(head),
+            level(head) - level(base),
+        )
+    });
+    let mut shares: Vec<DependencyChange> = changes
+        .into_iter()
+        .map(|package| {
+            let Some((before, after, whole)) = &owned else {
+                return DependencyChange {
+                    package,
+                    instructions_before: None,
+                    instructions_after: None,
+                    share: None,
+                };
+            };
+            // Package `foo-bar` is crate `foo_bar` in symbols.
+            let krate = package.name.replace('-', "_");
+            let own_before = before.get(&krate).copied().unwrap_or(0.0);
+            let own_after = after.get(&krate).copied().unwrap_or(0.0);
+            DependencyChange {
+                package,
+                instructions_before: Some(own_before),
+                instructions_after: Some(own_after),
+                share: Some(if *whole == 0.0 {
+                    0.0
+                } else {
+                    (own_after - own_before) / whole
+                }),
+            }
+        })
+        .collect();
+    shares.sort_by(|a, b| {
+        let share = |c: &DependencyChange| c.share.unwrap_or(0.0).abs();
+        share(b).total_cmp(&share(a))
+    });
+    shares
+}
+
 /// A benchmark's count: the median of its repeats.
 pub fn level(bench: &crate::record::BenchResult) -> f64 {
     super::stats::median(&bench.samples)

@@ -483,6 +483,7 @@ pub(crate) fn judge(
                 allocations: allocation_check,
                 hotspots,
                 flamegraphs: Vec::new(),
+                dependencies: Vec::new(),
                 trend: Vec::new(),
             }
         })

@@ -491,6 +491,7 @@ mod tests {
             allocations: None,
             hotspots: None,
             flamegraphs: Vec::new(),
+            dependencies: Vec::new(),
             trend: Vec::new(),
         }
     }

@@ -419,3 +419,33 @@ pub(super) fn check_terminal(bisect: &BisectReport) -> String {
         })
         .collect()
 }
+
+/// A regression's changed dependencies, as Markdown lines for the comment.
+pub(super) fn dependencies_markdown(out: &mut String, rows: &[&crate::report::Comparison]) {
+    for c in rows {
+        for change in &c.dependencies {
+            let _ = writeln!(
+                out,
+                "- {}: dependency {}",
+                markdown_code(c.id.as_str(), false),
+                dependency_text(change, |t| markdown_code(t, false))
+            );
+        }
+    }
+}
+
+/// The same for the terminal.
+pub(super) fn dependencies_terminal(comparisons: &[crate::report::Comparison]) -> String {
+    comparisons
+        .iter()
+        .flat_map(|c| {
+            c.dependencies.iter().map(move |change| {
+                format!(
+                    "dependency {}: {}\n",
+                    terminal_text(c.id.as_str()),
+                    dependency_text(change, terminal_text)
+                )
+            })
+        })
+        .collect()
+}

@@ -194,6 +194,10 @@ impl Renderer for Markdown {
                     let ids: Vec<&str> = rows.iter().map(|c| c.id.as_str()).collect();
                     super::bisect::check_markdown(&mut out, bisect, &ids);
                 }
+                if rows.iter().any(|c| !c.dependencies.is_empty()) {
+                    super::bisect::dependencies_markdown(&mut out, &rows);
+                    out.push('\n');
+                }
                 for c in &rows {
                     if let Some(accepted) = &c.accepted {
                         let _ = writeln!(

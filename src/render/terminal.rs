@@ -220,6 +220,7 @@ impl Renderer for Terminal {
         {
             out.push_str("? low confidence: see the notes\n");
         }
+        out.push_str(&super::bisect::dependencies_terminal(&report.comparisons));
         if let Some(bisect) = report.bisect.as_deref() {
             out.push_str(&super::bisect::check_terminal(bisect));
         }

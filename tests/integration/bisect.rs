@@ -217,16 +217,18 @@ fn lock(repo: &Path) {
     assert!(status.success());
 }
 
+/// `dup-find`'s manifest at `version`.
+fn dup_find_manifest(version: &str) -> String {
+    format!("[package]\nname = \"dup-find\"\nversion = \"{version}\"\nedition = \"2021\"\n")
+}
+
 /// The duplicate finder moved into a path dependency, `dup-find` 0.1.0
-/// (linear); then a readme, `dup-find` 0.2.0 (quadratic), a changelog.
-fn a_dependency_bumped(repo: &Path) {
+/// (linear), committed.
+fn duplicates_from_a_dependency(repo: &Path) {
     committed_tiny(repo);
     let dependency = repo.join("dup-find");
     std::fs::create_dir_all(dependency.join("src")).unwrap();
-    let manifest = |version: &str| {
-        format!("[package]\nname = \"dup-find\"\nversion = \"{version}\"\nedition = \"2021\"\n")
-    };
-    std::fs::write(dependency.join("Cargo.toml"), manifest("0.1.0")).unwrap();
+    std::fs::write(dependency.join("Cargo.toml"), dup_find_manifest("0.1.0")).unwrap();
     std::fs::write(dependency.join("src/lib.rs"), LINEAR).unwrap();
     std::fs::write(
         repo.join("src/lib.rs"),
@@ -241,12 +243,23 @@ fn a_dependency_bumped(repo: &Path) {
     std::fs::write(repo.join("benches/tiny.rs"), BENCH).unwrap();
     lock(repo);
     commit(repo, "duplicates from dup-find");
-    std::fs::write(repo.join("README.md"), "# tiny\n").unwrap();
-    commit(repo, "readme");
-    std::fs::write(dependency.join("Cargo.toml"), manifest("0.2.0")).unwrap();
+}
+
+/// `dup-find` 0.2.0 (quadratic), committed with its lock file.
+fn bump_dup_find(repo: &Path) {
+    let dependency = repo.join("dup-find");
+    std::fs::write(dependency.join("Cargo.toml"), dup_find_manifest("0.2.0")).unwrap();
     std::fs::write(dependency.join("src/lib.rs"), QUADRATIC).unwrap();
     lock(repo);
     commit(repo, "dup-find 0.2");
+}
+
+/// `dup-find` 0.1.0, a readme, `dup-find` 0.2.0, a changelog.
+fn a_dependency_bumped(repo: &Path) {
+    duplicates_from_a_dependency(repo);
+    std::fs::write(repo.join("README.md"), "# tiny\n").unwrap();
+    commit(repo, "readme");
+    bump_dup_find(repo);
     std::fs::write(repo.join("CHANGELOG.md"), "- dup-find 0.2\n").unwrap();
     commit(repo, "changelog");
 }
@@ -442,5 +455,37 @@ fn history_bisect_names_the_culprit_instead_of_one_of_n_commits() {
         html.matches("simpler duplicate check").count(),
         2,
         "{html:.3000}"
+    );
+}
+
+/// A pull request that bumps a dependency: the check names it under the
+/// regression, with its share, and notes the lock file's change.
+#[test]
+fn a_check_names_the_updated_dependency_behind_a_regression() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    duplicates_from_a_dependency(&repo);
+    git_in(&repo, &["checkout", "-q", "-b", "bump"]);
+    bump_dup_find(&repo);
+    let out = dir.path().join("out");
+    let output = run(flamegate(&repo)
+        .env("CARGO_TARGET_DIR", paired_target())
+        .args(["check", "--paired", "--measure", "instructions"])
+        .args(["--base-ref", "main", "--filter", "3200", "--out-dir"])
+        .arg(&out));
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let report = report(&out);
+    let dependency = &comparison_of(&report, "dups/find/3200")["dependencies"][0];
+    assert_eq!(dependency["package"]["name"], "dup-find", "{report}");
+    assert!(dependency["share"].as_f64().unwrap() > 0.9, "{dependency}");
+    let markdown = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(
+        markdown.contains("- `dups/find/3200`: dependency `dup-find` 0.1.0 → 0.2.0: its functions' own instructions"),
+        "{markdown}"
+    );
+    assert!(
+        markdown.contains("Cargo.lock differs between the base and the head"),
+        "{markdown}"
     );
 }

@@ -702,9 +702,11 @@ fn bisect_markdown_and_terminal() {
 }
 
 /// `check --bisect`: the comment and the terminal name the commit of the
-/// pull request under its regressions (only the lines that say so).
+/// pull request under its regressions, and the dependencies whose update
+/// a regression shows (only the lines that say so).
 #[test]
 fn check_bisect_names_the_commit_under_the_regressions() {
+    use flamegate::report::bisect::BisectOutcome;
     let mut report = fixed_report();
     let regressed = report
         .with(flamegate::report::Verdict::Regressed)
@@ -714,18 +716,28 @@ fn check_bisect_names_the_commit_under_the_regressions() {
         .clone();
     let mut bisect = bisect_report();
     bisect.benchmarks[0].id = regressed.as_str().into();
+    let BisectOutcome::Culprit(culprit) = &bisect.benchmarks[0].outcome else {
+        unreachable!()
+    };
+    let dependencies = culprit.dependencies.clone();
+    report
+        .comparisons
+        .iter_mut()
+        .find(|c| c.id == regressed)
+        .unwrap()
+        .dependencies = dependencies;
     report.bisect = Some(Box::new(bisect));
     let markdown = String::from_utf8(Markdown.render(&report)).unwrap();
     let start = markdown
         .find("**Which commit**")
         .expect("a which-commit section");
-    // The heading and its list.
-    let section: Vec<&str> = markdown[start..].splitn(3, "\n\n").take(2).collect();
+    // The heading, its list and the dependencies.
+    let section: Vec<&str> = markdown[start..].splitn(4, "\n\n").take(3).collect();
     insta::assert_snapshot!("check_bisect_markdown", section.join("\n\n"));
     let terminal = String::from_utf8(Terminal { color: false }.render(&report)).unwrap();
     let lines: Vec<&str> = terminal
         .lines()
-        .filter(|l| l.starts_with("commit: "))
+        .filter(|l| l.starts_with("commit: ") || l.starts_with("dependency "))
         .collect();
     insta::assert_snapshot!("check_bisect_terminal", lines.join("\n"));
 }
