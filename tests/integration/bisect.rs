@@ -1,7 +1,7 @@
 //! `flamegate bisect` through the real binary, on a repository with a
 //! culprit among unrelated commits.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::scaling::{BENCH, LINEAR, QUADRATIC};
 use crate::support::*;
@@ -10,6 +10,12 @@ use crate::support::*;
 fn commit(repo: &Path, subject: &str) {
     git_in(repo, &["add", "-A"]);
     git_in(repo, &["commit", "-q", "-m", subject]);
+}
+
+/// Write `contents` to `file` in `repo` and commit it with `subject`.
+fn write_and_commit(repo: &Path, file: &str, contents: &str, subject: &str) {
+    std::fs::write(repo.join(file), contents).unwrap();
+    commit(repo, subject);
 }
 
 /// A change to the work tree, made before a commit.
@@ -23,8 +29,7 @@ type Change<'a> = Box<dyn Fn() + 'a>;
 fn sixteen_commits(repo: &Path) {
     committed_tiny(repo);
     std::fs::write(repo.join("benches/tiny.rs"), BENCH).unwrap();
-    std::fs::write(repo.join("src/lib.rs"), LINEAR).unwrap();
-    commit(repo, "duplicates with a hash set");
+    write_and_commit(repo, "src/lib.rs", LINEAR, "duplicates with a hash set");
     let lib = repo.join("src/lib.rs");
     let append = |text: &str| {
         let mut source = std::fs::read_to_string(&lib).unwrap();
@@ -141,21 +146,47 @@ fn sixteen_commits(repo: &Path) {
     }
 }
 
-/// A repository made by `make` in a temporary folder, bisected with
-/// `args`: the run's output, its `bisect.json` (null when none) and its
-/// `bisect.md`.
-fn bisect_in(make: fn(&Path), args: &[&str]) -> (std::process::Output, serde_json::Value, String) {
+/// A repository made by `make` in a temporary folder (kept while the
+/// folder lives), with an `out` folder beside it.
+fn made(make: fn(&Path)) -> (tempfile::TempDir, PathBuf, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let repo = dir.path().join("repo");
     std::fs::create_dir_all(&repo).unwrap();
     make(&repo);
     let out = dir.path().join("out");
-    let output = run(flamegate(&repo)
+    (dir, repo, out)
+}
+
+/// flamegate with `args` in `repo`, building in the shared paired target.
+fn flamegate_at(repo: &Path, args: &[&str], out: &Path) -> std::process::Output {
+    run(flamegate(repo)
         .env("CARGO_TARGET_DIR", paired_target())
-        .arg("bisect")
         .args(args)
         .arg("--out-dir")
-        .arg(&out));
+        .arg(out))
+}
+
+/// `check --paired --measure instructions` of `dups/find/3200` against
+/// main, with `extra` arguments.
+fn instruction_check(repo: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
+    let check = [
+        "check",
+        "--paired",
+        "--measure",
+        "instructions",
+        "--base-ref",
+        "main",
+        "--filter",
+        "3200",
+    ];
+    flamegate_at(repo, &[&check[..], extra].concat(), out)
+}
+
+/// A repository made by `make`, bisected with `args`: the run's output,
+/// its `bisect.json` (null when none) and its `bisect.md`.
+fn bisect_in(make: fn(&Path), args: &[&str]) -> (std::process::Output, serde_json::Value, String) {
+    let (_dir, repo, out) = made(make);
+    let output = flamegate_at(&repo, &[&["bisect"][..], args].concat(), &out);
     let report = std::fs::read(out.join("bisect.json"))
         .map(|bytes| serde_json::from_slice(&bytes).unwrap())
         .unwrap_or_default();
@@ -257,11 +288,9 @@ fn bump_dup_find(repo: &Path) {
 /// `dup-find` 0.1.0, a readme, `dup-find` 0.2.0, a changelog.
 fn a_dependency_bumped(repo: &Path) {
     duplicates_from_a_dependency(repo);
-    std::fs::write(repo.join("README.md"), "# tiny\n").unwrap();
-    commit(repo, "readme");
+    write_and_commit(repo, "README.md", "# tiny\n", "readme");
     bump_dup_find(repo);
-    std::fs::write(repo.join("CHANGELOG.md"), "- dup-find 0.2\n").unwrap();
-    commit(repo, "changelog");
+    write_and_commit(repo, "CHANGELOG.md", "- dup-find 0.2\n", "changelog");
 }
 
 #[test]
@@ -321,34 +350,19 @@ fn bisect_by_time_names_the_culprit_and_times_it_against_its_parent() {
 fn a_pull_request_of_five_commits(repo: &Path) {
     committed_tiny(repo);
     std::fs::write(repo.join("benches/tiny.rs"), BENCH).unwrap();
-    std::fs::write(repo.join("src/lib.rs"), LINEAR).unwrap();
-    commit(repo, "duplicates with a hash set");
+    write_and_commit(repo, "src/lib.rs", LINEAR, "duplicates with a hash set");
     git_in(repo, &["checkout", "-q", "-b", "simpler"]);
-    std::fs::write(repo.join("README.md"), "# tiny\n").unwrap();
-    commit(repo, "readme");
-    std::fs::write(repo.join("CHANGELOG.md"), "- simpler\n").unwrap();
-    commit(repo, "changelog");
-    std::fs::write(repo.join("src/lib.rs"), QUADRATIC).unwrap();
-    commit(repo, "simpler duplicate check");
-    std::fs::write(repo.join("LICENSE"), "MIT\n").unwrap();
-    commit(repo, "license");
-    std::fs::write(repo.join("README.md"), "# tiny\n\nSimpler.\n").unwrap();
-    commit(repo, "readme again");
+    write_and_commit(repo, "README.md", "# tiny\n", "readme");
+    write_and_commit(repo, "CHANGELOG.md", "- simpler\n", "changelog");
+    write_and_commit(repo, "src/lib.rs", QUADRATIC, "simpler duplicate check");
+    write_and_commit(repo, "LICENSE", "MIT\n", "license");
+    write_and_commit(repo, "README.md", "# tiny\n\nSimpler.\n", "readme again");
 }
 
 #[test]
 fn check_bisect_names_the_commit_of_the_pull_request_that_regressed() {
-    let dir = tempfile::tempdir().unwrap();
-    let repo = dir.path().join("repo");
-    std::fs::create_dir_all(&repo).unwrap();
-    a_pull_request_of_five_commits(&repo);
-    let out = dir.path().join("out");
-    let output = run(flamegate(&repo)
-        .env("CARGO_TARGET_DIR", paired_target())
-        .args(["check", "--paired", "--measure", "instructions"])
-        .args(["--base-ref", "main", "--filter", "3200", "--bisect"])
-        .arg("--out-dir")
-        .arg(&out));
+    let (_dir, repo, out) = made(a_pull_request_of_five_commits);
+    let output = instruction_check(&repo, &out, &["--bisect"]);
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     let report = report(&out);
     let culprit = &report["bisect"]["benchmarks"][0]["outcome"]["Culprit"];
@@ -386,30 +400,21 @@ fn record_baseline(repo: &Path) {
 fn baselines_a_few_commits_apart(repo: &Path) {
     committed_tiny(repo);
     std::fs::write(repo.join("benches/tiny.rs"), BENCH).unwrap();
-    std::fs::write(repo.join("src/lib.rs"), LINEAR).unwrap();
-    commit(repo, "duplicates with a hash set");
+    write_and_commit(repo, "src/lib.rs", LINEAR, "duplicates with a hash set");
     record_baseline(repo);
-    std::fs::write(repo.join("README.md"), "# tiny\n").unwrap();
-    commit(repo, "readme");
+    write_and_commit(repo, "README.md", "# tiny\n", "readme");
     record_baseline(repo);
-    std::fs::write(repo.join("CHANGELOG.md"), "- simpler\n").unwrap();
-    commit(repo, "changelog");
-    std::fs::write(repo.join("src/lib.rs"), QUADRATIC).unwrap();
-    commit(repo, "simpler duplicate check");
-    std::fs::write(repo.join("LICENSE"), "MIT\n").unwrap();
-    commit(repo, "license");
+    write_and_commit(repo, "CHANGELOG.md", "- simpler\n", "changelog");
+    write_and_commit(repo, "src/lib.rs", QUADRATIC, "simpler duplicate check");
+    write_and_commit(repo, "LICENSE", "MIT\n", "license");
     record_baseline(repo);
-    std::fs::write(repo.join("README.md"), "# tiny\n\nSimpler.\n").unwrap();
-    commit(repo, "readme again");
+    write_and_commit(repo, "README.md", "# tiny\n\nSimpler.\n", "readme again");
     record_baseline(repo);
 }
 
 #[test]
 fn history_bisect_names_the_culprit_instead_of_one_of_n_commits() {
-    let dir = tempfile::tempdir().unwrap();
-    let repo = dir.path().join("repo");
-    std::fs::create_dir_all(&repo).unwrap();
-    baselines_a_few_commits_apart(&repo);
+    let (dir, repo, _) = made(baselines_a_few_commits_apart);
     let changes = |extra: &[&str]| {
         let output = run(flamegate(&repo)
             .env("CARGO_TARGET_DIR", paired_target())
@@ -462,18 +467,12 @@ fn history_bisect_names_the_culprit_instead_of_one_of_n_commits() {
 /// regression, with its share, and notes the lock file's change.
 #[test]
 fn a_check_names_the_updated_dependency_behind_a_regression() {
-    let dir = tempfile::tempdir().unwrap();
-    let repo = dir.path().join("repo");
-    std::fs::create_dir_all(&repo).unwrap();
-    duplicates_from_a_dependency(&repo);
-    git_in(&repo, &["checkout", "-q", "-b", "bump"]);
-    bump_dup_find(&repo);
-    let out = dir.path().join("out");
-    let output = run(flamegate(&repo)
-        .env("CARGO_TARGET_DIR", paired_target())
-        .args(["check", "--paired", "--measure", "instructions"])
-        .args(["--base-ref", "main", "--filter", "3200", "--out-dir"])
-        .arg(&out));
+    let (_dir, repo, out) = made(|repo| {
+        duplicates_from_a_dependency(repo);
+        git_in(repo, &["checkout", "-q", "-b", "bump"]);
+        bump_dup_find(repo);
+    });
+    let output = instruction_check(&repo, &out, &[]);
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     let report = report(&out);
     let dependency = &comparison_of(&report, "dups/find/3200")["dependencies"][0];
