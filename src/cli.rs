@@ -191,6 +191,14 @@ pub struct BisectArgs {
     /// instructions where the change shows in them, else time]
     #[arg(long, value_enum)]
     pub measure: Option<MeasureArg>,
+    /// Timed: seconds of profiling per benchmark when the culprit is timed
+    /// against its parent, for its flamegraphs (bench targets that install
+    /// `flamegate::criterion()`) [default: 3]
+    #[arg(long, value_name = "SECONDS", conflicts_with = "no_profile")]
+    pub profile_time: Option<f64>,
+    /// Timed: no profiling of the culprit, no flamegraphs
+    #[arg(long)]
+    pub no_profile: bool,
     /// Smallest change in a count that is bisected, e.g. 2% [default:
     /// flamegate.toml's min_change, else 1%; more where counts jitter]
     #[arg(long, value_name = "PERCENT", value_parser = percent)]

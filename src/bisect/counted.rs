@@ -108,6 +108,8 @@ impl Bench<'_> {
             verdict: None,
             hotspots: hotspots_between(Some(parent), culprit),
             dependencies: self.dependency_changes(index, Some((parent, culprit)))?,
+            profiles: None,
+            flamegraphs: Vec::new(),
         })
     }
 }

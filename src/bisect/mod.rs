@@ -49,6 +49,10 @@ pub struct Request<'a> {
     /// Instructions or time; None: instructions where the change shows in
     /// them, else time.
     pub measure: Option<Measure>,
+    /// Timed: seconds of profiling per benchmark when the culprit is timed
+    /// against its parent (bench targets with the profiler hook); None
+    /// profiles nothing.
+    pub profile_time: Option<f64>,
 }
 
 /// What a commit's measurement says.
@@ -103,6 +107,7 @@ struct Bench<'a> {
     /// Timing: the good end, checked out apart, that every commit is
     /// paired with.
     good_side: Option<timed::GoodSide>,
+    profile_time: Option<f64>,
     steps: Vec<Step>,
     notes: Vec<String>,
 }
@@ -241,6 +246,7 @@ impl<'a> Bench<'a> {
             only: None,
             ends: BTreeMap::new(),
             good_side: None,
+            profile_time: request.profile_time,
             steps: Vec::new(),
             notes: Vec::new(),
         })

@@ -198,8 +198,11 @@ impl Bench<'_> {
                     short_sha(&self.range[index].sha)
                 ))
             })?;
+            // Profiled, where the bench targets install the hook: where the
+            // time went, and the flamegraphs.
             let selection = RunSelection {
                 filter: crate::collect::shard::exact_filter(&ids),
+                profile_time: self.profile_time,
                 ..self.selection.clone()
             };
             let timed = self.pair_with_good(
@@ -236,6 +239,10 @@ impl Bench<'_> {
                         c.verdict
                     ));
                 }
+                let profile = |record: &crate::record::RunRecord| {
+                    record.bench(&c.id).and_then(|b| b.profile.clone())
+                };
+                let profiles = profile(&timed.run.base).zip(profile(&timed.run.head));
                 let culprit = Culprit {
                     commit: commit.clone(),
                     parent: parent.clone(),
@@ -246,8 +253,12 @@ impl Bench<'_> {
                     diff: diff.clone(),
                     interval: Some([change.ci_low, change.ci_high]),
                     verdict: Some(c.verdict),
-                    hotspots: None,
+                    hotspots: profiles
+                        .as_ref()
+                        .map(|(base, head)| crate::profile::hotspots::hotspots(Some(base), head)),
                     dependencies: self.dependency_changes(index, None)?,
+                    profiles: profiles.map(Box::new),
+                    flamegraphs: Vec::new(),
                 };
                 culprits.insert(c.id.clone(), culprit);
             }

@@ -21,7 +21,7 @@ pub(crate) fn bisect(args: BisectArgs, output: Output) -> Result<u8> {
         filter: args.select.filter,
         ..Default::default()
     };
-    let report = bisect::bisect(
+    let mut report = bisect::bisect(
         &Request {
             project: &config.project,
             suite: config.suite.clone(),
@@ -31,6 +31,10 @@ pub(crate) fn bisect(args: BisectArgs, output: Output) -> Result<u8> {
             settings: &config.settings,
             any_change: args.any,
             measure: args.measure.map(collect::Measure::from),
+            profile_time: (!args.no_profile).then(|| {
+                args.profile_time
+                    .unwrap_or(collect::DEFAULT_PROFILE_SECONDS)
+            }),
         },
         &collect::Processes,
         &output.progress,
@@ -38,6 +42,7 @@ pub(crate) fn bisect(args: BisectArgs, output: Output) -> Result<u8> {
     let out_dir = args
         .out_dir
         .unwrap_or_else(|| config.project.target_dir.join("flamegate"));
+    write_flamegraphs(&mut report, &out_dir)?;
     let json = serde_json::to_vec_pretty(&report).expect("a bisect report serializes");
     let markdown = render::markdown(&report);
     for (name, bytes) in [
@@ -63,4 +68,45 @@ pub(crate) fn bisect(args: BisectArgs, output: Output) -> Result<u8> {
     } else {
         exit_code::REGRESSION
     })
+}
+
+/// Each profiled culprit's flamegraph and its difference from its parent,
+/// in `out_dir/flamegraphs/`, named on the culprit.
+fn write_flamegraphs(
+    report: &mut crate::report::bisect::BisectReport,
+    out_dir: &std::path::Path,
+) -> Result<()> {
+    use crate::render::flamegraph::{differential_svg, flamegraph_svg};
+    use crate::report::bisect::BisectOutcome;
+    for bench in &mut report.benchmarks {
+        let BisectOutcome::Culprit(culprit) = &mut bench.outcome else {
+            continue;
+        };
+        let Some(profiles) = culprit.profiles.take() else {
+            continue;
+        };
+        let (parent, head) = *profiles;
+        let stem = crate::record::BenchId(bench.id.clone()).file_stem();
+        let title = format!(
+            "{} at {}",
+            bench.id,
+            crate::error::short_sha(&culprit.commit.sha)
+        );
+        let files = [
+            (
+                format!("flamegraphs/bisect-{stem}.svg"),
+                flamegraph_svg(&title, &head),
+            ),
+            (
+                format!("flamegraphs/bisect-{stem}.diff.svg"),
+                differential_svg(&format!("{title} (parent → culprit)"), &parent, &head),
+            ),
+        ];
+        for (name, svg) in files {
+            let path = out_dir.join(&name);
+            write_atomic(&path, &svg.map_err(|e| Error::io(&path, e))?)?;
+            culprit.flamegraphs.push(name);
+        }
+    }
+    Ok(())
 }

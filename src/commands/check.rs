@@ -246,6 +246,7 @@ fn name_culprits(config: &Config, report: &mut crate::report::Report, output: Ou
         any_change: false,
         measure: (config.selection.measure == collect::Measure::Instructions)
             .then_some(collect::Measure::Instructions),
+        profile_time: config.selection.profile_time,
     };
     match crate::bisect::bisect(&request, &collect::Processes, &output.progress) {
         Ok(found) => report.bisect = Some(Box::new(found)),

@@ -154,6 +154,7 @@ fn bisect_shifts(config: &Config, history: &mut crate::report::history::History,
             settings: &config.settings,
             any_change: false,
             measure: counted.then_some(crate::collect::Measure::Instructions),
+            profile_time: None,
         };
         let found =
             match crate::bisect::bisect(&request, &crate::collect::Processes, &output.progress) {

@@ -266,6 +266,14 @@ fn markdown_culprit(out: &mut String, culprit: &Culprit, unit: &str) {
         let _ = writeln!(out, "- where: {}", markdown_prose(&h.summary));
         super::markdown::hotspot_details(out, h);
     }
+    if !culprit.flamegraphs.is_empty() {
+        let files: Vec<String> = culprit
+            .flamegraphs
+            .iter()
+            .map(|f| markdown_code(f, false))
+            .collect();
+        let _ = writeln!(out, "- flamegraphs: {}", files.join(" · "));
+    }
 }
 
 fn markdown_steps(out: &mut String, report: &BisectReport) {
@@ -334,6 +342,14 @@ pub fn terminal(report: &BisectReport) -> String {
                 }
                 if let Some(h) = &culprit.hotspots {
                     let _ = writeln!(out, "  where: {}", terminal_text(&h.summary));
+                }
+                if !culprit.flamegraphs.is_empty() {
+                    let files: Vec<String> = culprit
+                        .flamegraphs
+                        .iter()
+                        .map(|f| terminal_text(f))
+                        .collect();
+                    let _ = writeln!(out, "  flamegraphs: {}", files.join(" · "));
                 }
             }
             BisectOutcome::Undecided { candidates } => {

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::profile::hotspots::Hotspots;
+use crate::record::FoldedStacks;
 use crate::record::commit::{CommitSummary, DiffStat, PackageChange};
 
 /// The version of `bisect.json`.
@@ -98,6 +99,14 @@ pub struct Culprit {
     /// functions execute, largest share first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dependencies: Vec<DependencyChange>,
+    /// Timed, with the profiler hook: the parent's and the culprit's
+    /// profiles, for the flamegraphs (not kept in `bisect.json`).
+    #[serde(skip)]
+    pub profiles: Option<Box<(FoldedStacks, FoldedStacks)>>,
+    /// Flamegraph files written beside the report (paths relative to it):
+    /// the culprit's, and its difference from its parent.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flamegraphs: Vec<String>,
 }
 
 /// A package the culprit's `Cargo.lock` changed, and its part in the

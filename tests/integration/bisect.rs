@@ -336,6 +336,14 @@ fn bisect_by_time_names_the_culprit_and_times_it_against_its_parent() {
     );
     assert_eq!(culprit["verdict"], "Regressed", "{culprit}");
     assert!(culprit["interval"][0].as_f64().unwrap() > 1.0, "{culprit}");
+    // Profiled against its parent: where the time went, and flamegraphs.
+    let summary = culprit["hotspots"]["summary"].as_str().unwrap_or_default();
+    assert!(summary.contains("find_duplicates"), "{culprit}");
+    assert_eq!(
+        culprit["flamegraphs"].as_array().map(Vec::len),
+        Some(2),
+        "{culprit}"
+    );
     let steps = report["steps"].as_array().unwrap();
     let timed = steps.iter().filter(|s| s["outcome"] == "Measured").count();
     assert!(timed <= 5, "{timed} commits timed: {report}");

@@ -607,6 +607,8 @@ fn bisect_report() -> flamegate::report::bisect::BisectReport {
                             share: Some(0.0),
                         },
                     ],
+                    profiles: None,
+                    flamegraphs: Vec::new(),
                 })),
             },
             BenchBisection {
@@ -663,6 +665,10 @@ fn timed_bisect_report() -> flamegate::report::bisect::BisectReport {
     culprit.interval = Some([19.8, 22.9]);
     culprit.verdict = Some(flamegate::report::Verdict::Regressed);
     culprit.hotspots = None;
+    culprit.flamegraphs = vec![
+        "flamegraphs/bisect-dups_find_3200.svg".into(),
+        "flamegraphs/bisect-dups_find_3200.diff.svg".into(),
+    ];
     culprit.dependencies.truncate(1);
     let dependency = &mut culprit.dependencies[0];
     dependency.instructions_before = None;
