@@ -264,7 +264,7 @@ fn markdown_culprit(out: &mut String, culprit: &Culprit, unit: &str) {
     }
     if let Some(h) = &culprit.hotspots {
         let _ = writeln!(out, "- where: {}", markdown_prose(&h.summary));
-        super::markdown::hotspot_details(out, h);
+        super::hotspot_details(out, h);
     }
     if !culprit.flamegraphs.is_empty() {
         let files: Vec<String> = culprit

@@ -10,7 +10,6 @@ use super::{
     interval_text, rule_text, scaling_text, sensitivity_text, shows_detectable, vouch_text,
 };
 use crate::error::{is_commit_id, short_sha};
-use crate::profile::hotspots::percent;
 use crate::report::{Comparison, Mode, Outcome, Report, Side, Verdict};
 
 pub struct Markdown;
@@ -393,7 +392,7 @@ fn hotspot_notes(out: &mut String, rows: &[&Comparison], mode: Mode) {
         let _ = write!(out, "- **{}**", markdown_code(c.id.as_str(), false));
         if let Some(h) = &c.hotspots {
             let _ = writeln!(out, ": {}", markdown_prose(&h.summary));
-            hotspot_details(out, h);
+            super::hotspot_details(out, h);
         } else {
             out.push('\n');
         }
@@ -407,48 +406,6 @@ fn hotspot_notes(out: &mut String, rows: &[&Comparison], mode: Mode) {
         }
     }
     out.push('\n');
-}
-
-/// A hotspot note's lines below its summary: the functions whose shares
-/// grew, own and with callees, and those new in the profile.
-pub(super) fn hotspot_details(out: &mut String, h: &crate::profile::hotspots::Hotspots) {
-    let list = |functions: &[crate::profile::hotspots::FunctionShare], own: bool| -> String {
-        functions
-            .iter()
-            .map(|f| {
-                let (base, head) = if own {
-                    (f.self_base, f.self_head)
-                } else {
-                    (f.inclusive_base, f.inclusive_head)
-                };
-                format!(
-                    "{} {} → {}",
-                    markdown_code(&f.name, false),
-                    percent(base),
-                    percent(head)
-                )
-            })
-            .collect::<Vec<_>>()
-            .join(" · ")
-    };
-    if !h.by_self.is_empty() {
-        let _ = writeln!(out, "  - self time: {}", list(&h.by_self, true));
-    }
-    if !h.by_inclusive.is_empty() {
-        let _ = writeln!(
-            out,
-            "  - including callees: {}",
-            list(&h.by_inclusive, false)
-        );
-    }
-    if !h.new_functions.is_empty() {
-        let names: Vec<String> = h
-            .new_functions
-            .iter()
-            .map(|n| markdown_code(n, false))
-            .collect();
-        let _ = writeln!(out, "  - new in the profile: {}", names.join(" · "));
-    }
 }
 
 fn change_table(out: &mut String, rows: &[&Comparison], mode: Mode, catches: bool) {

@@ -547,6 +547,49 @@ pub fn headline(report: &Report) -> String {
     }
 }
 
+/// A hotspot note's lines below its summary: the functions whose shares
+/// grew, own and with callees, and those new in the profile.
+pub(crate) fn hotspot_details(out: &mut String, h: &crate::profile::hotspots::Hotspots) {
+    use std::fmt::Write;
+    let list = |functions: &[crate::profile::hotspots::FunctionShare], own: bool| -> String {
+        functions
+            .iter()
+            .map(|f| {
+                let (base, head) = if own {
+                    (f.self_base, f.self_head)
+                } else {
+                    (f.inclusive_base, f.inclusive_head)
+                };
+                format!(
+                    "{} {} → {}",
+                    markdown_code(&f.name, false),
+                    crate::profile::hotspots::percent(base),
+                    crate::profile::hotspots::percent(head)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" · ")
+    };
+    if !h.by_self.is_empty() {
+        let _ = writeln!(out, "  - self time: {}", list(&h.by_self, true));
+    }
+    if !h.by_inclusive.is_empty() {
+        let _ = writeln!(
+            out,
+            "  - including callees: {}",
+            list(&h.by_inclusive, false)
+        );
+    }
+    if !h.new_functions.is_empty() {
+        let names: Vec<String> = h
+            .new_functions
+            .iter()
+            .map(|n| markdown_code(n, false))
+            .collect();
+        let _ = writeln!(out, "  - new in the profile: {}", names.join(" · "));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
