@@ -181,11 +181,6 @@ pub fn simulated_note(base: &Simulated, head: &Simulated) -> String {
     )
 }
 
-/// Regressed benchmarks without hotspots (no profile: instruction mode, or
-/// a paired benchmark that was counted) get them from the exact
-/// per-function counts of both sides (`sides`: a benchmark's base and head
-/// instruction records); the hint to install the profiler goes once every
-/// regression has its notes.
 /// Where the instructions went from `base` to `head`, by function (their
 /// per-function counts, when callgrind gave them), with the simulated cache
 /// and branch events of both.
@@ -194,12 +189,11 @@ pub fn hotspots_between(
     head: &crate::record::BenchResult,
 ) -> Option<crate::profile::hotspots::Hotspots> {
     let functions = head.functions.as_ref()?;
-    let total = |b: &crate::record::BenchResult| super::stats::median(&b.samples) as u64;
     let mut hotspots = exact_hotspots(
         base.and_then(|b| b.functions.as_ref()),
         functions,
-        base.map_or(0, total),
-        total(head),
+        base.map_or(0, |b| level(b) as u64),
+        level(head) as u64,
     );
     if let (Some(base), Some(head)) = (base.and_then(|b| b.simulated), head.simulated) {
         hotspots.summary = format!("{}; {}", hotspots.summary, simulated_note(&base, &head));
@@ -207,6 +201,11 @@ pub fn hotspots_between(
     Some(hotspots)
 }
 
+/// Regressed benchmarks without hotspots (no profile: instruction mode, or
+/// a paired benchmark that was counted) get them from the exact
+/// per-function counts of both sides (`sides`: a benchmark's base and head
+/// instruction records); the hint to install the profiler goes once every
+/// regression has its notes.
 pub(super) fn exact_hotspot_notes<'a>(
     comparisons: &mut [crate::report::Comparison],
     sides: impl Fn(

@@ -100,17 +100,12 @@ pub fn nearer_end(thetas: &[f64], whole: f64, confidence: f64) -> Nearer {
     }
     let (mean, standard_error, df) = location(thetas, CHECK_TEST);
     let margin = stats::t_quantile(1.0 - (1.0 - confidence) / 2.0, df) * standard_error;
-    // Measured toward the bad end: positive is the bad end's direction.
-    let toward_bad = |x: f64| x * whole.signum();
-    let (low, high) = if whole > 0.0 {
-        (mean - margin, mean + margin)
-    } else {
-        (mean + margin, mean - margin)
-    };
+    // Measured toward the bad end, which is then at |whole|.
+    let toward_bad = mean * whole.signum();
     let midpoint = whole.abs() / 2.0;
-    if toward_bad(high) < midpoint {
+    if toward_bad + margin < midpoint {
         Nearer::Good
-    } else if toward_bad(low) > midpoint {
+    } else if toward_bad - margin > midpoint {
         Nearer::Bad
     } else {
         Nearer::Between
@@ -477,7 +472,7 @@ fn untimed(run: &PairedRun) -> BTreeMap<BenchId, Presence> {
 }
 
 #[cfg(test)]
-mod nearer_tests {
+mod tests {
     use super::*;
 
     #[test]
@@ -501,11 +496,6 @@ mod nearer_tests {
         // Too few rounds place nothing.
         assert_eq!(nearer_end(&[0.0, 0.0], whole, 0.95), Nearer::Between);
     }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
     use crate::record::paired::RoundMedians;
     use crate::record::{BenchResult, Machine, RECORD_SCHEMA, RunRecord};
     use crate::report::Verdict;
