@@ -1,7 +1,5 @@
 //! `flamegate bisect`: the commit that changed a benchmark's count.
 
-use std::io::Write;
-
 use super::*;
 use crate::bisect::{self, Request};
 use crate::cli::BisectArgs;
@@ -46,8 +44,8 @@ pub(crate) fn bisect(args: BisectArgs, output: Output) -> Result<u8> {
     let json = serde_json::to_vec_pretty(&report).expect("a bisect report serializes");
     let markdown = render::markdown(&report);
     for (name, bytes) in [
-        ("bisect.json", &json),
-        ("bisect.md", &markdown.as_bytes().to_vec()),
+        ("bisect.json", json.as_slice()),
+        ("bisect.md", markdown.as_bytes()),
     ] {
         let path = out_dir.join(name);
         write_atomic(&path, bytes)?;
@@ -58,11 +56,7 @@ pub(crate) fn bisect(args: BisectArgs, output: Output) -> Result<u8> {
         Format::Markdown => markdown.into_bytes(),
         Format::Json => json,
     };
-    let mut stdout = std::io::stdout().lock();
-    stdout
-        .write_all(&text)
-        .and_then(|_| stdout.flush())
-        .map_err(|e| Error::io("stdout", e))?;
+    print_stdout(&text)?;
     Ok(if report.decided() {
         exit_code::PASS
     } else {

@@ -210,6 +210,10 @@ fn name_culprits(config: &Config, report: &mut crate::report::Report, output: Ou
         .with(crate::report::Verdict::Regressed)
         .map(|c| c.id.clone())
         .collect();
+    // A gate failed by allocations or scaling alone has nothing to bisect.
+    if regressed.is_empty() {
+        return;
+    }
     let Some(base) = report.base.commit.clone() else {
         report
             .notes
@@ -227,9 +231,6 @@ fn name_culprits(config: &Config, report: &mut crate::report::Report, output: Ou
             report.notes.push(format!("--bisect: {error}"));
             return;
         }
-    }
-    if regressed.is_empty() {
-        return;
     }
     let request = crate::bisect::Request {
         project: &config.project,

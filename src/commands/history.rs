@@ -1,7 +1,5 @@
 //! `flamegate history`: the suite over the target branch's history.
 
-use std::io::Write;
-
 use super::*;
 use crate::baseline::BaseSpec;
 use crate::cli::{HistoryArgs, HistoryFormat};
@@ -109,14 +107,6 @@ pub(crate) fn history(args: HistoryArgs, output: Output) -> Result<u8> {
         return Ok(exit_code::REGRESSION);
     }
     Ok(exit_code::PASS)
-}
-
-fn print_stdout(bytes: &[u8]) -> Result<()> {
-    let mut stdout = std::io::stdout().lock();
-    stdout
-        .write_all(bytes)
-        .and_then(|_| stdout.flush())
-        .map_err(|e| Error::io("stdout", e))
 }
 
 /// `history --bisect`: each slowdown still in effect that lies in one of

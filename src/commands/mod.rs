@@ -101,6 +101,15 @@ pub(crate) fn warn(actions: &ActionsEnv, text: &str) {
     );
 }
 
+/// Write `bytes` to stdout, flushed.
+pub(crate) fn print_stdout(bytes: &[u8]) -> Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(bytes)
+        .and_then(|_| stdout.flush())
+        .map_err(|e| Error::io("stdout", e))
+}
+
 /// Write the outputs, print the report, return the exit code and the report.
 pub fn emit(
     mut gated: Gated,
@@ -116,11 +125,7 @@ pub fn emit(
     let report = &gated.report;
     let format = Format::from(args.format);
     let bytes = render::renderer(format, output.color && format == Format::Terminal).render(report);
-    let mut stdout = std::io::stdout().lock();
-    stdout
-        .write_all(&bytes)
-        .and_then(|_| stdout.flush())
-        .map_err(|e| Error::io("stdout", e))?;
+    print_stdout(&bytes)?;
     for path in written {
         output.progress.note(&format!("wrote {}", path.display()));
     }
