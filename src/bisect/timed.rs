@@ -224,6 +224,8 @@ impl Bench<'_> {
                 self.settings,
             );
             let (commit, parent, diff) = self.culprit_at(index)?;
+            // Timed: the lock file's changes, not attributed to crates.
+            let dependencies = self.dependency_changes(index, None)?;
             for c in report.comparisons.iter().filter(|c| ids.contains(&c.id)) {
                 let (Some(base), Some(head), Some(change)) = (&c.base, &c.head, &c.change) else {
                     continue;
@@ -256,7 +258,7 @@ impl Bench<'_> {
                     hotspots: profiles
                         .as_ref()
                         .map(|(base, head)| crate::profile::hotspots::hotspots(Some(base), head)),
-                    dependencies: self.dependency_changes(index, None)?,
+                    dependencies: dependencies.clone(),
                     profiles: profiles.map(Box::new),
                     flamegraphs: Vec::new(),
                 };

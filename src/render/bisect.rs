@@ -267,12 +267,8 @@ fn markdown_culprit(out: &mut String, culprit: &Culprit, unit: &str) {
         super::hotspot_details(out, h);
     }
     if !culprit.flamegraphs.is_empty() {
-        let files: Vec<String> = culprit
-            .flamegraphs
-            .iter()
-            .map(|f| markdown_code(f, false))
-            .collect();
-        let _ = writeln!(out, "- flamegraphs: {}", files.join(" · "));
+        let files = super::markdown_code_list(&culprit.flamegraphs);
+        let _ = writeln!(out, "- flamegraphs: {files}");
     }
 }
 

@@ -397,12 +397,8 @@ fn hotspot_notes(out: &mut String, rows: &[&Comparison], mode: Mode) {
             out.push('\n');
         }
         if !c.flamegraphs.is_empty() {
-            let files: Vec<String> = c
-                .flamegraphs
-                .iter()
-                .map(|f| markdown_code(f, false))
-                .collect();
-            let _ = writeln!(out, "  - flamegraphs: {}", files.join(" · "));
+            let files = super::markdown_code_list(&c.flamegraphs);
+            let _ = writeln!(out, "  - flamegraphs: {files}");
         }
     }
     out.push('\n');

@@ -547,6 +547,15 @@ pub fn headline(report: &Report) -> String {
     }
 }
 
+/// Names (functions, files) as Markdown code spans, `a` · `b`.
+pub(crate) fn markdown_code_list(names: &[String]) -> String {
+    names
+        .iter()
+        .map(|n| markdown_code(n, false))
+        .collect::<Vec<_>>()
+        .join(" · ")
+}
+
 /// A hotspot note's lines below its summary: the functions whose shares
 /// grew, own and with callees, and those new in the profile.
 pub(crate) fn hotspot_details(out: &mut String, h: &crate::profile::hotspots::Hotspots) {
@@ -581,12 +590,11 @@ pub(crate) fn hotspot_details(out: &mut String, h: &crate::profile::hotspots::Ho
         );
     }
     if !h.new_functions.is_empty() {
-        let names: Vec<String> = h
-            .new_functions
-            .iter()
-            .map(|n| markdown_code(n, false))
-            .collect();
-        let _ = writeln!(out, "  - new in the profile: {}", names.join(" · "));
+        let _ = writeln!(
+            out,
+            "  - new in the profile: {}",
+            markdown_code_list(&h.new_functions)
+        );
     }
 }
 
