@@ -680,6 +680,7 @@ pub fn run_paired(
             identical,
             same_code: executions.same_code,
             code_changed: executions.code_changed,
+            same_code_unchecked: executions.unchecked,
             phases,
             instructions: Default::default(),
         },
@@ -730,7 +731,8 @@ impl TimedPair {
             not_counted(
                 &mut counted,
                 changed,
-                "valgrind is not installed, so a change in where the code sits (layout) cannot be told                  from a change in what it executes; install valgrind (`apt-get install valgrind`)",
+                "valgrind is not installed, so a change in where the code sits (layout) cannot be told \
+                 from a change in what it executes; install valgrind (`apt-get install valgrind`)",
             );
             self.run.instructions = counted;
             return Ok(());

@@ -22,7 +22,15 @@ pub struct Executions {
     /// Executed different machine code (not only different counts): an
     /// equal instruction count later is not the same instructions.
     pub code_changed: BTreeSet<BenchId>,
+    /// Why nothing was looked at (every benchmark timed), when so.
+    pub unchecked: Option<String>,
 }
+
+/// Why a run without valgrind times every benchmark: said on stderr and in
+/// the report.
+pub const WITHOUT_VALGRIND: &str = "valgrind is not installed, so what each benchmark executed \
+     was not looked at and every benchmark is timed, also those whose code the change did not \
+     touch (install valgrind, `apt-get install valgrind`, to time only the changed ones)";
 
 /// Take the benchmarks that executed the same code on both sides out of
 /// both lists. Returns what is left to time and what the pass found.
@@ -37,10 +45,8 @@ pub fn set_aside_same_code(
 ) -> (Listed, Listed, Executions) {
     let mut found = Executions::default();
     if super::callgrind::valgrind_version().is_err() {
-        progress.note(
-            "paired: valgrind is not installed, so every benchmark is timed, also those whose code \
-             the change did not touch (install valgrind to time only the changed ones)",
-        );
+        progress.note(&format!("paired: {WITHOUT_VALGRIND}"));
+        found.unchecked = Some(WITHOUT_VALGRIND.to_string());
         return (head_listed, base_listed, found);
     }
     let total: usize = head_listed.iter().map(|(_, ids)| ids.len()).sum();
@@ -177,10 +183,9 @@ pub fn against_record(
         return Ok((listed, BTreeMap::new(), same));
     }
     if super::callgrind::valgrind_version().is_err() {
-        progress.note(
-            "valgrind is not installed: what each benchmark executes is not recorded, and every \
-             benchmark is timed (install valgrind to time only the changed ones)",
-        );
+        progress.note(&format!(
+            "{WITHOUT_VALGRIND}; what each benchmark executes is not recorded"
+        ));
         return Ok((listed, BTreeMap::new(), same));
     }
     let scratch = super::scratch_dir(project)?;

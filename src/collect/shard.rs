@@ -319,6 +319,7 @@ pub fn merge_paired(
     let mut identical = std::collections::BTreeSet::new();
     let mut same_code = std::collections::BTreeSet::new();
     let mut code_changed = std::collections::BTreeSet::new();
+    let mut same_code_unchecked = None;
     let mut phases = crate::record::paired::PhaseTimes::default();
     let mut instructions = crate::record::paired::CountedInstructions::default();
     let mut base_benches = Vec::new();
@@ -328,6 +329,7 @@ pub fn merge_paired(
         identical.extend(shard.run.identical);
         same_code.extend(shard.run.same_code);
         code_changed.extend(shard.run.code_changed);
+        same_code_unchecked = same_code_unchecked.or(shard.run.same_code_unchecked);
         phases.add(&shard.run.phases);
         instructions.extend(shard.run.instructions);
         base_benches.extend(shard.run.base.benches);
@@ -347,6 +349,7 @@ pub fn merge_paired(
         identical,
         same_code,
         code_changed,
+        same_code_unchecked,
         phases,
         instructions,
     };

@@ -303,6 +303,15 @@ pub fn against_stored(
             head.same_code.len()
         ));
     }
+    let recorded = |r: &RunRecord| r.benches.iter().any(|b| b.executed.is_some());
+    if recorded(&baseline.record) && !recorded(head) && head.same_code.is_empty() {
+        notes.push(
+            "every benchmark timed: the baseline's record says what each benchmark executed, but this \
+             run did not look (`--time-all`, or valgrind is not installed: `apt-get install valgrind` \
+             to time only what executes differently)"
+                .into(),
+        );
+    }
     add_trends(&mut comparisons, baseline, head);
     Report {
         schema: REPORT_SCHEMA,

@@ -391,6 +391,9 @@ pub fn against_paired_with(
             run.same_code.len()
         ));
     }
+    if let Some(why) = &run.same_code_unchecked {
+        notes.push(why.clone());
+    }
     notes.extend(instruction_notes(&run.instructions));
     if !set_aside_by_bench.is_empty() {
         let total: usize = set_aside_by_bench.iter().map(|(_, n)| n).sum();
@@ -552,6 +555,7 @@ mod tests {
             identical: Default::default(),
             same_code: Default::default(),
             code_changed: Default::default(),
+            same_code_unchecked: None,
             phases: Default::default(),
             instructions: Default::default(),
         }

@@ -565,6 +565,7 @@ fn paired_run(
         identical: Default::default(),
         same_code: Default::default(),
         code_changed: Default::default(),
+        same_code_unchecked: None,
         phases: Default::default(),
         instructions: Default::default(),
     }

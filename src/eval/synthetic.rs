@@ -182,6 +182,7 @@ fn flagged(
         identical: Default::default(),
         same_code: Default::default(),
         code_changed: Default::default(),
+        same_code_unchecked: None,
         phases: Default::default(),
         instructions: Default::default(),
     };

@@ -95,6 +95,11 @@ pub struct PairedRun {
     /// the same instructions, and a time change is never `layout`.
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub code_changed: BTreeSet<BenchId>,
+    /// Why the run did not look at what each benchmark executed, so timed
+    /// every benchmark (valgrind missing); `None` when it looked, or was
+    /// told not to (`--time-all`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub same_code_unchecked: Option<String>,
     /// Where the run's time went, phase by phase.
     #[serde(default, skip_serializing_if = "PhaseTimes::is_empty")]
     pub phases: PhaseTimes,

@@ -614,6 +614,24 @@ fn a_change_to_one_module_times_only_that_modules_benchmarks() {
     }
     assert_eq!(verdict_of(&report, "parse/number"), "SameCode");
     assert_eq!(verdict_of(&report, "parse/large"), "SameCode");
+
+    // Without valgrind nothing is looked at: timed, and the report says why.
+    let bare = dir.path().join("bare");
+    let output = run(flamegate(&repo)
+        .env("PATH", path_without_valgrind(&dir.path().join("bin")))
+        .env("CARGO_TARGET_DIR", paired_target())
+        .args(["check", "--paired", "--rounds", "6", "--base-ref", "main"])
+        .args(["--filter", "^parse/number$", "--out-dir"])
+        .arg(&bare)
+        .args(quick_no_profile()));
+    let report = crate::support::report(&bare);
+    let parse = comparison_of(&report, "parse/number");
+    assert!(timed_in_rounds(parse, 6), "{parse}\n{}", stderr(&output));
+    let markdown = std::fs::read_to_string(bare.join("report.md")).unwrap();
+    assert!(
+        markdown.contains("valgrind is not installed, so what each benchmark executed"),
+        "{markdown}"
+    );
 }
 
 #[test]
@@ -668,4 +686,22 @@ fn a_stored_check_times_only_what_executes_differently_from_the_record() {
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     let report = crate::support::report(&all);
     assert!(comparison_of(&report, "parse/number")["change"].is_object());
+
+    // So does a machine without valgrind, and the report says why.
+    let bare = dir.path().join("bare");
+    let output = run(flamegate(&repo)
+        .env("PATH", path_without_valgrind(&dir.path().join("bin")))
+        .env("CARGO_TARGET_DIR", &target)
+        .args(["check", "--base-ref", "main", "--filter", "^parse/number$"])
+        .arg("--out-dir")
+        .arg(&bare)
+        .args(quick_no_profile()));
+    let report = crate::support::report(&bare);
+    let parse = comparison_of(&report, "parse/number");
+    assert!(parse["change"].is_object(), "{parse}\n{}", stderr(&output));
+    let markdown = std::fs::read_to_string(bare.join("report.md")).unwrap();
+    assert!(
+        markdown.contains("but this run did not look (`--time-all`, or valgrind is not installed"),
+        "{markdown}"
+    );
 }

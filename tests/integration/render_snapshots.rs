@@ -86,6 +86,7 @@ fn paired_report_with_instruction_checks() -> Report {
             .into_iter()
             .collect(),
         code_changed: Default::default(),
+        same_code_unchecked: None,
         phases: flamegate::record::paired::PhaseTimes {
             build_head: 3.2,
             build_base: 41.0,

@@ -376,6 +376,7 @@ fn paired_shards(dir: &Path, count: usize) -> Vec<PathBuf> {
                     identical: Default::default(),
                     same_code: Default::default(),
                     code_changed: Default::default(),
+                    same_code_unchecked: None,
                     phases: Default::default(),
                     instructions: Default::default(),
                 },

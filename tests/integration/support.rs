@@ -703,3 +703,24 @@ pub fn replace_in(path: &Path, from: &str, to: &str) {
     assert_ne!(text, changed, "{} has no {from:?}", path.display());
     std::fs::write(path, changed).unwrap();
 }
+
+/// A `PATH` with cargo and every program of the usual folders but valgrind
+/// (links in `dir`), for runs on a machine without valgrind.
+pub fn path_without_valgrind(dir: &Path) -> std::ffi::OsString {
+    std::fs::create_dir_all(dir).unwrap();
+    let cargo_bin = Path::new(&std::env::var("CARGO").unwrap())
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    for folder in ["/usr/local/bin", "/usr/bin"] {
+        for entry in std::fs::read_dir(folder).unwrap() {
+            let entry = entry.unwrap();
+            let name = entry.file_name();
+            let link = dir.join(&name);
+            if !name.to_string_lossy().starts_with("valgrind") && !link.exists() {
+                std::os::unix::fs::symlink(entry.path(), link).unwrap();
+            }
+        }
+    }
+    std::env::join_paths([cargo_bin, dir.to_path_buf()]).unwrap()
+}
