@@ -48,23 +48,15 @@ fn unsorted_suite(benches: usize, seed: u64) -> RunRecord {
         created: time::OffsetDateTime::UNIX_EPOCH,
         shard: None,
         benches: (0..benches)
-            .map(|i| BenchResult {
-                executed: None,
-                executed_data_cycles: None,
-                id: BenchId(format!("group{}/bench{i}", i % 10)),
-                group: format!("group{}", i % 10),
-                function: None,
-                parameter: None,
-                unit: "ns".into(),
-                samples: (0..100)
-                    .map(|_| (1000.0 + i as f64 * 10.0) * (0.98 + 0.04 * next()))
-                    .collect(),
-                throughput: None,
-                profile: None,
-                seconds: None,
-                functions: None,
-                simulated: None,
-                allocations: Vec::new(),
+            .map(|i| {
+                BenchResult::new(
+                    BenchId(format!("group{}/bench{i}", i % 10)),
+                    format!("group{}", i % 10),
+                    "ns",
+                    (0..100)
+                        .map(|_| (1000.0 + i as f64 * 10.0) * (0.98 + 0.04 * next()))
+                        .collect(),
+                )
             })
             .collect(),
     }

@@ -145,6 +145,12 @@ pub enum Error {
     )]
     CriterionLayout { path: PathBuf, problem: String },
 
+    #[error(
+        "divan's output from {exe} cannot be read: {problem}; flamegate reads divan 0.1's table, check the \
+         project's divan version with `cargo tree -i divan`"
+    )]
+    DivanOutput { exe: PathBuf, problem: String },
+
     #[error("profile {path} cannot be read: {problem}")]
     Profile { path: PathBuf, problem: String },
 
@@ -235,10 +241,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 fn divan_note(divan: Option<&str>) -> String {
     divan.map_or_else(String::new, |version| {
         format!(
-            " Its package depends on divan {version}: flamegate cannot time divan benches yet, because \
-             divan prints a summary (fastest, slowest, median, mean) and writes none of its samples out, and \
-             flamegate's verdicts are computed from each benchmark's samples and their spread between \
-             runs."
+            " Its package depends on divan {version} and on criterion: flamegate times the divan benches \
+             of a package that depends on divan alone (the README's divan table), so move them into a \
+             package of their own."
         )
     })
 }

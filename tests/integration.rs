@@ -19,6 +19,8 @@ mod config;
 mod criterion_reader;
 #[path = "integration/criterion_versions.rs"]
 mod criterion_versions;
+#[path = "integration/divan.rs"]
+mod divan;
 #[path = "integration/eval.rs"]
 mod eval;
 #[path = "integration/github_fake.rs"]

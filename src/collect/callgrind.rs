@@ -77,7 +77,14 @@ fn run_with_limit(
 /// Run benchmark `id` (exactly) of `exe` once under callgrind with
 /// `options`, in criterion's test mode, as cargo would run it; a failure
 /// is an error with the end of its output.
+/// Why a divan benchmark has no instruction count yet.
+pub const DIVAN_NOT_COUNTED: &str = "a divan bench: flamegate counts instructions inside criterion's \
+     `Bencher::iter*` only, so what divan benchmarks execute is not counted yet";
+
 pub(super) fn run_benchmark(exe: &BenchExecutable, id: &str, options: &[String]) -> Result<()> {
+    if exe.is_divan() {
+        return Err(Error::Usage(DIVAN_NOT_COUNTED.to_string()));
+    }
     let filter = format!("^{}$", regex::escape(id));
     let mut command = Command::new("valgrind");
     command

@@ -83,6 +83,13 @@ pub struct BenchExecutable {
 }
 
 impl BenchExecutable {
+    /// A divan bench: its package depends on divan and not on criterion
+    /// (`collect::divan` runs it). A package with both is read as criterion,
+    /// and a divan target in it refused by name.
+    pub fn is_divan(&self) -> bool {
+        self.divan.is_some() && self.criterion.is_none()
+    }
+
     /// criterion before 0.4 reads `--warm-up-time`, `--measurement-time`
     /// and `--profile-time` as whole seconds and refuses `0.3`.
     pub fn takes_whole_seconds(&self) -> bool {
@@ -95,9 +102,10 @@ impl BenchExecutable {
     /// the criterion the hook is built against, or cargo did not say), so
     /// the profiling pass is worth running.
     pub fn fits_profiler_hook(&self) -> bool {
-        self.criterion
-            .as_ref()
-            .is_none_or(|v| crate::profile::hook::CRITERION_VERSIONS.contains(&(v.major, v.minor)))
+        !self.is_divan()
+            && self.criterion.as_ref().is_none_or(|v| {
+                crate::profile::hook::CRITERION_VERSIONS.contains(&(v.major, v.minor))
+            })
     }
 
     /// Whether its criterion config installs a profiler (flamegate's hook or

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
-use crate::record::{BenchId, BenchResult, Throughput};
+use crate::record::{BenchId, BenchResult, Throughput, UNIT_NS};
 
 #[derive(Deserialize)]
 struct BenchmarkJson {
@@ -111,20 +111,15 @@ pub fn read_bench_dir(new_dir: &Path) -> Result<BenchResult> {
         .map(|v| parse_throughput(v, &new_dir.join("benchmark.json")))
         .transpose()?;
     Ok(BenchResult {
-        executed: None,
-        executed_data_cycles: None,
-        id: BenchId(benchmark.full_id),
-        group: benchmark.group_id,
         function: benchmark.function_id,
         parameter: benchmark.value_str,
-        unit: "ns".into(),
-        samples,
         throughput,
-        profile: None,
-        seconds: None,
-        functions: None,
-        simulated: None,
-        allocations: Vec::new(),
+        ..BenchResult::new(
+            BenchId(benchmark.full_id),
+            benchmark.group_id,
+            UNIT_NS,
+            samples,
+        )
     })
 }
 

@@ -9,6 +9,7 @@ pub mod allocations;
 pub mod callgrind;
 pub mod cargo;
 pub mod criterion_output;
+pub mod divan;
 pub mod executed;
 pub mod fingerprint;
 pub mod interference;
@@ -371,15 +372,26 @@ pub(crate) fn timing_args(selection: &RunSelection, defaults: &[&str]) -> Vec<St
     args
 }
 
+/// Every benchmark a bench process left in `home`, with its folder there:
+/// criterion's output, or a divan run's results (no folder).
+pub(crate) fn read_results(home: &Path) -> Result<Vec<(PathBuf, BenchResult)>> {
+    let divan = divan::read_results(home)?;
+    if divan.is_empty() {
+        return criterion_output::read_criterion_dirs(home);
+    }
+    Ok(divan.into_iter().map(|r| (PathBuf::new(), r)).collect())
+}
+
 /// Say which bench targets the profiling pass leaves out, and why: their
 /// criterion has no flamegate hook, or their config installs no profiler.
 pub(crate) fn note_unprofiled(listed: &[(BenchExecutable, Vec<String>)], progress: &Progress) {
     let no_hook: Vec<String> = listed
         .iter()
         .filter(|(exe, ids)| !ids.is_empty() && !exe.fits_profiler_hook())
-        .map(|(exe, _)| {
-            let version = exe.criterion.as_ref().expect("known when it does not fit");
-            format!("{} (criterion {version})", exe.target.label())
+        .map(|(exe, _)| match (&exe.criterion, &exe.divan) {
+            (Some(version), _) => format!("{} (criterion {version})", exe.target.label()),
+            (None, Some(version)) => format!("{} (divan {version})", exe.target.label()),
+            (None, None) => exe.target.label(),
         })
         .collect();
     let no_profiler: Vec<String> = listed
@@ -578,7 +590,7 @@ fn time_benchmarks(
         }
         let home = scratch.path().join(format!("timing-{index}"));
         let seconds = runner.run(exe, &timing_args, &home, &[], &bar)?;
-        let mut results = criterion_output::read_criterion_dirs(&home)?;
+        let mut results = read_results(&home)?;
         for (_, result) in &mut results {
             result.seconds = seconds.get(result.id.as_str()).and_then(|m| m.seconds);
         }
@@ -693,7 +705,7 @@ fn declared_inputs(
         );
         let home = scratch.join(format!("inputs-{index}"));
         runner.run(exe, &args, &home, &[], &bar)?;
-        for (_, result) in criterion_output::read_criterion_dirs(&home)? {
+        for (_, result) in read_results(&home)? {
             if let Some(throughput) = result.throughput {
                 inputs.insert(result.id, throughput);
             }
@@ -755,6 +767,9 @@ fn ensure_dir(dir: &Path) -> Result<&Path> {
 
 /// The benchmark ids an executable defines (criterion's `--list`).
 pub fn list_benchmarks(exe: &BenchExecutable, filter: Option<&str>) -> Result<Vec<String>> {
+    if exe.is_divan() {
+        return divan::list(exe, filter);
+    }
     let mut command = bench_command(exe);
     command.arg("--list");
     if let Some(filter) = filter {
@@ -826,6 +841,9 @@ pub(crate) fn run_executable(
     bar: &crate::progress::Bar,
     limit: Option<&runner::Limit>,
 ) -> Result<BTreeMap<String, Measured>> {
+    if exe.is_divan() {
+        return divan::run(exe, args, criterion_home, bar);
+    }
     let deadline = limit.map(|l| (std::time::Instant::now() + l.after, l));
     let mut command = bench_command(exe);
     command

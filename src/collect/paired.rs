@@ -14,9 +14,7 @@ use crate::record::interference::Interference;
 use crate::record::paired::{PhaseTimes, Standing, counted_rounds, round_log_ratios};
 use crate::record::{BenchId, BenchResult, InputChange, RECORD_SCHEMA, RunRecord};
 
-use super::{
-    BenchExecutable, Progress, Project, RunSelection, build_and_list, criterion_output, machine,
-};
+use super::{BenchExecutable, Progress, Project, RunSelection, build_and_list, machine};
 
 /// criterion windows for a round when the user gives none: short, because
 /// rounds, not long windows, average out drift between the sides. Ten
@@ -575,7 +573,7 @@ pub fn run_paired(
                 let args = super::timing_args(&round_selection, round_args(exe));
                 let home = scratch.path().join(format!("{side:?}-{round}-{index}"));
                 let measured = runner.run(exe, &args, &home, &[], &bar)?;
-                for (dir, result) in criterion_output::read_criterion_dirs(&home)? {
+                for (dir, result) in super::read_results(&home)? {
                     if let Some(window) = measured
                         .get(result.id.as_str())
                         .and_then(|m| m.interference)

@@ -396,21 +396,13 @@ mod tests {
         RunRecord::for_tests(
             benches
                 .iter()
-                .map(|(id, samples)| BenchResult {
-                    executed: None,
-                    executed_data_cycles: None,
-                    id: BenchId(id.to_string()),
-                    group: "g".into(),
-                    function: None,
-                    parameter: None,
-                    unit: UNIT_INSTRUCTIONS.into(),
-                    samples: samples.to_vec(),
-                    throughput: None,
-                    profile: None,
-                    seconds: None,
-                    functions: None,
-                    simulated: None,
-                    allocations: Vec::new(),
+                .map(|(id, samples)| {
+                    BenchResult::new(
+                        BenchId(id.to_string()),
+                        "g".into(),
+                        UNIT_INSTRUCTIONS,
+                        samples.to_vec(),
+                    )
                 })
                 .collect(),
         )

@@ -525,7 +525,7 @@ pub(crate) fn judge(
             "to see where the time went (hotspots and flamegraphs), install flamegate's profiler in your benches: \
              on criterion 0.8 `criterion_group! { name = benches; config = flamegate::criterion(); targets = ... }`, \
              on criterion 0.5 `config = flamegate_hook_criterion05::criterion()` (the crate \
-             flamegate-hook-criterion05 in flamegate's repository); other criterion versions have no hook yet"
+             flamegate-hook-criterion05 in flamegate's repository); other criterion versions and divan have no hook yet"
                 .into(),
         );
     }
@@ -861,21 +861,13 @@ mod tests {
             benches: medians
                 .iter()
                 .enumerate()
-                .map(|(i, m)| BenchResult {
-                    executed: None,
-                    executed_data_cycles: None,
-                    id: BenchId(format!("bench/{i}")),
-                    group: "bench".into(),
-                    function: None,
-                    parameter: None,
-                    unit: "ns".into(),
-                    samples: (0..20).map(|_| m * (1.0 + spread * next())).collect(),
-                    throughput: None,
-                    profile: None,
-                    seconds: None,
-                    functions: None,
-                    simulated: None,
-                    allocations: Vec::new(),
+                .map(|(i, m)| {
+                    BenchResult::new(
+                        BenchId(format!("bench/{i}")),
+                        "bench".into(),
+                        "ns",
+                        (0..20).map(|_| m * (1.0 + spread * next())).collect(),
+                    )
                 })
                 .collect(),
         }

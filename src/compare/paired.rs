@@ -506,22 +506,7 @@ mod tests {
 
     fn run(ratios: &[f64]) -> PairedRun {
         let id = BenchId("bench/x".into());
-        let bench = |samples: Vec<f64>| BenchResult {
-            executed: None,
-            executed_data_cycles: None,
-            id: id.clone(),
-            group: "bench".into(),
-            function: None,
-            parameter: None,
-            unit: "ns".into(),
-            samples,
-            throughput: None,
-            profile: None,
-            seconds: None,
-            functions: None,
-            simulated: None,
-            allocations: Vec::new(),
-        };
+        let bench = |samples: Vec<f64>| BenchResult::new(id.clone(), "bench".into(), "ns", samples);
         let record = |samples: Vec<f64>| RunRecord {
             same_code: Default::default(),
             schema: RECORD_SCHEMA,

@@ -736,27 +736,16 @@ fn welch_t(a: &[f64], b: &[f64]) -> f64 {
 }
 
 fn bench_result(id: &BenchId, samples: Vec<f64>) -> BenchResult {
-    BenchResult {
-        executed: None,
-        executed_data_cycles: None,
-        id: id.clone(),
-        group: id
-            .as_str()
+    BenchResult::new(
+        id.clone(),
+        id.as_str()
             .split('/')
             .next()
             .unwrap_or_default()
             .to_string(),
-        function: None,
-        parameter: None,
-        unit: crate::record::UNIT_NS.into(),
+        crate::record::UNIT_NS,
         samples,
-        throughput: None,
-        profile: None,
-        seconds: None,
-        functions: None,
-        simulated: None,
-        allocations: Vec::new(),
-    }
+    )
 }
 
 /// Both sides' records of a replayed paired run whose rounds are only

@@ -247,6 +247,28 @@ pub struct BenchResult {
     pub executed_data_cycles: Option<f64>,
 }
 
+impl BenchResult {
+    /// A result of `samples` alone: nothing else measured yet.
+    pub fn new(id: BenchId, group: String, unit: &str, samples: Vec<f64>) -> BenchResult {
+        BenchResult {
+            id,
+            group,
+            function: None,
+            parameter: None,
+            unit: unit.to_string(),
+            samples,
+            throughput: None,
+            profile: None,
+            seconds: None,
+            functions: None,
+            simulated: None,
+            allocations: Vec::new(),
+            executed: None,
+            executed_data_cycles: None,
+        }
+    }
+}
+
 /// One benchmark run of one commit.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunRecord {

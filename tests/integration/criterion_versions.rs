@@ -290,24 +290,6 @@ fn issue_16_criterion_0_7_lists_times_checks_and_counts() {
     works_on("0.7");
 }
 
-/// divan is not timed (no samples to compute verdicts from); the refusal
-/// names divan and says why, not only "listed no criterion benchmark".
-#[test]
-fn issue_16_criterion_and_divan_a_divan_bench_is_refused_by_name() {
-    let _machine = exclusive_benchmarking();
-    let err = usage_error(&run(in_fixture_target(
-        flamegate(&fixture("divan")).arg("list"),
-    )));
-    for expected in [
-        "bench target `walk` listed no criterion benchmark",
-        "Its package depends on divan 0.1.",
-        "divan prints a summary (fastest, slowest, median, mean) and writes none of its samples out",
-        "--bench <name>",
-    ] {
-        assert!(err.contains(expected), "{expected}: {err}");
-    }
-}
-
 /// A bench on criterion 0.5 that installs flamegate's hook for 0.5
 /// (hooks/criterion-0.5) is profiled like one on 0.8, with criterion 0.5
 /// the only criterion it builds.

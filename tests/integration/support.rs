@@ -47,21 +47,13 @@ pub fn record(benches: &[(&str, f64)], seed: u64) -> RunRecord {
         benches: benches
             .iter()
             .enumerate()
-            .map(|(i, (id, median))| BenchResult {
-                executed: None,
-                executed_data_cycles: None,
-                id: BenchId(id.to_string()),
-                group: id.split('/').next().unwrap_or(id).to_string(),
-                function: None,
-                parameter: None,
-                unit: "ns".into(),
-                samples: samples(*median, 0.02, seed * 1000 + i as u64, 30),
-                throughput: None,
-                profile: None,
-                seconds: None,
-                functions: None,
-                simulated: None,
-                allocations: Vec::new(),
+            .map(|(i, (id, median))| {
+                BenchResult::new(
+                    BenchId(id.to_string()),
+                    id.split('/').next().unwrap_or(id).to_string(),
+                    "ns",
+                    samples(*median, 0.02, seed * 1000 + i as u64, 30),
+                )
             })
             .collect(),
     }

@@ -1,0 +1,343 @@
+//! divan bench targets: the one place that knows how divan is run and what
+//! it prints.
+//!
+//! divan writes no samples out. It prints a tree of benchmarks, each leaf a
+//! row of summary statistics (fastest, slowest, median, mean, samples,
+//! iters), to four significant figures. A run here is one or more short
+//! divan processes; each process's median of a benchmark is one sample of
+//! that benchmark's level. A paired round takes one process per side (its
+//! round estimate); a stored run takes `STORED_PROCESSES`, so a stored
+//! verdict has a spread to judge against.
+//!
+//! The table is read by its tree (indentation and `│`-separated cells), not
+//! by column widths, and a row that cannot be read is an error naming it.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use super::BenchExecutable;
+use super::runner::Measured;
+use crate::error::{Error, Result};
+use crate::record::{BenchId, BenchResult, UNIT_NS};
+
+/// The divan versions whose output this reads (tested: 0.1.21).
+const READABLE: [(u64, u64); 1] = [(0, 1)];
+
+/// Processes a stored run (no windows given) takes per target: each one
+/// sample of every benchmark's level.
+pub const STORED_PROCESSES: usize = 10;
+
+/// Seconds each benchmark gets in one process of a stored run.
+const STORED_SECONDS: &str = "0.2";
+
+/// Where a divan run leaves its results for `read_results`.
+const RESULTS_FILE: &str = "divan-results.json";
+
+/// Refuse a divan whose output this cannot read, by name.
+pub fn check_version(exe: &BenchExecutable) -> Result<()> {
+    match &exe.divan {
+        Some(v) if !READABLE.contains(&(v.major, v.minor)) => Err(Error::Usage(format!(
+            "bench target {} uses divan {v}, whose output flamegate cannot read yet (it reads divan 0.1); \
+             leave the target out with --bench, or pin divan 0.1",
+            exe.target.label()
+        ))),
+        _ => Ok(()),
+    }
+}
+
+fn divan_command(exe: &BenchExecutable) -> Command {
+    let mut command = Command::new(&exe.path);
+    command
+        .current_dir(&exe.target.package_dir)
+        .env("CARGO_MANIFEST_DIR", &exe.target.package_dir)
+        .env("CARGO_PKG_NAME", &exe.target.package)
+        .env_remove("DIVAN_SAMPLE_COUNT")
+        .env_remove("DIVAN_SAMPLE_SIZE")
+        .env_remove("DIVAN_MIN_TIME")
+        .env_remove("DIVAN_MAX_TIME")
+        .stdin(Stdio::null());
+    command
+}
+
+/// The benchmark ids of `exe` as divan names them (`walk::sum::1000`),
+/// those `filter` (a regex, as for criterion ids) matches.
+pub fn list(exe: &BenchExecutable, filter: Option<&str>) -> Result<Vec<String>> {
+    check_version(exe)?;
+    let filter = filter
+        .map(|f| {
+            regex::Regex::new(f).map_err(|e| {
+                Error::Usage(format!("--filter `{f}` is not a regular expression: {e}"))
+            })
+        })
+        .transpose()?;
+    // divan lists one benchmark per line only in the form it gives
+    // cargo-nextest.
+    let output = divan_command(exe)
+        .env("NEXTEST", "1")
+        .args(["--list", "--format", "terse"])
+        .output()
+        .map_err(|e| Error::io(&exe.path, e))?;
+    if !output.status.success() {
+        return Err(Error::BenchFailed {
+            exe: exe.path.clone(),
+            status: output.status.to_string(),
+            output_tail: String::from_utf8_lossy(&output.stderr).into_owned(),
+        });
+    }
+    Ok(String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| line.strip_suffix(": benchmark"))
+        .filter(|id| filter.as_ref().is_none_or(|f| f.is_match(id)))
+        .map(str::to_string)
+        .collect())
+}
+
+/// What a criterion-style argument list (`collect::timing_args`) asks of a
+/// divan run: its filter and its measurement window.
+#[derive(Debug, PartialEq)]
+struct Asked {
+    filter: Option<String>,
+    /// Seconds per benchmark; `None`: a stored run's several processes.
+    window: Option<String>,
+}
+
+fn asked(args: &[String]) -> Result<Asked> {
+    let mut asked = Asked {
+        filter: None,
+        window: None,
+    };
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--noplot" => {}
+            "--warm-up-time" | "--sample-size" => {
+                args.next();
+            }
+            "--measurement-time" => asked.window = args.next().cloned(),
+            other if other.starts_with("--") => {
+                return Err(Error::Usage(format!(
+                    "`{other}` has no divan equivalent: divan targets take flamegate's own windows, \
+                     so leave criterion arguments out when checking them"
+                )));
+            }
+            filter => asked.filter = Some(filter.to_string()),
+        }
+    }
+    Ok(asked)
+}
+
+/// Run `exe`'s benchmarks that `args` select (criterion's form, translated)
+/// and leave their results in `home` for `read_results`.
+pub fn run(
+    exe: &BenchExecutable,
+    args: &[String],
+    home: &Path,
+    bar: &crate::progress::Bar,
+) -> Result<BTreeMap<String, Measured>> {
+    let asked = asked(args)?;
+    let ids = list(exe, asked.filter.as_deref())?;
+    let mut samples: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    if !ids.is_empty() {
+        let (processes, window) = match &asked.window {
+            Some(window) => (1, window.as_str()),
+            None => (STORED_PROCESSES, STORED_SECONDS),
+        };
+        for _ in 0..processes {
+            for (id, median) in run_once(exe, &ids, window)? {
+                samples.entry(id).or_default().push(median);
+            }
+        }
+    }
+    let results: Vec<BenchResult> = samples
+        .into_iter()
+        .map(|(id, samples)| result_of(id, samples))
+        .collect();
+    for result in &results {
+        bar.finished_one(result.id.as_str());
+    }
+    std::fs::create_dir_all(home).map_err(|e| Error::io(home, e))?;
+    let path = home.join(RESULTS_FILE);
+    let json = serde_json::to_vec(&results).expect("results serialize");
+    std::fs::write(&path, json).map_err(|e| Error::io(&path, e))?;
+    Ok(results
+        .iter()
+        .map(|r| (r.id.0.clone(), Measured::default()))
+        .collect())
+}
+
+fn result_of(id: String, samples: Vec<f64>) -> BenchResult {
+    let (group, function) = match id.rsplit_once("::") {
+        Some((group, function)) => (group.to_string(), Some(function.to_string())),
+        None => (id.clone(), None),
+    };
+    BenchResult {
+        function,
+        ..BenchResult::new(BenchId(id), group, UNIT_NS, samples)
+    }
+}
+
+/// One divan process over `ids`, `window` seconds each: the median of each.
+fn run_once(exe: &BenchExecutable, ids: &[String], window: &str) -> Result<Vec<(String, f64)>> {
+    let output = divan_command(exe)
+        .args(["--bench", "--color", "never", "--exact"])
+        .args(ids)
+        .args(["--min-time", window, "--max-time", window])
+        .output()
+        .map_err(|e| Error::io(&exe.path, e))?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    if !output.status.success() {
+        return Err(Error::BenchFailed {
+            exe: exe.path.clone(),
+            status: output.status.to_string(),
+            output_tail: format!("{stdout}{}", String::from_utf8_lossy(&output.stderr)),
+        });
+    }
+    let medians = medians(&stdout).map_err(|problem| Error::DivanOutput {
+        exe: exe.path.clone(),
+        problem,
+    })?;
+    for id in ids {
+        if !medians.iter().any(|(found, _)| found == id) {
+            return Err(Error::DivanOutput {
+                exe: exe.path.clone(),
+                problem: format!("benchmark `{id}` was listed but divan printed no row for it"),
+            });
+        }
+    }
+    Ok(medians)
+}
+
+/// Each benchmark row's id (its path in the tree) and median in ns.
+fn medians(table: &str) -> std::result::Result<Vec<(String, f64)>, String> {
+    const TREE: [char; 5] = ['│', '├', '╰', '─', ' '];
+    let mut path: Vec<String> = Vec::new();
+    let mut found = Vec::new();
+    for line in table.lines() {
+        let prefix: String = line.chars().take_while(|c| TREE.contains(c)).collect();
+        let rest = &line[prefix.len()..];
+        // A name ends where the padding before its first cell starts.
+        let (name, cells) = rest.split_once("  ").unwrap_or((rest, ""));
+        let cells: Vec<&str> = cells.split('│').map(str::trim).collect();
+        if prefix.is_empty() && cells.first() == Some(&"fastest") {
+            // A tree's top (the bench target's module) with the headings.
+            path = vec![name.trim().to_string()];
+            continue;
+        }
+        // Only a branch ("├─ ", "╰─ ") names a node; other rows are blank,
+        // divan's preamble, or a benchmark's throughput and allocations.
+        if path.is_empty() || !prefix.ends_with("─ ") {
+            continue;
+        }
+        let depth = prefix.chars().count() / 3;
+        if depth > path.len() {
+            return Err(format!(
+                "the row `{}` is deeper than its parent",
+                line.trim()
+            ));
+        }
+        path.truncate(depth);
+        path.push(name.trim().to_string());
+        if cells.iter().all(|c| c.is_empty()) {
+            continue;
+        }
+        let median = cells
+            .get(2)
+            .and_then(|cell| nanoseconds(cell))
+            .ok_or_else(|| format!("the row `{}` has no median time", line.trim()))?;
+        found.push((path.join("::"), median));
+    }
+    Ok(found)
+}
+
+/// A divan duration (`1.086 µs`) in nanoseconds.
+fn nanoseconds(cell: &str) -> Option<f64> {
+    let (value, unit) = cell.split_once(' ')?;
+    let value: f64 = value.parse().ok()?;
+    let scale = match unit {
+        "ps" => 1e-3,
+        "ns" => 1.0,
+        "µs" => 1e3,
+        "ms" => 1e6,
+        "s" => 1e9,
+        "m" => 60e9,
+        "h" => 3600e9,
+        _ => return None,
+    };
+    Some(value * scale).filter(|ns| ns.is_finite() && *ns > 0.0)
+}
+
+/// The results a divan run left in `home`, if it ran there.
+pub fn read_results(home: &Path) -> Result<Vec<BenchResult>> {
+    let path = home.join(RESULTS_FILE);
+    match std::fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| Error::DivanOutput {
+            exe: path.clone(),
+            problem: e.to_string(),
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(Error::io(&path, e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// divan 0.1.21's output for the fixture, with a throughput row and
+    /// allocation rows under one benchmark.
+    const TABLE: &str = "\
+Timer precision: 20 ns
+walk          fastest       │ slowest       │ median        │ mean          │ samples │ iters
+├─ small      96.87 ns      │ 105.3 ns      │ 101.4 ns      │ 101 ns        │ 20      │ 640
+├─ bytes      1.5 ms        │ 2 ms          │ 1.75 ms       │ 1.8 ms        │ 3       │ 3
+│             1.2 GB/s      │ 1 GB/s        │ 1.1 GB/s      │ 1.1 GB/s      │         │
+│             max alloc:    │               │               │               │         │
+│               1           │ 1             │ 1             │ 1             │         │
+╰─ sum                      │               │               │               │         │
+   ├─ 1000    1.081 µs      │ 1.116 µs      │ 1.091 µs      │ 1.092 µs      │ 20      │ 40
+   ╰─ 4000    4.345 µs      │ 4.395 µs      │ 4.365 µs      │ 4.365 µs      │ 20      │ 20
+";
+
+    #[test]
+    fn each_benchmark_row_gives_its_path_and_median_in_nanoseconds() {
+        let found = medians(TABLE).unwrap();
+        let ids: Vec<&str> = found.iter().map(|(id, _)| id.as_str()).collect();
+        assert_eq!(
+            ids,
+            [
+                "walk::small",
+                "walk::bytes",
+                "walk::sum::1000",
+                "walk::sum::4000"
+            ]
+        );
+        let ns: Vec<f64> = found.iter().map(|(_, ns)| *ns).collect();
+        assert_eq!(ns, [101.4, 1.75e6, 1091.0, 4365.0]);
+    }
+
+    #[test]
+    fn a_row_without_a_readable_median_is_an_error_naming_it() {
+        let table = TABLE.replace("1.091 µs", "1.091 parsecs");
+        let error = medians(&table).unwrap_err();
+        assert!(error.contains("1000"), "{error}");
+    }
+
+    #[test]
+    fn criterion_windows_become_divan_windows_and_other_options_are_refused() {
+        let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let round = asked(&args(&[
+            "^walk::sum",
+            "--noplot",
+            "--warm-up-time",
+            "0.1",
+            "--measurement-time",
+            "0.3",
+        ]))
+        .unwrap();
+        assert_eq!(round.filter.as_deref(), Some("^walk::sum"));
+        assert_eq!(round.window.as_deref(), Some("0.3"));
+        assert_eq!(asked(&args(&["--noplot"])).unwrap().window, None);
+        assert!(asked(&args(&["--profile-time", "1"])).is_err());
+    }
+}

@@ -1,0 +1,101 @@
+//! divan benches: listed, timed in stored and paired mode through the real
+//! binary, a seeded slowdown failed and a neutral change passed.
+
+use std::path::Path;
+
+use crate::support::*;
+
+const FILES: [&str; 3] = ["Cargo.lock", "src/lib.rs", "benches/walk.rs"];
+
+fn divan_repo(dir: &Path) {
+    copy_fixture("divan", &FILES, dir);
+    git_in(dir, &["init", "-q", "-b", "main"]);
+    git_in(dir, &["add", "-A"]);
+    git_in(dir, &["commit", "-q", "-m", "divan"]);
+}
+
+fn check(repo: &Path, target: &Path, out: &Path, mode: &[&str]) -> std::process::Output {
+    run(flamegate(repo)
+        .env("CARGO_TARGET_DIR", target)
+        .args(["check", "--base-ref", "main", "--no-profile", "--out-dir"])
+        .arg(out)
+        .args(mode))
+}
+
+#[test]
+fn a_divan_bench_is_listed_timed_stored_and_paired_and_a_slowdown_fails() {
+    let _machine = exclusive_benchmarking();
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    divan_repo(&repo);
+    let target = fixture_target_dir().join("divan");
+
+    // Listed as divan names them, filtered like criterion ids.
+    let list = run(flamegate(&repo)
+        .env("CARGO_TARGET_DIR", &target)
+        .args(["list", "--filter", "sum"]));
+    assert_eq!(list.status.code(), Some(0), "{}", stderr(&list));
+    assert_eq!(stdout(&list), "walk::sum::1000\nwalk::sum::4000\n");
+
+    // A stored baseline: several short divan processes, one sample each.
+    let update = run(flamegate(&repo).env("CARGO_TARGET_DIR", &target).args([
+        "baseline",
+        "update",
+        "--no-profile",
+    ]));
+    assert_eq!(update.status.code(), Some(0), "{}", stderr(&update));
+    let stored = flamegate::record::RunRecord::load(&repo.join("baselines/divanfx.json")).unwrap();
+    let ids: Vec<&str> = stored.benches.iter().map(|b| b.id.as_str()).collect();
+    assert_eq!(ids, ["walk::small", "walk::sum::1000", "walk::sum::4000"]);
+    for bench in &stored.benches {
+        assert_eq!(bench.unit, "ns");
+        assert_eq!(bench.samples.len(), 10, "{}", bench.id);
+        assert!(bench.samples.iter().all(|s| *s > 10.0), "{bench:?}");
+    }
+    git_in(&repo, &["add", "baselines"]);
+    git_in(&repo, &["commit", "-q", "-m", "baseline"]);
+
+    // A neutral change (one more benchmark) passes paired.
+    git_in(&repo, &["checkout", "-q", "-b", "neutral"]);
+    let bench = repo.join("benches/walk.rs");
+    let text = std::fs::read_to_string(&bench).unwrap();
+    let more =
+        "#[divan::bench]\nfn large() -> u64 {\n    divanfx::sum(divan::black_box(9000))\n}\n";
+    std::fs::write(&bench, format!("{text}\n{more}")).unwrap();
+    git_in(&repo, &["commit", "-q", "-am", "neutral"]);
+    let out = dir.path().join("neutral");
+    let output = check(&repo, &target, &out, &["--paired", "--rounds", "6"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let neutral = report(&out);
+    let sum = comparison_of(&neutral, "walk::sum::4000");
+    assert!(timed_in_rounds(sum, 6), "{sum}");
+    assert_eq!(verdict_of(&neutral, "walk::large"), "New");
+
+    // A modulo in the loop: slower, in both modes.
+    git_in(&repo, &["checkout", "-q", "-b", "slow", "main"]);
+    replace_in(
+        &repo.join("src/lib.rs"),
+        "wrapping_mul(0x9E37_79B9_7F4A_7C15))",
+        "wrapping_mul(0x9E37_79B9_7F4A_7C15) % 1_000_000_007)",
+    );
+    git_in(&repo, &["commit", "-q", "-am", "slow"]);
+    for (name, mode) in [
+        ("stored", &[][..]),
+        ("paired", &["--paired", "--rounds", "6"]),
+    ] {
+        let out = dir.path().join(name);
+        let output = check(&repo, &target, &out, mode);
+        assert_eq!(output.status.code(), Some(1), "{name}: {}", stderr(&output));
+        let report = report(&out);
+        assert_eq!(
+            verdict_of(&report, "walk::sum::4000"),
+            "Regressed",
+            "{name}"
+        );
+        let log = stderr(&output);
+        assert!(
+            log.contains("what divan benchmarks execute is not counted yet"),
+            "{log}"
+        );
+    }
+}
