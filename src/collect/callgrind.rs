@@ -23,6 +23,55 @@ pub const REPEATS: usize = 3;
 /// The functions whose execution is counted (callgrind pattern).
 pub const COUNTED_FUNCTIONS: &str = "criterion::bencher::Bencher*::iter*";
 
+/// divan's: collection on inside `Bencher::bench*` (divan's, or its fork's
+/// in codspeed-divan-compat), which in divan's test mode takes one sample
+/// of one call: the routine and divan's own steps around it, the same on
+/// both sides. Off again where divan measures its timer's overhead, once per
+/// process on its first benchmark (88 million instructions, a few hundred
+/// apart from run to run; each benchmark runs in a process of its own):
+/// `Timer::bench_overheads`, or, where that is inlined, the one-time
+/// initialisation it runs in (so a routine's own one-time initialisation,
+/// a lazily built table, is not counted there either). Each entry into a
+/// matching function toggles collection; the patterns match names
+/// demangled or not.
+const DIVAN_BENCH: &str = "*divan*Bencher*bench*";
+const DIVAN_OVERHEADS: &str = "*Timer*bench_overheads*";
+const DIVAN_OVERHEADS_INLINED: &str = "*Once*call_once_force*";
+
+/// callgrind's `--toggle-collect` options for `exe`: `criterion` (a
+/// pattern) for criterion benches, divan's for divan benches.
+pub fn toggle_options(exe: &BenchExecutable, criterion: &str) -> Vec<String> {
+    let patterns = if exe.is_divan() {
+        let overheads = if has_function(exe, "bench_overheads") {
+            DIVAN_OVERHEADS
+        } else {
+            DIVAN_OVERHEADS_INLINED
+        };
+        vec![DIVAN_BENCH, overheads]
+    } else {
+        vec![criterion]
+    };
+    patterns
+        .iter()
+        .map(|pattern| format!("--toggle-collect={pattern}"))
+        .collect()
+}
+
+/// Whether `exe` has a function whose symbol contains `word` (an
+/// executable that cannot be read has none).
+fn has_function(exe: &BenchExecutable, word: &str) -> bool {
+    use object::{Object, ObjectSymbol, SymbolKind};
+    let Ok(data) = std::fs::read(&exe.path) else {
+        return false;
+    };
+    let Ok(file) = object::File::parse(&*data) else {
+        return false;
+    };
+    file.symbols().any(|symbol| {
+        symbol.kind() == SymbolKind::Text && symbol.name().is_ok_and(|name| name.contains(word))
+    })
+}
+
 pub use crate::record::instructions::{FunctionCost, Simulated};
 
 /// Longest one benchmark may run under callgrind (its set-up included) before
@@ -75,16 +124,9 @@ fn run_with_limit(
 }
 
 /// Run benchmark `id` (exactly) of `exe` once under callgrind with
-/// `options`, in criterion's test mode, as cargo would run it; a failure
+/// `options`, in its harness's test mode, as cargo would run it; a failure
 /// is an error with the end of its output.
-/// Why a divan benchmark has no instruction count yet.
-pub const DIVAN_NOT_COUNTED: &str = "a divan bench: flamegate counts instructions inside criterion's \
-     `Bencher::iter*` only, so what divan benchmarks execute is not counted yet";
-
 pub(super) fn run_benchmark(exe: &BenchExecutable, id: &str, options: &[String]) -> Result<()> {
-    if exe.is_divan() {
-        return Err(Error::Usage(DIVAN_NOT_COUNTED.to_string()));
-    }
     let filter = format!("^{}$", regex::escape(id));
     let mut command = Command::new("valgrind");
     command
@@ -96,6 +138,12 @@ pub(super) fn run_benchmark(exe: &BenchExecutable, id: &str, options: &[String])
         .current_dir(&exe.target.package_dir)
         .env("CARGO_MANIFEST_DIR", &exe.target.package_dir)
         .env("CARGO_PKG_NAME", &exe.target.package)
+        // Counts must not depend on the user's RUST_BACKTRACE: with it set,
+        // every error value built inside the routine (anyhow's, and
+        // codspeed-divan-compat's outside CodSpeed's runner) captures a
+        // backtrace, tens of thousands of instructions. Panics still print
+        // theirs.
+        .env("RUST_LIB_BACKTRACE", "0")
         .stdin(std::process::Stdio::null());
     let output = run_with_limit(command, TIME_LIMIT, id)?;
     if !output.status.success() {
@@ -129,10 +177,8 @@ pub fn count(
     out_file: &Path,
     simulate: bool,
 ) -> Result<(u64, Option<Simulated>)> {
-    let mut options = vec![
-        format!("--callgrind-out-file={}", out_file.display()),
-        format!("--toggle-collect={COUNTED_FUNCTIONS}"),
-    ];
+    let mut options = vec![format!("--callgrind-out-file={}", out_file.display())];
+    options.extend(toggle_options(exe, COUNTED_FUNCTIONS));
     if simulate {
         options.extend(["--cache-sim=yes".into(), "--branch-sim=yes".into()]);
     }
@@ -157,8 +203,9 @@ pub fn count(
         .flatten();
     if instructions == 0 {
         return Err(Error::Usage(format!(
-            "callgrind counted no instructions in `{COUNTED_FUNCTIONS}` for benchmark `{id}`: its timing loop was \
-             inlined away or it does not use `b.iter(...)`; instruction mode needs criterion's `iter` family"
+            "callgrind counted no instructions in `{COUNTED_FUNCTIONS}` (or divan's `{DIVAN_BENCH}`) for \
+             benchmark `{id}`: its timing loop was inlined away or it does not use `b.iter(...)`; instruction \
+             mode needs criterion's `iter` family"
         )));
     }
     Ok((instructions, simulated))

@@ -407,8 +407,15 @@ pub fn build(
     Ok(executables)
 }
 
-/// The bench harness crates flamegate knows of.
-const HARNESSES: [&str; 2] = ["criterion", "divan"];
+/// The bench harness crates flamegate knows of: (package, harness).
+/// CodSpeed's `codspeed-divan-compat` (its own versions, 2 and 3) runs a
+/// fork of divan 0.1 outside CodSpeed's runner, with the same options and
+/// output.
+const HARNESSES: [(&str, &str); 3] = [
+    ("criterion", "criterion"),
+    ("divan", "divan"),
+    ("codspeed-divan-compat", "divan"),
+];
 
 /// The versions of the bench harness crates (`HARNESSES`) each workspace
 /// package depends on, from cargo's resolve (after a build, so the lock
@@ -447,8 +454,10 @@ fn harness_versions(
                 .iter()
                 .filter_map(|dep| package(&dep.pkg))
                 .filter_map(|dep| {
-                    let harness = HARNESSES.iter().find(|h| **h == dep.name.as_str())?;
-                    Some((*harness, dep.version.clone()))
+                    let harness = HARNESSES
+                        .iter()
+                        .find(|(package, _)| *package == dep.name.as_str())?;
+                    Some((harness.1, dep.version.clone()))
                 })
                 .collect();
             Some((member.name.to_string(), found))

@@ -21,8 +21,9 @@ use super::runner::Measured;
 use crate::error::{Error, Result};
 use crate::record::{BenchId, BenchResult, UNIT_NS};
 
-/// The divan versions whose output this reads (tested: 0.1.21).
-const READABLE: [(u64, u64); 1] = [(0, 1)];
+/// The divan versions whose output this reads (tested: divan 0.1.21, and
+/// codspeed-divan-compat 3.0.5, whose versions count from 2).
+const READABLE: [(u64, u64); 3] = [(0, 1), (2, 0), (3, 0)];
 
 /// Processes a stored run (no windows given) takes per target: each one
 /// sample of every benchmark's level.
@@ -38,8 +39,8 @@ const RESULTS_FILE: &str = "divan-results.json";
 pub fn check_version(exe: &BenchExecutable) -> Result<()> {
     match &exe.divan {
         Some(v) if !READABLE.contains(&(v.major, v.minor)) => Err(Error::Usage(format!(
-            "bench target {} uses divan {v}, whose output flamegate cannot read yet (it reads divan 0.1); \
-             leave the target out with --bench, or pin divan 0.1",
+            "bench target {} uses divan {v}, whose output flamegate cannot read yet (it reads divan 0.1 \
+             and codspeed-divan-compat 2 and 3); leave the target out with --bench, or pin divan 0.1",
             exe.target.label()
         ))),
         _ => Ok(()),
@@ -71,26 +72,56 @@ pub fn list(exe: &BenchExecutable, filter: Option<&str>) -> Result<Vec<String>> 
             })
         })
         .transpose()?;
-    // divan lists one benchmark per line only in the form it gives
-    // cargo-nextest.
+    let ids = match listed_terse(exe)? {
+        Some(ids) => ids,
+        None => listed_by_test_run(exe)?,
+    };
+    Ok(ids
+        .into_iter()
+        .filter(|id| filter.as_ref().is_none_or(|f| f.is_match(id)))
+        .collect())
+}
+
+/// The ids in the one-per-line form divan gives cargo-nextest; None when
+/// the harness has no such form (older divans, the fork in
+/// codspeed-divan-compat, refuse `--format`).
+fn listed_terse(exe: &BenchExecutable) -> Result<Option<Vec<String>>> {
     let output = divan_command(exe)
         .env("NEXTEST", "1")
         .args(["--list", "--format", "terse"])
         .output()
         .map_err(|e| Error::io(&exe.path, e))?;
     if !output.status.success() {
+        return Ok(None);
+    }
+    Ok(Some(
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter_map(|line| line.strip_suffix(": benchmark"))
+            .map(str::to_string)
+            .collect(),
+    ))
+}
+
+/// The ids from the tree divan prints in its test mode (each benchmark run
+/// once): its `--list` tree leaves out argument variants.
+fn listed_by_test_run(exe: &BenchExecutable) -> Result<Vec<String>> {
+    let output = divan_command(exe)
+        .args(["--test", "--color", "never"])
+        .output()
+        .map_err(|e| Error::io(&exe.path, e))?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    if !output.status.success() {
         return Err(Error::BenchFailed {
             exe: exe.path.clone(),
             status: output.status.to_string(),
-            output_tail: String::from_utf8_lossy(&output.stderr).into_owned(),
+            output_tail: format!("{stdout}{}", String::from_utf8_lossy(&output.stderr)),
         });
     }
-    Ok(String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter_map(|line| line.strip_suffix(": benchmark"))
-        .filter(|id| filter.as_ref().is_none_or(|f| f.is_match(id)))
-        .map(str::to_string)
-        .collect())
+    leaves(&stdout).map_err(|problem| Error::DivanOutput {
+        exe: exe.path.clone(),
+        problem,
+    })
 }
 
 /// What a criterion-style argument list (`collect::timing_args`) asks of a
@@ -208,28 +239,40 @@ fn run_once(exe: &BenchExecutable, ids: &[String], window: &str) -> Result<Vec<(
     Ok(medians)
 }
 
-/// Each benchmark row's id (its path in the tree) and median in ns.
-fn medians(table: &str) -> std::result::Result<Vec<(String, f64)>, String> {
+/// One node of the tree divan prints: its path (`walk::sum::1000`), its
+/// depth (0 for the bench target's module) and the cells after its name.
+struct Node<'a> {
+    path: String,
+    depth: usize,
+    cells: Vec<&'a str>,
+    line: &'a str,
+}
+
+/// The nodes of the trees in `table`, in order. Only a branch ("├─ ",
+/// "╰─ ") or a line's start names a node; other lines are blank, divan's
+/// preamble ("Timer precision"), or rows under a benchmark (throughput,
+/// allocations).
+fn nodes(table: &str) -> std::result::Result<Vec<Node<'_>>, String> {
     const TREE: [char; 5] = ['│', '├', '╰', '─', ' '];
-    let mut path: Vec<String> = Vec::new();
+    let mut path: Vec<&str> = Vec::new();
     let mut found = Vec::new();
     for line in table.lines() {
         let prefix: String = line.chars().take_while(|c| TREE.contains(c)).collect();
         let rest = &line[prefix.len()..];
         // A name ends where the padding before its first cell starts.
         let (name, cells) = rest.split_once("  ").unwrap_or((rest, ""));
+        let name = name.trim();
         let cells: Vec<&str> = cells.split('│').map(str::trim).collect();
-        if prefix.is_empty() && cells.first() == Some(&"fastest") {
-            // A tree's top (the bench target's module) with the headings.
-            path = vec![name.trim().to_string()];
+        let depth = if prefix.is_empty() {
+            if name.is_empty() || name.starts_with("Timer precision") {
+                continue;
+            }
+            0
+        } else if prefix.ends_with("─ ") && !path.is_empty() {
+            prefix.chars().count() / 3
+        } else {
             continue;
-        }
-        // Only a branch ("├─ ", "╰─ ") names a node; other rows are blank,
-        // divan's preamble, or a benchmark's throughput and allocations.
-        if path.is_empty() || !prefix.ends_with("─ ") {
-            continue;
-        }
-        let depth = prefix.chars().count() / 3;
+        };
         if depth > path.len() {
             return Err(format!(
                 "the row `{}` is deeper than its parent",
@@ -237,17 +280,45 @@ fn medians(table: &str) -> std::result::Result<Vec<(String, f64)>, String> {
             ));
         }
         path.truncate(depth);
-        path.push(name.trim().to_string());
-        if cells.iter().all(|c| c.is_empty()) {
-            continue;
-        }
-        let median = cells
-            .get(2)
-            .and_then(|cell| nanoseconds(cell))
-            .ok_or_else(|| format!("the row `{}` has no median time", line.trim()))?;
-        found.push((path.join("::"), median));
+        path.push(name);
+        found.push(Node {
+            path: path.join("::"),
+            depth,
+            cells,
+            line,
+        });
     }
     Ok(found)
+}
+
+/// Each benchmark row's id (its path in the tree) and median in ns.
+fn medians(table: &str) -> std::result::Result<Vec<(String, f64)>, String> {
+    let mut found = Vec::new();
+    for node in nodes(table)? {
+        // The top row holds the headings; a parent's cells are empty.
+        if node.depth == 0 || node.cells.iter().all(|c| c.is_empty()) {
+            continue;
+        }
+        let median = node
+            .cells
+            .get(2)
+            .and_then(|cell| nanoseconds(cell))
+            .ok_or_else(|| format!("the row `{}` has no median time", node.line.trim()))?;
+        found.push((node.path, median));
+    }
+    Ok(found)
+}
+
+/// The leaves of the trees in `table` (the benchmarks), by path.
+fn leaves(table: &str) -> std::result::Result<Vec<String>, String> {
+    let nodes = nodes(table)?;
+    Ok(nodes
+        .iter()
+        .enumerate()
+        .filter(|(i, node)| nodes.get(i + 1).is_none_or(|next| next.depth <= node.depth))
+        .filter(|(_, node)| node.depth > 0)
+        .map(|(_, node)| node.path.clone())
+        .collect())
 }
 
 /// A divan duration (`1.086 µs`) in nanoseconds.
@@ -314,6 +385,16 @@ walk          fastest       │ slowest       │ median        │ mean        
         );
         let ns: Vec<f64> = found.iter().map(|(_, ns)| *ns).collect();
         assert_eq!(ns, [101.4, 1.75e6, 1091.0, 4365.0]);
+    }
+
+    #[test]
+    fn the_leaves_of_a_test_mode_tree_are_the_benchmarks() {
+        let tree = "walk\n├─ small\n╰─ sum\n   ├─ 1000\n   ╰─ 4000\n";
+        assert_eq!(
+            leaves(tree).unwrap(),
+            ["walk::small", "walk::sum::1000", "walk::sum::4000"]
+        );
+        assert_eq!(leaves(TABLE).unwrap().len(), 4);
     }
 
     #[test]

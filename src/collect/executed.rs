@@ -243,14 +243,14 @@ pub fn execution(
     id: &str,
     out_file: &Path,
 ) -> Result<Execution> {
-    let options = [
+    let mut options = super::callgrind::toggle_options(exe, TIMING_LOOPS);
+    options.extend([
         format!("--callgrind-out-file={}", out_file.display()),
-        format!("--toggle-collect={TIMING_LOOPS}"),
         "--demangle=no".into(),
         "--separate-threads=yes".into(),
         "--cache-sim=yes".into(),
         "--branch-sim=yes".into(),
-    ];
+    ]);
     super::callgrind::run_benchmark(exe, id, &options)?;
     let files = thread_files(out_file)?;
     let mut functions = BTreeMap::new();

@@ -254,14 +254,6 @@ fn executions(
 
 /// The executable's code index, or a note that its benchmarks are timed.
 fn code_of(exe: &BenchExecutable, progress: &Progress) -> Option<CodeIndex> {
-    if exe.is_divan() {
-        progress.note(&format!(
-            "bench target {}: {}; timing it",
-            exe.target.label(),
-            super::callgrind::DIVAN_NOT_COUNTED
-        ));
-        return None;
-    }
     CodeIndex::read(&exe.path)
         .map_err(|error| {
             progress.note(&format!(
