@@ -106,18 +106,7 @@ fn listed_terse(exe: &BenchExecutable) -> Result<Option<Vec<String>>> {
 /// The ids from the tree divan prints in its test mode (each benchmark run
 /// once): its `--list` tree leaves out argument variants.
 fn listed_by_test_run(exe: &BenchExecutable) -> Result<Vec<String>> {
-    let output = divan_command(exe)
-        .args(["--test", "--color", "never"])
-        .output()
-        .map_err(|e| Error::io(&exe.path, e))?;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    if !output.status.success() {
-        return Err(Error::BenchFailed {
-            exe: exe.path.clone(),
-            status: output.status.to_string(),
-            output_tail: format!("{stdout}{}", String::from_utf8_lossy(&output.stderr)),
-        });
-    }
+    let stdout = printed(exe, divan_command(exe).args(["--test", "--color", "never"]))?;
     leaves(&stdout).map_err(|problem| Error::DivanOutput {
         exe: exe.path.clone(),
         problem,
@@ -208,15 +197,11 @@ fn result_of(id: String, samples: Vec<f64>) -> BenchResult {
     }
 }
 
-/// One divan process over `ids`, `window` seconds each: the median of each.
-fn run_once(exe: &BenchExecutable, ids: &[String], window: &str) -> Result<Vec<(String, f64)>> {
-    let output = divan_command(exe)
-        .args(["--bench", "--color", "never", "--exact"])
-        .args(ids)
-        .args(["--min-time", window, "--max-time", window])
-        .output()
-        .map_err(|e| Error::io(&exe.path, e))?;
-    let stdout = String::from_utf8_lossy(&output.stdout);
+/// What `command` (a divan process of `exe`) printed; an error with its
+/// output when it failed.
+fn printed(exe: &BenchExecutable, command: &mut Command) -> Result<String> {
+    let output = command.output().map_err(|e| Error::io(&exe.path, e))?;
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     if !output.status.success() {
         return Err(Error::BenchFailed {
             exe: exe.path.clone(),
@@ -224,6 +209,18 @@ fn run_once(exe: &BenchExecutable, ids: &[String], window: &str) -> Result<Vec<(
             output_tail: format!("{stdout}{}", String::from_utf8_lossy(&output.stderr)),
         });
     }
+    Ok(stdout)
+}
+
+/// One divan process over `ids`, `window` seconds each: the median of each.
+fn run_once(exe: &BenchExecutable, ids: &[String], window: &str) -> Result<Vec<(String, f64)>> {
+    let stdout = printed(
+        exe,
+        divan_command(exe)
+            .args(["--bench", "--color", "never", "--exact"])
+            .args(ids)
+            .args(["--min-time", window, "--max-time", window]),
+    )?;
     let medians = medians(&stdout).map_err(|problem| Error::DivanOutput {
         exe: exe.path.clone(),
         problem,
