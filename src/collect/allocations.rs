@@ -80,13 +80,13 @@ pub(crate) fn allocation_pass(
     runner: &dyn Runner,
     progress: &Progress,
 ) -> Result<BTreeMap<BenchId, Vec<AllocationCount>>> {
+    let mut counts = divan_allocations(listed, tag, progress)?;
     let counting: Vec<(usize, &BenchExecutable, &Vec<String>)> = listed
         .iter()
         .enumerate()
-        .filter(|(_, (exe, ids))| !ids.is_empty() && installed(exe))
+        .filter(|(_, (exe, ids))| !ids.is_empty() && !exe.is_divan() && installed(exe))
         .map(|(index, (exe, ids))| (index, exe, ids))
         .collect();
-    let mut counts = BTreeMap::new();
     if counting.is_empty() {
         return Ok(counts);
     }
@@ -146,6 +146,60 @@ pub(crate) fn allocation_pass(
                 counts.insert(BenchId(id.clone()), runs);
             }
             bar.finished_one(id);
+        }
+    }
+    bar.finish();
+    Ok(counts)
+}
+
+/// divan's own counts (`AllocProfiler`) of the listed benchmarks of every
+/// divan executable with a global allocator of its own, each `REPEATS`
+/// times alone. divan prints nothing for a benchmark that allocates
+/// nothing, so that is a count of zero, unless no benchmark of the
+/// executable printed counts: then `AllocProfiler` is not its allocator.
+fn divan_allocations(
+    listed: &Listed,
+    tag: &str,
+    progress: &Progress,
+) -> Result<BTreeMap<BenchId, Vec<AllocationCount>>> {
+    let mut counts = BTreeMap::new();
+    let counting: Vec<(&BenchExecutable, &Vec<String>)> = listed
+        .iter()
+        .filter(|(exe, ids)| !ids.is_empty() && exe.is_divan())
+        .filter(|(exe, _)| super::divan::may_count_allocations(exe))
+        .map(|(exe, ids)| (exe, ids))
+        .collect();
+    let total: usize = counting.iter().map(|(_, ids)| ids.len()).sum();
+    if total == 0 {
+        return Ok(counts);
+    }
+    progress.note(&format!(
+        "counting allocations{tag}: {total} divan benchmark(s), each {REPEATS} times alone for one call \
+         (divan's AllocProfiler)"
+    ));
+    let bar = progress.bar(total as u64, &format!("counting allocations{tag}"));
+    for (exe, ids) in counting {
+        let mut printed = false;
+        let mut mine = BTreeMap::new();
+        for id in ids {
+            bar.working_on(id);
+            let mut runs = Vec::with_capacity(REPEATS);
+            for _ in 0..REPEATS {
+                let count = super::divan::allocations(exe, id)?;
+                printed |= count.is_some();
+                runs.push(count.unwrap_or_default());
+            }
+            mine.insert(BenchId(id.clone()), runs);
+            bar.finished_one(id);
+        }
+        if printed {
+            counts.extend(mine);
+        } else {
+            progress.note(&format!(
+                "allocations of bench target {} not counted: divan printed no allocation counts; install \
+                 `#[global_allocator] static ALLOC: divan::AllocProfiler = divan::AllocProfiler::system();`",
+                exe.target.label()
+            ));
         }
     }
     bar.finish();

@@ -59,7 +59,7 @@ pub fn toggle_options(exe: &BenchExecutable, criterion: &str) -> Vec<String> {
 
 /// Whether `exe` has a function whose symbol contains `word` (an
 /// executable that cannot be read has none).
-fn has_function(exe: &BenchExecutable, word: &str) -> bool {
+pub(super) fn has_function(exe: &BenchExecutable, word: &str) -> bool {
     use object::{Object, ObjectSymbol, SymbolKind};
     let Ok(data) = std::fs::read(&exe.path) else {
         return false;

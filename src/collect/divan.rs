@@ -19,6 +19,7 @@ use std::process::{Command, Stdio};
 use super::BenchExecutable;
 use super::runner::Measured;
 use crate::error::{Error, Result};
+use crate::record::allocations::AllocationCount;
 use crate::record::{BenchId, BenchResult, UNIT_NS};
 
 /// The divan versions whose output this reads (tested: divan 0.1.21, and
@@ -243,6 +244,8 @@ struct Node<'a> {
     depth: usize,
     cells: Vec<&'a str>,
     line: &'a str,
+    /// The cells of the rows under it (throughput, allocations).
+    under: Vec<Vec<&'a str>>,
 }
 
 /// The nodes of the trees in `table`, in order. Only a branch ("├─ ",
@@ -268,6 +271,10 @@ fn nodes(table: &str) -> std::result::Result<Vec<Node<'_>>, String> {
         } else if prefix.ends_with("─ ") && !path.is_empty() {
             prefix.chars().count() / 3
         } else {
+            if let Some(last) = found.last_mut() {
+                let last: &mut Node = last;
+                last.under.push(rest.split('│').map(str::trim).collect());
+            }
             continue;
         };
         if depth > path.len() {
@@ -283,6 +290,7 @@ fn nodes(table: &str) -> std::result::Result<Vec<Node<'_>>, String> {
             depth,
             cells,
             line,
+            under: Vec::new(),
         });
     }
     Ok(found)
@@ -316,6 +324,79 @@ fn leaves(table: &str) -> std::result::Result<Vec<String>, String> {
         .filter(|(_, node)| node.depth > 0)
         .map(|(_, node)| node.path.clone())
         .collect())
+}
+
+/// Whether `exe` installs a global allocator of its own (it then has no
+/// `__rdl_alloc`, Rust's default): divan prints allocation counts when that
+/// is divan's `AllocProfiler`, whose code is inlined beyond recognition.
+pub fn may_count_allocations(exe: &BenchExecutable) -> bool {
+    !super::callgrind::has_function(exe, "__rdl_alloc")
+}
+
+/// What one call of benchmark `id` asked of the heap, as divan's
+/// `AllocProfiler` counts it: the benchmark alone in a process, one sample
+/// of one call. None when divan printed no counts for it: it allocated
+/// nothing, or `AllocProfiler` is not the global allocator.
+pub fn allocations(exe: &BenchExecutable, id: &str) -> Result<Option<AllocationCount>> {
+    let stdout = printed(
+        exe,
+        divan_command(exe)
+            .args(["--bench", "--color", "never", "--exact", id])
+            .args(["--sample-count", "1", "--sample-size", "1"]),
+    )?;
+    let nodes = nodes(&stdout).map_err(|problem| Error::DivanOutput {
+        exe: exe.path.clone(),
+        problem,
+    })?;
+    let node = nodes.iter().find(|node| node.path == id);
+    Ok(node.and_then(|node| allocation_count(&node.under)))
+}
+
+/// divan's allocation rows under a benchmark: a label (`alloc:`,
+/// `dealloc:`, `grow:`, `shrink:`, `max alloc:`), then a row of counts and
+/// a row of sizes, each in the four statistics' columns (the median's is
+/// read; one sample makes them equal).
+fn allocation_count(rows: &[Vec<&str>]) -> Option<AllocationCount> {
+    let mut tallies: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
+    for (at, row) in rows.iter().enumerate() {
+        let Some(label) = row.first().filter(|cell| cell.ends_with(':')) else {
+            continue;
+        };
+        let median = |offset: usize| rows.get(at + offset).and_then(|r| r.get(2).copied());
+        let count = median(1).and_then(|c| c.parse::<f64>().ok())?;
+        let size = median(2).and_then(bytes)?;
+        tallies.insert(label, (count.round() as u64, size));
+    }
+    if tallies.is_empty() {
+        return None;
+    }
+    let tally = |label: &str| tallies.get(label).copied().unwrap_or((0, 0));
+    Some(AllocationCount {
+        allocations: tally("alloc:").0,
+        deallocations: tally("dealloc:").0,
+        reallocations: tally("grow:").0 + tally("shrink:").0,
+        bytes: tally("alloc:").1 + tally("grow:").1,
+        peak_bytes: tally("max alloc:").1,
+    })
+}
+
+/// A divan size (`8 B`, `1.5 KB`, `2 MiB`) in bytes.
+fn bytes(cell: &str) -> Option<u64> {
+    let (value, unit) = cell.split_once(' ')?;
+    let value: f64 = value.parse().ok()?;
+    let scale = match unit {
+        "B" => 1.0,
+        "KB" => 1e3,
+        "MB" => 1e6,
+        "GB" => 1e9,
+        "TB" => 1e12,
+        "KiB" => 1024.0,
+        "MiB" => 1024.0 * 1024.0,
+        "GiB" => 1024.0 * 1024.0 * 1024.0,
+        "TiB" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
+        _ => return None,
+    };
+    Some((value * scale).round() as u64)
 }
 
 /// A divan duration (`1.086 µs`) in nanoseconds.
@@ -392,6 +473,38 @@ walk          fastest       │ slowest       │ median        │ mean        
             ["walk::small", "walk::sum::1000", "walk::sum::4000"]
         );
         assert_eq!(leaves(TABLE).unwrap().len(), 4);
+    }
+
+    #[test]
+    fn divans_allocation_rows_become_an_allocation_count() {
+        let table = "\
+walk        fastest       │ slowest       │ median        │ mean          │ samples │ iters
+╰─ vec      1.5 µs        │ 1.5 µs        │ 1.5 µs        │ 1.5 µs        │ 1       │ 1
+            max alloc:    │               │               │               │         │
+              1           │ 1             │ 1             │ 1             │         │
+              8.192 KB    │ 8.192 KB      │ 8.192 KB      │ 8.192 KB      │         │
+            alloc:        │               │               │               │         │
+              2           │ 2             │ 2             │ 2             │         │
+              8.2 KB      │ 8.2 KB        │ 8.2 KB        │ 8.2 KB        │         │
+            dealloc:      │               │               │               │         │
+              2           │ 2             │ 2             │ 2             │         │
+              8.2 KB      │ 8.2 KB        │ 8.2 KB        │ 8.2 KB        │         │
+            grow:         │               │               │               │         │
+              3           │ 3             │ 3             │ 3             │         │
+              1 KiB       │ 1 KiB         │ 1 KiB         │ 1 KiB         │         │
+";
+        let nodes = nodes(table).unwrap();
+        assert_eq!(
+            allocation_count(&nodes[1].under),
+            Some(AllocationCount {
+                allocations: 2,
+                deallocations: 2,
+                reallocations: 3,
+                bytes: 8200 + 1024,
+                peak_bytes: 8192,
+            })
+        );
+        assert_eq!(allocation_count(&nodes[0].under), None);
     }
 
     #[test]

@@ -46,11 +46,25 @@ fn a_divan_bench_is_listed_timed_counted_and_a_slowdown_fails() {
     assert_eq!(update.status.code(), Some(0), "{}", stderr(&update));
     let stored = flamegate::record::RunRecord::load(&repo.join("baselines/divanfx.json")).unwrap();
     let ids: Vec<&str> = stored.benches.iter().map(|b| b.id.as_str()).collect();
-    assert_eq!(ids, ["walk::small", "walk::sum::1000", "walk::sum::4000"]);
+    assert_eq!(
+        ids,
+        [
+            "walk::small",
+            "walk::squares",
+            "walk::sum::1000",
+            "walk::sum::4000"
+        ]
+    );
     for bench in &stored.benches {
         assert_eq!(bench.unit, "ns");
         assert_eq!(bench.samples.len(), 10, "{}", bench.id);
         assert!(bench.samples.iter().all(|s| *s > 10.0), "{bench:?}");
+    }
+    // divan's AllocProfiler counts: one block of 1000 u64s per call.
+    let squares = &stored.benches[1];
+    assert_eq!(squares.allocations.len(), 3, "{squares:?}");
+    for count in &squares.allocations {
+        assert_eq!((count.allocations, count.bytes), (1, 8000), "{count:?}");
     }
     git_in(&repo, &["add", "baselines"]);
     git_in(&repo, &["commit", "-q", "-m", "baseline"]);
@@ -115,6 +129,12 @@ fn a_divan_bench_is_listed_timed_counted_and_a_slowdown_fails() {
         "wrapping_mul(0x9E37_79B9_7F4A_7C15))",
         "wrapping_mul(0x9E37_79B9_7F4A_7C15) % 1_000_000_007)",
     );
+    // And squares grown by push: more allocations.
+    replace_in(
+        &repo.join("src/lib.rs"),
+        "(0..n).map(|i| i * i).collect()",
+        "let mut v = Vec::new(); for i in 0..n { v.push(i * i) } v",
+    );
     git_in(&repo, &["commit", "-q", "-am", "slow"]);
     for (name, mode) in [
         ("stored", &[][..]),
@@ -128,6 +148,14 @@ fn a_divan_bench_is_listed_timed_counted_and_a_slowdown_fails() {
             verdict_of(&report, "walk::sum::4000"),
             "Regressed",
             "{name}"
+        );
+        let squares = &comparison_of(&report, "walk::squares")["allocations"];
+        assert_eq!(squares["base"]["allocations"], 1, "{name}: {squares}");
+        assert!(
+            squares["grew"]
+                .as_array()
+                .is_some_and(|grew| grew.contains(&"allocations + reallocations".into())),
+            "{name}: {squares}"
         );
     }
     // The paired check counted both sides' instructions too.
