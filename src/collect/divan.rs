@@ -226,13 +226,11 @@ fn run_once(exe: &BenchExecutable, ids: &[String], window: &str) -> Result<Vec<(
         exe: exe.path.clone(),
         problem,
     })?;
-    for id in ids {
-        if !medians.iter().any(|(found, _)| found == id) {
-            return Err(Error::DivanOutput {
-                exe: exe.path.clone(),
-                problem: format!("benchmark `{id}` was listed but divan printed no row for it"),
-            });
-        }
+    if let Some(missing) = ids
+        .iter()
+        .find(|id| !medians.iter().any(|(found, _)| found == *id))
+    {
+        return Err(missing_row(&exe.path, missing, &medians));
     }
     Ok(medians)
 }
@@ -294,6 +292,28 @@ fn nodes(table: &str) -> std::result::Result<Vec<Node<'_>>, String> {
         });
     }
     Ok(found)
+}
+
+/// Why listed benchmark `id` has no row among `medians`: divan's thread
+/// counts (rows `id::t=N`), which flamegate does not time, or a table it
+/// cannot read.
+fn missing_row(exe: &Path, id: &str, medians: &[(String, f64)]) -> Error {
+    let threads: Vec<&str> = medians
+        .iter()
+        .filter_map(|(found, _)| found.strip_prefix(id)?.strip_prefix("::"))
+        .filter(|variant| variant.starts_with("t="))
+        .collect();
+    if threads.is_empty() {
+        return Error::DivanOutput {
+            exe: exe.to_path_buf(),
+            problem: format!("benchmark `{id}` was listed but divan printed no row for it"),
+        };
+    }
+    Error::Usage(format!(
+        "divan benchmark `{id}` runs on several thread counts ({}): flamegate does not time divan's \
+         thread counts yet; leave it out with --filter",
+        threads.join(", ")
+    ))
 }
 
 /// Each benchmark row's id (its path in the tree) and median in ns.
@@ -505,6 +525,28 @@ walk        fastest       │ slowest       │ median        │ mean          
             })
         );
         assert_eq!(allocation_count(&nodes[0].under), None);
+    }
+
+    #[test]
+    fn thread_counts_are_refused_by_name_and_a_missing_row_is_named() {
+        let table = "\
+walk         fastest       │ slowest       │ median        │ mean          │ samples │ iters
+╰─ threaded                │               │               │               │         │
+   ├─ t=1    527.9 ns      │ 52.8 µs       │ 530.4 ns      │ 534.8 ns      │ 41801   │ 167204
+   ╰─ t=2    527.9 ns      │ 6.551 µs      │ 530.4 ns      │ 542.1 ns      │ 2432    │ 9728
+";
+        let found = medians(table).unwrap();
+        let exe = Path::new("walk");
+        let threads = missing_row(exe, "walk::threaded", &found).to_string();
+        assert!(
+            threads.contains("several thread counts (t=1, t=2)"),
+            "{threads}"
+        );
+        let gone = missing_row(exe, "walk::other", &found).to_string();
+        assert!(
+            gone.contains("`walk::other` was listed but divan printed no row"),
+            "{gone}"
+        );
     }
 
     #[test]
