@@ -22,9 +22,12 @@ use crate::error::{Error, Result};
 use crate::record::allocations::AllocationCount;
 use crate::record::{BenchId, BenchResult, UNIT_NS};
 
-/// The divan versions whose output this reads (tested: divan 0.1.21, and
-/// codspeed-divan-compat 3.0.5, whose versions count from 2).
-const READABLE: [(u64, u64); 3] = [(0, 1), (2, 0), (3, 0)];
+/// Whether this reads the output of divan `version`: divan 0.1 (tested:
+/// 0.1.21), or codspeed-divan-compat 2 and 3 (its own versions; tested:
+/// 3.0.5), a fork of divan 0.1.
+fn readable(version: &cargo_metadata::semver::Version) -> bool {
+    (version.major, version.minor) == (0, 1) || matches!(version.major, 2 | 3)
+}
 
 /// Processes a stored run (no windows given) takes per target: each one
 /// sample of every benchmark's level.
@@ -39,7 +42,7 @@ const RESULTS_FILE: &str = "divan-results.json";
 /// Refuse a divan whose output this cannot read, by name.
 pub fn check_version(exe: &BenchExecutable) -> Result<()> {
     match &exe.divan {
-        Some(v) if !READABLE.contains(&(v.major, v.minor)) => Err(Error::Usage(format!(
+        Some(v) if !readable(v) => Err(Error::Usage(format!(
             "bench target {} uses divan {v}, whose output flamegate cannot read yet (it reads divan 0.1 \
              and codspeed-divan-compat 2 and 3); leave the target out with --bench, or pin divan 0.1",
             exe.target.label()
@@ -74,8 +77,8 @@ pub fn list(exe: &BenchExecutable, filter: Option<&str>) -> Result<Vec<String>> 
         })
         .transpose()?;
     let ids = match listed_terse(exe)? {
-        Some(ids) => ids,
-        None => listed_by_test_run(exe)?,
+        Some(ids) if !ids.is_empty() => ids,
+        _ => listed_by_test_run(exe)?,
     };
     Ok(ids
         .into_iter()
@@ -84,8 +87,8 @@ pub fn list(exe: &BenchExecutable, filter: Option<&str>) -> Result<Vec<String>> 
 }
 
 /// The ids in the one-per-line form divan gives cargo-nextest; None when
-/// the harness has no such form (older divans, the fork in
-/// codspeed-divan-compat, refuse `--format`).
+/// the harness has no such form (older divans and the fork in
+/// codspeed-divan-compat refuse `--format`).
 fn listed_terse(exe: &BenchExecutable) -> Result<Option<Vec<String>>> {
     let output = divan_command(exe)
         .env("NEXTEST", "1")
