@@ -53,9 +53,7 @@ fn fixture_repo(root: &Path, bench: &str) -> std::path::PathBuf {
         ),
     )
     .unwrap();
-    git_in(&repo, &["init", "-q", "-b", "main"]);
-    git_in(&repo, &["add", "-A"]);
-    git_in(&repo, &["commit", "-q", "-m", "allocs"]);
+    init_and_commit(&repo, "allocs");
     repo
 }
 

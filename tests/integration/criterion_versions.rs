@@ -30,9 +30,7 @@ fn criterion_crate(version: &str) -> PathBuf {
         std::fs::create_dir_all(to.parent().unwrap()).unwrap();
         std::fs::copy(sources.join(from), to).unwrap();
     }
-    git_in(&repo, &["init", "-q", "-b", "main"]);
-    git_in(&repo, &["add", "-A"]);
-    git_in(&repo, &["commit", "-q", "-m", "sums"]);
+    init_and_commit(&repo, "sums");
     repo
 }
 

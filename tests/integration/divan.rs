@@ -9,9 +9,7 @@ const FILES: [&str; 3] = ["Cargo.lock", "src/lib.rs", "benches/walk.rs"];
 
 fn divan_repo(dir: &Path) {
     copy_fixture("divan", &FILES, dir);
-    git_in(dir, &["init", "-q", "-b", "main"]);
-    git_in(dir, &["add", "-A"]);
-    git_in(dir, &["commit", "-q", "-m", "divan"]);
+    init_and_commit(dir, "divan");
 }
 
 fn check(repo: &Path, target: &Path, out: &Path, mode: &[&str]) -> std::process::Output {

@@ -500,9 +500,7 @@ fn two_modules_repo(dir: &Path) {
         &["Cargo.lock", "src/lib.rs", "benches/modules.rs"],
         dir,
     );
-    git_in(dir, &["init", "-q", "-b", "main"]);
-    git_in(dir, &["add", "-A"]);
-    git_in(dir, &["commit", "-q", "-m", "two modules"]);
+    init_and_commit(dir, "two modules");
     git_in(dir, &["checkout", "-q", "-b", "divide"]);
     replace_in(
         &dir.join("src/lib.rs"),

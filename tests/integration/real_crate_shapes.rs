@@ -30,9 +30,7 @@ fn own_dependency_repo(root: &Path) -> PathBuf {
         std::fs::copy(fixture("own-dependency").join(file), dest).unwrap();
     }
     std::fs::write(repo.join(".gitignore"), "/target\n").unwrap();
-    git_in(&repo, &["init", "-q", "-b", "main"]);
-    git_in(&repo, &["add", "-A"]);
-    git_in(&repo, &["commit", "-q", "-m", "hash"]);
+    init_and_commit(&repo, "hash");
     repo
 }
 

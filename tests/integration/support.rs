@@ -276,9 +276,7 @@ pub fn copy_tiny(to: &Path) {
 /// The tiny fixture in `to` as a git repository: one commit on `main`.
 pub fn committed_tiny(to: &Path) {
     copy_tiny(to);
-    git_in(to, &["init", "-q", "-b", "main"]);
-    git_in(to, &["add", "-A"]);
-    git_in(to, &["commit", "-q", "-m", "tiny"]);
+    init_and_commit(to, "tiny");
 }
 
 /// Copy `files` of the fixture crate `name` (which depends on flamegate by
@@ -536,9 +534,7 @@ fn record_history(root: &Path, records: usize) {
         "profile_time = 1.0\ncriterion_args = [\"--warm-up-time\", \"0.1\", \"--measurement-time\", \"0.3\", \"--sample-size\", \"10\"]\n",
     )
     .unwrap();
-    git_in(&work, &["init", "-q", "-b", "main"]);
-    git_in(&work, &["add", "-A"]);
-    git_in(&work, &["commit", "-q", "-m", "tiny"]);
+    init_and_commit(&work, "tiny");
     for i in 0..records {
         let output = run(flamegate(&work)
             .env("CARGO_TARGET_DIR", fixture_target_dir())
@@ -715,4 +711,12 @@ pub fn path_without_valgrind(dir: &Path) -> std::ffi::OsString {
         }
     }
     std::env::join_paths([cargo_bin, dir.to_path_buf()]).unwrap()
+}
+
+/// `dir` as a new git repository whose `main` holds everything in it, in
+/// one commit.
+pub fn init_and_commit(dir: &Path, message: &str) {
+    git_in(dir, &["init", "-q", "-b", "main"]);
+    git_in(dir, &["add", "-A"]);
+    git_in(dir, &["commit", "-q", "-m", message]);
 }
