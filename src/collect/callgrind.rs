@@ -42,7 +42,7 @@ const DIVAN_OVERHEADS_INLINED: &str = "*Once*call_once_force*";
 /// pattern) for criterion benches, divan's for divan benches.
 pub fn toggle_options(exe: &BenchExecutable, criterion: &str) -> Vec<String> {
     let patterns = if exe.is_divan() {
-        let overheads = if has_function(exe, "bench_overheads") {
+        let overheads = if exe.has_function("bench_overheads") {
             DIVAN_OVERHEADS
         } else {
             DIVAN_OVERHEADS_INLINED
@@ -55,21 +55,6 @@ pub fn toggle_options(exe: &BenchExecutable, criterion: &str) -> Vec<String> {
         .iter()
         .map(|pattern| format!("--toggle-collect={pattern}"))
         .collect()
-}
-
-/// Whether `exe` has a function whose symbol contains `word` (an
-/// executable that cannot be read has none).
-pub(super) fn has_function(exe: &BenchExecutable, word: &str) -> bool {
-    use object::{Object, ObjectSymbol, SymbolKind};
-    let Ok(data) = std::fs::read(&exe.path) else {
-        return false;
-    };
-    let Ok(file) = object::File::parse(&*data) else {
-        return false;
-    };
-    file.symbols().any(|symbol| {
-        symbol.kind() == SymbolKind::Text && symbol.name().is_ok_and(|name| name.contains(word))
-    })
 }
 
 pub use crate::record::instructions::{FunctionCost, Simulated};

@@ -115,16 +115,10 @@ impl BenchExecutable {
     /// `start_profiling` is never inlined away); an executable that cannot be
     /// read is assumed to have one.
     pub fn installs_a_profiler(&self) -> bool {
-        use object::{Object, ObjectSymbol};
-        let Ok(data) = std::fs::read(&self.path) else {
-            return true;
-        };
-        let Ok(file) = object::File::parse(&*data) else {
-            return true;
-        };
         // Both manglings spell the method's name out; only those few
         // symbols are demangled.
-        file.symbols().any(|symbol| {
+        self.any_symbol(|symbol| {
+            use object::ObjectSymbol;
             symbol.name().is_ok_and(|name| {
                 if !name.contains("start_profiling") {
                     return false;
@@ -134,6 +128,27 @@ impl BenchExecutable {
                     && !name.starts_with("<criterion::profiler::ExternalProfiler as")
             })
         })
+        .unwrap_or(true)
+    }
+
+    /// Whether it has a function whose symbol contains `word` (an
+    /// executable that cannot be read has none).
+    pub fn has_function(&self, word: &str) -> bool {
+        self.any_symbol(|symbol| {
+            use object::ObjectSymbol;
+            symbol.kind() == object::SymbolKind::Text
+                && symbol.name().is_ok_and(|name| name.contains(word))
+        })
+        .unwrap_or(false)
+    }
+
+    /// Whether any symbol of its symbol table is one `matches` takes; None
+    /// when the executable cannot be read.
+    fn any_symbol(&self, matches: impl FnMut(object::Symbol<'_, '_>) -> bool) -> Option<bool> {
+        use object::Object;
+        let data = std::fs::read(&self.path).ok()?;
+        let file = object::File::parse(&*data).ok()?;
+        Some(file.symbols().any(matches))
     }
 }
 

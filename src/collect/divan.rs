@@ -256,7 +256,7 @@ struct Node<'a> {
 fn nodes(table: &str) -> std::result::Result<Vec<Node<'_>>, String> {
     const TREE: [char; 5] = ['│', '├', '╰', '─', ' '];
     let mut path: Vec<&str> = Vec::new();
-    let mut found = Vec::new();
+    let mut found: Vec<Node> = Vec::new();
     for line in table.lines() {
         let prefix: String = line.chars().take_while(|c| TREE.contains(c)).collect();
         let rest = &line[prefix.len()..];
@@ -273,7 +273,6 @@ fn nodes(table: &str) -> std::result::Result<Vec<Node<'_>>, String> {
             prefix.chars().count() / 3
         } else {
             if let Some(last) = found.last_mut() {
-                let last: &mut Node = last;
                 last.under.push(rest.split('│').map(str::trim).collect());
             }
             continue;
@@ -353,7 +352,7 @@ fn leaves(table: &str) -> std::result::Result<Vec<String>, String> {
 /// `__rdl_alloc`, Rust's default): divan prints allocation counts when that
 /// is divan's `AllocProfiler`, whose code is inlined beyond recognition.
 pub fn may_count_allocations(exe: &BenchExecutable) -> bool {
-    !super::callgrind::has_function(exe, "__rdl_alloc")
+    !exe.has_function("__rdl_alloc")
 }
 
 /// What one call of benchmark `id` asked of the heap, as divan's
