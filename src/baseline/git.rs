@@ -255,10 +255,30 @@ impl ProjectRepo {
     /// `commit`: the project's own, else the nearest folder's above it
     /// (a workspace's); empty when there is none.
     pub fn lock_at(&self, commit: &Commit<'_>) -> Result<String> {
+        self.nearest_lock(|path| Ok(self.blob_at(commit, path)?.map(|(_, bytes)| bytes)))
+    }
+
+    /// The same in the work tree (uncommitted changes included).
+    pub fn work_tree_lock(&self) -> Result<String> {
+        let workdir = self.repo.workdir().unwrap_or(Path::new(""));
+        self.nearest_lock(|path| {
+            let file = workdir.join(path);
+            match std::fs::read(&file) {
+                Ok(bytes) => Ok(Some(bytes)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(Error::io(&file, e)),
+            }
+        })
+    }
+
+    /// The first `Cargo.lock` that `read` finds (given a path from the
+    /// repository root) in the project's folder or one above it, up to the
+    /// repository's root.
+    fn nearest_lock(&self, read: impl Fn(&str) -> Result<Option<Vec<u8>>>) -> Result<String> {
         let mut folder = Some(Path::new(&self.project_prefix));
         while let Some(dir) = folder {
             let path = dir.join("Cargo.lock").to_string_lossy().replace('\\', "/");
-            if let Some((_, bytes)) = self.blob_at(commit, &path)? {
+            if let Some(bytes) = read(&path)? {
                 return Ok(String::from_utf8_lossy(&bytes).into_owned());
             }
             folder = dir.parent();

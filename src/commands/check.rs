@@ -151,18 +151,18 @@ fn name_dependencies(config: &Config, gated: &mut Gated) {
     let Some(base) = gated.report.base.commit.clone() else {
         return;
     };
-    let before = crate::baseline::git::ProjectRepo::open(&config.project.dir)
-        .and_then(|repo| repo.lock_at(&repo.commit_at(&base)?));
-    let after = config
-        .project
-        .dir
-        .ancestors()
-        .map(|dir| dir.join("Cargo.lock"))
-        .find(|path| path.is_file())
-        .and_then(|path| std::fs::read_to_string(path).ok());
-    let (Ok(before), Some(after)) = (before, after) else {
+    let locks = crate::baseline::git::ProjectRepo::open(&config.project.dir).and_then(|repo| {
+        Ok((
+            repo.lock_at(&repo.commit_at(&base)?)?,
+            repo.work_tree_lock()?,
+        ))
+    });
+    let Ok((before, after)) = locks else {
         return;
     };
+    if after.is_empty() {
+        return;
+    }
     let changes = collect::cargo::lock_changes(&before, &after);
     if changes.is_empty() {
         return;
