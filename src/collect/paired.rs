@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
-use crate::record::interference::Interference;
+use crate::record::interference::{Interference, own_wait};
 use crate::record::paired::{PhaseTimes, Standing, counted_rounds, round_log_ratios};
 use crate::record::{BenchId, BenchResult, InputChange, RECORD_SCHEMA, RunRecord};
 
@@ -270,10 +270,11 @@ fn round_medians_of(
     rounds: usize,
     id: &BenchId,
 ) -> Vec<RoundMedians> {
+    let own_wait = own_wait(windows.iter().filter(|(k, _)| &k.2 == id).map(|(_, w)| w));
     let disturbed = |side: Side, round: usize| {
         windows
             .get(&(side as u8, round, id.clone()))
-            .is_some_and(Interference::disturbed)
+            .is_some_and(|w| w.disturbed(own_wait))
     };
     let median_in = |side: Side, round: usize| -> Option<f64> {
         results

@@ -404,7 +404,7 @@ pub fn against_paired_with(
         notes.push(format!(
             "{total} disturbed round(s) set aside ({}): something else took the benchmark's CPU \
              while it was measured (its process waited for a CPU for {:.0}% or more of its \
-             measurement window, or the hypervisor stole {:.0}% or more); the round plan runs more \
+             measurement window beyond the least it waited in any window, or the hypervisor stole {:.0}% or more); the round plan runs more \
              rounds in their place (past its budget too, until four count, at most four more), and \
              the verdicts come from the undisturbed rounds",
             list.join(", "),

@@ -152,21 +152,38 @@ pub struct Trial {
     pub throughput: BTreeMap<String, [crate::record::Throughput; 2]>,
 }
 
+impl Trial {
+    /// Benchmark `id`'s medians in each round that ran it on both sides,
+    /// disturbed beyond the wait it makes itself (`own_wait`) or not.
+    pub fn medians(&self, id: &str) -> Vec<crate::record::paired::RoundMedians> {
+        let own_wait = self.own_wait(id);
+        self.rounds
+            .iter()
+            .filter_map(|r| r.medians(id, own_wait))
+            .collect()
+    }
+
+    /// The wait benchmark `id` makes itself, from its windows in this trial.
+    pub fn own_wait(&self, id: &str) -> f64 {
+        crate::record::interference::own_wait(
+            self.rounds
+                .iter()
+                .flat_map(|r| [r.base_windows.get(id), r.head_windows.get(id)])
+                .flatten(),
+        )
+    }
+}
+
 impl Round {
     /// Benchmark `id`'s medians in this round, when both sides ran it.
-    pub fn medians(&self, id: &str) -> Option<crate::record::paired::RoundMedians> {
+    fn medians(&self, id: &str, own_wait: f64) -> Option<crate::record::paired::RoundMedians> {
         Some(crate::record::paired::RoundMedians {
             base: crate::stats::median(self.base.get(id)?),
             head: crate::stats::median(self.head.get(id)?),
-            disturbed: self.disturbed(id),
+            disturbed: [&self.base_windows, &self.head_windows]
+                .iter()
+                .any(|w| w.get(id).is_some_and(|w| w.disturbed(own_wait))),
         })
-    }
-
-    /// Whether either side's window of benchmark `id` was disturbed.
-    pub fn disturbed(&self, id: &str) -> bool {
-        [&self.base_windows, &self.head_windows]
-            .iter()
-            .any(|w| w.get(id).is_some_and(Interference::disturbed))
     }
 
     /// One side's samples of a benchmark in this round.

@@ -174,11 +174,20 @@ fn window_summary(corpus: &Corpus) -> Option<WindowSummary> {
     }
     let waited: Vec<f64> = windows.iter().map(|w| w.waited).collect();
     let others: Vec<f64> = windows.iter().map(|w| w.others_cores).collect();
+    let disturbed = corpus
+        .trials
+        .iter()
+        .flat_map(|t| {
+            t.rounds.iter().flat_map(move |r| {
+                [&r.base_windows, &r.head_windows]
+                    .into_iter()
+                    .flatten()
+                    .filter(move |(id, w)| w.disturbed(t.own_wait(id)))
+            })
+        })
+        .count();
     Some(WindowSummary {
-        disturbed: Rate::new(
-            windows.iter().filter(|w| w.disturbed()).count(),
-            windows.len(),
-        ),
+        disturbed: Rate::new(disturbed, windows.len()),
         waited_median: stats::median(&waited),
         waited_p99: stats::quantile(&waited, 0.99),
         others_cores_median: stats::median(&others),
@@ -543,8 +552,7 @@ fn paired_run(
     let mut head = Vec::new();
     for id in &corpus.header.benchmarks {
         let bench_id = BenchId(id.clone());
-        let medians: Vec<RoundMedians> =
-            trial.rounds.iter().filter_map(|r| r.medians(id)).collect();
+        let medians = trial.medians(id);
         let kept = rounds_for(&bench_id, &medians).min(medians.len());
         let declared = trial.throughput.get(id);
         let mut base_result = bench_result(&bench_id, trial.pooled(CorpusSide::Base, id, kept));

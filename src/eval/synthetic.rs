@@ -82,8 +82,7 @@ pub fn score(
                 .iter()
                 .filter(|t| t.injected.as_ref().is_none_or(|i| &i.bench != id))
                 .filter_map(|t| {
-                    let rounds: Vec<RoundMedians> =
-                        t.rounds.iter().filter_map(|r| r.medians(id)).collect();
+                    let rounds = t.medians(id);
                     (!rounds.is_empty()).then_some(rounds)
                 })
                 .collect()
