@@ -10,6 +10,7 @@ use serde::Deserialize;
 use crate::baseline::{BaseSpec, check_suite_name};
 use crate::compare::{Settings, ThresholdOverride};
 use crate::error::{Error, Result};
+use crate::record::command::CommandSpec;
 
 /// The config file's name, looked up in the project directory.
 pub const CONFIG_FILE: &str = "flamegate.toml";
@@ -37,6 +38,9 @@ pub struct FileConfig {
     pub thresholds: FileThresholds,
     #[serde(default)]
     pub accept: FileAccept,
+    /// `[[command]]`: whole programs timed as benchmarks.
+    #[serde(default)]
+    pub command: Vec<CommandSpec>,
 }
 
 /// `[accept]`: who may accept a failure with a `Flamegate-Accept` line.
@@ -65,6 +69,9 @@ pub struct FileThresholds {
     /// benchmark's own A/A spread fails), `zero-tolerance` (any increase
     /// fails), `report` (shown, never failing).
     pub allocations: Option<crate::compare::allocations::AllocationGate>,
+    /// Commands: peak resident memory growth beyond this fails the gate
+    /// (default: reported, never failing).
+    pub peak_memory: Option<Percent>,
     #[serde(default)]
     pub bench: Vec<FileBenchThreshold>,
 }
@@ -127,6 +134,32 @@ impl FileConfig {
     }
 }
 
+impl FileConfig {
+    /// The `[[command]]` entries, checked (usable, distinct names), their
+    /// directories under `project_dir`; `path` is the file, for errors.
+    pub fn commands(&self, project_dir: &Path, path: &Path) -> Result<Vec<CommandSpec>> {
+        let problem = |problem: String| Error::Config {
+            path: path.to_path_buf(),
+            problem,
+        };
+        let mut seen = std::collections::BTreeSet::new();
+        let mut commands = Vec::new();
+        for command in &self.command {
+            command.validate().map_err(problem)?;
+            if !seen.insert(command.name.as_str()) {
+                return Err(problem(format!(
+                    "two [[command]] entries are named `{}`: each name is a benchmark id, rename one",
+                    command.name
+                )));
+            }
+            let mut command = command.clone();
+            command.resolve_dir(project_dir);
+            commands.push(command);
+        }
+        Ok(commands)
+    }
+}
+
 /// Statistics options given on the command line.
 #[derive(Debug, Clone, Default)]
 pub struct StatsOverrides {
@@ -177,6 +210,7 @@ pub fn settings(cli: &StatsOverrides, file: &FileConfig, file_path: &Path) -> Re
         fail_on_layout: t.fail_on_layout.unwrap_or(defaults.fail_on_layout),
         fail_on_scaling: t.fail_on_scaling.unwrap_or(defaults.fail_on_scaling),
         allocations: t.allocations.unwrap_or(defaults.allocations),
+        peak_memory: t.peak_memory.map(|p| p.0),
         accepted: Vec::new(),
         accept_policy: file.accept.policy.unwrap_or_default(),
     })

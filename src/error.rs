@@ -132,6 +132,18 @@ pub enum Error {
         seconds: f64,
     },
 
+    #[error(
+        "command `{name}` failed: {status}. It ran as `{shown}` in {dir}; run it there by hand to see why, \
+         or fix its [[command]] entry in flamegate.toml. The end of what it wrote to stderr:\n{output_tail}"
+    )]
+    CommandFailed {
+        name: String,
+        shown: String,
+        dir: PathBuf,
+        status: String,
+        output_tail: String,
+    },
+
     #[error("benchmark executable {exe} failed ({status}):\n{output_tail}")]
     BenchFailed {
         exe: PathBuf,

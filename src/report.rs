@@ -36,6 +36,10 @@ pub enum Verdict {
     /// more of the heap (exact counts beyond the benchmark's own A/A
     /// spread): fails the gate unless allocations are only reported.
     MoreAllocations,
+    /// A command (`[[command]]`) whose time did not regress but whose peak
+    /// resident memory grew beyond flamegate.toml's `[thresholds]
+    /// peak_memory`: fails the gate.
+    MoreMemory,
     /// Would be `regressed`, but a commit of the pull request accepts the
     /// slowdown (`Flamegate-Accept: <glob>: <reason>`): shown with who and
     /// why, does not fail.
@@ -75,7 +79,10 @@ pub const WARNING_VERDICTS: [Verdict; 2] = [Verdict::Accepted, Verdict::LikelySl
 impl Verdict {
     /// The verdicts that fail the gate.
     pub fn fails_gate(self) -> bool {
-        matches!(self, Verdict::Regressed | Verdict::MoreAllocations)
+        matches!(
+            self,
+            Verdict::Regressed | Verdict::MoreAllocations | Verdict::MoreMemory
+        )
     }
 
     /// The timing words that say the time moved, with which way: +1 slower
@@ -92,6 +99,7 @@ impl Verdict {
         match self {
             Verdict::Regressed => "regressed",
             Verdict::MoreAllocations => "more allocations",
+            Verdict::MoreMemory => "more memory",
             Verdict::Accepted => "accepted",
             Verdict::Improved => "improved",
             Verdict::LikelySlower => "likely slower",
@@ -194,6 +202,9 @@ pub struct Comparison {
     /// them (`count_allocations!`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allocations: Option<AllocationCheck>,
+    /// Commands: peak resident memory on both sides.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peak_memory: Option<PeakMemoryCheck>,
     /// Where the time went, for regressed benchmarks with a head profile.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hotspots: Option<Hotspots>,
@@ -258,6 +269,54 @@ pub struct AllocationCheck {
 }
 
 pub use crate::record::allocations::AllocationCount;
+
+/// A peak memory change smaller than this is not worth a line in the
+/// human formats (the allocator's and the loader's pages move a run's peak
+/// by a few KiB).
+pub const PEAK_MEMORY_REPORTED: f64 = 0.02;
+
+/// A command's peak resident memory on both sides: the medians of its
+/// runs, in KiB. Decided only by `compare::peak_memory`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PeakMemoryCheck {
+    pub base_kib: u64,
+    pub head_kib: u64,
+    /// head / base − 1.
+    pub change: f64,
+    /// The runs' own spread (the larger side's), below which a change is
+    /// none.
+    pub spread: f64,
+    /// flamegate.toml's `[thresholds] peak_memory`: growth beyond it fails
+    /// the gate; none, reported only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<f64>,
+}
+
+impl PeakMemoryCheck {
+    /// Grew beyond the gate's limit.
+    pub fn fails(&self) -> bool {
+        self.limit.is_some_and(|limit| self.change > limit)
+    }
+
+    /// Worth a line in the human formats: beyond its own spread, or failing.
+    pub fn moved(&self) -> bool {
+        self.fails() || self.change.abs() > self.spread.max(PEAK_MEMORY_REPORTED)
+    }
+
+    /// `peak memory 2,048 KiB → 6,144 KiB (+200.0%; the gate allows +10%)`.
+    pub fn text(&self) -> String {
+        let limit = match self.limit {
+            Some(limit) => format!("; the gate allows {:+.0}%", 100.0 * limit),
+            None => String::new(),
+        };
+        format!(
+            "peak memory {} KiB → {} KiB ({:+.1}%{limit})",
+            thousands(self.base_kib),
+            thousands(self.head_kib),
+            100.0 * self.change
+        )
+    }
+}
 
 impl AllocationCheck {
     /// Whether any gated measure moved beyond the tolerance.

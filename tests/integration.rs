@@ -13,6 +13,8 @@ mod baseline_git;
 mod bisect;
 #[path = "integration/cli_help.rs"]
 mod cli_help;
+#[path = "integration/command.rs"]
+mod command;
 #[path = "integration/config.rs"]
 mod config;
 #[path = "integration/criterion_reader.rs"]

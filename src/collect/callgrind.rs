@@ -41,7 +41,10 @@ const DIVAN_OVERHEADS_INLINED: &str = "*Once*call_once_force*";
 /// callgrind's `--toggle-collect` options for `exe`: `criterion` (a
 /// pattern) for criterion benches, divan's for divan benches.
 pub fn toggle_options(exe: &BenchExecutable, criterion: &str) -> Vec<String> {
-    let patterns = if exe.is_divan() {
+    // A command is counted whole: start-up and exit are what it measures.
+    let patterns = if exe.is_command() {
+        Vec::new()
+    } else if exe.is_divan() {
         let overheads = if exe.has_function("bench_overheads") {
             DIVAN_OVERHEADS
         } else {
@@ -112,6 +115,15 @@ fn run_with_limit(
 /// `options`, in its harness's test mode, as cargo would run it; a failure
 /// is an error with the end of its output.
 pub(super) fn run_benchmark(exe: &BenchExecutable, id: &str, options: &[String]) -> Result<()> {
+    if exe.is_command() {
+        let wrapper: Vec<String> = ["valgrind".to_string(), "--tool=callgrind".to_string()]
+            .into_iter()
+            .chain(options.iter().cloned())
+            .collect();
+        let mut command = super::command::process(exe, id, &wrapper)?;
+        command.env("RUST_LIB_BACKTRACE", "0");
+        return finished(exe, run_with_limit(command, TIME_LIMIT, id)?);
+    }
     let filter = format!("^{}$", regex::escape(id));
     let mut command = Command::new("valgrind");
     command
@@ -130,7 +142,11 @@ pub(super) fn run_benchmark(exe: &BenchExecutable, id: &str, options: &[String])
         // theirs.
         .env("RUST_LIB_BACKTRACE", "0")
         .stdin(std::process::Stdio::null());
-    let output = run_with_limit(command, TIME_LIMIT, id)?;
+    finished(exe, run_with_limit(command, TIME_LIMIT, id)?)
+}
+
+/// A callgrind run's end: an error with the end of its output when it failed.
+fn finished(exe: &BenchExecutable, output: std::process::Output) -> Result<()> {
     if !output.status.success() {
         return Err(Error::BenchFailed {
             exe: exe.path.clone(),

@@ -80,14 +80,22 @@ pub struct BenchExecutable {
     /// The divan version its package depends on, if any: named when the
     /// target turns out not to be a criterion bench.
     pub divan: Option<cargo_metadata::semver::Version>,
+    /// A binary target built for `[[command]]` entries: the commands it
+    /// runs (`collect::command`); empty for a bench target.
+    pub commands: Vec<crate::record::command::CommandSpec>,
 }
 
 impl BenchExecutable {
+    /// A binary run by `[[command]]` entries, not a bench harness.
+    pub fn is_command(&self) -> bool {
+        !self.commands.is_empty()
+    }
+
     /// A divan bench: its package depends on divan and not on criterion
     /// (`collect::divan` runs it). A package with both is read as criterion,
     /// and a divan target in it refused by name.
     pub fn is_divan(&self) -> bool {
-        self.divan.is_some() && self.criterion.is_none()
+        self.divan.is_some() && self.criterion.is_none() && !self.is_command()
     }
 
     /// criterion before 0.4 reads `--warm-up-time`, `--measurement-time`
@@ -103,6 +111,7 @@ impl BenchExecutable {
     /// the profiling pass is worth running.
     pub fn fits_profiler_hook(&self) -> bool {
         !self.is_divan()
+            && !self.is_command()
             && self.criterion.as_ref().is_none_or(|v| {
                 crate::profile::hook::CRITERION_VERSIONS.contains(&(v.major, v.minor))
             })
@@ -332,47 +341,26 @@ pub fn build(
     targets: &[BenchTarget],
     extra_env: &[(String, String)],
 ) -> Result<Vec<BenchExecutable>> {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut command = Command::new(cargo);
-    command
-        .arg("bench")
-        .arg("--no-run")
-        .arg("--message-format=json-render-diagnostics")
-        .arg("--manifest-path")
-        .arg(&project.manifest_path);
+    let mut args: Vec<String> = vec!["bench".into(), "--no-run".into()];
     let mut packages: Vec<&str> = targets.iter().map(|t| t.package_spec.as_str()).collect();
     packages.sort_unstable();
     packages.dedup();
     for package in packages {
-        command.arg("--package").arg(package);
+        args.extend(["--package".into(), package.to_string()]);
     }
     let mut names: Vec<&str> = targets.iter().map(|t| t.name.as_str()).collect();
     names.sort_unstable();
     names.dedup();
     for name in names {
-        command.arg("--bench").arg(name);
+        args.extend(["--bench".into(), name.to_string()]);
     }
-    command
-        .current_dir(&project.build_dir)
-        .env("CARGO_TARGET_DIR", &project.target_dir)
-        .envs(extra_env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
     let shown = format!(
         "cargo bench --no-run --manifest-path {}",
         project.manifest_path.display()
     );
-    let mut child = command.spawn().map_err(|e| Error::BuildFailed {
-        command: shown.clone(),
-        status: format!("could not start: {e}"),
-    })?;
-    let stdout = child.stdout.take().expect("stdout is piped");
     let mut executables = Vec::new();
-    for message in Message::parse_stream(BufReader::new(stdout)) {
-        let message = message.map_err(|e| Error::io(&project.manifest_path, e))?;
-        if let Message::CompilerArtifact(artifact) = message
-            && artifact.target.kind.contains(&TargetKind::Bench)
+    for artifact in artifacts(project, &args, extra_env, &shown)? {
+        if artifact.target.kind.contains(&TargetKind::Bench)
             && let Some(exe) = artifact.executable
             && let Some(target) = targets.iter().find(|t| {
                 // By package too: two members may name a bench target alike.
@@ -387,17 +375,9 @@ pub fn build(
                 reused: artifact.fresh,
                 criterion: None,
                 divan: None,
+                commands: Vec::new(),
             });
         }
-    }
-    let status = child
-        .wait()
-        .map_err(|e| Error::io(&project.manifest_path, e))?;
-    if !status.success() {
-        return Err(Error::BuildFailed {
-            command: shown,
-            status: status.to_string(),
-        });
     }
     for target in targets {
         if !executables.iter().any(|e| e.target.is(target)) {
@@ -418,6 +398,121 @@ pub fn build(
             exe.criterion = found.get("criterion").cloned();
             exe.divan = found.get("divan").cloned();
         }
+    }
+    Ok(executables)
+}
+
+/// Run cargo with `args` (a build that reports artifacts) for `project`;
+/// the artifacts it reports, once it succeeded. Cargo's own progress goes
+/// to the user's terminal.
+fn artifacts(
+    project: &Project,
+    args: &[String],
+    extra_env: &[(String, String)],
+    shown: &str,
+) -> Result<Vec<cargo_metadata::Artifact>> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = Command::new(cargo);
+    command
+        .args(args)
+        .arg("--message-format=json-render-diagnostics")
+        .arg("--manifest-path")
+        .arg(&project.manifest_path)
+        .current_dir(&project.build_dir)
+        .env("CARGO_TARGET_DIR", &project.target_dir)
+        .envs(extra_env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    let mut child = command.spawn().map_err(|e| Error::BuildFailed {
+        command: shown.to_string(),
+        status: format!("could not start: {e}"),
+    })?;
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let mut artifacts = Vec::new();
+    for message in Message::parse_stream(BufReader::new(stdout)) {
+        let message = message.map_err(|e| Error::io(&project.manifest_path, e))?;
+        if let Message::CompilerArtifact(artifact) = message {
+            artifacts.push(artifact);
+        }
+    }
+    let status = child
+        .wait()
+        .map_err(|e| Error::io(&project.manifest_path, e))?;
+    if !status.success() {
+        return Err(Error::BuildFailed {
+            command: shown.to_string(),
+            status: status.to_string(),
+        });
+    }
+    Ok(artifacts)
+}
+
+/// Build the binary targets `[[command]]` entries run, in the bench profile
+/// (as `cargo bench` builds what it measures): one executable per binary,
+/// carrying its commands.
+pub fn build_commands(
+    project: &Project,
+    commands: &[crate::record::command::CommandSpec],
+    extra_env: &[(String, String)],
+) -> Result<Vec<BenchExecutable>> {
+    let mut bins: Vec<(Option<&str>, &str)> = commands
+        .iter()
+        .map(|c| (c.package.as_deref(), c.bin.as_str()))
+        .collect();
+    bins.sort_unstable();
+    bins.dedup();
+    let mut executables = Vec::new();
+    for (package, bin) in bins {
+        let mut args: Vec<String> = vec!["build".into(), "--profile".into(), "bench".into()];
+        if let Some(package) = package {
+            args.extend(["--package".into(), package.into()]);
+        }
+        args.extend(["--bin".into(), bin.into()]);
+        let shown = format!(
+            "cargo {} --manifest-path {}",
+            args.join(" "),
+            project.manifest_path.display()
+        );
+        let built = artifacts(project, &args, extra_env, &shown)?
+            .into_iter()
+            .find(|a| a.target.kind.contains(&TargetKind::Bin) && a.target.name == bin);
+        let Some(artifact) = built else {
+            return Err(Error::BuildFailed {
+                command: shown,
+                status: format!("success, but cargo reported no executable for binary `{bin}`"),
+            });
+        };
+        let Some(path) = artifact.executable else {
+            return Err(Error::BuildFailed {
+                command: shown,
+                status: format!("success, but cargo reported no executable for binary `{bin}`"),
+            });
+        };
+        let package_dir = artifact
+            .manifest_path
+            .parent()
+            .map(|dir| dir.as_std_path().to_path_buf())
+            .unwrap_or_else(|| project.dir.clone());
+        executables.push(BenchExecutable {
+            target: BenchTarget {
+                name: bin.to_string(),
+                package: package.unwrap_or_default().to_string(),
+                package_spec: artifact.package_id.repr.clone(),
+                package_dir,
+                default: package.is_none(),
+                shown_with_package: false,
+            },
+            path: path.into_std_path_buf(),
+            reused: artifact.fresh,
+            criterion: None,
+            divan: None,
+            commands: commands
+                .iter()
+                .filter(|c| c.bin == bin && c.package.as_deref() == package)
+                .cloned()
+                .collect(),
+        });
     }
     Ok(executables)
 }

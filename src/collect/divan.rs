@@ -118,15 +118,17 @@ fn listed_by_test_run(exe: &BenchExecutable) -> Result<Vec<String>> {
 }
 
 /// What a criterion-style argument list (`collect::timing_args`) asks of a
-/// divan run: its filter and its measurement window.
+/// divan or command run: its filter and its measurement window.
 #[derive(Debug, PartialEq)]
-struct Asked {
-    filter: Option<String>,
+pub(super) struct Asked {
+    pub filter: Option<String>,
     /// Seconds per benchmark; `None`: a stored run's several processes.
-    window: Option<String>,
+    pub window: Option<String>,
 }
 
-fn asked(args: &[String]) -> Result<Asked> {
+/// What criterion's `args` ask of a `harness` ("divan") that is not
+/// criterion: the filter, and the window of a paired round.
+pub(super) fn asked(args: &[String], harness: &str) -> Result<Asked> {
     let mut asked = Asked {
         filter: None,
         window: None,
@@ -141,8 +143,8 @@ fn asked(args: &[String]) -> Result<Asked> {
             "--measurement-time" => asked.window = args.next().cloned(),
             other if other.starts_with("--") => {
                 return Err(Error::Usage(format!(
-                    "`{other}` has no divan equivalent: divan targets take flamegate's own windows, \
-                     so leave criterion arguments out when checking them"
+                    "`{other}` has no {harness} equivalent: {harness} benchmarks take flamegate's own \
+                     windows, so leave criterion arguments out when checking them"
                 )));
             }
             filter => asked.filter = Some(filter.to_string()),
@@ -159,7 +161,7 @@ pub fn run(
     home: &Path,
     bar: &crate::progress::Bar,
 ) -> Result<BTreeMap<String, Measured>> {
-    let asked = asked(args)?;
+    let asked = asked(args, "divan")?;
     let ids = list(exe, asked.filter.as_deref())?;
     let mut samples: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     if !ids.is_empty() {
@@ -561,18 +563,21 @@ walk         fastest       │ slowest       │ median        │ mean         
     #[test]
     fn criterion_windows_become_divan_windows_and_other_options_are_refused() {
         let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        let round = asked(&args(&[
-            "^walk::sum",
-            "--noplot",
-            "--warm-up-time",
-            "0.1",
-            "--measurement-time",
-            "0.3",
-        ]))
+        let round = asked(
+            &args(&[
+                "^walk::sum",
+                "--noplot",
+                "--warm-up-time",
+                "0.1",
+                "--measurement-time",
+                "0.3",
+            ]),
+            "divan",
+        )
         .unwrap();
         assert_eq!(round.filter.as_deref(), Some("^walk::sum"));
         assert_eq!(round.window.as_deref(), Some("0.3"));
-        assert_eq!(asked(&args(&["--noplot"])).unwrap().window, None);
-        assert!(asked(&args(&["--profile-time", "1"])).is_err());
+        assert_eq!(asked(&args(&["--noplot"]), "divan").unwrap().window, None);
+        assert!(asked(&args(&["--profile-time", "1"]), "divan").is_err());
     }
 }

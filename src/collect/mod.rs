@@ -8,6 +8,7 @@
 pub mod allocations;
 pub mod callgrind;
 pub mod cargo;
+pub mod command;
 pub mod criterion_output;
 pub mod divan;
 pub mod executed;
@@ -74,6 +75,10 @@ pub struct RunSelection {
     /// Workspace packages whose bench targets run (`--package`); empty:
     /// the ones cargo builds by default.
     pub packages: Vec<String>,
+    /// `[[command]]` entries of flamegate.toml: whole programs timed as
+    /// benchmarks (`command/<name>`); left out when `--bench` or
+    /// `--package` names bench targets.
+    pub commands: Vec<crate::record::command::CommandSpec>,
     /// criterion's benchmark filter (a regular expression over ids).
     pub filter: Option<String>,
     /// Extra criterion arguments, e.g. `--measurement-time 2`.
@@ -143,10 +148,20 @@ pub fn build_and_list(
             "criterion argument `{bad}` cannot be passed through: flamegate runs the timing pass itself and keeps its own baselines"
         )));
     }
-    let targets = project.select(&selection.benches, &selection.packages)?;
+    let commands = selected_commands(selection);
+    // A project measured by its commands alone needs no bench target.
+    let targets = if commands.is_empty() || !project.bench_targets.is_empty() {
+        project.select(&selection.benches, &selection.packages)?
+    } else {
+        Vec::new()
+    };
     progress.note(&format!(
-        "building {} bench target(s) of {}",
+        "building {} bench target(s){} of {}",
         targets.len(),
+        match commands.len() {
+            0 => String::new(),
+            n => format!(" and the binaries of {n} command(s)"),
+        },
         project.name
     ));
     let flags: Vec<String> = WORKSPACE_BUILD_FLAGS
@@ -155,7 +170,14 @@ pub fn build_and_list(
         .chain(workspace_flags.iter().cloned())
         .collect();
     let build_env = rustc_wrapper::build_env(&flags)?;
-    let executables = runner.build(project, &targets, &build_env)?;
+    let mut executables = if targets.is_empty() {
+        Vec::new()
+    } else {
+        runner.build(project, &targets, &build_env)?
+    };
+    if !commands.is_empty() {
+        executables.extend(runner.build_commands(project, commands, &build_env)?);
+    }
     let mut listed = Vec::new();
     // A target with another harness beside criterion targets is skipped and
     // named; alone, it is the error (never a silent empty run).
@@ -183,6 +205,16 @@ pub fn build_and_list(
     }
     refuse_shared_ids(&listed)?;
     Ok(listed)
+}
+
+/// The `[[command]]` entries a selection runs: all of them, unless
+/// `--bench` or `--package` asked for bench targets.
+fn selected_commands(selection: &RunSelection) -> &[crate::record::command::CommandSpec] {
+    if selection.benches.is_empty() && selection.packages.is_empty() {
+        &selection.commands
+    } else {
+        &[]
+    }
 }
 
 /// Results are keyed by benchmark id, so two bench targets that define the
@@ -375,19 +407,31 @@ pub(crate) fn timing_args(selection: &RunSelection, defaults: &[&str]) -> Vec<St
 /// Every benchmark a bench process left in `home`, with its folder there:
 /// criterion's output, or a divan run's results (no folder).
 pub(crate) fn read_results(home: &Path) -> Result<Vec<(PathBuf, BenchResult)>> {
-    let divan = divan::read_results(home)?;
-    if divan.is_empty() {
+    let mut written = divan::read_results(home)?;
+    written.extend(command::read_results(home)?);
+    if written.is_empty() {
         return criterion_output::read_criterion_dirs(home);
     }
-    Ok(divan.into_iter().map(|r| (PathBuf::new(), r)).collect())
+    Ok(written.into_iter().map(|r| (PathBuf::new(), r)).collect())
 }
 
 /// Say which bench targets the profiling pass leaves out, and why: their
 /// criterion has no flamegate hook, or their config installs no profiler.
 pub(crate) fn note_unprofiled(listed: &[(BenchExecutable, Vec<String>)], progress: &Progress) {
+    let commands: Vec<&str> = listed
+        .iter()
+        .filter(|(exe, _)| exe.is_command())
+        .flat_map(|(_, ids)| ids.iter().map(String::as_str))
+        .collect();
+    if !commands.is_empty() {
+        progress.note(&format!(
+            "not profiled: command(s) {}: whole processes get timing verdicts without flamegraphs",
+            commands.join(", ")
+        ));
+    }
     let no_hook: Vec<String> = listed
         .iter()
-        .filter(|(exe, ids)| !ids.is_empty() && !exe.fits_profiler_hook())
+        .filter(|(exe, ids)| !ids.is_empty() && !exe.fits_profiler_hook() && !exe.is_command())
         .map(|(exe, _)| match (&exe.criterion, &exe.divan) {
             (Some(version), _) => format!("{} (criterion {version})", exe.target.label()),
             (None, Some(version)) => format!("{} (divan {version})", exe.target.label()),
@@ -741,6 +785,7 @@ pub fn count_one(exe: &BenchExecutable, id: &str, out: &Path) -> Result<BenchRes
     Ok(BenchResult {
         executed: None,
         executed_data_cycles: None,
+        peak_memory: Vec::new(),
         id: BenchId(id.to_string()),
         group: id.split('/').next().unwrap_or(id).to_string(),
         function: None,
@@ -767,6 +812,9 @@ fn ensure_dir(dir: &Path) -> Result<&Path> {
 
 /// The benchmark ids an executable defines (criterion's `--list`).
 pub fn list_benchmarks(exe: &BenchExecutable, filter: Option<&str>) -> Result<Vec<String>> {
+    if exe.is_command() {
+        return command::list(exe, filter);
+    }
     if exe.is_divan() {
         return divan::list(exe, filter);
     }
@@ -841,6 +889,9 @@ pub(crate) fn run_executable(
     bar: &crate::progress::Bar,
     limit: Option<&runner::Limit>,
 ) -> Result<BTreeMap<String, Measured>> {
+    if exe.is_command() {
+        return command::run(exe, args, criterion_home, bar);
+    }
     if exe.is_divan() {
         return divan::run(exe, args, criterion_home, bar);
     }

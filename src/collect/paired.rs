@@ -600,7 +600,10 @@ pub fn run_paired(
             for result in results.get(&(side as u8, round)).into_iter().flatten() {
                 by_id
                     .entry(result.id.clone())
-                    .and_modify(|r| r.samples.extend(&result.samples))
+                    .and_modify(|r| {
+                        r.samples.extend(&result.samples);
+                        r.peak_memory.extend(&result.peak_memory);
+                    })
                     .or_insert_with(|| result.clone());
             }
         }

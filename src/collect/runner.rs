@@ -11,6 +11,7 @@ use std::path::Path;
 use super::cargo::{self, BenchExecutable, BenchTarget, Project};
 use crate::error::Result;
 use crate::progress::Bar;
+use crate::record::command::CommandSpec;
 use crate::record::interference::Interference;
 
 /// Builds bench targets and runs bench executables.
@@ -21,6 +22,15 @@ pub trait Runner {
         &self,
         project: &Project,
         targets: &[BenchTarget],
+        env: &[(String, String)],
+    ) -> Result<Vec<BenchExecutable>>;
+
+    /// Build the binary targets `commands` run (`[[command]]` entries) in
+    /// the bench profile, with `env` added to the build's environment.
+    fn build_commands(
+        &self,
+        project: &Project,
+        commands: &[CommandSpec],
         env: &[(String, String)],
     ) -> Result<Vec<BenchExecutable>>;
 
@@ -113,6 +123,15 @@ impl Runner for Processes {
         env: &[(String, String)],
     ) -> Result<Vec<BenchExecutable>> {
         cargo::build(project, targets, env)
+    }
+
+    fn build_commands(
+        &self,
+        project: &Project,
+        commands: &[CommandSpec],
+        env: &[(String, String)],
+    ) -> Result<Vec<BenchExecutable>> {
+        cargo::build_commands(project, commands, env)
     }
 
     fn list(&self, exe: &BenchExecutable, filter: Option<&str>) -> Result<Vec<String>> {

@@ -52,6 +52,12 @@ pub fn set_aside_same_code(
     let total: usize = head_listed.iter().map(|(_, ids)| ids.len()).sum();
     let bar = progress.bar(total as u64, "comparing what each benchmark executed");
     for (index, (head_exe, head_ids)) in head_listed.iter_mut().enumerate() {
+        // A whole process never executes the same on both sides: the
+        // loader and the runtime read where its binary sits, which differs.
+        // Commands are timed unless their binaries are identical.
+        if head_exe.is_command() {
+            continue;
+        }
         let Some((base_exe, base_ids)) = base_listed
             .iter_mut()
             .find(|(base, _)| base.target.is(&head_exe.target))
@@ -228,6 +234,9 @@ fn executions(
     let bar = progress.bar(total as u64, "seeing what each benchmark executes");
     let mut executions = BTreeMap::new();
     for (index, (exe, ids)) in listed.iter().enumerate() {
+        if exe.is_command() {
+            continue;
+        }
         let Some(mut code) = code_of(exe, progress) else {
             continue;
         };

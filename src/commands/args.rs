@@ -90,7 +90,8 @@ impl Config {
                 warning,
             );
         }
-        let selection = selection(flags.bench.cloned().unwrap_or_default(), &file)?;
+        let mut selection = selection(flags.bench.cloned().unwrap_or_default(), &file)?;
+        selection.commands = file.commands(&project.dir, &file_path)?;
         let BaseArgs {
             base,
             base_file,
@@ -160,6 +161,7 @@ fn selection(args: BenchArgs, file: &FileConfig) -> Result<RunSelection> {
         (false, seconds) => Some(seconds.unwrap_or(collect::DEFAULT_PROFILE_SECONDS)),
     };
     Ok(RunSelection {
+        commands: Vec::new(),
         shard: None,
         time_identical: false,
         time_same_code: false,

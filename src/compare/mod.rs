@@ -8,6 +8,7 @@
 pub mod allocations;
 pub mod instructions;
 pub mod paired;
+pub mod peak_memory;
 pub mod scaling;
 pub use crate::stats;
 pub mod verdict;
@@ -21,7 +22,8 @@ use crate::error::{Error, Result};
 use crate::profile::hotspots;
 use crate::record::{AcceptKind, BenchId, BenchResult, InputChange, RunRecord};
 use crate::report::{
-    Change, Comparison, Mode, Outcome, REPORT_SCHEMA, Report, SettingsUsed, Side, Summary, Verdict,
+    Change, Comparison, Mode, Outcome, PeakMemoryCheck, REPORT_SCHEMA, Report, SettingsUsed, Side,
+    Summary, Verdict,
 };
 use stats::{MAD_TO_SD, benjamini_hochberg, mad, median, median_standard_error};
 pub use verdict::{Evidence, Presence, Rule, classify, classify_with_acceptance};
@@ -72,6 +74,9 @@ pub struct Settings {
     pub accept_policy: crate::record::AcceptPolicy,
     /// What more allocations per iteration do to a verdict.
     pub allocations: allocations::AllocationGate,
+    /// Commands: peak memory growth beyond this fails the gate
+    /// (`[thresholds] peak_memory`); none, reported only.
+    pub peak_memory: Option<f64>,
 }
 
 impl Settings {
@@ -96,6 +101,7 @@ impl Default for Settings {
             fail_on_layout: false,
             fail_on_scaling: true,
             allocations: allocations::AllocationGate::Gate,
+            peak_memory: None,
             accepted: Vec::new(),
             accept_policy: crate::record::AcceptPolicy::default(),
         }
@@ -425,6 +431,9 @@ pub(crate) fn judge(
             let allocation_check = base_bench.zip(head_bench).and_then(|(base, head)| {
                 allocations::check(&base.allocations, &head.allocations, settings.allocations)
             });
+            let memory_check = base_bench.zip(head_bench).and_then(|(base, head)| {
+                peak_memory::check(&base.peak_memory, &head.peak_memory, settings.peak_memory)
+            });
             let (presence, change) = match test_index.get(id).copied() {
                 Some(i) => {
                     let t = &tests[i].1;
@@ -438,6 +447,7 @@ pub(crate) fn judge(
                         allocations_grew: allocation_check
                             .as_ref()
                             .is_some_and(|check| !check.grew.is_empty()),
+                        memory_grew: memory_check.as_ref().is_some_and(PeakMemoryCheck::fails),
                     };
                     let change = Change {
                         detectable: t.detectable(min_change.ln_1p(), detection_level),
@@ -490,6 +500,7 @@ pub(crate) fn judge(
                 accepted: accepted_kind.and_then(|kind| settings.acceptance_for(id, kind).cloned()),
                 instructions,
                 allocations: allocation_check,
+                peak_memory: memory_check,
                 hotspots,
                 flamegraphs: Vec::new(),
                 dependencies: Vec::new(),
@@ -519,7 +530,7 @@ pub(crate) fn judge(
     }
     if comparisons
         .iter()
-        .any(|c| c.verdict == Verdict::Regressed && c.hotspots.is_none())
+        .any(|c| c.verdict == Verdict::Regressed && c.hotspots.is_none() && !c.id.is_command())
     {
         notes.push(
             "to see where the time went (hotspots and flamegraphs), install flamegate's profiler in your benches: \
@@ -1052,6 +1063,7 @@ mod tests {
                     code: None,
                     rounds: ch.rounds,
                     allocations_grew: false,
+                    memory_grew: false,
                 };
                 let rule = Rule { min_change: c.min_change, fdr: settings.fdr, layout_fails: false, accepts_time: false, accepts_allocations: false, allocations_fail: true };
                 prop_assert_eq!(classify(Presence::Both(evidence), &rule), c.verdict);

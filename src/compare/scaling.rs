@@ -489,6 +489,7 @@ mod tests {
             accepted: None,
             instructions: None,
             allocations: None,
+            peak_memory: None,
             hotspots: None,
             flamegraphs: Vec::new(),
             dependencies: Vec::new(),

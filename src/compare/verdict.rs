@@ -23,6 +23,9 @@ pub struct Evidence {
     /// Both sides counted their heap operations per iteration, and a gated
     /// one grew beyond the benchmark's tolerance (`compare::allocations`).
     pub allocations_grew: bool,
+    /// A command's peak memory grew beyond the gate's limit
+    /// (`compare::peak_memory`).
+    pub memory_grew: bool,
 }
 
 /// Rounds a paired benchmark needs before it can read `regressed` (the
@@ -160,6 +163,7 @@ pub fn classify_with_acceptance(presence: Presence, rule: &Rule) -> (Verdict, Op
     match timing {
         Verdict::Regressed => (timing, None),
         _ if allocations_fail && !rule.accepts_allocations => (Verdict::MoreAllocations, None),
+        _ if evidence.memory_grew => (Verdict::MoreMemory, None),
         Verdict::Accepted => (timing, Some(AcceptKind::Time)),
         _ if allocations_fail => (Verdict::Accepted, Some(AcceptKind::Allocations)),
         _ => (timing, None),
@@ -256,6 +260,7 @@ mod tests {
                     code: None,
                     rounds,
                     allocations_grew: false,
+                    memory_grew: false,
                 }),
                 &Rule { min_change, fdr: 0.01, layout_fails: false, accepts_time: false,
             accepts_allocations: false, allocations_fail: true },
@@ -300,6 +305,7 @@ mod tests {
                     code: None,
                     rounds: 0,
                     allocations_grew: false,
+                    memory_grew: false,
                 }),
                 &rule,
             )
@@ -338,6 +344,7 @@ mod tests {
                     code: None,
                     rounds,
                     allocations_grew: false,
+                    memory_grew: false,
                 }),
                 &rule,
             )
@@ -374,6 +381,7 @@ mod tests {
             code,
             rounds: 0,
             allocations_grew: false,
+            memory_grew: false,
         };
         let code = |instructions: f64, jitter: f64, cycles: Option<f64>| {
             Some(CodeEvidence {
@@ -451,8 +459,48 @@ mod tests {
             code: code(0.0, 0.0, None),
             rounds: 0,
             allocations_grew: false,
+            memory_grew: false,
         };
         assert_eq!(verdict(unchanged, false), Verdict::Unchanged);
+    }
+
+    #[test]
+    fn a_command_whose_memory_grew_past_the_limit_fails_unless_its_time_already_does() {
+        let evidence = |log_ci: (f64, f64), p: f64| Evidence {
+            log_change: (log_ci.0 + log_ci.1) / 2.0,
+            log_ci,
+            p_regressed_adjusted: p,
+            p_improved_adjusted: 1.0,
+            code: None,
+            rounds: 0,
+            allocations_grew: false,
+            memory_grew: true,
+        };
+        let rule = Rule {
+            min_change: 0.01,
+            fdr: 0.01,
+            layout_fails: false,
+            accepts_time: false,
+            accepts_allocations: false,
+            allocations_fail: true,
+        };
+        let same_time = evidence((-0.005, 0.005), 1.0);
+        let slower = evidence((0.15, 0.25), 0.001);
+        assert_eq!(
+            classify(Presence::Both(same_time), &rule),
+            Verdict::MoreMemory
+        );
+        assert_eq!(classify(Presence::Both(slower), &rule), Verdict::Regressed);
+        // Accepting the slowdown does not accept the memory.
+        let accepts_time = Rule {
+            accepts_time: true,
+            ..rule
+        };
+        assert_eq!(
+            classify(Presence::Both(slower), &accepts_time),
+            Verdict::MoreMemory
+        );
+        assert!(Verdict::MoreMemory.fails_gate());
     }
 
     #[test]
@@ -465,6 +513,7 @@ mod tests {
             code: None,
             rounds: 0,
             allocations_grew,
+            memory_grew: false,
         };
         let rule = Rule {
             min_change: 0.01,
@@ -506,6 +555,7 @@ mod tests {
         );
         let slower_with_allocations = Evidence {
             allocations_grew: true,
+            memory_grew: false,
             ..slower
         };
         assert_eq!(

@@ -949,6 +949,7 @@ mod tests {
             .map(|n| BenchResult {
                 executed: None,
                 executed_data_cycles: None,
+                peak_memory: Vec::new(),
                 id: BenchId(format!("{EXPECTED_MORE_ALLOCATIONS}/{n}")),
                 group: "orders".into(),
                 function: None,

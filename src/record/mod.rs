@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, RecordSource, Result};
 
 pub mod allocations;
+pub mod command;
 pub mod commit;
 pub mod instructions;
 pub mod interference;
@@ -42,6 +43,14 @@ pub const RECORD_SCHEMA: u32 = 1;
 pub struct BenchId(pub String);
 
 impl BenchId {
+    /// A `[[command]]` entry's id (`command/<name>`): a whole program, not
+    /// a bench harness's benchmark.
+    pub fn is_command(&self) -> bool {
+        self.0
+            .strip_prefix(command::GROUP)
+            .is_some_and(|rest| rest.starts_with('/'))
+    }
+
     /// A file-name stem safe on every OS: ASCII alphanumerics, `-` and `_` kept,
     /// everything else (`/`, `..`, spaces, control and non-ASCII characters) as `_`,
     /// length capped, and a short hash appended so distinct ids never collide.
@@ -245,6 +254,10 @@ pub struct BenchResult {
     /// differently.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub executed_data_cycles: Option<f64>,
+    /// Commands (`collect::command`): each timed run's peak resident
+    /// memory, in KiB (the kernel's `ru_maxrss`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub peak_memory: Vec<u64>,
 }
 
 impl BenchResult {
@@ -265,6 +278,7 @@ impl BenchResult {
             allocations: Vec::new(),
             executed: None,
             executed_data_cycles: None,
+            peak_memory: Vec::new(),
         }
     }
 }

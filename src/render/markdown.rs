@@ -79,6 +79,7 @@ impl Renderer for Markdown {
         let counts: Vec<String> = [
             Verdict::Regressed,
             Verdict::MoreAllocations,
+            Verdict::MoreMemory,
             Verdict::Accepted,
             Verdict::Improved,
             Verdict::LikelySlower,
@@ -99,6 +100,7 @@ impl Renderer for Markdown {
                 Verdict::Identical
                     | Verdict::SameCode
                     | Verdict::MoreAllocations
+                    | Verdict::MoreMemory
                     | Verdict::Accepted
                     | Verdict::LikelySlower
                     | Verdict::LikelyFaster
@@ -161,6 +163,10 @@ impl Renderer for Markdown {
                 "More allocations (the time did not regress, but each iteration of the routine asks more of the heap: exact counts, fails the gate)",
             ),
             (
+                Verdict::MoreMemory,
+                "More memory (a command's peak resident memory grew beyond the gate's limit: fails the gate)",
+            ),
+            (
                 Verdict::Accepted,
                 "Accepted (a failure accepted by a commit of this pull request; not failing)",
             ),
@@ -215,6 +221,8 @@ impl Renderer for Markdown {
                 }
             }
         }
+        // Whatever their time did: memory is not in the tables.
+        memory_notes(&mut out, &report.comparisons.iter().collect::<Vec<_>>());
         for (verdict, title) in [
             (Verdict::New, "New benchmarks"),
             (
@@ -357,6 +365,28 @@ fn allocation_notes(out: &mut String, rows: &[&Comparison]) {
         return;
     }
     out.push_str("**Allocations** (exact counts per iteration of the routine, base → head)\n\n");
+    for (c, check) in moved {
+        let _ = writeln!(
+            out,
+            "- {}: {}",
+            markdown_code(c.id.as_str(), false),
+            markdown_prose(&check.text())
+        );
+    }
+    out.push('\n');
+}
+
+/// Commands' peak memory under a table, where it moved.
+fn memory_notes(out: &mut String, rows: &[&Comparison]) {
+    let moved: Vec<(&Comparison, &crate::report::PeakMemoryCheck)> = rows
+        .iter()
+        .filter_map(|c| c.peak_memory.as_ref().map(|check| (*c, check)))
+        .filter(|(_, check)| check.moved())
+        .collect();
+    if moved.is_empty() {
+        return;
+    }
+    out.push_str("**Peak memory** (each command's largest resident set, median of its runs, base → head)\n\n");
     for (c, check) in moved {
         let _ = writeln!(
             out,

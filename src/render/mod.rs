@@ -512,18 +512,36 @@ pub fn headline(report: &Report) -> String {
                     if total == 1 { "" } else { "s" }
                 )
             };
-            let regressed = match (n, report.count(Verdict::MoreAllocations)) {
-                (n, 0) => format!("{} regressed", of_total(n)),
-                (0, more) => format!(
-                    "{} allocate{} more",
-                    of_total(more),
-                    if more == 1 { "s" } else { "" }
+            // Each kind of failure that occurs, the first counted "of" the
+            // total: "1 of 4 benchmarks regressed, 1 allocates more".
+            let kinds = [
+                (n, "regressed", "regressed"),
+                (
+                    report.count(Verdict::MoreAllocations),
+                    "allocates more",
+                    "allocate more",
                 ),
-                (n, more) => format!(
-                    "{} regressed, {more} allocate{} more",
-                    of_total(n),
-                    if more == 1 { "s" } else { "" }
+                (
+                    report.count(Verdict::MoreMemory),
+                    "uses more memory",
+                    "use more memory",
                 ),
+            ];
+            let said: Vec<String> = kinds
+                .iter()
+                .filter(|(count, _, _)| *count > 0)
+                .enumerate()
+                .map(|(i, &(count, one, many))| {
+                    let word = if count == 1 { one } else { many };
+                    match i {
+                        0 => format!("{} {word}", of_total(count)),
+                        _ => format!("{count} {word}"),
+                    }
+                })
+                .collect();
+            let regressed = match said.is_empty() {
+                true => format!("{} regressed", of_total(0)),
+                false => said.join(", "),
             };
             let text = match worse {
                 0 => regressed,

@@ -25,7 +25,9 @@ impl Terminal {
             return cell;
         }
         match verdict {
-            Verdict::Regressed | Verdict::MoreAllocations => cell.fg(Color::Red),
+            Verdict::Regressed | Verdict::MoreAllocations | Verdict::MoreMemory => {
+                cell.fg(Color::Red)
+            }
             Verdict::Accepted => cell.fg(Color::Yellow),
             Verdict::Improved => cell.fg(Color::Green),
             Verdict::LikelySlower | Verdict::Inconclusive | Verdict::Missing => {
@@ -193,6 +195,15 @@ impl Renderer for Terminal {
             if let Some(check) = c.allocations.as_ref().filter(|check| check.changed()) {
                 out.push_str(&format!(
                     "allocations {}: {}\n",
+                    terminal_text(c.id.as_str()),
+                    check.text()
+                ));
+            }
+        }
+        for c in &report.comparisons {
+            if let Some(check) = c.peak_memory.as_ref().filter(|check| check.moved()) {
+                out.push_str(&format!(
+                    "memory {}: {}\n",
                     terminal_text(c.id.as_str()),
                     check.text()
                 ));

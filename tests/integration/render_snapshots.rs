@@ -523,6 +523,55 @@ fn issue_21_allocations_markdown_and_terminal() {
     assert_eq!(verdict(&reported, "api/parse"), Verdict::Regressed);
 }
 
+/// Two commands: one whose peak memory grew past the gate's limit at the
+/// same time, one slower with memory as it was.
+fn commands_report(limit: Option<f64>) -> Report {
+    let times = |start: f64| [("command/count", start), ("command/render", 9_000_000.0)];
+    let peaks = |mut record: RunRecord, count: u64| {
+        for bench in &mut record.benches {
+            bench.peak_memory = if bench.id.as_str() == "command/count" {
+                vec![count, count + 4, count - 4]
+            } else {
+                vec![40_960, 40_964, 40_956]
+            };
+        }
+        record
+    };
+    let versions: Vec<RunRecord> = (0..4)
+        .map(|seed| peaks(record(&times(1_200_000.0), seed), 2_144))
+        .collect();
+    let mut head_times = times(1_200_000.0);
+    head_times[1].1 = 13_500_000.0;
+    let head = peaks(record(&head_times, 9), 51_036);
+    let settings = Settings {
+        peak_memory: limit,
+        ..Settings::default()
+    };
+    compare::against_stored("tally", &head, "work tree", &baseline(versions), &settings)
+}
+
+#[test]
+fn commands_peak_memory_markdown_and_terminal() {
+    use flamegate::report::Verdict;
+    let report = commands_report(Some(0.25));
+    let verdict = |report: &Report, id: &str| report.comparison(id).unwrap().verdict;
+    assert_eq!(verdict(&report, "command/count"), Verdict::MoreMemory);
+    assert_eq!(verdict(&report, "command/render"), Verdict::Regressed);
+    insta::assert_snapshot!(
+        "commands_markdown",
+        String::from_utf8(Markdown.render(&report)).unwrap()
+    );
+    insta::assert_snapshot!(
+        "commands_terminal",
+        String::from_utf8(Terminal { color: false }.render(&report)).unwrap()
+    );
+    // Without a limit: reported, not failing.
+    let reported = commands_report(None);
+    assert_ne!(verdict(&reported, "command/count"), Verdict::MoreMemory);
+    let check = reported.comparison("command/count").unwrap().peak_memory.clone();
+    assert!(check.is_some_and(|c| c.moved() && !c.fails()));
+}
+
 /// A bisection: one benchmark with its culprit (and where its instructions
 /// went), one left undecided between a skipped commit and the next, a
 /// commit with another's machine code, hostile subjects and names.

@@ -99,8 +99,19 @@ impl Runner for Scripted {
                 reused: first_base && self.reuse_first_base_build,
                 criterion: None,
                 divan: None,
+                commands: Vec::new(),
             })
             .collect())
+    }
+
+    fn build_commands(
+        &self,
+        _project: &Project,
+        commands: &[flamegate::record::command::CommandSpec],
+        _env: &[(String, String)],
+    ) -> Result<Vec<BenchExecutable>> {
+        assert!(commands.is_empty(), "scripted runs define no commands");
+        Ok(Vec::new())
     }
 
     fn list(&self, _exe: &BenchExecutable, filter: Option<&str>) -> Result<Vec<String>> {

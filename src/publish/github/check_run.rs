@@ -41,6 +41,7 @@ fn annotations(report: &Report, path: &str) -> Vec<Value> {
     [
         (Verdict::Regressed, "failure"),
         (Verdict::MoreAllocations, "failure"),
+        (Verdict::MoreMemory, "failure"),
     ]
     .into_iter()
     .chain(WARNING_VERDICTS.map(|v| (v, "warning")))

@@ -74,6 +74,7 @@ fn worth_a_comment(report: &Report) -> bool {
     [
         Verdict::Regressed,
         Verdict::MoreAllocations,
+        Verdict::MoreMemory,
         Verdict::Accepted,
         Verdict::Improved,
         Verdict::New,
@@ -258,6 +259,7 @@ pub fn publish(
                     Ok((id, annotations)) => {
                         let annotated = report.count(Verdict::Regressed)
                             + report.count(Verdict::MoreAllocations)
+                            + report.count(Verdict::MoreMemory)
                             + WARNING_VERDICTS.iter().map(|&v| report.count(v)).sum::<usize>();
                         let capped = if annotated > annotations {
                             format!(

@@ -127,6 +127,7 @@ pub fn annotations(report: &Report) -> Vec<String> {
     for (verdict, level) in [
         (Verdict::Regressed, "error"),
         (Verdict::MoreAllocations, "error"),
+        (Verdict::MoreMemory, "error"),
     ]
     .into_iter()
     .chain(WARNING_VERDICTS.map(|v| (v, "warning")))

@@ -1,0 +1,61 @@
+//! A command's peak resident memory, base against head (`[[command]]`
+//! entries: each run's `ru_maxrss`). Reported whenever it moved beyond the
+//! runs' own spread; failing only past the limit flamegate.toml sets
+//! (`[thresholds] peak_memory`), since how much memory growth a tool can
+//! afford is the project's call, not a statistic's.
+
+use crate::report::PeakMemoryCheck;
+
+/// Both sides' peaks compared, when both sides measured them.
+pub fn check(base: &[u64], head: &[u64], limit: Option<f64>) -> Option<PeakMemoryCheck> {
+    if base.is_empty() || head.is_empty() {
+        return None;
+    }
+    let (base_kib, base_spread) = median_and_spread(base);
+    let (head_kib, head_spread) = median_and_spread(head);
+    Some(PeakMemoryCheck {
+        base_kib,
+        head_kib,
+        change: head_kib as f64 / base_kib.max(1) as f64 - 1.0,
+        spread: base_spread.max(head_spread),
+        limit,
+    })
+}
+
+/// The median of `runs` and how far they spread around it (the largest
+/// distance, relative to the median).
+fn median_and_spread(runs: &[u64]) -> (u64, f64) {
+    let mut sorted = runs.to_vec();
+    sorted.sort_unstable();
+    let median = sorted[sorted.len() / 2];
+    let widest = sorted
+        .iter()
+        .map(|&r| r.abs_diff(median))
+        .max()
+        .unwrap_or(0);
+    (median, widest as f64 / median.max(1) as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn growth_is_reported_and_fails_only_past_the_projects_limit() {
+        let base = [2048, 2052, 2044];
+        let grown = [6144, 6140, 6150];
+        let reported = check(&base, &grown, None).unwrap();
+        assert_eq!((reported.base_kib, reported.head_kib), (2048, 6144));
+        assert!(reported.moved() && !reported.fails());
+        assert_eq!(
+            reported.text(),
+            "peak memory 2,048 KiB → 6,144 KiB (+200.0%)"
+        );
+        let gated = check(&base, &grown, Some(0.10)).unwrap();
+        assert!(gated.fails());
+        assert!(gated.text().ends_with("; the gate allows +10%)"));
+        let same = check(&base, &[2050, 2046, 2048], Some(0.10)).unwrap();
+        assert!(!same.moved() && !same.fails());
+        assert!(check(&[], &grown, None).is_none());
+    }
+}
