@@ -33,7 +33,7 @@ const PAIRED_RUNS: usize = 3;
 const MAX_RUNS: usize = 10_000;
 
 /// Where a command run leaves its results for `read_results`.
-const RESULTS_FILE: &str = "command-results.json";
+pub(super) const RESULTS_FILE: &str = "command-results.json";
 
 /// The commands of `exe` (a binary target built for `[[command]]`
 /// entries) whose ids match `filter` (a regular expression, as criterion's).
@@ -103,6 +103,7 @@ pub fn run(
         Some(window) => (PAIRED_RUNS, window.parse::<f64>().unwrap_or(0.0)),
         None => (STORED_RUNS, STORED_SECONDS),
     };
+    // Each run's stderr is kept here, for the error when one fails.
     std::fs::create_dir_all(home).map_err(|e| Error::io(home, e))?;
     let mut results = Vec::new();
     let mut measured = BTreeMap::new();
@@ -119,9 +120,7 @@ pub fn run(
         );
         results.push(result);
     }
-    let path = home.join(RESULTS_FILE);
-    let json = serde_json::to_vec(&results).expect("results serialize");
-    std::fs::write(&path, json).map_err(|e| Error::io(&path, e))?;
+    super::write_results(home, RESULTS_FILE, &results)?;
     Ok(measured)
 }
 
@@ -264,16 +263,6 @@ fn tail(path: &Path) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(20)..].join("\n")
-}
-
-/// The results a command run left in `home` (none when it ran no command).
-pub fn read_results(home: &Path) -> Result<Vec<BenchResult>> {
-    let path = home.join(RESULTS_FILE);
-    match std::fs::read(&path) {
-        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| Error::io(&path, e.into())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-        Err(e) => Err(Error::io(&path, e)),
-    }
 }
 
 /// Reading a process's peak memory as it exits. The kernel's own account

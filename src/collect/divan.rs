@@ -37,7 +37,7 @@ pub const STORED_PROCESSES: usize = 10;
 const STORED_SECONDS: &str = "0.2";
 
 /// Where a divan run leaves its results for `read_results`.
-const RESULTS_FILE: &str = "divan-results.json";
+pub(super) const RESULTS_FILE: &str = "divan-results.json";
 
 /// Refuse a divan whose output this cannot read, by name.
 pub fn check_version(exe: &BenchExecutable) -> Result<()> {
@@ -182,10 +182,7 @@ pub fn run(
     for result in &results {
         bar.finished_one(result.id.as_str());
     }
-    std::fs::create_dir_all(home).map_err(|e| Error::io(home, e))?;
-    let path = home.join(RESULTS_FILE);
-    let json = serde_json::to_vec(&results).expect("results serialize");
-    std::fs::write(&path, json).map_err(|e| Error::io(&path, e))?;
+    super::write_results(home, RESULTS_FILE, &results)?;
     Ok(results
         .iter()
         .map(|r| (r.id.0.clone(), Measured::default()))
@@ -438,19 +435,6 @@ fn nanoseconds(cell: &str) -> Option<f64> {
         _ => return None,
     };
     Some(value * scale).filter(|ns| ns.is_finite() && *ns > 0.0)
-}
-
-/// The results a divan run left in `home`, if it ran there.
-pub fn read_results(home: &Path) -> Result<Vec<BenchResult>> {
-    let path = home.join(RESULTS_FILE);
-    match std::fs::read(&path) {
-        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| Error::DivanOutput {
-            exe: path.clone(),
-            problem: e.to_string(),
-        }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-        Err(e) => Err(Error::io(&path, e)),
-    }
 }
 
 #[cfg(test)]

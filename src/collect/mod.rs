@@ -407,12 +407,39 @@ pub(crate) fn timing_args(selection: &RunSelection, defaults: &[&str]) -> Vec<St
 /// Every benchmark a bench process left in `home`, with its folder there:
 /// criterion's output, or a divan run's results (no folder).
 pub(crate) fn read_results(home: &Path) -> Result<Vec<(PathBuf, BenchResult)>> {
-    let mut written = divan::read_results(home)?;
-    written.extend(command::read_results(home)?);
+    let mut written = Vec::new();
+    for file in [divan::RESULTS_FILE, command::RESULTS_FILE] {
+        written.extend(read_results_file(home, file)?);
+    }
     if written.is_empty() {
         return criterion_output::read_criterion_dirs(home);
     }
     Ok(written.into_iter().map(|r| (PathBuf::new(), r)).collect())
+}
+
+/// Leave `results` in `home` as `file`, for `read_results`: what a harness
+/// that writes no files of its own (divan, commands) measured.
+pub(crate) fn write_results(home: &Path, file: &str, results: &[BenchResult]) -> Result<()> {
+    std::fs::create_dir_all(home).map_err(|e| Error::io(home, e))?;
+    let path = home.join(file);
+    let json = serde_json::to_vec(results).expect("results serialize");
+    std::fs::write(&path, json).map_err(|e| Error::io(&path, e))
+}
+
+/// The results `write_results` left in `home` as `file` (none when it left
+/// none there).
+fn read_results_file(home: &Path, file: &str) -> Result<Vec<BenchResult>> {
+    let path = home.join(file);
+    match std::fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
+            Error::io(
+                &path,
+                std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+            )
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(Error::io(&path, e)),
+    }
 }
 
 /// Say which bench targets the profiling pass leaves out, and why: their

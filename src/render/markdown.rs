@@ -356,43 +356,47 @@ fn instruction_notes(out: &mut String, rows: &[&Comparison]) {
 /// The allocation counts under a table, for the benchmarks whose counts
 /// moved.
 fn allocation_notes(out: &mut String, rows: &[&Comparison]) {
-    let moved: Vec<(&Comparison, &crate::report::AllocationCheck)> = rows
+    let moved = rows
         .iter()
         .filter_map(|c| c.allocations.as_ref().map(|check| (*c, check)))
         .filter(|(_, check)| check.changed())
+        .map(|(c, check)| (c, check.text()))
         .collect();
-    if moved.is_empty() {
-        return;
-    }
-    out.push_str("**Allocations** (exact counts per iteration of the routine, base → head)\n\n");
-    for (c, check) in moved {
-        let _ = writeln!(
-            out,
-            "- {}: {}",
-            markdown_code(c.id.as_str(), false),
-            markdown_prose(&check.text())
-        );
-    }
-    out.push('\n');
+    noted_list(
+        out,
+        "**Allocations** (exact counts per iteration of the routine, base → head)",
+        moved,
+    );
 }
 
 /// Commands' peak memory under a table, where it moved.
 fn memory_notes(out: &mut String, rows: &[&Comparison]) {
-    let moved: Vec<(&Comparison, &crate::report::PeakMemoryCheck)> = rows
+    let moved = rows
         .iter()
         .filter_map(|c| c.peak_memory.as_ref().map(|check| (*c, check)))
         .filter(|(_, check)| check.moved())
+        .map(|(c, check)| (c, check.text()))
         .collect();
-    if moved.is_empty() {
+    noted_list(
+        out,
+        "**Peak memory** (each command's largest resident set, median of its runs, base → head)",
+        moved,
+    );
+}
+
+/// A bold heading and one item per benchmark with its note; nothing when
+/// there are no notes.
+fn noted_list(out: &mut String, heading: &str, notes: Vec<(&Comparison, String)>) {
+    if notes.is_empty() {
         return;
     }
-    out.push_str("**Peak memory** (each command's largest resident set, median of its runs, base → head)\n\n");
-    for (c, check) in moved {
+    let _ = writeln!(out, "{heading}\n");
+    for (c, note) in notes {
         let _ = writeln!(
             out,
             "- {}: {}",
             markdown_code(c.id.as_str(), false),
-            markdown_prose(&check.text())
+            markdown_prose(&note)
         );
     }
     out.push('\n');

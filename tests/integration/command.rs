@@ -31,14 +31,6 @@ fn slow_start_up(dir: &Path) {
     );
 }
 
-fn check(repo: &Path, target: &Path, out: &Path, mode: &[&str]) -> std::process::Output {
-    run(flamegate(repo)
-        .env("CARGO_TARGET_DIR", target)
-        .args(["check", "--base-ref", "main", "--no-profile", "--out-dir"])
-        .arg(out)
-        .args(mode))
-}
-
 #[test]
 fn a_command_is_timed_whole_and_a_slower_start_up_fails_with_its_memory_shown() {
     let _machine = exclusive_benchmarking();
@@ -98,7 +90,7 @@ fn a_command_is_timed_whole_and_a_slower_start_up_fails_with_its_memory_shown() 
             dir.path().join("paired"),
         ),
     ] {
-        let output = check(&repo, &target, &out, mode);
+        let output = check_against_main(&repo, &target, &out, mode);
         let said = format!("{}{}", stdout(&output), stderr(&output));
         assert_eq!(output.status.code(), Some(1), "{mode:?}: {said}");
         let report = report(&out);

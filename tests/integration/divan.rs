@@ -12,14 +12,6 @@ fn divan_repo(dir: &Path) {
     init_and_commit(dir, "divan");
 }
 
-fn check(repo: &Path, target: &Path, out: &Path, mode: &[&str]) -> std::process::Output {
-    run(flamegate(repo)
-        .env("CARGO_TARGET_DIR", target)
-        .args(["check", "--base-ref", "main", "--no-profile", "--out-dir"])
-        .arg(out)
-        .args(mode))
-}
-
 #[test]
 fn a_divan_bench_is_listed_timed_counted_and_a_slowdown_fails() {
     let _machine = exclusive_benchmarking();
@@ -92,7 +84,7 @@ fn a_divan_bench_is_listed_timed_counted_and_a_slowdown_fails() {
     // Checked against the record with nothing changed: what each benchmark
     // executed is what the record says, so nothing is timed.
     let out = dir.path().join("unchanged");
-    let output = check(&repo, &target, &out, &[]);
+    let output = check_against_main(&repo, &target, &out, &[]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let unchanged = report(&out);
     for id in ["walk::small", "walk::sum::1000", "walk::sum::4000"] {
@@ -110,7 +102,7 @@ fn a_divan_bench_is_listed_timed_counted_and_a_slowdown_fails() {
     std::fs::write(&bench, format!("{text}\n{more}")).unwrap();
     git_in(&repo, &["commit", "-q", "-am", "neutral"]);
     let out = dir.path().join("neutral");
-    let output = check(&repo, &target, &out, &["--paired", "--rounds", "6"]);
+    let output = check_against_main(&repo, &target, &out, &["--paired", "--rounds", "6"]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let neutral = report(&out);
     assert_eq!(verdict_of(&neutral, "walk::large"), "New");
@@ -139,7 +131,7 @@ fn a_divan_bench_is_listed_timed_counted_and_a_slowdown_fails() {
         ("paired", &["--paired", "--rounds", "6"]),
     ] {
         let out = dir.path().join(name);
-        let output = check(&repo, &target, &out, mode);
+        let output = check_against_main(&repo, &target, &out, mode);
         assert_eq!(output.status.code(), Some(1), "{name}: {}", stderr(&output));
         let report = report(&out);
         assert_eq!(

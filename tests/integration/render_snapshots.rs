@@ -568,7 +568,11 @@ fn commands_peak_memory_markdown_and_terminal() {
     // Without a limit: reported, not failing.
     let reported = commands_report(None);
     assert_ne!(verdict(&reported, "command/count"), Verdict::MoreMemory);
-    let check = reported.comparison("command/count").unwrap().peak_memory.clone();
+    let check = reported
+        .comparison("command/count")
+        .unwrap()
+        .peak_memory
+        .clone();
     assert!(check.is_some_and(|c| c.moved() && !c.fails()));
 }
 

@@ -171,6 +171,16 @@ pub fn flamegate(dir: &Path) -> Command {
     command
 }
 
+/// `flamegate check` of `repo` against `main`, without profiles, building
+/// in `target`, the report in `out`; `mode` adds options (`--paired`, …).
+pub fn check_against_main(repo: &Path, target: &Path, out: &Path, mode: &[&str]) -> Output {
+    run(flamegate(repo)
+        .env("CARGO_TARGET_DIR", target)
+        .args(["check", "--base-ref", "main", "--no-profile", "--out-dir"])
+        .arg(out)
+        .args(mode))
+}
+
 pub fn run(command: &mut Command) -> Output {
     command.output().expect("flamegate runs")
 }
