@@ -152,6 +152,16 @@ impl FileConfig {
                     command.name
                 )));
             }
+            if let Some(other) = self.command.iter().find(|other| {
+                (&other.package, &other.bin) == (&command.package, &command.bin)
+                    && other.features != command.features
+            }) {
+                return Err(problem(format!(
+                    "[[command]] entries `{}` and `{}` run binary `{}` built with different features; \
+                     one build serves both, so give them the same `features`",
+                    other.name, command.name, command.bin
+                )));
+            }
             let mut command = command.clone();
             command.resolve_dir(project_dir);
             commands.push(command);
@@ -303,5 +313,32 @@ mod tests {
             0.05
         );
         assert!(toml::from_str::<FileConfig>("suit = \"x\"").is_err());
+    }
+
+    #[test]
+    fn command_entries_get_their_directory_and_clash_by_name_or_build() {
+        let read = |text: &str| {
+            let file: FileConfig = toml::from_str(text).unwrap();
+            file.commands(Path::new("/project"), Path::new("flamegate.toml"))
+        };
+        let commands = read(
+            "[[command]]\nname = \"count\"\nbin = \"tally\"\ndir = \"data\"\n\
+             [[command]]\nname = \"help\"\nbin = \"tally\"\nargs = [\"--help\"]\n",
+        )
+        .unwrap();
+        assert_eq!(commands[0].dir.as_deref(), Some(Path::new("/project/data")));
+        assert_eq!(commands[1].dir.as_deref(), Some(Path::new("/project")));
+        let twice = read(
+            "[[command]]\nname = \"count\"\nbin = \"a\"\n[[command]]\nname = \"count\"\nbin = \"b\"\n",
+        );
+        assert!(twice.unwrap_err().to_string().contains("rename one"));
+        let builds = read(
+            "[[command]]\nname = \"x\"\nbin = \"a\"\nfeatures = [\"f\"]\n\
+             [[command]]\nname = \"y\"\nbin = \"a\"\n",
+        );
+        assert!(builds.unwrap_err().to_string().contains("same `features`"));
+        assert!(
+            toml::from_str::<FileConfig>("[[command]]\nname = \"x\"\nbinary = \"a\"\n").is_err()
+        );
     }
 }

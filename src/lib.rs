@@ -19,6 +19,7 @@
 pub mod profile;
 
 pub use profile::allocations::CountingAllocator;
+pub use profile::command::{CommandProfile, profile_command};
 pub use profile::hook::criterion;
 
 #[cfg(feature = "cli")]

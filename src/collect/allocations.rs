@@ -67,8 +67,7 @@ pub fn timing_loops(path: &Path) -> std::result::Result<String, String> {
 /// Whether `exe` installs the counter: only then do its bytes hold the
 /// name of the variable the counter reads.
 pub fn installed(exe: &BenchExecutable) -> bool {
-    let needle = OUTPUT_ENV.as_bytes();
-    std::fs::read(&exe.path).is_ok_and(|bytes| bytes.windows(needle.len()).any(|w| w == needle))
+    exe.holds_text(OUTPUT_ENV)
 }
 
 /// Count the listed benchmarks of every executable that installs the

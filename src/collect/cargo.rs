@@ -140,6 +140,21 @@ impl BenchExecutable {
         .unwrap_or(true)
     }
 
+    /// Whether its bytes hold `text` (the name of an environment variable a
+    /// hook reads is there, inlined or not); an executable that cannot be
+    /// read holds nothing.
+    pub fn holds_text(&self, text: &str) -> bool {
+        let needle = text.as_bytes();
+        std::fs::read(&self.path)
+            .is_ok_and(|bytes| bytes.windows(needle.len()).any(|w| w == needle))
+    }
+
+    /// Whether a `[[command]]` binary samples itself for flamegate
+    /// (`flamegate::profile_command()` in its `main`).
+    pub fn profiles_itself(&self) -> bool {
+        self.is_command() && self.holds_text(crate::profile::command::PROFILE_DIR_ENV)
+    }
+
     /// Whether it has a function whose symbol contains `word` (an
     /// executable that cannot be read has none).
     pub fn has_function(&self, word: &str) -> bool {
@@ -456,17 +471,20 @@ pub fn build_commands(
     commands: &[crate::record::command::CommandSpec],
     extra_env: &[(String, String)],
 ) -> Result<Vec<BenchExecutable>> {
-    let mut bins: Vec<(Option<&str>, &str)> = commands
+    let mut bins: Vec<(Option<&str>, &str, &[String])> = commands
         .iter()
-        .map(|c| (c.package.as_deref(), c.bin.as_str()))
+        .map(|c| (c.package.as_deref(), c.bin.as_str(), c.features.as_slice()))
         .collect();
     bins.sort_unstable();
     bins.dedup();
     let mut executables = Vec::new();
-    for (package, bin) in bins {
+    for (package, bin, features) in bins {
         let mut args: Vec<String> = vec!["build".into(), "--profile".into(), "bench".into()];
         if let Some(package) = package {
             args.extend(["--package".into(), package.into()]);
+        }
+        if !features.is_empty() {
+            args.extend(["--features".into(), features.join(",")]);
         }
         args.extend(["--bin".into(), bin.into()]);
         let shown = format!(

@@ -20,7 +20,7 @@ use super::BenchExecutable;
 use super::runner::Measured;
 use crate::error::{Error, Result};
 use crate::record::command::CommandSpec;
-use crate::record::{BenchId, BenchResult, UNIT_NS};
+use crate::record::{BenchId, BenchResult, FoldedStacks, UNIT_NS};
 
 /// Runs of each command in a stored run, at the least.
 pub const STORED_RUNS: usize = 10;
@@ -161,11 +161,13 @@ fn time_command(
 
 /// What a run is for.
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum Watch {
+enum Watch<'a> {
     /// Its wall-clock time, untraced.
     Time,
     /// Its peak resident memory, read when it exits (`trace`).
     PeakMemory,
+    /// A profile, which the program's hook writes into this directory.
+    Profile(&'a Path),
 }
 
 /// One run: its wall-clock nanoseconds and, when watched for it, its peak
@@ -174,14 +176,18 @@ fn run_once(
     exe: &BenchExecutable,
     spec: &CommandSpec,
     home: &Path,
-    watch: Watch,
+    watch: Watch<'_>,
 ) -> Result<(f64, Option<u64>)> {
     let stderr_path = home.join("command-stderr");
     let stderr = std::fs::File::create(&stderr_path).map_err(|e| Error::io(&stderr_path, e))?;
     let mut command = process(exe, &spec.id(), &[])?;
     command.stderr(stderr);
-    if watch == Watch::PeakMemory {
-        trace::ask_to_be_traced(&mut command);
+    match watch {
+        Watch::PeakMemory => trace::ask_to_be_traced(&mut command),
+        Watch::Profile(dir) => {
+            command.env(crate::profile::command::PROFILE_DIR_ENV, dir);
+        }
+        Watch::Time => {}
     }
     let started = Instant::now();
     let child = command.spawn().map_err(|e| Error::io(&exe.path, e))?;
@@ -204,6 +210,30 @@ fn run_once(
     }
 }
 
+/// Command `id` run again and again for `seconds` (at least once), each
+/// run sampled by the program's own hook (`flamegate::profile_command()`):
+/// the runs' profiles together, each stack from the program's `main`.
+pub fn profile(exe: &BenchExecutable, id: &str, seconds: f64, home: &Path) -> Result<FoldedStacks> {
+    let spec = spec(exe, id)?;
+    std::fs::create_dir_all(home).map_err(|e| Error::io(home, e))?;
+    let mut stacks = FoldedStacks::default();
+    let started = Instant::now();
+    let mut runs = 0;
+    while runs == 0 || started.elapsed().as_secs_f64() < seconds {
+        let dir = home.join(format!("profile-{runs}"));
+        run_once(exe, spec, home, Watch::Profile(&dir))?;
+        let file = dir.join(crate::profile::sampler::PROFILE_FILE);
+        if file.exists() {
+            stacks.merge(crate::profile::fold::fold_file(
+                &file,
+                crate::profile::fold::Sampled::Program,
+            )?);
+        }
+        runs += 1;
+    }
+    Ok(stacks)
+}
+
 /// How a run ended.
 enum Ended {
     /// `status` as `wait4` gives it; `peak_kib` its peak resident memory,
@@ -218,7 +248,7 @@ enum Ended {
 /// Wait for `child` (traced for its peak memory when `watch` says so),
 /// killing it after `timeout`. The wait blocks (no polling delay in the
 /// timing); a watchdog thread kills the child if it outlives the timeout.
-fn reap(child: std::process::Child, timeout: Duration, watch: Watch) -> Result<Ended> {
+fn reap(child: std::process::Child, timeout: Duration, watch: Watch<'_>) -> Result<Ended> {
     let pid = child.id() as libc::pid_t;
     let (done, finished) = std::sync::mpsc::channel::<()>();
     let killed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -234,8 +264,8 @@ fn reap(child: std::process::Child, timeout: Duration, watch: Watch) -> Result<E
         })
     };
     let waited = match watch {
-        Watch::Time => trace::wait_for(pid).map(|status| (status, None)),
         Watch::PeakMemory => trace::follow_to_exit(pid),
+        _ => trace::wait_for(pid).map(|status| (status, None)),
     };
     let _ = done.send(());
     let _ = watchdog.join();

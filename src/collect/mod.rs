@@ -447,12 +447,14 @@ fn read_results_file(home: &Path, file: &str) -> Result<Vec<BenchResult>> {
 pub(crate) fn note_unprofiled(listed: &[(BenchExecutable, Vec<String>)], progress: &Progress) {
     let commands: Vec<&str> = listed
         .iter()
-        .filter(|(exe, _)| exe.is_command())
+        .filter(|(exe, _)| exe.is_command() && !exe.profiles_itself())
         .flat_map(|(_, ids)| ids.iter().map(String::as_str))
         .collect();
     if !commands.is_empty() {
         progress.note(&format!(
-            "not profiled: command(s) {}: whole processes get timing verdicts without flamegraphs",
+            "not profiled: command(s) {}: their program does not sample itself, so they get timing \
+             verdicts without flamegraphs (`let _profile = flamegate::profile_command();` first in its \
+             `main` does, with flamegate as a dependency)",
             commands.join(", ")
         ));
     }
@@ -510,7 +512,10 @@ pub(crate) fn profile_pass(
 ) -> Result<std::collections::BTreeMap<BenchId, crate::record::FoldedStacks>> {
     let profiled: Vec<bool> = listed
         .iter()
-        .map(|(exe, ids)| !ids.is_empty() && exe.fits_profiler_hook() && exe.installs_a_profiler())
+        .map(|(exe, ids)| {
+            !ids.is_empty()
+                && (exe.profiles_itself() || exe.fits_profiler_hook() && exe.installs_a_profiler())
+        })
         .collect();
     let total: usize = listed
         .iter()
@@ -527,6 +532,17 @@ pub(crate) fn profile_pass(
             continue;
         }
         let home = scratch.join(format!("profile{tag}-{index}"));
+        if exe.is_command() {
+            for (n, id) in ids.iter().enumerate() {
+                bar.working_on(id);
+                let stacks = command::profile(exe, id, seconds, &home.join(n.to_string()))?;
+                if !stacks.is_empty() {
+                    profiles.insert(BenchId(id.clone()), stacks);
+                }
+                bar.finished_one(id);
+            }
+            continue;
+        }
         // Each benchmark profiles for `seconds`, after criterion's set-up:
         // a minute each on top is far beyond any that works.
         let limit = runner::Limit::of(
@@ -541,7 +557,10 @@ pub(crate) fn profile_pass(
                 .join("profile")
                 .join(crate::profile::hook::PROFILE_FILE);
             if file.exists() {
-                let stacks = crate::profile::fold::fold_file(&file)?;
+                let stacks = crate::profile::fold::fold_file(
+                    &file,
+                    crate::profile::fold::Sampled::Benchmark,
+                )?;
                 if !stacks.is_empty() {
                     profiles.insert(id.clone(), stacks);
                 }

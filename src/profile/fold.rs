@@ -14,10 +14,26 @@ const HARNESS_PREFIX: &str = "criterion::";
 /// Frames of the sampler itself that can sit at the leaf.
 const SAMPLER_PREFIXES: [&str; 3] = ["pprof::", "backtrace::", "__restore_rt"];
 
-/// Read and fold `path` (a `profile.pb`).
-pub fn fold_file(path: &Path) -> Result<FoldedStacks> {
+/// std's frame right above a program's own `main`.
+const PROGRAM_START: &str = "std::sys::backtrace::__rust_begin_short_backtrace";
+
+/// What a profile sampled.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Sampled {
+    /// A criterion benchmark's body (`flamegate::criterion()`).
+    Benchmark,
+    /// A whole program, from its `main` (`flamegate::profile_command()`).
+    Program,
+}
+
+/// Read and fold `path` (a `profile.pb`) of what `sampled` says.
+pub fn fold_file(path: &Path, sampled: Sampled) -> Result<FoldedStacks> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    fold(&bytes).map_err(|problem| Error::Profile {
+    let body = match sampled {
+        Sampled::Benchmark => benchmark_body,
+        Sampled::Program => program_body,
+    };
+    fold_with(&bytes, body).map_err(|problem| Error::Profile {
         path: path.to_path_buf(),
         problem,
     })
@@ -27,6 +43,14 @@ pub fn fold_file(path: &Path) -> Result<FoldedStacks> {
 /// sample count, with names cleaned and harness frames removed. Samples
 /// outside any benchmark body (criterion's own bookkeeping) are dropped.
 pub fn fold(bytes: &[u8]) -> std::result::Result<FoldedStacks, String> {
+    fold_with(bytes, benchmark_body)
+}
+
+/// `fold`, keeping of each stack what `body` takes of it (root first).
+fn fold_with(
+    bytes: &[u8],
+    body: for<'a> fn(&'a [&'a str]) -> Option<&'a [&'a str]>,
+) -> std::result::Result<FoldedStacks, String> {
     let profile = Profile::decode(bytes).map_err(|e| format!("not a pprof protobuf: {e}"))?;
     let string = |index: i64| -> &str {
         usize::try_from(index)
@@ -68,7 +92,7 @@ pub fn fold(bytes: &[u8]) -> std::result::Result<FoldedStacks, String> {
                 frames.extend(names.iter().rev().map(String::as_str));
             }
         }
-        if let Some(body) = benchmark_body(&frames) {
+        if let Some(body) = body(&frames) {
             folded.add(body, count);
         }
     }
@@ -139,7 +163,22 @@ pub fn encode_as_pprof(stacks: &[(Vec<String>, u64)]) -> Vec<u8> {
 /// The frames below criterion's routine, without sampler frames at the leaf.
 fn benchmark_body<'a>(frames: &'a [&'a str]) -> Option<&'a [&'a str]> {
     let harness_end = frames.iter().rposition(|f| f.starts_with(HARNESS_PREFIX))?;
-    let mut body = &frames[harness_end + 1..];
+    without_sampler(&frames[harness_end + 1..])
+}
+
+/// A program's stack from its `main` down (all of it where std's start-up
+/// frame is not in it), without the sampler's own frames.
+fn program_body<'a>(frames: &'a [&'a str]) -> Option<&'a [&'a str]> {
+    let start = frames
+        .iter()
+        .rposition(|f| *f == PROGRAM_START)
+        .map_or(0, |at| at + 1);
+    without_sampler(&frames[start..])
+}
+
+/// `body` without the sampler's frames at its leaf; none when that leaves
+/// nothing.
+fn without_sampler<'a>(mut body: &'a [&'a str]) -> Option<&'a [&'a str]> {
     while let Some(leaf) = body.last() {
         if SAMPLER_PREFIXES.iter().any(|p| leaf.starts_with(p)) {
             body = &body[..body.len() - 1];
@@ -189,5 +228,26 @@ mod tests {
         ];
         assert_eq!(benchmark_body(&frames), Some(&frames[2..4]));
         assert_eq!(benchmark_body(&["main", "other"]), None);
+    }
+
+    #[test]
+    fn a_programs_stack_starts_at_its_own_main() {
+        let frames = [
+            "_start",
+            "main",
+            "std::rt::lang_start_internal",
+            PROGRAM_START,
+            "tally::main",
+            "tally::stop_words",
+            "__restore_rt",
+            "pprof::profiler::perf_signal_handler",
+        ];
+        assert_eq!(program_body(&frames), Some(&frames[4..6]));
+        // No std start-up frame (a stack cut short): all of it.
+        assert_eq!(
+            program_body(&["worker", "tally::count"]),
+            Some(&["worker", "tally::count"][..])
+        );
+        assert_eq!(program_body(&[PROGRAM_START, "pprof::x"]), None);
     }
 }

@@ -7,6 +7,7 @@
 //! hotspots) with the profiler's and criterion's own frames removed.
 
 pub mod allocations;
+pub mod command;
 pub mod hook;
 pub mod sampler;
 

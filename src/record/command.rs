@@ -19,6 +19,10 @@ pub struct CommandSpec {
     /// named.
     #[serde(default)]
     pub package: Option<String>,
+    /// Cargo features of its package to build the binary with (the same
+    /// for every command of one binary).
+    #[serde(default)]
+    pub features: Vec<String>,
     #[serde(default)]
     pub args: Vec<String>,
     /// Where it runs, relative to the project directory (default: the

@@ -186,6 +186,13 @@ impl FoldedStacks {
         self.0.values().sum()
     }
 
+    /// Add every stack of `other`.
+    pub fn merge(&mut self, other: FoldedStacks) {
+        for (stack, count) in other.0 {
+            *self.0.entry(stack).or_default() += count;
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

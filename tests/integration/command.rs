@@ -83,17 +83,21 @@ fn a_command_is_timed_whole_and_a_slower_start_up_fails_with_its_memory_shown() 
     git_in(&repo, &["checkout", "-q", "-b", "slow"]);
     slow_start_up(&repo);
     git_in(&repo, &["commit", "-q", "-am", "a table at start-up"]);
-    for (mode, out) in [
-        (&[][..], dir.path().join("stored")),
-        (
-            &["--paired", "--rounds", "6"][..],
-            dir.path().join("paired"),
-        ),
+    let stored = dir.path().join("stored");
+    let paired = dir.path().join("paired");
+    let profiled_pair = run(flamegate(&repo)
+        .env("CARGO_TARGET_DIR", &target)
+        .args(["check", "--base-ref", "main", "--paired", "--rounds", "6"])
+        .args(["--profile-time", "1", "--out-dir"])
+        .arg(&paired));
+    for (output, out) in [
+        (check_against_main(&repo, &target, &stored, &[]), &stored),
+        // Profiled: the tool samples itself (`flamegate::profile_command()`).
+        (profiled_pair, &paired),
     ] {
-        let output = check_against_main(&repo, &target, &out, mode);
         let said = format!("{}{}", stdout(&output), stderr(&output));
-        assert_eq!(output.status.code(), Some(1), "{mode:?}: {said}");
-        let report = report(&out);
+        assert_eq!(output.status.code(), Some(1), "{out:?}: {said}");
+        let report = report(out);
         assert_eq!(
             verdict_of(&report, "command/count"),
             "Regressed",
@@ -105,8 +109,21 @@ fn a_command_is_timed_whole_and_a_slower_start_up_fails_with_its_memory_shown() 
         assert!((48_000..52_000).contains(&grew), "{memory}");
         assert!(
             stdout(&output).contains("memory command/count: peak memory "),
-            "{mode:?}: {said}"
+            "{out:?}: {said}"
         );
+    }
+    // Where the time went: the table built at start-up, in the hotspots
+    // and the flamegraphs of the paired check.
+    let report = report(&paired);
+    let count = comparison_of(&report, "command/count");
+    assert!(
+        count["hotspots"].to_string().contains("tally::stop_words"),
+        "{count}"
+    );
+    let flamegraphs = count["flamegraphs"].as_array().unwrap();
+    assert!(!flamegraphs.is_empty(), "{count}");
+    for file in flamegraphs {
+        assert!(paired.join(file.as_str().unwrap()).exists(), "{file}");
     }
 }
 

@@ -4,7 +4,7 @@
 use flamegate::baseline::Baseline;
 use flamegate::compare::{self, Settings};
 use flamegate::error::RecordSource;
-use flamegate::profile::fold::{encode_as_pprof, fold, fold_file};
+use flamegate::profile::fold::{Sampled, encode_as_pprof, fold, fold_file};
 use flamegate::profile::hotspots::hotspots;
 use flamegate::record::FoldedStacks;
 use flamegate::render::flamegraph::{differential_folded, differential_svg, flamegraph_svg};
@@ -13,11 +13,19 @@ use flamegate::render::{Markdown, Renderer};
 use crate::support::*;
 
 fn hashed() -> FoldedStacks {
-    fold_file(&fixture("pprof/find_duplicates_hashed.pb")).unwrap()
+    fold_file(
+        &fixture("pprof/find_duplicates_hashed.pb"),
+        Sampled::Benchmark,
+    )
+    .unwrap()
 }
 
 fn quadratic() -> FoldedStacks {
-    fold_file(&fixture("pprof/find_duplicates_quadratic.pb")).unwrap()
+    fold_file(
+        &fixture("pprof/find_duplicates_quadratic.pb"),
+        Sampled::Benchmark,
+    )
+    .unwrap()
 }
 
 /// The `<title>` of every frame in an SVG: its structure, without geometry.
