@@ -153,13 +153,14 @@ impl FileConfig {
                 )));
             }
             if let Some(other) = self.command.iter().find(|other| {
-                (&other.package, &other.bin) == (&command.package, &command.bin)
+                other.bin.is_some()
+                    && (&other.package, &other.bin) == (&command.package, &command.bin)
                     && other.features != command.features
             }) {
                 return Err(problem(format!(
-                    "[[command]] entries `{}` and `{}` run binary `{}` built with different features; \
+                    "[[command]] entries `{}` and `{}` run one binary built with different features; \
                      one build serves both, so give them the same `features`",
-                    other.name, command.name, command.bin
+                    other.name, command.name
                 )));
             }
             let mut command = command.clone();

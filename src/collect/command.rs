@@ -189,10 +189,6 @@ fn run_once(
         }
         Watch::Time => {}
     }
-    let started = Instant::now();
-    let child = command.spawn().map_err(|e| Error::io(&exe.path, e))?;
-    let ended = reap(child, Duration::from_secs_f64(spec.timeout), watch)?;
-    let elapsed = started.elapsed();
     let failure = |status: String| Error::CommandFailed {
         name: spec.name.clone(),
         shown: spec.shown(&exe.path),
@@ -200,6 +196,12 @@ fn run_once(
         status,
         output_tail: tail(&stderr_path),
     };
+    let started = Instant::now();
+    let child = command
+        .spawn()
+        .map_err(|e| failure(format!("it could not be started ({e})")))?;
+    let ended = reap(child, Duration::from_secs_f64(spec.timeout), watch)?;
+    let elapsed = started.elapsed();
     match ended {
         Ended::TimedOut => Err(failure(format!(
             "still running after its timeout of {} s, stopped; raise `timeout` in its [[command]] entry if it needs longer",

@@ -13,8 +13,20 @@ pub const GROUP: &str = "command";
 pub struct CommandSpec {
     /// Its name: the benchmark id is `command/<name>`.
     pub name: String,
-    /// The cargo binary target that is run, built in the bench profile.
-    pub bin: String,
+    /// The cargo binary target that is run, built in the bench profile;
+    /// or, for a program cargo does not build, `program` (and `build`).
+    #[serde(default)]
+    pub bin: Option<String>,
+    /// A program that is not a cargo binary target: its path, relative to
+    /// the project directory (on each side of a paired check, that side's
+    /// checkout).
+    #[serde(default)]
+    pub program: Option<PathBuf>,
+    /// The command that builds `program`, run in the project directory
+    /// (each side's checkout) before anything is timed; none when the
+    /// program needs no building.
+    #[serde(default)]
+    pub build: Vec<String>,
     /// The package of `bin`, when several workspace packages have one so
     /// named.
     #[serde(default)]
@@ -74,6 +86,29 @@ impl CommandSpec {
                 self.name
             ));
         }
+        match (&self.bin, &self.program) {
+            (Some(_), Some(_)) | (None, None) => {
+                return Err(format!(
+                    "command `{}`: give either `bin` (a cargo binary target) or `program` (a path, \
+                     with `build` when it needs building), not both or neither",
+                    self.name
+                ));
+            }
+            (Some(_), None) if !self.build.is_empty() => {
+                return Err(format!(
+                    "command `{}`: `build` is for a `program`; cargo builds `bin` itself",
+                    self.name
+                ));
+            }
+            (None, Some(_)) if self.package.is_some() || !self.features.is_empty() => {
+                return Err(format!(
+                    "command `{}`: `package` and `features` are for a cargo `bin`; a `program` is \
+                     built by its `build`",
+                    self.name
+                ));
+            }
+            _ => {}
+        }
         if !(self.timeout.is_finite() && self.timeout > 0.0) {
             return Err(format!(
                 "command `{}`: timeout must be a positive number of seconds",
@@ -125,5 +160,41 @@ mod tests {
             ..spec
         };
         assert!(zero.validate().unwrap_err().contains("timeout"));
+    }
+
+    #[test]
+    fn an_entry_runs_a_cargo_bin_or_a_program_never_both() {
+        let program = CommandSpec {
+            bin: None,
+            program: Some("build/tool".into()),
+            build: vec!["make".into()],
+            ..entry("x")
+        };
+        assert!(program.validate().is_ok());
+        let both = CommandSpec {
+            bin: Some("tool".into()),
+            ..program.clone()
+        };
+        assert!(both.validate().unwrap_err().contains("not both or neither"));
+        let neither = CommandSpec {
+            program: None,
+            ..program.clone()
+        };
+        assert!(neither.validate().is_err());
+        let built_bin = CommandSpec {
+            build: vec!["make".into()],
+            ..entry("x")
+        };
+        assert!(
+            built_bin
+                .validate()
+                .unwrap_err()
+                .contains("cargo builds `bin`")
+        );
+        let featured_program = CommandSpec {
+            features: vec!["f".into()],
+            ..program
+        };
+        assert!(featured_program.validate().is_err());
     }
 }

@@ -153,3 +153,52 @@ fn a_command_that_exits_non_zero_is_an_error_naming_it() {
     assert!(err.contains("tally: data/gone.txt: No such file"), "{err}");
     assert!(!dir.path().join("run.json").exists());
 }
+
+/// A program cargo does not build: its own `build` makes it, in the
+/// project; a build that fails stops the run naming it.
+#[test]
+fn a_program_built_by_its_own_command_is_timed_and_a_failed_build_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    tally_repo(&repo);
+    let toml = repo.join("flamegate.toml");
+    std::fs::write(repo.join("lines.sh"), "#!/bin/sh\nwc -l < \"$1\"\n").unwrap();
+    let script = "[[command]]\nname = \"lines\"\nprogram = \"build/lines.sh\"\n\
+         build = [\"sh\", \"-c\", \"mkdir -p build && cp lines.sh build/ && chmod +x build/lines.sh\"]\n\
+         args = [\"data/words.txt\"]\n";
+    let config = std::fs::read_to_string(&toml).unwrap() + script;
+    std::fs::write(&toml, &config).unwrap();
+    let out = dir.path().join("run.json");
+    let output = run(flamegate(&repo)
+        .env(
+            "CARGO_TARGET_DIR",
+            fixture_target_dir().join("command-tool"),
+        )
+        .args(["run", "--no-profile", "--filter", "lines", "--out"])
+        .arg(&out));
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let record = flamegate::record::RunRecord::load(&out).unwrap();
+    let ids: Vec<&str> = record.benches.iter().map(|b| b.id.as_str()).collect();
+    assert_eq!(ids, ["command/lines"]);
+    assert!(record.benches[0].samples.len() >= 10);
+
+    std::fs::write(
+        &toml,
+        config.replace(
+            "[\"sh\", \"-c\", \"mkdir",
+            "[\"sh\", \"-c\", \"exit 3; mkdir",
+        ),
+    )
+    .unwrap();
+    let output = run(flamegate(&repo)
+        .env(
+            "CARGO_TARGET_DIR",
+            fixture_target_dir().join("command-tool"),
+        )
+        .args(["run", "--no-profile", "--out"])
+        .arg(dir.path().join("failed.json")));
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(2), "{err}");
+    assert!(err.contains("exit status: 3"), "{err}");
+    assert!(err.contains("exit 3; mkdir -p build"), "{err}");
+}
