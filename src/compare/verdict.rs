@@ -464,37 +464,44 @@ mod tests {
         assert_eq!(verdict(unchanged, false), Verdict::Unchanged);
     }
 
-    #[test]
-    fn a_command_whose_memory_grew_past_the_limit_fails_unless_its_time_already_does() {
-        let evidence = |log_ci: (f64, f64), p: f64| Evidence {
+    /// Timing evidence with interval `log_ci` and adjusted p `p`, stored
+    /// (no rounds, no counts), and what grew.
+    fn grown(log_ci: (f64, f64), p: f64, allocations_grew: bool, memory_grew: bool) -> Evidence {
+        Evidence {
             log_change: (log_ci.0 + log_ci.1) / 2.0,
             log_ci,
             p_regressed_adjusted: p,
             p_improved_adjusted: 1.0,
             code: None,
             rounds: 0,
-            allocations_grew: false,
-            memory_grew: true,
-        };
-        let rule = Rule {
-            min_change: 0.01,
-            fdr: 0.01,
-            layout_fails: false,
-            accepts_time: false,
-            accepts_allocations: false,
-            allocations_fail: true,
-        };
-        let same_time = evidence((-0.005, 0.005), 1.0);
-        let slower = evidence((0.15, 0.25), 0.001);
+            allocations_grew,
+            memory_grew,
+        }
+    }
+
+    /// The default gate: 1%, FDR 1%, allocations failing, nothing accepted.
+    const GATE: Rule = Rule {
+        min_change: 0.01,
+        fdr: 0.01,
+        layout_fails: false,
+        accepts_time: false,
+        accepts_allocations: false,
+        allocations_fail: true,
+    };
+
+    #[test]
+    fn a_command_whose_memory_grew_past_the_limit_fails_unless_its_time_already_does() {
+        let same_time = grown((-0.005, 0.005), 1.0, false, true);
+        let slower = grown((0.15, 0.25), 0.001, false, true);
         assert_eq!(
-            classify(Presence::Both(same_time), &rule),
+            classify(Presence::Both(same_time), &GATE),
             Verdict::MoreMemory
         );
-        assert_eq!(classify(Presence::Both(slower), &rule), Verdict::Regressed);
+        assert_eq!(classify(Presence::Both(slower), &GATE), Verdict::Regressed);
         // Accepting the slowdown does not accept the memory.
         let accepts_time = Rule {
             accepts_time: true,
-            ..rule
+            ..GATE
         };
         assert_eq!(
             classify(Presence::Both(slower), &accepts_time),
@@ -505,24 +512,8 @@ mod tests {
 
     #[test]
     fn more_allocations_fail_unless_time_already_does_or_they_are_only_reported() {
-        let evidence = |log_ci: (f64, f64), p: f64, allocations_grew: bool| Evidence {
-            log_change: (log_ci.0 + log_ci.1) / 2.0,
-            log_ci,
-            p_regressed_adjusted: p,
-            p_improved_adjusted: 1.0,
-            code: None,
-            rounds: 0,
-            allocations_grew,
-            memory_grew: false,
-        };
-        let rule = Rule {
-            min_change: 0.01,
-            fdr: 0.01,
-            layout_fails: false,
-            accepts_time: false,
-            accepts_allocations: false,
-            allocations_fail: true,
-        };
+        let evidence = |log_ci, p, allocations_grew| grown(log_ci, p, allocations_grew, false);
+        let rule = GATE;
         let unchanged_time = evidence((-0.005, 0.005), 1.0, true);
         let noisy_time = evidence((-0.2, 0.2), 1.0, true);
         let slower = evidence((0.15, 0.25), 0.001, true);
