@@ -420,12 +420,12 @@ impl InstructionCheck {
 /// How the comparison was made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Mode {
-    /// Against a stored baseline from git history (STATISTICS.md rule b).
+    /// Against a stored baseline from git history (docs/statistics.md rule b).
     StoredBaseline,
     /// Base and head built and run in alternating rounds in the same job
-    /// (STATISTICS.md rule a).
+    /// (docs/statistics.md rule a).
     Paired,
-    /// Exact instruction counts under callgrind (STATISTICS.md rule d).
+    /// Exact instruction counts under callgrind (docs/statistics.md rule d).
     Instructions,
 }
 

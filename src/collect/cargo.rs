@@ -2,7 +2,7 @@
 //! executables (`cargo bench --no-run`), so flamegate runs them by name.
 //!
 //! Running targets by name, never `cargo bench -- ARGS` over everything, keeps
-//! criterion flags away from libtest harnesses (TOOLCHAIN.md).
+//! criterion flags away from libtest harnesses (which refuse them).
 
 use std::io::BufReader;
 use std::path::{Path, PathBuf};

@@ -1,5 +1,5 @@
 //! Paired runs: base and head built side by side and run in alternating
-//! rounds in the same job (STATISTICS.md rule a).
+//! rounds in the same job (docs/statistics.md rule a).
 //!
 //! Takes the head project and the base project (a checkout of the base
 //! commit); hands on a `PairedRun`: each side's samples pooled over rounds,

@@ -1,4 +1,4 @@
-//! Rule (d) of STATISTICS.md: exact instruction counts. The same binary and
+//! Rule (d) of docs/statistics.md: exact instruction counts. The same binary and
 //! input give the same count, so there is nothing to estimate: a benchmark
 //! regressed when its count grew by more than `max(min_change, 3 × jitter)`,
 //! where jitter is the benchmark's own A/A spread: each side counts it

@@ -2,7 +2,7 @@
 //!
 //! Takes the head `RunRecord` and the `Baseline` (record plus history); hands
 //! on a `Report` with one `Comparison` per benchmark. Implements
-//! STATISTICS.md rule (b), stored baseline, and (c), Benjamini-Hochberg over
+//! docs/statistics.md rule (b), stored baseline, and (c), Benjamini-Hochberg over
 //! the suite. Classification happens only in `verdict::classify`.
 
 pub mod allocations;

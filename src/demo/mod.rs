@@ -603,7 +603,7 @@ fn run_tour(
         &selection,
     )?;
     // The same pull request in the CI mode: main's merge-base built and run
-    // in this job, alternating with the head (STATISTICS.md rule a). The
+    // in this job, alternating with the head (docs/statistics.md rule a). The
     // stored-baseline check above is the quick triage; an alarm from it is
     // confirmed or dismissed here. Instruction counts are exact and have no
     // paired mode.

@@ -1,6 +1,6 @@
 //! flamegate's own verification: how often the gate fails a pull request
 //! that changed nothing, and how often it catches one that made code slower
-//! (STATISTICS.md, "Evaluation"; docs/verdict-quality.md).
+//! (docs/statistics.md, "How the rules are judged"; docs/verdict-quality.md).
 //!
 //! `collect` runs the synthetic suite in `eval/suite` in paired trials —
 //! base and head in alternating rounds, a known slowdown injected into one

@@ -14,7 +14,7 @@ use pprof::protos::Message;
 pub const PROFILE_FILE: &str = "profile.pb";
 
 /// Sampling frequency asked of pprof. The kernel caps SIGPROF sampling near
-/// 250 Hz whatever is asked (TOOLCHAIN.md); asking more costs nothing.
+/// 250 Hz (its timer tick) whatever is asked; asking more costs nothing.
 pub const SAMPLING_HZ: c_int = 997;
 
 /// pprof sampling of one benchmark at a time.

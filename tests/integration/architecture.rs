@@ -238,3 +238,37 @@ fn issue_18_the_architecture_check_catches_a_planted_back_edge() {
         ]
     );
 }
+
+/// A document a code comment points the reader to is in the repository:
+/// every `docs/….md` and every capitalised `….md` (README.md) that a
+/// comment under `src` names exists, so no comment sends a reader to a file
+/// they do not have. Lower-case names are the files flamegate writes
+/// (report.md, comment.md) and are left alone.
+#[test]
+fn documents_named_in_code_comments_are_in_the_repository() {
+    let root = crate::support::checkout_dir();
+    let mut missing = Vec::new();
+    for file in rust_files(&root.join("src")) {
+        let text = std::fs::read_to_string(&file).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            let Some(at) = line.find("//") else {
+                continue;
+            };
+            for word in line[at..].split(|c: char| !(c.is_alphanumeric() || "._/-".contains(c))) {
+                let Some(stem) = word.strip_suffix(".md") else {
+                    continue;
+                };
+                let named = word.starts_with("docs/")
+                    || stem.chars().next().is_some_and(|c| c.is_ascii_uppercase());
+                if named && !root.join(word).exists() {
+                    missing.push(format!("{}:{}: {word}", file.display(), n + 1));
+                }
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "documents not in the repository:\n{}",
+        missing.join("\n")
+    );
+}

@@ -10,7 +10,7 @@ use crate::support::*;
 /// and stay cached with theirs. A persistent copy never builds in the shared
 /// dir: cargo gives every copy of the tiny crate the same unit there, and a
 /// persistent copy's dep-info makes another copy's changed source look
-/// fresh (a stale bench executable, TOOLCHAIN.md).
+/// fresh (a stale bench executable).
 fn in_paired_target(command: &mut std::process::Command) -> &mut std::process::Command {
     command.env("CARGO_TARGET_DIR", paired_target())
 }

@@ -1,7 +1,14 @@
 //! `flamegate publish` and `check --publish` through the real binary against
 //! the fake GitHub (every request also checked by Prism against GitHub's
-//! OpenAPI description), and once against Prism alone. The cases are
-//! GITHUB.md's "Adversarial cases" 1-4, 6 and 7.
+//! OpenAPI description), and once against Prism alone. The cases: hostile
+//! names (mentions, links, HTML, table pipes, the comment marker, control
+//! and bidi characters, workflow commands), sizes past GitHub's limits
+//! (comment, summary, annotations), bad values (NaN, infinities, one-sided
+//! benchmarks), untrusted events (forks, `workflow_run` without a pull
+//! request, forged numbers, head mismatches), API faults (permissions, rate
+//! limits, 5xx, resets, hangs, a create that did create, bodies too long,
+//! markers on later pages or by other users, an older head finishing last),
+//! and the token never printed.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

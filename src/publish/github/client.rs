@@ -1,7 +1,7 @@
 //! GitHub requests through octocrab, under flamegate's own retry policy.
 //!
 //! octocrab's built-in retry ignores GitHub's rate-limit headers and sets no
-//! timeouts (GITHUB.md), so it is off and every request goes through
+//! timeouts, so it is off and every request goes through
 //! [`GithubClient::send`]: one request at a time, a timeout per attempt, a
 //! deadline for the whole publish, `retry-after` and `x-ratelimit-reset`
 //! honoured, exponential backoff on 5xx and connection errors.

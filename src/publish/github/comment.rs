@@ -187,7 +187,7 @@ pub async fn upsert(
             }
             let path = format!("{}/issues/comments/{}", sticky.repo.api_path(), existing.id);
             // PATCH, as GitHub's description says (octocrab 0.54's
-            // `update_comment` sends POST: TOOLCHAIN.md).
+            // `update_comment` sends POST).
             client
                 .send(
                     Method::PATCH,

@@ -1,5 +1,5 @@
 //! Publishing a report to GitHub: the sticky pull-request comment, the check
-//! run, the job summary and `::error` annotations (GITHUB.md).
+//! run, the job summary and `::error` annotations.
 //!
 //! The gate's verdict never depends on any of this: failures come back as
 //! problems to print, never as a different exit code of `check`.
