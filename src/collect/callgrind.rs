@@ -151,7 +151,7 @@ fn finished(exe: &BenchExecutable, output: std::process::Output) -> Result<()> {
         return Err(Error::BenchFailed {
             exe: exe.path.clone(),
             status: format!("{} under callgrind", output.status),
-            output_tail: tail(&output.stderr),
+            output_tail: super::last_lines(&String::from_utf8_lossy(&output.stderr), 30),
         });
     }
     Ok(())
@@ -210,13 +210,6 @@ pub fn count(
         )));
     }
     Ok((instructions, simulated))
-}
-
-/// The last 30 lines of a failed run's output.
-fn tail(output: &[u8]) -> String {
-    let text = String::from_utf8_lossy(output);
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(30)..].join("\n")
 }
 
 /// Each function's own and inclusive instructions in a callgrind output file.

@@ -537,7 +537,7 @@ fn build_bin(
     let built = artifacts(project, &args, extra_env, &shown)?
         .into_iter()
         .find(|a| a.target.kind.contains(&TargetKind::Bin) && a.target.name == bin);
-    let Some((artifact, path)) = built.and_then(|a| Some((a.clone(), a.executable?))) else {
+    let Some((path, artifact)) = built.and_then(|a| Some((a.executable.clone()?, a))) else {
         return Err(Error::BuildFailed {
             command: shown,
             status: format!("success, but cargo reported no executable for binary `{bin}`"),

@@ -1,11 +1,11 @@
 //! Whole programs as benchmarks: the `[[command]]` entries of
-//! flamegate.toml, each a cargo binary target of the project run with its
-//! arguments. The one place that knows how a command is run.
+//! flamegate.toml, each a cargo binary target or another program of the
+//! project run with its arguments. The one place that knows how a command
+//! is run.
 //!
 //! A command is timed as a whole process, start-up and exit included: each
-//! run is one sample (wall-clock nanoseconds), with the process's peak
-//! resident memory from the kernel's accounting of the child (`wait4`'s
-//! `ru_maxrss`). A paired round runs each command a few times per side
+//! run is one sample (wall-clock nanoseconds). Its peak resident memory is
+//! read as its traced warm-up runs exit (`trace`). A paired round runs each command a few times per side
 //! (`PAIRED_RUNS` or the round's window, whichever is more); a stored run
 //! takes `STORED_RUNS` runs and at least `STORED_SECONDS`. Under callgrind
 //! the whole process is counted. A run that exits non-zero or outlives the
@@ -62,7 +62,11 @@ fn spec<'a>(exe: &'a BenchExecutable, id: &str) -> Result<&'a CommandSpec> {
 /// directory, environment and standard input, prefixed by `wrapper` (a
 /// program and its options, such as valgrind's).
 pub fn process(exe: &BenchExecutable, id: &str, wrapper: &[String]) -> Result<Command> {
-    let spec = spec(exe, id)?;
+    process_of(exe, spec(exe, id)?, wrapper)
+}
+
+/// `process`, for the command `spec` of `exe`.
+fn process_of(exe: &BenchExecutable, spec: &CommandSpec, wrapper: &[String]) -> Result<Command> {
     let dir = spec.dir();
     let mut command = match wrapper.split_first() {
         Some((program, options)) => {
@@ -180,7 +184,7 @@ fn run_once(
 ) -> Result<(f64, Option<u64>)> {
     let stderr_path = home.join("command-stderr");
     let stderr = std::fs::File::create(&stderr_path).map_err(|e| Error::io(&stderr_path, e))?;
-    let mut command = process(exe, &spec.id(), &[])?;
+    let mut command = process_of(exe, spec, &[])?;
     command.stderr(stderr);
     match watch {
         Watch::PeakMemory => trace::ask_to_be_traced(&mut command),
@@ -194,7 +198,10 @@ fn run_once(
         shown: spec.shown(&exe.path),
         dir: spec.dir(),
         status,
-        output_tail: tail(&stderr_path),
+        output_tail: super::last_lines(
+            &std::fs::read_to_string(&stderr_path).unwrap_or_default(),
+            20,
+        ),
     };
     let started = Instant::now();
     let child = command
@@ -207,7 +214,10 @@ fn run_once(
             "still running after its timeout of {} s, stopped; raise `timeout` in its [[command]] entry if it needs longer",
             spec.timeout
         ))),
-        Ended::Exited { status, .. } if status != 0 => Err(failure(describe_status(status))),
+        Ended::Exited { status, .. } if status != 0 => Err(failure(
+            <std::process::ExitStatus as std::os::unix::process::ExitStatusExt>::from_raw(status)
+                .to_string(),
+        )),
         Ended::Exited { peak_kib, .. } => Ok((elapsed.as_nanos() as f64, peak_kib)),
     }
 }
@@ -238,7 +248,7 @@ pub fn profile(exe: &BenchExecutable, id: &str, seconds: f64, home: &Path) -> Re
 
 /// How a run ended.
 enum Ended {
-    /// `status` as `wait4` gives it; `peak_kib` its peak resident memory,
+    /// `status` as `waitpid` gives it; `peak_kib` its peak resident memory,
     /// when traced.
     Exited {
         status: i32,
@@ -272,29 +282,11 @@ fn reap(child: std::process::Child, timeout: Duration, watch: Watch<'_>) -> Resu
     let _ = done.send(());
     let _ = watchdog.join();
     drop(child);
-    let (status, peak_kib) = waited.map_err(|e| Error::io("wait4", e))?;
+    let (status, peak_kib) = waited.map_err(|e| Error::io("waitpid", e))?;
     if killed.load(std::sync::atomic::Ordering::SeqCst) {
         return Ok(Ended::TimedOut);
     }
     Ok(Ended::Exited { status, peak_kib })
-}
-
-/// A `wait4` status that is not a clean exit, in words.
-fn describe_status(status: i32) -> String {
-    if libc::WIFEXITED(status) {
-        format!("exit status {}", libc::WEXITSTATUS(status))
-    } else if libc::WIFSIGNALED(status) {
-        format!("killed by signal {}", libc::WTERMSIG(status))
-    } else {
-        format!("wait status {status}")
-    }
-}
-
-/// The last lines a failed run wrote to standard error.
-fn tail(path: &Path) -> String {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(20)..].join("\n")
 }
 
 /// Reading a process's peak memory as it exits. The kernel's own account
@@ -418,7 +410,13 @@ mod tests {
             reap(child, Duration::from_secs_f64(timeout), Watch::Time).unwrap()
         };
         match exited("sh", &["-c", "exit 3"], 10.0) {
-            Ended::Exited { status, .. } => assert_eq!(describe_status(status), "exit status 3"),
+            Ended::Exited { status, .. } => assert_eq!(
+                <std::process::ExitStatus as std::os::unix::process::ExitStatusExt>::from_raw(
+                    status
+                )
+                .code(),
+                Some(3)
+            ),
             Ended::TimedOut => panic!("exited"),
         }
         assert!(matches!(exited("sleep", &["5"], 0.2), Ended::TimedOut));

@@ -417,6 +417,12 @@ pub(crate) fn read_results(home: &Path) -> Result<Vec<(PathBuf, BenchResult)>> {
     Ok(written.into_iter().map(|r| (PathBuf::new(), r)).collect())
 }
 
+/// The last `n` lines of `text`: what a failed process's error shows.
+pub(crate) fn last_lines(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
 /// Leave `results` in `home` as `file`, for `read_results`: what a harness
 /// that writes no files of its own (divan, commands) measured.
 pub(crate) fn write_results(home: &Path, file: &str, results: &[BenchResult]) -> Result<()> {

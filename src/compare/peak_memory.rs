@@ -1,9 +1,10 @@
 //! A command's peak resident memory, base against head (`[[command]]`
-//! entries: each run's `ru_maxrss`). Reported whenever it moved beyond the
-//! runs' own spread; failing only past the limit flamegate.toml sets
+//! entries: each traced warm-up run's `VmHWM`, `collect::command`).
+//! Reported whenever it moved beyond the runs' own spread; failing only past the limit flamegate.toml sets
 //! (`[thresholds] peak_memory`), since how much memory growth a tool can
 //! afford is the project's call, not a statistic's.
 
+use crate::record::allocations::median_and_spread;
 use crate::report::PeakMemoryCheck;
 
 /// Both sides' peaks compared, when both sides measured them.
@@ -11,8 +12,8 @@ pub fn check(base: &[u64], head: &[u64], limit: Option<f64>) -> Option<PeakMemor
     if base.is_empty() || head.is_empty() {
         return None;
     }
-    let (base_kib, base_spread) = median_and_spread(base);
-    let (head_kib, head_spread) = median_and_spread(head);
+    let (base_kib, base_spread) = median_and_spread(base, |&kib| kib);
+    let (head_kib, head_spread) = median_and_spread(head, |&kib| kib);
     Some(PeakMemoryCheck {
         base_kib,
         head_kib,
@@ -20,20 +21,6 @@ pub fn check(base: &[u64], head: &[u64], limit: Option<f64>) -> Option<PeakMemor
         spread: base_spread.max(head_spread),
         limit,
     })
-}
-
-/// The median of `runs` and how far they spread around it (the largest
-/// distance, relative to the median).
-fn median_and_spread(runs: &[u64]) -> (u64, f64) {
-    let mut sorted = runs.to_vec();
-    sorted.sort_unstable();
-    let median = sorted[sorted.len() / 2];
-    let widest = sorted
-        .iter()
-        .map(|&r| r.abs_diff(median))
-        .max()
-        .unwrap_or(0);
-    (median, widest as f64 / median.max(1) as f64)
 }
 
 #[cfg(test)]

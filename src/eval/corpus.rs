@@ -163,6 +163,22 @@ impl Trial {
             .collect()
     }
 
+    /// How many of its measurement windows were disturbed, each judged
+    /// against the wait its benchmark makes itself.
+    pub fn disturbed_windows(&self) -> usize {
+        let windows = || {
+            self.rounds
+                .iter()
+                .flat_map(|r| r.base_windows.iter().chain(&r.head_windows))
+        };
+        let own_waits: BTreeMap<&str, f64> = windows()
+            .map(|(id, _)| (id.as_str(), self.own_wait(id)))
+            .collect();
+        windows()
+            .filter(|(id, w)| w.disturbed(own_waits[id.as_str()]))
+            .count()
+    }
+
     /// The wait benchmark `id` makes itself, from its windows in this trial.
     pub fn own_wait(&self, id: &str) -> f64 {
         crate::record::interference::own_wait(

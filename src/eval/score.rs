@@ -174,18 +174,7 @@ fn window_summary(corpus: &Corpus) -> Option<WindowSummary> {
     }
     let waited: Vec<f64> = windows.iter().map(|w| w.waited).collect();
     let others: Vec<f64> = windows.iter().map(|w| w.others_cores).collect();
-    let disturbed = corpus
-        .trials
-        .iter()
-        .flat_map(|t| {
-            t.rounds.iter().flat_map(move |r| {
-                [&r.base_windows, &r.head_windows]
-                    .into_iter()
-                    .flatten()
-                    .filter(move |(id, w)| w.disturbed(t.own_wait(id)))
-            })
-        })
-        .count();
+    let disturbed = corpus.trials.iter().map(Trial::disturbed_windows).sum();
     Some(WindowSummary {
         disturbed: Rate::new(disturbed, windows.len()),
         waited_median: stats::median(&waited),

@@ -35,13 +35,11 @@ pub const GATED: [(&str, Measure); 3] = [
     ("bytes", |c| c.bytes),
 ];
 
-/// Repeated counts of one benchmark: each measure's median, and its
-/// relative spread (max − min over min; 0 where a side counted nothing):
-/// the benchmark's own A/A jitter, deterministic code has none.
-pub fn median_and_spread(
-    runs: &[AllocationCount],
-    measure: fn(&AllocationCount) -> u64,
-) -> (u64, f64) {
+/// Repeated counts of one benchmark (allocations, a command's peak
+/// memory): a measure's median, and its relative spread (max − min over
+/// min; 0 where a side counted nothing): the benchmark's own A/A jitter,
+/// deterministic code has none.
+pub fn median_and_spread<T>(runs: &[T], measure: impl Fn(&T) -> u64) -> (u64, f64) {
     let mut values: Vec<u64> = runs.iter().map(measure).collect();
     values.sort_unstable();
     let median = values.get(values.len() / 2).copied().unwrap_or(0);

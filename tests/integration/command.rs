@@ -147,7 +147,7 @@ fn a_command_that_exits_non_zero_is_an_error_naming_it() {
     let err = stderr(&output);
     assert_eq!(output.status.code(), Some(2), "{err}");
     assert!(
-        err.contains("command `count` failed: exit status 1"),
+        err.contains("command `count` failed: exit status: 1"),
         "{err}"
     );
     assert!(err.contains("tally: data/gone.txt: No such file"), "{err}");
