@@ -300,7 +300,7 @@ fn baseline_history(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = flamegate::criterion();
+    config = flamegate_hook::criterion();
     targets = pipeline, profiles, shards, history, baseline_history
 }
 criterion_main!(benches);

@@ -193,7 +193,7 @@ pub struct BisectArgs {
     pub measure: Option<MeasureArg>,
     /// Timed: seconds of profiling per benchmark when the culprit is timed
     /// against its parent, for its flamegraphs (bench targets that install
-    /// `flamegate::criterion()`) [default: 3]
+    /// `flamegate_hook::criterion()`) [default: 3]
     #[arg(long, value_name = "SECONDS", conflicts_with = "no_profile")]
     pub profile_time: Option<f64>,
     /// Timed: no profiling of the culprit, no flamegraphs
@@ -452,7 +452,7 @@ pub struct BenchArgs {
     pub filter: Option<String>,
 
     /// Seconds of sampling per benchmark in the profiling pass, which runs
-    /// after the timing pass (benches that install `flamegate::criterion()`)
+    /// after the timing pass (benches that install `flamegate_hook::criterion()`)
     #[arg(long, value_name = "SECONDS", conflicts_with = "no_profile")]
     pub profile_time: Option<f64>,
 
@@ -922,10 +922,14 @@ pub fn with_documented_defaults(command: clap::Command) -> clap::Command {
     })
 }
 
-/// Parse the process's arguments, with `--help` showing the defaults.
-pub fn parse() -> Cli {
+/// Parse a command line (`args` with the program first), with `--help`
+/// showing the defaults and usage lines naming the program as `bin_name`
+/// (`flamegate`, or `cargo flamegate` when cargo runs it as a subcommand).
+pub fn parse_from(bin_name: &'static str, args: Vec<std::ffi::OsString>) -> Cli {
     use clap::{CommandFactory, FromArgMatches};
-    let matches = with_documented_defaults(Cli::command()).get_matches();
+    let matches = with_documented_defaults(Cli::command())
+        .bin_name(bin_name)
+        .get_matches_from(args);
     Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
 }
 

@@ -33,6 +33,8 @@ mod history;
 mod hook_and_actions;
 #[path = "integration/instructions.rs"]
 mod instructions;
+#[path = "integration/packaging.rs"]
+mod packaging;
 #[path = "integration/paired.rs"]
 mod paired;
 #[path = "integration/profiles.rs"]

@@ -10,11 +10,9 @@ use std::path::Path;
 use super::runner::Limit;
 use super::{BenchExecutable, Listed, Progress, Runner};
 use crate::error::{Error, Result};
-use crate::profile::allocations::{
-    FORMAT_LINE, KEYS, LOOPS_ENV, MAX_LOOPS, OUTPUT_ENV, is_timing_loop,
-};
 use crate::record::BenchId;
 use crate::record::allocations::AllocationCount;
+use flamegate_sampler::{FORMAT_LINE, KEYS, LOOPS_ENV, MAX_LOOPS, OUTPUT_ENV, is_timing_loop};
 
 /// Counts per benchmark: the same code and input allocate the same each
 /// time; where they differ (a randomly seeded `HashMap` that grows at
@@ -132,7 +130,7 @@ pub(crate) fn allocation_pass(
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                         progress.note(&format!(
                             "allocations of `{id}` not counted: bench target {} links flamegate's counter but it \
-                             wrote nothing; install it as the global allocator with `flamegate::count_allocations!();` \
+                             wrote nothing; install it as the global allocator with `flamegate_hook::count_allocations!();` \
                              at the top of the bench file",
                             exe.target.label()
                         ));

@@ -113,9 +113,10 @@ impl BenchExecutable {
     pub fn fits_profiler_hook(&self) -> bool {
         !self.is_divan()
             && !self.is_command()
-            && self.criterion.as_ref().is_none_or(|v| {
-                crate::profile::hook::CRITERION_VERSIONS.contains(&(v.major, v.minor))
-            })
+            && self
+                .criterion
+                .as_ref()
+                .is_none_or(|v| crate::profile::CRITERION_VERSIONS.contains(&(v.major, v.minor)))
     }
 
     /// Whether its criterion config installs a profiler (flamegate's hook or
@@ -151,9 +152,9 @@ impl BenchExecutable {
     }
 
     /// Whether a `[[command]]` binary samples itself for flamegate
-    /// (`flamegate::profile_command()` in its `main`).
+    /// (`flamegate_sampler::profile_command()` in its `main`).
     pub fn profiles_itself(&self) -> bool {
-        self.is_command() && self.holds_text(crate::profile::command::PROFILE_DIR_ENV)
+        self.is_command() && self.holds_text(flamegate_sampler::PROFILE_DIR_ENV)
     }
 
     /// Whether it has a function whose symbol contains `word` (an

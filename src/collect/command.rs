@@ -189,7 +189,7 @@ fn run_once(
     match watch {
         Watch::PeakMemory => trace::ask_to_be_traced(&mut command),
         Watch::Profile(dir) => {
-            command.env(crate::profile::command::PROFILE_DIR_ENV, dir);
+            command.env(flamegate_sampler::PROFILE_DIR_ENV, dir);
         }
         Watch::Time => {}
     }
@@ -223,7 +223,7 @@ fn run_once(
 }
 
 /// Command `id` run again and again for `seconds` (at least once), each
-/// run sampled by the program's own hook (`flamegate::profile_command()`):
+/// run sampled by the program's own hook (`flamegate_sampler::profile_command()`):
 /// the runs' profiles together, each stack from the program's `main`.
 pub fn profile(exe: &BenchExecutable, id: &str, seconds: f64, home: &Path) -> Result<FoldedStacks> {
     let spec = spec(exe, id)?;
@@ -234,7 +234,7 @@ pub fn profile(exe: &BenchExecutable, id: &str, seconds: f64, home: &Path) -> Re
     while runs == 0 || started.elapsed().as_secs_f64() < seconds {
         let dir = home.join(format!("profile-{runs}"));
         run_once(exe, spec, home, Watch::Profile(&dir))?;
-        let file = dir.join(crate::profile::sampler::PROFILE_FILE);
+        let file = dir.join(flamegate_sampler::PROFILE_FILE);
         if file.exists() {
             stacks.merge(crate::profile::fold::fold_file(
                 &file,

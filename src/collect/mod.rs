@@ -459,8 +459,8 @@ pub(crate) fn note_unprofiled(listed: &[(BenchExecutable, Vec<String>)], progres
     if !commands.is_empty() {
         progress.note(&format!(
             "not profiled: command(s) {}: their program does not sample itself, so they get timing \
-             verdicts without flamegraphs (`let _profile = flamegate::profile_command();` first in its \
-             `main` does, with flamegate as a dependency)",
+             verdicts without flamegraphs (`let _profile = flamegate_sampler::profile_command();` first in \
+             its `main` does, with the crate flamegate-sampler as a dependency)",
             commands.join(", ")
         ));
     }
@@ -482,7 +482,7 @@ pub(crate) fn note_unprofiled(listed: &[(BenchExecutable, Vec<String>)], progres
     if !no_profiler.is_empty() {
         progress.note(&format!(
             "not profiled: bench target(s) {}: no profiler installed in their criterion config \
-             (`config = flamegate::criterion()` in `criterion_group!` installs flamegate's), so they \
+             (`config = flamegate_hook::criterion()` in `criterion_group!` installs flamegate's), so they \
              get timing verdicts without flamegraphs",
             no_profiler.join(", ")
         ));
@@ -492,7 +492,7 @@ pub(crate) fn note_unprofiled(listed: &[(BenchExecutable, Vec<String>)], progres
             "not profiled: bench target(s) {}: flamegate's profiler hooks plug into criterion {}, so \
              they get timing verdicts without flamegraphs",
             no_hook.join(", "),
-            crate::profile::hook::CRITERION_VERSIONS
+            crate::profile::CRITERION_VERSIONS
                 .iter()
                 .map(|(major, minor)| format!("{major}.{minor}"))
                 .collect::<Vec<_>>()
@@ -561,7 +561,7 @@ pub(crate) fn profile_pass(
             let file = home
                 .join(dir)
                 .join("profile")
-                .join(crate::profile::hook::PROFILE_FILE);
+                .join(flamegate_sampler::PROFILE_FILE);
             if file.exists() {
                 let stacks = crate::profile::fold::fold_file(
                     &file,

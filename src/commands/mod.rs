@@ -41,6 +41,27 @@ use crate::publish::github::env::ActionsEnv;
 use crate::render::{self, Format};
 use crate::report::{Outcome, Report};
 
+/// The whole program: `args` (the program first) parsed as `bin_name`'s
+/// command line, run, and its exit code; an error is printed inert (it can
+/// quote untrusted input, a forged report's fields).
+pub fn main(bin_name: &'static str, args: Vec<std::ffi::OsString>) -> std::process::ExitCode {
+    use std::process::ExitCode;
+    // Paired builds run flamegate as cargo's compiler wrapper.
+    if let Some(code) = crate::collect::rustc_wrapper::run_if_wrapping() {
+        return ExitCode::from(code);
+    }
+    match execute(crate::cli::parse_from(bin_name, args)) {
+        Ok(code) => ExitCode::from(code),
+        Err(error) => {
+            crate::publish::github::workflow::eprint_inert(
+                ActionsEnv::from_process().in_actions,
+                &format!("flamegate: error: {:#}", anyhow::Error::from(error)),
+            );
+            ExitCode::from(exit_code::USAGE_OR_ENVIRONMENT)
+        }
+    }
+}
+
 /// Run the command; the returned value is the process exit code.
 pub fn execute(cli: Cli) -> Result<u8> {
     let output = output_of(&cli);

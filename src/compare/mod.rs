@@ -534,9 +534,9 @@ pub(crate) fn judge(
     {
         notes.push(
             "to see where the time went (hotspots and flamegraphs), install flamegate's profiler in your benches: \
-             on criterion 0.8 `criterion_group! { name = benches; config = flamegate::criterion(); targets = ... }`, \
-             on criterion 0.5 `config = flamegate_hook_criterion05::criterion()` (the crate \
-             flamegate-hook-criterion05 in flamegate's repository); other criterion versions and divan have no hook yet"
+             on criterion 0.8 `criterion_group! { name = benches; config = flamegate_hook::criterion(); targets = ... }` \
+             (dev-dependency flamegate-hook), on criterion 0.5 `config = flamegate_hook_criterion05::criterion()` \
+             (dev-dependency flamegate-hook-criterion05); other criterion versions and divan have no hook yet"
                 .into(),
         );
     }

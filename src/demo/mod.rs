@@ -23,7 +23,7 @@ use crate::publish::github::body::{COMMENT_LIMIT, comment_body};
 use crate::render::{Renderer, Terminal};
 use crate::report::{Report, Verdict};
 
-const CARGO_TOML: &str = include_str!("../../demo/shop/Cargo.toml");
+const CARGO_TOML: &str = include_str!("../../demo/shop/Cargo.toml.in");
 const CARGO_LOCK: &str = include_str!("../../demo/shop/Cargo.lock");
 const LIB_RS: &str = include_str!("../../demo/shop/src/lib.rs");
 const BENCH_RS: &str = include_str!("../../demo/shop/benches/shop.rs");
@@ -203,7 +203,7 @@ fn missed_allocations(report: &Report) -> Vec<String> {
                 check.text()
             )),
             None => problems.push(format!(
-                "`{}` has no allocation counts in pr/format-query (is `flamegate::count_allocations!()` in the shop's bench?)",
+                "`{}` has no allocation counts in pr/format-query (is `flamegate_hook::count_allocations!()` in the shop's bench?)",
                 c.id
             )),
         }
@@ -835,7 +835,7 @@ fn patch(source: &str, from: &str, to: &str) -> Result<String> {
 /// flamegate source this binary was built from (the hook lives there).
 fn demo_cargo_toml() -> Result<String> {
     let source = Path::new(env!("CARGO_MANIFEST_DIR"));
-    if !source.join("src/profile/hook.rs").exists() {
+    if !source.join("crates/flamegate-hook/src/lib.rs").exists() {
         return Err(Error::Usage(format!(
             "the demo builds its sample with flamegate's profiler hook from flamegate's source, which is no longer at {}; \
              run the demo from a flamegate checkout: `cargo run --release -- demo`",
@@ -843,7 +843,12 @@ fn demo_cargo_toml() -> Result<String> {
         )));
     }
     let path = source.display().to_string().replace('\\', "/");
-    patch(CARGO_TOML, "path = \"../..\"", &format!("path = {path:?}"))
+    let hook = format!("{path}/crates/flamegate-hook");
+    patch(
+        CARGO_TOML,
+        "path = \"../../crates/flamegate-hook\"",
+        &format!("path = {hook:?}"),
+    )
 }
 
 fn write_file(path: &Path, contents: &str) -> Result<()> {

@@ -20,9 +20,9 @@ const PROGRAM_START: &str = "std::sys::backtrace::__rust_begin_short_backtrace";
 /// What a profile sampled.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Sampled {
-    /// A criterion benchmark's body (`flamegate::criterion()`).
+    /// A criterion benchmark's body (`flamegate_hook::criterion()`).
     Benchmark,
-    /// A whole program, from its `main` (`flamegate::profile_command()`).
+    /// A whole program, from its `main` (`flamegate_sampler::profile_command()`).
     Program,
 }
 

@@ -1,17 +1,14 @@
-//! Profile: pprof protobuf → folded stacks → hotspot notes; and the
-//! bench-side hooks: the profiler that writes the protobuf, the allocation
-//! counter (`count_allocations!`).
+//! Profile: pprof protobuf → folded stacks → hotspot notes.
 //!
-//! Takes the `profile.pb` files of criterion's profiling pass; hands on
+//! Takes the `profile.pb` files the bench-side hooks write (crates/
+//! flamegate-hook, flamegate-hook-criterion05, flamegate-sampler); hands on
 //! `FoldedStacks` (the one profile format downstream: flamegraphs, diffs,
 //! hotspots) with the profiler's and criterion's own frames removed.
 
-pub mod allocations;
-pub mod command;
-pub mod hook;
-pub mod sampler;
-
-#[cfg(feature = "cli")]
 pub mod fold;
-#[cfg(feature = "cli")]
 pub mod hotspots;
+
+/// The criterion versions (major, minor) a profiler hook exists for: 0.8
+/// (`flamegate-hook`) and 0.5 (`flamegate-hook-criterion05`). A bench on
+/// another criterion cannot install one (its `Criterion` is another type).
+pub const CRITERION_VERSIONS: [(u64, u64); 2] = [(0, 8), (0, 5)];

@@ -232,7 +232,7 @@ pub struct BenchResult {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub throughput: Option<Throughput>,
     /// Where the time went, from the profiling pass (when the bench installs
-    /// `flamegate::criterion()`).
+    /// `flamegate_hook::criterion()`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile: Option<FoldedStacks>,
     /// Wall-clock seconds the timing pass spent on it (warm-up included):
@@ -248,7 +248,7 @@ pub struct BenchResult {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub simulated: Option<instructions::Simulated>,
     /// Heap operations per iteration, one entry per run of the allocation
-    /// pass (when the bench installs `flamegate::count_allocations!()`).
+    /// pass (when the bench installs `flamegate_hook::count_allocations!()`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allocations: Vec<allocations::AllocationCount>,
     /// A digest of what the benchmark's routine executed (functions by

@@ -1,5 +1,5 @@
 //! Issue 21: allocations per iteration, counted exactly by the bench-side
-//! `flamegate::count_allocations!()` in a pass of their own, recorded in
+//! `flamegate_hook::count_allocations!()` in a pass of their own, recorded in
 //! baselines and gated in stored and paired mode. Real benchmarks of the
 //! fixture crate `tests/fixtures/allocations` through the real binary.
 

@@ -94,3 +94,37 @@ fn issue_22_the_readme_states_the_rules_the_code_uses() {
         );
     }
 }
+
+/// `cargo flamegate ...` works as cargo-nextest's and cargo-criterion's
+/// subcommands do: cargo finds `cargo-flamegate` on PATH and runs it with
+/// the subcommand's name first, which it drops; help names it so.
+#[test]
+fn cargo_runs_flamegate_as_its_subcommand() {
+    let exe = std::path::Path::new(env!("CARGO_BIN_EXE_cargo-flamegate"));
+    let path = std::env::join_paths(std::iter::once(exe.parent().unwrap().to_path_buf()).chain(
+        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()),
+    ))
+    .unwrap();
+    let cargo = |args: &[&str]| {
+        run(std::process::Command::new(env!("CARGO"))
+            .arg("flamegate")
+            .args(args)
+            .env("PATH", &path))
+    };
+    let version = cargo(&["--version"]);
+    assert!(version.status.success(), "{}", stderr(&version));
+    assert_eq!(
+        stdout(&version).trim(),
+        format!("flamegate {}", env!("CARGO_PKG_VERSION"))
+    );
+    let help = cargo(&["check", "--help"]);
+    assert!(help.status.success(), "{}", stderr(&help));
+    assert!(
+        stdout(&help).contains("Usage: cargo flamegate check"),
+        "{}",
+        stdout(&help)
+    );
+    let wrong = cargo(&["chekc"]);
+    assert_eq!(wrong.status.code(), Some(2));
+    assert!(stderr(&wrong).contains("'chekc'"), "{}", stderr(&wrong));
+}

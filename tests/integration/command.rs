@@ -92,7 +92,7 @@ fn a_command_is_timed_whole_and_a_slower_start_up_fails_with_its_memory_shown() 
         .arg(&paired));
     for (output, out) in [
         (check_against_main(&repo, &target, &stored, &[]), &stored),
-        // Profiled: the tool samples itself (`flamegate::profile_command()`).
+        // Profiled: the tool samples itself (`flamegate_sampler::profile_command()`).
         (profiled_pair, &paired),
     ] {
         let said = format!("{}{}", stdout(&output), stderr(&output));

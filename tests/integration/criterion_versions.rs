@@ -289,7 +289,7 @@ fn issue_16_criterion_0_7_lists_times_checks_and_counts() {
 }
 
 /// A bench on criterion 0.5 that installs flamegate's hook for 0.5
-/// (hooks/criterion-0.5) is profiled like one on 0.8, with criterion 0.5
+/// (crates/flamegate-hook-criterion05) is profiled like one on 0.8, with criterion 0.5
 /// the only criterion it builds.
 #[test]
 fn issue_16_criterion_0_5_with_its_hook_is_profiled() {

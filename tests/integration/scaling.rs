@@ -22,7 +22,7 @@ fn benches(c: &mut Criterion) {
 
 criterion_group! {
     name = tiny_benches;
-    config = flamegate::criterion();
+    config = flamegate_hook::criterion();
     targets = benches
 }
 criterion_main!(tiny_benches);

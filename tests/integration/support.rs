@@ -300,7 +300,10 @@ pub fn copy_fixture(name: &str, files: &[&str], to: &Path) {
     // The fixture finds flamegate's hook by a relative path; point it home.
     let manifest = std::fs::read_to_string(fixture(name).join("Cargo.toml")).unwrap();
     let flamegate_dir = flamegate_source_link();
-    let manifest = manifest.replace("path = \"../../..\"", &format!("path = {flamegate_dir:?}"));
+    let manifest = manifest.replace(
+        "path = \"../../../",
+        &format!("path = \"{}/", flamegate_dir.display()),
+    );
     std::fs::write(to.join("Cargo.toml"), manifest).unwrap();
     std::fs::write(to.join(".gitignore"), "/target\n").unwrap();
 }

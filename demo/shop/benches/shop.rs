@@ -3,7 +3,7 @@ use std::hint::black_box;
 
 // Counts heap allocations per iteration in flamegate's allocation pass; a
 // relaxed atomic load per allocation otherwise.
-flamegate::count_allocations!();
+flamegate_hook::count_allocations!();
 
 /// Orders of one customer (40 each) among n orders: the index keeps the
 /// lookup from growing with n.
@@ -42,7 +42,7 @@ fn catalog(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = flamegate::criterion();
+    config = flamegate_hook::criterion();
     targets = orders, skus, catalog
 }
 criterion_main!(benches);

@@ -1,4 +1,4 @@
-//! The bench-side allocation counter: `flamegate::count_allocations!()`
+//! The bench-side allocation counter: `flamegate_hook::count_allocations!()`
 //! installs a global allocator that wraps the system's (or another one)
 //! and, in flamegate's allocation pass only, counts the heap operations made
 //! inside criterion's timing loop.
@@ -24,9 +24,8 @@
 //! and forwards to the allocator it wraps: the environment variable that
 //! starts counting is read once, at the first allocation.
 //!
-//! This file is also the criterion 0.5 hook crate's (hooks/criterion-0.5
-//! includes it), so it names nothing of flamegate's but the macro's
-//! `$crate::CountingAllocator`, which both crates export at their root.
+//! Both criterion hooks re-export the macro; it names `$crate::CountingAllocator`,
+//! this crate's, so a bench needs no dependency on this crate by name.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -67,7 +66,7 @@ pub const KEYS: [&str; 5] = [
 /// named (`count_allocations!(mimalloc::MiMalloc)`):
 ///
 /// ```ignore
-/// flamegate::count_allocations!();
+/// flamegate_hook::count_allocations!();
 /// ```
 ///
 /// Timing runs pay one atomic load per heap operation; flamegate's

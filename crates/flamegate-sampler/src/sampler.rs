@@ -1,9 +1,8 @@
 //! The sampling both profiler hooks share: pprof started when criterion
 //! starts profiling a benchmark, its profile written as
 //! `<benchmark dir>/profile.pb` when it stops. No criterion here: the hook
-//! for criterion 0.8 (`profile::hook`) and the one for criterion 0.5
-//! (hooks/criterion-0.5, which includes this file) wrap it in their
-//! criterion's `Profiler`.
+//! for criterion 0.8 (`flamegate-hook`) and the one for criterion 0.5
+//! (`flamegate-hook-criterion05`) wrap it in their criterion's `Profiler`.
 
 use std::os::raw::c_int;
 use std::path::Path;

@@ -1,5 +1,5 @@
 //! The hook a command-line tool opts into for flamegraphs of its
-//! `[[command]]` runs: `let _profile = flamegate::profile_command();` first
+//! `[[command]]` runs: `let _profile = flamegate_sampler::profile_command();` first
 //! thing in `main`. Inert unless flamegate's profiling pass runs the
 //! program (it sets `PROFILE_DIR_ENV`); then the process is sampled with
 //! pprof until the guard drops at the end of `main`, and the profile is
