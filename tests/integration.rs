@@ -3,6 +3,8 @@
 #[path = "integration/support.rs"]
 mod support;
 
+#[path = "integration/action_install.rs"]
+mod action_install;
 #[path = "integration/allocations.rs"]
 mod allocations;
 #[path = "integration/architecture.rs"]

@@ -295,12 +295,23 @@ fn reap(child: std::process::Child, timeout: Duration, watch: Watch<'_>) -> Resu
 /// footprint. A traced child stops as it exits, with its memory still
 /// there, and `/proc/<pid>/status`'s `VmHWM` is the peak of the program
 /// alone (its memory map is new since `exec`).
+/// Linux only: elsewhere runs are not traced and record no peak memory.
 mod trace {
-    use std::os::unix::process::CommandExt;
+    /// Elsewhere than Linux: not traced.
+    #[cfg(not(target_os = "linux"))]
+    pub fn ask_to_be_traced(_command: &mut std::process::Command) {}
+
+    /// Elsewhere than Linux: the end alone, no peak.
+    #[cfg(not(target_os = "linux"))]
+    pub fn follow_to_exit(pid: libc::pid_t) -> std::io::Result<(i32, Option<u64>)> {
+        wait_for(pid).map(|status| (status, None))
+    }
 
     /// Make `command`'s process ask to be traced by flamegate before it
     /// runs the program; where tracing is refused, it runs untraced.
+    #[cfg(target_os = "linux")]
     pub fn ask_to_be_traced(command: &mut std::process::Command) {
+        use std::os::unix::process::CommandExt;
         // SAFETY: the closure makes one async-signal-safe call and
         // allocates nothing, as `pre_exec` requires.
         unsafe {
@@ -338,6 +349,7 @@ mod trace {
     /// `exec`, let go with exit events on; stopped at its exit, its peak
     /// read; signals it gets passed on. Its `wait4` status and its peak in
     /// KiB (none when it was not traced after all).
+    #[cfg(target_os = "linux")]
     pub fn follow_to_exit(pid: libc::pid_t) -> std::io::Result<(i32, Option<u64>)> {
         let mut peak_kib = None;
         let mut following = false;
@@ -387,6 +399,7 @@ mod trace {
     }
 
     /// `VmHWM` of `/proc/<pid>/status`, in KiB.
+    #[cfg(target_os = "linux")]
     fn read_peak(pid: libc::pid_t) -> Option<u64> {
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
         let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
