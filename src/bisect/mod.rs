@@ -488,7 +488,7 @@ impl<'a> Bench<'a> {
     fn narrowed(&self) -> RunSelection {
         match &self.only {
             Some(only) => RunSelection {
-                filter: collect::shard::exact_filter(only),
+                filter: collect::exact_filter(only),
                 ..self.selection.clone()
             },
             None => self.selection.clone(),

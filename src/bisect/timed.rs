@@ -201,7 +201,7 @@ impl Bench<'_> {
             // Profiled, where the bench targets install the hook: where the
             // time went, and the flamegraphs.
             let selection = RunSelection {
-                filter: crate::collect::shard::exact_filter(&ids),
+                filter: crate::collect::exact_filter(&ids),
                 profile_time: self.profile_time,
                 ..self.selection.clone()
             };

@@ -272,6 +272,16 @@ fn restrict(listed: Listed, keep: impl Fn(&BenchId) -> bool) -> (Listed, Vec<Str
     (listed, left_out)
 }
 
+/// A criterion filter that selects exactly `ids` (criterion matches its
+/// filter as a regular expression against each full id).
+pub fn exact_filter<'a>(ids: impl IntoIterator<Item = &'a BenchId>) -> Option<String> {
+    let alternatives: Vec<String> = ids
+        .into_iter()
+        .map(|id| regex::escape(id.as_str()))
+        .collect();
+    (!alternatives.is_empty()).then(|| format!("^(?:{})$", alternatives.join("|")))
+}
+
 /// The criterion filter that selects exactly the listed ids (one regular
 /// expression over every executable's ids); None when none is listed.
 fn filter_of(listed: &Listed) -> Option<String> {
@@ -279,7 +289,7 @@ fn filter_of(listed: &Listed) -> Option<String> {
         .iter()
         .flat_map(|(_, ids)| ids.iter().map(|id| BenchId(id.clone())))
         .collect();
-    shard::exact_filter(&ids)
+    exact_filter(&ids)
 }
 
 /// `selection` narrowed to exactly the listed ids.
@@ -376,7 +386,7 @@ pub(crate) fn shard_lists(
     for id in &mine {
         progress.note(&format!("  shard {}: {id}", plan.spec));
     }
-    let filter = shard::exact_filter(mine.iter().copied());
+    let filter = exact_filter(mine.iter().copied());
     let lists = lists
         .into_iter()
         .map(|listed| {
@@ -1077,6 +1087,15 @@ fn push_tail(tail: &mut VecDeque<String>, line: String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_filter_matches_exactly_the_ids() {
+        let ids = vec![BenchId("a/b(1)".into()), BenchId("c.d".into())];
+        let filter = exact_filter(&ids).unwrap();
+        let re = regex::Regex::new(&filter).unwrap();
+        assert!(re.is_match("a/b(1)") && re.is_match("c.d"));
+        assert!(!re.is_match("a/b(1)x") && !re.is_match("cxd") && !re.is_match("xc.d"));
+    }
 
     #[test]
     fn list_lines_of_every_criterion_version_give_their_ids() {

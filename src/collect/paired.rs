@@ -563,7 +563,7 @@ pub fn run_paired(
                             .filter(|id| open.contains(id))
                             .collect();
                         std::borrow::Cow::Owned(RunSelection {
-                            filter: super::shard::exact_filter(&mine),
+                            filter: super::exact_filter(&mine),
                             ..selection.clone()
                         })
                     }

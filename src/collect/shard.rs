@@ -128,16 +128,6 @@ pub fn split(
     }
 }
 
-/// A criterion filter that selects exactly `ids` (criterion matches its
-/// filter as a regular expression against each full id).
-pub fn exact_filter<'a>(ids: impl IntoIterator<Item = &'a BenchId>) -> Option<String> {
-    let alternatives: Vec<String> = ids
-        .into_iter()
-        .map(|id| regex::escape(id.as_str()))
-        .collect();
-    (!alternatives.is_empty()).then(|| format!("^(?:{})$", alternatives.join("|")))
-}
-
 /// Check that shard records belong together and cover the suite: same
 /// suite, same split, distinct shards. Returns the missing shard numbers.
 pub fn check_shards(shards: &[&ShardInfo]) -> Result<Vec<usize>> {
@@ -429,14 +419,5 @@ mod tests {
         for bad in ["0/4", "5/4", "4", "a/b", "1/0", "1/1000"] {
             assert!(ShardSpec::parse(bad).is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn the_filter_matches_exactly_the_ids() {
-        let ids = vec![BenchId("a/b(1)".into()), BenchId("c.d".into())];
-        let filter = exact_filter(&ids).unwrap();
-        let re = regex::Regex::new(&filter).unwrap();
-        assert!(re.is_match("a/b(1)") && re.is_match("c.d"));
-        assert!(!re.is_match("a/b(1)x") && !re.is_match("cxd") && !re.is_match("xc.d"));
     }
 }

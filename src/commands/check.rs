@@ -240,7 +240,7 @@ fn name_culprits(config: &Config, report: &mut crate::report::Report, output: Ou
         selection: collect::RunSelection {
             benches: config.selection.benches.clone(),
             packages: config.selection.packages.clone(),
-            filter: collect::shard::exact_filter(&regressed),
+            filter: collect::exact_filter(&regressed),
             ..Default::default()
         },
         settings: &config.settings,

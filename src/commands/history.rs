@@ -138,7 +138,7 @@ fn bisect_shifts(config: &Config, history: &mut crate::report::history::History,
             good: history.commits[index - 1].sha.clone(),
             bad: history.commits[index].sha.clone(),
             selection: crate::collect::RunSelection {
-                filter: crate::collect::shard::exact_filter(&ids),
+                filter: crate::collect::exact_filter(&ids),
                 ..Default::default()
             },
             settings: &config.settings,

@@ -220,7 +220,7 @@ fn confirm_paired(
         flagged.len()
     ));
     let selection = RunSelection {
-        filter: crate::collect::shard::exact_filter(&flagged),
+        filter: crate::collect::exact_filter(&flagged),
         timed_ids: None,
         ..selection.clone()
     };

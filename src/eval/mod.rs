@@ -11,5 +11,6 @@
 
 pub mod collect;
 pub mod corpus;
+pub mod replay;
 pub mod score;
 pub mod synthetic;

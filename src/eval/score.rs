@@ -19,7 +19,6 @@
 use std::collections::BTreeMap;
 
 use serde::Serialize;
-use statrs::distribution::{Beta, ContinuousCDF};
 
 use crate::baseline::Baseline;
 use crate::collect::Progress;
@@ -27,11 +26,12 @@ use crate::collect::paired::{self, PairedRun, RoundMedians};
 use crate::compare::paired::RoundTest;
 use crate::compare::{self, Settings, stats};
 use crate::error::RecordSource;
-use crate::record::paired::{Standing, counted_rounds, round_log_ratios};
+use crate::record::paired::{Standing, round_log_ratios};
 use crate::record::{BenchId, BenchResult, RECORD_SCHEMA, RunRecord};
 use crate::report::{Side, Verdict};
 
 use super::corpus::{Corpus, LEVELS, Side as CorpusSide, Trial};
+use super::replay::{Rate, bench_result, fixed_rounds};
 
 /// The fixed plan scored beside the corpus's full rounds: the rounds of
 /// `check --paired --rounds 6`.
@@ -44,57 +44,6 @@ pub const STORED_HISTORY: usize = 5;
 const CRITERION_RESAMPLES: usize = 2_000;
 const CRITERION_SIGNIFICANCE: f64 = 0.05;
 const CRITERION_NOISE_THRESHOLD: f64 = 0.01;
-
-/// A proportion with its Clopper-Pearson 95% interval.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct Rate {
-    pub hits: usize,
-    pub n: usize,
-    pub rate: f64,
-    pub low: f64,
-    pub high: f64,
-}
-
-impl Rate {
-    pub fn new(hits: usize, n: usize) -> Rate {
-        let (low, high) = clopper_pearson(hits, n, 0.95);
-        Rate {
-            hits,
-            n,
-            rate: if n == 0 {
-                f64::NAN
-            } else {
-                hits as f64 / n as f64
-            },
-            low,
-            high,
-        }
-    }
-}
-
-/// Exact binomial interval: Beta quantiles of the hits.
-pub fn clopper_pearson(hits: usize, n: usize, confidence: f64) -> (f64, f64) {
-    if n == 0 {
-        return (0.0, 1.0);
-    }
-    let alpha = 1.0 - confidence;
-    let (k, n) = (hits as f64, n as f64);
-    let low = if hits == 0 {
-        0.0
-    } else {
-        Beta::new(k, n - k + 1.0)
-            .expect("positive shapes")
-            .inverse_cdf(alpha / 2.0)
-    };
-    let high = if hits as f64 == n {
-        1.0
-    } else {
-        Beta::new(k + 1.0, n - k)
-            .expect("positive shapes")
-            .inverse_cdf(1.0 - alpha / 2.0)
-    };
-    (low, high)
-}
 
 /// One rule's scores.
 #[derive(Debug, Clone, Serialize)]
@@ -584,16 +533,6 @@ fn adaptive_rounds(
         .unwrap_or(rounds.len())
 }
 
-/// Rounds a fixed plan of `wanted` rounds gives a benchmark: `wanted`, and
-/// more in place of disturbed ones (`collect::paired`'s re-runs, up to half
-/// as many again), as far as the trial's rounds go.
-pub(super) fn fixed_rounds(rounds: &[RoundMedians], wanted: usize) -> usize {
-    let most = (wanted + wanted.div_ceil(2)).min(rounds.len());
-    (wanted.min(most)..=most)
-        .find(|&n| counted_rounds(&rounds[..n]).count() >= wanted)
-        .unwrap_or(most)
-}
-
 fn paired_outcome(run: &PairedRun, settings: &Settings) -> Outcome {
     paired_outcome_with(run, settings, compare::paired::CHECK_TEST)
 }
@@ -730,41 +669,6 @@ fn welch_t(a: &[f64], b: &[f64]) -> f64 {
         return 0.0;
     }
     (stats::mean(a) - stats::mean(b)) / se
-}
-
-fn bench_result(id: &BenchId, samples: Vec<f64>) -> BenchResult {
-    BenchResult::new(
-        id.clone(),
-        id.as_str()
-            .split('/')
-            .next()
-            .unwrap_or_default()
-            .to_string(),
-        crate::record::UNIT_NS,
-        samples,
-    )
-}
-
-/// Both sides' records of a replayed paired run whose rounds are only
-/// medians: each side's round medians as its samples.
-pub(super) fn paired_records(
-    round_medians: &BTreeMap<BenchId, Vec<RoundMedians>>,
-    machine: &crate::record::Machine,
-) -> (RunRecord, RunRecord) {
-    let side = |of: fn(&RoundMedians) -> f64| RunRecord {
-        same_code: Default::default(),
-        schema: RECORD_SCHEMA,
-        commit: None,
-        dirty: false,
-        machine: machine.clone(),
-        created: time::OffsetDateTime::UNIX_EPOCH,
-        shard: None,
-        benches: round_medians
-            .iter()
-            .map(|(id, rounds)| bench_result(id, rounds.iter().map(of).collect()))
-            .collect(),
-    };
-    (side(|r| r.base), side(|r| r.head))
 }
 
 fn record(corpus: &Corpus, benches: Vec<BenchResult>) -> RunRecord {
@@ -943,17 +847,6 @@ fn power_lines(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn clopper_pearson_matches_reference_values() {
-        // R: binom.test(0, 299)$conf.int, binom.test(5, 20)$conf.int
-        let (low, high) = clopper_pearson(0, 299, 0.95);
-        assert_eq!(low, 0.0);
-        assert!((high - 0.012_261).abs() < 1e-5, "{high}");
-        let (low, high) = clopper_pearson(5, 20, 0.95);
-        assert!((low - 0.086_57).abs() < 1e-4, "{low}");
-        assert!((high - 0.491_04).abs() < 1e-4, "{high}");
-    }
 
     #[test]
     fn criterions_rule_flags_a_clear_slowdown_and_not_identical_samples() {

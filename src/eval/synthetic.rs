@@ -24,7 +24,7 @@ use crate::record::BenchId;
 use crate::report::Verdict;
 
 use super::corpus::{Corpus, LEVELS};
-use super::score::{Rate, fixed_rounds, paired_records};
+use super::replay::{Rate, fixed_rounds, paired_records};
 
 /// One rule's scores over the pseudo-suites.
 #[derive(Debug, Clone, Serialize)]

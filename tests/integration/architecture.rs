@@ -92,7 +92,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
 const COMMAND_LINE: &[&str] = &["cli", "commands"];
 
 /// Files of `src` that are not modules of the library's graph.
-const ROOTS: &[&str] = &["lib", "main"];
+const ROOTS: &[&str] = &["lib", "main", "bin"];
 
 fn rust_files(dir: &Path) -> Vec<PathBuf> {
     let mut files = Vec::new();
@@ -270,5 +270,244 @@ fn documents_named_in_code_comments_are_in_the_repository() {
         missing.is_empty(),
         "documents not in the repository:\n{}",
         missing.join("\n")
+    );
+}
+
+/// The module path of a file under `src` (`collect/paired.rs` →
+/// `collect::paired`, `collect/mod.rs` → `collect`), or none for the crate
+/// roots and binaries.
+fn module_of(relative: &Path) -> Option<Vec<String>> {
+    let mut parts: Vec<String> = relative
+        .iter()
+        .map(|p| p.to_string_lossy().to_string())
+        .collect();
+    let last = parts.pop()?.trim_end_matches(".rs").to_string();
+    if parts.first().is_some_and(|p| p == "bin")
+        || (parts.is_empty() && ROOTS.contains(&last.as_str()))
+    {
+        return None;
+    }
+    if last != "mod" {
+        parts.push(last);
+    }
+    Some(parts)
+}
+
+/// The paths a file names from the crate root, resolved against its own
+/// module: `crate::a::b`, `super::b` and `self::b` paths, with `use`
+/// groups (`use super::{a::X, b}`) spread into one path each.
+fn named_paths(text: &str, module: &[String]) -> Vec<Vec<String>> {
+    let code: String = text
+        .lines()
+        .map(|line| line.split("//").next().unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let mut paths = Vec::new();
+    let bytes = code.as_bytes();
+    let mut at = 0;
+    while at < code.len() {
+        let rest = &code[at..];
+        let starts = ["crate::", "super::", "self::"]
+            .iter()
+            .find(|p| rest.starts_with(**p))
+            .filter(|_| {
+                at == 0
+                    || !(bytes[at - 1].is_ascii_alphanumeric()
+                        || bytes[at - 1] == b'_'
+                        || bytes[at - 1] == b'$'
+                        || bytes[at - 1] == b':')
+            });
+        let Some(_) = starts else {
+            at += rest.chars().next().map_or(1, char::len_utf8);
+            continue;
+        };
+        let (base, consumed) = path_base(rest, module);
+        let tail = &rest[consumed..];
+        let (found, used) = spread(tail, &base);
+        paths.extend(found);
+        at += consumed + used.max(1);
+    }
+    paths
+}
+
+/// The module a path starts from (`crate::`, `super::` repeated, `self::`)
+/// and how many bytes that prefix took.
+fn path_base(rest: &str, module: &[String]) -> (Vec<String>, usize) {
+    if let Some(after) = rest.strip_prefix("crate::") {
+        return (Vec::new(), rest.len() - after.len());
+    }
+    if let Some(after) = rest.strip_prefix("self::") {
+        return (module.to_vec(), rest.len() - after.len());
+    }
+    let mut base = module.to_vec();
+    let mut after = rest;
+    while let Some(next) = after.strip_prefix("super::") {
+        base.pop();
+        after = next;
+    }
+    (base, rest.len() - after.len())
+}
+
+/// The paths of `tail` (what follows a path's prefix) as full paths from
+/// `base`: one path, or a `{…}` group of them. Returns them and the bytes read.
+fn spread(tail: &str, base: &[String]) -> (Vec<Vec<String>>, usize) {
+    let mut path = base.to_vec();
+    let mut at = 0;
+    loop {
+        let segment: String = tail[at..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        at += segment.len();
+        let bare = segment.is_empty();
+        if !bare {
+            path.push(segment);
+        }
+        let group = if tail[at..].starts_with("::{") {
+            3
+        } else {
+            usize::from(bare && tail[at..].starts_with('{'))
+        };
+        if group > 0 {
+            at += group;
+            let mut found = Vec::new();
+            loop {
+                let trimmed = tail[at..].len() - tail[at..].trim_start().len();
+                at += trimmed;
+                if tail[at..].starts_with('}') || at >= tail.len() {
+                    return (found, at + 1);
+                }
+                let (inner, used) = spread(&tail[at..], &path);
+                found.extend(inner);
+                at += used;
+                let trimmed = tail[at..].len() - tail[at..].trim_start().len();
+                at += trimmed;
+                if tail[at..].starts_with(',') {
+                    at += 1;
+                }
+            }
+        }
+        if tail[at..].starts_with("::") {
+            at += 2;
+            continue;
+        }
+        return (vec![path], at);
+    }
+}
+
+/// File-level import edges under `src`: a file naming a path whose longest
+/// module prefix is another file's module. A folder's `mod.rs` and the files
+/// inside it are one room (a module and its submodules name each other as
+/// Rust nests them), so edges between a file and its ancestors are left out.
+fn file_edges(src: &Path) -> BTreeSet<(String, String)> {
+    let files: Vec<(PathBuf, Vec<String>)> = rust_files(src)
+        .into_iter()
+        .filter_map(|f| {
+            let module = module_of(f.strip_prefix(src).unwrap())?;
+            Some((f, module))
+        })
+        .collect();
+    let file_of = |module: &[String]| {
+        files
+            .iter()
+            .find(|(_, m)| m.as_slice() == module)
+            .map(|(f, _)| f.strip_prefix(src).unwrap().display().to_string())
+    };
+    let mut edges = BTreeSet::new();
+    for (file, module) in &files {
+        let from = file.strip_prefix(src).unwrap().display().to_string();
+        for path in named_paths(&std::fs::read_to_string(file).unwrap(), module) {
+            let Some(longest) = (1..=path.len())
+                .rev()
+                .find(|n| file_of(&path[..*n]).is_some())
+            else {
+                continue;
+            };
+            let target = &path[..longest];
+            let nested = target.starts_with(module) || module.starts_with(target);
+            if !nested {
+                edges.insert((from.clone(), file_of(target).unwrap()));
+            }
+        }
+    }
+    edges
+}
+
+/// Every cycle of files, as `a.rs -> b.rs -> a.rs` (one per strongly
+/// connected group, from its first file in order).
+fn file_cycles(edges: &BTreeSet<(String, String)>) -> Vec<String> {
+    let reaches = |from: &str, to: &str| {
+        let mut seen = BTreeSet::new();
+        let mut todo = vec![from.to_string()];
+        while let Some(at) = todo.pop() {
+            for (_, next) in edges.iter().filter(|(a, _)| *a == at) {
+                if next == to {
+                    return true;
+                }
+                if seen.insert(next.clone()) {
+                    todo.push(next.clone());
+                }
+            }
+        }
+        false
+    };
+    let files: BTreeSet<&String> = edges.iter().flat_map(|(a, b)| [a, b]).collect();
+    let mut grouped: Vec<BTreeSet<&String>> = Vec::new();
+    for file in files.iter().copied().filter(|f| reaches(f, f)) {
+        if grouped.iter().any(|g| g.contains(file)) {
+            continue;
+        }
+        let group: BTreeSet<&String> = files
+            .iter()
+            .copied()
+            .filter(|other| *other == file || (reaches(file, other) && reaches(other, file)))
+            .collect();
+        grouped.push(group);
+    }
+    grouped
+        .iter()
+        .map(|group| {
+            let names: Vec<&str> = group.iter().map(|f| f.as_str()).collect();
+            format!("{} (each reaches the others)", names.join(" <-> "))
+        })
+        .collect()
+}
+
+#[test]
+fn no_file_imports_one_that_imports_it_back() {
+    let src = crate::support::checkout_dir().join("src");
+    let edges = file_edges(&src);
+    // The reading finds the edges it should (a file naming a sibling).
+    assert!(
+        edges.contains(&("collect/same_code.rs".into(), "collect/callgrind.rs".into())),
+        "{edges:?}"
+    );
+    let cycles = file_cycles(&edges);
+    assert!(
+        cycles.is_empty(),
+        "files in import cycles:\n{}",
+        cycles.join("\n")
+    );
+}
+
+#[test]
+fn the_file_cycle_check_catches_a_planted_cycle() {
+    let src = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(src.path().join("stage")).unwrap();
+    let write = |path: &str, text: &str| std::fs::write(src.path().join(path), text).unwrap();
+    write(
+        "stage/mod.rs",
+        "pub mod a;\npub mod b;\npub mod c;\nuse a::A;\n",
+    );
+    write("stage/a.rs", "use super::{c, b::B};\npub struct A(B);\n");
+    write("stage/b.rs", "pub struct B(crate::stage::a::A);\n");
+    write(
+        "stage/c.rs",
+        "// super::a::A is named in a comment only\nuse super::A;\n",
+    );
+    write("other.rs", "use crate::stage::c;\n");
+    assert_eq!(
+        file_cycles(&file_edges(src.path())),
+        ["stage/a.rs <-> stage/b.rs (each reaches the others)"]
     );
 }
