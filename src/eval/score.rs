@@ -141,80 +141,122 @@ struct Outcome {
     detectable: BTreeMap<String, f64>,
 }
 
-/// Score every rule on the corpus, and on `synthetic` pseudo-suites a level
-/// resampled from it (none for 0).
-pub fn score(corpus: &Corpus, synthetic: usize, progress: &Progress) -> Scores {
-    let ids = &corpus.header.benchmarks;
-    let settings = Settings::default();
-    let bar = progress.bar(corpus.trials.len() as u64, "scoring");
-    let rounds = corpus.header.rounds_per_trial;
-    // (rule, rounds each benchmark keeps): fixed plans on the first rounds.
-    let mut fixed: Vec<(String, usize)> = Vec::new();
-    if rounds >= FIXED_ROUNDS {
-        fixed.push((
-            format!("flamegate paired, {FIXED_ROUNDS} rounds"),
-            FIXED_ROUNDS,
-        ));
-    }
-    if rounds != FIXED_ROUNDS {
-        fixed.push((format!("flamegate paired, {rounds} rounds"), rounds));
-    }
-    let adaptive_name = format!(
-        "flamegate paired, adaptive ({} to {rounds} rounds)",
-        paired::MIN_ROUNDS.min(rounds)
-    );
-    let candidates: Vec<(String, RoundTest)> = RoundTest::ALL
-        .iter()
-        .filter(|test| **test != compare::paired::CHECK_TEST)
-        .map(|test| {
-            (
-                format!(
-                    "candidate: paired, {rounds} rounds, {} (not used by check)",
-                    test.name()
-                ),
-                *test,
-            )
-        })
-        .collect();
-    // Corpora with interference measured: the fixed plans again with every
-    // round counted, disturbed or not (what check did before it measured).
-    let windows = corpus.has_windows();
-    let kept = |name: &str| format!("{name}, disturbed rounds kept");
-    // Placement corpora: the paired rules again, each time change checked
-    // against the two builds' instruction counts (`check --paired`'s
-    // default).
-    let placement = !corpus.header.builds.is_empty();
-    let checked = |name: &str| format!("{name} + instruction check");
-    // Input-size corpora: the paired rules (which compare per element where
-    // the declared input differs, as `check` does) again on time alone.
-    let input_size = corpus.header.input_size;
-    let alone = |name: &str| format!("{name}, time alone (declared input ignored)");
-    let mut order: Vec<String> = Vec::new();
-    for name in fixed
-        .iter()
-        .map(|(name, _)| name.clone())
-        .chain([adaptive_name.clone()])
-    {
-        order.push(name.clone());
-        if placement {
-            order.push(checked(&name));
+/// The rules replayed on each trial, and the order they are reported in.
+struct RulePlan {
+    /// (rule, rounds each benchmark keeps): fixed plans on the first rounds.
+    fixed: Vec<(String, usize)>,
+    adaptive: String,
+    /// The round tests check does not use, on every round.
+    candidates: Vec<(String, RoundTest)>,
+    rounds: usize,
+    /// Interference measured: the fixed plans again with every round
+    /// counted, disturbed or not (what check did before it measured).
+    windows: bool,
+    /// Placement corpora: the paired rules again, each time change checked
+    /// against the two builds' instruction counts (`check --paired`'s default).
+    placement: bool,
+    /// Input-size corpora: the paired rules (which compare per element
+    /// where the declared input differs, as `check` does) again on time alone.
+    input_size: bool,
+}
+
+fn kept(name: &str) -> String {
+    format!("{name}, disturbed rounds kept")
+}
+
+fn checked(name: &str) -> String {
+    format!("{name} + instruction check")
+}
+
+fn alone(name: &str) -> String {
+    format!("{name}, time alone (declared input ignored)")
+}
+
+const STORED_RULE: &str = "flamegate stored baseline";
+const CRITERION_RULE: &str = "criterion";
+
+impl RulePlan {
+    fn of(corpus: &Corpus) -> RulePlan {
+        let rounds = corpus.header.rounds_per_trial;
+        let mut fixed: Vec<(String, usize)> = Vec::new();
+        if rounds >= FIXED_ROUNDS {
+            fixed.push((
+                format!("flamegate paired, {FIXED_ROUNDS} rounds"),
+                FIXED_ROUNDS,
+            ));
         }
-        if input_size {
-            order.push(alone(&name));
+        if rounds != FIXED_ROUNDS {
+            fixed.push((format!("flamegate paired, {rounds} rounds"), rounds));
         }
-        if windows && name != adaptive_name {
-            order.push(kept(&name));
+        let candidates = RoundTest::ALL
+            .iter()
+            .filter(|test| **test != compare::paired::CHECK_TEST)
+            .map(|test| {
+                (
+                    format!(
+                        "candidate: paired, {rounds} rounds, {} (not used by check)",
+                        test.name()
+                    ),
+                    *test,
+                )
+            })
+            .collect();
+        RulePlan {
+            fixed,
+            adaptive: format!(
+                "flamegate paired, adaptive ({} to {rounds} rounds)",
+                paired::MIN_ROUNDS.min(rounds)
+            ),
+            candidates,
+            rounds,
+            windows: corpus.has_windows(),
+            placement: !corpus.header.builds.is_empty(),
+            input_size: corpus.header.input_size,
         }
     }
-    order.extend(candidates.iter().map(|(name, _)| name.clone()));
-    order.extend([
-        "flamegate stored baseline".to_string(),
-        "criterion".to_string(),
-    ]);
-    let mut outcomes: BTreeMap<String, Vec<(usize, Outcome)>> = BTreeMap::new();
-    for trial in &corpus.trials {
-        bar.working_on(&format!("trial {}", trial.trial));
-        let mut paired_rules: Vec<(&String, PairedRun)> = fixed
+
+    /// Every rule's name, in the order the table reports them.
+    fn order(&self) -> Vec<String> {
+        let mut order: Vec<String> = Vec::new();
+        for name in self
+            .fixed
+            .iter()
+            .map(|(name, _)| name.clone())
+            .chain([self.adaptive.clone()])
+        {
+            order.push(name.clone());
+            if self.placement {
+                order.push(checked(&name));
+            }
+            if self.input_size {
+                order.push(alone(&name));
+            }
+            if self.windows && name != self.adaptive {
+                order.push(kept(&name));
+            }
+        }
+        order.extend(self.candidates.iter().map(|(name, _)| name.clone()));
+        order.extend([STORED_RULE.to_string(), CRITERION_RULE.to_string()]);
+        order
+    }
+
+    /// Every rule's outcome on one trial, added to `outcomes` by rule.
+    fn replay(
+        &self,
+        corpus: &Corpus,
+        trial: &Trial,
+        settings: &Settings,
+        outcomes: &mut BTreeMap<String, Vec<(usize, Outcome)>>,
+    ) {
+        let mut add = |name: String, outcome: Outcome| {
+            outcomes
+                .entry(name)
+                .or_default()
+                .push((trial.trial, outcome));
+        };
+        let suite = corpus.header.benchmarks.len();
+        let mut paired_rules: Vec<(&String, PairedRun)> = self
+            .fixed
             .iter()
             .map(|(name, keep)| {
                 (
@@ -224,72 +266,137 @@ pub fn score(corpus: &Corpus, synthetic: usize, progress: &Progress) -> Scores {
             })
             .collect();
         paired_rules.push((
-            &adaptive_name,
+            &self.adaptive,
             paired_run(corpus, trial, |id, rounds| {
-                adaptive_rounds(id, rounds, ids.len(), &settings)
+                adaptive_rounds(id, rounds, suite, settings)
             }),
         ));
-        if windows {
-            for (name, keep) in &fixed {
+        if self.windows {
+            for (name, keep) in &self.fixed {
                 let mut run = paired_run(corpus, trial, |_, _| *keep);
                 for rounds in run.round_medians.values_mut() {
                     rounds.iter_mut().for_each(|r| r.disturbed = false);
                 }
-                outcomes
-                    .entry(kept(name))
-                    .or_default()
-                    .push((trial.trial, paired_outcome(&run, &settings)));
+                add(kept(name), paired_outcome(&run, settings));
             }
         }
-        for (name, mut run) in paired_rules {
-            outcomes
-                .entry(name.clone())
-                .or_default()
-                .push((trial.trial, paired_outcome(&run, &settings)));
-            if input_size {
-                let mut timed = run.clone();
-                for bench in timed.base.benches.iter_mut().chain(&mut timed.head.benches) {
-                    bench.throughput = None;
-                }
-                outcomes
-                    .entry(alone(name))
-                    .or_default()
-                    .push((trial.trial, paired_outcome(&timed, &settings)));
-            }
-            if let Some([a, b]) = trial.builds {
-                run.instructions = crate::record::paired::CountedInstructions {
-                    base: corpus.header.builds[a].counts.clone(),
-                    head: corpus.header.builds[b].counts.clone(),
-                    not_counted: Default::default(),
-                };
-                outcomes
-                    .entry(checked(name))
-                    .or_default()
-                    .push((trial.trial, paired_outcome(&run, &settings)));
-            }
+        for (name, run) in paired_rules {
+            self.replay_paired(corpus, trial, settings, name, run, &mut add);
         }
-        let all = paired_run(corpus, trial, |_, _| rounds);
-        for (name, test) in &candidates {
-            outcomes
-                .entry(name.clone())
-                .or_default()
-                .push((trial.trial, paired_outcome_with(&all, &settings, *test)));
+        let all = paired_run(corpus, trial, |_, _| self.rounds);
+        for (name, test) in &self.candidates {
+            add(name.clone(), paired_outcome_with(&all, settings, *test));
         }
         if trial.trial >= STORED_HISTORY {
-            outcomes
-                .entry("flamegate stored baseline".to_string())
-                .or_default()
-                .push((trial.trial, stored_outcome(corpus, trial, &settings)));
+            add(
+                STORED_RULE.to_string(),
+                stored_outcome(corpus, trial, settings),
+            );
         }
-        outcomes
-            .entry("criterion".to_string())
-            .or_default()
-            .push((trial.trial, criterion_outcome(corpus, trial)));
+        add(CRITERION_RULE.to_string(), criterion_outcome(corpus, trial));
+    }
+
+    /// One paired rule's outcome, and its variants the corpus allows: on
+    /// time alone, with the builds' instruction counts.
+    fn replay_paired(
+        &self,
+        corpus: &Corpus,
+        trial: &Trial,
+        settings: &Settings,
+        name: &str,
+        mut run: PairedRun,
+        add: &mut impl FnMut(String, Outcome),
+    ) {
+        add(name.to_string(), paired_outcome(&run, settings));
+        if self.input_size {
+            let mut timed = run.clone();
+            for bench in timed.base.benches.iter_mut().chain(&mut timed.head.benches) {
+                bench.throughput = None;
+            }
+            add(alone(name), paired_outcome(&timed, settings));
+        }
+        if let Some([a, b]) = trial.builds {
+            run.instructions = crate::record::paired::CountedInstructions {
+                base: corpus.header.builds[a].counts.clone(),
+                head: corpus.header.builds[b].counts.clone(),
+                not_counted: Default::default(),
+            };
+            add(checked(name), paired_outcome(&run, settings));
+        }
+    }
+
+    /// The semi-synthetic rules: every round test on each fixed plan, and
+    /// with interference measured, the check's rule and the mean's without
+    /// setting disturbed rounds aside (old and new on the same samples).
+    fn synthetic_rules(&self) -> Vec<super::synthetic::PairedRule> {
+        let mut plans = vec![FIXED_ROUNDS.min(self.rounds)];
+        if self.rounds != FIXED_ROUNDS {
+            plans.push(self.rounds);
+        }
+        let mut rules = Vec::new();
+        for plan in plans {
+            for test in RoundTest::ALL {
+                rules.push(super::synthetic::PairedRule {
+                    rounds: plan,
+                    test,
+                    set_aside_disturbed: true,
+                });
+            }
+            if self.windows {
+                for test in [compare::paired::CHECK_TEST, RoundTest::Mean] {
+                    rules.push(super::synthetic::PairedRule {
+                        rounds: plan,
+                        test,
+                        set_aside_disturbed: false,
+                    });
+                }
+            }
+        }
+        rules
+    }
+}
+
+/// Score every rule on the corpus, and on `synthetic` pseudo-suites a level
+/// resampled from it (none for 0).
+pub fn score(corpus: &Corpus, synthetic: usize, progress: &Progress) -> Scores {
+    let settings = Settings::default();
+    let plan = RulePlan::of(corpus);
+    let bar = progress.bar(corpus.trials.len() as u64, "scoring");
+    let mut outcomes: BTreeMap<String, Vec<(usize, Outcome)>> = BTreeMap::new();
+    for trial in &corpus.trials {
+        bar.working_on(&format!("trial {}", trial.trial));
+        plan.replay(corpus, trial, &settings, &mut outcomes);
         bar.finished_one(&format!("trial {}", trial.trial));
     }
     bar.finish();
 
-    let medians: BTreeMap<String, f64> = ids
+    let medians = bench_medians(corpus);
+    let cpu_1us =
+        |id: &str| id.starts_with("cpu/") && medians.get(id).is_some_and(|m| *m >= 1_000.0);
+    let rules = plan
+        .order()
+        .iter()
+        .filter_map(|name| Some((name, outcomes.get(name.as_str())?)))
+        .map(|(name, results)| rule_score(name, results, corpus, &cpu_1us))
+        .collect();
+    let synthetic = if synthetic == 0 {
+        Vec::new()
+    } else {
+        let rules = plan.synthetic_rules();
+        progress.note(&format!(
+            "semi-synthetic: {synthetic} pseudo-suites a level, {} rules",
+            rules.len()
+        ));
+        super::synthetic::score(corpus, &rules, synthetic, SYNTHETIC_SEED, &cpu_1us)
+    };
+    corpus_scores(corpus, medians, rules, synthetic)
+}
+
+/// Each benchmark's median base sample over the whole corpus, in ns.
+fn bench_medians(corpus: &Corpus) -> BTreeMap<String, f64> {
+    corpus
+        .header
+        .benchmarks
         .iter()
         .map(|id| {
             let all: Vec<f64> = corpus
@@ -301,50 +408,17 @@ pub fn score(corpus: &Corpus, synthetic: usize, progress: &Progress) -> Scores {
                 .collect();
             (id.clone(), stats::median(&all))
         })
-        .collect();
-    let cpu_1us =
-        |id: &str| id.starts_with("cpu/") && medians.get(id).is_some_and(|m| *m >= 1_000.0);
+        .collect()
+}
 
-    let rules = order
-        .iter()
-        .filter_map(|name| Some((name, outcomes.get(name.as_str())?)))
-        .map(|(name, results)| rule_score(name, results, corpus, &cpu_1us))
-        .collect();
-    let synthetic = if synthetic == 0 {
-        Vec::new()
-    } else {
-        let mut plans = vec![FIXED_ROUNDS.min(rounds)];
-        if rounds != FIXED_ROUNDS {
-            plans.push(rounds);
-        }
-        let mut rules = Vec::new();
-        for plan in plans {
-            for test in RoundTest::ALL {
-                rules.push(super::synthetic::PairedRule {
-                    rounds: plan,
-                    test,
-                    set_aside_disturbed: true,
-                });
-            }
-            if windows {
-                // The check's rule without setting disturbed rounds aside,
-                // and the rule before issue 15 (the t test on the mean,
-                // every round counted): old and new on the same samples.
-                for test in [compare::paired::CHECK_TEST, RoundTest::Mean] {
-                    rules.push(super::synthetic::PairedRule {
-                        rounds: plan,
-                        test,
-                        set_aside_disturbed: false,
-                    });
-                }
-            }
-        }
-        progress.note(&format!(
-            "semi-synthetic: {synthetic} pseudo-suites a level, {} rules",
-            rules.len()
-        ));
-        super::synthetic::score(corpus, &rules, synthetic, SYNTHETIC_SEED, &cpu_1us)
-    };
+/// The scores with what describes the corpus they were scored on.
+fn corpus_scores(
+    corpus: &Corpus,
+    medians: BTreeMap<String, f64>,
+    rules: Vec<RuleScore>,
+    synthetic: Vec<super::synthetic::SyntheticScore>,
+) -> Scores {
+    let ids = &corpus.header.benchmarks;
     let loads: Vec<f64> = corpus
         .trials
         .iter()
@@ -684,23 +758,40 @@ fn record(corpus: &Corpus, benches: Vec<BenchResult>) -> RunRecord {
     }
 }
 
+/// A rate in percent with its interval and counts, or a dash for none.
+fn percent(r: &Rate) -> String {
+    if r.n == 0 {
+        return "—".into();
+    }
+    format!(
+        "{:.1}% [{:.1}, {:.1}] ({}/{})",
+        100.0 * r.rate,
+        100.0 * r.low,
+        100.0 * r.high,
+        r.hits,
+        r.n
+    )
+}
+
 /// The scores as a plain-text table.
 pub fn table(scores: &Scores) -> String {
     use std::fmt::Write;
-    let pct = |r: &Rate| -> String {
-        if r.n == 0 {
-            return "—".into();
-        }
-        format!(
-            "{:.1}% [{:.1}, {:.1}] ({}/{})",
-            100.0 * r.rate,
-            100.0 * r.low,
-            100.0 * r.high,
-            r.hits,
-            r.n
-        )
-    };
     let mut out = String::new();
+    corpus_lines(&mut out, scores);
+    let _ = writeln!(
+        out,
+        "rates with Clopper-Pearson 95% intervals, in percent (hits/n)\n"
+    );
+    for rule in &scores.rules {
+        rule_lines(&mut out, rule);
+    }
+    synthetic_lines(&mut out, scores);
+    out
+}
+
+/// What was scored: the corpus, the machine, its condition and the builds.
+fn corpus_lines(out: &mut String, scores: &Scores) {
+    use std::fmt::Write;
     let levels: String = scores
         .trials_by_level
         .iter()
@@ -743,7 +834,7 @@ pub fn table(scores: &Scores) -> String {
         let _ = writeln!(
             out,
             "measurement windows: {} disturbed; waited for a CPU {:.2}% of a window (median), {:.1}% (99th percentile); other processes used {:.2} cores (median)",
-            pct(&w.disturbed),
+            percent(&w.disturbed),
             100.0 * w.waited_median,
             100.0 * w.waited_p99,
             w.others_cores_median
@@ -762,49 +853,53 @@ pub fn table(scores: &Scores) -> String {
             let _ = writeln!(out, "  {name}: {}", list.join(", "));
         }
     }
+}
+
+/// One rule's rates on the corpus.
+fn rule_lines(out: &mut String, rule: &RuleScore) {
+    use std::fmt::Write;
     let _ = writeln!(
         out,
-        "rates with Clopper-Pearson 95% intervals, in percent (hits/n)\n"
+        "{}{}",
+        rule.rule,
+        rule.mean_rounds
+            .map(|r| format!(" ({r:.1} rounds per benchmark on average)"))
+            .unwrap_or_default()
     );
-    for rule in &scores.rules {
-        let _ = writeln!(
-            out,
-            "{}{}",
-            rule.rule,
-            rule.mean_rounds
-                .map(|r| format!(" ({r:.1} rounds per benchmark on average)"))
-                .unwrap_or_default()
-        );
-        let _ = writeln!(
-            out,
-            "  suite false alarms      {}",
-            pct(&rule.suite_false_alarms)
-        );
-        let _ = writeln!(
-            out,
-            "  per-benchmark false pos {}",
-            pct(&rule.false_positives)
-        );
-        power_lines(&mut out, &rule.power, &rule.power_cpu_1us, &pct);
-        let noisy: Vec<String> = rule
-            .false_positives_by_bench
-            .iter()
-            .filter(|(_, r)| r.hits > 0)
-            .map(|(id, r)| format!("{id} {}/{}", r.hits, r.n))
-            .collect();
-        if !noisy.is_empty() {
-            let _ = writeln!(out, "  false positives in      {}", noisy.join(", "));
-        }
-        if !rule.detectable.is_empty() {
-            let list: Vec<String> = rule
-                .detectable
-                .iter()
-                .map(|(id, d)| format!("{id} ≥{:.1}%", 100.0 * d))
-                .collect();
-            let _ = writeln!(out, "  would catch (median)    {}", list.join(", "));
-        }
-        let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "  suite false alarms      {}",
+        percent(&rule.suite_false_alarms)
+    );
+    let _ = writeln!(
+        out,
+        "  per-benchmark false pos {}",
+        percent(&rule.false_positives)
+    );
+    power_lines(out, &rule.power, &rule.power_cpu_1us);
+    let noisy: Vec<String> = rule
+        .false_positives_by_bench
+        .iter()
+        .filter(|(_, r)| r.hits > 0)
+        .map(|(id, r)| format!("{id} {}/{}", r.hits, r.n))
+        .collect();
+    if !noisy.is_empty() {
+        let _ = writeln!(out, "  false positives in      {}", noisy.join(", "));
     }
+    if !rule.detectable.is_empty() {
+        let list: Vec<String> = rule
+            .detectable
+            .iter()
+            .map(|(id, d)| format!("{id} ≥{:.1}%", 100.0 * d))
+            .collect();
+        let _ = writeln!(out, "  would catch (median)    {}", list.join(", "));
+    }
+    let _ = writeln!(out);
+}
+
+/// The semi-synthetic suites' rates, when scored.
+fn synthetic_lines(out: &mut String, scores: &Scores) {
+    use std::fmt::Write;
     if let Some(first) = scores.synthetic.first() {
         let _ = writeln!(
             out,
@@ -817,29 +912,23 @@ pub fn table(scores: &Scores) -> String {
             let _ = writeln!(
                 out,
                 "  suite false alarms      {}",
-                pct(&rule.suite_false_alarms)
+                percent(&rule.suite_false_alarms)
             );
-            power_lines(&mut out, &rule.power, &rule.power_cpu_1us, &pct);
+            power_lines(out, &rule.power, &rule.power_cpu_1us);
             let _ = writeln!(out);
         }
     }
-    out
 }
 
 /// One line a level: power over all benchmarks and over the CPU-bound ones.
-fn power_lines(
-    out: &mut String,
-    power: &BTreeMap<u32, Rate>,
-    power_cpu: &BTreeMap<u32, Rate>,
-    pct: &dyn Fn(&Rate) -> String,
-) {
+fn power_lines(out: &mut String, power: &BTreeMap<u32, Rate>, power_cpu: &BTreeMap<u32, Rate>) {
     use std::fmt::Write;
     for (k, rate) in power {
-        let cpu = power_cpu.get(k).map(pct).unwrap_or_default();
+        let cpu = power_cpu.get(k).map(percent).unwrap_or_default();
         let _ = writeln!(
             out,
             "  power at +{k:<2}%          {}   CPU ≥1 µs: {cpu}",
-            pct(rate)
+            percent(rate)
         );
     }
 }

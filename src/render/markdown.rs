@@ -63,263 +63,290 @@ fn side(side: &Side) -> String {
 
 impl Renderer for Markdown {
     fn render(&self, report: &Report) -> Vec<u8> {
-        let format_duration = |value: f64| format_level(report.mode, value);
         let mut out = String::new();
-        let _ = writeln!(out, "{}", marker(&report.suite));
-        let icon = match report.outcome {
-            Outcome::Pass => "✅",
-            Outcome::Fail => "❌",
-        };
-        let _ = writeln!(
-            out,
-            "### {icon} flamegate: {} — suite {}\n",
-            headline(report),
-            markdown_code(&report.suite, false)
-        );
-        let counts: Vec<String> = [
-            Verdict::Regressed,
-            Verdict::MoreAllocations,
-            Verdict::MoreMemory,
-            Verdict::Accepted,
-            Verdict::Improved,
-            Verdict::LikelySlower,
-            Verdict::LikelyFaster,
-            Verdict::Layout,
-            Verdict::Inconclusive,
-            Verdict::New,
-            Verdict::Missing,
-            Verdict::Unchanged,
-            Verdict::Identical,
-            Verdict::SameCode,
-        ]
-        .iter()
-        // The rarer words only when they occur.
-        .filter(|&&v| {
-            !matches!(
-                v,
-                Verdict::Identical
-                    | Verdict::SameCode
-                    | Verdict::MoreAllocations
-                    | Verdict::MoreMemory
-                    | Verdict::Accepted
-                    | Verdict::LikelySlower
-                    | Verdict::LikelyFaster
-                    | Verdict::Layout
-            ) || report.count(v) > 0
-        })
-        .map(|&v| {
-            let n = report.count(v);
-            if v.fails_gate() && n > 0 {
-                format!("**{n} {}**", v.label())
-            } else {
-                format!("{n} {}", v.label())
-            }
-        })
-        .collect();
-        let _ = writeln!(out, "{}\n", counts.join(" · "));
-        let head = match &report.pull_request_head {
-            Some(pr_head) => format!(
-                "{} (measured as GitHub's merge commit {})",
-                commit_markdown(pr_head),
-                side(&report.head)
-            ),
-            None => side(&report.head),
-        };
-        let _ = writeln!(
-            out,
-            "Head {head} vs baseline {}. {}; {}.\n",
-            side(&report.base),
-            capitalized(&evidence(report)),
-            rule_text(report),
-        );
-        if let Some(vouch) = vouch_text(report) {
-            let _ = writeln!(out, "{}\n", markdown_prose(&vouch));
-        }
-        if let Some(sensitivity) = sensitivity_text(report) {
-            let _ = writeln!(out, "{}\n", markdown_prose(&sensitivity));
-        }
+        header(&mut out, report);
         let catches = shows_detectable(report);
-        if !report.scaling.is_empty() {
+        scaling_section(&mut out, report);
+        verdict_sections(&mut out, report, catches);
+        // Whatever their time did: memory is not in the tables.
+        memory_notes(&mut out, &report.comparisons.iter().collect::<Vec<_>>());
+        listed_sections(&mut out, report, catches);
+        footer(&mut out, report);
+        out.into_bytes()
+    }
+}
+
+/// The title, the verdicts' counts, what was compared and how, and what
+/// the run vouches for.
+fn header(out: &mut String, report: &Report) {
+    let _ = writeln!(out, "{}", marker(&report.suite));
+    let icon = match report.outcome {
+        Outcome::Pass => "✅",
+        Outcome::Fail => "❌",
+    };
+    let _ = writeln!(
+        out,
+        "### {icon} flamegate: {} — suite {}\n",
+        headline(report),
+        markdown_code(&report.suite, false)
+    );
+    let counts: Vec<String> = [
+        Verdict::Regressed,
+        Verdict::MoreAllocations,
+        Verdict::MoreMemory,
+        Verdict::Accepted,
+        Verdict::Improved,
+        Verdict::LikelySlower,
+        Verdict::LikelyFaster,
+        Verdict::Layout,
+        Verdict::Inconclusive,
+        Verdict::New,
+        Verdict::Missing,
+        Verdict::Unchanged,
+        Verdict::Identical,
+        Verdict::SameCode,
+    ]
+    .iter()
+    // The rarer words only when they occur.
+    .filter(|&&v| {
+        !matches!(
+            v,
+            Verdict::Identical
+                | Verdict::SameCode
+                | Verdict::MoreAllocations
+                | Verdict::MoreMemory
+                | Verdict::Accepted
+                | Verdict::LikelySlower
+                | Verdict::LikelyFaster
+                | Verdict::Layout
+        ) || report.count(v) > 0
+    })
+    .map(|&v| {
+        let n = report.count(v);
+        if v.fails_gate() && n > 0 {
+            format!("**{n} {}**", v.label())
+        } else {
+            format!("{n} {}", v.label())
+        }
+    })
+    .collect();
+    let _ = writeln!(out, "{}\n", counts.join(" · "));
+    let head = match &report.pull_request_head {
+        Some(pr_head) => format!(
+            "{} (measured as GitHub's merge commit {})",
+            commit_markdown(pr_head),
+            side(&report.head)
+        ),
+        None => side(&report.head),
+    };
+    let _ = writeln!(
+        out,
+        "Head {head} vs baseline {}. {}; {}.\n",
+        side(&report.base),
+        capitalized(&evidence(report)),
+        rule_text(report),
+    );
+    if let Some(vouch) = vouch_text(report) {
+        let _ = writeln!(out, "{}\n", markdown_prose(&vouch));
+    }
+    if let Some(sensitivity) = sensitivity_text(report) {
+        let _ = writeln!(out, "{}\n", markdown_prose(&sensitivity));
+    }
+}
+
+/// How each group of sized benchmarks scales, when there are any.
+fn scaling_section(out: &mut String, report: &Report) {
+    if !report.scaling.is_empty() {
+        let _ = writeln!(
+            out,
+            "#### Scaling (how each group of sized benchmarks grows with its size: a power law's exponent on each side)\n"
+        );
+        for scaling in &report.scaling {
             let _ = writeln!(
                 out,
-                "#### Scaling (how each group of sized benchmarks grows with its size: a power law's exponent on each side)\n"
+                "- {}{} {}",
+                if scaling.fails { "❌ " } else { "" },
+                markdown_code(&scaling.group, false),
+                markdown_prose(&scaling_text(report.mode, scaling))
             );
-            for scaling in &report.scaling {
-                let _ = writeln!(
-                    out,
-                    "- {}{} {}",
-                    if scaling.fails { "❌ " } else { "" },
-                    markdown_code(&scaling.group, false),
-                    markdown_prose(&scaling_text(report.mode, scaling))
-                );
+        }
+        out.push('\n');
+    }
+}
+
+/// A table per verdict that changed something, with its notes.
+fn verdict_sections(out: &mut String, report: &Report, catches: bool) {
+    for (verdict, title) in [
+        (Verdict::Regressed, "Regressions"),
+        (
+            Verdict::MoreAllocations,
+            "More allocations (the time did not regress, but each iteration of the routine asks more of the heap: exact counts, fails the gate)",
+        ),
+        (
+            Verdict::MoreMemory,
+            "More memory (a command's peak resident memory grew beyond the gate's limit: fails the gate)",
+        ),
+        (
+            Verdict::Accepted,
+            "Accepted (a failure accepted by a commit of this pull request; not failing)",
+        ),
+        (Verdict::Improved, "Improvements"),
+        (
+            Verdict::LikelySlower,
+            "Likely slower (the interval excludes zero; not shown beyond the threshold across the suite)",
+        ),
+        (
+            Verdict::LikelyFaster,
+            "Likely faster (the interval excludes zero; not shown beyond the threshold across the suite)",
+        ),
+        (
+            Verdict::Layout,
+            "Layout (the time moved, but both sides executed the same instructions with the same simulated cache and branch behaviour: where the code sits changed, not what it does; does not fail)",
+        ),
+        (
+            Verdict::Inconclusive,
+            "Inconclusive (the interval holds zero and reaches past the threshold)",
+        ),
+    ] {
+        let rows: Vec<&Comparison> = report.with(verdict).collect();
+        if !rows.is_empty() {
+            let _ = writeln!(out, "#### {title}\n");
+            change_table(out, &rows, report.mode, catches);
+            out.push('\n');
+            instruction_notes(out, &rows);
+            allocation_notes(out, &rows);
+            if let Some(bisect) = report.bisect.as_deref() {
+                let ids: Vec<&str> = rows.iter().map(|c| c.id.as_str()).collect();
+                super::bisect::check_markdown(out, bisect, &ids);
+            }
+            if rows.iter().any(|c| !c.dependencies.is_empty()) {
+                super::bisect::dependencies_markdown(out, &rows);
+                out.push('\n');
+            }
+            for c in &rows {
+                if let Some(accepted) = &c.accepted {
+                    let _ = writeln!(
+                        out,
+                        "- {}: {}",
+                        markdown_code(c.id.as_str(), false),
+                        markdown_prose(&accepted_text(accepted))
+                    );
+                }
+            }
+            if verdict == Verdict::Accepted {
+                out.push('\n');
+            }
+            if verdict == Verdict::Regressed {
+                hotspot_notes(out, &rows, report.mode);
+            }
+        }
+    }
+}
+
+/// New and missing benchmarks, the unchanged ones folded away, and the
+/// ones not timed.
+fn listed_sections(out: &mut String, report: &Report, catches: bool) {
+    let format_duration = |value: f64| format_level(report.mode, value);
+    for (verdict, title) in [
+        (Verdict::New, "New benchmarks"),
+        (
+            Verdict::Missing,
+            "Missing benchmarks (in the baseline, not in this run)",
+        ),
+    ] {
+        let rows: Vec<&Comparison> = report.with(verdict).collect();
+        if !rows.is_empty() {
+            let _ = writeln!(out, "#### {title}\n");
+            let _ = writeln!(out, "| Benchmark | Median | p95 |\n|---|---:|---:|");
+            for c in rows {
+                if let Some(s) = c.head.as_ref().or(c.base.as_ref()) {
+                    let _ = writeln!(
+                        out,
+                        "| {} | {} | {} |",
+                        markdown_code(c.id.as_str(), true),
+                        format_duration(s.median),
+                        format_duration(s.p95)
+                    );
+                }
             }
             out.push('\n');
         }
+    }
+    let unchanged: Vec<&Comparison> = report.with(Verdict::Unchanged).collect();
+    if !unchanged.is_empty() {
+        let _ = writeln!(
+            out,
+            "<details><summary>{} unchanged benchmark{}</summary>\n",
+            unchanged.len(),
+            if unchanged.len() == 1 { "" } else { "s" }
+        );
+        change_table(out, &unchanged, report.mode, catches);
+        out.push_str("\n</details>\n\n");
+    }
+    for (verdict, what) in [
+        (Verdict::Identical, "with identical machine code"),
+        (
+            Verdict::SameCode,
+            "that executed the same code on both sides",
+        ),
+    ] {
+        untimed_list(out, report, verdict, what);
+    }
+}
 
-        for (verdict, title) in [
-            (Verdict::Regressed, "Regressions"),
-            (
-                Verdict::MoreAllocations,
-                "More allocations (the time did not regress, but each iteration of the routine asks more of the heap: exact counts, fails the gate)",
-            ),
-            (
-                Verdict::MoreMemory,
-                "More memory (a command's peak resident memory grew beyond the gate's limit: fails the gate)",
-            ),
-            (
-                Verdict::Accepted,
-                "Accepted (a failure accepted by a commit of this pull request; not failing)",
-            ),
-            (Verdict::Improved, "Improvements"),
-            (
-                Verdict::LikelySlower,
-                "Likely slower (the interval excludes zero; not shown beyond the threshold across the suite)",
-            ),
-            (
-                Verdict::LikelyFaster,
-                "Likely faster (the interval excludes zero; not shown beyond the threshold across the suite)",
-            ),
-            (
-                Verdict::Layout,
-                "Layout (the time moved, but both sides executed the same instructions with the same simulated cache and branch behaviour: where the code sits changed, not what it does; does not fail)",
-            ),
-            (
-                Verdict::Inconclusive,
-                "Inconclusive (the interval holds zero and reaches past the threshold)",
-            ),
-        ] {
-            let rows: Vec<&Comparison> = report.with(verdict).collect();
-            if !rows.is_empty() {
-                let _ = writeln!(out, "#### {title}\n");
-                change_table(&mut out, &rows, report.mode, catches);
-                out.push('\n');
-                instruction_notes(&mut out, &rows);
-                allocation_notes(&mut out, &rows);
-                if let Some(bisect) = report.bisect.as_deref() {
-                    let ids: Vec<&str> = rows.iter().map(|c| c.id.as_str()).collect();
-                    super::bisect::check_markdown(&mut out, bisect, &ids);
+/// The run's notes: machine shift, notes, time, history page, runner, how
+/// to reproduce.
+fn footer(out: &mut String, report: &Report) {
+    if let Some(shift) = report.machine_shift {
+        let _ = writeln!(
+            out,
+            "The run as a whole was {} against the baseline (machine speed); that shift was removed before testing.\n",
+            format_change(shift)
+        );
+    }
+    for note in &report.notes {
+        let _ = writeln!(out, "> {}\n", markdown_prose(note));
+    }
+    if let Some(spent) = super::time_spent(report) {
+        let _ = writeln!(out, "Time: {spent}.\n");
+    }
+    if let Some(page) = &report.history_page {
+        let _ = writeln!(
+            out,
+            "Every committed baseline of the target branch, with this head as the last point, is plotted in {} beside this report.\n",
+            markdown_code(page, false)
+        );
+    }
+    if let Some(runner) = &report.runner {
+        let base = if runner.same_machine {
+            match report.mode {
+                Mode::StoredBaseline => {
+                    "the baseline was recorded on the same kind of machine".to_string()
                 }
-                if rows.iter().any(|c| !c.dependencies.is_empty()) {
-                    super::bisect::dependencies_markdown(&mut out, &rows);
-                    out.push('\n');
-                }
-                for c in &rows {
-                    if let Some(accepted) = &c.accepted {
-                        let _ = writeln!(
-                            out,
-                            "- {}: {}",
-                            markdown_code(c.id.as_str(), false),
-                            markdown_prose(&accepted_text(accepted))
-                        );
-                    }
-                }
-                if verdict == Verdict::Accepted {
-                    out.push('\n');
-                }
-                if verdict == Verdict::Regressed {
-                    hotspot_notes(&mut out, &rows, report.mode);
-                }
+                _ => "base and head ran on it in this job".to_string(),
             }
-        }
-        // Whatever their time did: memory is not in the tables.
-        memory_notes(&mut out, &report.comparisons.iter().collect::<Vec<_>>());
-        for (verdict, title) in [
-            (Verdict::New, "New benchmarks"),
-            (
-                Verdict::Missing,
-                "Missing benchmarks (in the baseline, not in this run)",
-            ),
-        ] {
-            let rows: Vec<&Comparison> = report.with(verdict).collect();
-            if !rows.is_empty() {
-                let _ = writeln!(out, "#### {title}\n");
-                let _ = writeln!(out, "| Benchmark | Median | p95 |\n|---|---:|---:|");
-                for c in rows {
-                    if let Some(s) = c.head.as_ref().or(c.base.as_ref()) {
-                        let _ = writeln!(
-                            out,
-                            "| {} | {} | {} |",
-                            markdown_code(c.id.as_str(), true),
-                            format_duration(s.median),
-                            format_duration(s.p95)
-                        );
-                    }
-                }
-                out.push('\n');
-            }
-        }
-        let unchanged: Vec<&Comparison> = report.with(Verdict::Unchanged).collect();
-        if !unchanged.is_empty() {
-            let _ = writeln!(
-                out,
-                "<details><summary>{} unchanged benchmark{}</summary>\n",
-                unchanged.len(),
-                if unchanged.len() == 1 { "" } else { "s" }
-            );
-            change_table(&mut out, &unchanged, report.mode, catches);
-            out.push_str("\n</details>\n\n");
-        }
-        for (verdict, what) in [
-            (Verdict::Identical, "with identical machine code"),
-            (
-                Verdict::SameCode,
-                "that executed the same code on both sides",
-            ),
-        ] {
-            untimed_list(&mut out, report, verdict, what);
-        }
-        if let Some(shift) = report.machine_shift {
-            let _ = writeln!(
-                out,
-                "The run as a whole was {} against the baseline (machine speed); that shift was removed before testing.\n",
-                format_change(shift)
-            );
-        }
-        for note in &report.notes {
-            let _ = writeln!(out, "> {}\n", markdown_prose(note));
-        }
-        if let Some(spent) = super::time_spent(report) {
-            let _ = writeln!(out, "Time: {spent}.\n");
-        }
-        if let Some(page) = &report.history_page {
-            let _ = writeln!(
-                out,
-                "Every committed baseline of the target branch, with this head as the last point, is plotted in {} beside this report.\n",
-                markdown_code(page, false)
-            );
-        }
-        if let Some(runner) = &report.runner {
-            let base = if runner.same_machine {
-                match report.mode {
-                    Mode::StoredBaseline => {
-                        "the baseline was recorded on the same kind of machine".to_string()
-                    }
-                    _ => "base and head ran on it in this job".to_string(),
-                }
+        } else {
+            format!(
+                "the baseline was recorded on another kind of machine ({})",
+                markdown_text(runner.base_machine.as_deref().unwrap_or("unknown"))
+            )
+        };
+        let _ = writeln!(out, "Runner: {}; {base}.\n", markdown_text(&runner.machine));
+    }
+    if let (Some(reproduce), Some(base)) = (&report.reproduce, &report.base.commit)
+        && is_commit_id(base)
+    {
+        let _ = writeln!(
+            out,
+            "Reproduce locally: `flamegate check{}{} --base {}`\n",
+            if reproduce.paired { " --paired" } else { "" },
+            if reproduce.instructions {
+                " --measure instructions"
             } else {
-                format!(
-                    "the baseline was recorded on another kind of machine ({})",
-                    markdown_text(runner.base_machine.as_deref().unwrap_or("unknown"))
-                )
-            };
-            let _ = writeln!(out, "Runner: {}; {base}.\n", markdown_text(&runner.machine));
-        }
-        if let (Some(reproduce), Some(base)) = (&report.reproduce, &report.base.commit)
-            && is_commit_id(base)
-        {
-            let _ = writeln!(
-                out,
-                "Reproduce locally: `flamegate check{}{} --base {}`\n",
-                if reproduce.paired { " --paired" } else { "" },
-                if reproduce.instructions {
-                    " --measure instructions"
-                } else {
-                    ""
-                },
-                short_sha(base)
-            );
-        }
-        out.into_bytes()
+                ""
+            },
+            short_sha(base)
+        );
     }
 }
 
