@@ -852,7 +852,7 @@ pub struct DemoArgs {
 /// rendered from the constants the code uses, never retyped. Argument id →
 /// text appended to its help.
 fn documented_defaults() -> Vec<(&'static str, String)> {
-    let settings = crate::compare::Settings::default();
+    let settings = crate::compare::settings::Settings::default();
     let percent = |x: f64| format!("{}%", x * 100.0);
     let six_rounds = format!(
         "A regression is only called from {} rounds.",

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::baseline::{BaseSpec, check_suite_name};
-use crate::compare::{Settings, ThresholdOverride};
+use crate::compare::settings::{Settings, ThresholdOverride};
 use crate::error::{Error, Result};
 use crate::record::command::CommandSpec;
 

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use crate::baseline::{self, BaseSpec, Baseline};
 use crate::collect::{self, Progress, Project, RunSelection, Runner};
-use crate::compare::{self, Settings};
+use crate::compare::{self, settings::Settings};
 use crate::error::{Error, Result};
 use crate::publish;
 use crate::record::RunRecord;
@@ -78,7 +78,9 @@ pub fn gate(
         ),
     };
     let report = match (record.is_instructions(), baseline.record.is_instructions()) {
-        (false, false) => compare::against_stored(suite, &record, &chosen_as, &baseline, settings),
+        (false, false) => {
+            compare::stored::against_stored(suite, &record, &chosen_as, &baseline, settings)
+        }
         (true, true) => compare::instructions::against_instructions(
             suite, &record, &chosen_as, &baseline, settings,
         ),

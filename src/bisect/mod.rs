@@ -20,9 +20,9 @@ use git2::Oid;
 
 use crate::baseline::git::{ProjectRepo, summary};
 use crate::collect::{self, Measure, Progress, Project, RunSelection, Runner};
-use crate::compare::Settings;
 use crate::compare::instructions::dependency_shares;
 use crate::compare::paired::Nearer;
+use crate::compare::settings::Settings;
 use crate::error::{Error, Result, short_sha};
 use crate::record::commit::CommitSummary;
 use crate::record::{BenchId, BenchResult};

@@ -32,7 +32,7 @@ pub(crate) struct Config {
     pub base: BaseSpec,
     pub history: usize,
     /// The statistics' thresholds.
-    pub settings: compare::Settings,
+    pub settings: compare::settings::Settings,
 }
 
 /// The flag groups a command has; a group it lacks takes flamegate.toml and

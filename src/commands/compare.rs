@@ -36,7 +36,7 @@ pub(crate) fn compare_records(args: CompareArgs, output: Output) -> Result<u8> {
                 &BaseSpec::Revision(rev.clone()),
                 0,
             )?;
-            let report = compare::against_stored(
+            let report = compare::stored::against_stored(
                 suite,
                 &at_rev.record,
                 &format!("revision {rev}"),

@@ -25,7 +25,7 @@ fn count(record: &RunRecord, id: &BenchId) -> Option<(f64, f64)> {
 fn median_and_spread(samples: &[f64]) -> (f64, f64) {
     let min = samples.iter().copied().fold(f64::INFINITY, f64::min);
     let max = samples.iter().copied().fold(0.0, f64::max);
-    (super::stats::median(samples), (max - min) / min)
+    (crate::stats::median(samples), (max - min) / min)
 }
 
 /// The smallest relative change in a benchmark's count that is a change:
@@ -122,7 +122,7 @@ pub fn dependency_shares(
 
 /// A benchmark's count: the median of its repeats.
 pub fn level(bench: &crate::record::BenchResult) -> f64 {
-    super::stats::median(&bench.samples)
+    crate::stats::median(&bench.samples)
 }
 
 /// callgrind's cycle estimate for one iteration from its simulation.

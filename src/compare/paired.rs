@@ -16,8 +16,8 @@ use crate::record::paired::{
 use crate::record::{BenchId, InputChange};
 use crate::report::{Mode, REPORT_SCHEMA, Report, Side};
 
-use super::stats::{self, hodges_lehmann};
 use super::{BenchTest, Judged, Settings, judge};
+use crate::stats::{self, hodges_lehmann};
 
 /// Whether a benchmark's rounds so far settle the gate's question, so that
 /// more rounds would not change its verdict (the adaptive plan in

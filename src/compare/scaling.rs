@@ -221,9 +221,6 @@ fn judge_group(
 ) -> Scaling {
     members.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.id.cmp(&b.1.id)));
     let sizes: Vec<f64> = members.iter().map(|(n, _)| *n).collect();
-    let mut distinct = sizes.clone();
-    distinct.dedup();
-    let span = sizes[sizes.len() - 1] / sizes[0];
     let mut scaling = Scaling {
         group,
         size_unit,
@@ -243,24 +240,10 @@ fn judge_group(
         projection: None,
         why: None,
     };
-    let too_little = if distinct.len() < MIN_SIZES {
-        Some(format!(
-            "a scaling law needs at least {MIN_SIZES} sizes spanning {MIN_SPAN}×"
-        ))
-    } else if span < MIN_SPAN {
-        Some(format!(
-            "the sizes span {span:.1}×; a scaling law needs at least {MIN_SIZES} sizes spanning {MIN_SPAN}×"
-        ))
-    } else if members.iter().any(|(_, c)| c.input.is_some()) {
-        Some("the declared sizes differ between base and head".to_string())
-    } else {
-        None
-    };
-    if let Some(why) = too_little {
+    if let Some(why) = too_little(&members, &sizes) {
         scaling.why = Some(why);
         return scaling;
     }
-
     let z = stats::normal_quantile(1.0 - (1.0 - settings.confidence) / 2.0);
     let changes: Option<Vec<&crate::report::Change>> =
         members.iter().map(|(_, c)| c.change.as_ref()).collect();
@@ -285,20 +268,68 @@ fn judge_group(
         scaling.why = Some("not measured on both sides".into());
         return scaling;
     };
-    let x: Vec<f64> = sizes.iter().map(|n| n.ln()).collect();
-    let logs: Vec<f64> = changes.iter().map(|ch| ch.estimate.ln_1p()).collect();
-    let sigma: Vec<f64> = changes.iter().map(|ch| ch.standard_error).collect();
-    let Some(line) = fit_line(&x, &logs, Some(&sigma)) else {
+    let Some(change) = exponent_change(&sizes, &changes, z) else {
         scaling.why = Some("the changes could not be fitted".into());
         return scaling;
     };
-    let change = ExponentChange {
+    scaling.change = Some(change);
+    classify(&mut scaling, change, changes[changes.len() - 1]);
+    gate(&mut scaling, change, settings);
+    let (_, top) = members[members.len() - 1];
+    if let (Some(base), Some(head), Some(base_top), Some(head_top)) =
+        (scaling.base, scaling.head, &top.base, &top.head)
+    {
+        let size = sizes[sizes.len() - 1] * PROJECTION_FACTOR;
+        scaling.projection = Some(Projection {
+            size,
+            base: base_top.median * PROJECTION_FACTOR.powf(base.exponent),
+            head: head_top.median * PROJECTION_FACTOR.powf(head.exponent),
+        });
+    }
+    scaling
+}
+
+/// Why the group's sizes cannot show a scaling law, if they cannot.
+fn too_little(members: &[(f64, &Comparison)], sizes: &[f64]) -> Option<String> {
+    let mut distinct = sizes.to_vec();
+    distinct.dedup();
+    let span = sizes[sizes.len() - 1] / sizes[0];
+    if distinct.len() < MIN_SIZES {
+        Some(format!(
+            "a scaling law needs at least {MIN_SIZES} sizes spanning {MIN_SPAN}×"
+        ))
+    } else if span < MIN_SPAN {
+        Some(format!(
+            "the sizes span {span:.1}×; a scaling law needs at least {MIN_SIZES} sizes spanning {MIN_SPAN}×"
+        ))
+    } else if members.iter().any(|(_, c)| c.input.is_some()) {
+        Some("the declared sizes differ between base and head".to_string())
+    } else {
+        None
+    }
+}
+
+/// The change of the exponent: the slope of the log changes over the log
+/// sizes, each weighted by its spread, with its interval.
+fn exponent_change(
+    sizes: &[f64],
+    changes: &[&crate::report::Change],
+    z: f64,
+) -> Option<ExponentChange> {
+    let x: Vec<f64> = sizes.iter().map(|n| n.ln()).collect();
+    let logs: Vec<f64> = changes.iter().map(|ch| ch.estimate.ln_1p()).collect();
+    let sigma: Vec<f64> = changes.iter().map(|ch| ch.standard_error).collect();
+    let line = fit_line(&x, &logs, Some(&sigma))?;
+    Some(ExponentChange {
         estimate: line.slope,
         ci_low: line.slope - z * line.standard_error,
         ci_high: line.slope + z * line.standard_error,
-    };
-    scaling.change = Some(change);
-    let largest = changes[changes.len() - 1];
+    })
+}
+
+/// Scales worse or better only when the exponent moved notably and the
+/// largest size's own change agrees.
+fn classify(scaling: &mut Scaling, change: ExponentChange, largest: &crate::report::Change) {
     let rose = change.ci_low > 0.0 && change.estimate >= NOTABLE;
     let fell = change.ci_high < 0.0 && change.estimate <= -NOTABLE;
     scaling.verdict = if rose && largest.ci_low > 0.0 {
@@ -323,6 +354,11 @@ fn judge_group(
             -change.estimate
         ));
     }
+}
+
+/// Whether scaling worse fails the gate, unless a commit accepted it (for
+/// the group, or for every member).
+fn gate(scaling: &mut Scaling, change: ExponentChange, settings: &Settings) {
     let kind = crate::record::AcceptKind::Scaling;
     let accepted = settings
         .acceptance_for(&BenchId(scaling.group.clone()), kind)
@@ -339,19 +375,6 @@ fn judge_group(
         && change.ci_low >= FAIL_GROWTH;
     scaling.accepted = accepted.filter(|_| would_fail).cloned();
     scaling.fails = would_fail && scaling.accepted.is_none();
-
-    let (_, top) = members[members.len() - 1];
-    if let (Some(base), Some(head), Some(base_top), Some(head_top)) =
-        (scaling.base, scaling.head, &top.base, &top.head)
-    {
-        let size = sizes[sizes.len() - 1] * PROJECTION_FACTOR;
-        scaling.projection = Some(Projection {
-            size,
-            base: base_top.median * PROJECTION_FACTOR.powf(base.exponent),
-            head: head_top.median * PROJECTION_FACTOR.powf(head.exponent),
-        });
-    }
-    scaling
 }
 
 #[cfg(test)]

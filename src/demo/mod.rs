@@ -15,7 +15,7 @@ use git2::{IndexAddOption, Repository, RepositoryInitOptions, Signature};
 
 use crate::baseline::{self, BaseSpec};
 use crate::collect::{self, RunSelection};
-use crate::compare::Settings;
+use crate::compare::settings::Settings;
 use crate::config::{self, FileConfig};
 use crate::error::{Error, Result, exit_code};
 use crate::pipeline::{self, HeadSource, Output};
@@ -1009,7 +1009,7 @@ mod tests {
         let settings = Settings::default();
         match measure {
             collect::Measure::Time => {
-                crate::compare::against_stored(SUITE, &head, "head", &baseline, &settings)
+                crate::compare::stored::against_stored(SUITE, &head, "head", &baseline, &settings)
             }
             collect::Measure::Instructions => crate::compare::instructions::against_instructions(
                 SUITE, &head, "head", &baseline, &settings,

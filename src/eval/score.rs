@@ -8,7 +8,7 @@
 //!   round count (from the minimum) at which `paired::decided` holds;
 //! - **stored**: flamegate's rule (b): the head's samples (pooled over its
 //!   rounds) against the base of the previous trial as the stored baseline,
-//!   with the bases of the trials before it as history (`compare::against_stored`);
+//!   with the bases of the trials before it as history (`compare::stored::against_stored`);
 //! - **criterion**: criterion 0.8's own verdict recomputed on the pooled
 //!   samples of both sides (bootstrapped Welch t, p < 0.05, and the 95%
 //!   interval of the change in mean above its +1% noise threshold).
@@ -24,11 +24,12 @@ use crate::baseline::Baseline;
 use crate::collect::Progress;
 use crate::collect::paired::{self, PairedRun, RoundMedians};
 use crate::compare::paired::RoundTest;
-use crate::compare::{self, Settings, stats};
+use crate::compare::{self, settings::Settings};
 use crate::error::RecordSource;
 use crate::record::paired::{Standing, round_log_ratios};
 use crate::record::{BenchId, BenchResult, RECORD_SCHEMA, RunRecord};
 use crate::report::{Side, Verdict};
+use crate::stats;
 
 use super::corpus::{Corpus, LEVELS, Side as CorpusSide, Trial};
 use super::replay::{Rate, bench_result, fixed_rounds};
@@ -652,7 +653,7 @@ fn stored_outcome(corpus: &Corpus, trial: &Trial, settings: &Settings) -> Outcom
             .collect(),
         notes: Vec::new(),
     };
-    let report = compare::against_stored(
+    let report = compare::stored::against_stored(
         "eval",
         &pooled(trial, CorpusSide::Head),
         "head",

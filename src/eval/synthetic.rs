@@ -18,8 +18,8 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::collect::paired::{PairedRun, RoundMedians};
-use crate::compare::Settings;
 use crate::compare::paired::RoundTest;
+use crate::compare::settings::Settings;
 use crate::record::BenchId;
 use crate::report::Verdict;
 

@@ -479,6 +479,24 @@ impl Frame {
 fn bench_section(out: &mut String, history: &History, bench: &BenchHistory) {
     let count = history.commits.len();
     let has_head = bench.head.is_some() && history.head.is_some();
+    let Some(frame) = frame_of(bench, count, has_head) else {
+        return;
+    };
+    section_heading(out, history, bench, &frame, has_head);
+    axes(out, history, bench, &frame);
+    marks(out, history, bench, &frame, has_head);
+    let bottom = HEIGHT - BOTTOM;
+    let _ = write!(
+        out,
+        "<line class=\"cursor\" x1=\"0\" y1=\"{TOP}\" x2=\"0\" y2=\"{bottom}\"/>\n</svg>\n"
+    );
+    change_list(out, history, bench);
+    out.push_str("</section>\n");
+}
+
+/// The plot's frame: every point's interval (and the head's level) inside
+/// it, padded; none when the benchmark has no point.
+fn frame_of(bench: &BenchHistory, count: usize, has_head: bool) -> Option<Frame> {
     // The head sits one step right of the last commit.
     let frame_count = count + usize::from(has_head);
     let mut low = f64::INFINITY;
@@ -492,14 +510,25 @@ fn bench_section(out: &mut String, history: &History, bench: &BenchHistory) {
         high = high.max(head);
     }
     if !low.is_finite() {
-        return;
+        return None;
     }
     let pad = ((high - low) * 0.08).max(high.abs() * 0.01).max(1e-9);
-    let frame = Frame {
+    Some(Frame {
         count: frame_count,
         low: (low - pad).max(0.0),
         high: high + pad,
-    };
+    })
+}
+
+/// The section's heading and the plot's opening tag.
+fn section_heading(
+    out: &mut String,
+    history: &History,
+    bench: &BenchHistory,
+    frame: &Frame,
+    has_head: bool,
+) {
+    let count = history.commits.len();
     let latest = bench.points.iter().rev().flatten().next();
     let medians: Vec<String> = bench
         .points
@@ -535,7 +564,11 @@ fn bench_section(out: &mut String, history: &History, bench: &BenchHistory) {
         frame.x((count.max(1) - 1) as f64),
         html_text(&bench.id),
     );
-    // Axes and the two level labels.
+}
+
+/// Axes, the two level labels and the first and last dates.
+fn axes(out: &mut String, history: &History, bench: &BenchHistory, frame: &Frame) {
+    let count = history.commits.len();
     let bottom = HEIGHT - BOTTOM;
     let _ = writeln!(
         out,
@@ -562,6 +595,13 @@ fn bench_section(out: &mut String, history: &History, bench: &BenchHistory) {
             html_text(b.date.get(..10).unwrap_or(&b.date)),
         );
     }
+}
+
+/// Machine changes, the median line in its band, the changes found and the
+/// pull request's head.
+fn marks(out: &mut String, history: &History, bench: &BenchHistory, frame: &Frame, has_head: bool) {
+    let count = history.commits.len();
+    let bottom = HEIGHT - BOTTOM;
     for (i, commit) in history.commits.iter().enumerate() {
         if commit.machine_changed {
             let x = round(frame.x(i as f64));
@@ -575,12 +615,12 @@ fn bench_section(out: &mut String, history: &History, bench: &BenchHistory) {
     for run in runs(&bench.points) {
         let band: Vec<String> = run
             .iter()
-            .map(|(i, p)| coordinate(&frame, *i, p.high))
-            .chain(run.iter().rev().map(|(i, p)| coordinate(&frame, *i, p.low)))
+            .map(|(i, p)| coordinate(frame, *i, p.high))
+            .chain(run.iter().rev().map(|(i, p)| coordinate(frame, *i, p.low)))
             .collect();
         let line: Vec<String> = run
             .iter()
-            .map(|(i, p)| coordinate(&frame, *i, p.median))
+            .map(|(i, p)| coordinate(frame, *i, p.median))
             .collect();
         if run.len() == 1 {
             let (i, p) = run[0];
@@ -621,10 +661,10 @@ fn bench_section(out: &mut String, history: &History, bench: &BenchHistory) {
             html_text(&format_level(&bench.unit, head)),
         );
     }
-    let _ = write!(
-        out,
-        "<line class=\"cursor\" x1=\"0\" y1=\"{TOP}\" x2=\"0\" y2=\"{bottom}\"/>\n</svg>\n"
-    );
+}
+
+/// The changes found, each with its commit and cause, under the plot.
+fn change_list(out: &mut String, history: &History, bench: &BenchHistory) {
     if !bench.changes.is_empty() {
         out.push_str("<ul>\n");
         for change in &bench.changes {
@@ -643,7 +683,6 @@ fn bench_section(out: &mut String, history: &History, bench: &BenchHistory) {
         }
         out.push_str("</ul>\n");
     }
-    out.push_str("</section>\n");
 }
 
 /// The runs of consecutive present points, with their commit indices.

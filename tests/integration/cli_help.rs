@@ -17,7 +17,7 @@ fn help(args: &[&str]) -> String {
 
 #[test]
 fn issue_18_help_shows_the_defaults_the_code_uses() {
-    let settings = flamegate::compare::Settings::default();
+    let settings = flamegate::compare::settings::Settings::default();
     let check = help(&["check"]);
     for expected in [
         format!(
@@ -57,7 +57,7 @@ fn issue_22_the_readme_states_the_rules_the_code_uses() {
         .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ");
-    let settings = flamegate::compare::Settings::default();
+    let settings = flamegate::compare::settings::Settings::default();
     for expected in [
         format!(
             "({} s warm-up, {} s, {} samples)",

@@ -2,7 +2,7 @@
 //! `skus/find_duplicates` (hash set vs nested loop), and hostile symbols.
 
 use flamegate::baseline::Baseline;
-use flamegate::compare::{self, Settings};
+use flamegate::compare::{self, settings::Settings};
 use flamegate::error::RecordSource;
 use flamegate::profile::fold::{Sampled, encode_as_pprof, fold, fold_file};
 use flamegate::profile::hotspots::hotspots;
@@ -139,7 +139,8 @@ fn hostile_symbols_are_escaped_in_svg_and_markdown() {
         history: vec![record(&[("bench/x", 1010.0), ("bench/y", 990.0)], 3)],
         notes: Vec::new(),
     };
-    let report = compare::against_stored("suite", &head, "head", &baseline, &Settings::default());
+    let report =
+        compare::stored::against_stored("suite", &head, "head", &baseline, &Settings::default());
     assert!(
         report.comparisons[0].hotspots.is_some(),
         "{:?}",

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use axum::http::Method;
-use flamegate::compare::{self, Settings};
+use flamegate::compare::{self, settings::Settings};
 use flamegate::record::RunRecord;
 use flamegate::report::{Report, Verdict};
 
@@ -39,7 +39,7 @@ fn report_of(ids: &[String], slower: &[usize], head: &str) -> Report {
         .collect();
     let mut head_record = record(&scaled, 99);
     head_record.commit = Some(MERGE_COMMIT.into());
-    let mut report = compare::against_stored(
+    let mut report = compare::stored::against_stored(
         "suite",
         &head_record,
         "work tree",

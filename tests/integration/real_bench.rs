@@ -31,7 +31,7 @@ fn run_records_raw_samples_for_every_benchmark() {
         1000
     );
     // 4x the work takes clearly longer per iteration.
-    let median = |i: usize| flamegate::compare::stats::median(&record.benches[i].samples);
+    let median = |i: usize| flamegate::stats::median(&record.benches[i].samples);
     assert!(
         median(1) > 2.0 * median(0),
         "{} vs {}",

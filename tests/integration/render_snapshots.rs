@@ -1,6 +1,6 @@
 //! Snapshots of every renderer on a fixed report, and hostile names.
 
-use flamegate::compare::{self, Settings};
+use flamegate::compare::{self, settings::Settings};
 use flamegate::record::RunRecord;
 use flamegate::render::{
     Json, Markdown, Renderer, Terminal, markdown_code, markdown_prose, markdown_text, terminal_text,
@@ -15,7 +15,7 @@ fn fixed_report() -> Report {
     head.benches.retain(|b| b.id.as_str() != "render/page");
     head.benches
         .append(&mut record(&[("render/new_page", 90_000.0)], 3).benches);
-    compare::against_stored(
+    compare::stored::against_stored(
         "suite",
         &head,
         "work tree",
@@ -204,7 +204,7 @@ fn hostile_benchmark_names_are_escaped_in_markdown_and_terminal() {
     ];
     let benches: Vec<(&str, f64)> = names.iter().map(|n| (*n, 1000.0)).collect();
     let versions: Vec<RunRecord> = (0..3).map(|seed| record(&benches, seed)).collect();
-    let report = compare::against_stored(
+    let report = compare::stored::against_stored(
         "suite",
         &record(&benches, 9),
         "work tree",
@@ -375,7 +375,7 @@ fn scaling_report() -> Report {
     let base = side(false, 1.0);
     let head = side(true, 1.3);
     let versions: Vec<RunRecord> = (0..4).map(|seed| record(&borrowed(&base), seed)).collect();
-    compare::against_stored(
+    compare::stored::against_stored(
         "suite",
         &record(&borrowed(&head), 50),
         "work tree",
@@ -419,7 +419,7 @@ fn issue_20_hostile_group_names_are_escaped() {
             .collect()
     };
     let versions: Vec<RunRecord> = (0..3).map(|seed| record(&benches(1.0), seed)).collect();
-    let report = compare::against_stored(
+    let report = compare::stored::against_stored(
         "suite",
         &record(&benches(1.0), 9),
         "work tree",
@@ -488,7 +488,7 @@ fn allocations_report(gate: compare::allocations::AllocationGate) -> Report {
         allocations: gate,
         ..Settings::default()
     };
-    compare::against_stored("suite", &head, "work tree", &baseline(versions), &settings)
+    compare::stored::against_stored("suite", &head, "work tree", &baseline(versions), &settings)
 }
 
 #[test]
@@ -547,7 +547,7 @@ fn commands_report(limit: Option<f64>) -> Report {
         peak_memory: limit,
         ..Settings::default()
     };
-    compare::against_stored("tally", &head, "work tree", &baseline(versions), &settings)
+    compare::stored::against_stored("tally", &head, "work tree", &baseline(versions), &settings)
 }
 
 #[test]

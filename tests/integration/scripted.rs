@@ -14,7 +14,7 @@ use flamegate::collect::shard::{Balance, ShardPlan, ShardSpec};
 use flamegate::collect::{
     BenchExecutable, BenchTarget, Measured, Progress, Project, RunSelection, Runner,
 };
-use flamegate::compare::{self, Settings};
+use flamegate::compare::{self, settings::Settings};
 use flamegate::error::Result;
 use flamegate::record::interference::Interference;
 

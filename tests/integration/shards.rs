@@ -321,8 +321,8 @@ fn paired_shards(dir: &Path, count: usize) -> Vec<PathBuf> {
         .zip(&head.benches)
         .enumerate()
         .map(|(i, (b, h))| {
-            let base_median = flamegate::compare::stats::median(&b.samples);
-            let head_median = flamegate::compare::stats::median(&h.samples);
+            let base_median = flamegate::stats::median(&b.samples);
+            let head_median = flamegate::stats::median(&h.samples);
             let medians = (0..rounds_of(i))
                 .map(|r| {
                     let wobble = samples(1.0, 0.01, (i * 10 + r) as u64, 2);
