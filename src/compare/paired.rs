@@ -322,58 +322,55 @@ pub fn against_paired(
     against_paired_with(suite, run, head_side, base_side, settings, CHECK_TEST)
 }
 
-/// `against_paired` with a choice of test (`eval` scores candidates).
-pub fn against_paired_with(
-    suite: &str,
+/// One benchmark's test from its rounds: the Hodges-Lehmann change of its
+/// round ratios (per unit of input where that differs), the round test's
+/// p-values, and its instruction check where both sides were counted.
+fn round_bench_test(
     run: &PairedRun,
-    head_side: Side,
-    base_side: Side,
+    id: &BenchId,
+    rounds: &[crate::record::paired::RoundMedians],
     settings: &Settings,
     test: RoundTest,
-) -> Report {
-    let mut notes = Vec::new();
-    let mut tests: Vec<(BenchId, BenchTest)> = Vec::new();
-    let mut set_aside_by_bench: Vec<(&str, usize)> = Vec::new();
-    for (id, rounds) in &run.round_medians {
-        let input = run
-            .base
-            .bench(id)
-            .zip(run.head.bench(id))
-            .and_then(|(base, head)| InputChange::between(base, head));
-        let thetas = round_log_ratios(rounds, input.as_ref());
-        let n = thetas.len();
-        let threshold = settings.min_change_for(id).ln_1p();
-        let (estimate, ci) = hodges_lehmann(&thetas, settings.confidence);
-        let inputs = round_test(&thetas, threshold, test);
-        let base_level = stats::median(&counted_rounds(rounds).map(|r| r.base).collect::<Vec<_>>());
-        let disturbed = set_aside(rounds);
-        if disturbed > 0 {
-            set_aside_by_bench.push((id.as_str(), disturbed));
-        }
-        tests.push((
-            id.clone(),
-            BenchTest {
-                min_change: None,
-                base_level,
-                standard_error: inputs.standard_error,
-                log_change: estimate,
-                log_ci: ci,
-                p_regressed: inputs.p_regressed,
-                p_improved: inputs.p_improved,
-                history: 0,
-                rounds: n,
-                disturbed,
-                df: Some(inputs.df),
-                low_confidence: n < 2,
-                instructions: run.instructions.of(id).map(|(base, head)| {
-                    crate::report::InstructionCheck {
-                        code_changed: run.code_changed.contains(id),
-                        ..super::instructions::check(base, head, input.as_ref())
-                    }
-                }),
-            },
-        ));
+) -> BenchTest {
+    let input = run
+        .base
+        .bench(id)
+        .zip(run.head.bench(id))
+        .and_then(|(base, head)| InputChange::between(base, head));
+    let thetas = round_log_ratios(rounds, input.as_ref());
+    let n = thetas.len();
+    let threshold = settings.min_change_for(id).ln_1p();
+    let (estimate, ci) = hodges_lehmann(&thetas, settings.confidence);
+    let inputs = round_test(&thetas, threshold, test);
+    let base_level = stats::median(&counted_rounds(rounds).map(|r| r.base).collect::<Vec<_>>());
+    let disturbed = set_aside(rounds);
+    BenchTest {
+        min_change: None,
+        base_level,
+        standard_error: inputs.standard_error,
+        log_change: estimate,
+        log_ci: ci,
+        p_regressed: inputs.p_regressed,
+        p_improved: inputs.p_improved,
+        history: 0,
+        rounds: n,
+        disturbed,
+        df: Some(inputs.df),
+        low_confidence: n < 2,
+        instructions: run
+            .instructions
+            .of(id)
+            .map(|(base, head)| crate::report::InstructionCheck {
+                code_changed: run.code_changed.contains(id),
+                ..super::instructions::check(base, head, input.as_ref())
+            }),
     }
+}
+
+/// What the run says beside the tests: what was not timed and why, the
+/// instruction check, disturbed rounds set aside, a single round.
+fn run_notes(run: &PairedRun, set_aside_by_bench: &[(&str, usize)]) -> Vec<String> {
+    let mut notes = Vec::new();
     if !run.identical.is_empty() {
         notes.push(format!(
             "{} benchmark(s) not timed: both sides' bench executables load identical machine code \
@@ -417,6 +414,28 @@ pub fn against_paired_with(
             "a single round cannot separate change from noise; use --rounds 2 or more".into(),
         );
     }
+    notes
+}
+
+/// `against_paired` with a choice of test (`eval` scores candidates).
+pub fn against_paired_with(
+    suite: &str,
+    run: &PairedRun,
+    head_side: Side,
+    base_side: Side,
+    settings: &Settings,
+    test: RoundTest,
+) -> Report {
+    let mut tests: Vec<(BenchId, BenchTest)> = Vec::new();
+    let mut set_aside_by_bench: Vec<(&str, usize)> = Vec::new();
+    for (id, rounds) in &run.round_medians {
+        let test = round_bench_test(run, id, rounds, settings, test);
+        if test.disturbed > 0 {
+            set_aside_by_bench.push((id.as_str(), test.disturbed));
+        }
+        tests.push((id.clone(), test));
+    }
+    let mut notes = run_notes(run, &set_aside_by_bench);
     let Judged {
         mut comparisons,
         scaling,

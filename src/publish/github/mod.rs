@@ -127,76 +127,23 @@ pub fn publish(
         })
     });
     let repo = repo.transpose()?;
-    let run_id = match &origin {
-        Origin::WorkflowRun { run_id, .. } => Some(*run_id),
-        _ => env.run_id,
-    };
-    let link = match (&repo, run_id) {
-        (Some(repo), Some(run_id)) => Some(RunLink {
-            url: env.run_url(repo, run_id),
-            run_id,
-            from_pull_request_run: options.from_workflow_run,
-        }),
-        _ => None,
-    };
+    let link = run_link(env, repo.as_ref(), &origin, options);
     let mut published = Published::default();
-
-    if let Some(path) = &env.step_summary {
-        let written = workflow::append_step_summary(path, |room| {
-            comment_body(report, &head_sha, link.as_ref(), room)
-        })?;
-        if written > 0 {
-            published.done.push(format!(
-                "appended the report to the job summary ({written} bytes)"
-            ));
-        } else {
-            published
-                .problems
-                .push("the job summary is full (1 MiB per step); report not added".into());
-        }
-    }
-    if env.in_actions {
-        for line in workflow::annotations(report) {
-            println!("{line}");
-        }
-    }
-
+    in_the_job(report, env, &head_sha, link.as_ref(), &mut published)?;
     let wants_api = options.comment != CommentMode::Never || options.check_run;
     if !wants_api {
         return Ok(published);
     }
-    // Outside Actions a stray GITHUB_TOKEN must not make a local run post.
-    if !env.in_actions {
-        published.problems.push(
-            "not running in GitHub Actions (GITHUB_ACTIONS is not `true`), so nothing was posted to GitHub"
-                .into(),
-        );
-        return Ok(published);
-    }
-    if let Origin::PullRequest {
-        from_fork: true, ..
-    } = origin
-    {
-        published.done.push(
-            "pull request from a fork: its token is read-only, so the comment is left to the \
-             `workflow_run` publisher (README, \"Pull requests from forks\")"
-                .into(),
-        );
-        return Ok(published);
-    }
-    let Some(token) = env.token.clone() else {
-        published.problems.push(
-            "GITHUB_TOKEN is not set, so nothing was posted to GitHub; pass it to the step \
-             (`env: GITHUB_TOKEN: ${{ github.token }}`)"
-                .into(),
-        );
-        return Ok(published);
-    };
-    let Some(repo) = repo else {
-        published.problems.push(
-            "GITHUB_REPOSITORY is not set (owner/name), so nothing was posted to GitHub".into(),
-        );
-        return Ok(published);
+    let (token, repo) = match api_access(env, &origin, repo) {
+        Ok(access) => access,
+        Err(Refused::Done(line)) => {
+            published.done.push(line);
+            return Ok(published);
+        }
+        Err(Refused::Problem(line)) => {
+            published.problems.push(line);
+            return Ok(published);
+        }
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -220,69 +167,209 @@ pub fn publish(
             client: &client,
             repo: &repo,
         };
+        let posting = Posting {
+            report,
+            options,
+            origin: &origin,
+            body: &body,
+            head_sha: &head_sha,
+            token: &token,
+        };
         if options.comment != CommentMode::Never {
-            match api.pull_request(&origin).await {
-                Ok(Some((number, current_head))) => {
-                    match api
-                        .sticky_comment(
-                            report,
-                            options,
-                            number,
-                            &body,
-                            &head_sha,
-                            current_head.as_deref(),
-                        )
-                        .await
-                    {
-                        Ok(line) => published.done.push(line),
-                        Err(error) => published.problems.push(token.redact(&format!(
-                            "the pull request comment was not written: {}",
-                            permission_advice(&error, "pull-requests: write")
-                        ))),
-                    }
-                }
-                Ok(None) => published
-                    .done
-                    .push("no pull request for this event: no comment".into()),
-                Err(problem) => published.problems.push(token.redact(&problem)),
-            }
+            post_comment(&api, &posting, &mut published).await;
         }
         if options.check_run {
-            if head_sha.is_empty() {
-                published
-                    .problems
-                    .push("no head commit known (GITHUB_SHA unset): no check run".into());
-            } else {
-                let annotated = crate::baseline::suite_file(&report.suite);
-                match check_run::publish(&client, &repo, &head_sha, report, &body, &annotated).await
-                {
-                    Ok((id, annotations)) => {
-                        let annotated = report.count(Verdict::Regressed)
-                            + report.count(Verdict::MoreAllocations)
-                            + report.count(Verdict::MoreMemory)
-                            + WARNING_VERDICTS.iter().map(|&v| report.count(v)).sum::<usize>();
-                        let capped = if annotated > annotations {
-                            format!(
-                                " of {annotated}; at most {} per check run, the rest are in its summary",
-                                check_run::ANNOTATIONS_LIMIT
-                            )
-                        } else {
-                            String::new()
-                        };
-                        published.done.push(format!(
-                            "completed check run {id} on {} ({annotations} annotations{capped})",
-                            short_sha(&head_sha)
-                        ))
-                    }
-                    Err(error) => published.problems.push(token.redact(&format!(
-                        "the check run was not written: {}",
-                        permission_advice(&error, "checks: write")
-                    ))),
-                }
-            }
+            post_check_run(&api, &posting, &mut published).await;
         }
     });
     Ok(published)
+}
+
+/// The link to the run that measured, when the repository and run are known.
+fn run_link(
+    env: &ActionsEnv,
+    repo: Option<&RepoName>,
+    origin: &Origin,
+    options: &PublishOptions,
+) -> Option<RunLink> {
+    let run_id = match origin {
+        Origin::WorkflowRun { run_id, .. } => Some(*run_id),
+        _ => env.run_id,
+    }?;
+    Some(RunLink {
+        url: env.run_url(repo?, run_id),
+        run_id,
+        from_pull_request_run: options.from_workflow_run,
+    })
+}
+
+/// What is written in the job itself: the job summary, and annotations
+/// on the log when running in Actions.
+fn in_the_job(
+    report: &Report,
+    env: &ActionsEnv,
+    head_sha: &str,
+    link: Option<&RunLink>,
+    published: &mut Published,
+) -> Result<()> {
+    if let Some(path) = &env.step_summary {
+        let written =
+            workflow::append_step_summary(path, |room| comment_body(report, head_sha, link, room))?;
+        if written > 0 {
+            published.done.push(format!(
+                "appended the report to the job summary ({written} bytes)"
+            ));
+        } else {
+            published
+                .problems
+                .push("the job summary is full (1 MiB per step); report not added".into());
+        }
+    }
+    if env.in_actions {
+        for line in workflow::annotations(report) {
+            println!("{line}");
+        }
+    }
+    Ok(())
+}
+
+/// Why nothing is posted to GitHub: said as done (by design) or a problem.
+enum Refused {
+    Done(String),
+    Problem(String),
+}
+
+/// The token and repository to post with, or why nothing is posted: not
+/// in Actions (a stray GITHUB_TOKEN must not make a local run post), a
+/// fork's read-only token, no token, no repository.
+fn api_access(
+    env: &ActionsEnv,
+    origin: &Origin,
+    repo: Option<RepoName>,
+) -> std::result::Result<(env::Token, RepoName), Refused> {
+    if !env.in_actions {
+        return Err(Refused::Problem(
+            "not running in GitHub Actions (GITHUB_ACTIONS is not `true`), so nothing was posted to GitHub"
+                .into(),
+        ));
+    }
+    if let Origin::PullRequest {
+        from_fork: true, ..
+    } = origin
+    {
+        return Err(Refused::Done(
+            "pull request from a fork: its token is read-only, so the comment is left to the \
+             `workflow_run` publisher (README, \"Pull requests from forks\")"
+                .into(),
+        ));
+    }
+    let Some(token) = env.token.clone() else {
+        return Err(Refused::Problem(
+            "GITHUB_TOKEN is not set, so nothing was posted to GitHub; pass it to the step \
+             (`env: GITHUB_TOKEN: ${{ github.token }}`)"
+                .into(),
+        ));
+    };
+    let Some(repo) = repo else {
+        return Err(Refused::Problem(
+            "GITHUB_REPOSITORY is not set (owner/name), so nothing was posted to GitHub".into(),
+        ));
+    };
+    Ok((token, repo))
+}
+
+/// What one publication posts, and with what.
+struct Posting<'a> {
+    report: &'a Report,
+    options: &'a PublishOptions,
+    origin: &'a Origin,
+    body: &'a str,
+    head_sha: &'a str,
+    token: &'a env::Token,
+}
+
+/// The sticky comment on the pull request, when there is one.
+async fn post_comment(api: &Api<'_>, posting: &Posting<'_>, published: &mut Published) {
+    let Posting {
+        report,
+        options,
+        origin,
+        body,
+        head_sha,
+        token,
+    } = posting;
+    if options.comment != CommentMode::Never {
+        match api.pull_request(origin).await {
+            Ok(Some((number, current_head))) => {
+                match api
+                    .sticky_comment(
+                        report,
+                        options,
+                        number,
+                        body,
+                        head_sha,
+                        current_head.as_deref(),
+                    )
+                    .await
+                {
+                    Ok(line) => published.done.push(line),
+                    Err(error) => published.problems.push(token.redact(&format!(
+                        "the pull request comment was not written: {}",
+                        permission_advice(&error, "pull-requests: write")
+                    ))),
+                }
+            }
+            Ok(None) => published
+                .done
+                .push("no pull request for this event: no comment".into()),
+            Err(problem) => published.problems.push(token.redact(&problem)),
+        }
+    }
+}
+
+/// The check run on the head commit, with its annotations.
+async fn post_check_run(api: &Api<'_>, posting: &Posting<'_>, published: &mut Published) {
+    let Posting {
+        report,
+        body,
+        head_sha,
+        token,
+        ..
+    } = posting;
+    if head_sha.is_empty() {
+        published
+            .problems
+            .push("no head commit known (GITHUB_SHA unset): no check run".into());
+    } else {
+        let annotated = crate::baseline::suite_file(&report.suite);
+        match check_run::publish(api.client, api.repo, head_sha, report, body, &annotated).await {
+            Ok((id, annotations)) => {
+                let annotated = report.count(Verdict::Regressed)
+                    + report.count(Verdict::MoreAllocations)
+                    + report.count(Verdict::MoreMemory)
+                    + WARNING_VERDICTS
+                        .iter()
+                        .map(|&v| report.count(v))
+                        .sum::<usize>();
+                let capped = if annotated > annotations {
+                    format!(
+                        " of {annotated}; at most {} per check run, the rest are in its summary",
+                        check_run::ANNOTATIONS_LIMIT
+                    )
+                } else {
+                    String::new()
+                };
+                published.done.push(format!(
+                    "completed check run {id} on {} ({annotations} annotations{capped})",
+                    short_sha(head_sha)
+                ))
+            }
+            Err(error) => published.problems.push(token.redact(&format!(
+                "the check run was not written: {}",
+                permission_advice(&error, "checks: write")
+            ))),
+        }
+    }
 }
 
 /// The API calls of one publish.
