@@ -941,6 +941,49 @@ fn bench_command(exe: &BenchExecutable) -> Command {
 
 const OUTPUT_TAIL_LINES: usize = 40;
 
+/// What criterion's "Benchmarking ID: STATUS" lines tell while a bench
+/// executable runs: the benchmark it is on, when each started, and the
+/// seconds each took (to "Analyzing", or "Complete" when profiling).
+#[derive(Default)]
+struct CriterionProgress {
+    current: Option<String>,
+    started: BTreeMap<String, std::time::Instant>,
+    seconds: BTreeMap<String, f64>,
+}
+
+impl CriterionProgress {
+    /// Follow one status line (`rest`: what follows "Benchmarking ").
+    fn follow(
+        &mut self,
+        rest: &str,
+        windows: &mut interference::Windows,
+        bar: &crate::progress::Bar,
+    ) {
+        let parsed = rest.rsplit_once(": ");
+        if let Some((id, status)) = parsed {
+            self.current = Some(id.to_string());
+            windows.status(id, status);
+        }
+        match parsed {
+            // "Analyzing" ends a timing run, "Complete (...)" a profiling run.
+            Some((id, status)) if status == "Analyzing" || status.starts_with("Complete") => {
+                if let Some(start) = self.started.get(id) {
+                    self.seconds
+                        .insert(id.to_string(), start.elapsed().as_secs_f64());
+                }
+                bar.finished_one(id)
+            }
+            Some((id, _)) => {
+                self.started
+                    .entry(id.to_string())
+                    .or_insert_with(std::time::Instant::now);
+                bar.working_on(id)
+            }
+            None => bar.working_on(rest),
+        }
+    }
+}
+
 /// Run a bench executable, showing progress; returns the wall-clock seconds
 /// each benchmark took (from its first progress line to "Analyzing").
 pub(crate) fn run_executable(
@@ -977,9 +1020,7 @@ pub(crate) fn run_executable(
         forward_lines(Box::new(stderr), lines),
     ];
     let mut tail = VecDeque::new();
-    let mut started: BTreeMap<String, std::time::Instant> = BTreeMap::new();
-    let mut seconds = BTreeMap::new();
-    let mut current: Option<String> = None;
+    let mut progress = CriterionProgress::default();
     loop {
         let line = match deadline {
             None => match received.recv() {
@@ -1000,7 +1041,7 @@ pub(crate) fn run_executable(
                             benchmark: limit
                                 .benchmark
                                 .clone()
-                                .or(current)
+                                .or(progress.current)
                                 .unwrap_or_else(|| "(none started)".into()),
                             seconds: limit.after.as_secs_f64(),
                         });
@@ -1009,29 +1050,7 @@ pub(crate) fn run_executable(
             }
         };
         if let Some(rest) = line.strip_prefix("Benchmarking ") {
-            if let Some((id, _)) = rest.rsplit_once(": ") {
-                current = Some(id.to_string());
-            }
-            let parsed = rest.rsplit_once(": ");
-            if let Some((id, status)) = parsed {
-                windows.status(id, status);
-            }
-            match parsed {
-                // "Analyzing" ends a timing run, "Complete (...)" a profiling run.
-                Some((id, status)) if status == "Analyzing" || status.starts_with("Complete") => {
-                    if let Some(start) = started.get(id) {
-                        seconds.insert(id.to_string(), start.elapsed().as_secs_f64());
-                    }
-                    bar.finished_one(id)
-                }
-                Some((id, _)) => {
-                    started
-                        .entry(id.to_string())
-                        .or_insert_with(std::time::Instant::now);
-                    bar.working_on(id)
-                }
-                None => bar.working_on(rest),
-            }
+            progress.follow(rest, &mut windows, bar);
         }
         push_tail(&mut tail, line);
     }
@@ -1046,7 +1065,8 @@ pub(crate) fn run_executable(
             output_tail: Vec::from(tail).join("\n"),
         });
     }
-    let mut measured: BTreeMap<String, Measured> = seconds
+    let mut measured: BTreeMap<String, Measured> = progress
+        .seconds
         .into_iter()
         .map(|(id, s)| {
             let m = Measured {

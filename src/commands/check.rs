@@ -18,6 +18,56 @@ use crate::publish::github::workflow::StopCommands;
 use crate::record::write_atomic;
 use crate::render::Format;
 
+/// A check against the stored baseline (of the run, or of `record`); with
+/// `paired_if_no_baseline`, paired when the target branch has none yet.
+fn check_stored(
+    config: &Config,
+    suite: &str,
+    record: Option<&std::path::Path>,
+    paired_if_no_baseline: bool,
+    rounds: RoundPlan,
+    output: Output,
+) -> Result<Gated> {
+    let head = match record {
+        Some(path) => HeadSource::File(path),
+        None => HeadSource::Run(&config.selection, &crate::collect::Processes),
+    };
+    let stored = gate(
+        &config.project,
+        suite,
+        &config.base,
+        config.history,
+        &config.settings,
+        head,
+        output.progress,
+    );
+    match stored {
+        Err(Error::NoBaseline { path, commit, .. }) if paired_if_no_baseline => {
+            first_pull_request(config, suite, rounds, &path, &commit, output)
+        }
+        other => other,
+    }
+}
+
+/// What the report says of the run itself: where the suite's name came
+/// from, the runner, and how to reproduce it (`paired`: asked for, or
+/// checked paired for want of a baseline).
+fn describe_run(config: &Config, gated: &mut Gated, paired: bool, instructions: bool) {
+    if let Some(origin) = &config.suite_origin {
+        gated.report.notes.push(origin.clone());
+    }
+    let paired = paired || gated.report.mode == crate::report::Mode::Paired;
+    gated.report.runner = Some(crate::report::Runner::of(
+        &gated.head.machine,
+        &gated.base.machine,
+        paired,
+    ));
+    gated.report.reproduce = Some(crate::report::Reproduce {
+        paired,
+        instructions,
+    });
+}
+
 pub(crate) fn check(args: CheckArgs, output: Output) -> Result<u8> {
     let CheckArgs {
         project,
@@ -86,39 +136,16 @@ pub(crate) fn check(args: CheckArgs, output: Output) -> Result<u8> {
     let mut gated = if paired {
         check_paired(&config, &suite, rounds, output)?
     } else {
-        let head = match &record {
-            Some(path) => HeadSource::File(path),
-            None => HeadSource::Run(&config.selection, &crate::collect::Processes),
-        };
-        let stored = gate(
-            &config.project,
+        check_stored(
+            &config,
             &suite,
-            &config.base,
-            config.history,
-            &config.settings,
-            head,
-            output.progress,
-        );
-        match stored {
-            Err(Error::NoBaseline { path, commit, .. }) if paired_if_no_baseline => {
-                first_pull_request(&config, &suite, rounds, &path, &commit, output)?
-            }
-            other => other?,
-        }
+            record.as_deref(),
+            paired_if_no_baseline,
+            rounds,
+            output,
+        )?
     };
-    if let Some(origin) = &config.suite_origin {
-        gated.report.notes.push(origin.clone());
-    }
-    let paired = paired || gated.report.mode == crate::report::Mode::Paired;
-    gated.report.runner = Some(crate::report::Runner::of(
-        &gated.head.machine,
-        &gated.base.machine,
-        paired,
-    ));
-    gated.report.reproduce = Some(crate::report::Reproduce {
-        paired,
-        instructions,
-    });
+    describe_run(&config, &mut gated, paired, instructions);
     let out_dir = output_args
         .out_dir
         .clone()

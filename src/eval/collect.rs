@@ -148,6 +148,74 @@ fn build_placements(
     Ok((exes, builds))
 }
 
+/// What a trial's progress bar says it is.
+fn trial_label(
+    index: usize,
+    injected: Option<&super::corpus::Injection>,
+    pair: Option<[usize; 2]>,
+    builds: &[Build],
+) -> String {
+    match injected {
+        Some(i) if i.input => format!(
+            "trial {index}: input of {} +{}% (same cost per element)",
+            i.bench, i.percent
+        ),
+        Some(i) => format!("trial {index}: +{}% in {}", i.percent, i.bench),
+        None => match pair {
+            Some([a, b]) => format!(
+                "trial {index}: build `{}` against `{}`",
+                builds[a].name, builds[b].name
+            ),
+            None => format!("trial {index}: A/A"),
+        },
+    }
+}
+
+/// One side's run in a round: each benchmark's samples, its measurement
+/// windows, and the inputs it declared.
+struct SideRun {
+    samples: std::collections::BTreeMap<String, Vec<f64>>,
+    windows: std::collections::BTreeMap<String, crate::record::interference::Interference>,
+    declared: std::collections::BTreeMap<String, crate::record::Throughput>,
+}
+
+/// Run one side of a round in `home`: the head with the trial's injection,
+/// the base without (both set the variable, padded to the same length).
+fn run_side(
+    exe: &collect::BenchExecutable,
+    side: Side,
+    injected: Option<&super::corpus::Injection>,
+    args: &[String],
+    home: &Path,
+    bar: &crate::progress::Bar,
+) -> Result<SideRun> {
+    let value = match (side, injected) {
+        (Side::Head, Some(i)) => injection_value(&i.bench, i.percent, i.input),
+        _ => injection_value("none", 0, false),
+    };
+    let env = [(INJECT_VAR.to_string(), value)];
+    let measured = collect::Runner::run(&collect::Processes, exe, args, home, &env, bar)?;
+    let windows = measured
+        .into_iter()
+        .filter_map(|(id, m)| Some((id, m.interference?)))
+        .collect();
+    let results = collect::criterion_output::read_criterion_dirs(home)?;
+    let declared = results
+        .iter()
+        .filter_map(|(_, r)| Some((r.id.as_str().to_string(), r.throughput.clone()?)))
+        .collect();
+    let samples = results
+        .into_iter()
+        .map(|(_, result)| (result.id.as_str().to_string(), compact(&result.samples)))
+        .collect();
+    std::fs::remove_dir_all(home).map_err(|e| Error::io(home, e))?;
+    Ok(SideRun {
+        samples,
+        windows,
+        declared,
+    })
+}
+
 /// Append trials to the corpus in `corpus_dir` until a limit is reached.
 /// Returns how many trials this call added.
 pub fn collect(
@@ -212,20 +280,7 @@ pub fn collect(
             plan(index, ids)
         };
         let trial_started = Instant::now();
-        let label = match &injected {
-            Some(i) if i.input => format!(
-                "trial {index}: input of {} +{}% (same cost per element)",
-                i.bench, i.percent
-            ),
-            Some(i) => format!("trial {index}: +{}% in {}", i.percent, i.bench),
-            None => match pair {
-                Some([a, b]) => format!(
-                    "trial {index}: build `{}` against `{}`",
-                    corpus.header.builds[a].name, corpus.header.builds[b].name
-                ),
-                None => format!("trial {index}: A/A"),
-            },
-        };
+        let label = trial_label(index, injected.as_ref(), pair, &corpus.header.builds);
         let bar = progress.bar((2 * limits.rounds * ids.len()) as u64, &label);
         let mut rounds = Vec::with_capacity(limits.rounds);
         // Input-size corpora: each side's declared inputs (first round).
@@ -249,40 +304,19 @@ pub fn collect(
                 Side::Head => [Side::Head, Side::Base],
             };
             for side in order {
-                // Both sides set the variable, padded to the same length.
-                let value = match (side, &injected) {
-                    (Side::Head, Some(i)) => injection_value(&i.bench, i.percent, i.input),
-                    _ => injection_value("none", 0, false),
-                };
-                let home = scratch.path().join(format!("{index}-{round}-{side:?}"));
-                let env = [(INJECT_VAR.to_string(), value)];
                 let exe = match (side, pair) {
                     (Side::Base, Some([a, _])) => &exes[a],
                     (Side::Head, Some([_, b])) => &exes[b],
                     (_, None) => &exes[0],
                 };
-                let measured = collect::Runner::run(&runner, exe, &args, &home, &env, &bar)?;
-                let windows = measured
-                    .into_iter()
-                    .filter_map(|(id, m)| Some((id, m.interference?)))
-                    .collect();
-                let results = collect::criterion_output::read_criterion_dirs(&home)?;
+                let home = scratch.path().join(format!("{index}-{round}-{side:?}"));
+                let ran = run_side(exe, side, injected.as_ref(), &args, &home, &bar)?;
                 if round == 0 && limits.input_size {
-                    declared[side as usize] = results
-                        .iter()
-                        .filter_map(|(_, r)| {
-                            Some((r.id.as_str().to_string(), r.throughput.clone()?))
-                        })
-                        .collect();
+                    declared[side as usize] = ran.declared;
                 }
-                let samples = results
-                    .into_iter()
-                    .map(|(_, result)| (result.id.as_str().to_string(), compact(&result.samples)))
-                    .collect();
-                std::fs::remove_dir_all(&home).map_err(|e| Error::io(&home, e))?;
                 match side {
-                    Side::Base => (base, base_windows) = (samples, windows),
-                    Side::Head => (head, head_windows) = (samples, windows),
+                    Side::Base => (base, base_windows) = (ran.samples, ran.windows),
+                    Side::Head => (head, head_windows) = (ran.samples, ran.windows),
                 }
             }
             rounds.push(Round {
