@@ -454,6 +454,10 @@ fn finish(problems: Vec<String>, behaved: &str) -> Result<u8> {
 
 /// The tour: main's baselines, three pull requests stored and paired, and
 /// main's history.
+#[expect(
+    clippy::too_many_lines,
+    reason = "not yet split into its steps; the lint fails once it is short enough"
+)]
 fn run_tour(
     root: &Path,
     markdown_out: Option<PathBuf>,

@@ -216,6 +216,97 @@ fn run_side(
     })
 }
 
+/// What every trial of one collection runs with.
+struct Trials<'a> {
+    exes: &'a [collect::BenchExecutable],
+    args: &'a [String],
+    scratch: &'a Path,
+    limits: &'a Limits,
+    benchmarks: usize,
+}
+
+/// One trial: its rounds, each side in alternating order, the head with
+/// the injection (or the second build of a placement pair).
+fn run_trial(
+    trials: &Trials,
+    index: usize,
+    injected: Option<super::corpus::Injection>,
+    pair: Option<[usize; 2]>,
+    builds: &[Build],
+    progress: &Progress,
+) -> Result<Trial> {
+    let trial_started = Instant::now();
+    let label = trial_label(index, injected.as_ref(), pair, builds);
+    let bar = progress.bar(
+        (2 * trials.limits.rounds * trials.benchmarks) as u64,
+        &label,
+    );
+    let mut rounds = Vec::with_capacity(trials.limits.rounds);
+    // Input-size corpora: each side's declared inputs (first round).
+    let mut declared: [std::collections::BTreeMap<String, crate::record::Throughput>; 2] =
+        Default::default();
+    for round in 0..trials.limits.rounds {
+        // Alternate within a trial and between trials, so neither side
+        // is systematically first.
+        let first = if (round + index).is_multiple_of(2) {
+            Side::Base
+        } else {
+            Side::Head
+        };
+        let load = load_average();
+        let mut base = Default::default();
+        let mut head = Default::default();
+        let mut base_windows = Default::default();
+        let mut head_windows = Default::default();
+        let order = match first {
+            Side::Base => [Side::Base, Side::Head],
+            Side::Head => [Side::Head, Side::Base],
+        };
+        for side in order {
+            let exe = match (side, pair) {
+                (Side::Base, Some([a, _])) => &trials.exes[a],
+                (Side::Head, Some([_, b])) => &trials.exes[b],
+                (_, None) => &trials.exes[0],
+            };
+            let home = trials.scratch.join(format!("{index}-{round}-{side:?}"));
+            let ran = run_side(exe, side, injected.as_ref(), trials.args, &home, &bar)?;
+            if round == 0 && trials.limits.input_size {
+                declared[side as usize] = ran.declared;
+            }
+            match side {
+                Side::Base => (base, base_windows) = (ran.samples, ran.windows),
+                Side::Head => (head, head_windows) = (ran.samples, ran.windows),
+            }
+        }
+        rounds.push(Round {
+            first,
+            load,
+            base,
+            head,
+            base_windows,
+            head_windows,
+        });
+    }
+    bar.finish();
+    Ok(Trial {
+        trial: index,
+        started: time::OffsetDateTime::now_utc() - trial_started.elapsed(),
+        injected,
+        seconds: trial_started.elapsed().as_secs_f64(),
+        rounds,
+        builds: pair,
+        throughput: {
+            let [base, mut head] = declared;
+            base.into_iter()
+                .filter_map(|(id, b)| {
+                    let h = head.remove(&id)?;
+                    Some((id, [b, h]))
+                })
+                .collect()
+        },
+    })
+}
+
 /// Append trials to the corpus in `corpus_dir` until a limit is reached.
 /// Returns how many trials this call added.
 pub fn collect(
@@ -279,73 +370,21 @@ pub fn collect(
         } else {
             plan(index, ids)
         };
-        let trial_started = Instant::now();
-        let label = trial_label(index, injected.as_ref(), pair, &corpus.header.builds);
-        let bar = progress.bar((2 * limits.rounds * ids.len()) as u64, &label);
-        let mut rounds = Vec::with_capacity(limits.rounds);
-        // Input-size corpora: each side's declared inputs (first round).
-        let mut declared: [std::collections::BTreeMap<String, crate::record::Throughput>; 2] =
-            Default::default();
-        for round in 0..limits.rounds {
-            // Alternate within a trial and between trials, so neither side
-            // is systematically first.
-            let first = if (round + index) % 2 == 0 {
-                Side::Base
-            } else {
-                Side::Head
-            };
-            let load = load_average();
-            let mut base = Default::default();
-            let mut head = Default::default();
-            let mut base_windows = Default::default();
-            let mut head_windows = Default::default();
-            let order = match first {
-                Side::Base => [Side::Base, Side::Head],
-                Side::Head => [Side::Head, Side::Base],
-            };
-            for side in order {
-                let exe = match (side, pair) {
-                    (Side::Base, Some([a, _])) => &exes[a],
-                    (Side::Head, Some([_, b])) => &exes[b],
-                    (_, None) => &exes[0],
-                };
-                let home = scratch.path().join(format!("{index}-{round}-{side:?}"));
-                let ran = run_side(exe, side, injected.as_ref(), &args, &home, &bar)?;
-                if round == 0 && limits.input_size {
-                    declared[side as usize] = ran.declared;
-                }
-                match side {
-                    Side::Base => (base, base_windows) = (ran.samples, ran.windows),
-                    Side::Head => (head, head_windows) = (ran.samples, ran.windows),
-                }
-            }
-            rounds.push(Round {
-                first,
-                load,
-                base,
-                head,
-                base_windows,
-                head_windows,
-            });
-        }
-        bar.finish();
-        corpus.append(Trial {
-            trial: index,
-            started: time::OffsetDateTime::now_utc() - trial_started.elapsed(),
-            injected,
-            seconds: trial_started.elapsed().as_secs_f64(),
-            rounds,
-            builds: pair,
-            throughput: {
-                let [base, mut head] = declared;
-                base.into_iter()
-                    .filter_map(|(id, b)| {
-                        let h = head.remove(&id)?;
-                        Some((id, [b, h]))
-                    })
-                    .collect()
+        let trial = run_trial(
+            &Trials {
+                exes: &exes,
+                args: &args,
+                scratch: scratch.path(),
+                limits: &limits,
+                benchmarks: ids.len(),
             },
-        })?;
+            index,
+            injected,
+            pair,
+            &corpus.header.builds,
+            progress,
+        )?;
+        corpus.append(trial)?;
         added += 1;
     }
     progress.note(&format!(
