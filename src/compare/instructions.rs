@@ -10,7 +10,7 @@ use crate::baseline::Baseline;
 use crate::profile::hotspots::exact_hotspots;
 use crate::record::instructions::Simulated;
 use crate::record::{BenchId, InputChange, RunRecord};
-use crate::report::{Mode, REPORT_SCHEMA, Report, Side, Verdict};
+use crate::report::{Mode, REPORT_SCHEMA, Report, Verdict};
 
 use super::{BenchTest, Judged, Settings, judge};
 
@@ -355,20 +355,13 @@ pub fn against_instructions(
         |id| (baseline.record.bench(id), head.bench(id)),
         &mut notes,
     );
+    let (base, head_side) = super::stored_sides(baseline, head, head_chosen_as);
     Report {
         schema: REPORT_SCHEMA,
         suite: suite.to_string(),
         mode: Mode::Instructions,
-        base: Side {
-            commit: baseline.commit.clone(),
-            dirty: baseline.record.dirty,
-            chosen_as: baseline.chosen_as.clone(),
-        },
-        head: Side {
-            commit: head.commit.clone(),
-            dirty: head.dirty,
-            chosen_as: head_chosen_as.to_string(),
-        },
+        base,
+        head: head_side,
         settings: settings.used(),
         machine_shift: None,
         history_used: 1,

@@ -407,3 +407,24 @@ pub fn summarize(bench: &BenchResult) -> Summary {
         n: bench.samples.len(),
     }
 }
+
+/// The two sides of a comparison against a stored baseline: the baseline's
+/// commit as it was chosen, and the head's.
+pub(crate) fn stored_sides(
+    baseline: &crate::baseline::Baseline,
+    head: &RunRecord,
+    head_chosen_as: &str,
+) -> (crate::report::Side, crate::report::Side) {
+    (
+        crate::report::Side {
+            commit: baseline.commit.clone(),
+            dirty: baseline.record.dirty,
+            chosen_as: baseline.chosen_as.clone(),
+        },
+        crate::report::Side {
+            commit: head.commit.clone(),
+            dirty: head.dirty,
+            chosen_as: head_chosen_as.to_string(),
+        },
+    )
+}

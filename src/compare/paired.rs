@@ -519,30 +519,14 @@ mod tests {
         assert_eq!(nearer_end(&[0.0, 0.0], whole, 0.95), Nearer::Between);
     }
     use crate::record::paired::RoundMedians;
-    use crate::record::{BenchResult, Machine, RECORD_SCHEMA, RunRecord};
+    use crate::record::{BenchResult, RunRecord};
     use crate::report::Verdict;
     use proptest::prelude::*;
 
     fn run(ratios: &[f64]) -> PairedRun {
         let id = BenchId("bench/x".into());
         let bench = |samples: Vec<f64>| BenchResult::new(id.clone(), "bench".into(), "ns", samples);
-        let record = |samples: Vec<f64>| RunRecord {
-            same_code: Default::default(),
-            schema: RECORD_SCHEMA,
-            commit: None,
-            dirty: false,
-            machine: Machine {
-                cpu_model: "cpu".into(),
-                logical_cores: 2,
-                os: "os".into(),
-                rustc: "rustc".into(),
-                governor: None,
-                valgrind: None,
-            },
-            created: time::OffsetDateTime::UNIX_EPOCH,
-            shard: None,
-            benches: vec![bench(samples)],
-        };
+        let record = |samples: Vec<f64>| RunRecord::for_tests(vec![bench(samples)]);
         let rounds: Vec<RoundMedians> = ratios
             .iter()
             .map(|r| RoundMedians {

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use crate::baseline::Baseline;
 use crate::record::{BenchId, InputChange, RunRecord};
-use crate::report::{Comparison, Mode, REPORT_SCHEMA, Report, Side};
+use crate::report::{Comparison, Mode, REPORT_SCHEMA, Report};
 use crate::stats::{MIN_BENCHES_FOR_SHIFT, common_shift, median, median_standard_error};
 
 use super::noise::{NoiseModel, log_median, logs};
@@ -93,20 +93,13 @@ pub fn against_stored(
     );
     untimed_notes(baseline, head, &mut notes);
     add_trends(&mut comparisons, baseline, head);
+    let (base, head_side) = super::stored_sides(baseline, head, head_chosen_as);
     Report {
         schema: REPORT_SCHEMA,
         suite: suite.to_string(),
         mode: Mode::StoredBaseline,
-        base: Side {
-            commit: baseline.commit.clone(),
-            dirty: baseline.record.dirty,
-            chosen_as: baseline.chosen_as.clone(),
-        },
-        head: Side {
-            commit: head.commit.clone(),
-            dirty: head.dirty,
-            chosen_as: head_chosen_as.to_string(),
-        },
+        base,
+        head: head_side,
         settings: settings.used(),
         machine_shift: head_shift.map(f64::exp_m1),
         history_used: records.len(),
@@ -273,7 +266,6 @@ mod tests {
     use crate::compare::verdict::{Evidence, Rule, classify};
     use crate::error::RecordSource;
     use crate::record::BenchResult;
-    use crate::record::{Machine, RECORD_SCHEMA};
     use crate::report::{Outcome, Verdict};
     use proptest::prelude::*;
 
@@ -285,22 +277,8 @@ mod tests {
                 .wrapping_add(1442695040888963407);
             (state >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
         };
-        RunRecord {
-            same_code: Default::default(),
-            schema: RECORD_SCHEMA,
-            commit: None,
-            dirty: false,
-            machine: Machine {
-                cpu_model: "cpu".into(),
-                logical_cores: 2,
-                os: "os".into(),
-                rustc: "rustc".into(),
-                governor: None,
-                valgrind: None,
-            },
-            created: time::OffsetDateTime::UNIX_EPOCH,
-            shard: None,
-            benches: medians
+        RunRecord::for_tests(
+            medians
                 .iter()
                 .enumerate()
                 .map(|(i, m)| {
@@ -312,7 +290,7 @@ mod tests {
                     )
                 })
                 .collect(),
-        }
+        )
     }
 
     fn baseline(history: Vec<RunRecord>) -> Baseline {
