@@ -128,3 +128,37 @@ fn cargo_runs_flamegate_as_its_subcommand() {
     assert_eq!(wrong.status.code(), Some(2));
     assert!(stderr(&wrong).contains("'chekc'"), "{}", stderr(&wrong));
 }
+
+/// The README's first command, `cargo run --release -- demo`, needs cargo
+/// to know which of the package's two binaries `cargo run` means: the
+/// manifest's `default-run`, as cargo reads it. (Running `cargo run` here
+/// would build flamegate again with other features: 40 s.)
+#[test]
+fn cargo_run_in_the_checkout_runs_flamegate() {
+    let output = run(std::process::Command::new(env!("CARGO"))
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
+        .current_dir(checkout_dir()));
+    assert!(output.status.success(), "{}", stderr(&output));
+    let meta: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let package = meta["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "flamegate")
+        .unwrap();
+    let binaries: Vec<&str> = package["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["kind"][0] == "bin")
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert!(binaries.len() > 1, "{binaries:?}");
+    assert_eq!(package["default_run"], "flamegate");
+}
