@@ -132,12 +132,6 @@ fn forbidden_edges(src: &Path) -> Vec<String> {
             ));
             continue;
         };
-        // `super::` as many times as the file is deep names the crate root
-        // too (`render/mod.rs` and `report.rs` at one, `render/markdown.rs`
-        // at two): such paths are edges like `crate::` ones.
-        let depth = relative.components().count()
-            - usize::from(relative.file_name().is_some_and(|n| n == "mod.rs"));
-        let to_root = ["crate::".to_string(), "super::".repeat(depth)];
         let text = std::fs::read_to_string(&file).unwrap();
         for (number, line) in text.lines().enumerate() {
             let code = line.split("//").next().unwrap_or("");
@@ -150,31 +144,19 @@ fn forbidden_edges(src: &Path) -> Vec<String> {
                     number + 1
                 ));
             }
-            // `$crate::` in a macro names the crate root's exports from the
-            // crate the macro expands in (the user's bench), not an edge.
-            let paths = to_root.iter().flat_map(|prefix| {
-                code.match_indices(prefix.as_str())
-                    .filter(|(at, _)| !code[..*at].ends_with('$'))
-                    .map(move |(at, _)| &code[at + prefix.len()..])
-            });
-            for rest in paths {
-                let target: String = rest
-                    .chars()
-                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-                    .collect();
-                if target.is_empty()
-                    || target == "super"
-                    || target == module
-                    || allowed.contains(&target.as_str())
-                {
-                    continue;
-                }
-                problems.push(format!(
-                    "{}:{}: {module} -> {target}",
-                    relative.display(),
-                    number + 1
-                ));
+        }
+        let module_path = module_of(relative).expect("not a crate root");
+        for (line, path) in named_paths(&text, &module_path) {
+            let Some(target) = path.first() else {
+                continue;
+            };
+            if *target == module || allowed.contains(&target.as_str()) {
+                continue;
             }
+            problems.push(format!(
+                "{}:{line}: {module} -> {target}",
+                relative.display()
+            ));
         }
     }
     problems
@@ -294,9 +276,11 @@ fn module_of(relative: &Path) -> Option<Vec<String>> {
 }
 
 /// The paths a file names from the crate root, resolved against its own
-/// module: `crate::a::b`, `super::b` and `self::b` paths, with `use`
-/// groups (`use super::{a::X, b}`) spread into one path each.
-fn named_paths(text: &str, module: &[String]) -> Vec<Vec<String>> {
+/// module, each with its line: `crate::a::b`, `super::b` and `self::b`
+/// paths, with `use` groups (`use super::{a::X, b}`) spread into one path
+/// each. Comments name nothing, and neither does `$crate::` in a macro (it
+/// names the exports of the crate the macro expands in: the user's bench).
+fn named_paths(text: &str, module: &[String]) -> Vec<(usize, Vec<String>)> {
     let code: String = text
         .lines()
         .map(|line| line.split("//").next().unwrap_or(""))
@@ -307,24 +291,21 @@ fn named_paths(text: &str, module: &[String]) -> Vec<Vec<String>> {
     let mut at = 0;
     while at < code.len() {
         let rest = &code[at..];
-        let starts = ["crate::", "super::", "self::"]
+        let inside_a_word = at > 0 && {
+            let before = bytes[at - 1];
+            before.is_ascii_alphanumeric() || matches!(before, b'_' | b'$' | b':')
+        };
+        let starts_a_path = ["crate::", "super::", "self::"]
             .iter()
-            .find(|p| rest.starts_with(**p))
-            .filter(|_| {
-                at == 0
-                    || !(bytes[at - 1].is_ascii_alphanumeric()
-                        || bytes[at - 1] == b'_'
-                        || bytes[at - 1] == b'$'
-                        || bytes[at - 1] == b':')
-            });
-        let Some(_) = starts else {
+            .any(|prefix| rest.starts_with(prefix));
+        if inside_a_word || !starts_a_path {
             at += rest.chars().next().map_or(1, char::len_utf8);
             continue;
-        };
+        }
+        let line = code[..at].matches('\n').count() + 1;
         let (base, consumed) = path_base(rest, module);
-        let tail = &rest[consumed..];
-        let (found, used) = spread(tail, &base);
-        paths.extend(found);
+        let (found, used) = spread(&rest[consumed..], &base);
+        paths.extend(found.into_iter().map(|path| (line, path)));
         at += consumed + used.max(1);
     }
     paths
@@ -416,7 +397,7 @@ fn file_edges(src: &Path) -> BTreeSet<(String, String)> {
     let mut edges = BTreeSet::new();
     for (file, module) in &files {
         let from = file.strip_prefix(src).unwrap().display().to_string();
-        for path in named_paths(&std::fs::read_to_string(file).unwrap(), module) {
+        for (_, path) in named_paths(&std::fs::read_to_string(file).unwrap(), module) {
             let Some(longest) = (1..=path.len())
                 .rev()
                 .find(|n| file_of(&path[..*n]).is_some())
