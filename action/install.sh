@@ -17,9 +17,8 @@ set -euo pipefail
 
 action_dir=${GITHUB_ACTION_PATH:?must name the folder of the action}
 install_dir=${FLAMEGATE_INSTALL_DIR:-$HOME/.cargo/bin}
-version=$(awk '/^\[workspace\.package\]/ { in_table = 1; next }
-  /^\[/ { in_table = 0 }
-  in_table && /^version *=/ { gsub(/^version *= *"|".*$/, ""); print; exit }' "$action_dir/Cargo.toml")
+. "$action_dir/action/release-lib.sh"
+version=$(workspace_version "$action_dir")
 if [ -z "$version" ]; then
   echo "::error title=flamegate::no [workspace.package] version in $action_dir/Cargo.toml"
   exit 2
@@ -36,14 +35,6 @@ esac
 build_from_source() {
   echo "flamegate $version: $1; building it from source (several minutes)"
   cargo install --locked --root "$(dirname "$install_dir")" --path "$action_dir"
-}
-
-sha256_of() {
-  if command -v sha256sum >/dev/null; then
-    sha256sum "$1" | cut -d' ' -f1
-  else
-    shasum -a 256 "$1" | cut -d' ' -f1
-  fi
 }
 
 repository=${FLAMEGATE_ACTION_REPOSITORY:-}
@@ -90,7 +81,7 @@ if [ "$(fetch "$url.sha256" "$work/$archive.sha256")" != 200 ]; then
   exit 1
 fi
 expected=$(cut -d' ' -f1 <"$work/$archive.sha256" | tr 'A-F' 'a-f')
-actual=$(sha256_of "$work/$archive")
+actual=$(sha256 "$work/$archive" | cut -d' ' -f1)
 if [ "$expected" != "$actual" ]; then
   echo "::error title=flamegate::checksum mismatch for $url: the release says $expected, the download is $actual; refusing to install it"
   exit 1
