@@ -193,9 +193,12 @@ fn divan_allocations(
             counts.extend(mine);
         } else {
             progress.note(&format!(
-                "allocations of bench target {} not counted: divan printed no allocation counts; install \
-                 `#[global_allocator] static ALLOC: divan::AllocProfiler = divan::AllocProfiler::system();`",
-                exe.target.label()
+                "allocations of bench target {} not counted: divan printed no allocation counts for its {} \
+                 benchmark(s) here, so they allocate nothing or divan's AllocProfiler is not the global \
+                 allocator (for the counts: `#[global_allocator] static ALLOC: divan::AllocProfiler = \
+                 divan::AllocProfiler::system();`)",
+                exe.target.label(),
+                ids.len()
             ));
         }
     }
