@@ -183,11 +183,11 @@ fn accepting(
 /// accept.
 pub fn judge_paired(
     suite: &str,
-    measured: collect::paired::PairedShard,
+    measured: crate::record::paired::PairedShard,
     settings: &Settings,
     project_dir: &Path,
 ) -> Gated {
-    let collect::paired::PairedShard {
+    let crate::record::paired::PairedShard {
         run,
         head_side,
         base_side,
@@ -251,14 +251,14 @@ impl PairedSides {
         // path relative to the workspace, so in one shared directory the
         // base's bench executable replaced the head's (both sides then ran
         // the base's code; the paired tests caught it). The head's starts
-        // from the user's compiled units (`collect::paired::seed_target`).
+        // from the user's compiled units (`collect::two_builds::seed_target`).
         let mut base = collect::cargo::inspect(
             &checkout.project_dir.join(manifest_name),
             Some(&under.join("base-target")),
         )?;
         let head =
             collect::cargo::inspect(&project.manifest_path, Some(&under.join("head-target")))?;
-        if collect::paired::seed_target(&project.target_dir, &head.target_dir)? {
+        if collect::two_builds::seed_target(&project.target_dir, &head.target_dir)? {
             progress.note("head: starting from your target directory's compiled dependencies");
         }
         // Both sides build with the head's toolchain and cargo configuration
@@ -267,7 +267,7 @@ impl PairedSides {
         base.build_dir = head.build_dir.clone();
         checkout
             .notes
-            .extend(collect::paired::build_settings_changed(
+            .extend(collect::two_builds::build_settings_changed(
                 &base.dir, &head.dir,
             ));
         Ok(PairedSides {
@@ -305,17 +305,20 @@ pub fn measure_paired(
     settings: &Settings,
     runner: &dyn Runner,
     progress: Progress,
-) -> Result<collect::paired::PairedShard> {
+) -> Result<crate::record::paired::PairedShard> {
     let sides = PairedSides::prepare(project, spec, progress)?;
     let head = baseline::head_state(&project.dir);
+    let pair = collect::paired::Pair {
+        head: &sides.head,
+        base: &sides.base,
+        base_sources: sides.checkout.root(),
+        head_commit: (head.commit.clone(), head.dirty),
+        base_commit: sides.checkout.commit.clone(),
+    };
     let mut timed = collect::paired::run_paired(
-        &sides.head,
-        &sides.base,
-        sides.checkout.root(),
+        pair,
         selection,
         plan,
-        (head.commit.clone(), head.dirty),
-        sides.checkout.commit.clone(),
         &compare::paired::stop_rule(settings, collect::paired::MAX_ROUNDS),
         runner,
         &progress,
@@ -332,8 +335,8 @@ pub fn measure_paired(
         }
         timed.count_changed(&changed, &sides.head, &progress)?;
     }
-    Ok(collect::paired::PairedShard {
-        paired_shard: collect::paired::PAIRED_SHARD_FORMAT,
+    Ok(crate::record::paired::PairedShard {
+        paired_shard: crate::record::paired::PAIRED_SHARD_FORMAT,
         run: timed.run,
         head_side: work_tree_side(&head),
         base_side: sides.base_side("built and run in this job"),
@@ -355,7 +358,7 @@ pub fn gate_paired_instructions(
 ) -> Result<Gated> {
     let sides = PairedSides::prepare(project, spec, progress)?;
     let head_state = baseline::head_state(&project.dir);
-    let flags = collect::paired::workspace_flags(&sides.base, &sides.head);
+    let flags = collect::two_builds::workspace_flags(&sides.base, &sides.head);
     let head = collect::run(
         &sides.head,
         selection,

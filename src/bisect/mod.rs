@@ -225,7 +225,7 @@ impl<'a> Bench<'a> {
                 .unwrap_or_else(|| "Cargo.toml".as_ref()),
         );
         let target = under.join("target");
-        if collect::paired::seed_target(&project.target_dir, &target)? {
+        if collect::two_builds::seed_target(&project.target_dir, &target)? {
             progress.note("bisect: starting from your target directory's compiled dependencies");
         }
         Ok(Bench {
@@ -459,7 +459,7 @@ impl<'a> Bench<'a> {
         let flags = self
             .good_side
             .as_ref()
-            .map(|good| collect::paired::workspace_flags(&good.project, &project))
+            .map(|good| collect::two_builds::workspace_flags(&good.project, &project))
             .unwrap_or_default();
         let selection = self.narrowed();
         let listed = match skippable(collect::build_and_list(

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use super::{Bench, Ends, Measurement, followed};
-use crate::collect::paired::{MAX_ROUNDS, RoundPlan, TimedPair, run_paired};
+use crate::collect::paired::{MAX_ROUNDS, Pair, RoundPlan, TimedPair, run_paired};
 use crate::collect::{Project, RunSelection};
 use crate::compare::paired::{
     Nearer, against_paired, midpoint_stop_rule, nearer_end, per_look_confidence, stop_rule,
@@ -60,14 +60,17 @@ impl Bench<'_> {
         rule: &dyn Fn(&BenchId, &[f64], usize) -> crate::record::paired::Standing,
     ) -> Result<TimedPair> {
         let good = self.good_side.as_ref().expect("a good side to pair with");
-        run_paired(
+        let pair = Pair {
             head,
-            &good.project,
-            &good.dir,
+            base: &good.project,
+            base_sources: &good.dir,
+            head_commit: (Some(self.range[index].sha.clone()), false),
+            base_commit: self.range[good.index].sha.clone(),
+        };
+        run_paired(
+            pair,
             selection,
             RoundPlan::Adaptive { budget: None },
-            (Some(self.range[index].sha.clone()), false),
-            self.range[good.index].sha.clone(),
             rule,
             self.runner,
             self.progress,

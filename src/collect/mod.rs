@@ -17,10 +17,12 @@ pub mod interference;
 pub mod machine;
 pub mod machine_code;
 pub mod paired;
+pub mod rounds;
 pub mod runner;
 pub mod rustc_wrapper;
 pub mod same_code;
 pub mod shard;
+pub mod two_builds;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::io::{BufRead, BufReader, Read};

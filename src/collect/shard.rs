@@ -261,9 +261,9 @@ pub fn merge_records(shards: Vec<RunRecord>, labels: &[String]) -> Result<Merged
 
 /// Paired shards merged: the rounds of every benchmark, one paired run.
 pub fn merge_paired(
-    shards: Vec<super::paired::PairedShard>,
+    shards: Vec<crate::record::paired::PairedShard>,
     labels: &[String],
-) -> Result<(super::paired::PairedShard, Merged)> {
+) -> Result<(crate::record::paired::PairedShard, Merged)> {
     let first = shards
         .first()
         .cloned()
@@ -328,7 +328,7 @@ pub fn merge_paired(
     // The head records carry the shard info and are checked like records.
     let merged = merge_records(heads, labels)?;
     base_benches.sort_by(|a, b| a.id.cmp(&b.id));
-    let run = super::paired::PairedRun {
+    let run = crate::record::paired::PairedRun {
         rounds,
         base: RunRecord {
             benches: base_benches,
@@ -343,7 +343,7 @@ pub fn merge_paired(
         phases,
         instructions,
     };
-    Ok((super::paired::PairedShard { run, ..first }, merged))
+    Ok((crate::record::paired::PairedShard { run, ..first }, merged))
 }
 
 #[cfg(test)]

@@ -108,7 +108,7 @@ pub(crate) fn merge_shards(args: MergeArgs, output: Output) -> Result<u8> {
 /// The paired shards among `paths`, if they are paired shards (all or none).
 pub(crate) fn read_paired_shards(
     paths: &[PathBuf],
-) -> Result<Option<Vec<collect::paired::PairedShard>>> {
+) -> Result<Option<Vec<crate::record::paired::PairedShard>>> {
     let mut shards = Vec::new();
     for path in paths {
         let text = std::fs::read(path).map_err(|e| Error::io(path, e))?;
@@ -118,9 +118,9 @@ pub(crate) fn read_paired_shards(
             .get("paired_shard")
             .and_then(serde_json::Value::as_u64)
         {
-            Some(version) if version == u64::from(collect::paired::PAIRED_SHARD_FORMAT) => {
-                let shard: collect::paired::PairedShard =
-                    serde_json::from_value(value).map_err(|e| {
+            Some(version) if version == u64::from(crate::record::paired::PAIRED_SHARD_FORMAT) => {
+                let shard: crate::record::paired::PairedShard = serde_json::from_value(value)
+                    .map_err(|e| {
                         Error::ShardMismatch(format!("{}: not a paired shard: {e}", path.display()))
                     })?;
                 shards.push(shard);
@@ -129,7 +129,7 @@ pub(crate) fn read_paired_shards(
                 return Err(Error::ShardMismatch(format!(
                     "{}: paired shard format {version}, this flamegate reads {}",
                     path.display(),
-                    collect::paired::PAIRED_SHARD_FORMAT
+                    crate::record::paired::PAIRED_SHARD_FORMAT
                 )));
             }
             None => {}

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use statrs::distribution::{Beta, ContinuousCDF};
 
-use crate::collect::paired::RoundMedians;
+use crate::record::paired::RoundMedians;
 use crate::record::paired::counted_rounds;
 use crate::record::{BenchId, BenchResult, RECORD_SCHEMA, RunRecord};
 

@@ -22,10 +22,11 @@ use serde::Serialize;
 
 use crate::baseline::Baseline;
 use crate::collect::Progress;
-use crate::collect::paired::{self, PairedRun, RoundMedians};
+use crate::collect::paired;
 use crate::compare::paired::RoundTest;
 use crate::compare::{self, settings::Settings};
 use crate::error::RecordSource;
+use crate::record::paired::{PairedRun, RoundMedians};
 use crate::record::paired::{Standing, round_log_ratios};
 use crate::record::{BenchId, BenchResult, RECORD_SCHEMA, RunRecord};
 use crate::report::{Side, Verdict};

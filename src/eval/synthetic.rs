@@ -17,10 +17,10 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::collect::paired::{PairedRun, RoundMedians};
 use crate::compare::paired::RoundTest;
 use crate::compare::settings::Settings;
 use crate::record::BenchId;
+use crate::record::paired::{PairedRun, RoundMedians};
 use crate::report::Verdict;
 
 use super::corpus::{Corpus, LEVELS};

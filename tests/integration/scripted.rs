@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use flamegate::collect::paired::{self, PairedRun, RoundPlan};
+use flamegate::collect::paired::{self, RoundPlan};
 use flamegate::collect::shard::SplitMethod;
 use flamegate::collect::shard::{Balance, ShardPlan, ShardSpec};
 use flamegate::collect::{
@@ -17,6 +17,7 @@ use flamegate::collect::{
 use flamegate::compare::{self, settings::Settings};
 use flamegate::error::Result;
 use flamegate::record::interference::Interference;
+use flamegate::record::paired::PairedRun;
 
 /// One process run: which side, and the benchmark ids it ran.
 #[derive(Debug, Clone, PartialEq)]
@@ -212,14 +213,21 @@ fn run_paired(
     settings: &Settings,
 ) -> PairedRun {
     let root = tempfile::tempdir().unwrap();
+    let (head, base) = (
+        project(root.path(), "head-side"),
+        project(root.path(), "base-side"),
+    );
+    let pair = paired::Pair {
+        head: &head,
+        base: &base,
+        base_sources: &root.path().join("base-side"),
+        head_commit: (Some("1".repeat(40)), false),
+        base_commit: "2".repeat(40),
+    };
     paired::run_paired(
-        &project(root.path(), "head-side"),
-        &project(root.path(), "base-side"),
-        &root.path().join("base-side"),
+        pair,
         selection,
         plan,
-        (Some("1".repeat(40)), false),
-        "2".repeat(40),
         &compare::paired::stop_rule(settings, paired::MAX_ROUNDS),
         runner,
         &Progress::Silent,
@@ -611,14 +619,17 @@ fn issue_18_a_seeded_base_that_cargo_reports_reused_is_built_again_from_nothing(
 
 /// Two fixed rounds between `head` and `base` through `runner`.
 fn two_fixed_rounds(head: &Project, base: &Project, runner: &Scripted) -> PairedRun {
-    paired::run_paired(
+    let pair = paired::Pair {
         head,
         base,
-        &base.dir,
+        base_sources: &base.dir,
+        head_commit: (Some("1".repeat(40)), false),
+        base_commit: "2".repeat(40),
+    };
+    paired::run_paired(
+        pair,
         &RunSelection::default(),
         RoundPlan::Fixed(2),
-        (Some("1".repeat(40)), false),
-        "2".repeat(40),
         &compare::paired::stop_rule(&Settings::default(), paired::MAX_ROUNDS),
         runner,
         &Progress::Silent,

@@ -310,7 +310,7 @@ fn a_real_project_gated_in_three_shards_matches_the_unsharded_verdicts() {
 /// As under the adaptive plan, benchmarks ran different numbers of rounds
 /// (two of them 9, the others 4 to 6), so the shards did too (issue 23).
 fn paired_shards(dir: &Path, count: usize) -> Vec<PathBuf> {
-    use flamegate::collect::paired::{PAIRED_SHARD_FORMAT, PairedRun, PairedShard, RoundMedians};
+    use flamegate::record::paired::{PAIRED_SHARD_FORMAT, PairedRun, PairedShard, RoundMedians};
     use flamegate::report::Side;
     let base = suite(1, &[]);
     let head = suite(2, &[2, 9, 17]);
