@@ -870,9 +870,9 @@ fn documented_defaults() -> Vec<(&'static str, String)> {
             "budget",
             format!(
                 "{} s per benchmark; {} to {} rounds",
-                crate::collect::paired::BUDGET_PER_BENCHMARK.as_secs(),
-                crate::collect::paired::MIN_ROUNDS,
-                crate::collect::paired::MAX_ROUNDS
+                crate::collect::rounds::BUDGET_PER_BENCHMARK.as_secs(),
+                crate::collect::rounds::MIN_ROUNDS,
+                crate::collect::rounds::MAX_ROUNDS
             ),
         ),
     ];

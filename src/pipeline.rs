@@ -143,7 +143,7 @@ pub fn gate_paired(
     spec: &BaseSpec,
     settings: &Settings,
     selection: &RunSelection,
-    plan: collect::paired::RoundPlan,
+    plan: collect::rounds::RoundPlan,
     runner: &dyn Runner,
     progress: Progress,
 ) -> Result<Gated> {
@@ -301,7 +301,7 @@ pub fn measure_paired(
     project: &Project,
     spec: &BaseSpec,
     selection: &RunSelection,
-    plan: collect::paired::RoundPlan,
+    plan: collect::rounds::RoundPlan,
     settings: &Settings,
     runner: &dyn Runner,
     progress: Progress,
@@ -319,7 +319,7 @@ pub fn measure_paired(
         pair,
         selection,
         plan,
-        &compare::paired::stop_rule(settings, collect::paired::MAX_ROUNDS),
+        &compare::paired::stop_rule(settings, collect::rounds::MAX_ROUNDS),
         runner,
         &progress,
     )?;
@@ -341,7 +341,7 @@ pub fn measure_paired(
         head_side: work_tree_side(&head),
         base_side: sides.base_side("built and run in this job"),
         notes: sides.checkout.notes.clone(),
-        round_windows: collect::paired::round_windows(selection),
+        round_windows: collect::rounds::round_windows(selection),
     })
 }
 

@@ -11,6 +11,25 @@ pub fn median(values: &[f64]) -> f64 {
     quantile(values, 0.5)
 }
 
+/// The median of repeated measurements of one thing (counts: instructions,
+/// allocations, peak memory) and their relative spread, max − min over min:
+/// its own A/A jitter, which deterministic code does not have. The spread
+/// is 0 where every value is 0, infinite where only the smallest is; both
+/// are 0 for no values.
+pub fn median_and_spread(values: &[f64]) -> (f64, f64) {
+    if values.is_empty() {
+        return (0.0, 0.0);
+    }
+    let min = values.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let spread = if min == 0.0 {
+        if max == 0.0 { 0.0 } else { f64::INFINITY }
+    } else {
+        (max - min) / min
+    };
+    (median(values), spread)
+}
+
 /// Quantile `q` in [0, 1], linear interpolation between order statistics
 /// (Hyndman-Fan type 7, as R and numpy default to).
 pub fn quantile(values: &[f64], q: f64) -> f64 {

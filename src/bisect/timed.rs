@@ -10,7 +10,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use super::{Bench, Ends, Measurement, followed};
-use crate::collect::paired::{MAX_ROUNDS, Pair, RoundPlan, TimedPair, run_paired};
+use crate::collect::paired::{Pair, TimedPair, run_paired};
+use crate::collect::rounds::{MAX_ROUNDS, RoundPlan};
 use crate::collect::{Project, RunSelection};
 use crate::compare::paired::{
     Nearer, against_paired, midpoint_stop_rule, nearer_end, per_look_confidence, stop_rule,

@@ -11,10 +11,121 @@ use crate::record::interference::{Interference, own_wait};
 use crate::record::paired::{RoundMedians, Standing, counted_rounds, round_log_ratios};
 use crate::record::{BenchId, BenchResult, InputChange};
 
-use super::paired::{
-    BUDGET_PER_BENCHMARK, MIN_ROUNDS, REPLACEMENT_ROUNDS, RoundPlan, StopRule, round_args,
-};
-use super::{Listed, Progress, RunSelection, Runner};
+use super::{BenchExecutable, Listed, Progress, RunSelection, Runner};
+
+/// criterion windows for a round when the user gives none: short, because
+/// rounds, not long windows, average out drift between the sides. Ten
+/// samples keep a 10 ms benchmark's round near half a second (criterion's
+/// linear sampling needs 55 iterations for ten samples); six rounds of both
+/// sides then take about criterion's default time for one side.
+pub const ROUND_ARGS: [&str; 6] = [
+    "--warm-up-time",
+    "0.1",
+    "--measurement-time",
+    "0.3",
+    "--sample-size",
+    "10",
+];
+
+/// `ROUND_ARGS` for criterion before 0.4, which takes whole seconds only:
+/// the shortest windows it accepts, so its rounds take about five times as
+/// long.
+pub const ROUND_ARGS_WHOLE_SECONDS: [&str; 6] = [
+    "--warm-up-time",
+    "1",
+    "--measurement-time",
+    "1",
+    "--sample-size",
+    "10",
+];
+
+/// The default round windows for one bench executable.
+pub fn round_args(exe: &BenchExecutable) -> &'static [&'static str] {
+    if exe.takes_whole_seconds() {
+        &ROUND_ARGS_WHOLE_SECONDS
+    } else {
+        &ROUND_ARGS
+    }
+}
+
+/// Say which bench targets get whole-second rounds, when the user gave no
+/// windows of their own.
+pub(super) fn note_whole_second_rounds(
+    listed: &Listed,
+    selection: &RunSelection,
+    progress: &Progress,
+) {
+    if !selection.criterion_args.is_empty() {
+        return;
+    }
+    for (exe, _) in listed.iter().filter(|(exe, _)| exe.takes_whole_seconds()) {
+        progress.note(&format!(
+            "bench target {} uses criterion {}, which takes whole seconds: its rounds measure 1 s \
+             after 1 s of warm-up (criterion 0.4 and later: 0.3 s after 0.1 s), about five times as long",
+            exe.target.label(),
+            exe.criterion.as_ref().map_or_else(String::new, ToString::to_string),
+        ));
+    }
+}
+
+/// Rounds every benchmark gets before the adaptive plan may stop it.
+pub const MIN_ROUNDS: usize = crate::record::paired::MIN_COUNTED_ROUNDS;
+/// Rounds an undecided benchmark may get at most (adaptive plan).
+pub const MAX_ROUNDS: usize = 20;
+/// The adaptive plan's default budget per benchmark, both sides and all
+/// rounds together: about criterion's default time for one benchmark (3 s
+/// warm-up + 5 s measurement) plus process starts.
+pub const BUDGET_PER_BENCHMARK: Duration = Duration::from_secs(10);
+
+/// Rounds past the adaptive plan's minimum that an undecided benchmark may
+/// get after the budget is spent, to replace rounds something else
+/// disturbed until `MIN_ROUNDS` count: bounded, so a machine that stays
+/// busy cannot hold the job.
+pub const REPLACEMENT_ROUNDS: usize = MIN_ROUNDS;
+
+/// How many rounds a paired run makes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum RoundPlan {
+    /// Exactly this many rounds for every benchmark (`--rounds N`).
+    Fixed(usize),
+    /// `MIN_ROUNDS` for every benchmark, then more rounds only for the
+    /// benchmarks whose verdict is still open, until each is decided, has
+    /// had `MAX_ROUNDS`, or the time spent in rounds would pass the budget
+    /// (None: `BUDGET_PER_BENCHMARK` for each benchmark).
+    Adaptive { budget: Option<Duration> },
+}
+
+impl RoundPlan {
+    fn min(self) -> usize {
+        match self {
+            RoundPlan::Fixed(n) => n,
+            RoundPlan::Adaptive { .. } => MIN_ROUNDS,
+        }
+    }
+
+    fn max(self) -> usize {
+        match self {
+            // Disturbed rounds re-run: up to half as many rounds again.
+            RoundPlan::Fixed(n) => n + n.div_ceil(2),
+            RoundPlan::Adaptive { .. } => MAX_ROUNDS,
+        }
+    }
+}
+
+/// The criterion arguments rounds are timed with: the user's, else
+/// `ROUND_ARGS` (what `timing_args` gives after the filter and `--noplot`).
+pub fn round_windows(selection: &RunSelection) -> Vec<String> {
+    if selection.criterion_args.is_empty() {
+        ROUND_ARGS.iter().map(|a| a.to_string()).collect()
+    } else {
+        selection.criterion_args.clone()
+    }
+}
+
+/// The adaptive plan's stop rule, given by the caller (it is a statistical
+/// decision: `compare::paired::stop_rule`): where a benchmark stands, from
+/// its round log ratios and the number of benchmarks compared.
+pub type StopRule<'a> = &'a dyn Fn(&BenchId, &[f64], usize) -> Standing;
 
 /// Which side a run belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -199,8 +199,8 @@ fn selection(args: BenchArgs, file: &FileConfig) -> Result<RunSelection> {
 pub(crate) fn round_plan(
     rounds: Option<usize>,
     budget: Option<f64>,
-) -> Result<collect::paired::RoundPlan> {
-    use collect::paired::RoundPlan;
+) -> Result<collect::rounds::RoundPlan> {
+    use collect::rounds::RoundPlan;
     match (rounds, budget) {
         (Some(n), _) if n < 2 => Err(Error::Usage(
             "--rounds must be at least 2: one round cannot separate a change from noise".into(),

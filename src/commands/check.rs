@@ -5,7 +5,7 @@ use std::path::Path;
 use super::*;
 use crate::cli::{CheckArgs, GithubArgs, OutputArgs};
 use crate::collect;
-use crate::collect::paired::RoundPlan;
+use crate::collect::rounds::RoundPlan;
 use crate::collect::shard::{Balance, ShardPlan, ShardSpec};
 use crate::error::{Error, Result, exit_code};
 use crate::pipeline::{

@@ -224,7 +224,7 @@ fn confirm_paired(
         timed_ids: None,
         ..selection.clone()
     };
-    let plan = crate::collect::paired::RoundPlan::Adaptive {
+    let plan = crate::collect::rounds::RoundPlan::Adaptive {
         budget: Some(budget / 2),
     };
     let paired = crate::pipeline::gate_paired(

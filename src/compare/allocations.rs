@@ -8,9 +8,17 @@
 //! not gated: they depend on when the allocator hands memory back, which a
 //! benchmark does not always control.
 
-use crate::record::allocations::{AllocationCount, GATED, median_and_spread};
+use crate::record::allocations::{AllocationCount, GATED};
 use crate::record::instructions::JITTER_MULTIPLE;
 use crate::report::AllocationCheck;
+
+/// Repeated counts of one benchmark (allocations, a command's peak
+/// memory): `measure`'s median and relative spread (`stats::median_and_spread`).
+pub fn median_and_spread<T>(runs: &[T], measure: impl Fn(&T) -> u64) -> (u64, f64) {
+    let values: Vec<f64> = runs.iter().map(|run| measure(run) as f64).collect();
+    let (median, spread) = crate::stats::median_and_spread(&values);
+    (median.round() as u64, spread)
+}
 
 /// What allocation counts do to a verdict (`flamegate.toml`'s
 /// `[thresholds] allocations`).

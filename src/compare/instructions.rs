@@ -11,6 +11,7 @@ use crate::profile::hotspots::exact_hotspots;
 use crate::record::instructions::Simulated;
 use crate::record::{BenchId, InputChange, RunRecord};
 use crate::report::{Mode, REPORT_SCHEMA, Report, Verdict};
+use crate::stats::median_and_spread;
 
 use super::{BenchTest, Judged, Settings, judge};
 
@@ -19,13 +20,6 @@ pub use crate::record::instructions::{JITTER_MULTIPLE, tolerance};
 /// A benchmark's count (the median of its repeats) and its relative spread.
 fn count(record: &RunRecord, id: &BenchId) -> Option<(f64, f64)> {
     Some(median_and_spread(&record.bench(id)?.samples))
-}
-
-/// The median of repeated counts and their relative spread.
-fn median_and_spread(samples: &[f64]) -> (f64, f64) {
-    let min = samples.iter().copied().fold(f64::INFINITY, f64::min);
-    let max = samples.iter().copied().fold(0.0, f64::max);
-    (crate::stats::median(samples), (max - min) / min)
 }
 
 /// The smallest relative change in a benchmark's count that is a change:

@@ -4,7 +4,7 @@
 //! (`[thresholds] peak_memory`), since how much memory growth a tool can
 //! afford is the project's call, not a statistic's.
 
-use crate::record::allocations::median_and_spread;
+use super::allocations::median_and_spread;
 use crate::report::PeakMemoryCheck;
 
 /// Both sides' peaks compared, when both sides measured them.

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::collect::{self, Progress, RunSelection, paired::ROUND_ARGS};
+use crate::collect::{self, Progress, RunSelection, rounds::ROUND_ARGS};
 use crate::error::{Error, Result};
 
 use super::corpus::{

@@ -22,7 +22,7 @@ use serde::Serialize;
 
 use crate::baseline::Baseline;
 use crate::collect::Progress;
-use crate::collect::paired;
+use crate::collect::rounds;
 use crate::compare::paired::RoundTest;
 use crate::compare::{self, settings::Settings};
 use crate::error::RecordSource;
@@ -207,7 +207,7 @@ impl RulePlan {
             fixed,
             adaptive: format!(
                 "flamegate paired, adaptive ({} to {rounds} rounds)",
-                paired::MIN_ROUNDS.min(rounds)
+                rounds::MIN_ROUNDS.min(rounds)
             ),
             candidates,
             rounds,
@@ -601,8 +601,8 @@ fn adaptive_rounds(
     benchmarks: usize,
     settings: &Settings,
 ) -> usize {
-    let standing = compare::paired::stop_rule(settings, paired::MAX_ROUNDS);
-    (paired::MIN_ROUNDS..rounds.len())
+    let standing = compare::paired::stop_rule(settings, rounds::MAX_ROUNDS);
+    (rounds::MIN_ROUNDS..rounds.len())
         .find(|&n| {
             standing(id, &round_log_ratios(&rounds[..n], None), benchmarks) == Standing::Decided
         })

@@ -34,23 +34,3 @@ pub const GATED: [(&str, Measure); 3] = [
     }),
     ("bytes", |c| c.bytes),
 ];
-
-/// Repeated counts of one benchmark (allocations, a command's peak
-/// memory): a measure's median, and its relative spread (max − min over
-/// min; 0 where a side counted nothing): the benchmark's own A/A jitter,
-/// deterministic code has none.
-pub fn median_and_spread<T>(runs: &[T], measure: impl Fn(&T) -> u64) -> (u64, f64) {
-    let mut values: Vec<u64> = runs.iter().map(measure).collect();
-    values.sort_unstable();
-    let median = values.get(values.len() / 2).copied().unwrap_or(0);
-    let (min, max) = (
-        values.first().copied().unwrap_or(0),
-        values.last().copied().unwrap_or(0),
-    );
-    let spread = if min == 0 {
-        if max == 0 { 0.0 } else { f64::INFINITY }
-    } else {
-        (max - min) as f64 / min as f64
-    };
-    (median, spread)
-}

@@ -27,9 +27,9 @@ fn issue_18_help_shows_the_defaults_the_code_uses() {
         format!("[default: {}%]", settings.fdr * 100.0),
         format!(
             "[default: {} s per benchmark; {} to {} rounds]",
-            flamegate::collect::paired::BUDGET_PER_BENCHMARK.as_secs(),
-            flamegate::collect::paired::MIN_ROUNDS,
-            flamegate::collect::paired::MAX_ROUNDS
+            flamegate::collect::rounds::BUDGET_PER_BENCHMARK.as_secs(),
+            flamegate::collect::rounds::MIN_ROUNDS,
+            flamegate::collect::rounds::MAX_ROUNDS
         ),
         format!("[default: {}]", flamegate::config::DEFAULT_HISTORY),
         format!("[default: {}]", flamegate::collect::DEFAULT_PROFILE_SECONDS),
@@ -50,7 +50,7 @@ fn issue_18_help_shows_the_defaults_the_code_uses() {
 /// what the code does, rendered from the same constants.
 #[test]
 fn issue_22_the_readme_states_the_rules_the_code_uses() {
-    use flamegate::collect::paired::{BUDGET_PER_BENCHMARK, MAX_ROUNDS, MIN_ROUNDS, ROUND_ARGS};
+    use flamegate::collect::rounds::{BUDGET_PER_BENCHMARK, MAX_ROUNDS, MIN_ROUNDS, ROUND_ARGS};
     use flamegate::compare::paired::{CHECK_TEST, MIN_ROUNDS_TO_FLAG};
     let readme = std::fs::read_to_string(checkout_dir().join("README.md"))
         .unwrap()

@@ -37,9 +37,9 @@ fn criterion_crate(version: &str) -> PathBuf {
 /// The criterion windows a paired round gives a bench on `version`.
 fn round_windows(version: &str) -> &'static [&'static str] {
     if version == "0.3" {
-        &flamegate::collect::paired::ROUND_ARGS_WHOLE_SECONDS
+        &flamegate::collect::rounds::ROUND_ARGS_WHOLE_SECONDS
     } else {
-        &flamegate::collect::paired::ROUND_ARGS
+        &flamegate::collect::rounds::ROUND_ARGS
     }
 }
 
@@ -302,7 +302,7 @@ fn issue_16_criterion_0_5_with_its_hook_is_profiled() {
             .args(["run", "--profile-time", "1", "--out"])
             .arg(&record_path)
             .arg("--")
-            .args(flamegate::collect::paired::ROUND_ARGS),
+            .args(flamegate::collect::rounds::ROUND_ARGS),
     ));
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(

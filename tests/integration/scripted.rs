@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use flamegate::collect::paired::{self, RoundPlan};
+use flamegate::collect::paired;
+use flamegate::collect::rounds::{self, RoundPlan};
 use flamegate::collect::shard::SplitMethod;
 use flamegate::collect::shard::{Balance, ShardPlan, ShardSpec};
 use flamegate::collect::{
@@ -228,7 +229,7 @@ fn run_paired(
         pair,
         selection,
         plan,
-        &compare::paired::stop_rule(settings, paired::MAX_ROUNDS),
+        &compare::paired::stop_rule(settings, rounds::MAX_ROUNDS),
         runner,
         &Progress::Silent,
     )
@@ -271,7 +272,7 @@ fn issue_18_adaptive_rounds_extend_only_what_is_open_and_call_a_regression_from_
     );
     assert_eq!(
         rounds_of(&run),
-        BTreeMap::from([("same/y".into(), paired::MIN_ROUNDS), ("slow/x".into(), 6)])
+        BTreeMap::from([("same/y".into(), rounds::MIN_ROUNDS), ("slow/x".into(), 6)])
     );
     assert_eq!(run.rounds, 6);
     let ran = runner.ran.borrow();
@@ -428,8 +429,8 @@ fn issue_22_a_spent_budget_still_gives_a_slowdown_the_rounds_a_regression_needs(
         compare::paired::MIN_ROUNDS_TO_FLAG,
         "{rounds:?}"
     );
-    assert_eq!(rounds["same/y"], paired::MIN_ROUNDS, "{rounds:?}");
-    assert_eq!(rounds["wide/z"], paired::MIN_ROUNDS, "{rounds:?}");
+    assert_eq!(rounds["same/y"], rounds::MIN_ROUNDS, "{rounds:?}");
+    assert_eq!(rounds["wide/z"], rounds::MIN_ROUNDS, "{rounds:?}");
     let (head, base) = sides();
     let report =
         compare::paired::against_paired("scripted", &run, head, base, &Settings::default());
@@ -463,8 +464,8 @@ fn a_spent_budget_still_replaces_disturbed_rounds_up_to_the_minimum() {
         &settings,
     );
     let rounds = rounds_of(&run);
-    assert_eq!(rounds["busy/x"], paired::MIN_ROUNDS + 2, "{rounds:?}");
-    assert_eq!(rounds["quiet/y"], paired::MIN_ROUNDS, "{rounds:?}");
+    assert_eq!(rounds["busy/x"], rounds::MIN_ROUNDS + 2, "{rounds:?}");
+    assert_eq!(rounds["quiet/y"], rounds::MIN_ROUNDS, "{rounds:?}");
     let (head, base) = sides();
     let report = compare::paired::against_paired("scripted", &run, head, base, &settings);
     let busy = report
@@ -525,7 +526,7 @@ fn issue_18_an_open_verdict_runs_to_the_maximum_and_a_spent_budget_stops_at_the_
     );
     assert_eq!(
         generous.round_medians.values().next().unwrap().len(),
-        paired::MAX_ROUNDS
+        rounds::MAX_ROUNDS
     );
     let spent = run_paired(
         &identical(),
@@ -535,7 +536,7 @@ fn issue_18_an_open_verdict_runs_to_the_maximum_and_a_spent_budget_stops_at_the_
         &RunSelection::default(),
         &settings,
     );
-    assert_eq!(spent.rounds, paired::MIN_ROUNDS);
+    assert_eq!(spent.rounds, rounds::MIN_ROUNDS);
     let fixed = run_paired(
         &identical(),
         RoundPlan::Fixed(3),
@@ -630,7 +631,7 @@ fn two_fixed_rounds(head: &Project, base: &Project, runner: &Scripted) -> Paired
         pair,
         &RunSelection::default(),
         RoundPlan::Fixed(2),
-        &compare::paired::stop_rule(&Settings::default(), paired::MAX_ROUNDS),
+        &compare::paired::stop_rule(&Settings::default(), rounds::MAX_ROUNDS),
         runner,
         &Progress::Silent,
     )

@@ -367,7 +367,7 @@ pub fn exclusive_benchmarking() -> std::sync::MutexGuard<'static, ()> {
 }
 
 /// Short criterion windows: the ones paired rounds use (`ROUND_ARGS`).
-pub const QUICK_WINDOWS: [&str; 6] = flamegate::collect::paired::ROUND_ARGS;
+pub const QUICK_WINDOWS: [&str; 6] = flamegate::collect::rounds::ROUND_ARGS;
 
 /// Short criterion windows and a 1-second profile, for tests that run real
 /// benchmarks: they check plumbing and large effects, not precision.
