@@ -7,15 +7,19 @@ use std::path::Path;
 use criterion::{Criterion, criterion_group, criterion_main};
 use flamegate::baseline::Baseline;
 use flamegate::collect::criterion_output::read_criterion_home;
-use flamegate::collect::shard::{ShardInfo, ShardSpec, SplitMethod, assign, merge_records};
+use flamegate::collect::shard::{assign, merge_records};
 use flamegate::compare::settings::Settings;
 use flamegate::compare::stored::against_stored;
 use flamegate::error::RecordSource;
 use flamegate::profile::fold::{encode_as_pprof, fold};
 use flamegate::profile::hotspots::hotspots;
+use flamegate::record::shard::ShardInfo;
+use flamegate::record::shard::ShardSpec;
+use flamegate::record::shard::SplitMethod;
 use flamegate::record::{BenchId, BenchResult, Machine, RECORD_SCHEMA, RunRecord};
+use flamegate::render::Renderer;
 use flamegate::render::flamegraph::differential_svg;
-use flamegate::render::{Markdown, Renderer};
+use flamegate::render::markdown::Markdown;
 
 /// A synthetic suite record: `benches` benchmarks of 100 samples each,
 /// sorted by id as records read from disk are.

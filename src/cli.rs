@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::collect::shard::ShardSpec;
 use crate::config::{Percent, parse_percent};
+use crate::record::shard::ShardSpec;
 
 /// flamegate: catch pull requests that make your Rust code slower.
 ///
@@ -856,7 +856,7 @@ fn documented_defaults() -> Vec<(&'static str, String)> {
     let percent = |x: f64| format!("{}%", x * 100.0);
     let six_rounds = format!(
         "A regression is only called from {} rounds.",
-        crate::compare::paired::MIN_ROUNDS_TO_FLAG
+        crate::compare::verdict::MIN_ROUNDS_TO_FLAG
     );
     let defaults = vec![
         (

@@ -7,9 +7,10 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::baseline::{BaseSpec, check_suite_name};
+use crate::baseline::BaseSpec;
 use crate::compare::settings::{Settings, ThresholdOverride};
 use crate::error::{Error, Result};
+use crate::record::check_suite_name;
 use crate::record::command::CommandSpec;
 
 /// The config file's name, looked up in the project directory.
@@ -264,7 +265,7 @@ pub fn suite(
         check_suite_name(&name).map_err(|_| {
             Error::Usage(format!(
                 "suite name `{name}` ({place}) must be {}",
-                crate::baseline::SUITE_NAME_RULE
+                crate::record::SUITE_NAME_RULE
             ))
         })?;
         Ok(SuiteName { name, origin: None })
@@ -275,7 +276,7 @@ pub fn suite(
     if let Some(name) = file.suite.clone() {
         return written(name, format!("set by `suite` in {}", file_path.display()));
     }
-    let name = crate::baseline::plain_suite_name(project_name);
+    let name = crate::record::plain_suite_name(project_name);
     let origin = (name != project_name).then(|| {
         format!(
             "suite `{name}` is named after `{project_name}` (the package or workspace folder), made a valid file name; \

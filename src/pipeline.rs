@@ -6,9 +6,12 @@
 use std::path::{Path, PathBuf};
 
 use crate::baseline::{self, BaseSpec, Baseline};
-use crate::collect::{self, Progress, Project, RunSelection, Runner};
+use crate::collect::cargo::Project;
+use crate::collect::runner::Runner;
+use crate::collect::{self, RunSelection};
 use crate::compare::{self, settings::Settings};
 use crate::error::{Error, Result};
+use crate::progress::Progress;
 use crate::publish;
 use crate::record::RunRecord;
 use crate::report::Report;
@@ -27,7 +30,7 @@ pub fn measure(
     runner: &dyn Runner,
     progress: Progress,
 ) -> Result<RunRecord> {
-    let head = baseline::head_state(&project.dir);
+    let head = baseline::git::head_state(&project.dir);
     collect::run(
         project,
         selection,
@@ -172,7 +175,7 @@ fn accepting(
         }
         Err(error) => notes.push(format!(
             "accepted slowdowns (`{}` lines in the pull request's commits) could not be read: {error}",
-            baseline::accept::TRAILER
+            crate::record::ACCEPT_TRAILER
         )),
     }
     settings
@@ -278,8 +281,8 @@ impl PairedSides {
         })
     }
 
-    fn base_side(&self, how: &str) -> crate::report::Side {
-        crate::report::Side {
+    fn base_side(&self, how: &str) -> crate::record::Side {
+        crate::record::Side {
             commit: Some(self.checkout.commit.clone()),
             dirty: false,
             chosen_as: format!("{}, {how}", self.checkout.chosen_as),
@@ -287,8 +290,8 @@ impl PairedSides {
     }
 }
 
-pub fn work_tree_side(head: &baseline::HeadState) -> crate::report::Side {
-    crate::report::Side {
+pub fn work_tree_side(head: &crate::baseline::git::HeadState) -> crate::record::Side {
+    crate::record::Side {
         commit: head.commit.clone(),
         dirty: head.dirty,
         chosen_as: "work tree".into(),
@@ -307,7 +310,7 @@ pub fn measure_paired(
     progress: Progress,
 ) -> Result<crate::record::paired::PairedShard> {
     let sides = PairedSides::prepare(project, spec, progress)?;
-    let head = baseline::head_state(&project.dir);
+    let head = baseline::git::head_state(&project.dir);
     let pair = collect::paired::Pair {
         head: &sides.head,
         base: &sides.base,
@@ -357,7 +360,7 @@ pub fn gate_paired_instructions(
     progress: Progress,
 ) -> Result<Gated> {
     let sides = PairedSides::prepare(project, spec, progress)?;
-    let head_state = baseline::head_state(&project.dir);
+    let head_state = baseline::git::head_state(&project.dir);
     let flags = collect::two_builds::workspace_flags(&sides.base, &sides.head);
     let head = collect::run(
         &sides.head,

@@ -167,7 +167,7 @@ pub struct Change {
     pub low_confidence: bool,
 }
 
-pub use crate::record::paired::MIN_COUNTED_ROUNDS;
+use crate::record::paired::MIN_COUNTED_ROUNDS;
 
 impl Change {
     /// Paired, and judged on too few counted rounds to say what it would
@@ -222,7 +222,7 @@ pub struct Comparison {
     pub trend: Vec<Option<f64>>,
 }
 
-pub use crate::record::Accepted;
+use crate::record::Accepted;
 
 /// A timed benchmark's instructions per iteration on both sides (callgrind).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -268,7 +268,7 @@ pub struct AllocationCheck {
     pub shrank: Vec<String>,
 }
 
-pub use crate::record::allocations::AllocationCount;
+use crate::record::allocations::AllocationCount;
 
 /// A peak memory change smaller than this is not worth a line in the
 /// human formats (the allocator's and the loader's pages move a run's peak
@@ -436,7 +436,7 @@ pub enum Outcome {
     Fail,
 }
 
-pub use crate::record::Side;
+use crate::record::Side;
 
 /// The statistical settings a report was made with.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

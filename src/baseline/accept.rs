@@ -25,7 +25,6 @@
 use std::path::Path;
 
 use crate::error::{Error, Result};
-pub use crate::record::ACCEPT_TRAILER as TRAILER;
 use crate::record::{AcceptKind, Accepted, Standing};
 
 /// The acceptances in one commit message: `(kind, glob, reason)`, and a

@@ -14,8 +14,6 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, RecordSource, Result, short_sha};
 use crate::record::{RunRecord, write_atomic};
 
-pub use git::{HeadState, head_state};
-
 /// Where the baseline comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BaseSpec {
@@ -46,7 +44,7 @@ pub struct Baseline {
 /// `baselines/` relative to the project directory.
 pub const BASELINE_DIR: &str = "baselines";
 
-pub use crate::record::{SUITE_NAME_RULE, check_suite_name, plain_suite_name};
+use crate::record::check_suite_name;
 
 /// The project-relative path of a suite's baseline file.
 pub fn suite_file(suite: &str) -> String {

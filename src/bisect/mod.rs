@@ -19,11 +19,14 @@ use std::time::Instant;
 use git2::Oid;
 
 use crate::baseline::git::{ProjectRepo, summary};
-use crate::collect::{self, Measure, Progress, Project, RunSelection, Runner};
+use crate::collect::cargo::Project;
+use crate::collect::runner::Runner;
+use crate::collect::{self, Measure, RunSelection};
 use crate::compare::instructions::dependency_shares;
 use crate::compare::paired::Nearer;
 use crate::compare::settings::Settings;
 use crate::error::{Error, Result, short_sha};
+use crate::progress::Progress;
 use crate::record::commit::CommitSummary;
 use crate::record::{BenchId, BenchResult};
 use crate::report::bisect::{

@@ -10,9 +10,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use super::{Bench, Ends, Measurement, followed};
+use crate::collect::RunSelection;
+use crate::collect::cargo::Project;
 use crate::collect::paired::{Pair, TimedPair, run_paired};
 use crate::collect::rounds::{MAX_ROUNDS, RoundPlan};
-use crate::collect::{Project, RunSelection};
 use crate::compare::paired::{
     Nearer, against_paired, midpoint_stop_rule, nearer_end, per_look_confidence, stop_rule,
 };
@@ -96,7 +97,7 @@ impl Bench<'_> {
             &selection,
             &stop_rule(self.settings, MAX_ROUNDS),
         )?;
-        let side = |index: usize| crate::report::Side {
+        let side = |index: usize| crate::record::Side {
             commit: Some(self.range[index].sha.clone()),
             dirty: false,
             chosen_as: if index == 0 { "--good" } else { "--bad" }.into(),
@@ -215,7 +216,7 @@ impl Bench<'_> {
                 &selection,
                 &stop_rule(self.settings, MAX_ROUNDS),
             )?;
-            let side = |i: usize, how: &str| crate::report::Side {
+            let side = |i: usize, how: &str| crate::record::Side {
                 commit: Some(self.range[i].sha.clone()),
                 dirty: false,
                 chosen_as: how.into(),

@@ -60,7 +60,7 @@ pub fn toggle_options(exe: &BenchExecutable, criterion: &str) -> Vec<String> {
         .collect()
 }
 
-pub use crate::record::instructions::{FunctionCost, Simulated};
+use crate::record::instructions::{FunctionCost, Simulated};
 
 /// Longest one benchmark may run under callgrind (its set-up included) before
 /// flamegate stops it: a benchmark that slow would make the suite take hours.

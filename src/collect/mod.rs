@@ -32,9 +32,9 @@ use std::process::{Command, Stdio};
 use crate::error::{Error, Result};
 use crate::record::{BenchId, BenchResult, RECORD_SCHEMA, RunRecord};
 
-pub use crate::progress::Progress;
-pub use cargo::{BenchExecutable, BenchTarget, Project};
-pub use runner::{Measured, Processes, Runner};
+use crate::progress::Progress;
+use cargo::{BenchExecutable, Project};
+use runner::{Measured, Runner};
 
 /// What a run measures.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -344,7 +344,7 @@ pub(crate) fn apply_shard(
     listed: Listed,
     plan: &shard::ShardPlan,
     progress: &Progress,
-) -> Result<(Listed, Option<String>, shard::ShardInfo)> {
+) -> Result<(Listed, Option<String>, crate::record::shard::ShardInfo)> {
     let (mut lists, filter, info) = shard_lists(vec![listed], plan, progress)?;
     Ok((lists.pop().expect("one list"), filter, info))
 }
@@ -355,7 +355,7 @@ pub(crate) fn shard_lists(
     lists: Vec<Listed>,
     plan: &shard::ShardPlan,
     progress: &Progress,
-) -> Result<(Vec<Listed>, Option<String>, shard::ShardInfo)> {
+) -> Result<(Vec<Listed>, Option<String>, crate::record::shard::ShardInfo)> {
     let all: Vec<BenchId> = lists
         .iter()
         .flatten()
@@ -364,7 +364,7 @@ pub(crate) fn shard_lists(
         .into_iter()
         .collect();
     let (assignment, split) = shard::split(&all, &plan.balance, plan.spec.count);
-    let info = shard::ShardInfo {
+    let info = crate::record::shard::ShardInfo {
         spec: plan.spec,
         suite: plan.suite.clone(),
         assignment,
@@ -372,7 +372,7 @@ pub(crate) fn shard_lists(
     };
     let mine: Vec<&BenchId> = info.ids().collect();
     let estimate = match (&plan.balance, split) {
-        (shard::Balance::Durations(durations), shard::SplitMethod::Durations) => {
+        (shard::Balance::Durations(durations), crate::record::shard::SplitMethod::Durations) => {
             let seconds: f64 = mine.iter().filter_map(|id| durations.get(*id)).sum();
             format!(", about {seconds:.0}s of timing")
         }

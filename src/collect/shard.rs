@@ -13,7 +13,7 @@
 use std::collections::BTreeMap;
 
 use crate::error::{Error, Result};
-pub use crate::record::shard::{MAX_SHARDS, ShardInfo, ShardSpec, SplitMethod};
+use crate::record::shard::{ShardInfo, ShardSpec, SplitMethod};
 use crate::record::{BenchId, RunRecord};
 
 /// What a sharded run needs: which shard, the suite (recorded so a merge

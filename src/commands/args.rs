@@ -6,14 +6,17 @@ use std::time::Duration;
 
 use crate::baseline::{self, BaseSpec};
 use crate::cli::{BaseArgs, BenchArgs, GithubArgs, ProjectArgs, StatsArgs};
-use crate::collect::shard::{Balance, ShardPlan, ShardSpec};
-use crate::collect::{self, Progress, Project, RunSelection};
+use crate::collect::cargo::Project;
+use crate::collect::shard::{Balance, ShardPlan};
+use crate::collect::{self, RunSelection};
 use crate::compare;
 use crate::config::{self, CONFIG_FILE, FileConfig, StatsOverrides};
 use crate::error::{Error, Result};
+use crate::progress::Progress;
 use crate::publish::github::PublishOptions;
 use crate::publish::github::client::RetryPolicy;
 use crate::record::RunRecord;
+use crate::record::shard::ShardSpec;
 
 /// A command's configuration, resolved and checked once before any work:
 /// command-line flags over `flamegate.toml` over the defaults in the code.
@@ -114,7 +117,7 @@ impl Config {
         crate::pipeline::measure(
             &self.project,
             &self.selection,
-            &collect::Processes,
+            &collect::runner::Processes,
             progress,
         )
     }

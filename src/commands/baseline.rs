@@ -30,7 +30,7 @@ pub(crate) fn baseline_update(args: UpdateArgs, output: Output) -> Result<u8> {
         Some(path) => RunRecord::load(&path)?,
         None => {
             // Refuse before spending minutes on a run that could not be stored.
-            let head = baseline::head_state(&config.project.dir);
+            let head = baseline::git::head_state(&config.project.dir);
             if head.dirty && !force {
                 return Err(Error::WouldOverwrite {
                     path: config.project.dir.join(baseline::suite_file(&suite)),

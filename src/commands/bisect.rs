@@ -34,7 +34,7 @@ pub(crate) fn bisect(args: BisectArgs, output: Output) -> Result<u8> {
                     .unwrap_or(collect::DEFAULT_PROFILE_SECONDS)
             }),
         },
-        &collect::Processes,
+        &collect::runner::Processes,
         &output.progress,
     )?;
     let out_dir = args

@@ -6,7 +6,7 @@ use super::*;
 use crate::cli::{CheckArgs, GithubArgs, OutputArgs};
 use crate::collect;
 use crate::collect::rounds::RoundPlan;
-use crate::collect::shard::{Balance, ShardPlan, ShardSpec};
+use crate::collect::shard::{Balance, ShardPlan};
 use crate::error::{Error, Result, exit_code};
 use crate::pipeline::{
     Gated, HeadSource, Output, gate, gate_paired, gate_paired_instructions, measure_paired,
@@ -15,6 +15,7 @@ use crate::publish;
 use crate::publish::github::env::ActionsEnv;
 use crate::publish::github::event::{Origin, read_origin};
 use crate::publish::github::workflow::StopCommands;
+use crate::record::shard::ShardSpec;
 use crate::record::write_atomic;
 use crate::render::Format;
 
@@ -30,7 +31,7 @@ fn check_stored(
 ) -> Result<Gated> {
     let head = match record {
         Some(path) => HeadSource::File(path),
-        None => HeadSource::Run(&config.selection, &crate::collect::Processes),
+        None => HeadSource::Run(&config.selection, &collect::runner::Processes),
     };
     let stored = gate(
         &config.project,
@@ -276,7 +277,7 @@ fn name_culprits(config: &Config, report: &mut crate::report::Report, output: Ou
             .then_some(collect::Measure::Instructions),
         profile_time: config.selection.profile_time,
     };
-    match crate::bisect::bisect(&request, &collect::Processes, &output.progress) {
+    match crate::bisect::bisect(&request, &collect::runner::Processes, &output.progress) {
         Ok(found) => report.bisect = Some(Box::new(found)),
         Err(error) => report
             .notes
@@ -315,7 +316,7 @@ fn check_paired(config: &Config, suite: &str, rounds: RoundPlan, output: Output)
             &config.base,
             &config.settings,
             &config.selection,
-            &crate::collect::Processes,
+            &collect::runner::Processes,
             output.progress,
         )
     } else {
@@ -326,7 +327,7 @@ fn check_paired(config: &Config, suite: &str, rounds: RoundPlan, output: Output)
             &config.settings,
             &config.selection,
             rounds,
-            &crate::collect::Processes,
+            &collect::runner::Processes,
             output.progress,
         )
     }
@@ -359,7 +360,7 @@ fn check_shard(
                 &config.selection,
                 rounds,
                 &config.settings,
-                &crate::collect::Processes,
+                &collect::runner::Processes,
                 output.progress,
             )?;
             let count = shard.run.head.benches.len();

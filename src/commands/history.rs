@@ -146,17 +146,20 @@ fn bisect_shifts(config: &Config, history: &mut crate::report::history::History,
             measure: counted.then_some(crate::collect::Measure::Instructions),
             profile_time: None,
         };
-        let found =
-            match crate::bisect::bisect(&request, &crate::collect::Processes, &output.progress) {
-                Ok(found) => found,
-                Err(error) => {
-                    history.notes.push(format!(
-                        "--bisect at {}: {error}",
-                        crate::error::short_sha(&history.commits[index].sha)
-                    ));
-                    continue;
-                }
-            };
+        let found = match crate::bisect::bisect(
+            &request,
+            &crate::collect::runner::Processes,
+            &output.progress,
+        ) {
+            Ok(found) => found,
+            Err(error) => {
+                history.notes.push(format!(
+                    "--bisect at {}: {error}",
+                    crate::error::short_sha(&history.commits[index].sha)
+                ));
+                continue;
+            }
+        };
         for (b, c) in shifts {
             let bench = &mut history.benches[b];
             let outcome = found.benchmarks.iter().find(|f| f.id == bench.id);

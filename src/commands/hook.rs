@@ -8,7 +8,8 @@ use crate::cli::{HookInstallArgs, PrePushArgs};
 use crate::collect::RunSelection;
 use crate::error::{Error, Result, exit_code};
 use crate::pipeline::{Gated, HeadSource, Output, gate};
-use crate::render::{self, Renderer, Terminal};
+use crate::render::terminal::Terminal;
+use crate::render::{self, Renderer};
 use crate::report::Outcome;
 
 pub(crate) fn hook_install(args: HookInstallArgs, output: Output) -> Result<u8> {
@@ -119,7 +120,7 @@ fn quick_gate(args: PrePushArgs, output: Output) -> Result<u8> {
         ));
         return Ok(crate::hook::BLOCKS_PUSH);
     }
-    let head = baseline::head_state(&config.project.dir);
+    let head = baseline::git::head_state(&config.project.dir);
     let (measure, notes) = crate::hook::plan(&refs, head.commit.as_deref());
     for note in &notes {
         say(note);
@@ -169,7 +170,7 @@ fn quick_gate(args: PrePushArgs, output: Output) -> Result<u8> {
             &config.base,
             config.history,
             &config.settings,
-            HeadSource::Run(&selection, &crate::collect::Processes),
+            HeadSource::Run(&selection, &crate::collect::runner::Processes),
             output.progress,
         )
     };
@@ -234,7 +235,7 @@ fn confirm_paired(
         &config.settings,
         &selection,
         plan,
-        &crate::collect::Processes,
+        &crate::collect::runner::Processes,
         output.progress,
     );
     let (report, how) = match &paired {

@@ -21,7 +21,7 @@ pub(crate) fn list(args: ListArgs, output: Output) -> Result<u8> {
     let listed = crate::collect::list(
         &config.project,
         &config.selection,
-        &crate::collect::Processes,
+        &crate::collect::runner::Processes,
         &output.progress,
     )?;
     let mut stdout = std::io::stdout().lock();
@@ -31,7 +31,7 @@ pub(crate) fn list(args: ListArgs, output: Output) -> Result<u8> {
             ids.len()
         ));
         for id in ids {
-            writeln!(stdout, "{}", crate::render::terminal_text(id))
+            writeln!(stdout, "{}", render::escape::terminal_text(id))
                 .map_err(|e| Error::io("standard output", e))?;
         }
     }

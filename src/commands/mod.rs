@@ -17,10 +17,10 @@ mod merge;
 mod publish;
 mod run;
 
-pub(crate) use args::*;
+use args::*;
 use baseline::baseline_update;
 use check::check;
-pub(crate) use check::{CheckPublish, finish_check};
+use check::{CheckPublish, finish_check};
 use compare::compare_records;
 use hook::{hook_install, hook_pre_push};
 use list::list;
@@ -34,9 +34,9 @@ use std::path::Path;
 use crate::cli::{
     BaselineCommand, Cli, ColorChoice, Command, EvalCommand, HookCommand, OutputArgs,
 };
-use crate::collect::Progress;
 use crate::error::{Error, Result, exit_code};
 use crate::pipeline::{Gated, Output, write_outputs};
+use crate::progress::Progress;
 use crate::publish::github::env::ActionsEnv;
 use crate::render::{self, Format};
 use crate::report::{Outcome, Report};

@@ -15,7 +15,7 @@ use crate::stats::median_and_spread;
 
 use super::{BenchTest, Judged, Settings, judge};
 
-pub use crate::record::instructions::{JITTER_MULTIPLE, tolerance};
+use crate::record::instructions::{JITTER_MULTIPLE, tolerance};
 
 /// A benchmark's count (the median of its repeats) and its relative spread.
 fn count(record: &RunRecord, id: &BenchId) -> Option<(f64, f64)> {

@@ -414,14 +414,14 @@ pub(crate) fn stored_sides(
     baseline: &crate::baseline::Baseline,
     head: &RunRecord,
     head_chosen_as: &str,
-) -> (crate::report::Side, crate::report::Side) {
+) -> (crate::record::Side, crate::record::Side) {
     (
-        crate::report::Side {
+        crate::record::Side {
             commit: baseline.commit.clone(),
             dirty: baseline.record.dirty,
             chosen_as: baseline.chosen_as.clone(),
         },
-        crate::report::Side {
+        crate::record::Side {
             commit: head.commit.clone(),
             dirty: head.dirty,
             chosen_as: head_chosen_as.to_string(),

@@ -9,12 +9,13 @@
 use std::collections::BTreeMap;
 
 use crate::compare::Presence;
+use crate::record::Side;
 use crate::record::interference::{DISTURBED_STEAL, DISTURBED_WAIT};
 use crate::record::paired::{
     CountedInstructions, PairedRun, Standing, counted_rounds, round_log_ratios, set_aside,
 };
 use crate::record::{BenchId, InputChange};
-use crate::report::{Mode, REPORT_SCHEMA, Report, Side};
+use crate::report::{Mode, REPORT_SCHEMA, Report};
 
 use super::{BenchTest, Judged, Settings, judge};
 use crate::stats::{self, hodges_lehmann};
@@ -138,7 +139,7 @@ pub fn midpoint_stop_rule(
 
 /// Rounds a paired benchmark needs before it can read regressed, whether
 /// the adaptive plan stops it or the run ends.
-pub use super::verdict::MIN_ROUNDS_TO_FLAG;
+use super::verdict::MIN_ROUNDS_TO_FLAG;
 
 /// The two-sided `confidence` interval of the mean round ratio lies wholly
 /// below the threshold.

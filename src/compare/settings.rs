@@ -51,7 +51,7 @@ pub struct Settings {
     pub fail_on_scaling: bool,
     /// Failures the pull request's commits accept (`baseline::accept`),
     /// with the matcher of each glob.
-    pub accepted: Vec<(GlobMatcher, crate::report::Accepted)>,
+    pub accepted: Vec<(GlobMatcher, crate::record::Accepted)>,
     /// Who may accept a failure (`[accept] policy`).
     pub accept_policy: crate::record::AcceptPolicy,
     /// What more allocations per iteration do to a verdict.
@@ -77,7 +77,7 @@ impl Settings {
     /// Add the acceptances found in the pull request's commits; a glob that
     /// is not one is reported in `notes` and accepts nothing, and so does
     /// every acceptance under `[accept] policy = "off"`.
-    pub fn accept(&mut self, accepted: Vec<crate::report::Accepted>, notes: &mut Vec<String>) {
+    pub fn accept(&mut self, accepted: Vec<crate::record::Accepted>, notes: &mut Vec<String>) {
         if self.accept_policy == crate::record::AcceptPolicy::Off && !accepted.is_empty() {
             notes.push(format!(
                 "{} acceptance line(s) in the pull request's commits accept nothing: \
@@ -103,7 +103,7 @@ impl Settings {
         &self,
         id: &BenchId,
         kind: crate::record::AcceptKind,
-    ) -> Option<&crate::report::Accepted> {
+    ) -> Option<&crate::record::Accepted> {
         self.accepted
             .iter()
             .find(|(m, a)| a.kind == kind && m.is_match(id.as_str()))

@@ -16,7 +16,8 @@ use git2::{IndexAddOption, Repository, RepositoryInitOptions, Signature};
 use crate::collect;
 use crate::error::{Error, Result, exit_code};
 use crate::pipeline::{self, Output};
-use crate::render::{Renderer, Terminal};
+use crate::render::Renderer;
+use crate::render::terminal::Terminal;
 use crate::report::{Report, Verdict};
 
 mod quick;
@@ -224,7 +225,7 @@ const QUICK_WINDOWS: [&str; 6] = [
 const QUICK_PROFILE_SECONDS: f64 = 1.0;
 /// Rounds of the default demo's paired checks: the fewest a regression is
 /// called from.
-const QUICK_ROUNDS: usize = crate::compare::paired::MIN_ROUNDS_TO_FLAG;
+const QUICK_ROUNDS: usize = crate::compare::verdict::MIN_ROUNDS_TO_FLAG;
 
 /// Run the demo in `dir` (default: `<temp>/flamegate-demo`): the quick
 /// paired demo, or with `tour` (and in instruction mode) the tour.

@@ -49,7 +49,7 @@ pub(super) fn run_quick(root: &Path, markdown_out: Option<PathBuf>, output: Outp
             &settings,
             &selection,
             collect::rounds::RoundPlan::Fixed(QUICK_ROUNDS),
-            &crate::collect::Processes,
+            &collect::runner::Processes,
             progress,
         )?;
         write_and_print(

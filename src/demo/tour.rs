@@ -203,7 +203,8 @@ impl Tour {
                 &self.timing_only
             };
             let progress = self.output.progress;
-            let record = pipeline::measure(&self.project, run, &collect::Processes, progress)?;
+            let record =
+                pipeline::measure(&self.project, run, &collect::runner::Processes, progress)?;
             baseline::update(&self.project.dir, &self.suite, &record, false)?;
             let suite = &self.suite;
             commit_all(
@@ -234,7 +235,7 @@ impl Tour {
             &self.spec,
             config::DEFAULT_HISTORY,
             &self.settings,
-            HeadSource::Run(run, &collect::Processes),
+            HeadSource::Run(run, &collect::runner::Processes),
             self.output.progress,
         )?;
         let out = self.root.join("reports").join(branch.replace('/', "-"));
@@ -258,7 +259,7 @@ impl Tour {
             &self.settings,
             &self.timing_only,
             collect::rounds::RoundPlan::Adaptive { budget: None },
-            &collect::Processes,
+            &collect::runner::Processes,
             self.output.progress,
         )?;
         let out = self.root.join("reports").join(out_name);

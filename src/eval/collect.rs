@@ -5,8 +5,9 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::collect::{self, Progress, RunSelection, rounds::ROUND_ARGS};
+use crate::collect::{self, RunSelection, rounds::ROUND_ARGS};
 use crate::error::{Error, Result};
+use crate::progress::Progress;
 
 use super::corpus::{
     Build, CORPUS_FORMAT, Condition, Corpus, Header, Round, Side, Trial, compact, input_plan, plan,
@@ -85,9 +86,9 @@ pub fn placement_pair(index: usize, builds: usize) -> [usize; 2] {
 
 /// The suite's one bench target and its benchmark ids.
 fn single_target<'a>(
-    listed: &'a [(collect::BenchExecutable, Vec<String>)],
+    listed: &'a [(collect::cargo::BenchExecutable, Vec<String>)],
     suite_manifest: &Path,
-) -> Result<(&'a collect::BenchExecutable, &'a Vec<String>)> {
+) -> Result<(&'a collect::cargo::BenchExecutable, &'a Vec<String>)> {
     match listed {
         [(exe, ids)] => Ok((exe, ids)),
         _ => Err(Error::Usage(format!(
@@ -103,7 +104,7 @@ fn build_placements(
     suite_manifest: &Path,
     target_dir: &Path,
     progress: &Progress,
-) -> Result<(Vec<collect::BenchExecutable>, Vec<Build>)> {
+) -> Result<(Vec<collect::cargo::BenchExecutable>, Vec<Build>)> {
     let mut exes = Vec::new();
     let mut builds = Vec::new();
     for (name, flags) in PLACEMENTS {
@@ -121,7 +122,7 @@ fn build_placements(
             &project,
             &RunSelection::default(),
             &workspace_flags,
-            &collect::Processes,
+            &collect::runner::Processes,
             progress,
         )?;
         let (exe, ids) = single_target(&listed, suite_manifest)?;
@@ -182,7 +183,7 @@ struct SideRun {
 /// Run one side of a round in `home`: the head with the trial's injection,
 /// the base without (both set the variable, padded to the same length).
 fn run_side(
-    exe: &collect::BenchExecutable,
+    exe: &collect::cargo::BenchExecutable,
     side: Side,
     injected: Option<&super::corpus::Injection>,
     args: &[String],
@@ -194,7 +195,14 @@ fn run_side(
         _ => injection_value("none", 0, false),
     };
     let env = [(INJECT_VAR.to_string(), value)];
-    let measured = collect::Runner::run(&collect::Processes, exe, args, home, &env, bar)?;
+    let measured = crate::collect::runner::Runner::run(
+        &crate::collect::runner::Processes,
+        exe,
+        args,
+        home,
+        &env,
+        bar,
+    )?;
     let windows = measured
         .into_iter()
         .filter_map(|(id, m)| Some((id, m.interference?)))
@@ -218,7 +226,7 @@ fn run_side(
 
 /// What every trial of one collection runs with.
 struct Trials<'a> {
-    exes: &'a [collect::BenchExecutable],
+    exes: &'a [collect::cargo::BenchExecutable],
     args: &'a [String],
     scratch: &'a Path,
     limits: &'a Limits,
@@ -316,7 +324,7 @@ pub fn collect(
     progress: &Progress,
 ) -> Result<usize> {
     let project = collect::cargo::inspect(suite_manifest, None)?;
-    let runner = collect::Processes;
+    let runner = collect::runner::Processes;
     let listed =
         collect::build_and_list(&project, &RunSelection::default(), &[], &runner, progress)?;
     let (exe, ids) = single_target(&listed, suite_manifest)?;

@@ -21,15 +21,16 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::baseline::Baseline;
-use crate::collect::Progress;
 use crate::collect::rounds;
 use crate::compare::paired::RoundTest;
 use crate::compare::{self, settings::Settings};
 use crate::error::RecordSource;
+use crate::progress::Progress;
+use crate::record::Side;
 use crate::record::paired::{PairedRun, RoundMedians};
 use crate::record::paired::{Standing, round_log_ratios};
 use crate::record::{BenchId, BenchResult, RECORD_SCHEMA, RunRecord};
-use crate::report::{Side, Verdict};
+use crate::report::Verdict;
 use crate::stats;
 
 use super::corpus::{Corpus, LEVELS, Side as CorpusSide, Trial};

@@ -185,7 +185,7 @@ fn flagged(
         phases: Default::default(),
         instructions: Default::default(),
     };
-    let side = || crate::report::Side {
+    let side = || crate::record::Side {
         commit: None,
         dirty: false,
         chosen_as: "eval".into(),

@@ -47,7 +47,7 @@ const MAX_COMMITS_WALKED: usize = 200_000;
 
 /// Read the history a request names.
 pub fn read(request: &Request<'_>, progress: Progress) -> Result<History> {
-    crate::baseline::check_suite_name(request.suite)?;
+    crate::record::check_suite_name(request.suite)?;
     let repo = ProjectRepo::open(request.project_dir)?;
     let (tip, branch) = repo.target_branch(request.branch)?;
     let path = repo.repo_path(&suite_file(request.suite));

@@ -5,8 +5,10 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 use crate::record::RunRecord;
 use crate::record::write_atomic;
+use crate::render::Renderer;
 use crate::render::flamegraph::{differential_svg, flamegraph_svg};
-use crate::render::{Json, Markdown, Renderer};
+use crate::render::json::Json;
+use crate::render::markdown::Markdown;
 use crate::report::Report;
 
 /// Write `report.md` and `report.json` into `out_dir`; returns their paths.

@@ -10,7 +10,8 @@ use super::{
     interval_text, rule_text, scaling_text, sensitivity_text, shows_detectable, vouch_text,
 };
 use crate::error::{is_commit_id, short_sha};
-use crate::report::{Comparison, Mode, Outcome, Report, Side, Verdict};
+use crate::record::Side;
+use crate::report::{Comparison, Mode, Outcome, Report, Verdict};
 
 pub struct Markdown;
 

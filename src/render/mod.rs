@@ -4,17 +4,17 @@
 //! write files: the caller decides where bytes go.
 
 pub mod bisect;
-mod escape;
+pub mod escape;
 pub mod flamegraph;
 pub mod history;
-mod json;
-mod markdown;
-mod terminal;
+pub mod json;
+pub mod markdown;
+pub mod terminal;
 
-pub use escape::{html_text, markdown_code, markdown_prose, markdown_text, terminal_text};
-pub use json::Json;
-pub use markdown::{Markdown, marker};
-pub use terminal::Terminal;
+use escape::{html_text, markdown_code, markdown_prose, markdown_text, terminal_text};
+use json::Json;
+use markdown::Markdown;
+use terminal::Terminal;
 
 use crate::report::Report;
 
@@ -169,7 +169,7 @@ pub fn instruction_text(check: &crate::report::InstructionCheck) -> String {
 /// Who accepted a failure and why, as both human formats print it. The
 /// name in a commit is whatever its author typed: only a login GitHub
 /// vouched for reads "accepted by".
-pub fn accepted_text(accepted: &crate::report::Accepted) -> String {
+pub fn accepted_text(accepted: &crate::record::Accepted) -> String {
     use crate::record::Standing;
     let line = format!(
         "in {} (`{}: {}: …`): {}",

@@ -179,7 +179,7 @@ impl Terminal {
         } else {
             status.to_string()
         };
-        let commit = |s: &crate::report::Side| {
+        let commit = |s: &crate::record::Side| {
             s.commit
                 .as_deref()
                 .map_or("(no commit)".to_string(), |c| short_sha(c).to_string())

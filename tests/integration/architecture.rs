@@ -74,7 +74,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     (
         "cli",
         &[
-            "collect", "compare", "config", "eval", "hook", "publish", "render",
+            "collect", "compare", "config", "eval", "hook", "publish", "record", "render",
         ],
     ),
     (
@@ -252,6 +252,32 @@ fn documents_named_in_code_comments_are_in_the_repository() {
         missing.is_empty(),
         "documents not in the repository:\n{}",
         missing.join("\n")
+    );
+}
+
+/// An item has one path: `pub use` only in the crate root (`src/lib.rs`),
+/// where it names the library's surface; elsewhere a re-export gives an
+/// item a second name and hides which module a caller really depends on.
+#[test]
+fn items_are_re_exported_only_at_the_crate_root() {
+    let src = crate::support::checkout_dir().join("src");
+    let mut re_exports = Vec::new();
+    for file in rust_files(&src) {
+        if file == src.join("lib.rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&file).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            let code = line.trim_start();
+            if code.starts_with("pub use ") || code.starts_with("pub(crate) use ") {
+                re_exports.push(format!("{}:{}: {code}", file.display(), n + 1));
+            }
+        }
+    }
+    assert!(
+        re_exports.is_empty(),
+        "re-exports outside src/lib.rs (name the item where it is defined):\n{}",
+        re_exports.join("\n")
     );
 }
 

@@ -51,7 +51,8 @@ fn issue_18_help_shows_the_defaults_the_code_uses() {
 #[test]
 fn issue_22_the_readme_states_the_rules_the_code_uses() {
     use flamegate::collect::rounds::{BUDGET_PER_BENCHMARK, MAX_ROUNDS, MIN_ROUNDS, ROUND_ARGS};
-    use flamegate::compare::paired::{CHECK_TEST, MIN_ROUNDS_TO_FLAG};
+    use flamegate::compare::paired::CHECK_TEST;
+    use flamegate::compare::verdict::MIN_ROUNDS_TO_FLAG;
     let readme = std::fs::read_to_string(checkout_dir().join("README.md"))
         .unwrap()
         .split_whitespace()

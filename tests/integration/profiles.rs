@@ -7,8 +7,9 @@ use flamegate::error::RecordSource;
 use flamegate::profile::fold::{Sampled, encode_as_pprof, fold, fold_file};
 use flamegate::profile::hotspots::hotspots;
 use flamegate::record::FoldedStacks;
+use flamegate::render::Renderer;
 use flamegate::render::flamegraph::{differential_folded, differential_svg, flamegraph_svg};
-use flamegate::render::{Markdown, Renderer};
+use flamegate::render::markdown::Markdown;
 
 use crate::support::*;
 

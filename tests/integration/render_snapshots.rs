@@ -2,9 +2,14 @@
 
 use flamegate::compare::{self, settings::Settings};
 use flamegate::record::RunRecord;
-use flamegate::render::{
-    Json, Markdown, Renderer, Terminal, markdown_code, markdown_prose, markdown_text, terminal_text,
-};
+use flamegate::render::Renderer;
+use flamegate::render::escape::markdown_code;
+use flamegate::render::escape::markdown_prose;
+use flamegate::render::escape::markdown_text;
+use flamegate::render::escape::terminal_text;
+use flamegate::render::json::Json;
+use flamegate::render::markdown::Markdown;
+use flamegate::render::terminal::Terminal;
 use flamegate::report::Report;
 
 use crate::support::*;
@@ -108,7 +113,7 @@ fn paired_report_with_instruction_checks() -> Report {
             not_counted: Default::default(),
         },
     };
-    let side = |commit: &str| flamegate::report::Side {
+    let side = |commit: &str| flamegate::record::Side {
         commit: Some(commit.repeat(40)),
         dirty: false,
         chosen_as: "test".into(),

@@ -8,17 +8,22 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
+use flamegate::collect::RunSelection;
+use flamegate::collect::cargo::BenchExecutable;
+use flamegate::collect::cargo::BenchTarget;
+use flamegate::collect::cargo::Project;
 use flamegate::collect::paired;
 use flamegate::collect::rounds::{self, RoundPlan};
-use flamegate::collect::shard::SplitMethod;
-use flamegate::collect::shard::{Balance, ShardPlan, ShardSpec};
-use flamegate::collect::{
-    BenchExecutable, BenchTarget, Measured, Progress, Project, RunSelection, Runner,
-};
+use flamegate::collect::runner::Measured;
+use flamegate::collect::runner::Runner;
+use flamegate::collect::shard::{Balance, ShardPlan};
 use flamegate::compare::{self, settings::Settings};
 use flamegate::error::Result;
+use flamegate::progress::Progress;
 use flamegate::record::interference::Interference;
 use flamegate::record::paired::PairedRun;
+use flamegate::record::shard::ShardSpec;
+use flamegate::record::shard::SplitMethod;
 
 /// One process run: which side, and the benchmark ids it ran.
 #[derive(Debug, Clone, PartialEq)]
@@ -426,7 +431,7 @@ fn issue_22_a_spent_budget_still_gives_a_slowdown_the_rounds_a_regression_needs(
     let rounds = rounds_of(&run);
     assert_eq!(
         rounds["slow/x"],
-        compare::paired::MIN_ROUNDS_TO_FLAG,
+        flamegate::compare::verdict::MIN_ROUNDS_TO_FLAG,
         "{rounds:?}"
     );
     assert_eq!(rounds["same/y"], rounds::MIN_ROUNDS, "{rounds:?}");
@@ -483,7 +488,9 @@ fn a_spent_budget_still_replaces_disturbed_rounds_up_to_the_minimum() {
 /// degrees of freedom.
 #[test]
 fn catches_reads_too_few_rounds_below_the_minimum() {
-    use flamegate::render::{Markdown, Renderer, Terminal};
+    use flamegate::render::Renderer;
+    use flamegate::render::markdown::Markdown;
+    use flamegate::render::terminal::Terminal;
     let runner = Scripted::new(&["few/x"], |_, _, run| 1000.0 * wobble(run));
     let settings = Settings::default();
     let run = run_paired(

@@ -4,7 +4,11 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use flamegate::collect::shard::{Balance, ShardInfo, ShardSpec, split as split_by};
+use flamegate::collect::shard::{Balance, split as split_by};
+
+use flamegate::record::shard::ShardInfo;
+
+use flamegate::record::shard::ShardSpec;
 use flamegate::record::{BenchId, RunRecord};
 
 use crate::support::*;
@@ -310,8 +314,8 @@ fn a_real_project_gated_in_three_shards_matches_the_unsharded_verdicts() {
 /// As under the adaptive plan, benchmarks ran different numbers of rounds
 /// (two of them 9, the others 4 to 6), so the shards did too (issue 23).
 fn paired_shards(dir: &Path, count: usize) -> Vec<PathBuf> {
+    use flamegate::record::Side;
     use flamegate::record::paired::{PAIRED_SHARD_FORMAT, PairedRun, PairedShard, RoundMedians};
-    use flamegate::report::Side;
     let base = suite(1, &[]);
     let head = suite(2, &[2, 9, 17]);
     let rounds_of = |i: usize| if i < 2 { 9 } else { 4 + i % 3 };

@@ -1,7 +1,9 @@
 //! The comment body: the Markdown report, the head it describes, a link to
 //! the run, all fitted into GitHub's size limits.
 
-use crate::render::{Markdown, Renderer, markdown_text};
+use crate::render::Renderer;
+use crate::render::escape::markdown_text;
+use crate::render::markdown::Markdown;
 use crate::report::Report;
 
 /// GitHub's limit on a comment body (422 "body is too long" beyond it).

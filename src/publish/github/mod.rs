@@ -501,7 +501,7 @@ impl Api<'_> {
         current_head: Option<&str>,
     ) -> Result<String, ApiError> {
         let author = self.author(options).await;
-        let marker = crate::render::marker(&report.suite);
+        let marker = crate::render::markdown::marker(&report.suite);
         let (outcome, deleted) = comment::upsert(
             self.client,
             &StickyComment {
