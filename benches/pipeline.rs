@@ -57,7 +57,7 @@ fn unsorted_suite(benches: usize, seed: u64) -> RunRecord {
                 BenchResult::new(
                     BenchId(format!("group{}/bench{i}", i % 10)),
                     format!("group{}", i % 10),
-                    "ns",
+                    flamegate::record::SampleUnit::Nanoseconds,
                     (0..100)
                         .map(|_| (1000.0 + i as f64 * 10.0) * (0.98 + 0.04 * next()))
                         .collect(),

@@ -318,26 +318,13 @@ pub fn measure_paired(
         head_commit: (head.commit.clone(), head.dirty),
         base_commit: sides.checkout.commit.clone(),
     };
-    let mut timed = collect::paired::run_paired(
-        pair,
-        selection,
-        plan,
-        &compare::paired::stop_rule(settings, collect::rounds::MAX_ROUNDS),
-        runner,
-        &progress,
-    )?;
-    if selection.check_instructions && selection.measure == collect::Measure::Time {
-        // Which times changed is the comparison's call; in a shard, over
-        // the shard's benchmarks (the merged verdict is over all).
-        let changed = compare::paired::time_changed(&timed.run, settings);
-        if !changed.is_empty() {
-            progress.note(&format!(
-                "paired: {} benchmark(s) changed in time; counting their instructions on both sides",
-                changed.len()
-            ));
-        }
-        timed.count_changed(&changed, &sides.head, &progress)?;
-    }
+    // Which times changed is the comparison's call; in a shard, over the
+    // shard's benchmarks (the merged verdict is over all).
+    let rules = collect::paired::Rules {
+        stop: &compare::paired::stop_rule(settings, collect::rounds::MAX_ROUNDS),
+        time_changed: Some(&|run| compare::paired::time_changed(run, settings)),
+    };
+    let timed = collect::paired::run_paired(pair, selection, plan, rules, runner, &progress)?;
     Ok(crate::record::paired::PairedShard {
         paired_shard: crate::record::paired::PAIRED_SHARD_FORMAT,
         run: timed.run,

@@ -164,7 +164,7 @@ pub fn bisect(
             };
             BenchBisection {
                 id: id.0.clone(),
-                unit: unit.into(),
+                unit,
                 good_level: ends.good,
                 bad_level: ends.bad,
                 change: ends.bad / ends.good - 1.0,
@@ -257,13 +257,13 @@ impl<'a> Bench<'a> {
 
     /// Measure both ends and keep the benchmarks that changed between
     /// them; returns their unit.
-    fn find_ends(&mut self, request: &Request<'_>) -> Result<&'static str> {
+    fn find_ends(&mut self, request: &Request<'_>) -> Result<crate::record::SampleUnit> {
         if request.measure == Some(Measure::Time) {
             return self.time_ends(request.any_change);
         }
         self.count_ends(request.any_change)?;
         if !self.ends.is_empty() {
-            return Ok(crate::record::UNIT_INSTRUCTIONS);
+            return Ok(crate::record::SampleUnit::Instructions);
         }
         let (good, bad) = (
             short_sha(&self.range[0].sha).to_string(),

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use super::{Bench, Ends, Measurement, followed};
 use crate::collect::RunSelection;
 use crate::collect::cargo::Project;
-use crate::collect::paired::{Pair, TimedPair, run_paired};
+use crate::collect::paired::{Pair, Rules, TimedPair, run_paired};
 use crate::collect::rounds::{MAX_ROUNDS, RoundPlan};
 use crate::compare::paired::{
     Nearer, against_paired, midpoint_stop_rule, nearer_end, per_look_confidence, stop_rule,
@@ -73,7 +73,10 @@ impl Bench<'_> {
             pair,
             selection,
             RoundPlan::Adaptive { budget: None },
-            rule,
+            Rules {
+                stop: rule,
+                time_changed: None,
+            },
             self.runner,
             self.progress,
         )
@@ -81,7 +84,7 @@ impl Bench<'_> {
 
     /// Time the bad end against the good end; keep the benchmarks whose
     /// paired verdict is a slowdown (or, with `any_change`, a speed-up).
-    pub(super) fn time_ends(&mut self, any_change: bool) -> Result<&'static str> {
+    pub(super) fn time_ends(&mut self, any_change: bool) -> Result<crate::record::SampleUnit> {
         let last = self.range.len() - 1;
         self.set_good_side(0)?;
         let built = self.build(last)?.map_err(|reason| {
@@ -146,7 +149,7 @@ impl Bench<'_> {
                     .join(", ")
             )));
         }
-        Ok(crate::record::UNIT_NS)
+        Ok(crate::record::SampleUnit::Nanoseconds)
     }
 
     /// Commit `index`'s level of each bisected benchmark, placed between

@@ -20,7 +20,7 @@ use super::BenchExecutable;
 use super::runner::Measured;
 use crate::error::{Error, Result};
 use crate::record::command::CommandSpec;
-use crate::record::{BenchId, BenchResult, FoldedStacks, UNIT_NS};
+use crate::record::{BenchId, BenchResult, FoldedStacks, SampleUnit};
 
 /// Runs of each command in a stored run, at the least.
 pub const STORED_RUNS: usize = 10;
@@ -155,7 +155,7 @@ fn time_command(
     let mut result = BenchResult::new(
         BenchId(id.to_string()),
         crate::record::command::GROUP.into(),
-        UNIT_NS,
+        SampleUnit::Nanoseconds,
         samples,
     );
     result.function = Some(spec.name.clone());

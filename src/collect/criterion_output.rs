@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
-use crate::record::{BenchId, BenchResult, Throughput, UNIT_NS};
+use crate::record::{BenchId, BenchResult, SampleUnit, Throughput};
 
 #[derive(Deserialize)]
 struct BenchmarkJson {
@@ -117,7 +117,7 @@ pub fn read_bench_dir(new_dir: &Path) -> Result<BenchResult> {
         ..BenchResult::new(
             BenchId(benchmark.full_id),
             benchmark.group_id,
-            UNIT_NS,
+            SampleUnit::Nanoseconds,
             samples,
         )
     })

@@ -20,7 +20,7 @@ use super::BenchExecutable;
 use super::runner::Measured;
 use crate::error::{Error, Result};
 use crate::record::allocations::AllocationCount;
-use crate::record::{BenchId, BenchResult, UNIT_NS};
+use crate::record::{BenchId, BenchResult, SampleUnit};
 
 /// Whether this reads the output of divan `version`: divan 0.1 (tested:
 /// 0.1.21), or codspeed-divan-compat 2 and 3 (its own versions; tested:
@@ -196,7 +196,7 @@ fn result_of(id: String, samples: Vec<f64>) -> BenchResult {
     };
     BenchResult {
         function,
-        ..BenchResult::new(BenchId(id), group, UNIT_NS, samples)
+        ..BenchResult::new(BenchId(id), group, SampleUnit::Nanoseconds, samples)
     }
 }
 

@@ -854,7 +854,7 @@ pub fn count_one(exe: &BenchExecutable, id: &str, out: &Path) -> Result<BenchRes
         group: id.split('/').next().unwrap_or(id).to_string(),
         function: None,
         parameter: None,
-        unit: crate::record::UNIT_INSTRUCTIONS.into(),
+        unit: crate::record::SampleUnit::Instructions,
         samples: counts,
         throughput: None,
         profile: None,

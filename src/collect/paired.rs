@@ -29,13 +29,29 @@ pub struct Pair<'a> {
     pub base_commit: String,
 }
 
+/// Which benchmarks of a timed run changed in time, most important first:
+/// what the instruction check counts. A statistical decision, given by the
+/// caller (`compare::paired::time_changed`).
+pub type ChangedRule<'a> = &'a dyn Fn(&PairedRun) -> Vec<BenchId>;
+
+/// The decisions a paired run takes from the comparison, so that it
+/// collects everything in one pass: when a benchmark needs no more rounds,
+/// and which time changes to count in instructions (None: no instruction
+/// check).
+pub struct Rules<'a> {
+    pub stop: StopRule<'a>,
+    pub time_changed: Option<ChangedRule<'a>>,
+}
+
 /// Build both sides, then run rounds as `plan` says (`rounds`), then
-/// profile and count allocations of both sides alike.
+/// profile and count allocations of both sides alike; then, when the
+/// selection asks for it, count the instructions of the benchmarks whose
+/// time changed.
 pub fn run_paired(
     pair: Pair<'_>,
     selection: &RunSelection,
     plan: RoundPlan,
-    standing: StopRule<'_>,
+    rules: Rules<'_>,
     runner: &dyn super::Runner,
     progress: &Progress,
 ) -> Result<TimedPair> {
@@ -73,7 +89,7 @@ pub fn run_paired(
     let mut rounds = Rounds::run(
         &sides,
         plan,
-        standing,
+        rules.stop,
         selection,
         scratch.path(),
         runner,
@@ -117,7 +133,7 @@ pub fn run_paired(
     };
     let mut head_record = record(head_benches, pair.head_commit.0, pair.head_commit.1);
     head_record.shard = shard;
-    Ok(TimedPair {
+    let mut timed = TimedPair {
         run: PairedRun {
             rounds: rounds.done,
             base: record(base_benches, Some(pair.base_commit), false),
@@ -133,7 +149,12 @@ pub fn run_paired(
         head_listed,
         base_listed,
         took,
-    })
+    };
+    let counting = selection.check_instructions && selection.measure == super::Measure::Time;
+    if let Some(time_changed) = rules.time_changed.filter(|_| counting) {
+        timed.count_changed(&time_changed(&timed.run), pair.head, progress)?;
+    }
+    Ok(timed)
 }
 
 /// Build the head, then the base (from the head's compiled dependencies
@@ -260,8 +281,7 @@ fn count_allocations(
     Ok(())
 }
 
-/// A timed paired run and the executables it timed (for the instruction
-/// check, `count_changed`).
+/// A timed paired run and the executables it timed.
 pub struct TimedPair {
     pub run: PairedRun,
     head_listed: super::Listed,
@@ -279,7 +299,7 @@ impl TimedPair {
     /// under callgrind, with the executables just timed, until the counting
     /// has taken as long as the rounds (at least `MIN_COUNTING_TIME`). The
     /// rest, and all of them without valgrind, are listed as not counted.
-    pub fn count_changed(
+    fn count_changed(
         &mut self,
         changed: &[BenchId],
         scratch_in: &Project,
@@ -289,6 +309,10 @@ impl TimedPair {
         if changed.is_empty() {
             return Ok(());
         }
+        progress.note(&format!(
+            "paired: {} benchmark(s) changed in time; counting their instructions on both sides",
+            changed.len()
+        ));
         let mark = Instant::now();
         let not_counted = |counted: &mut crate::record::paired::CountedInstructions,
                            ids: &[BenchId],

@@ -131,7 +131,7 @@ fn bisect_shifts(config: &Config, history: &mut crate::report::history::History,
             .collect();
         let counted = shifts
             .iter()
-            .all(|(b, _)| history.benches[*b].unit == crate::record::UNIT_INSTRUCTIONS);
+            .all(|(b, _)| history.benches[*b].unit == crate::record::SampleUnit::Instructions);
         let request = crate::bisect::Request {
             project: &config.project,
             suite: config.suite.clone(),

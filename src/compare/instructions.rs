@@ -377,7 +377,7 @@ pub fn against_instructions(
 mod tests {
     use super::*;
     use crate::error::RecordSource;
-    use crate::record::{BenchResult, UNIT_INSTRUCTIONS};
+    use crate::record::{BenchResult, SampleUnit};
 
     fn counts(benches: &[(&str, &[f64])]) -> RunRecord {
         RunRecord::for_tests(
@@ -387,7 +387,7 @@ mod tests {
                     BenchResult::new(
                         BenchId(id.to_string()),
                         "g".into(),
-                        UNIT_INSTRUCTIONS,
+                        SampleUnit::Instructions,
                         samples.to_vec(),
                     )
                 })

@@ -250,7 +250,7 @@ fn input_notes(comparisons: &[Comparison], head: &RunRecord, notes: &mut Vec<Str
     let counted = head
         .benches
         .iter()
-        .any(|b| b.unit == crate::record::UNIT_INSTRUCTIONS);
+        .any(|b| b.unit == crate::record::SampleUnit::Instructions);
     let measure = if counted { "instructions" } else { "time" };
     for rows in by_input.values() {
         notes.push(input_note(rows, measure));

@@ -526,7 +526,14 @@ mod tests {
 
     fn run(ratios: &[f64]) -> PairedRun {
         let id = BenchId("bench/x".into());
-        let bench = |samples: Vec<f64>| BenchResult::new(id.clone(), "bench".into(), "ns", samples);
+        let bench = |samples: Vec<f64>| {
+            BenchResult::new(
+                id.clone(),
+                "bench".into(),
+                crate::record::SampleUnit::Nanoseconds,
+                samples,
+            )
+        };
         let record = |samples: Vec<f64>| RunRecord::for_tests(vec![bench(samples)]);
         let rounds: Vec<RoundMedians> = ratios
             .iter()

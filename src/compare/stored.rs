@@ -285,7 +285,7 @@ mod tests {
                     BenchResult::new(
                         BenchId(format!("bench/{i}")),
                         "bench".into(),
-                        "ns",
+                        crate::record::SampleUnit::Nanoseconds,
                         (0..20).map(|_| m * (1.0 + spread * next())).collect(),
                     )
                 })

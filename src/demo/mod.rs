@@ -529,17 +529,17 @@ mod tests {
     use crate::baseline::Baseline;
     use crate::compare::settings::Settings;
     use crate::record::allocations::AllocationCount;
-    use crate::record::{BenchId, BenchResult, RunRecord};
+    use crate::record::{BenchId, BenchResult, RunRecord, SampleUnit};
 
     const SIZES: [u32; 3] = [2_000, 8_000, 32_000];
 
     /// A record of the shop's order queries: `level` per iteration in
     /// `unit`, with `allocations` heap blocks per iteration (None: the
     /// bench did not count them).
-    fn record(unit: &str, level: f64, seed: u64, allocations: Option<u64>) -> RunRecord {
+    fn record(unit: SampleUnit, level: f64, seed: u64, allocations: Option<u64>) -> RunRecord {
         let mut rng = fastrand::Rng::with_seed(seed);
         let mut samples = |level: f64| -> Vec<f64> {
-            if unit == crate::record::UNIT_INSTRUCTIONS {
+            if unit == SampleUnit::Instructions {
                 vec![level; 3]
             } else {
                 (0..30).map(|_| level * (1.0 + 0.01 * rng.f64())).collect()
@@ -555,7 +555,7 @@ mod tests {
                 group: "orders".into(),
                 function: None,
                 parameter: None,
-                unit: unit.into(),
+                unit,
                 samples: samples(level),
                 throughput: None,
                 profile: None,
@@ -588,8 +588,8 @@ mod tests {
         head: Option<u64>,
     ) -> Report {
         let unit = match measure {
-            collect::Measure::Time => "ns",
-            collect::Measure::Instructions => crate::record::UNIT_INSTRUCTIONS,
+            collect::Measure::Time => SampleUnit::Nanoseconds,
+            collect::Measure::Instructions => SampleUnit::Instructions,
         };
         let baseline = Baseline {
             record: record(unit, 12_000.0, 1, base),

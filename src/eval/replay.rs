@@ -80,7 +80,7 @@ pub fn bench_result(id: &BenchId, samples: Vec<f64>) -> BenchResult {
             .next()
             .unwrap_or_default()
             .to_string(),
-        crate::record::UNIT_NS,
+        crate::record::SampleUnit::Nanoseconds,
         samples,
     )
 }

@@ -248,7 +248,7 @@ struct LeanRecord {
 #[derive(Deserialize)]
 struct LeanBench {
     id: String,
-    unit: String,
+    unit: crate::record::SampleUnit,
     samples: Vec<f64>,
     #[serde(default)]
     throughput: Option<Throughput>,
@@ -268,7 +268,7 @@ struct Parsed {
     commit: Option<String>,
     machine: Machine,
     /// (id, unit, point, what it executed), in the record's order.
-    points: Vec<(String, String, Point, Option<String>)>,
+    points: Vec<(String, crate::record::SampleUnit, Point, Option<String>)>,
 }
 
 /// Read and reduce every blob, on `threads` threads, in order.
@@ -319,12 +319,7 @@ fn reduce(record: &RunRecord) -> Parsed {
                     b.samples.clone(),
                     b.throughput.as_ref().map(|t| t.per_iteration),
                 )?;
-                Some((
-                    b.id.as_str().to_string(),
-                    b.unit.clone(),
-                    point,
-                    b.executed.clone(),
-                ))
+                Some((b.id.as_str().to_string(), b.unit, point, b.executed.clone()))
             })
             .collect(),
     }
@@ -434,7 +429,7 @@ fn assemble(
             let slot = *index_of.entry(id.clone()).or_insert_with(|| {
                 benches.push(BenchHistory {
                     id,
-                    unit: unit.clone(),
+                    unit,
                     points: vec![None; count],
                     head: None,
                     changes: Vec::new(),

@@ -27,10 +27,32 @@ pub struct Side {
     pub chosen_as: String,
 }
 
-/// Samples in nanoseconds per iteration (timing mode).
-pub const UNIT_NS: &str = "ns";
-/// Samples in instructions per iteration (instruction mode, callgrind).
-pub const UNIT_INSTRUCTIONS: &str = "instructions";
+/// What a benchmark's samples count, per iteration. A record holds one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum SampleUnit {
+    /// Nanoseconds (timing mode).
+    #[serde(rename = "ns")]
+    Nanoseconds,
+    /// Instructions (instruction mode, callgrind): exact counts.
+    #[serde(rename = "instructions")]
+    Instructions,
+}
+
+impl SampleUnit {
+    /// The unit as records and reports spell it: `ns`, `instructions`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SampleUnit::Nanoseconds => "ns",
+            SampleUnit::Instructions => "instructions",
+        }
+    }
+}
+
+impl std::fmt::Display for SampleUnit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// The schema version this flamegate writes and reads.
 pub const RECORD_SCHEMA: u32 = 1;
@@ -224,9 +246,9 @@ pub struct BenchResult {
     pub function: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameter: Option<String>,
-    /// Unit of `samples`: `ns` (time per iteration), or `instructions` (per
-    /// iteration, one exact sample) in instruction mode.
-    pub unit: String,
+    /// Unit of `samples`: nanoseconds (time per iteration), or
+    /// instructions (per iteration, one exact sample per repeat).
+    pub unit: SampleUnit,
     /// Raw samples: time per iteration in nanoseconds, one per criterion sample.
     pub samples: Vec<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -269,13 +291,13 @@ pub struct BenchResult {
 
 impl BenchResult {
     /// A result of `samples` alone: nothing else measured yet.
-    pub fn new(id: BenchId, group: String, unit: &str, samples: Vec<f64>) -> BenchResult {
+    pub fn new(id: BenchId, group: String, unit: SampleUnit, samples: Vec<f64>) -> BenchResult {
         BenchResult {
             id,
             group,
             function: None,
             parameter: None,
-            unit: unit.to_string(),
+            unit,
             samples,
             throughput: None,
             profile: None,
@@ -357,12 +379,6 @@ impl RunRecord {
             if !seen.insert(&bench.id) {
                 return Err(invalid("appears twice".into()));
             }
-            if bench.unit != UNIT_NS && bench.unit != UNIT_INSTRUCTIONS {
-                return Err(invalid(format!(
-                    "has unit `{}`, expected `{UNIT_NS}` or `{UNIT_INSTRUCTIONS}`",
-                    bench.unit
-                )));
-            }
             if bench.unit != self.benches[0].unit {
                 return Err(invalid(format!(
                     "has unit `{}` but `{}` has `{}`: one record holds one kind of measurement",
@@ -392,7 +408,7 @@ impl RunRecord {
     pub fn is_instructions(&self) -> bool {
         self.benches
             .first()
-            .is_some_and(|b| b.unit == UNIT_INSTRUCTIONS)
+            .is_some_and(|b| b.unit == SampleUnit::Instructions)
     }
 
     /// The benchmark `id`. flamegate writes `benches` sorted by id (runs

@@ -19,7 +19,7 @@ fn timed(report: &BisectReport) -> bool {
     report
         .benchmarks
         .first()
-        .is_some_and(|b| b.unit == crate::record::UNIT_NS)
+        .is_some_and(|b| b.unit == crate::record::SampleUnit::Nanoseconds)
 }
 
 /// How a step was measured, for its words.
@@ -40,8 +40,8 @@ fn timed_step(report: &BisectReport, step: &crate::report::bisect::Step) -> Time
 }
 
 /// Two levels in their unit: instruction counts or times per iteration.
-fn levels_text(unit: &str, from: f64, to: f64) -> String {
-    if unit == crate::record::UNIT_NS {
+fn levels_text(unit: crate::record::SampleUnit, from: f64, to: f64) -> String {
+    if unit == crate::record::SampleUnit::Nanoseconds {
         format!(
             "{} → {}",
             super::format_duration(from),
@@ -155,7 +155,7 @@ fn dependency_text(change: &DependencyChange, code: impl Fn(&str) -> String) -> 
 }
 
 /// The culprit's own change, in one sentence.
-fn alone_text(culprit: &Culprit, unit: &str) -> String {
+fn alone_text(culprit: &Culprit, unit: crate::record::SampleUnit) -> String {
     let mut text = format!(
         "{} per iteration ({}",
         levels_text(unit, culprit.parent_level, culprit.level),
@@ -182,7 +182,7 @@ fn alone_text(culprit: &Culprit, unit: &str) -> String {
 fn bench_line(bench: &BenchBisection, id: &str) -> String {
     format!(
         "{id}: {} ({})",
-        levels_text(&bench.unit, bench.good_level, bench.bad_level),
+        levels_text(bench.unit, bench.good_level, bench.bad_level),
         format_change(bench.change)
     )
 }
@@ -226,7 +226,7 @@ pub fn markdown(report: &BisectReport) -> String {
                     markdown_text(&culprit.commit.author),
                     date(&culprit.commit)
                 );
-                markdown_culprit(&mut out, culprit, &bench.unit);
+                markdown_culprit(&mut out, culprit, bench.unit);
             }
             BisectOutcome::Undecided { candidates } => {
                 let _ = writeln!(out, "**Undecided**: {UNDECIDED}:\n");
@@ -244,7 +244,7 @@ pub fn markdown(report: &BisectReport) -> String {
     out
 }
 
-fn markdown_culprit(out: &mut String, culprit: &Culprit, unit: &str) {
+fn markdown_culprit(out: &mut String, culprit: &Culprit, unit: crate::record::SampleUnit) {
     let _ = writeln!(
         out,
         "- alone: {}",
@@ -327,7 +327,7 @@ pub fn terminal(report: &BisectReport) -> String {
                     terminal_text(&culprit.commit.author),
                     date(&culprit.commit)
                 );
-                let _ = writeln!(out, "  alone: {}", alone_text(culprit, &bench.unit));
+                let _ = writeln!(out, "  alone: {}", alone_text(culprit, bench.unit));
                 let _ = writeln!(out, "  changed: {}", diff_text(culprit, terminal_text));
                 for change in &culprit.dependencies {
                     let _ = writeln!(
@@ -376,7 +376,7 @@ fn check_line(
             text(&culprit.commit.subject),
             text(&culprit.commit.author),
             date(&culprit.commit),
-            text(&alone_text(culprit, &bench.unit))
+            text(&alone_text(culprit, bench.unit))
         ),
         BisectOutcome::Undecided { candidates } => format!(
             "introduced by one of {} (the commits between could not be placed)",

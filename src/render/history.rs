@@ -8,6 +8,7 @@
 
 use std::fmt::Write as _;
 
+use crate::record::SampleUnit;
 use crate::render::{format_change, format_duration, html_text, terminal_text};
 use crate::report::history::{BenchHistory, ChangePoint, History, Point, ShiftCause};
 
@@ -21,15 +22,12 @@ const TOP: f64 = 8.0;
 const BOTTOM: f64 = 20.0;
 
 /// A level in its unit: a time per iteration, else a count.
-pub fn format_level(unit: &str, value: f64) -> String {
-    if unit == "ns" {
-        format_duration(value)
-    } else {
-        format!(
-            "{} {}",
-            crate::profile::hotspots::format_count(value),
-            terminal_text(unit)
-        )
+pub fn format_level(unit: SampleUnit, value: f64) -> String {
+    match unit {
+        SampleUnit::Nanoseconds => format_duration(value),
+        SampleUnit::Instructions => {
+            format!("{} {unit}", crate::profile::hotspots::format_count(value))
+        }
     }
 }
 
@@ -67,8 +65,8 @@ fn change_words(bench: &BenchHistory, change: &ChangePoint) -> String {
     format!(
         "{} ({} → {}{machine})",
         format_change(change.change),
-        format_level(&bench.unit, change.before),
-        format_level(&bench.unit, change.after)
+        format_level(bench.unit, change.before),
+        format_level(bench.unit, change.after)
     )
 }
 
@@ -211,7 +209,7 @@ pub fn csv(history: &History) -> Vec<u8> {
                 &commit.author,
                 &commit.subject,
                 &bench.id,
-                &bench.unit,
+                bench.unit.as_str(),
                 &point.median.to_string(),
                 &point.low.to_string(),
                 &point.high.to_string(),
@@ -534,7 +532,7 @@ fn section_heading(
         .points
         .iter()
         .map(|p| {
-            p.map(|p| format_level(&bench.unit, p.median))
+            p.map(|p| format_level(bench.unit, p.median))
                 .unwrap_or_default()
         })
         .collect();
@@ -547,14 +545,14 @@ fn section_heading(
         html_text(&medians.join(",")),
         html_text(&bench.id),
         latest
-            .map(|p| html_text(&format_level(&bench.unit, p.median)))
+            .map(|p| html_text(&format_level(bench.unit, p.median)))
             .unwrap_or_default(),
         bench
             .head
             .filter(|_| has_head)
             .map(|h| format!(
                 "; the pull request's head {}",
-                html_text(&format_level(&bench.unit, h))
+                html_text(&format_level(bench.unit, h))
             ))
             .unwrap_or_default(),
     );
@@ -579,10 +577,10 @@ fn axes(out: &mut String, history: &History, bench: &BenchHistory, frame: &Frame
         WIDTH - RIGHT,
         LEFT - 4.0,
         TOP + 8.0,
-        html_text(&format_level(&bench.unit, frame.high)),
+        html_text(&format_level(bench.unit, frame.high)),
         LEFT - 4.0,
         bottom,
-        html_text(&format_level(&bench.unit, frame.low)),
+        html_text(&format_level(bench.unit, frame.low)),
     );
     if let (Some(a), Some(b)) = (history.commits.first(), history.commits.last()) {
         let _ = writeln!(
@@ -658,7 +656,7 @@ fn marks(out: &mut String, history: &History, bench: &BenchHistory, frame: &Fram
             "<circle class=\"head\" cx=\"{x}\" cy=\"{}\" r=\"3.5\"><title>{}: {}</title></circle>",
             round(frame.y(head)),
             html_text(&label.label),
-            html_text(&format_level(&bench.unit, head)),
+            html_text(&format_level(bench.unit, head)),
         );
     }
 }

@@ -52,8 +52,8 @@ impl BisectReport {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BenchBisection {
     pub id: String,
-    /// `instructions` or `ns` per iteration.
-    pub unit: String,
+    /// Instructions or time per iteration.
+    pub unit: crate::record::SampleUnit,
     pub good_level: f64,
     pub bad_level: f64,
     /// bad / good − 1.

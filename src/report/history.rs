@@ -69,8 +69,8 @@ pub struct HeadCommit {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BenchHistory {
     pub id: String,
-    /// `ns` (time per iteration) or `instructions`.
-    pub unit: String,
+    /// Time per iteration or instructions.
+    pub unit: crate::record::SampleUnit,
     /// One per `History::commits`; None where the benchmark was not in the
     /// record (added later, removed, filtered out by the run).
     pub points: Vec<Option<Point>>,

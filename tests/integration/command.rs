@@ -77,7 +77,10 @@ fn a_command_is_timed_whole_and_a_slower_start_up_fails_with_its_memory_shown() 
         .arg(&counted));
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let counted = flamegate::record::RunRecord::load(&counted).unwrap();
-    assert_eq!(counted.benches[0].unit, "instructions");
+    assert_eq!(
+        counted.benches[0].unit,
+        flamegate::record::SampleUnit::Instructions
+    );
     assert!(counted.benches[0].samples[0] > 100_000.0, "{counted:?}");
 
     git_in(&repo, &["checkout", "-q", "-b", "slow"]);

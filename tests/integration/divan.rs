@@ -46,7 +46,7 @@ fn a_divan_bench_is_listed_timed_counted_and_a_slowdown_fails() {
         ]
     );
     for bench in &stored.benches {
-        assert_eq!(bench.unit, "ns");
+        assert_eq!(bench.unit, flamegate::record::SampleUnit::Nanoseconds);
         assert_eq!(bench.samples.len(), 10, "{}", bench.id);
         assert!(bench.samples.iter().all(|s| *s > 10.0), "{bench:?}");
     }
@@ -74,7 +74,7 @@ fn a_divan_bench_is_listed_timed_counted_and_a_slowdown_fails() {
             .iter()
             .find(|b| b.id.as_str() == id)
             .unwrap();
-        assert_eq!(bench.unit, "instructions");
+        assert_eq!(bench.unit, flamegate::record::SampleUnit::Instructions);
         bench.samples[0]
     };
     let (short, long) = (count("walk::sum::1000"), count("walk::sum::4000"));

@@ -35,7 +35,7 @@ fn fixed_report() -> Report {
 fn paired_report_with_instruction_checks() -> Report {
     use flamegate::record::instructions::Simulated;
     use flamegate::record::paired::{CountedInstructions, PairedRun, RoundMedians};
-    use flamegate::record::{BenchId, UNIT_INSTRUCTIONS};
+    use flamegate::record::{BenchId, SampleUnit};
     let benches = [
         ("parse/large", 50_000.0),
         ("render/page", 2_000.0),
@@ -70,7 +70,7 @@ fn paired_report_with_instruction_checks() -> Report {
         .collect();
     let counts = |id: &str, count: f64, l1_misses: u64| {
         let mut bench = record(&[(id, 1.0)], 0).benches.remove(0);
-        bench.unit = UNIT_INSTRUCTIONS.into();
+        bench.unit = SampleUnit::Instructions;
         bench.samples = vec![count; 3];
         bench.simulated = Some(Simulated {
             l1_misses,
@@ -610,7 +610,7 @@ fn bisect_report() -> flamegate::report::bisect::BisectReport {
         benchmarks: vec![
             BenchBisection {
                 id: "dups/find/3200".into(),
-                unit: "instructions".into(),
+                unit: flamegate::record::SampleUnit::Instructions,
                 good_level: 494_700.0,
                 bad_level: 11_130_000.0,
                 change: 21.49,
@@ -672,7 +672,7 @@ fn bisect_report() -> flamegate::report::bisect::BisectReport {
             },
             BenchBisection {
                 id: "parse/`large`|x".into(),
-                unit: "instructions".into(),
+                unit: flamegate::record::SampleUnit::Instructions,
                 good_level: 1_000.0,
                 bad_level: 1_200.0,
                 change: 0.2,
@@ -713,7 +713,7 @@ fn timed_bisect_report() -> flamegate::report::bisect::BisectReport {
     let mut report = bisect_report();
     report.benchmarks.truncate(1);
     let bench = &mut report.benchmarks[0];
-    bench.unit = "ns".into();
+    bench.unit = flamegate::record::SampleUnit::Nanoseconds;
     bench.good_level = 1_250.0;
     bench.bad_level = 28_400.0;
     let BisectOutcome::Culprit(culprit) = &mut bench.outcome else {

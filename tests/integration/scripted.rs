@@ -234,7 +234,10 @@ fn run_paired(
         pair,
         selection,
         plan,
-        &compare::paired::stop_rule(settings, rounds::MAX_ROUNDS),
+        paired::Rules {
+            stop: &compare::paired::stop_rule(settings, rounds::MAX_ROUNDS),
+            time_changed: None,
+        },
         runner,
         &Progress::Silent,
     )
@@ -638,7 +641,10 @@ fn two_fixed_rounds(head: &Project, base: &Project, runner: &Scripted) -> Paired
         pair,
         &RunSelection::default(),
         RoundPlan::Fixed(2),
-        &compare::paired::stop_rule(&Settings::default(), rounds::MAX_ROUNDS),
+        paired::Rules {
+            stop: &compare::paired::stop_rule(&Settings::default(), rounds::MAX_ROUNDS),
+            time_changed: None,
+        },
         runner,
         &Progress::Silent,
     )

@@ -51,7 +51,7 @@ pub fn record(benches: &[(&str, f64)], seed: u64) -> RunRecord {
                 BenchResult::new(
                     BenchId(id.to_string()),
                     id.split('/').next().unwrap_or(id).to_string(),
-                    "ns",
+                    flamegate::record::SampleUnit::Nanoseconds,
                     samples(*median, 0.02, seed * 1000 + i as u64, 30),
                 )
             })
