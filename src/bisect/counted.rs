@@ -76,7 +76,7 @@ impl Bench<'_> {
             for (m, id) in ids.iter().enumerate() {
                 bar.working_on(id);
                 let out = scratch.path().join(format!("callgrind-{n}-{m}"));
-                let result = collect::count_one(exe, id, &out)?;
+                let result = collect::counting::count_one(exe, id, &out)?;
                 counts.insert(result.id.clone(), result);
                 bar.finished_one(id);
             }

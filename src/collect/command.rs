@@ -17,7 +17,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::BenchExecutable;
-use super::runner::Measured;
+use super::Measured;
 use crate::error::{Error, Result};
 use crate::record::command::CommandSpec;
 use crate::record::{BenchId, BenchResult, FoldedStacks, SampleUnit};

@@ -17,7 +17,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use super::BenchExecutable;
-use super::runner::Measured;
+use super::Measured;
 use crate::error::{Error, Result};
 use crate::record::allocations::AllocationCount;
 use crate::record::{BenchId, BenchResult, SampleUnit};

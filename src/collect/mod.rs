@@ -9,6 +9,7 @@ pub mod allocations;
 pub mod callgrind;
 pub mod cargo;
 pub mod command;
+pub mod counting;
 pub mod criterion_output;
 pub mod divan;
 pub mod executed;
@@ -17,6 +18,7 @@ pub mod interference;
 pub mod machine;
 pub mod machine_code;
 pub mod paired;
+pub mod profiling;
 pub mod rounds;
 pub mod runner;
 pub mod rustc_wrapper;
@@ -24,17 +26,16 @@ pub mod same_code;
 pub mod shard;
 pub mod two_builds;
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::io::{BufRead, BufReader, Read};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use crate::error::{Error, Result};
+use crate::record::interference::Interference;
 use crate::record::{BenchId, BenchResult, RECORD_SCHEMA, RunRecord};
 
 use crate::progress::Progress;
 use cargo::{BenchExecutable, Project};
-use runner::{Measured, Runner};
+use runner::Runner;
 
 /// What a run measures.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -302,105 +303,6 @@ pub(crate) fn narrowed_to(selection: &RunSelection, listed: &Listed) -> RunSelec
     }
 }
 
-/// How many ids a note names before it says "and N more".
-const NAMED_IN_A_NOTE: usize = 10;
-
-/// Restrict the listed benchmarks to `timed`, naming the others, with the
-/// criterion filter that selects exactly the ones kept.
-fn keep_timed(
-    listed: Listed,
-    timed: &std::collections::BTreeSet<BenchId>,
-    progress: &Progress,
-) -> Result<(Listed, Option<String>)> {
-    let (listed, left_out) = restrict(listed, |id| timed.contains(id));
-    let Some(filter) = filter_of(&listed) else {
-        return Err(Error::Usage(format!(
-            "none of the {} benchmark(s) of the stored baseline is defined by the bench targets any more (renamed?); record a new baseline with `flamegate baseline update`",
-            timed.len()
-        )));
-    };
-    if !left_out.is_empty() {
-        let mut named = left_out
-            .iter()
-            .take(NAMED_IN_A_NOTE)
-            .cloned()
-            .collect::<Vec<_>>()
-            .join(", ");
-        if left_out.len() > NAMED_IN_A_NOTE {
-            named.push_str(&format!(" and {} more", left_out.len() - NAMED_IN_A_NOTE));
-        }
-        progress.note(&format!(
-            "not timed, without a stored baseline: {} benchmark(s): {named}",
-            left_out.len()
-        ));
-    }
-    Ok((listed, Some(filter)))
-}
-
-/// Restrict the listed benchmarks to one shard (see `shard`): the split is
-/// made over every listed id, printed, and returned with the criterion
-/// filter that selects exactly this shard's ids.
-pub(crate) fn apply_shard(
-    listed: Listed,
-    plan: &shard::ShardPlan,
-    progress: &Progress,
-) -> Result<(Listed, Option<String>, crate::record::shard::ShardInfo)> {
-    let (mut lists, filter, info) = shard_lists(vec![listed], plan, progress)?;
-    Ok((lists.pop().expect("one list"), filter, info))
-}
-
-/// `apply_shard` over several listings at once (both sides of a paired
-/// run): one split over the union of their ids.
-pub(crate) fn shard_lists(
-    lists: Vec<Listed>,
-    plan: &shard::ShardPlan,
-    progress: &Progress,
-) -> Result<(Vec<Listed>, Option<String>, crate::record::shard::ShardInfo)> {
-    let all: Vec<BenchId> = lists
-        .iter()
-        .flatten()
-        .flat_map(|(_, ids)| ids.iter().map(|id| BenchId(id.clone())))
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let (assignment, split) = shard::split(&all, &plan.balance, plan.spec.count);
-    let info = crate::record::shard::ShardInfo {
-        spec: plan.spec,
-        suite: plan.suite.clone(),
-        assignment,
-        split,
-    };
-    let mine: Vec<&BenchId> = info.ids().collect();
-    let estimate = match (&plan.balance, split) {
-        (shard::Balance::Durations(durations), crate::record::shard::SplitMethod::Durations) => {
-            let seconds: f64 = mine.iter().filter_map(|id| durations.get(*id)).sum();
-            format!(", about {seconds:.0}s of timing")
-        }
-        _ => String::new(),
-    };
-    progress.note(&format!(
-        "shard {}: {} of {} benchmarks ({}){estimate}",
-        plan.spec,
-        mine.len(),
-        all.len(),
-        split.describe(),
-    ));
-    for id in &mine {
-        progress.note(&format!("  shard {}: {id}", plan.spec));
-    }
-    let filter = exact_filter(mine.iter().copied());
-    let lists = lists
-        .into_iter()
-        .map(|listed| {
-            restrict(listed, |id| {
-                info.assignment.get(id) == Some(&plan.spec.index)
-            })
-            .0
-        })
-        .collect();
-    Ok((lists, filter, info))
-}
-
 /// criterion's arguments for a timing run: the filter, `--noplot`, then
 /// the user's arguments (or `defaults` when there are none).
 pub(crate) fn timing_args(selection: &RunSelection, defaults: &[&str]) -> Vec<String> {
@@ -414,179 +316,6 @@ pub(crate) fn timing_args(selection: &RunSelection, defaults: &[&str]) -> Vec<St
         args.extend(selection.criterion_args.iter().cloned());
     }
     args
-}
-
-/// Every benchmark a bench process left in `home`, with its folder there:
-/// criterion's output, or a divan run's results (no folder).
-pub(crate) fn read_results(home: &Path) -> Result<Vec<(PathBuf, BenchResult)>> {
-    let mut written = Vec::new();
-    for file in [divan::RESULTS_FILE, command::RESULTS_FILE] {
-        written.extend(read_results_file(home, file)?);
-    }
-    if written.is_empty() {
-        return criterion_output::read_criterion_dirs(home);
-    }
-    Ok(written.into_iter().map(|r| (PathBuf::new(), r)).collect())
-}
-
-/// The last `n` lines of `text`: what a failed process's error shows.
-pub(crate) fn last_lines(text: &str, n: usize) -> String {
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
-}
-
-/// Leave `results` in `home` as `file`, for `read_results`: what a harness
-/// that writes no files of its own (divan, commands) measured.
-pub(crate) fn write_results(home: &Path, file: &str, results: &[BenchResult]) -> Result<()> {
-    std::fs::create_dir_all(home).map_err(|e| Error::io(home, e))?;
-    let path = home.join(file);
-    let json = serde_json::to_vec(results).expect("results serialize");
-    std::fs::write(&path, json).map_err(|e| Error::io(&path, e))
-}
-
-/// The results `write_results` left in `home` as `file` (none when it left
-/// none there).
-fn read_results_file(home: &Path, file: &str) -> Result<Vec<BenchResult>> {
-    let path = home.join(file);
-    match std::fs::read(&path) {
-        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
-            Error::io(
-                &path,
-                std::io::Error::new(std::io::ErrorKind::InvalidData, e),
-            )
-        }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-        Err(e) => Err(Error::io(&path, e)),
-    }
-}
-
-/// Say which bench targets the profiling pass leaves out, and why: their
-/// criterion has no flamegate hook, or their config installs no profiler.
-pub(crate) fn note_unprofiled(listed: &[(BenchExecutable, Vec<String>)], progress: &Progress) {
-    let commands: Vec<&str> = listed
-        .iter()
-        .filter(|(exe, _)| exe.is_command() && !exe.profiles_itself())
-        .flat_map(|(_, ids)| ids.iter().map(String::as_str))
-        .collect();
-    if !commands.is_empty() {
-        progress.note(&format!(
-            "not profiled: command(s) {}: their program does not sample itself, so they get timing \
-             verdicts without flamegraphs (`let _profile = flamegate_sampler::profile_command();` first in \
-             its `main` does, with the crate flamegate-sampler as a dependency)",
-            commands.join(", ")
-        ));
-    }
-    let no_hook: Vec<String> = listed
-        .iter()
-        .filter(|(exe, ids)| !ids.is_empty() && !exe.fits_profiler_hook() && !exe.is_command())
-        .map(|(exe, _)| match (&exe.criterion, &exe.divan) {
-            (Some(version), _) => format!("{} (criterion {version})", exe.target.label()),
-            (None, Some(version)) => format!("{} (divan {version})", exe.target.label()),
-            (None, None) => exe.target.label(),
-        })
-        .collect();
-    let no_profiler: Vec<String> = listed
-        .iter()
-        .filter(|(exe, ids)| !ids.is_empty() && exe.fits_profiler_hook())
-        .filter(|(exe, _)| !exe.installs_a_profiler())
-        .map(|(exe, _)| exe.target.label())
-        .collect();
-    if !no_profiler.is_empty() {
-        progress.note(&format!(
-            "not profiled: bench target(s) {}: no profiler installed in their criterion config \
-             (`config = flamegate_hook::criterion()` in `criterion_group!` installs flamegate's), so they \
-             get timing verdicts without flamegraphs",
-            no_profiler.join(", ")
-        ));
-    }
-    if !no_hook.is_empty() {
-        progress.note(&format!(
-            "not profiled: bench target(s) {}: flamegate's profiler hooks plug into criterion {}, so \
-             they get timing verdicts without flamegraphs",
-            no_hook.join(", "),
-            crate::profile::CRITERION_VERSIONS
-                .iter()
-                .map(|(major, minor)| format!("{major}.{minor}"))
-                .collect::<Vec<_>>()
-                .join(" and "),
-        ));
-    }
-}
-
-/// The profiling pass, separate from timing so sampling never distorts it:
-/// each executable once in criterion's `--profile-time` mode; the profiles
-/// of the benchmarks in `dirs` (executable index, criterion directory, id)
-/// folded. Benchmarks without the hook have no profile.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn profile_pass(
-    listed: &[(BenchExecutable, Vec<String>)],
-    dirs: &[(usize, PathBuf, BenchId)],
-    selection: &RunSelection,
-    seconds: f64,
-    scratch: &Path,
-    tag: &str,
-    runner: &dyn Runner,
-    progress: &Progress,
-) -> Result<std::collections::BTreeMap<BenchId, crate::record::FoldedStacks>> {
-    let profiled: Vec<bool> = listed
-        .iter()
-        .map(|(exe, ids)| {
-            !ids.is_empty()
-                && (exe.profiles_itself() || exe.fits_profiler_hook() && exe.installs_a_profiler())
-        })
-        .collect();
-    let total: usize = listed
-        .iter()
-        .zip(&profiled)
-        .filter(|(_, profiled)| **profiled)
-        .map(|((_, ids), _)| ids.len())
-        .sum();
-    let bar = progress.bar(total as u64, &format!("profiling{tag}"));
-    let mut args: Vec<String> = selection.filter.iter().cloned().collect();
-    args.extend(["--profile-time".to_string(), seconds.to_string()]);
-    let mut profiles = std::collections::BTreeMap::new();
-    for (index, (exe, ids)) in listed.iter().enumerate() {
-        if !profiled[index] {
-            continue;
-        }
-        let home = scratch.join(format!("profile{tag}-{index}"));
-        if exe.is_command() {
-            for (n, id) in ids.iter().enumerate() {
-                bar.working_on(id);
-                let stacks = command::profile(exe, id, seconds, &home.join(n.to_string()))?;
-                if !stacks.is_empty() {
-                    profiles.insert(BenchId(id.clone()), stacks);
-                }
-                bar.finished_one(id);
-            }
-            continue;
-        }
-        // Each benchmark profiles for `seconds`, after criterion's set-up:
-        // a minute each on top is far beyond any that works.
-        let limit = runner::Limit::of(
-            "the profiling pass",
-            std::time::Duration::from_secs_f64((seconds + 60.0) * ids.len() as f64),
-            None,
-        );
-        runner.run_limited(exe, &args, &home, &[], &bar, &limit)?;
-        for (_, dir, id) in dirs.iter().filter(|(i, _, _)| *i == index) {
-            let file = home
-                .join(dir)
-                .join("profile")
-                .join(flamegate_sampler::PROFILE_FILE);
-            if file.exists() {
-                let stacks = crate::profile::fold::fold_file(
-                    &file,
-                    crate::profile::fold::Sampled::Benchmark,
-                )?;
-                if !stacks.is_empty() {
-                    profiles.insert(id.clone(), stacks);
-                }
-            }
-        }
-    }
-    bar.finish();
-    Ok(profiles)
 }
 
 /// A scratch directory for criterion's output, under the target dir.
@@ -615,7 +344,7 @@ pub fn run(
     let listed = build_and_list(project, selection, workspace_flags, runner, progress)?;
     let (listed, selection) = match &selection.timed_ids {
         Some(timed) => {
-            let (listed, filter) = keep_timed(listed, timed, progress)?;
+            let (listed, filter) = shard::keep_timed(listed, timed, progress)?;
             let selection = RunSelection {
                 filter,
                 ..selection.clone()
@@ -627,7 +356,7 @@ pub fn run(
     let selection = selection.as_ref();
     let (listed, selection, shard) = match &selection.shard {
         Some(plan) => {
-            let (listed, filter, info) = apply_shard(listed, plan, progress)?;
+            let (listed, filter, info) = shard::apply_shard(listed, plan, progress)?;
             let selection = RunSelection {
                 filter,
                 ..selection.clone()
@@ -641,7 +370,7 @@ pub fn run(
     machine.valgrind = valgrind;
     let (mut benches, same_code) = match selection.measure {
         Measure::Instructions => (
-            count_instructions(project, &listed, selection, runner, progress)?,
+            counting::count_instructions(project, &listed, selection, runner, progress)?,
             BTreeSet::new(),
         ),
         Measure::Time => {
@@ -719,8 +448,8 @@ fn time_benchmarks(
             .iter()
             .map(|(index, dir, result)| (*index, dir.clone(), result.id.clone()))
             .collect();
-        note_unprofiled(listed, progress);
-        let mut profiles = profile_pass(
+        profiling::note_unprofiled(listed, progress);
+        let mut profiles = profiling::profile_pass(
             listed,
             &dirs,
             selection,
@@ -741,130 +470,6 @@ fn time_benchmarks(
     Ok(measured.into_iter().map(|(_, _, r)| r).collect())
 }
 
-/// Each listed benchmark `callgrind::REPEATS` times under callgrind
-/// (instruction mode): identical counts for deterministic code; where they
-/// differ (a randomly seeded `HashMap`), the spread is the benchmark's own
-/// A/A jitter, which the comparison then allows for. Then the allocation
-/// pass, as in time mode: heap counts do not depend on how time is measured.
-fn count_instructions(
-    project: &Project,
-    listed: &Listed,
-    selection: &RunSelection,
-    runner: &dyn Runner,
-    progress: &Progress,
-) -> Result<Vec<BenchResult>> {
-    let total: usize = listed.iter().map(|(_, ids)| ids.len()).sum();
-    let bar = progress.bar(total as u64, "counting instructions");
-    let scratch = scratch_dir(project)?;
-    let mut benches = Vec::new();
-    for (index, (exe, ids)) in listed.iter().enumerate() {
-        for (n, id) in ids.iter().enumerate() {
-            bar.working_on(id);
-            let out = scratch.path().join(format!("callgrind-{index}-{n}"));
-            benches.push(count_one(exe, id, &out)?);
-            bar.finished_one(id);
-        }
-    }
-    bar.finish();
-    let mut inputs = declared_inputs(listed, selection, scratch.path(), runner, progress)?;
-    let mut counts = allocations::allocation_pass(listed, scratch.path(), "", runner, progress)?;
-    for result in &mut benches {
-        result.throughput = inputs.remove(&result.id);
-        result.allocations = counts.remove(&result.id).unwrap_or_default();
-    }
-    Ok(benches)
-}
-
-/// The input each benchmark declares (criterion's `Throughput`), so that
-/// counts are compared per unit of input as times are. criterion writes it
-/// down only when it measures, so each executable runs once with the
-/// shortest windows it accepts (criterion before 0.4: whole seconds).
-fn declared_inputs(
-    listed: &Listed,
-    selection: &RunSelection,
-    scratch: &Path,
-    runner: &dyn Runner,
-    progress: &Progress,
-) -> Result<std::collections::BTreeMap<BenchId, crate::record::Throughput>> {
-    let total: usize = listed.iter().map(|(_, ids)| ids.len()).sum();
-    let bar = progress.bar(total as u64, "reading declared inputs");
-    let mut inputs = std::collections::BTreeMap::new();
-    for (index, (exe, ids)) in listed.iter().enumerate() {
-        if ids.is_empty() {
-            continue;
-        }
-        let seconds = if exe.takes_whole_seconds() {
-            "1"
-        } else {
-            "0.01"
-        };
-        let mut args: Vec<String> = selection.filter.iter().cloned().collect();
-        args.extend(
-            [
-                "--noplot",
-                "--warm-up-time",
-                seconds,
-                "--measurement-time",
-                seconds,
-                "--sample-size",
-                "10",
-            ]
-            .map(String::from),
-        );
-        let home = scratch.join(format!("inputs-{index}"));
-        runner.run(exe, &args, &home, &[], &bar)?;
-        for (_, result) in read_results(&home)? {
-            if let Some(throughput) = result.throughput {
-                inputs.insert(result.id, throughput);
-            }
-        }
-    }
-    bar.finish();
-    Ok(inputs)
-}
-
-/// One benchmark `callgrind::REPEATS` times under callgrind, callgrind's
-/// output in files named from `out` (a path prefix).
-pub fn count_one(exe: &BenchExecutable, id: &str, out: &Path) -> Result<BenchResult> {
-    let mut counts = Vec::new();
-    let mut first_out = None;
-    let mut simulated = None;
-    for repeat in 0..callgrind::REPEATS {
-        let out = out.with_file_name(format!(
-            "{}-{repeat}.out",
-            out.file_name().unwrap_or_default().to_string_lossy()
-        ));
-        // The cache and branch simulation (advisory, slower) once.
-        let (count, estimates) = callgrind::count(exe, id, &out, repeat == 0)?;
-        counts.push(count as f64);
-        simulated = simulated.or(estimates);
-        first_out.get_or_insert(out);
-    }
-    // Per-function costs from one of the repeats: the others differ at most
-    // by their jitter, and annotating is the slow part.
-    let functions = match &first_out {
-        Some(out) => Some(callgrind::functions(out)?),
-        None => None,
-    };
-    Ok(BenchResult {
-        executed: None,
-        executed_data_cycles: None,
-        peak_memory: Vec::new(),
-        id: BenchId(id.to_string()),
-        group: id.split('/').next().unwrap_or(id).to_string(),
-        function: None,
-        parameter: None,
-        unit: crate::record::SampleUnit::Instructions,
-        samples: counts,
-        throughput: None,
-        profile: None,
-        seconds: None,
-        functions,
-        simulated,
-        allocations: Vec::new(),
-    })
-}
-
 fn home_label(project: &Project) -> std::path::PathBuf {
     project.target_dir.join("flamegate")
 }
@@ -874,236 +479,57 @@ fn ensure_dir(dir: &Path) -> Result<&Path> {
     Ok(dir)
 }
 
-/// The benchmark ids an executable defines (criterion's `--list`).
-pub fn list_benchmarks(exe: &BenchExecutable, filter: Option<&str>) -> Result<Vec<String>> {
-    if exe.is_command() {
-        return command::list(exe, filter);
-    }
-    if exe.is_divan() {
-        return divan::list(exe, filter);
-    }
-    let mut command = bench_command(exe);
-    command.arg("--list");
-    if let Some(filter) = filter {
-        command.arg(filter);
-    }
-    let output = command.output().map_err(|e| Error::io(&exe.path, e))?;
-    if !output.status.success() {
-        return Err(Error::BenchFailed {
-            exe: exe.path.clone(),
-            status: output.status.to_string(),
-            output_tail: String::from_utf8_lossy(&output.stderr).into_owned(),
-        });
-    }
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let ids: Vec<String> = stdout
-        .lines()
-        .filter_map(listed_id)
-        .map(str::to_string)
-        .collect();
-    // Without a filter, a criterion target lists at least one benchmark;
-    // nothing recognisable means another harness, which flamegate cannot
-    // time (and must not run blind).
-    if ids.is_empty() && filter.is_none() {
-        let said: Vec<&str> = stdout
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .take(3)
-            .collect();
-        return Err(Error::NotCriterion {
-            target: exe.target.name.clone(),
-            printed: if said.is_empty() {
-                "it printed nothing".to_string()
-            } else {
-                format!("it printed: {}", said.join(" | "))
-            },
-            divan: exe.divan.as_ref().map(ToString::to_string),
-        });
-    }
-    Ok(ids)
+/// How one benchmark's run in a bench process went.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Measured {
+    /// Wall-clock seconds from its first progress line to its last.
+    pub seconds: Option<f64>,
+    /// Its measurement window's interference, where /proc could tell.
+    pub interference: Option<Interference>,
 }
 
-/// The id in one line of criterion's `--list` output: `<id>: benchmark`
-/// (criterion 0.5 to 0.8) or `<id>: bench` (0.3 and 0.4).
-fn listed_id(line: &str) -> Option<&str> {
-    line.strip_suffix(": benchmark")
-        .or_else(|| line.strip_suffix(": bench"))
+/// The last `n` lines of `text`: what a failed process's error shows.
+pub(crate) fn last_lines(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
-fn bench_command(exe: &BenchExecutable) -> Command {
-    let mut command = Command::new(&exe.path);
-    command
-        .arg("--bench")
-        .current_dir(&exe.target.package_dir)
-        .env("CARGO_MANIFEST_DIR", &exe.target.package_dir)
-        .env("CARGO_PKG_NAME", &exe.target.package)
-        .stdin(Stdio::null());
-    command
+/// Every benchmark a bench process left in `home`, with its folder there:
+/// criterion's output, or a divan run's results (no folder).
+pub(crate) fn read_results(home: &Path) -> Result<Vec<(PathBuf, BenchResult)>> {
+    let mut written = Vec::new();
+    for file in [divan::RESULTS_FILE, command::RESULTS_FILE] {
+        written.extend(read_results_file(home, file)?);
+    }
+    if written.is_empty() {
+        return criterion_output::read_criterion_dirs(home);
+    }
+    Ok(written.into_iter().map(|r| (PathBuf::new(), r)).collect())
 }
 
-const OUTPUT_TAIL_LINES: usize = 40;
-
-/// What criterion's "Benchmarking ID: STATUS" lines tell while a bench
-/// executable runs: the benchmark it is on, when each started, and the
-/// seconds each took (to "Analyzing", or "Complete" when profiling).
-#[derive(Default)]
-struct CriterionProgress {
-    current: Option<String>,
-    started: BTreeMap<String, std::time::Instant>,
-    seconds: BTreeMap<String, f64>,
+/// Leave `results` in `home` as `file`, for `read_results`: what a harness
+/// that writes no files of its own (divan, commands) measured.
+pub(crate) fn write_results(home: &Path, file: &str, results: &[BenchResult]) -> Result<()> {
+    std::fs::create_dir_all(home).map_err(|e| Error::io(home, e))?;
+    let path = home.join(file);
+    let json = serde_json::to_vec(results).expect("results serialize");
+    std::fs::write(&path, json).map_err(|e| Error::io(&path, e))
 }
 
-impl CriterionProgress {
-    /// Follow one status line (`rest`: what follows "Benchmarking ").
-    fn follow(
-        &mut self,
-        rest: &str,
-        windows: &mut interference::Windows,
-        bar: &crate::progress::Bar,
-    ) {
-        let parsed = rest.rsplit_once(": ");
-        if let Some((id, status)) = parsed {
-            self.current = Some(id.to_string());
-            windows.status(id, status);
-        }
-        match parsed {
-            // "Analyzing" ends a timing run, "Complete (...)" a profiling run.
-            Some((id, status)) if status == "Analyzing" || status.starts_with("Complete") => {
-                if let Some(start) = self.started.get(id) {
-                    self.seconds
-                        .insert(id.to_string(), start.elapsed().as_secs_f64());
-                }
-                bar.finished_one(id)
-            }
-            Some((id, _)) => {
-                self.started
-                    .entry(id.to_string())
-                    .or_insert_with(std::time::Instant::now);
-                bar.working_on(id)
-            }
-            None => bar.working_on(rest),
-        }
+/// The results `write_results` left in `home` as `file` (none when it left
+/// none there).
+fn read_results_file(home: &Path, file: &str) -> Result<Vec<BenchResult>> {
+    let path = home.join(file);
+    match std::fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
+            Error::io(
+                &path,
+                std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+            )
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(Error::io(&path, e)),
     }
-}
-
-/// Run a bench executable, showing progress; returns the wall-clock seconds
-/// each benchmark took (from its first progress line to "Analyzing").
-pub(crate) fn run_executable(
-    exe: &BenchExecutable,
-    args: &[String],
-    criterion_home: &Path,
-    env: &[(String, String)],
-    bar: &crate::progress::Bar,
-    limit: Option<&runner::Limit>,
-) -> Result<BTreeMap<String, Measured>> {
-    if exe.is_command() {
-        return command::run(exe, args, criterion_home, bar);
-    }
-    if exe.is_divan() {
-        return divan::run(exe, args, criterion_home, bar);
-    }
-    let deadline = limit.map(|l| (std::time::Instant::now() + l.after, l));
-    let mut command = bench_command(exe);
-    command
-        .args(args)
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .env("CRITERION_HOME", criterion_home)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = command.spawn().map_err(|e| Error::io(&exe.path, e))?;
-    let mut windows = interference::Windows::of(child.id());
-    // criterion reports progress as "Benchmarking ID: STATUS" lines, on
-    // stderr while timing and on stdout while profiling: read both.
-    let (lines, received) = std::sync::mpsc::channel::<String>();
-    let stdout = child.stdout.take().expect("stdout is piped");
-    let stderr = child.stderr.take().expect("stderr is piped");
-    let readers = [
-        forward_lines(Box::new(stdout), lines.clone()),
-        forward_lines(Box::new(stderr), lines),
-    ];
-    let mut tail = VecDeque::new();
-    let mut progress = CriterionProgress::default();
-    loop {
-        let line = match deadline {
-            None => match received.recv() {
-                Ok(line) => line,
-                Err(_) => break,
-            },
-            Some((deadline, limit)) => {
-                let left = deadline.saturating_duration_since(std::time::Instant::now());
-                match received.recv_timeout(left) {
-                    Ok(line) => line,
-                    Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
-                    Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-                        let _ = child.kill();
-                        let _ = child.wait();
-                        return Err(Error::BenchTimedOut {
-                            exe: exe.path.clone(),
-                            pass: limit.pass,
-                            benchmark: limit
-                                .benchmark
-                                .clone()
-                                .or(progress.current)
-                                .unwrap_or_else(|| "(none started)".into()),
-                            seconds: limit.after.as_secs_f64(),
-                        });
-                    }
-                }
-            }
-        };
-        if let Some(rest) = line.strip_prefix("Benchmarking ") {
-            progress.follow(rest, &mut windows, bar);
-        }
-        push_tail(&mut tail, line);
-    }
-    for reader in readers {
-        let _ = reader.join();
-    }
-    let status = child.wait().map_err(|e| Error::io(&exe.path, e))?;
-    if !status.success() {
-        return Err(Error::BenchFailed {
-            exe: exe.path.clone(),
-            status: status.to_string(),
-            output_tail: Vec::from(tail).join("\n"),
-        });
-    }
-    let mut measured: BTreeMap<String, Measured> = progress
-        .seconds
-        .into_iter()
-        .map(|(id, s)| {
-            let m = Measured {
-                seconds: Some(s),
-                interference: None,
-            };
-            (id, m)
-        })
-        .collect();
-    for (id, window) in windows.closed {
-        measured.entry(id).or_default().interference = Some(window);
-    }
-    Ok(measured)
-}
-
-/// Send each line of `reader` to `lines` until it closes.
-fn forward_lines(
-    reader: Box<dyn Read + Send>,
-    lines: std::sync::mpsc::Sender<String>,
-) -> std::thread::JoinHandle<()> {
-    std::thread::spawn(move || {
-        for line in BufReader::new(reader).lines() {
-            let Ok(line) = line else { break };
-            if lines.send(line).is_err() {
-                break;
-            }
-        }
-    })
-}
-
-fn push_tail(tail: &mut VecDeque<String>, line: String) {
-    if tail.len() == OUTPUT_TAIL_LINES {
-        tail.pop_front();
-    }
-    tail.push_back(line);
 }
 
 #[cfg(test)]
@@ -1117,25 +543,5 @@ mod tests {
         let re = regex::Regex::new(&filter).unwrap();
         assert!(re.is_match("a/b(1)") && re.is_match("c.d"));
         assert!(!re.is_match("a/b(1)x") && !re.is_match("cxd") && !re.is_match("xc.d"));
-    }
-
-    #[test]
-    fn list_lines_of_every_criterion_version_give_their_ids() {
-        // 0.5 to 0.8
-        assert_eq!(
-            listed_id("sum/range/1000: benchmark"),
-            Some("sum/range/1000")
-        );
-        // 0.3 and 0.4
-        assert_eq!(listed_id("sum/range/1000: bench"), Some("sum/range/1000"));
-        assert_eq!(listed_id("a: bench: benchmark"), Some("a: bench"));
-        for other in [
-            "",
-            "running 3 tests",
-            "sum/range/1000: test",
-            "Gnuplot not found",
-        ] {
-            assert_eq!(listed_id(other), None, "{other:?}");
-        }
     }
 }

@@ -100,7 +100,7 @@ pub fn run_paired(
     let mut benches = [Side::Base, Side::Head].map(|side| rounds.pooled(side));
     let mark = Instant::now();
     if let Some(seconds) = selection.profile_time {
-        super::note_unprofiled(&head_listed, progress);
+        super::profiling::note_unprofiled(&head_listed, progress);
         let profiling = Profiling {
             selection,
             seconds,
@@ -211,7 +211,7 @@ fn shard_both<'s>(
         return Ok((head_listed, base_listed, Cow::Borrowed(selection), None));
     };
     let (mut lists, filter, info) =
-        super::shard_lists(vec![head_listed, base_listed], shard_plan, progress)?;
+        super::shard::shard_lists(vec![head_listed, base_listed], shard_plan, progress)?;
     let base_listed = lists.pop().expect("two lists");
     let head_listed = lists.pop().expect("two lists");
     let selection = RunSelection {
@@ -243,7 +243,7 @@ impl Profiling<'_> {
         for (side, benches) in [Side::Base, Side::Head].into_iter().zip(benches) {
             let dirs = rounds.take_first_round_dirs(side);
             let tag = format!(" {side:?}").to_lowercase();
-            let mut profiles = super::profile_pass(
+            let mut profiles = super::profiling::profile_pass(
                 sides.of(side),
                 &dirs,
                 self.selection,
@@ -363,13 +363,13 @@ impl TimedPair {
             else {
                 continue;
             };
-            let counts = super::count_one(
+            let counts = super::counting::count_one(
                 &base_exe,
                 id.as_str(),
                 &scratch.path().join(format!("base-{n}")),
             )
             .and_then(|base| {
-                super::count_one(
+                super::counting::count_one(
                     &head_exe,
                     id.as_str(),
                     &scratch.path().join(format!("head-{n}")),

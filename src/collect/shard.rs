@@ -13,8 +13,11 @@
 use std::collections::BTreeMap;
 
 use crate::error::{Error, Result};
+use crate::progress::Progress;
 use crate::record::shard::{ShardInfo, ShardSpec, SplitMethod};
 use crate::record::{BenchId, RunRecord};
+
+use super::{Listed, exact_filter, filter_of, restrict};
 
 /// What a sharded run needs: which shard, the suite (recorded so a merge
 /// can check it), and how to balance the split.
@@ -344,6 +347,105 @@ pub fn merge_paired(
         instructions,
     };
     Ok((crate::record::paired::PairedShard { run, ..first }, merged))
+}
+
+/// How many ids a note names before it says "and N more".
+const NAMED_IN_A_NOTE: usize = 10;
+
+/// Restrict the listed benchmarks to `timed`, naming the others, with the
+/// criterion filter that selects exactly the ones kept.
+pub(super) fn keep_timed(
+    listed: Listed,
+    timed: &std::collections::BTreeSet<BenchId>,
+    progress: &Progress,
+) -> Result<(Listed, Option<String>)> {
+    let (listed, left_out) = restrict(listed, |id| timed.contains(id));
+    let Some(filter) = filter_of(&listed) else {
+        return Err(Error::Usage(format!(
+            "none of the {} benchmark(s) of the stored baseline is defined by the bench targets any more (renamed?); record a new baseline with `flamegate baseline update`",
+            timed.len()
+        )));
+    };
+    if !left_out.is_empty() {
+        let mut named = left_out
+            .iter()
+            .take(NAMED_IN_A_NOTE)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ");
+        if left_out.len() > NAMED_IN_A_NOTE {
+            named.push_str(&format!(" and {} more", left_out.len() - NAMED_IN_A_NOTE));
+        }
+        progress.note(&format!(
+            "not timed, without a stored baseline: {} benchmark(s): {named}",
+            left_out.len()
+        ));
+    }
+    Ok((listed, Some(filter)))
+}
+
+/// Restrict the listed benchmarks to one shard (see `shard`): the split is
+/// made over every listed id, printed, and returned with the criterion
+/// filter that selects exactly this shard's ids.
+pub(crate) fn apply_shard(
+    listed: Listed,
+    plan: &ShardPlan,
+    progress: &Progress,
+) -> Result<(Listed, Option<String>, crate::record::shard::ShardInfo)> {
+    let (mut lists, filter, info) = shard_lists(vec![listed], plan, progress)?;
+    Ok((lists.pop().expect("one list"), filter, info))
+}
+
+/// `apply_shard` over several listings at once (both sides of a paired
+/// run): one split over the union of their ids.
+pub(crate) fn shard_lists(
+    lists: Vec<Listed>,
+    plan: &ShardPlan,
+    progress: &Progress,
+) -> Result<(Vec<Listed>, Option<String>, crate::record::shard::ShardInfo)> {
+    let all: Vec<BenchId> = lists
+        .iter()
+        .flatten()
+        .flat_map(|(_, ids)| ids.iter().map(|id| BenchId(id.clone())))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let (assignment, split) = split(&all, &plan.balance, plan.spec.count);
+    let info = crate::record::shard::ShardInfo {
+        spec: plan.spec,
+        suite: plan.suite.clone(),
+        assignment,
+        split,
+    };
+    let mine: Vec<&BenchId> = info.ids().collect();
+    let estimate = match (&plan.balance, split) {
+        (Balance::Durations(durations), crate::record::shard::SplitMethod::Durations) => {
+            let seconds: f64 = mine.iter().filter_map(|id| durations.get(*id)).sum();
+            format!(", about {seconds:.0}s of timing")
+        }
+        _ => String::new(),
+    };
+    progress.note(&format!(
+        "shard {}: {} of {} benchmarks ({}){estimate}",
+        plan.spec,
+        mine.len(),
+        all.len(),
+        split.describe(),
+    ));
+    for id in &mine {
+        progress.note(&format!("  shard {}: {id}", plan.spec));
+    }
+    let filter = exact_filter(mine.iter().copied());
+    let lists = lists
+        .into_iter()
+        .map(|listed| {
+            restrict(listed, |id| {
+                info.assignment.get(id) == Some(&plan.spec.index)
+            })
+            .0
+        })
+        .collect();
+    Ok((lists, filter, info))
 }
 
 #[cfg(test)]

@@ -132,7 +132,7 @@ fn build_placements(
         for (n, id) in ids.iter().enumerate() {
             bar.working_on(id);
             let mut counted =
-                collect::count_one(exe, id, &scratch.path().join(format!("count-{n}")))?;
+                collect::counting::count_one(exe, id, &scratch.path().join(format!("count-{n}")))?;
             // The header keeps the counts, not the per-function detail.
             counted.functions = None;
             counts.push(counted);

@@ -8,13 +8,13 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
+use flamegate::collect::Measured;
 use flamegate::collect::RunSelection;
 use flamegate::collect::cargo::BenchExecutable;
 use flamegate::collect::cargo::BenchTarget;
 use flamegate::collect::cargo::Project;
 use flamegate::collect::paired;
 use flamegate::collect::rounds::{self, RoundPlan};
-use flamegate::collect::runner::Measured;
 use flamegate::collect::runner::Runner;
 use flamegate::collect::shard::{Balance, ShardPlan};
 use flamegate::compare::{self, settings::Settings};
