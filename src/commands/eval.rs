@@ -34,7 +34,7 @@ pub(crate) fn score(args: EvalScoreArgs, output: Output) -> Result<u8> {
     let corpus = crate::eval::corpus::Corpus::load(&args.corpus)?;
     let scores = crate::eval::score::score(&corpus, args.synthetic, &output.progress);
     let text = match args.format {
-        EvalFormat::Text => crate::eval::score::table(&scores),
+        EvalFormat::Text => crate::eval::table::table(&scores),
         EvalFormat::Json => serde_json::to_string_pretty(&scores).expect("scores serialize") + "\n",
     };
     print!("{text}");

@@ -11,6 +11,8 @@
 
 pub mod collect;
 pub mod corpus;
+pub mod criterion_rule;
 pub mod replay;
 pub mod score;
 pub mod synthetic;
+pub mod table;

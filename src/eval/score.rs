@@ -34,6 +34,7 @@ use crate::report::Verdict;
 use crate::stats;
 
 use super::corpus::{Corpus, LEVELS, Side as CorpusSide, Trial};
+use super::criterion_rule::criterion_regressed;
 use super::replay::{Rate, bench_result, fixed_rounds};
 
 /// The fixed plan scored beside the corpus's full rounds: the rounds of
@@ -42,11 +43,6 @@ pub const FIXED_ROUNDS: usize = 6;
 /// Stored-baseline history: the baseline record and this many before it
 /// (the demo's `baseline update` history is as long).
 pub const STORED_HISTORY: usize = 5;
-/// criterion's bootstrap resamples (criterion uses 100,000; 2,000 keeps
-/// scoring fast and moves p-values by well under 0.01).
-const CRITERION_RESAMPLES: usize = 2_000;
-const CRITERION_SIGNIFICANCE: f64 = 0.05;
-const CRITERION_NOISE_THRESHOLD: f64 = 0.01;
 
 /// One rule's scores.
 #[derive(Debug, Clone, Serialize)]
@@ -697,57 +693,6 @@ fn criterion_outcome(corpus: &Corpus, trial: &Trial) -> Outcome {
     }
 }
 
-/// criterion 0.8's verdict (analysis/compare.rs): the two-tailed p-value of
-/// Welch's t from a bootstrap of both samples joined (the null), and the
-/// bootstrapped 95% interval of the relative change in mean; "regressed"
-/// when p < 0.05 and the whole interval lies above the noise threshold.
-pub fn criterion_regressed(base: &[f64], head: &[f64], seed: u64) -> bool {
-    if base.len() < 2 || head.len() < 2 {
-        return false;
-    }
-    let mut rng = fastrand::Rng::with_seed(seed);
-    let t = welch_t(head, base);
-    let joined: Vec<f64> = base.iter().chain(head).copied().collect();
-    let mut below = 0usize;
-    let resample = |from: &[f64], n: usize, rng: &mut fastrand::Rng| -> Vec<f64> {
-        (0..n).map(|_| from[rng.usize(..from.len())]).collect()
-    };
-    for _ in 0..CRITERION_RESAMPLES {
-        let a = resample(&joined, head.len(), &mut rng);
-        let b = resample(&joined, base.len(), &mut rng);
-        if welch_t(&a, &b) < t {
-            below += 1;
-        }
-    }
-    let share = below as f64 / CRITERION_RESAMPLES as f64;
-    let p = 2.0 * share.min(1.0 - share);
-    if p >= CRITERION_SIGNIFICANCE {
-        return false;
-    }
-    let mut changes: Vec<f64> = (0..CRITERION_RESAMPLES)
-        .map(|_| {
-            let a = resample(head, head.len(), &mut rng);
-            let b = resample(base, base.len(), &mut rng);
-            stats::mean(&a) / stats::mean(&b) - 1.0
-        })
-        .collect();
-    changes.sort_by(f64::total_cmp);
-    let low = stats::quantile(&changes, 0.025);
-    low > CRITERION_NOISE_THRESHOLD
-}
-
-fn welch_t(a: &[f64], b: &[f64]) -> f64 {
-    let variance = |v: &[f64]| {
-        let m = stats::mean(v);
-        v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (v.len() - 1) as f64
-    };
-    let se = (variance(a) / a.len() as f64 + variance(b) / b.len() as f64).sqrt();
-    if se == 0.0 {
-        return 0.0;
-    }
-    (stats::mean(a) - stats::mean(b)) / se
-}
-
 fn record(corpus: &Corpus, benches: Vec<BenchResult>) -> RunRecord {
     RunRecord {
         same_code: Default::default(),
@@ -758,196 +703,5 @@ fn record(corpus: &Corpus, benches: Vec<BenchResult>) -> RunRecord {
         created: time::OffsetDateTime::UNIX_EPOCH,
         shard: None,
         benches,
-    }
-}
-
-/// A rate in percent with its interval and counts, or a dash for none.
-fn percent(r: &Rate) -> String {
-    if r.n == 0 {
-        return "—".into();
-    }
-    format!(
-        "{:.1}% [{:.1}, {:.1}] ({}/{})",
-        100.0 * r.rate,
-        100.0 * r.low,
-        100.0 * r.high,
-        r.hits,
-        r.n
-    )
-}
-
-/// The scores as a plain-text table.
-pub fn table(scores: &Scores) -> String {
-    use std::fmt::Write;
-    let mut out = String::new();
-    corpus_lines(&mut out, scores);
-    let _ = writeln!(
-        out,
-        "rates with Clopper-Pearson 95% intervals, in percent (hits/n)\n"
-    );
-    for rule in &scores.rules {
-        rule_lines(&mut out, rule);
-    }
-    synthetic_lines(&mut out, scores);
-    out
-}
-
-/// What was scored: the corpus, the machine, its condition and the builds.
-fn corpus_lines(out: &mut String, scores: &Scores) {
-    use std::fmt::Write;
-    let levels: String = scores
-        .trials_by_level
-        .iter()
-        .map(|(k, n)| {
-            if *k == 0 {
-                format!("{n} A/A")
-            } else {
-                format!("{n} at +{k}%")
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(", ");
-    let _ = writeln!(
-        out,
-        "corpus: {} trials ({levels}); {} benchmarks",
-        scores.trials,
-        scores.benchmarks.len()
-    );
-    let _ = writeln!(out, "machine: {}", scores.machine);
-    let _ = writeln!(
-        out,
-        "time: {:.1} s per benchmark and trial, both sides together{}",
-        scores.seconds_per_benchmark,
-        scores
-            .median_load
-            .map(|l| format!("; median load average {l:.2}"))
-            .unwrap_or_default()
-    );
-    let _ = writeln!(
-        out,
-        "condition: {}",
-        match scores.condition.as_deref() {
-            Some("quiet") => "quiet (nothing else ran)",
-            Some("contended") => "contended (one core kept busy by a shell loop)",
-            Some(other) => other,
-            None => "not recorded (collected while the same machine compiled and tested)",
-        }
-    );
-    if let Some(w) = &scores.interference {
-        let _ = writeln!(
-            out,
-            "measurement windows: {} disturbed; waited for a CPU {:.2}% of a window (median), {:.1}% (99th percentile); other processes used {:.2} cores (median)",
-            percent(&w.disturbed),
-            100.0 * w.waited_median,
-            100.0 * w.waited_p99,
-            w.others_cores_median
-        );
-    }
-    if !scores.builds.is_empty() {
-        let _ = writeln!(
-            out,
-            "placement builds (every trial pairs two of them; instructions per iteration):"
-        );
-        for (name, counts) in &scores.builds {
-            let list: Vec<String> = counts
-                .iter()
-                .map(|(id, n)| format!("{id} {n:.0}"))
-                .collect();
-            let _ = writeln!(out, "  {name}: {}", list.join(", "));
-        }
-    }
-}
-
-/// One rule's rates on the corpus.
-fn rule_lines(out: &mut String, rule: &RuleScore) {
-    use std::fmt::Write;
-    let _ = writeln!(
-        out,
-        "{}{}",
-        rule.rule,
-        rule.mean_rounds
-            .map(|r| format!(" ({r:.1} rounds per benchmark on average)"))
-            .unwrap_or_default()
-    );
-    let _ = writeln!(
-        out,
-        "  suite false alarms      {}",
-        percent(&rule.suite_false_alarms)
-    );
-    let _ = writeln!(
-        out,
-        "  per-benchmark false pos {}",
-        percent(&rule.false_positives)
-    );
-    power_lines(out, &rule.power, &rule.power_cpu_1us);
-    let noisy: Vec<String> = rule
-        .false_positives_by_bench
-        .iter()
-        .filter(|(_, r)| r.hits > 0)
-        .map(|(id, r)| format!("{id} {}/{}", r.hits, r.n))
-        .collect();
-    if !noisy.is_empty() {
-        let _ = writeln!(out, "  false positives in      {}", noisy.join(", "));
-    }
-    if !rule.detectable.is_empty() {
-        let list: Vec<String> = rule
-            .detectable
-            .iter()
-            .map(|(id, d)| format!("{id} ≥{:.1}%", 100.0 * d))
-            .collect();
-        let _ = writeln!(out, "  would catch (median)    {}", list.join(", "));
-    }
-    let _ = writeln!(out);
-}
-
-/// The semi-synthetic suites' rates, when scored.
-fn synthetic_lines(out: &mut String, scores: &Scores) {
-    use std::fmt::Write;
-    if let Some(first) = scores.synthetic.first() {
-        let _ = writeln!(
-            out,
-            "semi-synthetic: {} pseudo-suites a level, each benchmark's rounds drawn from a real trial \
-             that did not inject it, one benchmark's head multiplied by exactly 1 + k%\n",
-            first.suites
-        );
-        for rule in &scores.synthetic {
-            let _ = writeln!(out, "{}", rule.rule);
-            let _ = writeln!(
-                out,
-                "  suite false alarms      {}",
-                percent(&rule.suite_false_alarms)
-            );
-            power_lines(out, &rule.power, &rule.power_cpu_1us);
-            let _ = writeln!(out);
-        }
-    }
-}
-
-/// One line a level: power over all benchmarks and over the CPU-bound ones.
-fn power_lines(out: &mut String, power: &BTreeMap<u32, Rate>, power_cpu: &BTreeMap<u32, Rate>) {
-    use std::fmt::Write;
-    for (k, rate) in power {
-        let cpu = power_cpu.get(k).map(percent).unwrap_or_default();
-        let _ = writeln!(
-            out,
-            "  power at +{k:<2}%          {}   CPU ≥1 µs: {cpu}",
-            percent(rate)
-        );
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn criterions_rule_flags_a_clear_slowdown_and_not_identical_samples() {
-        let base: Vec<f64> = (0..60).map(|i| 100.0 + (i % 7) as f64 * 0.1).collect();
-        let slow: Vec<f64> = base.iter().map(|v| v * 1.05).collect();
-        assert!(criterion_regressed(&base, &slow, 1));
-        assert!(!criterion_regressed(&base, &base, 1));
-        // Slower, but by less than criterion's 1% noise threshold.
-        let slight: Vec<f64> = base.iter().map(|v| v * 1.005).collect();
-        assert!(!criterion_regressed(&base, &slight, 1));
     }
 }
