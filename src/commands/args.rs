@@ -5,7 +5,8 @@
 use std::time::Duration;
 
 use crate::baseline::{self, BaseSpec};
-use crate::cli::{BaseArgs, BenchArgs, GithubArgs, ProjectArgs, StatsArgs};
+use crate::cli::gate::GithubArgs;
+use crate::cli::shared::{BaseArgs, BenchArgs, ProjectArgs, StatsArgs};
 use crate::collect::cargo::Project;
 use crate::collect::shard::{Balance, ShardPlan};
 use crate::collect::{self, RunSelection};
@@ -260,9 +261,9 @@ pub(crate) fn publish_options(args: &GithubArgs, from_workflow_run: bool) -> Pub
     }
 }
 
-impl From<crate::cli::AcceptPolicyArg> for crate::record::AcceptPolicy {
-    fn from(arg: crate::cli::AcceptPolicyArg) -> Self {
-        use crate::cli::AcceptPolicyArg;
+impl From<crate::cli::gate::AcceptPolicyArg> for crate::record::AcceptPolicy {
+    fn from(arg: crate::cli::gate::AcceptPolicyArg) -> Self {
+        use crate::cli::gate::AcceptPolicyArg;
         match arg {
             AcceptPolicyArg::Off => crate::record::AcceptPolicy::Off,
             AcceptPolicyArg::Anyone => crate::record::AcceptPolicy::Anyone,

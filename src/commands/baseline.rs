@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::baseline;
-use crate::cli::UpdateArgs;
+use crate::cli::run::UpdateArgs;
 use crate::collect;
 use crate::error::{Error, Result, exit_code, short_sha};
 use crate::pipeline::Output;

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::bisect::{self, Request};
-use crate::cli::BisectArgs;
+use crate::cli::history::BisectArgs;
 use crate::collect;
 use crate::error::{Error, Result, exit_code};
 use crate::record::write_atomic;

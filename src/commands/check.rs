@@ -3,7 +3,8 @@
 use std::path::Path;
 
 use super::*;
-use crate::cli::{CheckArgs, GithubArgs, OutputArgs};
+use crate::cli::gate::{CheckArgs, GithubArgs};
+use crate::cli::shared::OutputArgs;
 use crate::collect;
 use crate::collect::rounds::RoundPlan;
 use crate::collect::shard::{Balance, ShardPlan};

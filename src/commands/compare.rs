@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::baseline::{self, BaseSpec};
-use crate::cli::CompareArgs;
+use crate::cli::run::CompareArgs;
 use crate::compare;
 use crate::error::{Error, Result};
 use crate::pipeline::{Gated, HeadSource, Output, gate};

@@ -1,6 +1,6 @@
 //! `flamegate demo`: the whole gate on the bundled sample backend.
 
-use crate::cli::DemoArgs;
+use crate::cli::run::DemoArgs;
 use crate::error::Result;
 use crate::pipeline::Output;
 

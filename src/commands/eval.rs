@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::cli::{EvalCollectArgs, EvalFormat, EvalScoreArgs};
+use crate::cli::eval::{EvalCollectArgs, EvalFormat, EvalScoreArgs};
 use crate::error::{Error, Result, exit_code};
 use crate::pipeline::Output;
 
@@ -21,8 +21,8 @@ pub(crate) fn collect(args: EvalCollectArgs, output: Output) -> Result<u8> {
         placement: args.placement,
         input_size: args.input_size,
         condition: match args.condition {
-            crate::cli::ConditionArg::Quiet => crate::eval::corpus::Condition::Quiet,
-            crate::cli::ConditionArg::Contended => crate::eval::corpus::Condition::Contended,
+            crate::cli::eval::ConditionArg::Quiet => crate::eval::corpus::Condition::Quiet,
+            crate::cli::eval::ConditionArg::Contended => crate::eval::corpus::Condition::Contended,
         },
     };
     crate::eval::collect::collect(&args.suite, &args.corpus, limits, &output.progress)?;

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::baseline::BaseSpec;
-use crate::cli::{HistoryArgs, HistoryFormat};
+use crate::cli::history::{HistoryArgs, HistoryFormat};
 use crate::error::{Error, Result, exit_code};
 use crate::history::{self, Request};
 use crate::record::write_atomic;

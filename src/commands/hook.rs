@@ -4,7 +4,7 @@ use std::path::Path;
 
 use super::*;
 use crate::baseline;
-use crate::cli::{HookInstallArgs, PrePushArgs};
+use crate::cli::hook::{HookInstallArgs, PrePushArgs};
 use crate::collect::RunSelection;
 use crate::error::{Error, Result, exit_code};
 use crate::pipeline::{Gated, HeadSource, Output, gate};

@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use super::*;
-use crate::cli::ListArgs;
+use crate::cli::run::ListArgs;
 use crate::error::{Error, Result, exit_code};
 use crate::pipeline::Output;
 

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use super::*;
-use crate::cli::MergeArgs;
+use crate::cli::gate::MergeArgs;
 use crate::collect;
 use crate::error::{Error, Result};
 use crate::pipeline::{HeadSource, Output, gate, judge_paired};

@@ -31,9 +31,15 @@ use run::run;
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 
-use crate::cli::{
-    BaselineCommand, Cli, ColorChoice, Command, EvalCommand, HookCommand, OutputArgs,
-};
+use crate::cli::{Cli, ColorChoice, Command};
+
+use crate::cli::eval::EvalCommand;
+
+use crate::cli::hook::HookCommand;
+
+use crate::cli::run::BaselineCommand;
+
+use crate::cli::shared::OutputArgs;
 use crate::error::{Error, Result, exit_code};
 use crate::pipeline::{Gated, Output, write_outputs};
 use crate::progress::Progress;

@@ -1,7 +1,7 @@
 //! `flamegate publish`: a report to GitHub.
 
 use super::*;
-use crate::cli::PublishArgs;
+use crate::cli::gate::PublishArgs;
 use crate::error::{Result, exit_code};
 use crate::pipeline::Output;
 use crate::publish;

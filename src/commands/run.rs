@@ -1,7 +1,7 @@
 //! `flamegate run`: benchmarks into a `RunRecord`, no verdict.
 
 use super::*;
-use crate::cli::RunArgs;
+use crate::cli::run::RunArgs;
 use crate::error::{Error, Result, exit_code};
 use crate::pipeline::Output;
 use crate::record::write_atomic;
