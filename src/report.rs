@@ -4,7 +4,9 @@
 //! what the fork-safe mode hands from the untrusted job to the publishing one.
 
 pub mod bisect;
+pub mod checks;
 pub mod history;
+pub mod scaling;
 
 use std::path::Path;
 
@@ -14,6 +16,9 @@ use crate::error::{Error, Result, is_commit_id};
 
 use crate::profile::hotspots::Hotspots;
 use crate::record::{AcceptKind, BenchId, InputChange, Standing};
+
+use checks::{AllocationCheck, InstructionCheck, PeakMemoryCheck};
+use scaling::Scaling;
 
 /// The schema version of a serialised `Report`. 2 added the `layout`
 /// verdict and `Comparison::instructions`, 3 `Report::scaling`, 4
@@ -224,149 +229,6 @@ pub struct Comparison {
 
 use crate::record::Accepted;
 
-/// A timed benchmark's instructions per iteration on both sides (callgrind).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct InstructionCheck {
-    pub base: f64,
-    pub head: f64,
-    /// Relative change of the counts (0.05 = 5% more instructions).
-    pub change: f64,
-    /// Relative spread of repeated counts of the same code, the larger side
-    /// (0 for deterministic code).
-    pub jitter: f64,
-    /// Relative change of callgrind's simulated cycle estimate, when its
-    /// cache and branch simulation ran on both sides.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub simulated_cycles_change: Option<f64>,
-    /// The declared input differs between the sides: both changes are per
-    /// unit of input (the counts as measured).
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub per_unit: bool,
-    /// Paired: the two sides executed different machine code (fingerprints
-    /// of the executed functions), so the same count is not the same
-    /// instructions and the change is never `layout`.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub code_changed: bool,
-}
-
-/// A benchmark's heap operations per iteration on both sides: the medians
-/// of each side's repeated counts. Decided only by `compare::allocations`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AllocationCheck {
-    pub base: AllocationCount,
-    pub head: AllocationCount,
-    /// How far a gated measure (`record::allocations::GATED`) may move
-    /// before it counts as changed: three times the larger side's relative
-    /// spread of repeated counts, the largest over the measures (0 for
-    /// deterministic code, and with zero tolerance).
-    pub tolerance: f64,
-    /// The gated measures that grew beyond the tolerance, by name.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub grew: Vec<String>,
-    /// The gated measures that shrank beyond it.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub shrank: Vec<String>,
-}
-
-use crate::record::allocations::AllocationCount;
-
-/// A peak memory change smaller than this is not worth a line in the
-/// human formats (the allocator's and the loader's pages move a run's peak
-/// by a few KiB).
-pub const PEAK_MEMORY_REPORTED: f64 = 0.02;
-
-/// A command's peak resident memory on both sides: the medians of its
-/// runs, in KiB. Decided only by `compare::peak_memory`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PeakMemoryCheck {
-    pub base_kib: u64,
-    pub head_kib: u64,
-    /// head / base − 1.
-    pub change: f64,
-    /// The runs' own spread (the larger side's), below which a change is
-    /// none.
-    pub spread: f64,
-    /// flamegate.toml's `[thresholds] peak_memory`: growth beyond it fails
-    /// the gate; none, reported only.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub limit: Option<f64>,
-}
-
-impl PeakMemoryCheck {
-    /// Grew beyond the gate's limit.
-    pub fn fails(&self) -> bool {
-        self.limit.is_some_and(|limit| self.change > limit)
-    }
-
-    /// Worth a line in the human formats: beyond its own spread, or failing.
-    pub fn moved(&self) -> bool {
-        self.fails() || self.change.abs() > self.spread.max(PEAK_MEMORY_REPORTED)
-    }
-
-    /// `peak memory 2,048 KiB → 6,144 KiB (+200.0%; the gate allows +10%)`.
-    pub fn text(&self) -> String {
-        let limit = match self.limit {
-            Some(limit) => format!("; the gate allows {:+.0}%", 100.0 * limit),
-            None => String::new(),
-        };
-        format!(
-            "peak memory {} KiB → {} KiB ({:+.1}%{limit})",
-            thousands(self.base_kib),
-            thousands(self.head_kib),
-            100.0 * self.change
-        )
-    }
-}
-
-impl AllocationCheck {
-    /// Whether any gated measure moved beyond the tolerance.
-    pub fn changed(&self) -> bool {
-        !self.grew.is_empty() || !self.shrank.is_empty()
-    }
-
-    /// What both human formats print:
-    /// `allocations per iteration 1 → 1,001; bytes 24 → 48,024; peak live bytes 24 → 48,024`,
-    /// each measure that differs (all three when none does).
-    pub fn text(&self) -> String {
-        let (b, h) = (&self.base, &self.head);
-        let measures = [
-            ("allocations per iteration", b.allocations, h.allocations),
-            ("reallocations", b.reallocations, h.reallocations),
-            ("bytes", b.bytes, h.bytes),
-            ("peak live bytes", b.peak_bytes, h.peak_bytes),
-        ];
-        let moved: Vec<String> = measures
-            .iter()
-            .filter(|(name, base, head)| base != head || *name == "allocations per iteration")
-            .map(|(name, base, head)| format!("{name} {} → {}", thousands(*base), thousands(*head)))
-            .collect();
-        let mut text = moved.join("; ");
-        if self.tolerance > 0.0 && self.tolerance.is_finite() {
-            text.push_str(&format!(
-                " (counts of the same code vary by up to {:.1}% here, so changes within {:.1}% count as none)",
-                100.0 * self.tolerance / crate::record::instructions::JITTER_MULTIPLE,
-                100.0 * self.tolerance
-            ));
-        } else if !self.tolerance.is_finite() {
-            text.push_str(" (counts of the same code vary too much here to compare)");
-        }
-        text
-    }
-}
-
-/// `48024` → `48,024`.
-pub fn thousands(value: u64) -> String {
-    let digits = value.to_string();
-    let mut out = String::new();
-    for (i, digit) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(digit);
-    }
-    out
-}
-
 /// The machine a check ran on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Runner {
@@ -407,14 +269,6 @@ impl Runner {
 pub struct Reproduce {
     pub paired: bool,
     pub instructions: bool,
-}
-
-impl InstructionCheck {
-    /// Both sides executed the same work: the counts differ by no more than
-    /// their own jitter allows.
-    pub fn same_instructions(&self) -> bool {
-        crate::record::instructions::same_work(self.change.ln_1p(), self.jitter)
-    }
 }
 
 /// How the comparison was made.
@@ -502,144 +356,6 @@ pub struct Report {
     /// each regression.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bisect: Option<Box<bisect::BisectReport>>,
-}
-
-/// A common complexity class, named only when one class fits the measured
-/// exponent and no other does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Complexity {
-    Constant,
-    Logarithmic,
-    Linear,
-    Linearithmic,
-    Quadratic,
-    Cubic,
-}
-
-impl Complexity {
-    pub const ALL: [Complexity; 6] = [
-        Complexity::Constant,
-        Complexity::Logarithmic,
-        Complexity::Linear,
-        Complexity::Linearithmic,
-        Complexity::Quadratic,
-        Complexity::Cubic,
-    ];
-
-    pub fn label(self) -> &'static str {
-        match self {
-            Complexity::Constant => "O(1)",
-            Complexity::Logarithmic => "O(log n)",
-            Complexity::Linear => "O(n)",
-            Complexity::Linearithmic => "O(n log n)",
-            Complexity::Quadratic => "O(n²)",
-            Complexity::Cubic => "O(n³)",
-        }
-    }
-
-    /// The cost of size `n` up to a constant factor.
-    pub fn cost(self, n: f64) -> f64 {
-        match self {
-            Complexity::Constant => 1.0,
-            Complexity::Logarithmic => n.ln(),
-            Complexity::Linear => n,
-            Complexity::Linearithmic => n * n.ln(),
-            Complexity::Quadratic => n * n,
-            Complexity::Cubic => n * n * n,
-        }
-    }
-}
-
-/// One side's fit of `ln cost = a + exponent · ln size`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct PowerLaw {
-    pub exponent: f64,
-    pub ci_low: f64,
-    pub ci_high: f64,
-    /// The one common class the exponent fits, if exactly one does.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub class: Option<Complexity>,
-}
-
-/// What a scaling comparison says.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum ScalingVerdict {
-    /// The exponent grew: the interval of its change lies above zero and
-    /// the change is at least `compare::scaling::NOTABLE`.
-    ScalesWorse,
-    ScalesBetter,
-    /// No notable change of the exponent shown.
-    Same,
-    /// Too few sizes, too narrow a span, or sizes that differ between the
-    /// sides: no claim (`Scaling::why` says which).
-    NoClaim,
-}
-
-impl ScalingVerdict {
-    pub fn label(self) -> &'static str {
-        match self {
-            ScalingVerdict::ScalesWorse => "scales worse",
-            ScalingVerdict::ScalesBetter => "scales better",
-            ScalingVerdict::Same => "same scaling",
-            ScalingVerdict::NoClaim => "no claim",
-        }
-    }
-}
-
-/// One sized member of a scaling group.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SizedBench {
-    pub id: BenchId,
-    pub size: f64,
-}
-
-/// Both sides' cost at a size beyond the measured ones, if each side's
-/// exponent holds there.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Projection {
-    pub size: f64,
-    pub base: f64,
-    pub head: f64,
-}
-
-/// How one group of sized benchmarks grows with its size, base and head.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Scaling {
-    /// The benchmark ids without their size: `skus/find_duplicates`.
-    pub group: String,
-    /// What the size counts: `n` (the ids' number) or a declared
-    /// throughput unit (`Elements`, `Bytes`).
-    pub size_unit: String,
-    /// Smallest size first.
-    pub members: Vec<SizedBench>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub base: Option<PowerLaw>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub head: Option<PowerLaw>,
-    /// Head exponent minus base exponent, from the members' changes, with
-    /// its interval.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub change: Option<ExponentChange>,
-    pub verdict: ScalingVerdict,
-    /// Fails the gate (`fail_on_scaling`).
-    pub fails: bool,
-    /// Would fail, but a commit of the pull request accepts it
-    /// (`Flamegate-Accept-Scaling`): who and why.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub accepted: Option<Accepted>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub projection: Option<Projection>,
-    /// Why there is no claim, or what limits it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub why: Option<String>,
-}
-
-/// The change of a group's exponent, head minus base.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct ExponentChange {
-    pub estimate: f64,
-    pub ci_low: f64,
-    pub ci_high: f64,
 }
 
 /// The suite's outcome from its verdicts: any benchmark or sized group

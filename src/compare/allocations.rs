@@ -10,7 +10,7 @@
 
 use crate::record::allocations::{AllocationCount, GATED};
 use crate::record::instructions::JITTER_MULTIPLE;
-use crate::report::AllocationCheck;
+use crate::report::checks::AllocationCheck;
 
 /// Repeated counts of one benchmark (allocations, a command's peak
 /// memory): `measure`'s median and relative spread (`stats::median_and_spread`).

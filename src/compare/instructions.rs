@@ -136,14 +136,14 @@ pub fn check(
     base: &crate::record::BenchResult,
     head: &crate::record::BenchResult,
     input: Option<&crate::record::InputChange>,
-) -> crate::report::InstructionCheck {
+) -> crate::report::checks::InstructionCheck {
     let ((base_count, base_jitter), (head_count, head_jitter)) = (
         median_and_spread(&base.samples),
         median_and_spread(&head.samples),
     );
     let per_unit = input.map_or(0.0, crate::record::InputChange::log_ratio);
     let change = |head: f64, base: f64| ((head / base).ln() - per_unit).exp_m1();
-    crate::report::InstructionCheck {
+    crate::report::checks::InstructionCheck {
         base: base_count,
         head: head_count,
         change: change(head_count, base_count),
@@ -423,7 +423,8 @@ mod tests {
     /// note; agreeing changes and the same instructions get none.
     #[test]
     fn time_and_instructions_that_disagree_are_explained() {
-        use crate::report::{Comparison, InstructionCheck};
+        use crate::report::Comparison;
+        use crate::report::checks::InstructionCheck;
         let row = |id: &str, verdict: Verdict, time: f64, instructions: f64| {
             let json = serde_json::json!({
                 "id": id, "base": null, "head": null, "change": {

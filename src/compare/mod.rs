@@ -19,7 +19,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::profile::hotspots;
 use crate::record::{AcceptKind, BenchId, BenchResult, InputChange, RunRecord};
-use crate::report::{Change, Comparison, Outcome, PeakMemoryCheck, Summary, Verdict};
+use crate::report::checks::PeakMemoryCheck;
+use crate::report::{Change, Comparison, Outcome, Summary, Verdict};
 use crate::stats::{benjamini_hochberg, median};
 use settings::Settings;
 use verdict::{Evidence, Presence, Rule, classify_with_acceptance};
@@ -301,7 +302,7 @@ fn insensitive_note(comparisons: &[Comparison]) -> Option<String> {
 /// The suite judged: per benchmark, per sized group, and the outcome.
 pub(crate) struct Judged {
     pub comparisons: Vec<Comparison>,
-    pub scaling: Vec<crate::report::Scaling>,
+    pub scaling: Vec<crate::report::scaling::Scaling>,
     pub outcome: Outcome,
 }
 
@@ -371,7 +372,7 @@ pub(crate) struct BenchTest {
     df: Option<f64>,
     low_confidence: bool,
     /// Paired: both sides' instruction counts, when the time changed.
-    instructions: Option<crate::report::InstructionCheck>,
+    instructions: Option<crate::report::checks::InstructionCheck>,
 }
 
 /// The power at which a report states the smallest slowdown it would have

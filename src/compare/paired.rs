@@ -358,13 +358,12 @@ fn round_bench_test(
         disturbed,
         df: Some(inputs.df),
         low_confidence: n < 2,
-        instructions: run
-            .instructions
-            .of(id)
-            .map(|(base, head)| crate::report::InstructionCheck {
+        instructions: run.instructions.of(id).map(|(base, head)| {
+            crate::report::checks::InstructionCheck {
                 code_changed: run.code_changed.contains(id),
                 ..super::instructions::check(base, head, input.as_ref())
-            }),
+            }
+        }),
     }
 }
 

@@ -5,7 +5,7 @@
 //! afford is the project's call, not a statistic's.
 
 use super::allocations::median_and_spread;
-use crate::report::PeakMemoryCheck;
+use crate::report::checks::PeakMemoryCheck;
 
 /// Both sides' peaks compared, when both sides measured them.
 pub fn check(base: &[u64], head: &[u64], limit: Option<f64>) -> Option<PeakMemoryCheck> {

@@ -15,10 +15,10 @@ use std::collections::BTreeMap;
 
 use super::Settings;
 use crate::record::{BenchId, BenchResult, RunRecord};
-use crate::report::{
-    Comparison, Complexity, ExponentChange, PowerLaw, Projection, Scaling, ScalingVerdict,
-    SizedBench, Summary,
+use crate::report::scaling::{
+    Complexity, ExponentChange, PowerLaw, Projection, Scaling, ScalingVerdict, SizedBench,
 };
+use crate::report::{Comparison, Summary};
 use crate::stats;
 
 /// A scaling law needs at least this many sizes…

@@ -52,8 +52,8 @@ pub struct CodeEvidence {
     pub code_changed: bool,
 }
 
-impl From<&crate::report::InstructionCheck> for CodeEvidence {
-    fn from(check: &crate::report::InstructionCheck) -> CodeEvidence {
+impl From<&crate::report::checks::InstructionCheck> for CodeEvidence {
+    fn from(check: &crate::report::checks::InstructionCheck) -> CodeEvidence {
         CodeEvidence {
             instructions_log_change: check.change.ln_1p(),
             instructions_jitter: check.jitter,

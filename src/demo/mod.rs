@@ -111,9 +111,9 @@ fn missed(report: &Report, run: &str) -> Vec<String> {
     let mut problems = Vec::new();
     for group in EXPECTED_REGRESSIONS {
         let scaling = report.scaling.iter().find(|s| s.group == group);
-        if !scaling
-            .is_some_and(|s| s.verdict == crate::report::ScalingVerdict::ScalesWorse && s.fails)
-        {
+        if !scaling.is_some_and(|s| {
+            s.verdict == crate::report::scaling::ScalingVerdict::ScalesWorse && s.fails
+        }) {
             problems.push(format!(
                 "`{group}` was not shown to scale worse in pr/drop-index{run}"
             ));
@@ -383,7 +383,7 @@ fn summary(report: &Report) -> String {
     let worse: Vec<&str> = report
         .scaling
         .iter()
-        .filter(|s| s.verdict == crate::report::ScalingVerdict::ScalesWorse)
+        .filter(|s| s.verdict == crate::report::scaling::ScalingVerdict::ScalesWorse)
         .map(|s| s.group.as_str())
         .collect();
     let worse = if worse.is_empty() {

@@ -362,7 +362,7 @@ fn trend_text(trend: &[Option<f64>]) -> String {
 
 /// The instruction check under a table of time changes (paired mode).
 fn instruction_notes(out: &mut String, rows: &[&Comparison]) {
-    let counted: Vec<(&Comparison, &crate::report::InstructionCheck)> = rows
+    let counted: Vec<(&Comparison, &crate::report::checks::InstructionCheck)> = rows
         .iter()
         .filter_map(|c| c.instructions.as_ref().map(|check| (*c, check)))
         .collect();

@@ -141,7 +141,7 @@ pub fn interval_text(mode: crate::report::Mode, change: &crate::report::Change) 
 
 /// A time change's instruction check as both human formats print it:
 /// `1.20 M → 1.68 M instructions (+40.0%); simulated cycles +38.5%`.
-pub fn instruction_text(check: &crate::report::InstructionCheck) -> String {
+pub fn instruction_text(check: &crate::report::checks::InstructionCheck) -> String {
     use crate::profile::hotspots::format_count;
     let change = if check.same_instructions() && check.code_changed {
         "the same count, different instructions".to_string()
@@ -374,7 +374,7 @@ pub fn format_size(size: f64) -> String {
 }
 
 /// One side's scaling in words: its class, or the exponent as a power.
-fn power_law_text(fit: Option<&crate::report::PowerLaw>) -> String {
+fn power_law_text(fit: Option<&crate::report::scaling::PowerLaw>) -> String {
     match fit {
         Some(fit) => match fit.class {
             Some(class) => class.label().to_string(),
@@ -386,8 +386,11 @@ fn power_law_text(fit: Option<&crate::report::PowerLaw>) -> String {
 
 /// A scaling group in words, after its name: sizes, verdict, both sides'
 /// classes and exponents, the exponent's change and the projected cost.
-pub fn scaling_text(mode: crate::report::Mode, scaling: &crate::report::Scaling) -> String {
-    use crate::report::ScalingVerdict;
+pub fn scaling_text(
+    mode: crate::report::Mode,
+    scaling: &crate::report::scaling::Scaling,
+) -> String {
+    use crate::report::scaling::ScalingVerdict;
     let unit = match scaling.size_unit.as_str() {
         "n" => None,
         other => Some(crate::record::unit_word(other)),
@@ -412,7 +415,7 @@ pub fn scaling_text(mode: crate::report::Mode, scaling: &crate::report::Scaling)
     // No "-0.00" for a change that rounds to nothing.
     let signed = |x: f64| format!("{:+.2}", if x.abs() < 0.005 { 0.0 } else { x });
     if scaling.base.is_some() || scaling.head.is_some() {
-        let exponent = |fit: Option<&crate::report::PowerLaw>| {
+        let exponent = |fit: Option<&crate::report::scaling::PowerLaw>| {
             fit.map_or("–".into(), |f| format!("{:.2}", f.exponent))
         };
         text.push_str(&format!(
