@@ -7,11 +7,12 @@ pub mod bisect;
 pub mod escape;
 pub mod flamegraph;
 pub mod history;
+mod history_section;
 pub mod json;
 pub mod markdown;
 pub mod terminal;
 
-use escape::{html_text, markdown_code, markdown_prose, markdown_text, terminal_text};
+use escape::{markdown_code, markdown_prose, markdown_text, terminal_text};
 use json::Json;
 use markdown::Markdown;
 use terminal::Terminal;
