@@ -9,6 +9,7 @@ pub mod allocations;
 pub mod callgrind;
 pub mod cargo;
 pub mod command;
+pub mod command_build;
 pub mod counting;
 pub mod criterion_output;
 pub mod divan;

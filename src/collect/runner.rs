@@ -126,7 +126,7 @@ impl Runner for Processes {
         commands: &[CommandSpec],
         env: &[(String, String)],
     ) -> Result<Vec<BenchExecutable>> {
-        cargo::build_commands(project, commands, env)
+        super::command_build::build_commands(project, commands, env)
     }
 
     fn list(&self, exe: &BenchExecutable, filter: Option<&str>) -> Result<Vec<String>> {
