@@ -566,21 +566,15 @@ fn=(2) _ZN3std3sys3pal4unix4time8Timespec3now17h0E
 
     #[test]
     fn data_misses_and_mispredictions_differ_beyond_their_spread_and_a_floor() {
-        let run = |l1, ll, mispredicts| Execution {
-            functions: [(
-                "a".to_string(),
-                ExecutedFunction {
-                    name: "work".into(),
-                    instructions: 30_000,
+        let run = |l1_data_misses, ll_data_misses, mispredicts| {
+            one_function(
+                30_000,
+                DataAndBranches {
+                    l1_data_misses,
+                    ll_data_misses,
+                    mispredicts,
                 },
-            )]
-            .into(),
-            threads: 1,
-            events: DataAndBranches {
-                l1_data_misses: l1,
-                ll_data_misses: ll,
-                mispredicts,
-            },
+            )
         };
         let base = run(4, 0, 285);
         assert_eq!(base.events_differ(&base, 0.0), None);
@@ -612,21 +606,15 @@ fn=(2) _ZN3std3sys3pal4unix4time8Timespec3now17h0E
 
     #[test]
     fn a_small_benchmark_one_miss_apart_is_the_same_unless_one_miss_is_a_reportable_change() {
-        let run = |instructions, l1_data_misses| Execution {
-            functions: [(
-                "a".to_string(),
-                ExecutedFunction {
-                    name: "work".into(),
-                    instructions,
+        let run = |instructions, l1_data_misses| {
+            one_function(
+                instructions,
+                DataAndBranches {
+                    l1_data_misses,
+                    ll_data_misses: 0,
+                    mispredicts: 50,
                 },
-            )]
-            .into(),
-            threads: 1,
-            events: DataAndBranches {
-                l1_data_misses,
-                ll_data_misses: 0,
-                mispredicts: 50,
-            },
+            )
         };
         // 1,500 instructions and 500 cycles of mispredictions: a tenth of
         // a percent is 2 cycles, one miss 10 (0.5%).
@@ -637,6 +625,22 @@ fn=(2) _ZN3std3sys3pal4unix4time8Timespec3now17h0E
         assert!(run(1_500, 1).recorded().unwrap().matches(&recorded, 1_500));
         // 510 cycles in all: one miss would be a 2% change, so it counts.
         assert!(run(10, 0).events_differ(&run(10, 1), 0.0).is_some());
+    }
+
+    /// One thread running one function, `work`, with these events.
+    fn one_function(instructions: u64, events: DataAndBranches) -> Execution {
+        Execution {
+            functions: [(
+                "a".to_string(),
+                ExecutedFunction {
+                    name: "work".into(),
+                    instructions,
+                },
+            )]
+            .into(),
+            threads: 1,
+            events,
+        }
     }
 
     impl Execution {
