@@ -10,10 +10,10 @@ use crate::baseline::Baseline;
 use crate::profile::hotspots::exact_hotspots;
 use crate::record::instructions::Simulated;
 use crate::record::{BenchId, InputChange, RunRecord};
-use crate::report::{Mode, REPORT_SCHEMA, Report, Verdict};
+use crate::report::{Mode, Report, Verdict};
 use crate::stats::median_and_spread;
 
-use super::{BenchTest, Judged, Settings, judge};
+use super::{BenchTest, Settings, judge};
 
 use crate::record::instructions::{JITTER_MULTIPLE, tolerance};
 
@@ -332,11 +332,7 @@ pub fn against_instructions(
             },
         ));
     }
-    let Judged {
-        mut comparisons,
-        scaling,
-        outcome,
-    } = judge(
+    let mut judged = judge(
         &baseline.record,
         head,
         tests,
@@ -345,31 +341,14 @@ pub fn against_instructions(
         &mut notes,
     );
     exact_hotspot_notes(
-        &mut comparisons,
+        &mut judged.comparisons,
         |id| (baseline.record.bench(id), head.bench(id)),
         &mut notes,
     );
-    let (base, head_side) = super::stored_sides(baseline, head, head_chosen_as);
+    let sides = super::stored_sides(baseline, head, head_chosen_as);
     Report {
-        schema: REPORT_SCHEMA,
-        suite: suite.to_string(),
-        mode: Mode::Instructions,
-        base,
-        head: head_side,
-        settings: settings.used(),
-        machine_shift: None,
         history_used: 1,
-        history_other_machine: 0,
-        comparisons,
-        outcome,
-        notes,
-        pull_request_head: None,
-        phases: None,
-        bisect: None,
-        runner: None,
-        reproduce: None,
-        scaling,
-        history_page: None,
+        ..judged.into_report(suite, Mode::Instructions, sides, settings, notes)
     }
 }
 

@@ -306,6 +306,43 @@ pub(crate) struct Judged {
     pub outcome: Outcome,
 }
 
+impl Judged {
+    /// The report of this judgement in `mode`, between `base` and `head`:
+    /// what every mode has. The fields one mode fills (the machine shift,
+    /// the history used, paired phases) are empty for the caller to set;
+    /// what later steps add (runner, history page, bisection) is empty too.
+    pub(crate) fn into_report(
+        self,
+        suite: &str,
+        mode: crate::report::Mode,
+        (base, head): (crate::record::Side, crate::record::Side),
+        settings: &Settings,
+        notes: Vec<String>,
+    ) -> crate::report::Report {
+        crate::report::Report {
+            schema: crate::report::REPORT_SCHEMA,
+            suite: suite.to_string(),
+            mode,
+            base,
+            head,
+            settings: settings.used(),
+            machine_shift: None,
+            history_used: 0,
+            history_other_machine: 0,
+            comparisons: self.comparisons,
+            outcome: self.outcome,
+            notes,
+            pull_request_head: None,
+            runner: None,
+            reproduce: None,
+            scaling: self.scaling,
+            history_page: None,
+            phases: None,
+            bisect: None,
+        }
+    }
+}
+
 /// A benchmark that could not have shown a slowdown of this size (with 80%
 /// probability) is named in a note: the gate's target is to catch 5%.
 pub const SENSITIVE_ENOUGH: f64 = 0.05;

@@ -15,9 +15,9 @@ use crate::record::paired::{
     CountedInstructions, PairedRun, Standing, counted_rounds, round_log_ratios, set_aside,
 };
 use crate::record::{BenchId, InputChange};
-use crate::report::{Mode, REPORT_SCHEMA, Report};
+use crate::report::{Mode, Report};
 
-use super::{BenchTest, Judged, Settings, judge};
+use super::{BenchTest, Settings, judge};
 use crate::stats::{self, hodges_lehmann};
 
 /// Whether a benchmark's rounds so far settle the gate's question, so that
@@ -436,11 +436,7 @@ pub fn against_paired_with(
         tests.push((id.clone(), test));
     }
     let mut notes = run_notes(run, &set_aside_by_bench);
-    let Judged {
-        mut comparisons,
-        scaling,
-        outcome,
-    } = judge(
+    let mut judged = judge(
         &run.base,
         &run.head,
         tests,
@@ -448,11 +444,11 @@ pub fn against_paired_with(
         settings,
         &mut notes,
     );
-    notes.extend(super::instructions::disagreement_notes(&comparisons));
+    notes.extend(super::instructions::disagreement_notes(&judged.comparisons));
     // Without a profile, a counted regression shows where its instructions
     // went.
     super::instructions::exact_hotspot_notes(
-        &mut comparisons,
+        &mut judged.comparisons,
         |id| {
             run.instructions
                 .of(id)
@@ -461,25 +457,8 @@ pub fn against_paired_with(
         &mut notes,
     );
     Report {
-        schema: REPORT_SCHEMA,
-        suite: suite.to_string(),
-        mode: Mode::Paired,
-        base: base_side,
-        head: head_side,
-        settings: settings.used(),
-        machine_shift: None,
-        history_used: 0,
-        history_other_machine: 0,
-        comparisons,
-        outcome,
-        notes,
-        pull_request_head: None,
-        runner: None,
-        reproduce: None,
-        scaling,
-        history_page: None,
         phases: Some(run.phases).filter(|p| !p.is_empty()),
-        bisect: None,
+        ..judged.into_report(suite, Mode::Paired, (base_side, head_side), settings, notes)
     }
 }
 

@@ -6,13 +6,13 @@ use std::collections::BTreeSet;
 
 use crate::baseline::Baseline;
 use crate::record::{BenchId, InputChange, RunRecord};
-use crate::report::{Comparison, Mode, REPORT_SCHEMA, Report};
+use crate::report::{Comparison, Mode, Report};
 use crate::stats::{MIN_BENCHES_FOR_SHIFT, common_shift, median, median_standard_error};
 
 use super::noise::{NoiseModel, log_median, logs};
 use super::settings::Settings;
 use super::verdict::Presence;
-use super::{BenchTest, Judged, judge};
+use super::{BenchTest, judge};
 
 /// Compare a head run with a stored baseline (rule b) and classify.
 pub fn against_stored(
@@ -75,11 +75,7 @@ pub fn against_stored(
     }
     let tests: Vec<(BenchId, BenchTest)> =
         shared.iter().map(|id| (*id).clone()).zip(tests).collect();
-    let Judged {
-        mut comparisons,
-        scaling,
-        outcome,
-    } = judge(
+    let mut judged = judge(
         &baseline.record,
         head,
         tests,
@@ -92,28 +88,13 @@ pub fn against_stored(
         &mut notes,
     );
     untimed_notes(baseline, head, &mut notes);
-    add_trends(&mut comparisons, baseline, head);
-    let (base, head_side) = super::stored_sides(baseline, head, head_chosen_as);
+    add_trends(&mut judged.comparisons, baseline, head);
+    let sides = super::stored_sides(baseline, head, head_chosen_as);
     Report {
-        schema: REPORT_SCHEMA,
-        suite: suite.to_string(),
-        mode: Mode::StoredBaseline,
-        base,
-        head: head_side,
-        settings: settings.used(),
         machine_shift: head_shift.map(f64::exp_m1),
         history_used: records.len(),
         history_other_machine: other_machine.len(),
-        comparisons,
-        outcome,
-        notes,
-        pull_request_head: None,
-        phases: None,
-        bisect: None,
-        runner: None,
-        reproduce: None,
-        scaling,
-        history_page: None,
+        ..judged.into_report(suite, Mode::StoredBaseline, sides, settings, notes)
     }
 }
 
