@@ -12,6 +12,7 @@ use crate::compare::settings::{Settings, ThresholdOverride};
 use crate::error::{Error, Result};
 use crate::record::check_suite_name;
 use crate::record::command::CommandSpec;
+use crate::record::note::Note;
 
 /// The config file's name, looked up in the project directory.
 pub const CONFIG_FILE: &str = "flamegate.toml";
@@ -249,7 +250,7 @@ pub fn base_spec(
 #[derive(Debug, Clone, PartialEq)]
 pub struct SuiteName {
     pub name: String,
-    pub origin: Option<String>,
+    pub origin: Option<Note>,
 }
 
 /// The suite name: `--suite`, the file's `suite`, or the project's name
@@ -277,11 +278,9 @@ pub fn suite(
         return written(name, format!("set by `suite` in {}", file_path.display()));
     }
     let name = crate::record::plain_suite_name(project_name);
-    let origin = (name != project_name).then(|| {
-        format!(
-            "suite `{name}` is named after `{project_name}` (the package or workspace folder), made a valid file name; \
-             choose another with `suite = \"...\"` in flamegate.toml or --suite"
-        )
+    let origin = (name != project_name).then(|| Note::SuiteNamedAfterPackage {
+        suite: name.clone(),
+        package: project_name.to_string(),
     });
     Ok(SuiteName { name, origin })
 }

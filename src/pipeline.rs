@@ -14,6 +14,7 @@ use crate::error::{Error, Result};
 use crate::progress::Progress;
 use crate::publish;
 use crate::record::RunRecord;
+use crate::record::note::Note;
 use crate::report::Report;
 
 /// How output should look, decided once from the command line and terminal.
@@ -162,7 +163,7 @@ fn accepting(
     settings: &Settings,
     project_dir: &Path,
     (base_commit, measured_at): (Option<&str>, Option<&str>),
-    notes: &mut Vec<String>,
+    notes: &mut Vec<Note>,
 ) -> Settings {
     let mut settings = settings.clone();
     let Some(base) = base_commit else {
@@ -173,10 +174,10 @@ fn accepting(
             notes.extend(problems);
             settings.accept(accepted, notes);
         }
-        Err(error) => notes.push(format!(
-            "accepted slowdowns (`{}` lines in the pull request's commits) could not be read: {error}",
-            crate::record::ACCEPT_TRAILER
-        )),
+        Err(error) => notes.push(Note::AcceptancesUnreadable {
+            trailer: crate::record::ACCEPT_TRAILER.to_string(),
+            problem: error.to_string(),
+        }),
     }
     settings
 }
@@ -268,11 +269,11 @@ impl PairedSides {
         // (cargo and rustup read them from where cargo runs). Where the pull
         // request changes them, their effect is not measured: say so.
         base.build_dir = head.build_dir.clone();
-        checkout
-            .notes
-            .extend(collect::two_builds::build_settings_changed(
-                &base.dir, &head.dir,
-            ));
+        checkout.notes.extend(
+            collect::two_builds::build_settings_changed(&base.dir, &head.dir)
+                .into_iter()
+                .map(|file| Note::BuildSettingChanged { file }),
+        );
         Ok(PairedSides {
             checkout,
             head,

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result, is_commit_id};
 
 use crate::profile::hotspots::Hotspots;
+use crate::record::note::Note;
 use crate::record::{AcceptKind, BenchId, InputChange, Standing};
 
 use checks::{AllocationCheck, InstructionCheck, PeakMemoryCheck};
@@ -23,9 +24,9 @@ use scaling::Scaling;
 /// The schema version of a serialised `Report`. 2 added the `layout`
 /// verdict and `Comparison::instructions`, 3 `Report::scaling`, 4
 /// `Comparison::trend` and `Report::history_page`, 5 the `more
-/// allocations` verdict and `Comparison::allocations`; schema 1 to 4
-/// reports still read.
-pub const REPORT_SCHEMA: u32 = 5;
+/// allocations` verdict and `Comparison::allocations`, 6 typed notes
+/// (`record::note`); schema 1 to 5 reports still read.
+pub const REPORT_SCHEMA: u32 = 6;
 /// The largest `report.json` flamegate reads (16 MiB): a suite of thousands
 /// of benchmarks with hotspot notes stays far below it.
 pub const MAX_REPORT_BYTES: u64 = 16 * 1024 * 1024;
@@ -328,7 +329,10 @@ pub struct Report {
     /// ones, inconclusive, new, missing, unchanged, identical.
     pub comparisons: Vec<Comparison>,
     pub outcome: Outcome,
-    pub notes: Vec<String>,
+    /// What a reader should know beside the verdicts, typed; each is
+    /// written with its words (`text`).
+    #[serde(with = "crate::record::note::listed_with_text")]
+    pub notes: Vec<Note>,
     /// The pull request's head commit when the run measured GitHub's merge
     /// commit of it (`head.commit`): what a publisher checks the report
     /// against, since checks and comments belong to the head.

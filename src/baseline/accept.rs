@@ -25,6 +25,7 @@
 use std::path::Path;
 
 use crate::error::{Error, Result};
+use crate::record::note::Note;
 use crate::record::{AcceptKind, Accepted, Standing};
 
 /// The acceptances in one commit message: `(kind, glob, reason)`, and a
@@ -83,7 +84,7 @@ pub fn acceptances(
     project_dir: &Path,
     base_commit: &str,
     measured_at: Option<&str>,
-) -> Result<(Vec<Accepted>, Vec<String>)> {
+) -> Result<(Vec<Accepted>, Vec<Note>)> {
     let repo = git2::Repository::discover(project_dir).map_err(|_| Error::NotARepository {
         path: project_dir.to_path_buf(),
     })?;
@@ -108,12 +109,9 @@ pub fn acceptances(
         if older {
             read_range(&repo, merge_base, measured, true, &mut found, &mut notes).map_err(git)?;
         } else if repo.find_commit(measured).is_err() {
-            notes.push(format!(
-                "the baseline was measured at commit {}, which this clone does not have: \
-                 slowdowns accepted on the target branch since then are not known here \
-                 (fetch more history)",
-                crate::error::short_sha(&measured.to_string())
-            ));
+            notes.push(Note::BaselineCommitNotInClone {
+                commit: measured.to_string(),
+            });
         }
     }
     Ok((found, notes))
@@ -127,7 +125,7 @@ fn read_range(
     hide: git2::Oid,
     merged: bool,
     accepted: &mut Vec<Accepted>,
-    notes: &mut Vec<String>,
+    notes: &mut Vec<Note>,
 ) -> std::result::Result<(), git2::Error> {
     let mut walk = repo.revwalk()?;
     walk.push(from)?;
@@ -139,10 +137,10 @@ fn read_range(
         let id = commit.id().to_string();
         if !merged {
             for problem in problems {
-                notes.push(format!(
-                    "commit {}: {problem}",
-                    crate::error::short_sha(&id)
-                ));
+                notes.push(Note::AcceptLineProblem {
+                    commit: id.clone(),
+                    problem,
+                });
             }
         }
         let author = commit.author();

@@ -377,7 +377,10 @@ pub fn summary(commit: &Commit<'_>) -> crate::record::commit::CommitSummary {
 /// because it sees the credentials `actions/checkout` configures
 /// (`http.extraheader`), which libgit2 does not. Returns what was fetched,
 /// or why it could not be.
-pub fn unshallow(workdir: &Path, target: Option<&str>) -> std::result::Result<String, String> {
+pub fn unshallow(
+    workdir: &Path,
+    target: Option<&str>,
+) -> std::result::Result<crate::record::note::Note, String> {
     let (remote, branches): (&str, Vec<&str>) = match target {
         Some(name) => match name.split_once('/') {
             Some((remote, branch)) => (remote, vec![branch]),
@@ -432,10 +435,10 @@ pub fn unshallow(workdir: &Path, target: Option<&str>) -> std::result::Result<St
             problems.join("; ")
         ));
     }
-    Ok(format!(
-        "this was a shallow clone: fetched the full history of HEAD and {} from {remote}",
-        fetched.join(", ")
-    ))
+    Ok(crate::record::note::Note::Deepened {
+        remote: remote.to_string(),
+        fetched,
+    })
 }
 
 /// One version of a file in history.

@@ -12,6 +12,7 @@ pub mod git;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, RecordSource, Result, short_sha};
+use crate::record::note::Note;
 use crate::record::{RunRecord, write_atomic};
 
 /// Where the baseline comes from.
@@ -38,7 +39,7 @@ pub struct Baseline {
     /// Earlier versions of the baseline file, newest first.
     pub history: Vec<RunRecord>,
     /// Things the user should know (skipped versions, shallow history, fallbacks).
-    pub notes: Vec<String>,
+    pub notes: Vec<Note>,
 }
 
 /// `baselines/` relative to the project directory.
@@ -66,10 +67,7 @@ pub fn load(
             commit: None,
             chosen_as: format!("file {}", path.display()),
             history: Vec::new(),
-            notes: vec![
-                "baseline from a file: no history, so the noise estimate comes from the run itself"
-                    .into(),
-            ],
+            notes: vec![Note::BaselineFromFile],
         });
     }
     let mut notes = Vec::new();
@@ -93,10 +91,7 @@ pub fn load(
 
     let (versions, cut_by_shallow) = repo.earlier_versions(&commit, &path, history_limit)?;
     if cut_by_shallow {
-        notes.push(
-            "the baseline's history is cut by a shallow clone; fetch full history (`fetch-depth: 0`) for a better noise estimate"
-                .into(),
-        );
+        notes.push(Note::HistoryCutByShallowClone);
     }
     let mut history = Vec::new();
     for version in versions {
@@ -106,7 +101,9 @@ pub fn load(
         };
         match RunRecord::from_json(&version.content, &version_source) {
             Ok(r) => history.push(r),
-            Err(e) => notes.push(format!("skipped an earlier baseline: {e}")),
+            Err(e) => notes.push(Note::EarlierBaselineSkipped {
+                problem: e.to_string(),
+            }),
         }
     }
     Ok(Baseline {
@@ -125,7 +122,7 @@ pub fn load(
 fn open_complete(
     project_dir: &Path,
     spec: &BaseSpec,
-    notes: &mut Vec<String>,
+    notes: &mut Vec<Note>,
 ) -> Result<git::ProjectRepo> {
     let repo = git::ProjectRepo::open(project_dir)?;
     if !repo.repo.is_shallow() {
@@ -140,25 +137,26 @@ fn open_complete(
         .workdir()
         .map_or_else(|| project_dir.to_path_buf(), Path::to_path_buf);
     match git::unshallow(&workdir, target) {
-        Ok(note) => {
-            notes.push(note);
+        Ok(deepened) => {
+            notes.push(deepened);
             // Reopen: the object database and refs changed under libgit2.
             git::ProjectRepo::open(project_dir)
         }
         Err(problem) => {
-            notes.push(format!("{NOT_DEEPENED}{problem}"));
+            notes.push(Note::NotDeepened { problem });
             Ok(repo)
         }
     }
 }
 
-const NOT_DEEPENED: &str = "shallow clone, not deepened: ";
-
 /// A shallow-clone error that also says why flamegate's fetch did not help.
-fn with_fetch_problem(error: Error, notes: &[String]) -> Error {
+fn with_fetch_problem(error: Error, notes: &[Note]) -> Error {
     let tried = notes
         .iter()
-        .find_map(|n| n.strip_prefix(NOT_DEEPENED))
+        .find_map(|n| match n {
+            Note::NotDeepened { problem } => Some(problem),
+            _ => None,
+        })
         .map(|problem| format!("; flamegate tried to fetch it: {problem}"))
         .unwrap_or_default();
     match error {
@@ -173,14 +171,16 @@ fn with_fetch_problem(error: Error, notes: &[String]) -> Error {
 fn base_commit<'r>(
     repo: &'r git::ProjectRepo,
     spec: &BaseSpec,
-    notes: &mut Vec<String>,
+    notes: &mut Vec<Note>,
 ) -> Result<(git2::Commit<'r>, String)> {
     match spec {
         BaseSpec::Revision(rev) => Ok((repo.commit_at(rev)?, format!("revision {rev}"))),
         BaseSpec::MergeBase { target_branch } => {
             let (target, name) = repo.target_branch(target_branch.as_deref())?;
             if target_branch.is_none() && name != "origin/main" {
-                notes.push(format!("origin/main not found; compared against `{name}`"));
+                notes.push(Note::TargetBranchFallback {
+                    branch: name.clone(),
+                });
             }
             let base = repo.merge_base(&target, &name)?;
             Ok((base, format!("merge-base of HEAD and {name}")))
@@ -201,7 +201,7 @@ pub struct BaseCheckout {
     pub project_dir: PathBuf,
     pub commit: String,
     pub chosen_as: String,
-    pub notes: Vec<String>,
+    pub notes: Vec<Note>,
 }
 
 impl BaseCheckout {

@@ -125,8 +125,8 @@ const BUILD_SETTING_FILES: [&str; 4] = [
     "rust-toolchain",
 ];
 
-/// Notes for the build-setting files that differ between the base's and the
-/// head's project directories. Both sides are built with the head's, so a
+/// The build-setting files that differ between the base's and the head's
+/// project directories. Both sides are built with the head's, so a
 /// pull request that changes them (a toolchain, `rustflags`, a linker)
 /// changes both sides alike and its effect is not in the comparison.
 pub fn build_settings_changed(base_dir: &Path, head_dir: &Path) -> Vec<String> {
@@ -135,12 +135,7 @@ pub fn build_settings_changed(base_dir: &Path, head_dir: &Path) -> Vec<String> {
         .filter(|file| {
             std::fs::read(base_dir.join(file)).ok() != std::fs::read(head_dir.join(file)).ok()
         })
-        .map(|file| {
-            format!(
-                "`{file}` differs between base and head; both sides were built with the head's, \
-                 so its effect is not in this comparison"
-            )
-        })
+        .map(|file| file.to_string())
         .collect()
 }
 

@@ -28,7 +28,7 @@ pub(crate) struct Config {
     pub suite: String,
     /// Where a derived suite name came from, when it is not the project's
     /// name as it stands (reports carry it as a note).
-    pub suite_origin: Option<String>,
+    pub suite_origin: Option<crate::record::note::Note>,
     /// Which benchmarks to run and what to measure.
     pub selection: RunSelection,
     /// Where the baseline comes from, and how many earlier versions of it

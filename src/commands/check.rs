@@ -16,6 +16,7 @@ use crate::publish;
 use crate::publish::github::env::ActionsEnv;
 use crate::publish::github::event::{Origin, read_origin};
 use crate::publish::github::workflow::StopCommands;
+use crate::record::note::{LockedVersions, Note};
 use crate::record::shard::ShardSpec;
 use crate::record::write_atomic;
 use crate::render::Format;
@@ -196,21 +197,16 @@ fn name_dependencies(config: &Config, gated: &mut Gated) {
     if changes.is_empty() {
         return;
     }
-    let listed: Vec<String> = changes
-        .iter()
-        .map(|c| {
-            format!(
-                "`{}` {} → {}",
-                c.name,
-                c.before.join(", "),
-                c.after.join(", ")
-            )
-        })
-        .collect();
-    gated.report.notes.push(format!(
-        "Cargo.lock differs between the base and the head: {}",
-        listed.join("; ")
-    ));
+    gated.report.notes.push(Note::LockChanged {
+        packages: changes
+            .iter()
+            .map(|c| LockedVersions {
+                name: c.name.clone(),
+                before: c.before.clone(),
+                after: c.after.clone(),
+            })
+            .collect(),
+    });
     let (base, head) = (&gated.base, &gated.head);
     for c in gated
         .report
@@ -244,9 +240,9 @@ fn name_culprits(config: &Config, report: &mut crate::report::Report, output: Ou
         return;
     }
     let Some(base) = report.base.commit.clone() else {
-        report
-            .notes
-            .push("--bisect: the base is no commit, so there are no commits to bisect".into());
+        report.notes.push(Note::BisectNotStarted {
+            problem: "the base is no commit, so there are no commits to bisect".into(),
+        });
         return;
     };
     let several = crate::baseline::git::ProjectRepo::open(&config.project.dir).and_then(|repo| {
@@ -257,7 +253,9 @@ fn name_culprits(config: &Config, report: &mut crate::report::Report, output: Ou
         Ok(true) => {}
         Ok(false) => return,
         Err(error) => {
-            report.notes.push(format!("--bisect: {error}"));
+            report.notes.push(Note::BisectNotStarted {
+                problem: error.to_string(),
+            });
             return;
         }
     }
@@ -280,9 +278,9 @@ fn name_culprits(config: &Config, report: &mut crate::report::Report, output: Ou
     };
     match crate::bisect::bisect(&request, &collect::runner::Processes, &output.progress) {
         Ok(found) => report.bisect = Some(Box::new(found)),
-        Err(error) => report
-            .notes
-            .push(format!("--bisect could not name the commits: {error}")),
+        Err(error) => report.notes.push(Note::BisectFailed {
+            problem: error.to_string(),
+        }),
     }
 }
 
@@ -296,13 +294,11 @@ fn first_pull_request(
     commit: &str,
     output: Output,
 ) -> Result<Gated> {
-    let why = format!(
-        "no stored baseline ({path}) at commit {}, so this is a paired check: the base commit was built \
-         and measured in this job. To compare with a stored baseline, run `flamegate baseline update` on \
-         the base branch and commit {path}",
-        crate::error::short_sha(commit)
-    );
-    output.progress.note(&why);
+    let why = Note::FirstPullRequest {
+        baseline_file: path.to_string(),
+        commit: commit.to_string(),
+    };
+    output.progress.note(&why.to_string());
     let mut gated = check_paired(config, suite, rounds, output)?;
     gated.report.notes.insert(0, why);
     Ok(gated)

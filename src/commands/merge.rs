@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::pipeline::{HeadSource, Output, gate, judge_paired};
 use crate::publish::github::env::ActionsEnv;
 use crate::record::RunRecord;
+use crate::record::note::Note;
 
 /// `flamegate merge`: shard records into one record, compared once (so the
 /// suite-wide false discovery rate applies once, over the whole suite),
@@ -77,17 +78,15 @@ pub(crate) fn merge_shards(args: MergeArgs, output: Output) -> Result<u8> {
         )?,
     };
     if merged.machines_differ {
-        gated.report.notes.push(
-            "the shards ran on different kinds of machine: their benchmarks carry those machines' differences".into(),
-        );
+        gated.report.notes.push(Note::ShardsOnDifferentMachines);
     }
     if !merged.missing.is_empty() {
         gated.report.notes.insert(
             0,
-            format!(
-                "INCOMPLETE: shard {missing_list} missing, so {} benchmark(s) were not measured (shown as missing)",
-                merged.missing_ids
-            ),
+            Note::ShardsMissing {
+                shards: missing_list,
+                benchmarks: merged.missing_ids,
+            },
         );
     }
     let actions = ActionsEnv::from_process();

@@ -9,6 +9,7 @@
 use crate::baseline::Baseline;
 use crate::profile::hotspots::exact_hotspots;
 use crate::record::instructions::Simulated;
+use crate::record::note::{Disagreement, Note};
 use crate::record::{BenchId, InputChange, RunRecord};
 use crate::report::{Mode, Report, Verdict};
 use crate::stats::median_and_spread;
@@ -208,7 +209,7 @@ pub(super) fn exact_hotspot_notes<'a>(
         Option<&'a crate::record::BenchResult>,
         Option<&'a crate::record::BenchResult>,
     ),
-    notes: &mut Vec<String>,
+    notes: &mut Vec<Note>,
 ) {
     for c in comparisons
         .iter_mut()
@@ -221,7 +222,7 @@ pub(super) fn exact_hotspot_notes<'a>(
         .iter()
         .all(|c| c.verdict != Verdict::Regressed || c.hotspots.is_some())
     {
-        notes.retain(|n| !n.starts_with("to see where the time went"));
+        notes.retain(|n| *n != Note::NoProfiler);
     }
 }
 
@@ -229,8 +230,8 @@ pub(super) fn exact_hotspot_notes<'a>(
 /// way: one note for each direction, naming the benchmarks with both
 /// changes. Neither number is wrong: instructions count the work, time is
 /// how fast this machine did it, and the verdict stays with the time.
-pub(super) fn disagreement_notes(comparisons: &[crate::report::Comparison]) -> Vec<String> {
-    let disagreeing = |direction: f64| -> Vec<String> {
+pub(super) fn disagreement_notes(comparisons: &[crate::report::Comparison]) -> Vec<Note> {
+    let disagreeing = |direction: f64| -> Vec<Disagreement> {
         comparisons
             .iter()
             .filter_map(|c| {
@@ -239,13 +240,10 @@ pub(super) fn disagreement_notes(comparisons: &[crate::report::Comparison]) -> V
                 (c.verdict.time_direction() == Some(direction)
                     && !check.same_instructions()
                     && check.change * direction < 0.0)
-                    .then(|| {
-                        format!(
-                            "`{}` (time {:+.1}%, instructions {:+.1}%)",
-                            c.id,
-                            time * 100.0,
-                            check.change * 100.0
-                        )
+                    .then(|| Disagreement {
+                        id: c.id.to_string(),
+                        time,
+                        instructions: check.change,
                     })
             })
             .collect()
@@ -253,23 +251,11 @@ pub(super) fn disagreement_notes(comparisons: &[crate::report::Comparison]) -> V
     let mut notes = Vec::new();
     let faster = disagreeing(-1.0);
     if !faster.is_empty() {
-        notes.push(format!(
-            "faster although more instructions run: {}. The work grew and this machine runs the new \
-             code faster all the same (fewer mispredicted branches, more memory accesses in flight at once, \
-             vector units); the verdict follows the time, which is what users wait for, but the speed-up \
-             rests on the hardware and may be smaller on another CPU",
-            faster.join(", ")
-        ));
+        notes.push(Note::FasterWithMoreInstructions { benchmarks: faster });
     }
     let slower = disagreeing(1.0);
     if !slower.is_empty() {
-        notes.push(format!(
-            "slower although fewer instructions run: {}. The work shrank but this machine runs it slower \
-             (cache misses, mispredicted branches, longer dependency chains or slower instructions such \
-             as division); the verdict follows the time, which is what users wait for; the simulated \
-             cycles, where shown, say whether caches and branches explain it",
-            slower.join(", ")
-        ));
+        notes.push(Note::SlowerWithFewerInstructions { benchmarks: slower });
     }
     notes
 }
@@ -286,13 +272,12 @@ pub fn against_instructions(
     if baseline.record.machine.valgrind != head.machine.valgrind
         || baseline.record.machine.rustc != head.machine.rustc
     {
-        notes.push(format!(
-            "the baseline was counted with {} and {}, this run with {} and {}: counts can differ for that reason alone",
-            baseline.record.machine.rustc,
-            baseline.record.machine.valgrind.as_deref().unwrap_or("no valgrind"),
-            head.machine.rustc,
-            head.machine.valgrind.as_deref().unwrap_or("no valgrind"),
-        ));
+        notes.push(Note::CountedWithOtherTools {
+            base_rustc: baseline.record.machine.rustc.clone(),
+            base_valgrind: baseline.record.machine.valgrind.clone(),
+            head_rustc: head.machine.rustc.clone(),
+            head_valgrind: head.machine.valgrind.clone(),
+        });
     }
     let mut tests = Vec::new();
     for bench in &head.benches {
@@ -433,9 +418,20 @@ mod tests {
             row("graphemes/short", Verdict::Regressed, 0.20, 0.0),
         ];
         let notes = disagreement_notes(&rows);
-        assert_eq!(notes.len(), 2, "{notes:?}");
-        assert!(notes[0].starts_with("faster although more instructions run: `words/unicode` (time -37.0%, instructions +5.2%)."), "{}", notes[0]);
-        assert!(notes[1].starts_with("slower although fewer instructions run: `graphemes/long` (time +20.0%, instructions -8.0%)."), "{}", notes[1]);
+        let named = |benchmarks: &[Disagreement]| -> Vec<String> {
+            benchmarks.iter().map(|b| b.id.clone()).collect()
+        };
+        match notes.as_slice() {
+            [
+                Note::FasterWithMoreInstructions { benchmarks: faster },
+                Note::SlowerWithFewerInstructions { benchmarks: slower },
+            ] => {
+                assert_eq!(named(faster), ["words/unicode"]);
+                assert_eq!(named(slower), ["graphemes/long"]);
+                assert_eq!((faster[0].time, faster[0].instructions), (-0.37, 0.052));
+            }
+            _ => panic!("one note each way: {notes:?}"),
+        }
         assert!(disagreement_notes(&rows[1..2]).is_empty());
     }
 

@@ -18,6 +18,7 @@ pub mod verdict;
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::profile::hotspots;
+use crate::record::note::{Detectable, Note, PerUnit, RoundsOf};
 use crate::record::{AcceptKind, BenchId, BenchResult, InputChange, RunRecord};
 use crate::report::checks::PeakMemoryCheck;
 use crate::report::{Change, Comparison, Outcome, Summary, Verdict};
@@ -69,7 +70,7 @@ pub(crate) fn judge(
     tests: Vec<(BenchId, BenchTest)>,
     untimed: &BTreeMap<BenchId, Presence>,
     settings: &Settings,
-    notes: &mut Vec<String>,
+    notes: &mut Vec<Note>,
 ) -> Judged {
     let ids: BTreeSet<&BenchId> = head
         .benches
@@ -80,7 +81,7 @@ pub(crate) fn judge(
         .collect();
     let suite = SuiteTests::of(&tests, settings);
     // Shown slower beyond the threshold, held back by too few rounds.
-    let mut held_back: Vec<String> = Vec::new();
+    let mut held_back: Vec<RoundsOf> = Vec::new();
     let mut comparisons: Vec<Comparison> = ids
         .iter()
         .map(|id| {
@@ -95,18 +96,13 @@ pub(crate) fn judge(
         .iter()
         .any(|c| c.verdict == Verdict::Regressed && c.hotspots.is_none() && !c.id.is_command())
     {
-        notes.push(NO_PROFILER.into());
+        notes.push(Note::NoProfiler);
     }
     if !held_back.is_empty() {
-        notes.push(format!(
-            "{} benchmark(s) read slower beyond the threshold, but from fewer than the {} rounds a \
-             regression is called from (round ratios can be bimodal): {}; they read `likely slower` and \
-             do not fail the gate. Run `--rounds {}` or more, or give the adaptive plan a larger `--budget`",
-            held_back.len(),
-            verdict::MIN_ROUNDS_TO_FLAG,
-            held_back.join(", "),
-            verdict::MIN_ROUNDS_TO_FLAG,
-        ));
+        notes.push(Note::HeldBackByRounds {
+            benchmarks: held_back,
+            min_rounds: verdict::MIN_ROUNDS_TO_FLAG,
+        });
     }
     if let Some(note) = insensitive_note(&comparisons) {
         notes.push(note);
@@ -120,11 +116,20 @@ pub(crate) fn judge(
     }
 }
 
-/// How to see where the time went, when a regression has no profile.
-const NO_PROFILER: &str = "to see where the time went (hotspots and flamegraphs), install flamegate's profiler in your benches: \
-     on criterion 0.8 `criterion_group! { name = benches; config = flamegate_hook::criterion(); targets = ... }` \
-     (dev-dependency flamegate-hook), on criterion 0.5 `config = flamegate_hook_criterion05::criterion()` \
-     (dev-dependency flamegate-hook-criterion05); other criterion versions and divan have no hook yet";
+/// The rule one benchmark is classified by: its threshold, and what the
+/// settings and acceptances say of it.
+fn rule_for(id: &BenchId, min_change: f64, settings: &Settings) -> Rule {
+    Rule {
+        min_change,
+        fdr: settings.fdr,
+        layout_fails: settings.fail_on_layout,
+        accepts_time: settings.acceptance_for(id, AcceptKind::Time).is_some(),
+        accepts_allocations: settings
+            .acceptance_for(id, AcceptKind::Allocations)
+            .is_some(),
+        allocations_fail: settings.allocations.fails(),
+    }
+}
 
 /// One benchmark's comparison, and its id with its rounds when it read
 /// slower beyond the threshold but from too few rounds to be called.
@@ -135,23 +140,14 @@ fn compare_one(
     suite: &SuiteTests,
     untimed: &BTreeMap<BenchId, Presence>,
     settings: &Settings,
-) -> (Comparison, Option<String>) {
+) -> (Comparison, Option<RoundsOf>) {
     let head_bench = head.bench(id);
     let base_bench = base.bench(id);
     let min_change = suite
         .test_of(id)
         .and_then(|t| t.min_change)
         .unwrap_or_else(|| settings.min_change_for(id));
-    let rule = Rule {
-        min_change,
-        fdr: settings.fdr,
-        layout_fails: settings.fail_on_layout,
-        accepts_time: settings.acceptance_for(id, AcceptKind::Time).is_some(),
-        accepts_allocations: settings
-            .acceptance_for(id, AcceptKind::Allocations)
-            .is_some(),
-        allocations_fail: settings.allocations.fails(),
-    };
+    let rule = rule_for(id, min_change, settings);
     let allocation_check = base_bench.zip(head_bench).and_then(|(base, head)| {
         allocations::check(&base.allocations, &head.allocations, settings.allocations)
     });
@@ -201,7 +197,10 @@ fn compare_one(
             if verdict == Verdict::LikelySlower
                 && verdict::held_back_by_rounds(&evidence, &rule) =>
         {
-            Some(format!("{id} ({} rounds)", evidence.rounds))
+            Some(RoundsOf {
+                id: id.to_string(),
+                rounds: evidence.rounds,
+            })
         }
         _ => None,
     };
@@ -237,7 +236,7 @@ fn compare_one(
 }
 
 /// One note per input change: a file several benchmarks read grew once.
-fn input_notes(comparisons: &[Comparison], head: &RunRecord, notes: &mut Vec<String>) {
+fn input_notes(comparisons: &[Comparison], head: &RunRecord, notes: &mut Vec<Note>) {
     let mut by_input: std::collections::BTreeMap<(&str, u64, u64), Vec<&Comparison>> =
         Default::default();
     for c in comparisons {
@@ -252,17 +251,28 @@ fn input_notes(comparisons: &[Comparison], head: &RunRecord, notes: &mut Vec<Str
         .benches
         .iter()
         .any(|b| b.unit == crate::record::SampleUnit::Instructions);
-    let measure = if counted { "instructions" } else { "time" };
-    for rows in by_input.values() {
-        notes.push(input_note(rows, measure));
+    for ((unit, base, head), rows) in by_input {
+        notes.push(Note::InputChanged {
+            unit: unit.to_string(),
+            base,
+            head,
+            counted,
+            benchmarks: rows
+                .iter()
+                .map(|c| PerUnit {
+                    id: c.id.to_string(),
+                    change: c.change.as_ref().map_or(0.0, |ch| ch.estimate),
+                })
+                .collect(),
+        });
     }
 }
 
 /// The benchmarks that could not have shown the slowdown the gate aims to
 /// catch, and what would narrow them; none when all could.
-fn insensitive_note(comparisons: &[Comparison]) -> Option<String> {
+fn insensitive_note(comparisons: &[Comparison]) -> Option<Note> {
     // Benchmarks shown to have changed are not what a run could miss.
-    let insensitive: Vec<(String, usize)> = comparisons
+    let insensitive: Vec<(Detectable, usize)> = comparisons
         .iter()
         .filter(|c| {
             !matches!(
@@ -274,29 +284,19 @@ fn insensitive_note(comparisons: &[Comparison]) -> Option<String> {
             let change = c.change.as_ref()?;
             let detectable = change.detectable?;
             (detectable > SENSITIVE_ENOUGH).then(|| {
-                let text = format!("{} (≥ {:.1}%)", c.id, 100.0 * detectable);
-                (text, change.rounds)
+                let id = c.id.to_string();
+                (Detectable { id, detectable }, change.rounds)
             })
         })
         .collect();
     if insensitive.is_empty() {
         return None;
     }
-    let paired = insensitive.iter().any(|(_, rounds)| *rounds > 0);
-    let remedy = if paired {
-        "their rounds spread too widely for the rounds they had: more rounds (`--rounds N`, a \
-         larger `--budget`) or a quieter runner narrow it"
-    } else {
-        "their baseline history spreads too widely: `check --paired` measures both sides in this \
-         job and usually narrows it"
-    };
-    let list: Vec<&str> = insensitive.iter().map(|(text, _)| text.as_str()).collect();
-    Some(format!(
-        "{} benchmark(s) could not have shown a {:.0}% slowdown with 80% probability in this run: {}; {remedy}",
-        insensitive.len(),
-        100.0 * SENSITIVE_ENOUGH,
-        list.join(", ")
-    ))
+    Some(Note::Insensitive {
+        aim: SENSITIVE_ENOUGH,
+        paired: insensitive.iter().any(|(_, rounds)| *rounds > 0),
+        benchmarks: insensitive.into_iter().map(|(d, _)| d).collect(),
+    })
 }
 
 /// The suite judged: per benchmark, per sized group, and the outcome.
@@ -317,7 +317,7 @@ impl Judged {
         mode: crate::report::Mode,
         (base, head): (crate::record::Side, crate::record::Side),
         settings: &Settings,
-        notes: Vec<String>,
+        notes: Vec<Note>,
     ) -> crate::report::Report {
         crate::report::Report {
             schema: crate::report::REPORT_SCHEMA,
@@ -346,37 +346,6 @@ impl Judged {
 /// A benchmark that could not have shown a slowdown of this size (with 80%
 /// probability) is named in a note: the gate's target is to catch 5%.
 pub const SENSITIVE_ENOUGH: f64 = 0.05;
-
-/// What benchmarks compared per unit of input say beside the numbers: one
-/// note for all whose input changed alike (`rows` share one `InputChange`).
-/// `measure` is what the changes are of: "time" or "instructions".
-fn input_note(rows: &[&Comparison], measure: &str) -> String {
-    let input = rows[0].input.as_ref().expect("grouped by input");
-    let unit = crate::record::unit_word(&input.unit);
-    let growth = input.head as f64 / input.base as f64 - 1.0;
-    let how = format!(
-        "{} {:.1}% ({} → {} {unit}s per iteration)",
-        if growth > 0.0 { "grew" } else { "shrank" },
-        growth.abs() * 100.0,
-        input.base,
-        input.head,
-    );
-    match rows {
-        [c] => format!(
-            "`{}`: its declared input {how}, so its change is {measure} per {unit}: {:+.1}% (the medians are as measured)",
-            c.id,
-            c.change.as_ref().map_or(0.0, |ch| ch.estimate) * 100.0
-        ),
-        _ => format!(
-            "{} benchmarks' declared input {how} ({}), so their changes are {measure} per {unit} (the medians are as measured)",
-            rows.len(),
-            rows.iter()
-                .map(|c| format!("`{}`", c.id))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    }
-}
 
 /// In `Verdict` order (regressions first), largest change first within a
 /// verdict; ties by id so output is stable.

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use crate::compare::Presence;
 use crate::record::Side;
 use crate::record::interference::{DISTURBED_STEAL, DISTURBED_WAIT};
+use crate::record::note::{Note, RoundsOf};
 use crate::record::paired::{
     CountedInstructions, PairedRun, Standing, counted_rounds, round_log_ratios, set_aside,
 };
@@ -288,26 +289,22 @@ pub fn time_changed(run: &PairedRun, settings: &Settings) -> Vec<BenchId> {
 
 /// What the report says about the dual-measure check: how many time
 /// changes were counted, and why the others were not.
-fn instruction_notes(counted: &CountedInstructions) -> Vec<String> {
+fn instruction_notes(counted: &CountedInstructions) -> Vec<Note> {
     let mut notes = Vec::new();
     if !counted.head.is_empty() {
-        notes.push(format!(
-            "{} benchmark(s) whose time changed were counted on both sides under callgrind: a change \
-             with the same instructions and the same simulated cache and branch behaviour is `layout` \
-             (where the code sits moved the time, not what it executes) and does not fail the gate; \
-             set `fail_on_layout = true` under `[thresholds]` in flamegate.toml to fail on it",
-            counted.head.len()
-        ));
+        notes.push(Note::TimeChangesCounted {
+            benchmarks: counted.head.len(),
+        });
     }
-    let mut by_reason: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+    let mut by_reason: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
     for (id, why) in &counted.not_counted {
-        by_reason.entry(why).or_default().push(id.as_str());
+        by_reason.entry(why).or_default().push(id.to_string());
     }
-    for (why, ids) in by_reason {
-        notes.push(format!(
-            "not checked against instruction counts ({}): {why}; their timing verdicts stand",
-            ids.join(", ")
-        ));
+    for (why, benchmarks) in by_reason {
+        notes.push(Note::NotCounted {
+            benchmarks,
+            why: why.to_string(),
+        });
     }
     notes
 }
@@ -369,50 +366,37 @@ fn round_bench_test(
 
 /// What the run says beside the tests: what was not timed and why, the
 /// instruction check, disturbed rounds set aside, a single round.
-fn run_notes(run: &PairedRun, set_aside_by_bench: &[(&str, usize)]) -> Vec<String> {
+fn run_notes(run: &PairedRun, set_aside_by_bench: &[(&str, usize)]) -> Vec<Note> {
     let mut notes = Vec::new();
     if !run.identical.is_empty() {
-        notes.push(format!(
-            "{} benchmark(s) not timed: both sides' bench executables load identical machine code \
-             (code, read-only data and data compared byte for byte; debug information and build ids \
-             ignored), so they cannot differ but by noise. `--time-identical` times them anyway",
-            run.identical.len()
-        ));
+        notes.push(Note::IdenticalNotTimed {
+            benchmarks: run.identical.len(),
+        });
     }
     if !run.same_code.is_empty() {
-        notes.push(format!(
-            "{} benchmark(s) not timed: same code executed. Run once under callgrind on each side, \
-             each executed the same functions, with the same machine code (placement aside), the same \
-             number of instructions each; timing them again would measure only the machine. \
-             `--time-all` times them anyway",
-            run.same_code.len()
-        ));
+        notes.push(Note::SameCodeOnBothSides {
+            benchmarks: run.same_code.len(),
+        });
     }
     if let Some(why) = &run.same_code_unchecked {
-        notes.push(why.clone());
+        notes.push(Note::SameCodeUnchecked { why: why.clone() });
     }
     notes.extend(instruction_notes(&run.instructions));
     if !set_aside_by_bench.is_empty() {
-        let total: usize = set_aside_by_bench.iter().map(|(_, n)| n).sum();
-        let list: Vec<String> = set_aside_by_bench
-            .iter()
-            .map(|(id, n)| format!("{id} {n}"))
-            .collect();
-        notes.push(format!(
-            "{total} disturbed round(s) set aside ({}): something else took the benchmark's CPU \
-             while it was measured (its process waited for a CPU for {:.0}% or more of its \
-             measurement window beyond the least it waited in any window, or the hypervisor stole {:.0}% or more); the round plan runs more \
-             rounds in their place (past its budget too, until four count, at most four more), and \
-             the verdicts come from the undisturbed rounds",
-            list.join(", "),
-            100.0 * DISTURBED_WAIT,
-            100.0 * DISTURBED_STEAL,
-        ));
+        notes.push(Note::DisturbedRounds {
+            benchmarks: set_aside_by_bench
+                .iter()
+                .map(|&(id, rounds)| RoundsOf {
+                    id: id.to_string(),
+                    rounds,
+                })
+                .collect(),
+            wait: DISTURBED_WAIT,
+            steal: DISTURBED_STEAL,
+        });
     }
     if run.rounds < 2 && !run.round_medians.is_empty() {
-        notes.push(
-            "a single round cannot separate change from noise; use --rounds 2 or more".into(),
-        );
+        notes.push(Note::SingleRound);
     }
     notes
 }
@@ -621,10 +605,19 @@ mod tests {
         let per_byte = 1.12 / (16_274.0 / 14_504.0) - 1.0;
         let estimate = c.change.as_ref().unwrap().estimate;
         assert!((estimate - per_byte).abs() < 0.001, "{estimate}");
-        assert!(
-            report.notes.iter().any(|n| n.starts_with(
-                "`bench/x`: its declared input grew 12.2% (14504 → 16274 bytes per iteration), so its change is time per byte: -0.2%"
-            )),
+        let noted = report.notes.iter().find_map(|n| match n {
+            Note::InputChanged {
+                unit,
+                base,
+                head,
+                counted,
+                benchmarks,
+            } => Some((unit.as_str(), *base, *head, *counted, benchmarks.len())),
+            _ => None,
+        });
+        assert_eq!(
+            noted,
+            Some(("Bytes", 14_504, 16_274, false, 1)),
             "{:?}",
             report.notes
         );

@@ -6,6 +6,7 @@ use globset::{Glob, GlobMatcher};
 
 use crate::error::{Error, Result};
 use crate::record::BenchId;
+use crate::record::note::Note;
 use crate::report::SettingsUsed;
 
 use super::allocations;
@@ -77,23 +78,21 @@ impl Settings {
     /// Add the acceptances found in the pull request's commits; a glob that
     /// is not one is reported in `notes` and accepts nothing, and so does
     /// every acceptance under `[accept] policy = "off"`.
-    pub fn accept(&mut self, accepted: Vec<crate::record::Accepted>, notes: &mut Vec<String>) {
+    pub fn accept(&mut self, accepted: Vec<crate::record::Accepted>, notes: &mut Vec<Note>) {
         if self.accept_policy == crate::record::AcceptPolicy::Off && !accepted.is_empty() {
-            notes.push(format!(
-                "{} acceptance line(s) in the pull request's commits accept nothing: \
-                 flamegate.toml sets `[accept] policy = \"off\"`",
-                accepted.len()
-            ));
+            notes.push(Note::AcceptancePolicyOff {
+                lines: accepted.len(),
+            });
             return;
         }
         for a in accepted {
             match Glob::new(&a.glob) {
                 Ok(glob) => self.accepted.push((glob.compile_matcher(), a)),
-                Err(e) => notes.push(format!(
-                    "commit {}: `{}` is not a benchmark glob ({e}); it accepts nothing",
-                    crate::error::short_sha(&a.commit),
-                    a.glob
-                )),
+                Err(e) => notes.push(Note::AcceptGlobInvalid {
+                    commit: a.commit.clone(),
+                    glob: a.glob.clone(),
+                    problem: e.to_string(),
+                }),
             }
         }
     }

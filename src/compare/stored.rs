@@ -13,6 +13,7 @@ use super::noise::{NoiseModel, log_median, logs};
 use super::settings::Settings;
 use super::verdict::Presence;
 use super::{BenchTest, judge};
+use crate::record::note::Note;
 
 /// Compare a head run with a stored baseline (rule b) and classify.
 pub fn against_stored(
@@ -25,7 +26,10 @@ pub fn against_stored(
     let mut notes = baseline.notes.clone();
     let same_machine = baseline.record.machine.same_fingerprint(&head.machine);
     if !same_machine {
-        notes.push(other_machine_note(&baseline.record.machine, &head.machine));
+        notes.push(Note::OtherMachine {
+            base: (&baseline.record.machine).into(),
+            head: (&head.machine).into(),
+        });
     }
     // The noise model uses only records from the baseline's machine kind.
     let (history, other_machine): (Vec<&RunRecord>, Vec<&RunRecord>) = baseline
@@ -38,9 +42,9 @@ pub fn against_stored(
     let offsets = offsets_from_levels(&shared, &baseline.record, head, &noise);
     let head_shift = common_shift(&offsets);
     if shared.len() < MIN_BENCHES_FOR_SHIFT {
-        notes.push(format!(
-            "fewer than {MIN_BENCHES_FOR_SHIFT} shared benchmarks: the machine's overall speed difference is not removed"
-        ));
+        notes.push(Note::FewSharedBenchmarks {
+            minimum: MIN_BENCHES_FOR_SHIFT,
+        });
     }
     let head_shift_removed = head_shift.unwrap_or(0.0);
 
@@ -67,11 +71,7 @@ pub fn against_stored(
         })
         .collect();
     if tests.iter().any(|t| t.low_confidence) && records.len() < 2 {
-        notes.push(
-            "the baseline has no history yet, so run-to-run noise is estimated from each run's own spread and \
-             verdicts are low-confidence; each `flamegate baseline update` commit adds history"
-                .into(),
-        );
+        notes.push(Note::NoHistoryYet);
     }
     let tests: Vec<(BenchId, BenchTest)> =
         shared.iter().map(|id| (*id).clone()).zip(tests).collect();
@@ -177,40 +177,17 @@ fn stored_test(
     }
 }
 
-/// Why the verdicts are low-confidence when the machines differ.
-fn other_machine_note(base: &crate::record::Machine, head: &crate::record::Machine) -> String {
-    format!(
-        "the baseline was recorded on another machine ({}, {} cores, {}) than this run ({}, {} cores, {}); \
-         verdicts are low-confidence. Same-machine baselines (or paired runs) give trustworthy verdicts",
-        base.cpu_model,
-        base.logical_cores,
-        base.rustc,
-        head.cpu_model,
-        head.logical_cores,
-        head.rustc
-    )
-}
-
 /// What the run left untimed, and why: the same code executed, or every
 /// benchmark timed because this run did not look.
-fn untimed_notes(baseline: &Baseline, head: &RunRecord, notes: &mut Vec<String>) {
+fn untimed_notes(baseline: &Baseline, head: &RunRecord, notes: &mut Vec<Note>) {
     if !head.same_code.is_empty() {
-        notes.push(format!(
-        "{} benchmark(s) not timed: same code executed. Each ran once under callgrind and executed \
-         what the baseline's record says it executed (the same functions, with the same machine \
-         code, the same number of instructions each), so timing it again would measure only the \
-         machine. `--time-all` times them anyway",
-        head.same_code.len()
-    ));
+        notes.push(Note::SameCodeAsRecorded {
+            benchmarks: head.same_code.len(),
+        });
     }
     let recorded = |r: &RunRecord| r.benches.iter().any(|b| b.executed.is_some());
     if recorded(&baseline.record) && !recorded(head) && head.same_code.is_empty() {
-        notes.push(
-        "every benchmark timed: the baseline's record says what each benchmark executed, but this \
-         run did not look (`--time-all`, or valgrind is not installed: `apt-get install valgrind` \
-         to time only what executes differently)"
-            .into(),
-    );
+        notes.push(Note::EveryBenchmarkTimed);
     }
 }
 

@@ -15,6 +15,7 @@ pub mod command;
 pub mod commit;
 pub mod instructions;
 pub mod interference;
+pub mod note;
 pub mod paired;
 pub mod shard;
 

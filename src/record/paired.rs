@@ -202,7 +202,8 @@ pub struct PairedShard {
     pub run: PairedRun,
     pub head_side: super::Side,
     pub base_side: super::Side,
-    pub notes: Vec<String>,
+    #[serde(with = "super::note::listed_with_text")]
+    pub notes: Vec<super::note::Note>,
     /// The criterion arguments every round was timed with (the windows):
     /// shards timed differently do not merge.
     #[serde(default)]

@@ -306,7 +306,7 @@ fn footer(out: &mut String, report: &Report) {
         );
     }
     for note in &report.notes {
-        let _ = writeln!(out, "> {}\n", markdown_prose(note));
+        let _ = writeln!(out, "> {}\n", markdown_prose(&note.to_string()));
     }
     if let Some(spent) = super::time_spent(report) {
         let _ = writeln!(out, "Time: {spent}.\n");

@@ -274,7 +274,7 @@ fn footer(out: &mut String, report: &Report) {
         out.push_str(&super::bisect::check_terminal(bisect));
     }
     for note in &report.notes {
-        out.push_str(&format!("note: {}\n", terminal_text(note)));
+        out.push_str(&format!("note: {}\n", terminal_text(&note.to_string())));
     }
     if let Some(spent) = super::time_spent(report) {
         out.push_str(&format!("time: {spent}\n"));

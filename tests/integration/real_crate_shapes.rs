@@ -70,15 +70,12 @@ fn assert_per_byte(out: &Path, mode: &str) {
     let change = bench["change"]["estimate"].as_f64().unwrap();
     assert!(change.abs() < 0.01, "{mode}: per byte {change}: {bench}");
     assert_eq!(bench["verdict"], "Unchanged", "{mode}: {bench}");
-    let notes = report["notes"].to_string();
-    assert!(
-        notes.contains("its change is instructions per byte"),
-        "{mode}: {notes}"
-    );
-    assert!(
-        notes.contains("suite `fg-ws` is named after `fg+ws`"),
-        "{mode}: {notes}"
-    );
+    let input = note_of(&report, "input_changed");
+    assert_eq!(input["unit"], "Bytes", "{mode}: {input}");
+    assert_eq!(input["counted"], true, "{mode}: {input}");
+    let named = note_of(&report, "suite_named_after_package");
+    assert_eq!(named["suite"], "fg-ws", "{mode}: {named}");
+    assert_eq!(named["package"], "fg+ws", "{mode}: {named}");
 }
 
 #[test]

@@ -379,14 +379,16 @@ fn issue_15_a_disturbed_round_is_set_aside_re_run_and_cannot_decide_a_verdict() 
     let change = steady.change.as_ref().unwrap();
     assert_eq!((change.rounds, change.disturbed_rounds), (6, 1));
     assert!(change.ci_high < 0.01, "{change:?}");
-    let note = report
-        .notes
-        .iter()
-        .find(|n| n.contains("disturbed round"))
-        .expect("a note on the disturbed round");
-    assert!(
-        note.contains("1 disturbed round(s) set aside (steady/x 1)"),
-        "{note}"
+    let set_aside = report.notes.iter().find_map(|n| match n {
+        flamegate::record::note::Note::DisturbedRounds { benchmarks, .. } => Some(benchmarks),
+        _ => None,
+    });
+    assert_eq!(
+        set_aside.expect("a note on the disturbed round"),
+        &[flamegate::record::note::RoundsOf {
+            id: "steady/x".into(),
+            rounds: 1
+        }]
     );
 
     // Without the interference measurement, the same samples leave the

@@ -193,8 +193,10 @@ fn merge_refuses_shards_that_do_not_belong_together() {
         stdout(&output)
     );
     let partial = report(out.path());
+    assert_eq!(partial["notes"][0]["kind"], "shards_missing");
+    assert_eq!(partial["notes"][0]["shards"], "3/3");
     assert!(
-        partial["notes"][0]
+        partial["notes"][0]["text"]
             .as_str()
             .unwrap()
             .starts_with("INCOMPLETE: shard 3/3 missing")

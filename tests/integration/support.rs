@@ -210,6 +210,16 @@ pub fn report(out_dir: &Path) -> serde_json::Value {
     serde_json::from_str(&text).unwrap()
 }
 
+/// The report's first note of `kind` (report.json writes each note's kind,
+/// its fields and its words); panics naming the notes when there is none.
+pub fn note_of<'r>(report: &'r serde_json::Value, kind: &str) -> &'r serde_json::Value {
+    let notes = &report["notes"];
+    notes
+        .as_array()
+        .and_then(|notes| notes.iter().find(|n| n["kind"] == kind))
+        .unwrap_or_else(|| panic!("no `{kind}` note in {notes}"))
+}
+
 pub fn verdict_of(report: &serde_json::Value, id: &str) -> String {
     comparison_of(report, id)["verdict"]
         .as_str()

@@ -1,0 +1,817 @@
+//! The run's notes: what a reader should know beside the verdicts (how the
+//! baseline was found, what was not timed and why, what to change in the
+//! set-up). Each stage says what it saw as a typed `Note`; the words are made
+//! here, once (`Display`), so the terminal, the Markdown comment and
+//! report.json say the same thing, and a test asks for a kind of note rather
+//! than matching a sentence.
+//!
+//! In report.json a note is an object: its `kind`, its fields, and its
+//! `text`. Reports written before notes were typed hold plain sentences;
+//! they read back as `Note::Written`.
+
+use crate::error::short_sha;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// One note of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Note {
+    /// `check --paired-if-no-baseline` found no stored baseline, so the
+    /// check built and measured the base commit itself.
+    FirstPullRequest {
+        baseline_file: String,
+        commit: String,
+    },
+    /// The suite's name was made from the package's (which is not a valid
+    /// file name as it is).
+    SuiteNamedAfterPackage { suite: String, package: String },
+    /// The target branch was not `origin/main`.
+    TargetBranchFallback { branch: String },
+    /// flamegate deepened a shallow clone itself.
+    Deepened {
+        remote: String,
+        fetched: Vec<String>,
+    },
+    /// A shallow clone that flamegate could not deepen.
+    NotDeepened { problem: String },
+    /// `--base-file`: a record without history.
+    BaselineFromFile,
+    /// A shallow clone cut the stored baseline's history short.
+    HistoryCutByShallowClone,
+    /// An earlier version of the baseline file could not be read.
+    EarlierBaselineSkipped { problem: String },
+    /// The stored baseline's commit is not in this clone.
+    BaselineCommitNotInClone { commit: String },
+    /// A `Flamegate-Accept` line that could not be read.
+    AcceptLineProblem { commit: String, problem: String },
+    /// The commits' acceptance lines could not be read at all.
+    AcceptancesUnreadable { trailer: String, problem: String },
+    /// Acceptance lines found while flamegate.toml turns acceptance off.
+    AcceptancePolicyOff { lines: usize },
+    /// An acceptance naming something that is not a benchmark glob.
+    AcceptGlobInvalid {
+        commit: String,
+        glob: String,
+        problem: String,
+    },
+    /// A build setting file that the pull request changes (both sides are
+    /// built with the head's).
+    BuildSettingChanged { file: String },
+    /// `merge`: the shards ran on different kinds of machine.
+    ShardsOnDifferentMachines,
+    /// `merge`: shards missing, so some benchmarks were not measured.
+    ShardsMissing { shards: String, benchmarks: usize },
+    /// The stored baseline came from another kind of machine.
+    OtherMachine {
+        base: MachineNamed,
+        head: MachineNamed,
+    },
+    /// Too few shared benchmarks to remove the machine's overall speed.
+    FewSharedBenchmarks { minimum: usize },
+    /// No baseline history: noise from each run's own spread.
+    NoHistoryYet,
+    /// Stored mode: benchmarks that executed what the baseline's record says.
+    SameCodeAsRecorded { benchmarks: usize },
+    /// The baseline's record says what each benchmark executed, but this run
+    /// did not look.
+    EveryBenchmarkTimed,
+    /// Paired: benchmarks whose executables load identical machine code.
+    IdenticalNotTimed { benchmarks: usize },
+    /// Paired: benchmarks that executed the same code on both sides.
+    SameCodeOnBothSides { benchmarks: usize },
+    /// Paired: why the same-code pass could not run.
+    SameCodeUnchecked { why: String },
+    /// A regression without a profile: how to install the profiler.
+    NoProfiler,
+    /// Read slower beyond the threshold, but from too few rounds to fail.
+    HeldBackByRounds {
+        benchmarks: Vec<RoundsOf>,
+        min_rounds: usize,
+    },
+    /// Benchmarks that could not have shown the slowdown the gate aims at.
+    Insensitive {
+        aim: f64,
+        benchmarks: Vec<Detectable>,
+        paired: bool,
+    },
+    /// Benchmarks whose declared input changed: compared per unit of it.
+    InputChanged {
+        unit: String,
+        base: u64,
+        head: u64,
+        counted: bool,
+        benchmarks: Vec<PerUnit>,
+    },
+    /// Faster in time although more instructions ran.
+    FasterWithMoreInstructions { benchmarks: Vec<Disagreement> },
+    /// Slower in time although fewer instructions ran.
+    SlowerWithFewerInstructions { benchmarks: Vec<Disagreement> },
+    /// The baseline was counted with another compiler or valgrind.
+    CountedWithOtherTools {
+        base_rustc: String,
+        base_valgrind: Option<String>,
+        head_rustc: String,
+        head_valgrind: Option<String>,
+    },
+    /// Paired: benchmarks whose time changed were counted on both sides.
+    TimeChangesCounted { benchmarks: usize },
+    /// Paired: benchmarks whose time changed but could not be counted.
+    NotCounted {
+        benchmarks: Vec<String>,
+        why: String,
+    },
+    /// Paired: rounds set aside because something else took the CPU.
+    DisturbedRounds {
+        benchmarks: Vec<RoundsOf>,
+        wait: f64,
+        steal: f64,
+    },
+    /// Paired: one round only.
+    SingleRound,
+    /// Cargo.lock differs between base and head.
+    LockChanged { packages: Vec<LockedVersions> },
+    /// `--bisect` could not start.
+    BisectNotStarted { problem: String },
+    /// `--bisect` started but could not name the commits.
+    BisectFailed { problem: String },
+    /// A note as an older flamegate wrote it (reports before notes were
+    /// typed), or of a kind this flamegate does not know.
+    Written { text: String },
+}
+
+/// A machine as a note names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MachineNamed {
+    pub cpu_model: String,
+    pub logical_cores: u32,
+    pub rustc: String,
+}
+
+impl From<&super::Machine> for MachineNamed {
+    fn from(machine: &super::Machine) -> Self {
+        MachineNamed {
+            cpu_model: machine.cpu_model.clone(),
+            logical_cores: machine.logical_cores,
+            rustc: machine.rustc.clone(),
+        }
+    }
+}
+
+/// A benchmark and a number of rounds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoundsOf {
+    pub id: String,
+    pub rounds: usize,
+}
+
+/// The smallest slowdown a benchmark would have shown (0.059 = 5.9%).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Detectable {
+    pub id: String,
+    pub detectable: f64,
+}
+
+/// A benchmark's change per unit of its declared input.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PerUnit {
+    pub id: String,
+    pub change: f64,
+}
+
+/// A benchmark whose time and instruction count moved apart.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Disagreement {
+    pub id: String,
+    pub time: f64,
+    pub instructions: f64,
+}
+
+/// A locked package's versions on both sides.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockedVersions {
+    pub name: String,
+    pub before: Vec<String>,
+    pub after: Vec<String>,
+}
+
+impl fmt::Display for Note {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kinds = [
+            Note::fmt_set_up,
+            Note::fmt_acceptance,
+            Note::fmt_reading,
+            Note::fmt_untimed,
+            Note::fmt_counts,
+            Note::fmt_rounds,
+            Note::fmt_other,
+        ];
+        kinds
+            .iter()
+            .find_map(|words| words(self, f))
+            .expect("every note has its words in one of the kinds")
+    }
+}
+
+impl Note {
+    /// How the run was set up: the baseline, the clone, the shards.
+    fn fmt_set_up(&self, f: &mut fmt::Formatter<'_>) -> Option<fmt::Result> {
+        Some(match self {
+            Note::FirstPullRequest {
+                baseline_file,
+                commit,
+            } => write!(
+                f,
+                "no stored baseline ({baseline_file}) at commit {}, so this is a paired check: the base commit was built \
+                 and measured in this job. To compare with a stored baseline, run `flamegate baseline update` on \
+                 the base branch and commit {baseline_file}",
+                short_sha(commit)
+            ),
+            Note::SuiteNamedAfterPackage { suite, package } => write!(
+                f,
+                "suite `{suite}` is named after `{package}` (the package or workspace folder), made a valid file name; \
+                 choose another with `suite = \"...\"` in flamegate.toml or --suite"
+            ),
+            Note::TargetBranchFallback { branch } => {
+                write!(f, "origin/main not found; compared against `{branch}`")
+            }
+            Note::Deepened { remote, fetched } => write!(
+                f,
+                "this was a shallow clone: fetched the full history of HEAD and {} from {remote}",
+                fetched.join(", ")
+            ),
+            Note::NotDeepened { problem } => {
+                write!(f, "shallow clone, not deepened: {problem}")
+            }
+            Note::BaselineFromFile => f.write_str(
+                "baseline from a file: no history, so the noise estimate comes from the run itself",
+            ),
+            Note::HistoryCutByShallowClone => f.write_str(
+                "the baseline's history is cut by a shallow clone; fetch full history (`fetch-depth: 0`) for a better noise estimate",
+            ),
+            Note::EarlierBaselineSkipped { problem } => {
+                write!(f, "skipped an earlier baseline: {problem}")
+            }
+            Note::BaselineCommitNotInClone { commit } => write!(
+                f,
+                "the baseline was measured at commit {}, which this clone does not have: \
+                 slowdowns accepted on the target branch since then are not known here \
+                 (fetch more history)",
+                short_sha(commit)
+            ),
+            Note::BuildSettingChanged { file } => write!(
+                f,
+                "`{file}` differs between base and head; both sides were built with the head's, \
+                 so its effect is not in this comparison"
+            ),
+            Note::ShardsOnDifferentMachines => f.write_str(
+                "the shards ran on different kinds of machine: their benchmarks carry those machines' differences",
+            ),
+            Note::ShardsMissing { shards, benchmarks } => write!(
+                f,
+                "INCOMPLETE: shard {shards} missing, so {benchmarks} benchmark(s) were not measured (shown as missing)"
+            ),
+            _ => return None,
+        })
+    }
+
+    /// The pull request's acceptance lines.
+    fn fmt_acceptance(&self, f: &mut fmt::Formatter<'_>) -> Option<fmt::Result> {
+        Some(match self {
+            Note::AcceptLineProblem { commit, problem } => {
+                write!(f, "commit {}: {problem}", short_sha(commit))
+            }
+            Note::AcceptancesUnreadable { trailer, problem } => write!(
+                f,
+                "accepted slowdowns (`{trailer}` lines in the pull request's commits) could not be read: {problem}"
+            ),
+            Note::AcceptancePolicyOff { lines } => write!(
+                f,
+                "{lines} acceptance line(s) in the pull request's commits accept nothing: \
+                 flamegate.toml sets `[accept] policy = \"off\"`"
+            ),
+            Note::AcceptGlobInvalid {
+                commit,
+                glob,
+                problem,
+            } => write!(
+                f,
+                "commit {}: `{glob}` is not a benchmark glob ({problem}); it accepts nothing",
+                short_sha(commit)
+            ),
+            _ => return None,
+        })
+    }
+
+    /// How far the comparison's numbers can be read.
+    fn fmt_reading(&self, f: &mut fmt::Formatter<'_>) -> Option<fmt::Result> {
+        Some(match self {
+            Note::OtherMachine { base, head } => write!(
+                f,
+                "the baseline was recorded on another machine ({}, {} cores, {}) than this run ({}, {} cores, {}); \
+                 verdicts are low-confidence. Same-machine baselines (or paired runs) give trustworthy verdicts",
+                base.cpu_model,
+                base.logical_cores,
+                base.rustc,
+                head.cpu_model,
+                head.logical_cores,
+                head.rustc
+            ),
+            Note::FewSharedBenchmarks { minimum } => write!(
+                f,
+                "fewer than {minimum} shared benchmarks: the machine's overall speed difference is not removed"
+            ),
+            Note::NoHistoryYet => f.write_str(
+                "the baseline has no history yet, so run-to-run noise is estimated from each run's own spread and \
+                 verdicts are low-confidence; each `flamegate baseline update` commit adds history",
+            ),
+            Note::NoProfiler => f.write_str(
+                "to see where the time went (hotspots and flamegraphs), install flamegate's profiler in your benches: \
+                 on criterion 0.8 `criterion_group! { name = benches; config = flamegate_hook::criterion(); targets = ... }` \
+                 (dev-dependency flamegate-hook), on criterion 0.5 `config = flamegate_hook_criterion05::criterion()` \
+                 (dev-dependency flamegate-hook-criterion05); other criterion versions and divan have no hook yet",
+            ),
+            Note::HeldBackByRounds {
+                benchmarks,
+                min_rounds,
+            } => write!(
+                f,
+                "{} benchmark(s) read slower beyond the threshold, but from fewer than the {min_rounds} rounds a \
+                 regression is called from (round ratios can be bimodal): {}; they read `likely slower` and \
+                 do not fail the gate. Run `--rounds {min_rounds}` or more, or give the adaptive plan a larger `--budget`",
+                benchmarks.len(),
+                listed(benchmarks, |b| format!("{} ({} rounds)", b.id, b.rounds)),
+            ),
+            Note::Insensitive {
+                aim,
+                benchmarks,
+                paired,
+            } => insensitive(f, *aim, benchmarks, *paired),
+            Note::InputChanged {
+                unit,
+                base,
+                head,
+                counted,
+                benchmarks,
+            } => input_changed(f, unit, (*base, *head), *counted, benchmarks),
+            Note::LockChanged { packages } => write!(
+                f,
+                "Cargo.lock differs between the base and the head: {}",
+                packages
+                    .iter()
+                    .map(|p| format!(
+                        "`{}` {} → {}",
+                        p.name,
+                        p.before.join(", "),
+                        p.after.join(", ")
+                    ))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+            _ => return None,
+        })
+    }
+
+    /// What was not timed, and why.
+    fn fmt_untimed(&self, f: &mut fmt::Formatter<'_>) -> Option<fmt::Result> {
+        Some(match self {
+            Note::SameCodeAsRecorded { benchmarks } => write!(
+                f,
+                "{benchmarks} benchmark(s) not timed: same code executed. Each ran once under callgrind and executed \
+                 what the baseline's record says it executed (the same functions, with the same machine \
+                 code, the same number of instructions each), so timing it again would measure only the \
+                 machine. `--time-all` times them anyway"
+            ),
+            Note::EveryBenchmarkTimed => f.write_str(
+                "every benchmark timed: the baseline's record says what each benchmark executed, but this \
+                 run did not look (`--time-all`, or valgrind is not installed: `apt-get install valgrind` \
+                 to time only what executes differently)",
+            ),
+            Note::IdenticalNotTimed { benchmarks } => write!(
+                f,
+                "{benchmarks} benchmark(s) not timed: both sides' bench executables load identical machine code \
+                 (code, read-only data and data compared byte for byte; debug information and build ids \
+                 ignored), so they cannot differ but by noise. `--time-identical` times them anyway"
+            ),
+            Note::SameCodeOnBothSides { benchmarks } => write!(
+                f,
+                "{benchmarks} benchmark(s) not timed: same code executed. Run once under callgrind on each side, \
+                 each executed the same functions, with the same machine code (placement aside), the same \
+                 number of instructions each; timing them again would measure only the machine. \
+                 `--time-all` times them anyway"
+            ),
+            Note::SameCodeUnchecked { why } => f.write_str(why),
+            _ => return None,
+        })
+    }
+
+    /// What the instruction counts add to the times.
+    fn fmt_counts(&self, f: &mut fmt::Formatter<'_>) -> Option<fmt::Result> {
+        let disagreeing = |benchmarks: &[Disagreement]| {
+            listed(benchmarks, |b| {
+                format!(
+                    "`{}` (time {:+.1}%, instructions {:+.1}%)",
+                    b.id,
+                    b.time * 100.0,
+                    b.instructions * 100.0
+                )
+            })
+        };
+        Some(match self {
+            Note::FasterWithMoreInstructions { benchmarks } => write!(
+                f,
+                "faster although more instructions run: {}. The work grew and this machine runs the new \
+                 code faster all the same (fewer mispredicted branches, more memory accesses in flight at once, \
+                 vector units); the verdict follows the time, which is what users wait for, but the speed-up \
+                 rests on the hardware and may be smaller on another CPU",
+                disagreeing(benchmarks)
+            ),
+            Note::SlowerWithFewerInstructions { benchmarks } => write!(
+                f,
+                "slower although fewer instructions run: {}. The work shrank but this machine runs it slower \
+                 (cache misses, mispredicted branches, longer dependency chains or slower instructions such \
+                 as division); the verdict follows the time, which is what users wait for; the simulated \
+                 cycles, where shown, say whether caches and branches explain it",
+                disagreeing(benchmarks)
+            ),
+            Note::CountedWithOtherTools {
+                base_rustc,
+                base_valgrind,
+                head_rustc,
+                head_valgrind,
+            } => write!(
+                f,
+                "the baseline was counted with {base_rustc} and {}, this run with {head_rustc} and {}: counts can differ for that reason alone",
+                base_valgrind.as_deref().unwrap_or("no valgrind"),
+                head_valgrind.as_deref().unwrap_or("no valgrind"),
+            ),
+            Note::TimeChangesCounted { benchmarks } => write!(
+                f,
+                "{benchmarks} benchmark(s) whose time changed were counted on both sides under callgrind: a change \
+                 with the same instructions and the same simulated cache and branch behaviour is `layout` \
+                 (where the code sits moved the time, not what it executes) and does not fail the gate; \
+                 set `fail_on_layout = true` under `[thresholds]` in flamegate.toml to fail on it"
+            ),
+            Note::NotCounted { benchmarks, why } => write!(
+                f,
+                "not checked against instruction counts ({}): {why}; their timing verdicts stand",
+                benchmarks.join(", ")
+            ),
+            _ => return None,
+        })
+    }
+
+    /// How the paired rounds went.
+    fn fmt_rounds(&self, f: &mut fmt::Formatter<'_>) -> Option<fmt::Result> {
+        Some(match self {
+            Note::DisturbedRounds {
+                benchmarks,
+                wait,
+                steal,
+            } => write!(
+                f,
+                "{} disturbed round(s) set aside ({}): something else took the benchmark's CPU \
+                 while it was measured (its process waited for a CPU for {:.0}% or more of its \
+                 measurement window beyond the least it waited in any window, or the hypervisor stole {:.0}% or more); the round plan runs more \
+                 rounds in their place (past its budget too, until four count, at most four more), and \
+                 the verdicts come from the undisturbed rounds",
+                benchmarks.iter().map(|b| b.rounds).sum::<usize>(),
+                listed(benchmarks, |b| format!("{} {}", b.id, b.rounds)),
+                100.0 * wait,
+                100.0 * steal,
+            ),
+            Note::SingleRound => f.write_str(
+                "a single round cannot separate change from noise; use --rounds 2 or more",
+            ),
+            _ => return None,
+        })
+    }
+
+    /// What stood in the way of `--bisect`, and notes as they were written.
+    fn fmt_other(&self, f: &mut fmt::Formatter<'_>) -> Option<fmt::Result> {
+        Some(match self {
+            Note::BisectNotStarted { problem } => write!(f, "--bisect: {problem}"),
+            Note::BisectFailed { problem } => {
+                write!(f, "--bisect could not name the commits: {problem}")
+            }
+            Note::Written { text } => f.write_str(text),
+            _ => return None,
+        })
+    }
+}
+
+/// The benchmarks that could not have shown a slowdown of `aim`.
+fn insensitive(
+    f: &mut fmt::Formatter<'_>,
+    aim: f64,
+    benchmarks: &[Detectable],
+    paired: bool,
+) -> fmt::Result {
+    let remedy = if paired {
+        "their rounds spread too widely for the rounds they had: more rounds (`--rounds N`, a \
+             larger `--budget`) or a quieter runner narrow it"
+    } else {
+        "their baseline history spreads too widely: `check --paired` measures both sides in this \
+             job and usually narrows it"
+    };
+    write!(
+        f,
+        "{} benchmark(s) could not have shown a {:.0}% slowdown with 80% probability in this run: {}; {remedy}",
+        benchmarks.len(),
+        100.0 * aim,
+        listed(benchmarks, |b| format!(
+            "{} (≥ {:.1}%)",
+            b.id,
+            100.0 * b.detectable
+        ))
+    )
+}
+
+/// Benchmarks whose declared input changed from `base` to `head` units.
+fn input_changed(
+    f: &mut fmt::Formatter<'_>,
+    unit: &str,
+    (base, head): (u64, u64),
+    counted: bool,
+    benchmarks: &[PerUnit],
+) -> fmt::Result {
+    let unit = super::unit_word(unit);
+    let measure = if counted { "instructions" } else { "time" };
+    let growth = head as f64 / base as f64 - 1.0;
+    let how = format!(
+        "{} {:.1}% ({base} → {head} {unit}s per iteration)",
+        if growth > 0.0 { "grew" } else { "shrank" },
+        growth.abs() * 100.0,
+    );
+    match benchmarks {
+        [one] => write!(
+            f,
+            "`{}`: its declared input {how}, so its change is {measure} per {unit}: {:+.1}% (the medians are as measured)",
+            one.id,
+            one.change * 100.0
+        ),
+        _ => write!(
+            f,
+            "{} benchmarks' declared input {how} ({}), so their changes are {measure} per {unit} (the medians are as measured)",
+            benchmarks.len(),
+            listed(benchmarks, |b| format!("`{}`", b.id))
+        ),
+    }
+}
+
+/// Items in words, comma-separated.
+fn listed<T>(items: &[T], word: impl Fn(&T) -> String) -> String {
+    items.iter().map(word).collect::<Vec<_>>().join(", ")
+}
+
+/// A list of notes in report.json and in paired shards: each note with its
+/// `text`, so a reader of the JSON sees what the terminal and the comment
+/// say; a plain sentence (an older report) reads as `Note::Written`.
+pub mod listed_with_text {
+    use super::Note;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    #[derive(Serialize)]
+    struct Shown<'a> {
+        #[serde(flatten)]
+        note: &'a Note,
+        text: String,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Stored {
+        Typed(Note),
+        Sentence(String),
+        /// A kind this flamegate does not know: its words stand.
+        Unknown {
+            text: String,
+        },
+    }
+
+    pub fn serialize<S: Serializer>(notes: &[Note], serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(notes.iter().map(|note| Shown {
+            note,
+            text: note.to_string(),
+        }))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Note>, D::Error> {
+        let stored = Vec::<Stored>::deserialize(deserializer)?;
+        Ok(stored
+            .into_iter()
+            .map(|note| match note {
+                Stored::Typed(note) => note,
+                Stored::Sentence(text) | Stored::Unknown { text } => Note::Written { text },
+            })
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// One note of every kind.
+    fn every_kind() -> Vec<Note> {
+        let commit = "0123456789abcdef";
+        let machine =
+            |cpu: &str| json!({"cpu_model": cpu, "logical_cores": 2, "rustc": "rustc 1.95.0"});
+        let rounds = json!([{"id": "a/b", "rounds": 3}]);
+        serde_json::from_value(json!([
+            {"kind": "first_pull_request", "baseline_file": "baselines/s.json", "commit": commit},
+            {"kind": "suite_named_after_package", "suite": "fg-ws", "package": "fg+ws"},
+            {"kind": "target_branch_fallback", "branch": "origin/master"},
+            {"kind": "deepened", "remote": "origin", "fetched": ["origin/main"]},
+            {"kind": "not_deepened", "problem": "x"},
+            {"kind": "baseline_from_file"},
+            {"kind": "history_cut_by_shallow_clone"},
+            {"kind": "earlier_baseline_skipped", "problem": "x"},
+            {"kind": "baseline_commit_not_in_clone", "commit": commit},
+            {"kind": "accept_line_problem", "commit": commit, "problem": "x"},
+            {"kind": "acceptances_unreadable", "trailer": "Flamegate-Accept", "problem": "x"},
+            {"kind": "acceptance_policy_off", "lines": 2},
+            {"kind": "accept_glob_invalid", "commit": commit, "glob": "[", "problem": "x"},
+            {"kind": "build_setting_changed", "file": "rust-toolchain.toml"},
+            {"kind": "shards_on_different_machines"},
+            {"kind": "shards_missing", "shards": "2/3", "benchmarks": 4},
+            {"kind": "other_machine", "base": machine("A"), "head": machine("B")},
+            {"kind": "few_shared_benchmarks", "minimum": 8},
+            {"kind": "no_history_yet"},
+            {"kind": "same_code_as_recorded", "benchmarks": 3},
+            {"kind": "every_benchmark_timed"},
+            {"kind": "identical_not_timed", "benchmarks": 3},
+            {"kind": "same_code_on_both_sides", "benchmarks": 3},
+            {"kind": "same_code_unchecked", "why": "x"},
+            {"kind": "no_profiler"},
+            {"kind": "held_back_by_rounds", "benchmarks": rounds, "min_rounds": 6},
+            {"kind": "insensitive", "aim": 0.05, "paired": true,
+             "benchmarks": [{"id": "a/b", "detectable": 0.059}]},
+            {"kind": "input_changed", "unit": "Bytes", "base": 14_504, "head": 16_274, "counted": false,
+             "benchmarks": [{"id": "bench/x", "change": -0.0019}]},
+            {"kind": "faster_with_more_instructions",
+             "benchmarks": [{"id": "w/u", "time": -0.37, "instructions": 0.052}]},
+            {"kind": "slower_with_fewer_instructions",
+             "benchmarks": [{"id": "g/l", "time": 0.2, "instructions": -0.08}]},
+            {"kind": "counted_with_other_tools", "base_rustc": "rustc 1.94.0", "base_valgrind": null,
+             "head_rustc": "rustc 1.95.0", "head_valgrind": "valgrind-3.19.0"},
+            {"kind": "time_changes_counted", "benchmarks": 2},
+            {"kind": "not_counted", "benchmarks": ["a/b"], "why": "x"},
+            {"kind": "disturbed_rounds", "benchmarks": rounds, "wait": 0.05, "steal": 0.05},
+            {"kind": "single_round"},
+            {"kind": "lock_changed",
+             "packages": [{"name": "memchr", "before": ["2.7.4"], "after": ["2.7.5"]}]},
+            {"kind": "bisect_not_started", "problem": "x"},
+            {"kind": "bisect_failed", "problem": "x"},
+            {"kind": "written", "text": "x"},
+        ]))
+        .expect("every kind reads")
+    }
+
+    /// Which kind a note is, by an exhaustive match: a new kind of note
+    /// does not compile here until `every_kind` has one, so every kind is
+    /// shown to have words.
+    fn kind_number(note: &Note) -> usize {
+        match note {
+            Note::FirstPullRequest { .. } => 0,
+            Note::SuiteNamedAfterPackage { .. } => 1,
+            Note::TargetBranchFallback { .. } => 2,
+            Note::Deepened { .. } => 3,
+            Note::NotDeepened { .. } => 4,
+            Note::BaselineFromFile => 5,
+            Note::HistoryCutByShallowClone => 6,
+            Note::EarlierBaselineSkipped { .. } => 7,
+            Note::BaselineCommitNotInClone { .. } => 8,
+            Note::AcceptLineProblem { .. } => 9,
+            Note::AcceptancesUnreadable { .. } => 10,
+            Note::AcceptancePolicyOff { .. } => 11,
+            Note::AcceptGlobInvalid { .. } => 12,
+            Note::BuildSettingChanged { .. } => 13,
+            Note::ShardsOnDifferentMachines => 14,
+            Note::ShardsMissing { .. } => 15,
+            Note::OtherMachine { .. } => 16,
+            Note::FewSharedBenchmarks { .. } => 17,
+            Note::NoHistoryYet => 18,
+            Note::SameCodeAsRecorded { .. } => 19,
+            Note::EveryBenchmarkTimed => 20,
+            Note::IdenticalNotTimed { .. } => 21,
+            Note::SameCodeOnBothSides { .. } => 22,
+            Note::SameCodeUnchecked { .. } => 23,
+            Note::NoProfiler => 24,
+            Note::HeldBackByRounds { .. } => 25,
+            Note::Insensitive { .. } => 26,
+            Note::InputChanged { .. } => 27,
+            Note::FasterWithMoreInstructions { .. } => 28,
+            Note::SlowerWithFewerInstructions { .. } => 29,
+            Note::CountedWithOtherTools { .. } => 30,
+            Note::TimeChangesCounted { .. } => 31,
+            Note::NotCounted { .. } => 32,
+            Note::DisturbedRounds { .. } => 33,
+            Note::SingleRound => 34,
+            Note::LockChanged { .. } => 35,
+            Note::BisectNotStarted { .. } => 36,
+            Note::BisectFailed { .. } => 37,
+            Note::Written { .. } => 38,
+        }
+    }
+
+    #[test]
+    fn every_kind_is_in_the_examples() {
+        let seen: std::collections::BTreeSet<usize> =
+            every_kind().iter().map(kind_number).collect();
+        assert_eq!(
+            seen.len(),
+            39,
+            "a kind of note is missing from `every_kind`"
+        );
+    }
+
+    #[test]
+    fn every_kind_of_note_has_words_and_reads_back_from_its_json() {
+        let notes = every_kind();
+        for note in &notes {
+            assert!(!note.to_string().is_empty(), "{note:?}");
+        }
+        #[derive(Serialize, Deserialize)]
+        struct Listed {
+            #[serde(with = "listed_with_text")]
+            notes: Vec<Note>,
+        }
+        let json = serde_json::to_value(Listed {
+            notes: notes.clone(),
+        })
+        .unwrap();
+        for (note, shown) in notes.iter().zip(json["notes"].as_array().unwrap()) {
+            assert_eq!(shown["text"], note.to_string(), "{shown}");
+            assert!(shown["kind"].is_string(), "{shown}");
+        }
+        let back: Listed = serde_json::from_value(json).unwrap();
+        assert_eq!(back.notes, notes);
+    }
+
+    #[test]
+    fn a_sentence_or_an_unknown_kind_reads_as_its_words() {
+        let json = serde_json::json!({ "notes": [
+            "a note from a schema 5 report",
+            { "kind": "from_a_later_flamegate", "text": "its words" },
+            { "kind": "no_history_yet", "text": "ignored: the words are made here" },
+        ]});
+        #[derive(Deserialize)]
+        struct Listed {
+            #[serde(with = "listed_with_text")]
+            notes: Vec<Note>,
+        }
+        let read: Listed = serde_json::from_value(json).unwrap();
+        assert_eq!(
+            read.notes,
+            [
+                Note::Written {
+                    text: "a note from a schema 5 report".into()
+                },
+                Note::Written {
+                    text: "its words".into()
+                },
+                Note::NoHistoryYet,
+            ]
+        );
+    }
+
+    #[test]
+    fn numbers_lists_and_commits_are_worded_as_readers_expect() {
+        let words = |kind: &str| {
+            let note = every_kind()
+                .into_iter()
+                .find(|n| serde_json::to_value(n).unwrap()["kind"] == kind);
+            note.expect(kind).to_string()
+        };
+        assert_eq!(
+            words("input_changed"),
+            "`bench/x`: its declared input grew 12.2% (14504 → 16274 bytes per iteration), so its change is \
+             time per byte: -0.2% (the medians are as measured)"
+        );
+        assert!(words("faster_with_more_instructions").starts_with(
+            "faster although more instructions run: `w/u` (time -37.0%, instructions +5.2%)."
+        ));
+        assert!(words("held_back_by_rounds").starts_with(
+            "1 benchmark(s) read slower beyond the threshold, but from fewer than the 6 rounds"
+        ));
+        assert!(
+            words("held_back_by_rounds").contains(": a/b (3 rounds); they read `likely slower`")
+        );
+        assert!(words("insensitive").contains(
+            "a 5% slowdown with 80% probability in this run: a/b (≥ 5.9%); their rounds"
+        ));
+        assert!(words("disturbed_rounds").starts_with("3 disturbed round(s) set aside (a/b 3)"));
+        assert!(words("first_pull_request").contains("at commit 0123456789, so"));
+        assert_eq!(
+            words("counted_with_other_tools"),
+            "the baseline was counted with rustc 1.94.0 and no valgrind, this run with rustc 1.95.0 and \
+             valgrind-3.19.0: counts can differ for that reason alone"
+        );
+        assert_eq!(
+            words("lock_changed"),
+            "Cargo.lock differs between the base and the head: `memchr` 2.7.4 → 2.7.5"
+        );
+    }
+}
