@@ -28,6 +28,7 @@ use crate::compare::settings::Settings;
 use crate::error::{Error, Result, short_sha};
 use crate::progress::Progress;
 use crate::record::commit::CommitSummary;
+use crate::record::note::Note;
 use crate::record::{BenchId, BenchResult};
 use crate::report::bisect::{
     BISECT_SCHEMA, BenchBisection, BisectOutcome, BisectReport, Culprit, DependencyChange, Step,
@@ -112,7 +113,7 @@ struct Bench<'a> {
     good_side: Option<timed::GoodSide>,
     profile_time: Option<f64>,
     steps: Vec<Step>,
-    notes: Vec<String>,
+    notes: Vec<Note>,
 }
 
 /// Find, for each selected benchmark that changed between `request.good`
@@ -266,8 +267,8 @@ impl<'a> Bench<'a> {
             return Ok(crate::record::SampleUnit::Instructions);
         }
         let (good, bad) = (
-            short_sha(&self.range[0].sha).to_string(),
-            short_sha(&self.range.last().expect("two ends").sha).to_string(),
+            self.range[0].sha.clone(),
+            self.range.last().expect("two ends").sha.clone(),
         );
         let what = if request.any_change {
             "changed"
@@ -277,13 +278,16 @@ impl<'a> Bench<'a> {
         if request.measure == Some(Measure::Instructions) {
             return Err(Error::Usage(format!(
                 "no selected benchmark's instruction count {what} by more than its min_change between \
-                 {good} and {bad}; a change in time alone is found with `--measure time`"
+                 {} and {}; a change in time alone is found with `--measure time`",
+                short_sha(&good),
+                short_sha(&bad)
             )));
         }
-        self.notes.push(format!(
-            "no instruction count {what} by more than its min_change between {good} and {bad}: \
-             bisected by paired timing"
-        ));
+        self.notes.push(Note::BisectedByTiming {
+            any_change: request.any_change,
+            good,
+            bad,
+        });
         self.progress
             .note("bisect: the counts did not change; timing both ends in paired rounds");
         self.measured.clear();

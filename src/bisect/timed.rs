@@ -241,13 +241,11 @@ impl Bench<'_> {
                 let whole = self.ends[&c.id].whole();
                 let shown = matches!(c.verdict, Verdict::Regressed | Verdict::Improved);
                 if !shown {
-                    self.notes.push(format!(
-                        "{}: {} alone reads {:?} against its parent; the change may be spread over \
-                         several commits, or within this machine's noise",
-                        c.id,
-                        short_sha(&commit.sha),
-                        c.verdict
-                    ));
+                    self.notes.push(crate::record::note::Note::ChangeSpread {
+                        id: c.id.to_string(),
+                        commit: commit.sha.clone(),
+                        verdict: format!("{:?}", c.verdict),
+                    });
                 }
                 let profile = |record: &crate::record::RunRecord| {
                     record.bench(&c.id).and_then(|b| b.profile.clone())

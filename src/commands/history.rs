@@ -5,6 +5,7 @@ use crate::baseline::BaseSpec;
 use crate::cli::history::{HistoryArgs, HistoryFormat};
 use crate::error::{Error, Result, exit_code};
 use crate::history::{self, Request};
+use crate::record::note::Note;
 use crate::record::write_atomic;
 use crate::render::history as render;
 use crate::report::Report;
@@ -153,10 +154,10 @@ fn bisect_shifts(config: &Config, history: &mut crate::report::history::History,
         ) {
             Ok(found) => found,
             Err(error) => {
-                history.notes.push(format!(
-                    "--bisect at {}: {error}",
-                    crate::error::short_sha(&history.commits[index].sha)
-                ));
+                history.notes.push(Note::ShiftBisectFailed {
+                    commit: history.commits[index].sha.clone(),
+                    problem: error.to_string(),
+                });
                 continue;
             }
         };
@@ -167,11 +168,10 @@ fn bisect_shifts(config: &Config, history: &mut crate::report::history::History,
                 Some(crate::report::bisect::BisectOutcome::Culprit(culprit)) => {
                     bench.changes[c].culprit = Some(culprit.commit.clone());
                 }
-                _ => history.notes.push(format!(
-                    "--bisect: {} could not be placed on one commit before {}",
-                    bench.id,
-                    crate::error::short_sha(&history.commits[index].sha)
-                )),
+                _ => history.notes.push(Note::ShiftNotPlaced {
+                    id: bench.id.to_string(),
+                    commit: history.commits[index].sha.clone(),
+                }),
             }
         }
     }

@@ -14,6 +14,8 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+use crate::record::note::Note;
+
 use crate::baseline::{git::ProjectRepo, suite_file};
 use crate::error::{Error, RecordSource, Result, short_sha};
 use crate::progress::Progress;
@@ -61,15 +63,14 @@ pub fn read(request: &Request<'_>, progress: Progress) -> Result<History> {
         )));
     }
     if walked_to_root && repo.repo.is_shallow() {
-        notes.push(
-            "this is a shallow clone, so older versions are missing: fetch the full history (actions/checkout with `fetch-depth: 0`)".into(),
-        );
+        notes.push(Note::OlderVersionsMissing);
     }
     if versions.len() == request.limit {
-        notes.push(format!(
-            "the newest {} versions of {path} on {branch} (--limit)",
-            request.limit
-        ));
+        notes.push(Note::NewestVersionsOnly {
+            limit: request.limit,
+            path: path.clone(),
+            branch: branch.clone(),
+        });
     }
     progress.note(&format!(
         "reading {} version{} of {path} on {branch}",
@@ -102,11 +103,12 @@ pub fn read(request: &Request<'_>, progress: Progress) -> Result<History> {
                 previous = Some(measured.id());
                 parsed.push((commit, version));
             }
-            Err(problem) => notes.push(format!(
-                "skipped the version stored in {} (\"{}\"): {problem}",
-                short_sha(&stored_in.to_string()),
-                String::from_utf8_lossy(stored_commit.summary_bytes().unwrap_or(b""))
-            )),
+            Err(problem) => notes.push(Note::VersionSkipped {
+                stored_in: stored_in.to_string(),
+                summary: String::from_utf8_lossy(stored_commit.summary_bytes().unwrap_or(b""))
+                    .into_owned(),
+                problem: problem.to_string(),
+            }),
         }
     }
     if let Some(record) = request.pending {
@@ -119,7 +121,11 @@ pub fn read(request: &Request<'_>, progress: Progress) -> Result<History> {
     if parsed.is_empty() {
         return Err(Error::Usage(format!(
             "no readable version of {path} on {branch}: {}",
-            notes.join("; ")
+            notes
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ")
         )));
     }
     Ok(assemble(parsed, request, branch, notes))
@@ -406,7 +412,7 @@ fn assemble(
     parsed: Vec<(HistoryCommit, Parsed)>,
     request: &Request<'_>,
     branch: String,
-    notes: Vec<String>,
+    notes: Vec<Note>,
 ) -> History {
     let count = parsed.len();
     let mut commits = Vec::with_capacity(count);

@@ -135,6 +135,38 @@ pub enum Note {
     BisectNotStarted { problem: String },
     /// `--bisect` started but could not name the commits.
     BisectFailed { problem: String },
+    /// `bisect`: the counts did not change between the ends, so the
+    /// bisection timed them.
+    BisectedByTiming {
+        any_change: bool,
+        good: String,
+        bad: String,
+    },
+    /// `bisect`: the commit a benchmark was bisected to does not show the
+    /// change alone (`verdict`: what it reads against its parent).
+    ChangeSpread {
+        id: String,
+        commit: String,
+        verdict: String,
+    },
+    /// `history`: a shallow clone, so older versions are missing.
+    OlderVersionsMissing,
+    /// `history --limit`: only the newest versions were read.
+    NewestVersionsOnly {
+        limit: usize,
+        path: String,
+        branch: String,
+    },
+    /// `history`: a version of the baseline file that could not be read.
+    VersionSkipped {
+        stored_in: String,
+        summary: String,
+        problem: String,
+    },
+    /// `history --bisect`: bisecting at a level shift failed.
+    ShiftBisectFailed { commit: String, problem: String },
+    /// `history --bisect`: a level shift not placed on one commit.
+    ShiftNotPlaced { id: String, commit: String },
     /// A note as an older flamegate wrote it (reports before notes were
     /// typed), or of a kind this flamegate does not know.
     Written { text: String },
@@ -205,6 +237,7 @@ impl fmt::Display for Note {
             Note::fmt_counts,
             Note::fmt_rounds,
             Note::fmt_other,
+            Note::fmt_bisect_and_history,
         ];
         kinds
             .iter()
@@ -498,6 +531,64 @@ impl Note {
             _ => return None,
         })
     }
+
+    /// What `bisect` and `history` say beside their findings.
+    fn fmt_bisect_and_history(&self, f: &mut fmt::Formatter<'_>) -> Option<fmt::Result> {
+        Some(match self {
+            Note::BisectedByTiming {
+                any_change,
+                good,
+                bad,
+            } => write!(
+                f,
+                "no instruction count {} by more than its min_change between {} and {}: \
+                 bisected by paired timing",
+                if *any_change { "changed" } else { "grew" },
+                short_sha(good),
+                short_sha(bad)
+            ),
+            Note::ChangeSpread {
+                id,
+                commit,
+                verdict,
+            } => write!(
+                f,
+                "{id}: {} alone reads {verdict} against its parent; the change may be spread over \
+                 several commits, or within this machine's noise",
+                short_sha(commit)
+            ),
+            Note::OlderVersionsMissing => f.write_str(
+                "this is a shallow clone, so older versions are missing: fetch the full history \
+                 (actions/checkout with `fetch-depth: 0`)",
+            ),
+            Note::NewestVersionsOnly {
+                limit,
+                path,
+                branch,
+            } => write!(
+                f,
+                "the newest {limit} versions of {path} on {branch} (--limit)"
+            ),
+            Note::VersionSkipped {
+                stored_in,
+                summary,
+                problem,
+            } => write!(
+                f,
+                "skipped the version stored in {} (\"{summary}\"): {problem}",
+                short_sha(stored_in)
+            ),
+            Note::ShiftBisectFailed { commit, problem } => {
+                write!(f, "--bisect at {}: {problem}", short_sha(commit))
+            }
+            Note::ShiftNotPlaced { id, commit } => write!(
+                f,
+                "--bisect: {id} could not be placed on one commit before {}",
+                short_sha(commit)
+            ),
+            _ => return None,
+        })
+    }
 }
 
 /// The benchmarks that could not have shown a slowdown of `aim`.
@@ -664,6 +755,13 @@ mod tests {
              "packages": [{"name": "memchr", "before": ["2.7.4"], "after": ["2.7.5"]}]},
             {"kind": "bisect_not_started", "problem": "x"},
             {"kind": "bisect_failed", "problem": "x"},
+            {"kind": "bisected_by_timing", "any_change": false, "good": commit, "bad": "f".repeat(40)},
+            {"kind": "change_spread", "id": "a/b", "commit": commit, "verdict": "LikelySlower"},
+            {"kind": "older_versions_missing"},
+            {"kind": "newest_versions_only", "limit": 50, "path": "baselines/s.json", "branch": "main"},
+            {"kind": "version_skipped", "stored_in": commit, "summary": "baseline", "problem": "x"},
+            {"kind": "shift_bisect_failed", "commit": commit, "problem": "x"},
+            {"kind": "shift_not_placed", "id": "a/b", "commit": commit},
             {"kind": "written", "text": "x"},
         ]))
         .expect("every kind reads")
@@ -713,6 +811,13 @@ mod tests {
             Note::BisectNotStarted { .. } => 36,
             Note::BisectFailed { .. } => 37,
             Note::Written { .. } => 38,
+            Note::BisectedByTiming { .. } => 39,
+            Note::ChangeSpread { .. } => 40,
+            Note::OlderVersionsMissing => 41,
+            Note::NewestVersionsOnly { .. } => 42,
+            Note::VersionSkipped { .. } => 43,
+            Note::ShiftBisectFailed { .. } => 44,
+            Note::ShiftNotPlaced { .. } => 45,
         }
     }
 
@@ -722,7 +827,7 @@ mod tests {
             every_kind().iter().map(kind_number).collect();
         assert_eq!(
             seen.len(),
-            39,
+            46,
             "a kind of note is missing from `every_kind`"
         );
     }

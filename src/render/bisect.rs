@@ -239,7 +239,7 @@ pub fn markdown(report: &BisectReport) -> String {
     }
     markdown_steps(&mut out, report);
     for note in &report.notes {
-        let _ = writeln!(out, "\n> {}", markdown_prose(note));
+        let _ = writeln!(out, "\n> {}", markdown_prose(&note.to_string()));
     }
     out
 }
@@ -357,7 +357,7 @@ pub fn terminal(report: &BisectReport) -> String {
         }
     }
     for note in &report.notes {
-        let _ = writeln!(out, "note: {}", terminal_text(note));
+        let _ = writeln!(out, "note: {}", terminal_text(&note.to_string()));
     }
     out
 }

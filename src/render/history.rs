@@ -71,8 +71,9 @@ pub fn changes_text(history: &History) -> String {
             );
         }
     }
-    for note in machine_words(history).iter().chain(&history.notes) {
-        let _ = writeln!(out, "  note: {}", terminal_text(note));
+    let notes = history.notes.iter().map(ToString::to_string);
+    for note in machine_words(history).into_iter().chain(notes) {
+        let _ = writeln!(out, "  note: {}", terminal_text(&note));
     }
     out
 }
@@ -270,8 +271,9 @@ pub fn html(history: &History) -> Vec<u8> {
             html_text(&head.label)
         );
     }
-    for note in machine_words(history).iter().chain(&history.notes) {
-        let _ = writeln!(out, "<p class=\"note\">Note: {}</p>", html_text(note));
+    let notes = history.notes.iter().map(ToString::to_string);
+    for note in machine_words(history).into_iter().chain(notes) {
+        let _ = writeln!(out, "<p class=\"note\">Note: {}</p>", html_text(&note));
     }
     out.push_str("</header>\n");
     changes_table(&mut out, history);

@@ -27,7 +27,8 @@ pub struct BisectReport {
     pub steps: Vec<Step>,
     /// Wall-clock seconds, all steps together.
     pub seconds: f64,
-    pub notes: Vec<String>,
+    #[serde(with = "crate::record::note::listed_with_text")]
+    pub notes: Vec<crate::record::note::Note>,
 }
 
 impl BisectReport {

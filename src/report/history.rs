@@ -31,7 +31,8 @@ pub struct History {
     /// The smallest level shift reported as a change (0.02 = 2%).
     pub min_change: f64,
     /// Versions skipped (damaged, foreign schema), shallow history, filters.
-    pub notes: Vec<String>,
+    #[serde(with = "crate::record::note::listed_with_text")]
+    pub notes: Vec<crate::record::note::Note>,
 }
 
 /// A point of every plot: the commit a baseline version measured (its

@@ -740,7 +740,13 @@ fn timed_bisect_report() -> flamegate::report::bisect::BisectReport {
         ..report.steps[4].clone()
     };
     report.steps.push(retest);
-    report.notes.push("no instruction count grew by more than its min_change between `1111111111` and `ffffffffff`: bisected by paired timing".into());
+    report
+        .notes
+        .push(flamegate::record::note::Note::BisectedByTiming {
+            any_change: false,
+            good: "1".repeat(40),
+            bad: "f".repeat(40),
+        });
     report
 }
 
