@@ -15,7 +15,7 @@ use crate::progress::Progress;
 use crate::publish;
 use crate::record::RunRecord;
 use crate::record::note::Note;
-use crate::report::Report;
+use crate::report::{Report, Reproduce};
 
 /// How output should look, decided once from the command line and terminal.
 #[derive(Debug, Clone, Copy)]
@@ -43,73 +43,249 @@ pub fn measure(
     )
 }
 
-/// The gate's core, shared by `check` and the demo: baseline first (fail
-/// fast when there is none), then the run, then the comparison.
-pub fn gate(
-    project: &Project,
-    suite: &str,
-    spec: &BaseSpec,
-    history: usize,
-    settings: &Settings,
-    head: HeadSource<'_>,
-    progress: Progress,
-) -> Result<Gated> {
-    let mut baseline: Baseline = baseline::load(&project.dir, suite, spec, history)?;
-    let measured_at = baseline.record.commit.clone();
-    let settings = &accepting(
-        settings,
-        &project.dir,
-        (baseline.commit.as_deref(), measured_at.as_deref()),
-        &mut baseline.notes,
-    );
-    progress.note(&format!(
-        "baseline: {} ({}), {} earlier version(s)",
-        baseline.source,
-        baseline.chosen_as,
-        baseline.history.len()
-    ));
-    let (record, chosen_as) = match head {
-        HeadSource::File(path) => (RunRecord::load(path)?, format!("file {}", path.display())),
-        HeadSource::Record(record, chosen_as) => (*record, chosen_as),
-        HeadSource::Run(selection, runner) => (
-            measure(
-                project,
-                &against_recorded_executions(selection, &baseline.record),
-                runner,
-                progress,
-            )?,
-            "work tree".into(),
-        ),
-    };
-    let report = match (record.is_instructions(), baseline.record.is_instructions()) {
-        (false, false) => {
-            compare::stored::against_stored(suite, &record, &chosen_as, &baseline, settings)
+/// What a gate is asked: which project and suite, against which base, with
+/// which statistics, and what its report says of the run itself. Each
+/// gate returns the report whole: the comparison and the description.
+pub struct Gate<'a> {
+    pub project: &'a Project,
+    pub suite: &'a str,
+    pub base: &'a BaseSpec,
+    pub settings: &'a Settings,
+    pub described: RunDescription,
+}
+
+/// What a report says of the run beside the comparison, known before it
+/// runs.
+#[derive(Debug, Clone, Default)]
+pub struct RunDescription {
+    /// Notes on how the run was set up, shown before the comparison's (why
+    /// a check is paired, missing shards, where the suite's name came from).
+    pub notes: Vec<Note>,
+    /// The `flamegate check` that reproduces the report, and with it the
+    /// machine it ran on; None for reports that name neither (the demo,
+    /// the pre-push hook, `merge`).
+    pub reproduce: Option<Reproduce>,
+    /// The pull request's head commit, when the job may have measured
+    /// GitHub's merge commit of it (`Report::pull_request_head`).
+    pub pull_request_head: Option<String>,
+}
+
+impl RunDescription {
+    /// The comparison with what this description says of the run.
+    fn describe(&self, mut gated: Gated) -> Gated {
+        let report = &mut gated.report;
+        report.notes.splice(0..0, self.notes.iter().cloned());
+        if let Some(reproduce) = self.reproduce {
+            // Checked paired for want of a baseline reproduces paired.
+            let paired = reproduce.paired || report.mode == crate::report::Mode::Paired;
+            report.runner = Some(crate::report::Runner::of(
+                &gated.head.machine,
+                &gated.base.machine,
+                paired,
+            ));
+            report.reproduce = Some(Reproduce {
+                paired,
+                ..reproduce
+            });
         }
-        (true, true) => compare::instructions::against_instructions(
-            suite, &record, &chosen_as, &baseline, settings,
-        ),
-        (head_counts, _) => {
-            let kind = |counts: bool| {
-                if counts {
-                    "instruction counts"
-                } else {
-                    "times"
-                }
-            };
-            return Err(Error::Usage(format!(
-                "the baseline ({}) holds {} but this run holds {}; compare like with like \
-                 (instruction baselines are baselines/<suite>.instructions.json)",
-                baseline.source,
-                kind(!head_counts),
-                kind(head_counts)
-            )));
-        }
-    };
-    Ok(Gated {
-        report,
-        head: record,
-        base: baseline.record,
-    })
+        report.pull_request_head = self
+            .pull_request_head
+            .clone()
+            .filter(|head| report.head.commit.as_deref() != Some(head.as_str()));
+        gated
+    }
+}
+
+impl Gate<'_> {
+    /// Against the stored baseline: baseline first (fail fast when there
+    /// is none), then the run, then the comparison.
+    pub fn stored(
+        &self,
+        history: usize,
+        head: HeadSource<'_>,
+        progress: Progress,
+    ) -> Result<Gated> {
+        let compared = self.compare_stored(history, head, progress)?;
+        Ok(self.described.describe(compared))
+    }
+
+    fn compare_stored(
+        &self,
+        history: usize,
+        head: HeadSource<'_>,
+        progress: Progress,
+    ) -> Result<Gated> {
+        let (project, suite, settings) = (self.project, self.suite, self.settings);
+        let mut baseline: Baseline = baseline::load(&project.dir, suite, self.base, history)?;
+        let measured_at = baseline.record.commit.clone();
+        let settings = &accepting(
+            settings,
+            &project.dir,
+            (baseline.commit.as_deref(), measured_at.as_deref()),
+            &mut baseline.notes,
+        );
+        progress.note(&format!(
+            "baseline: {} ({}), {} earlier version(s)",
+            baseline.source,
+            baseline.chosen_as,
+            baseline.history.len()
+        ));
+        let (record, chosen_as) = match head {
+            HeadSource::File(path) => (RunRecord::load(path)?, format!("file {}", path.display())),
+            HeadSource::Record(record, chosen_as) => (*record, chosen_as),
+            HeadSource::Run(selection, runner) => (
+                measure(
+                    project,
+                    &against_recorded_executions(selection, &baseline.record),
+                    runner,
+                    progress,
+                )?,
+                "work tree".into(),
+            ),
+        };
+        let report = match (record.is_instructions(), baseline.record.is_instructions()) {
+            (false, false) => {
+                compare::stored::against_stored(suite, &record, &chosen_as, &baseline, settings)
+            }
+            (true, true) => compare::instructions::against_instructions(
+                suite, &record, &chosen_as, &baseline, settings,
+            ),
+            (head_counts, _) => {
+                let kind = |counts: bool| {
+                    if counts {
+                        "instruction counts"
+                    } else {
+                        "times"
+                    }
+                };
+                return Err(Error::Usage(format!(
+                    "the baseline ({}) holds {} but this run holds {}; compare like with like \
+                     (instruction baselines are baselines/<suite>.instructions.json)",
+                    baseline.source,
+                    kind(!head_counts),
+                    kind(head_counts)
+                )));
+            }
+        };
+        Ok(Gated {
+            report,
+            head: record,
+            base: baseline.record,
+        })
+    }
+
+    /// Paired: check the base revision out, build both sides in their own
+    /// target directories, run them in alternating rounds, compare.
+    pub fn paired(
+        &self,
+        selection: &RunSelection,
+        plan: collect::rounds::RoundPlan,
+        runner: &dyn Runner,
+        progress: Progress,
+    ) -> Result<Gated> {
+        let measured = measure_paired(
+            self.project,
+            self.base,
+            selection,
+            plan,
+            self.settings,
+            runner,
+            progress,
+        )?;
+        Ok(self.judge_paired(measured))
+    }
+
+    /// Compare a paired run (measured here, or merged from shards), with the
+    /// slowdowns that the commits of the project's HEAD since the run's base
+    /// accept.
+    pub fn judge_paired(&self, measured: crate::record::paired::PairedShard) -> Gated {
+        let crate::record::paired::PairedShard {
+            run,
+            head_side,
+            base_side,
+            mut notes,
+            ..
+        } = measured;
+        let settings = accepting(
+            self.settings,
+            &self.project.dir,
+            (run.base.commit.as_deref(), None),
+            &mut notes,
+        );
+        let mut report =
+            compare::paired::against_paired(self.suite, &run, head_side, base_side, &settings);
+        report.notes.splice(0..0, notes);
+        self.described.describe(Gated {
+            report,
+            head: run.head,
+            base: run.base,
+        })
+    }
+
+    /// Instruction counts of both sides, built and counted in this job:
+    /// exact, so no rounds; the base needs no stored baseline (and no other
+    /// machine's).
+    pub fn paired_instructions(
+        &self,
+        selection: &RunSelection,
+        runner: &dyn Runner,
+        progress: Progress,
+    ) -> Result<Gated> {
+        let (project, suite) = (self.project, self.suite);
+        let sides = PairedSides::prepare(project, self.base, progress)?;
+        let head_state = baseline::git::head_state(&project.dir);
+        let flags = collect::two_builds::workspace_flags(&sides.base, &sides.head);
+        let head = collect::run(
+            &sides.head,
+            selection,
+            &flags,
+            head_state.commit.clone(),
+            head_state.dirty,
+            runner,
+            &progress,
+        )?;
+        let base = collect::run(
+            &sides.base,
+            selection,
+            &flags,
+            Some(sides.checkout.commit.clone()),
+            false,
+            runner,
+            &progress,
+        )?;
+        let base_side = sides.base_side("built and counted in this job");
+        let mut notes = sides.checkout.notes.clone();
+        let settings = &accepting(
+            self.settings,
+            &project.dir,
+            (Some(&sides.checkout.commit), None),
+            &mut notes,
+        );
+        let baseline = Baseline {
+            record: base,
+            source: crate::error::RecordSource::Git {
+                commit: sides.checkout.commit.clone(),
+                path: "(built and counted in this job)".into(),
+            },
+            commit: base_side.commit.clone(),
+            chosen_as: base_side.chosen_as.clone(),
+            history: Vec::new(),
+            notes,
+        };
+        let mut report = compare::instructions::against_instructions(
+            suite,
+            &head,
+            "work tree",
+            &baseline,
+            settings,
+        );
+        report.head = work_tree_side(&head_state);
+        Ok(self.described.describe(Gated {
+            report,
+            head,
+            base: baseline.record,
+        }))
+    }
 }
 
 /// A run that records what each benchmark executes, made to compare with
@@ -138,23 +314,6 @@ fn against_recorded_executions(selection: &RunSelection, record: &RunRecord) -> 
     }
 }
 
-/// The paired gate: check the base revision out, build both sides in their
-/// own target directories, run them in alternating rounds, compare.
-#[allow(clippy::too_many_arguments)]
-pub fn gate_paired(
-    project: &Project,
-    suite: &str,
-    spec: &BaseSpec,
-    settings: &Settings,
-    selection: &RunSelection,
-    plan: collect::rounds::RoundPlan,
-    runner: &dyn Runner,
-    progress: Progress,
-) -> Result<Gated> {
-    let measured = measure_paired(project, spec, selection, plan, settings, runner, progress)?;
-    Ok(judge_paired(suite, measured, settings, &project.dir))
-}
-
 /// `settings` with the failures that the commits between the base commit
 /// and HEAD accept, and in stored mode those merged on the target branch
 /// since the record was measured (`baseline::accept`); malformed lines,
@@ -180,37 +339,6 @@ fn accepting(
         }),
     }
     settings
-}
-
-/// Compare a paired run (measured here, or merged from shards), with the
-/// slowdowns that the commits of the project's HEAD since the run's base
-/// accept.
-pub fn judge_paired(
-    suite: &str,
-    measured: crate::record::paired::PairedShard,
-    settings: &Settings,
-    project_dir: &Path,
-) -> Gated {
-    let crate::record::paired::PairedShard {
-        run,
-        head_side,
-        base_side,
-        mut notes,
-        ..
-    } = measured;
-    let settings = accepting(
-        settings,
-        project_dir,
-        (run.base.commit.as_deref(), None),
-        &mut notes,
-    );
-    let mut report = compare::paired::against_paired(suite, &run, head_side, base_side, &settings);
-    report.notes.splice(0..0, notes);
-    Gated {
-        report,
-        head: run.head,
-        base: run.base,
-    }
 }
 
 /// Both sides of a paired run: the base revision checked out beside the work
@@ -333,67 +461,6 @@ pub fn measure_paired(
         base_side: sides.base_side("built and run in this job"),
         notes: sides.checkout.notes.clone(),
         round_windows: collect::rounds::round_windows(selection),
-    })
-}
-
-/// Instruction counts of both sides, built and counted in this job: exact,
-/// so no rounds; the base needs no stored baseline (and no other machine's).
-pub fn gate_paired_instructions(
-    project: &Project,
-    suite: &str,
-    spec: &BaseSpec,
-    settings: &Settings,
-    selection: &RunSelection,
-    runner: &dyn Runner,
-    progress: Progress,
-) -> Result<Gated> {
-    let sides = PairedSides::prepare(project, spec, progress)?;
-    let head_state = baseline::git::head_state(&project.dir);
-    let flags = collect::two_builds::workspace_flags(&sides.base, &sides.head);
-    let head = collect::run(
-        &sides.head,
-        selection,
-        &flags,
-        head_state.commit.clone(),
-        head_state.dirty,
-        runner,
-        &progress,
-    )?;
-    let base = collect::run(
-        &sides.base,
-        selection,
-        &flags,
-        Some(sides.checkout.commit.clone()),
-        false,
-        runner,
-        &progress,
-    )?;
-    let base_side = sides.base_side("built and counted in this job");
-    let mut notes = sides.checkout.notes.clone();
-    let settings = &accepting(
-        settings,
-        &project.dir,
-        (Some(&sides.checkout.commit), None),
-        &mut notes,
-    );
-    let baseline = Baseline {
-        record: base,
-        source: crate::error::RecordSource::Git {
-            commit: sides.checkout.commit.clone(),
-            path: "(built and counted in this job)".into(),
-        },
-        commit: base_side.commit.clone(),
-        chosen_as: base_side.chosen_as.clone(),
-        history: Vec::new(),
-        notes,
-    };
-    let mut report =
-        compare::instructions::against_instructions(suite, &head, "work tree", &baseline, settings);
-    report.head = work_tree_side(&head_state);
-    Ok(Gated {
-        report,
-        head,
-        base: baseline.record,
     })
 }
 

@@ -69,6 +69,22 @@ impl<'a> Flags<'a> {
 }
 
 impl Config {
+    /// The gate of `suite` over this project, base and statistics, with
+    /// what its report says of the run.
+    pub(crate) fn gate<'a>(
+        &'a self,
+        suite: &'a str,
+        described: crate::pipeline::RunDescription,
+    ) -> crate::pipeline::Gate<'a> {
+        crate::pipeline::Gate {
+            project: &self.project,
+            suite,
+            base: &self.base,
+            settings: &self.settings,
+            described,
+        }
+    }
+
     /// Inspect the project, read its `flamegate.toml` (a missing default file
     /// is an empty one; a missing `--config` is an error), and resolve and
     /// check every setting the command's flags touch.

@@ -9,9 +9,7 @@ use crate::collect;
 use crate::collect::rounds::RoundPlan;
 use crate::collect::shard::{Balance, ShardPlan};
 use crate::error::{Error, Result, exit_code};
-use crate::pipeline::{
-    Gated, HeadSource, Output, gate, gate_paired, gate_paired_instructions, measure_paired,
-};
+use crate::pipeline::{Gated, HeadSource, Output, RunDescription, measure_paired};
 use crate::publish;
 use crate::publish::github::env::ActionsEnv;
 use crate::publish::github::event::{Origin, read_origin};
@@ -26,6 +24,7 @@ use crate::render::Format;
 fn check_stored(
     config: &Config,
     suite: &str,
+    described: RunDescription,
     record: Option<&std::path::Path>,
     paired_if_no_baseline: bool,
     rounds: RoundPlan,
@@ -35,40 +34,35 @@ fn check_stored(
         Some(path) => HeadSource::File(path),
         None => HeadSource::Run(&config.selection, &collect::runner::Processes),
     };
-    let stored = gate(
-        &config.project,
-        suite,
-        &config.base,
-        config.history,
-        &config.settings,
-        head,
-        output.progress,
-    );
+    let stored =
+        config
+            .gate(suite, described.clone())
+            .stored(config.history, head, output.progress);
     match stored {
         Err(Error::NoBaseline { path, commit, .. }) if paired_if_no_baseline => {
-            first_pull_request(config, suite, rounds, &path, &commit, output)
+            first_pull_request(config, suite, described, rounds, (&path, &commit), output)
         }
         other => other,
     }
 }
 
-/// What the report says of the run itself: where the suite's name came
-/// from, the runner, and how to reproduce it (`paired`: asked for, or
-/// checked paired for want of a baseline).
-fn describe_run(config: &Config, gated: &mut Gated, paired: bool, instructions: bool) {
-    if let Some(origin) = &config.suite_origin {
-        gated.report.notes.push(origin.clone());
+/// What the check's report says of the run itself: where the suite's name
+/// came from, how to reproduce it (`paired` as asked; a check made paired
+/// for want of a baseline reproduces paired too), the pull request's head.
+fn run_description(
+    config: &Config,
+    paired: bool,
+    instructions: bool,
+    actions: &ActionsEnv,
+) -> RunDescription {
+    RunDescription {
+        notes: config.suite_origin.iter().cloned().collect(),
+        reproduce: Some(crate::report::Reproduce {
+            paired,
+            instructions,
+        }),
+        pull_request_head: pull_request_head(actions),
     }
-    let paired = paired || gated.report.mode == crate::report::Mode::Paired;
-    gated.report.runner = Some(crate::report::Runner::of(
-        &gated.head.machine,
-        &gated.base.machine,
-        paired,
-    ));
-    gated.report.reproduce = Some(crate::report::Reproduce {
-        paired,
-        instructions,
-    });
 }
 
 pub(crate) fn check(args: CheckArgs, output: Output) -> Result<u8> {
@@ -136,19 +130,20 @@ pub(crate) fn check(args: CheckArgs, output: Output) -> Result<u8> {
         return check_shard(config, spec, paired.then_some(rounds), &path, output);
     }
     let suite = config.measured_suite();
+    let described = run_description(&config, paired, instructions, &actions);
     let mut gated = if paired {
-        check_paired(&config, &suite, rounds, output)?
+        check_paired(&config, &suite, described, rounds, output)?
     } else {
         check_stored(
             &config,
             &suite,
+            described,
             record.as_deref(),
             paired_if_no_baseline,
             rounds,
             output,
         )?
     };
-    describe_run(&config, &mut gated, paired, instructions);
     let out_dir = output_args
         .out_dir
         .clone()
@@ -284,14 +279,15 @@ fn name_culprits(config: &Config, report: &mut crate::report::Report, output: Ou
     }
 }
 
-/// `check --paired-if-no-baseline` without a stored baseline: the paired
-/// check (time or instruction counts), with a note that says why.
+/// `check --paired-if-no-baseline` without a stored baseline (at `path`
+/// of `commit`): the paired check (time or instruction counts), with a
+/// note that says why.
 fn first_pull_request(
     config: &Config,
     suite: &str,
+    mut described: RunDescription,
     rounds: RoundPlan,
-    path: &str,
-    commit: &str,
+    (path, commit): (&str, &str),
     output: Output,
 ) -> Result<Gated> {
     let why = Note::FirstPullRequest {
@@ -299,34 +295,24 @@ fn first_pull_request(
         commit: commit.to_string(),
     };
     output.progress.note(&why.to_string());
-    let mut gated = check_paired(config, suite, rounds, output)?;
-    gated.report.notes.insert(0, why);
-    Ok(gated)
+    described.notes.insert(0, why);
+    check_paired(config, suite, described, rounds, output)
 }
 
 /// The paired check: instruction counts of both sides, or timed rounds.
-fn check_paired(config: &Config, suite: &str, rounds: RoundPlan, output: Output) -> Result<Gated> {
+fn check_paired(
+    config: &Config,
+    suite: &str,
+    described: RunDescription,
+    rounds: RoundPlan,
+    output: Output,
+) -> Result<Gated> {
+    let gate = config.gate(suite, described);
+    let runner = &collect::runner::Processes;
     if config.selection.measure == collect::Measure::Instructions {
-        gate_paired_instructions(
-            &config.project,
-            suite,
-            &config.base,
-            &config.settings,
-            &config.selection,
-            &collect::runner::Processes,
-            output.progress,
-        )
+        gate.paired_instructions(&config.selection, runner, output.progress)
     } else {
-        gate_paired(
-            &config.project,
-            suite,
-            &config.base,
-            &config.settings,
-            &config.selection,
-            rounds,
-            &collect::runner::Processes,
-            output.progress,
-        )
+        gate.paired(&config.selection, rounds, runner, output.progress)
     }
 }
 
@@ -389,6 +375,15 @@ pub(crate) struct CheckPublish<'a> {
 
 /// Record the pull request's head (GitHub checks out a merge commit), write
 /// and print the report, publish it if asked. The exit code is the gate's.
+/// The pull request's head commit, in a job for one: the run measured
+/// GitHub's merge commit of it when the checkout's HEAD differs.
+pub(crate) fn pull_request_head(actions: &ActionsEnv) -> Option<String> {
+    match read_origin(actions, false) {
+        Ok(Origin::PullRequest { head_sha, .. }) => Some(head_sha),
+        _ => None,
+    }
+}
+
 pub(crate) fn finish_check(
     mut gated: Gated,
     args: &OutputArgs,
@@ -396,11 +391,6 @@ pub(crate) fn finish_check(
     output: Output,
     github: CheckPublish<'_>,
 ) -> Result<u8> {
-    if let Ok(Origin::PullRequest { head_sha, .. }) = read_origin(github.actions, false)
-        && gated.report.head.commit.as_deref() != Some(head_sha.as_str())
-    {
-        gated.report.pull_request_head = Some(head_sha);
-    }
     let options = github.publish.map(|args| publish_options(args, false));
     settle_acceptances(&mut gated.report, options.as_ref(), &github, output);
     let (code, report) = emit(gated, args, target_dir, output)?;

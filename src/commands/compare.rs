@@ -5,7 +5,7 @@ use crate::baseline::{self, BaseSpec};
 use crate::cli::run::CompareArgs;
 use crate::compare;
 use crate::error::{Error, Result};
-use crate::pipeline::{Gated, HeadSource, Output, gate};
+use crate::pipeline::{Gated, HeadSource, Output};
 
 pub(crate) fn compare_records(args: CompareArgs, output: Output) -> Result<u8> {
     let CompareArgs {
@@ -19,12 +19,8 @@ pub(crate) fn compare_records(args: CompareArgs, output: Output) -> Result<u8> {
     let config = Config::resolve(&project, Flags::comparing(&base, &stats))?;
     let (suite, spec, settings) = (&config.suite, &config.base, &config.settings);
     let gated = match (head_file, head) {
-        (Some(path), _) => gate(
-            &config.project,
-            suite,
-            spec,
+        (Some(path), _) => config.gate(suite, Default::default()).stored(
             config.history,
-            settings,
             HeadSource::File(&path),
             output.progress,
         )?,

@@ -7,7 +7,7 @@ use crate::baseline;
 use crate::cli::hook::{HookInstallArgs, PrePushArgs};
 use crate::collect::RunSelection;
 use crate::error::{Error, Result, exit_code};
-use crate::pipeline::{Gated, HeadSource, Output, gate};
+use crate::pipeline::{Gated, HeadSource, Output};
 use crate::render::terminal::Terminal;
 use crate::render::{self, Renderer};
 use crate::report::Outcome;
@@ -164,12 +164,8 @@ fn quick_gate(args: PrePushArgs, output: Output) -> Result<u8> {
         ..config.selection.clone()
     };
     let quick = || -> Result<Gated> {
-        gate(
-            &config.project,
-            &config.suite,
-            &config.base,
+        config.gate(&config.suite, Default::default()).stored(
             config.history,
-            &config.settings,
             HeadSource::Run(&selection, &crate::collect::runner::Processes),
             output.progress,
         )
@@ -228,11 +224,7 @@ fn confirm_paired(
     let plan = crate::collect::rounds::RoundPlan::Adaptive {
         budget: Some(budget / 2),
     };
-    let paired = crate::pipeline::gate_paired(
-        &config.project,
-        &config.suite,
-        &config.base,
-        &config.settings,
+    let paired = config.gate(&config.suite, Default::default()).paired(
         &selection,
         plan,
         &crate::collect::runner::Processes,

@@ -6,7 +6,7 @@ use super::*;
 use crate::cli::gate::MergeArgs;
 use crate::collect;
 use crate::error::{Error, Result};
-use crate::pipeline::{HeadSource, Output, gate, judge_paired};
+use crate::pipeline::{HeadSource, Output, RunDescription};
 use crate::publish::github::env::ActionsEnv;
 use crate::record::RunRecord;
 use crate::record::note::Note;
@@ -62,14 +62,27 @@ pub(crate) fn merge_shards(args: MergeArgs, output: Output) -> Result<u8> {
             "the shards measured suite `{suite_of_shards}`, this project's suite is `{suite}`"
         )));
     }
-    let mut gated = match paired_run {
-        Some(run) => judge_paired(&suite, run, &config.settings, &config.project.dir),
-        None => gate(
-            &config.project,
-            &suite,
-            &config.base,
+    let actions = ActionsEnv::from_process();
+    let mut notes = Vec::new();
+    if !merged.missing.is_empty() {
+        notes.push(Note::ShardsMissing {
+            shards: missing_list,
+            benchmarks: merged.missing_ids,
+        });
+    }
+    if merged.machines_differ {
+        notes.push(Note::ShardsOnDifferentMachines);
+    }
+    let described = RunDescription {
+        notes,
+        reproduce: None,
+        pull_request_head: super::check::pull_request_head(&actions),
+    };
+    let gate = config.gate(&suite, described);
+    let gated = match paired_run {
+        Some(run) => gate.judge_paired(run),
+        None => gate.stored(
             config.history,
-            &config.settings,
             HeadSource::Record(
                 Box::new(merged.record),
                 format!("{} shards merged", merged.given),
@@ -77,19 +90,6 @@ pub(crate) fn merge_shards(args: MergeArgs, output: Output) -> Result<u8> {
             output.progress,
         )?,
     };
-    if merged.machines_differ {
-        gated.report.notes.push(Note::ShardsOnDifferentMachines);
-    }
-    if !merged.missing.is_empty() {
-        gated.report.notes.insert(
-            0,
-            Note::ShardsMissing {
-                shards: missing_list,
-                benchmarks: merged.missing_ids,
-            },
-        );
-    }
-    let actions = ActionsEnv::from_process();
     finish_check(
         gated,
         &output_args,

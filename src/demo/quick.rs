@@ -42,11 +42,14 @@ pub(super) fn run_quick(root: &Path, markdown_out: Option<PathBuf>, output: Outp
         switch_to_new_branch(&repo, branch)?;
         write_file(&repo_dir.join("src/lib.rs"), source)?;
         commit_all(&repo, title)?;
-        let gated = pipeline::gate_paired(
-            &project,
-            SUITE,
-            &spec,
-            &settings,
+        let gate = pipeline::Gate {
+            project: &project,
+            suite: SUITE,
+            base: &spec,
+            settings: &settings,
+            described: Default::default(),
+        };
+        let gated = gate.paired(
             &selection,
             collect::rounds::RoundPlan::Fixed(QUICK_ROUNDS),
             &collect::runner::Processes,

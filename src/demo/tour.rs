@@ -129,6 +129,17 @@ struct Tour {
 }
 
 impl Tour {
+    /// The sample project's gate: its suite against main.
+    fn gate(&self) -> pipeline::Gate<'_> {
+        pipeline::Gate {
+            project: &self.project,
+            suite: &self.suite,
+            base: &self.spec,
+            settings: &self.settings,
+            described: Default::default(),
+        }
+    }
+
     fn start(root: &Path, measure: collect::Measure, output: Output) -> Result<Tour> {
         let say = |message: &str| output.progress.note(&format!("demo: {message}"));
         let (repo_dir, repo, project) = start(root, &say)?;
@@ -229,12 +240,8 @@ impl Tour {
         switch_to_new_branch(&self.repo, branch)?;
         write_file(&self.repo_dir.join("src/lib.rs"), source)?;
         commit_all(&self.repo, title)?;
-        let gated = pipeline::gate(
-            &self.project,
-            &self.suite,
-            &self.spec,
+        let gated = self.gate().stored(
             config::DEFAULT_HISTORY,
-            &self.settings,
             HeadSource::Run(run, &collect::runner::Processes),
             self.output.progress,
         )?;
@@ -252,11 +259,7 @@ impl Tour {
             return Ok(None);
         }
         self.say(announce);
-        let gated = pipeline::gate_paired(
-            &self.project,
-            &self.suite,
-            &self.spec,
-            &self.settings,
+        let gated = self.gate().paired(
             &self.timing_only,
             collect::rounds::RoundPlan::Adaptive { budget: None },
             &collect::runner::Processes,
