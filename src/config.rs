@@ -49,8 +49,8 @@ pub struct FileConfig {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileAccept {
-    /// `off`, `anyone` or `writers` (default): see `record::AcceptPolicy`.
-    pub policy: Option<crate::record::AcceptPolicy>,
+    /// `off`, `anyone` or `writers` (default): see `record::acceptance::AcceptPolicy`.
+    pub policy: Option<crate::record::acceptance::AcceptPolicy>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -334,7 +334,7 @@ fn accepting(
             settings.accept(accepted, notes);
         }
         Err(error) => notes.push(Note::AcceptancesUnreadable {
-            trailer: crate::record::ACCEPT_TRAILER.to_string(),
+            trailer: crate::record::acceptance::ACCEPT_TRAILER.to_string(),
             problem: error.to_string(),
         }),
     }

@@ -15,8 +15,9 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result, is_commit_id};
 
 use crate::profile::hotspots::Hotspots;
+use crate::record::acceptance::{AcceptKind, Standing};
 use crate::record::note::Note;
-use crate::record::{AcceptKind, BenchId, InputChange, Standing};
+use crate::record::{BenchId, InputChange};
 
 use checks::{AllocationCheck, InstructionCheck, PeakMemoryCheck};
 use scaling::Scaling;
@@ -228,7 +229,7 @@ pub struct Comparison {
     pub trend: Vec<Option<f64>>,
 }
 
-use crate::record::Accepted;
+use crate::record::acceptance::Accepted;
 
 /// The machine a check ran on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -305,7 +306,7 @@ pub struct SettingsUsed {
     /// Who may accept a failure. A publisher that does not trust the
     /// report (fork-safe mode) ignores it and verifies every acceptance.
     #[serde(default)]
-    pub accept_policy: crate::record::AcceptPolicy,
+    pub accept_policy: crate::record::acceptance::AcceptPolicy,
 }
 
 /// The compared suite.
@@ -390,7 +391,7 @@ impl Report {
     }
 
     /// Give every acceptance of the pull request `standing`
-    /// (`record::Standing`; one merged on the target branch keeps
+    /// (`record::acceptance::Standing`; one merged on the target branch keeps
     /// `Merged`): an honoured one makes its failure `accepted`, a refused
     /// one gives the failure back (`regressed`, `more allocations`, a
     /// failing sized group), and the outcome follows. Only failures and

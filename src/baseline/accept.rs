@@ -12,7 +12,7 @@
 //!
 //! The author name in a commit is whatever its author typed, so it is
 //! never shown as who accepted: where the report is published the
-//! publisher checks the acceptance on GitHub (`record::Standing`).
+//! publisher checks the acceptance on GitHub (`record::acceptance::Standing`).
 //!
 //! The commits being checked count: reachable from HEAD and not from the
 //! merge-base. Once merged, an acceptance also counts for later pull
@@ -25,8 +25,8 @@
 use std::path::Path;
 
 use crate::error::{Error, Result};
+use crate::record::acceptance::{AcceptKind, Accepted, Standing};
 use crate::record::note::Note;
-use crate::record::{AcceptKind, Accepted, Standing};
 
 /// The acceptances in one commit message: `(kind, glob, reason)`, and a
 /// problem for each acceptance line that accepts nothing (not

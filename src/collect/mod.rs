@@ -455,8 +455,7 @@ fn time_benchmarks(
             &dirs,
             selection,
             seconds,
-            scratch.path(),
-            "",
+            (scratch.path(), ""),
             runner,
             progress,
         )?;

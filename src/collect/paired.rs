@@ -248,8 +248,7 @@ impl Profiling<'_> {
                 &dirs,
                 self.selection,
                 self.seconds,
-                self.scratch,
-                &tag,
+                (self.scratch, &tag),
                 self.runner,
                 self.progress,
             )?;

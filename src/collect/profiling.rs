@@ -68,15 +68,15 @@ pub(crate) fn note_unprofiled(listed: &[(BenchExecutable, Vec<String>)], progres
 /// The profiling pass, separate from timing so sampling never distorts it:
 /// each executable once in criterion's `--profile-time` mode; the profiles
 /// of the benchmarks in `dirs` (executable index, criterion directory, id)
-/// folded. Benchmarks without the hook have no profile.
-#[allow(clippy::too_many_arguments)]
+/// folded. Benchmarks without the hook have no profile. Each executable
+/// runs in its own folder under `scratch`, named with `tag` (a paired
+/// run's side).
 pub(crate) fn profile_pass(
     listed: &[(BenchExecutable, Vec<String>)],
     dirs: &[(usize, PathBuf, BenchId)],
     selection: &RunSelection,
     seconds: f64,
-    scratch: &Path,
-    tag: &str,
+    (scratch, tag): (&Path, &str),
     runner: &dyn Runner,
     progress: &Progress,
 ) -> Result<std::collections::BTreeMap<BenchId, crate::record::FoldedStacks>> {

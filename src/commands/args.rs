@@ -277,13 +277,13 @@ pub(crate) fn publish_options(args: &GithubArgs, from_workflow_run: bool) -> Pub
     }
 }
 
-impl From<crate::cli::gate::AcceptPolicyArg> for crate::record::AcceptPolicy {
+impl From<crate::cli::gate::AcceptPolicyArg> for crate::record::acceptance::AcceptPolicy {
     fn from(arg: crate::cli::gate::AcceptPolicyArg) -> Self {
         use crate::cli::gate::AcceptPolicyArg;
         match arg {
-            AcceptPolicyArg::Off => crate::record::AcceptPolicy::Off,
-            AcceptPolicyArg::Anyone => crate::record::AcceptPolicy::Anyone,
-            AcceptPolicyArg::Writers => crate::record::AcceptPolicy::Writers,
+            AcceptPolicyArg::Off => crate::record::acceptance::AcceptPolicy::Off,
+            AcceptPolicyArg::Anyone => crate::record::acceptance::AcceptPolicy::Anyone,
+            AcceptPolicyArg::Writers => crate::record::acceptance::AcceptPolicy::Writers,
         }
     }
 }

@@ -430,10 +430,11 @@ fn settle_acceptances(
         }
         None if github.actions.in_actions
             && !github.defer_acceptances
-            && report.settings.accept_policy == crate::record::AcceptPolicy::Writers
+            && report.settings.accept_policy
+                == crate::record::acceptance::AcceptPolicy::Writers
             && report.has_acceptances() =>
         {
-            report.judge_acceptances(&crate::record::Standing::Refused {
+            report.judge_acceptances(&crate::record::acceptance::Standing::Refused {
                 why: "in GitHub Actions an acceptance counts only once checked on GitHub: add \
                       --publish, or --defer-acceptances with a later `flamegate publish --gate` step"
                     .into(),

@@ -18,8 +18,9 @@ pub mod verdict;
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::profile::hotspots;
+use crate::record::acceptance::AcceptKind;
 use crate::record::note::{Detectable, Note, PerUnit, RoundsOf};
-use crate::record::{AcceptKind, BenchId, BenchResult, InputChange, RunRecord};
+use crate::record::{BenchId, BenchResult, InputChange, RunRecord};
 use crate::report::checks::PeakMemoryCheck;
 use crate::report::{Change, Comparison, Outcome, Summary, Verdict};
 use crate::stats::{benjamini_hochberg, median};

@@ -359,7 +359,7 @@ fn classify(scaling: &mut Scaling, change: ExponentChange, largest: &crate::repo
 /// Whether scaling worse fails the gate, unless a commit accepted it (for
 /// the group, or for every member).
 fn gate(scaling: &mut Scaling, change: ExponentChange, settings: &Settings) {
-    let kind = crate::record::AcceptKind::Scaling;
+    let kind = crate::record::acceptance::AcceptKind::Scaling;
     let accepted = settings
         .acceptance_for(&BenchId(scaling.group.clone()), kind)
         .or_else(|| {

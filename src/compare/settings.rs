@@ -52,9 +52,9 @@ pub struct Settings {
     pub fail_on_scaling: bool,
     /// Failures the pull request's commits accept (`baseline::accept`),
     /// with the matcher of each glob.
-    pub accepted: Vec<(GlobMatcher, crate::record::Accepted)>,
+    pub accepted: Vec<(GlobMatcher, crate::record::acceptance::Accepted)>,
     /// Who may accept a failure (`[accept] policy`).
-    pub accept_policy: crate::record::AcceptPolicy,
+    pub accept_policy: crate::record::acceptance::AcceptPolicy,
     /// What more allocations per iteration do to a verdict.
     pub allocations: allocations::AllocationGate,
     /// Commands: peak memory growth beyond this fails the gate
@@ -78,8 +78,14 @@ impl Settings {
     /// Add the acceptances found in the pull request's commits; a glob that
     /// is not one is reported in `notes` and accepts nothing, and so does
     /// every acceptance under `[accept] policy = "off"`.
-    pub fn accept(&mut self, accepted: Vec<crate::record::Accepted>, notes: &mut Vec<Note>) {
-        if self.accept_policy == crate::record::AcceptPolicy::Off && !accepted.is_empty() {
+    pub fn accept(
+        &mut self,
+        accepted: Vec<crate::record::acceptance::Accepted>,
+        notes: &mut Vec<Note>,
+    ) {
+        if self.accept_policy == crate::record::acceptance::AcceptPolicy::Off
+            && !accepted.is_empty()
+        {
             notes.push(Note::AcceptancePolicyOff {
                 lines: accepted.len(),
             });
@@ -101,8 +107,8 @@ impl Settings {
     pub fn acceptance_for(
         &self,
         id: &BenchId,
-        kind: crate::record::AcceptKind,
-    ) -> Option<&crate::record::Accepted> {
+        kind: crate::record::acceptance::AcceptKind,
+    ) -> Option<&crate::record::acceptance::Accepted> {
         self.accepted
             .iter()
             .find(|(m, a)| a.kind == kind && m.is_match(id.as_str()))
@@ -131,7 +137,7 @@ impl Default for Settings {
             allocations: allocations::AllocationGate::Gate,
             peak_memory: None,
             accepted: Vec::new(),
-            accept_policy: crate::record::AcceptPolicy::default(),
+            accept_policy: crate::record::acceptance::AcceptPolicy::default(),
         }
     }
 }

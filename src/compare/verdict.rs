@@ -1,7 +1,7 @@
 //! The one function that classifies a benchmark. Every renderer reads its
 //! result; none recomputes it.
 
-use crate::record::AcceptKind;
+use crate::record::acceptance::AcceptKind;
 use crate::report::Verdict;
 
 /// What the statistics found for a benchmark present on both sides.

@@ -12,6 +12,7 @@
 pub mod collect;
 pub mod corpus;
 pub mod criterion_rule;
+pub mod outcome;
 pub mod replay;
 pub mod score;
 pub mod synthetic;

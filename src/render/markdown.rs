@@ -4,10 +4,11 @@
 use std::fmt::Write;
 
 use super::escape::{markdown_code, markdown_prose, markdown_text};
+use super::scaling::scaling_text;
 use super::{
     DISAGREE_MARK, DISAGREE_NOTE, Renderer, accepted_text, change_disagrees, change_label,
     detectable_text, evidence, format_change, format_level, headline, instruction_text,
-    interval_text, rule_text, scaling_text, sensitivity_text, shows_detectable, vouch_text,
+    interval_text, rule_text, sensitivity_text, shows_detectable, vouch_text,
 };
 use crate::error::{is_commit_id, short_sha};
 use crate::record::Side;

@@ -6,10 +6,11 @@ use comfy_table::{Cell, CellAlignment, Color, Table};
 const TABLE_STYLE: &str = "  ── ══             ";
 
 use super::escape::terminal_text;
+use super::scaling::scaling_text;
 use super::{
     DISAGREE_MARK, DISAGREE_NOTE, Renderer, accepted_text, change_disagrees, change_label,
     detectable_text, evidence, format_change, format_level, headline, instruction_text,
-    interval_text, rule_text, scaling_text, sensitivity_text, shows_detectable, vouch_text,
+    interval_text, rule_text, sensitivity_text, shows_detectable, vouch_text,
 };
 use crate::error::short_sha;
 use crate::report::{Outcome, Report, Verdict};

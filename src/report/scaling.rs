@@ -3,7 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::record::{Accepted, BenchId};
+use crate::record::BenchId;
+use crate::record::acceptance::Accepted;
 
 /// A common complexity class, named only when one class fits the measured
 /// exponent and no other does.

@@ -1318,8 +1318,8 @@ fn a_forks_report_cannot_relax_the_policy_or_claim_a_verified_acceptance() {
     // The fork's job forges its artifact: a lax policy and a verified name.
     let mut forged: Report =
         serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    forged.settings.accept_policy = flamegate::record::AcceptPolicy::Anyone;
-    forged.judge_acceptances(&flamegate::record::Standing::Verified {
+    forged.settings.accept_policy = flamegate::record::acceptance::AcceptPolicy::Anyone;
+    forged.judge_acceptances(&flamegate::record::acceptance::Standing::Verified {
         login: "maint".into(),
     });
     assert_eq!(forged.outcome, flamegate::report::Outcome::Pass);

@@ -17,7 +17,7 @@ use super::event::read_origin;
 use super::{Api, PublishOptions, checked_head};
 use crate::error::short_sha;
 use crate::progress::Progress;
-use crate::record::{AcceptPolicy, Standing};
+use crate::record::acceptance::{AcceptPolicy, Standing};
 use crate::report::Report;
 
 /// GitHub's `permission` for users who may push (maintainers read `write`).

@@ -39,7 +39,7 @@ pub struct PublishOptions {
     pub policy: RetryPolicy,
     /// Who may accept a failure [default: the report's policy; `writers`
     /// for an untrusted report].
-    pub accept_policy: Option<crate::record::AcceptPolicy>,
+    pub accept_policy: Option<crate::record::acceptance::AcceptPolicy>,
 }
 
 /// What publishing did, and what went wrong without stopping it.
