@@ -505,18 +505,14 @@ mod tests {
                 disturbed: false,
             })
             .collect();
-        PairedRun {
-            rounds: ratios.len(),
-            base: record(vec![1000.0; ratios.len()]),
-            head: record(ratios.iter().map(|r| 1000.0 * r).collect()),
-            round_medians: [(id, rounds)].into_iter().collect(),
-            identical: Default::default(),
-            same_code: Default::default(),
-            code_changed: Default::default(),
-            same_code_unchecked: None,
-            phases: Default::default(),
-            instructions: Default::default(),
-        }
+        PairedRun::timed(
+            ratios.len(),
+            (
+                record(vec![1000.0; ratios.len()]),
+                record(ratios.iter().map(|r| 1000.0 * r).collect()),
+            ),
+            [(id, rounds)].into_iter().collect(),
+        )
     }
 
     fn verdict(ratios: &[f64]) -> Verdict {

@@ -55,18 +55,11 @@ pub(super) fn paired_run(
         head.push(head_result);
         round_medians.insert(bench_id, medians[..kept].to_vec());
     }
-    PairedRun {
-        rounds: trial.rounds.len(),
-        base: record(corpus, base),
-        head: record(corpus, head),
+    PairedRun::timed(
+        trial.rounds.len(),
+        (record(corpus, base), record(corpus, head)),
         round_medians,
-        identical: Default::default(),
-        same_code: Default::default(),
-        code_changed: Default::default(),
-        same_code_unchecked: None,
-        phases: Default::default(),
-        instructions: Default::default(),
-    }
+    )
 }
 
 /// Rounds the adaptive paired mode gives a benchmark: the minimum, then one

@@ -173,18 +173,7 @@ fn flagged(
         round_medians.insert(BenchId(id.clone()), rounds);
     }
     let (base, head) = paired_records(&round_medians, machine);
-    let run = PairedRun {
-        rounds: rule.rounds,
-        base,
-        head,
-        round_medians,
-        identical: Default::default(),
-        same_code: Default::default(),
-        code_changed: Default::default(),
-        same_code_unchecked: None,
-        phases: Default::default(),
-        instructions: Default::default(),
-    };
+    let run = PairedRun::timed(rule.rounds, (base, head), round_medians);
     let side = || crate::record::Side {
         commit: None,
         dirty: false,

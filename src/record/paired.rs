@@ -109,6 +109,31 @@ pub struct PairedRun {
     pub instructions: CountedInstructions,
 }
 
+impl PairedRun {
+    /// A run in which every benchmark of both sides was timed, in
+    /// `rounds` rounds, and nothing else was looked at (no identical or
+    /// same-code benchmarks, no counts): what a replay of recorded rounds
+    /// and the tests build.
+    pub fn timed(
+        rounds: usize,
+        (base, head): (RunRecord, RunRecord),
+        round_medians: BTreeMap<BenchId, Vec<RoundMedians>>,
+    ) -> PairedRun {
+        PairedRun {
+            rounds,
+            base,
+            head,
+            round_medians,
+            identical: Default::default(),
+            same_code: Default::default(),
+            code_changed: Default::default(),
+            same_code_unchecked: None,
+            phases: Default::default(),
+            instructions: Default::default(),
+        }
+    }
+}
+
 /// Seconds a paired run spent in each phase (README, docs/cost.md).
 #[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PhaseTimes {

@@ -362,30 +362,26 @@ fn paired_shards(dir: &Path, count: usize) -> Vec<PathBuf> {
             let shard = PairedShard {
                 paired_shard: PAIRED_SHARD_FORMAT,
                 round_windows: vec!["--measurement-time".into(), "0.3".into()],
-                run: PairedRun {
+                run: PairedRun::timed(
                     rounds,
-                    base: RunRecord {
-                        benches: base
-                            .benches
-                            .iter()
-                            .filter(|b| ids.contains(&b.id))
-                            .cloned()
-                            .collect(),
-                        ..base.clone()
-                    },
-                    round_medians: round_medians
+                    (
+                        RunRecord {
+                            benches: base
+                                .benches
+                                .iter()
+                                .filter(|b| ids.contains(&b.id))
+                                .cloned()
+                                .collect(),
+                            ..base.clone()
+                        },
+                        head_part,
+                    ),
+                    round_medians
                         .iter()
                         .filter(|(id, _)| ids.contains(id))
                         .map(|(id, m)| (id.clone(), m.clone()))
                         .collect(),
-                    head: head_part,
-                    identical: Default::default(),
-                    same_code: Default::default(),
-                    code_changed: Default::default(),
-                    same_code_unchecked: None,
-                    phases: Default::default(),
-                    instructions: Default::default(),
-                },
+                ),
                 head_side: side("1111111111111111111111111111111111111111", "work tree"),
                 base_side: side("2222222222222222222222222222222222222222", "merge-base"),
                 notes: Vec::new(),
