@@ -14,7 +14,7 @@ use crate::publish;
 use crate::publish::github::env::ActionsEnv;
 use crate::publish::github::event::{Origin, read_origin};
 use crate::publish::github::workflow::StopCommands;
-use crate::record::note::{LockedVersions, Note};
+use crate::record::note::Note;
 use crate::record::shard::ShardSpec;
 use crate::record::write_atomic;
 use crate::render::Format;
@@ -193,14 +193,7 @@ fn name_dependencies(config: &Config, gated: &mut Gated) {
         return;
     }
     gated.report.notes.push(Note::LockChanged {
-        packages: changes
-            .iter()
-            .map(|c| LockedVersions {
-                name: c.name.clone(),
-                before: c.before.clone(),
-                after: c.after.clone(),
-            })
-            .collect(),
+        packages: changes.clone(),
     });
     let (base, head) = (&gated.base, &gated.head);
     for c in gated

@@ -130,7 +130,9 @@ pub enum Note {
     /// Paired: one round only.
     SingleRound,
     /// Cargo.lock differs between base and head.
-    LockChanged { packages: Vec<LockedVersions> },
+    LockChanged {
+        packages: Vec<crate::record::commit::PackageChange>,
+    },
     /// `--bisect` could not start.
     BisectNotStarted { problem: String },
     /// `--bisect` started but could not name the commits.
@@ -217,14 +219,6 @@ pub struct Disagreement {
     pub id: String,
     pub time: f64,
     pub instructions: f64,
-}
-
-/// A locked package's versions on both sides.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LockedVersions {
-    pub name: String,
-    pub before: Vec<String>,
-    pub after: Vec<String>,
 }
 
 /// A list of notes in report.json and in paired shards: each note with its

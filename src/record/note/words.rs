@@ -15,7 +15,7 @@ impl fmt::Display for Note {
             Note::fmt_untimed,
             Note::fmt_counts,
             Note::fmt_rounds,
-            Note::fmt_other,
+            Note::fmt_written,
             Note::fmt_bisect_and_history,
         ];
         kinds
@@ -299,21 +299,22 @@ impl Note {
         })
     }
 
-    /// What stood in the way of `--bisect`, and notes as they were written.
-    fn fmt_other(&self, f: &mut fmt::Formatter<'_>) -> Option<fmt::Result> {
+    /// A note as it was written (an older report's, or an unknown kind's).
+    fn fmt_written(&self, f: &mut fmt::Formatter<'_>) -> Option<fmt::Result> {
+        match self {
+            Note::Written { text } => Some(f.write_str(text)),
+            _ => None,
+        }
+    }
+
+    /// What `bisect` and `history` say beside their findings, and what
+    /// stood in the way of `check --bisect`.
+    fn fmt_bisect_and_history(&self, f: &mut fmt::Formatter<'_>) -> Option<fmt::Result> {
         Some(match self {
             Note::BisectNotStarted { problem } => write!(f, "--bisect: {problem}"),
             Note::BisectFailed { problem } => {
                 write!(f, "--bisect could not name the commits: {problem}")
             }
-            Note::Written { text } => f.write_str(text),
-            _ => return None,
-        })
-    }
-
-    /// What `bisect` and `history` say beside their findings.
-    fn fmt_bisect_and_history(&self, f: &mut fmt::Formatter<'_>) -> Option<fmt::Result> {
-        Some(match self {
             Note::BisectedByTiming {
                 any_change,
                 good,
